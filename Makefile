@@ -1,0 +1,123 @@
+# kforensics — one non-recursive GNU Makefile.
+#   make            build every tool into bin/
+#   make test       install what is missing, build, run every test (prints "N passed, N failed")
+#   make demo       install what is missing, build, run the pipeline on bundled sample data
+#   make SANITIZE=1 ...   the same with ASan+UBSan (separate build folder, build-san/)
+#   make fuzz-smoke run each fuzz target for a short time
+#   make install PREFIX=/usr/local
+# Adding a file needs no edit here: lib/*.c form libkf.a, tools/<tool>/**/*.c form bin/<tool>
+# (tools/common/*.c are linked into every tool), tests/unit/test_*.c are unit tests,
+# tests/fuzz/fuzz_*.c fuzz targets, bpf/*.bpf.c become build/<name>.skel.h.
+
+SHELL    := /bin/bash
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PREFIX   ?= /usr/local
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD    := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    := build
+SANFLAGS :=
+endif
+BIN      := $(BUILD)/bin
+ifeq ($(SANITIZE),0)
+BIN      := bin
+endif
+
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -Itools/common -I$(BUILD)/gen $(SANFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   := -lpcap -lbpf -lelf -larchive -ljansson -lz -lm -lpthread
+
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH:= $(shell $(CC) -print-multiarch 2>/dev/null)
+
+LIB_SRC    := $(sort $(wildcard lib/*.c))
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+COMMON_SRC := $(sort $(wildcard tools/common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+TOOLS      := $(filter-out common,$(notdir $(patsubst %/,%,$(wildcard tools/*/))))
+BPF_SRC    := $(sort $(wildcard bpf/*.bpf.c))
+SKELS      := $(BPF_SRC:bpf/%.bpf.c=$(BUILD)/gen/%.skel.h)
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all tools units test demo deps install clean fuzz fuzz-smoke bench
+all: tools
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/libkf.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# --- eBPF: bpf/x.bpf.c -> build/gen/x.skel.h (bpftool gen skeleton)
+$(BUILD)/gen/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -I$(BUILD)/gen \
+	  $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -c $< -o $@
+$(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# --- tools
+define tool_rule
+$(1)_SRC := $$(shell find tools/$(1) -name '*.c' | sort)
+$(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
+$(BIN)/$(1): $$($(1)_OBJ) $(COMMON_OBJ) $(BUILD)/libkf.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $(COMMON_OBJ) $(BUILD)/libkf.a $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+tools: $(TOOLS:%=$(BIN)/%)
+
+# --- unit tests (each tests/unit/test_x.c is a program printing TAP lines)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkf.a tests/unit/t.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
+units: $(UNIT_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory tools units
+	@KF_BIN=$(abspath $(BIN)) KF_UNITS=$(abspath $(BUILD)/tests) tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory tools
+	@KF_BIN=$(abspath $(BIN)) scripts/demo
+
+# --- fuzzing: libFuzzer with clang; the replay driver runs the seeds under any compiler
+FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined
+# a target that needs a tool's code #includes that tool's .c files itself
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -DKF_FUZZ -o $@ $< $(LIB_SRC) $(LDLIBS)
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+fuzz-smoke: deps fuzz
+	@tests/fuzz/smoke.sh $(BUILD)/fuzz
+
+bench: tools
+	@for b in bench/*.sh; do echo "== $$b"; KF_BIN=$(abspath $(BIN)) $$b || exit 1; done
+
+install: tools
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build build-san bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

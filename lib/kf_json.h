@@ -1,0 +1,59 @@
+/* kf_json — a streaming NDJSON writer into a growable buffer.
+ * jansson is used for everything that parses JSON; this writer exists because building a
+ * jansson tree per record on the hot path of kdissect costs far more than appending bytes.
+ *
+ * Strings: valid UTF-8 passes through; ", \ and control bytes are escaped (\n \t \r \b \f,
+ * others \u00XX); each byte that is not part of valid UTF-8 is written as the six characters
+ * "\\xNN" (a backslash, x, two hex digits; in JSON text: "\\xNN"), as Zeek does, so a line is
+ * always valid JSON and UTF-8. Binary payloads are carried as base64 in a separate field with
+ * an "encoding":"base64" marker (see docs/schema.md).
+ *
+ * Commas are inserted automatically. The buffer grows with realloc; allocation failure sets a
+ * sticky error (kf_jw_failed). Nothing is printed; the caller writes kf_jw_data()/kf_jw_len(). */
+#ifndef KF_JSON_H
+#define KF_JSON_H
+#include <stdint.h>
+#include <stddef.h>
+
+typedef struct kf_jw {
+    char *buf;
+    size_t len, cap;
+    int depth;
+    uint64_t first;   /* bit per depth: next item is the first in its container */
+    int after_key;
+    int failed;
+} kf_jw;
+
+void kf_jw_init(kf_jw *w);
+void kf_jw_free(kf_jw *w);
+void kf_jw_reset(kf_jw *w);                   /* empty the buffer, keep memory */
+void kf_jw_obj_begin(kf_jw *w);
+void kf_jw_obj_end(kf_jw *w);
+void kf_jw_arr_begin(kf_jw *w);
+void kf_jw_arr_end(kf_jw *w);
+void kf_jw_key(kf_jw *w, const char *k);       /* key must be plain ASCII */
+void kf_jw_str(kf_jw *w, const char *s);       /* NULL writes null */
+void kf_jw_strn(kf_jw *w, const char *s, size_t n);
+void kf_jw_int(kf_jw *w, int64_t v);
+void kf_jw_uint(kf_jw *w, uint64_t v);
+void kf_jw_double(kf_jw *w, double v);         /* non-finite written as null */
+void kf_jw_bool(kf_jw *w, int v);
+void kf_jw_null(kf_jw *w);
+void kf_jw_time(kf_jw *w, int64_t ns);         /* RFC 3339 UTC with ns, as a string */
+void kf_jw_base64(kf_jw *w, const uint8_t *p, size_t n);
+void kf_jw_raw(kf_jw *w, const char *json, size_t n); /* an already-encoded JSON value */
+/* key + value shorthands */
+void kf_jw_kstr(kf_jw *w, const char *k, const char *v);
+void kf_jw_kstrn(kf_jw *w, const char *k, const char *v, size_t n);
+void kf_jw_kint(kf_jw *w, const char *k, int64_t v);
+void kf_jw_kuint(kf_jw *w, const char *k, uint64_t v);
+void kf_jw_kdouble(kf_jw *w, const char *k, double v);
+void kf_jw_kbool(kf_jw *w, const char *k, int v);
+void kf_jw_ktime(kf_jw *w, const char *k, int64_t ns);
+void kf_jw_newline(kf_jw *w);                  /* ends the record: "\n", resets nesting state */
+static inline const char *kf_jw_data(const kf_jw *w) { return w->buf; }
+static inline size_t kf_jw_len(const kf_jw *w) { return w->len; }
+static inline int kf_jw_failed(const kf_jw *w) { return w->failed; }
+/* Escapes into a caller buffer as above, without quotes; returns needed length. */
+size_t kf_json_escape(const char *s, size_t n, char *out, size_t outcap);
+#endif

@@ -1,0 +1,3 @@
+#include "kf_tool.h"
+#include "ksnap.h"
+int cmd_ls(int argc, char **argv) { (void)argc; (void)argv; kf_err("not implemented yet"); return KF_EXIT_ERR; }
