@@ -89,11 +89,17 @@ tools: $(TOOLS:%=$(BIN)/%)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkf.a tests/unit/t.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
-units: $(UNIT_BIN)
+# fuzz targets also build with the normal compiler against a replay driver, so every build
+# (gcc, SANITIZE=1) runs their seed corpora as tests (tests/bats/fuzz_replay.bats)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libkf.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DKF_FUZZ -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
+units: $(UNIT_BIN) $(REPLAY_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory tools units
-	@KF_BIN=$(abspath $(BIN)) KF_UNITS=$(abspath $(BUILD)/tests) tests/run.sh
+	@KF_BIN=$(abspath $(BIN)) KF_UNITS=$(abspath $(BUILD)/tests) KF_REPLAY=$(abspath $(BUILD)/fuzz-replay) tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tools
