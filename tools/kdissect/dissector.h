@@ -1,0 +1,197 @@
+/* dissector.h — the interface between kdissect's engine and its protocol dissectors.
+ *
+ * One file per protocol, tools/kdissect/proto/<name>.c, defining ONE descriptor:
+ *
+ *     const kd_dissector kd_proto_redis = { .name = "redis", .protocol = "REDIS", ... };
+ *
+ * The table (proto/table.c) refers to every known descriptor through a weak extern, so a
+ * protocol exists as soon as its file defines the symbol; nothing else is edited to add one.
+ * Table order = probing order (after port hints, see below).
+ *
+ * THE ENGINE does: capture reading, link/IP decoding, flow table, TCP reassembly, duplicate
+ * suppression, L4 (conn/flow) records, Kubernetes context, record ordering and output.
+ * A DISSECTOR does: recognising its protocol from content, parsing messages, matching
+ * requests with responses, and writing its own fields into records.
+ *
+ * Directions. A connection has two sides, A (dir 0) and B (dir 1). A is the side that sent the
+ * SYN, else the sender of the first packet seen. `dir` always means "bytes sent by side dir".
+ * A dissector says which side is the client through the probe result or kd_conn_set_client();
+ * in records, src = the sender of the request (kd_call.req_dir).
+ *
+ * Lifecycle of one connection, as the dissector sees it:
+ *   probe()        on the first payload of either direction until some dissector says yes
+ *                  (content decides; ports only order the probing). After KD_PROBE_MORE the
+ *                  engine re-probes with more bytes (up to 4 KiB per direction).
+ *   init()         once, with zeroed state of state_size bytes (engine allocates it).
+ *   on_data()      TCP: reassembled in-order bytes of one direction (see contract below).
+ *   on_gap()       TCP: bytes missing from one direction (never recovered).
+ *   on_datagram()  UDP: one datagram.
+ *   on_packet()    other IP protocols (ICMP): one decoded packet.
+ *   on_timer()     when the capture clock passes the time asked with kd_conn_timer().
+ *   on_close()     end of connection: both FINs, RST, idle expiry, end of input, memory
+ *                  eviction. Emit everything still pending here (e.g. unanswered requests).
+ *   destroy()      free what the dissector allocated itself (the engine frees `st`).
+ *
+ * Thread safety: with -j N, connections are sharded across threads; all callbacks of one
+ * connection run on one thread. Dissectors must keep no mutable global/static state.
+ *
+ * Memory: keep what you buffer bounded (headers ≤ 64 KiB, bodies ≤ kd_opts.body_limit …).
+ * Report heap you hold beyond `st` with kd_conn_mem() so --max-memory accounts for it.
+ */
+#ifndef KD_DISSECTOR_H
+#define KD_DISSECTOR_H
+#include <stdint.h>
+#include <stddef.h>
+#include "kf_decode.h"
+#include "kf_json.h"
+
+typedef struct kd_conn kd_conn;     /* engine-owned connection (opaque) */
+
+enum { KD_TRANSPORT_TCP = 1, KD_TRANSPORT_UDP = 2, KD_TRANSPORT_OTHER = 4 };
+
+/* A packet reference: where a byte or a message was captured. file is an engine index (the
+ * engine turns it into capture.file); frame is Wireshark's 1-based number in that file. */
+typedef struct kd_pref {
+    int64_t ts_ns;
+    uint64_t frame;
+    uint32_t file;
+} kd_pref;
+
+/* Options the user gave that dissectors honour. */
+typedef struct kd_opts {
+    size_t body_limit;          /* --body-limit: bytes of decoded body kept in a record (4096) */
+    int64_t req_timeout_ns;     /* a request unanswered this long is emitted as such (DNS: 10 s) */
+} kd_opts;
+
+/* The connection as a dissector may see it. addr/port [0] = side A, [1] = side B. */
+typedef struct kd_conn_info {
+    uint8_t transport;          /* KD_TRANSPORT_* */
+    uint8_t ipproto;            /* 6, 17, 1, 58 … */
+    kf_addr addr[2];
+    uint16_t port[2];
+    int client;                 /* side that is the client (0 or 1; -1 not known yet) */
+    const kd_opts *opts;
+} kd_conn_info;
+
+/* Probe results. CLIENT/SERVER: "mine, and these bytes were sent by the client / the server". */
+enum kd_probe_rc { KD_PROBE_NO = 0, KD_PROBE_MORE = 1, KD_PROBE_CLIENT = 2, KD_PROBE_SERVER = 3 };
+
+/* Flags for on_data */
+enum {
+    KD_DATA_EOF = 1,            /* the direction ended (FIN/RST/close/expiry); last call for dir:
+                                 * consume what you can (close-delimited bodies end here) */
+    KD_DATA_AFTER_GAP = 2,      /* bytes follow a gap: resynchronise on a message start */
+};
+
+/* What an HTTP/1 Upgrade hands to the next dissector (kd_conn_upgrade). Strings live only for
+ * the duration of the on_upgrade() call; copy what you keep. */
+typedef struct kd_upgrade {
+    const char *from;           /* "http1" */
+    const char *token;          /* Upgrade header value, e.g. "h2c", "websocket" */
+    int client;                 /* client side (0/1) */
+    const char *method, *url, *host;
+    const uint8_t *h2_settings; /* h2c: decoded HTTP2-Settings header, or NULL */
+    size_t h2_settings_len;
+    const char *ws_key, *ws_protocol, *ws_extensions;   /* websocket headers, or NULL */
+    kd_pref req_first, resp_last;   /* the upgrade request's first / 101 response's last packet */
+    int64_t req_ts_ns;
+} kd_upgrade;
+
+/* One record's envelope. The dissector fills it; the engine writes the common fields. */
+typedef struct kd_call {
+    int req_dir;                /* side that sent the request (its endpoint is src) */
+    int has_req, has_resp;      /* a response-only record (mid-stream start) has has_req = 0 */
+    kd_pref req_first, req_last;    /* request's first and last packet */
+    kd_pref resp_first, resp_last;  /* response's (when has_resp) */
+    const char *protocol;       /* NULL = descriptor's .protocol; e.g. "GRPC" from http2.c */
+    const char *flag;           /* NULL = descriptor's .flag; the engine writes "<flag>": true */
+} kd_call;
+/* The engine derives: timestamp = req_first.ts (resp_first.ts without a request),
+ * elapsed_time = (resp_first.ts - req_first.ts) / 1000 when both exist, else 0,
+ * capture.first_frame/first_ts from the earliest of the refs, last_* from the latest. */
+
+typedef struct kd_dissector {
+    const char *name;           /* -p name, lower case: "http1", "dns", "redis" … */
+    const char *protocol;       /* record "protocol": "HTTP", "DNS", "REDIS" … */
+    const char *flag;           /* record flag: "http", "dns", "redis" … */
+    const char *l7_name;        /* name in conn_l7_detected (NULL = protocol) */
+    unsigned transports;        /* KD_TRANSPORT_* it handles */
+    const uint16_t *ports;      /* hint ports, 0-terminated (NULL = none): probed first */
+    int upgrade_only;           /* 1: never probed; only reached through kd_conn_upgrade */
+    size_t state_size;          /* per-connection state, zeroed by the engine */
+
+    /* p/n: the first bytes seen in direction dir (TCP: in order, from the stream's start as
+     * captured; UDP: one datagram). Must not keep p. Pure function. */
+    int (*probe)(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n);
+
+    void (*init)(kd_conn *c, void *st);
+
+    /* TCP bytes of direction dir in order. p[0] is at stream offset `off` (bytes counted from
+     * the first byte the engine saw in that direction, gaps included). Return how many bytes
+     * were consumed (0..n). Unconsumed bytes stay buffered and are presented again, followed
+     * by the newer ones, on the next call for that direction. If n reaches 256 KiB and nothing
+     * is consumed, the engine drops the buffer and reports a gap: consume bodies as they come.
+     * Packet references of any byte not yet consumed: kd_stream_ref(). */
+    size_t (*on_data)(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n,
+                      uint64_t off, unsigned flags);
+    /* TCP: `len` bytes at stream offset `off` are missing in dir (unconsumed bytes before the
+     * gap were discarded). The next on_data has KD_DATA_AFTER_GAP. */
+    void (*on_gap)(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len);
+    /* UDP: one datagram (payload only) sent by side dir, captured in packet ref. */
+    void (*on_datagram)(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n,
+                        const kd_pref *ref);
+    /* Other transports (ICMP, ICMPv6): one decoded packet sent by side dir. */
+    void (*on_packet)(kd_conn *c, void *st, int dir, const kf_l4 *l4, const kd_pref *ref);
+    /* A connection handed over by another dissector (HTTP/1 Upgrade). Called right after
+     * init(); bytes after the upgrade come through on_data as usual. */
+    void (*on_upgrade)(kd_conn *c, void *st, const kd_upgrade *u);
+    void (*on_timer)(kd_conn *c, void *st, int64_t now_ns);
+    void (*on_close)(kd_conn *c, void *st);
+    void (*destroy)(kd_conn *c, void *st);
+} kd_dissector;
+
+/* ---- Engine API for dissectors (implemented in engine.c) ---- */
+
+const kd_conn_info *kd_conn_get_info(const kd_conn *c);
+/* Sets which side is the client (when the probe could not tell). */
+void kd_conn_set_client(kd_conn *c, int side);
+/* Packet reference of the byte at stream offset off of direction dir. Valid for bytes not yet
+ * consumed and for the bytes of the current on_data call. Returns 0, or -1 (ref zeroed). */
+int kd_stream_ref(const kd_conn *c, int dir, uint64_t off, kd_pref *out);
+/* Reference of the packet currently being processed. */
+const kd_pref *kd_conn_cur_ref(const kd_conn *c);
+
+/* Records. Between begin and end, write your protocol's fields (KFL names, docs/schema.md)
+ * into the returned writer with kf_jw_k*(); the top-level object is open. Never write the
+ * common keys (id, timestamp, elapsed_time, src, dst, node*, capture*, conn_id, flow_id,
+ * stream, protocol, tcp, udp, the flag of kd_call, has_pcap, namespaces, pods, services,
+ * local_*, remote_*). Records may be emitted in any order: the engine sorts by timestamp. */
+kf_jw *kd_emit_begin(kd_conn *c, const kd_call *call);
+void kd_emit_end(kd_conn *c);
+
+/* Ordering: the earliest timestamp of a record this connection may still emit (INT64_MAX =
+ * none pending). Records later than the minimum over all connections wait; call it whenever
+ * a request starts waiting for its response and when nothing is pending any more. */
+void kd_conn_pending(kd_conn *c, int64_t earliest_ts_ns);
+/* Calls on_timer once the capture clock passes ts (one timer per connection; 0 cancels). */
+void kd_conn_timer(kd_conn *c, int64_t ts_ns);
+/* Hands the connection to another dissector by name (e.g. "http2", "websocket"). Call from
+ * on_data after consuming the last byte that belongs to you; the new dissector is initialised
+ * and gets on_upgrade(u) immediately; everything after (in both directions) goes to it.
+ * Returns 0, or -1 if that dissector is not built in or disabled by -p (keep parsing, or
+ * stop consuming). */
+int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u);
+/* Heap bytes held beyond st (+ when allocating, - when freeing), for --max-memory. */
+void kd_conn_mem(kd_conn *c, long delta);
+/* DNS: an answer mapping ip -> name seen at ts (feeds src.dns/dst.dns and src.name/dst.name). */
+void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns);
+/* --stats counters a dissector may bump. */
+enum kd_stat { KD_STAT_PARSE_ERRORS, KD_STAT_TRUNCATED_BODIES, KD_STAT_RESYNCS,
+               KD_STAT_UNANSWERED, KD_STAT__N };
+void kd_stat_add(kd_conn *c, enum kd_stat what, uint64_t n);
+
+/* ---- The table (proto/table.c) ---- */
+/* Every built-in dissector, in probing order; NULL-terminated. */
+const kd_dissector *const *kd_dissectors(size_t *n);
+const kd_dissector *kd_dissector_find(const char *name);
+#endif
