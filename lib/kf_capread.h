@@ -120,6 +120,11 @@ uint64_t kf_reader_pos(const kf_reader *r);
 uint64_t kf_reader_size(const kf_reader *r);
 /* Byte offset just past the last complete block/record (for repair of a cut file). */
 uint64_t kf_reader_good_end(const kf_reader *r);
+/* Classic pcap: the file's link type (pcapng: 0; see each interface). */
+int kf_reader_linktype(const kf_reader *r);
+/* 0 if the packet last returned carried no time stamp (a pcapng SPB): its ts_ns is then the
+ * previous packet's, so merged order is kept. 1 otherwise. */
+int kf_reader_last_has_ts(const kf_reader *r);
 
 void kf_reader_close(kf_reader *r);
 #endif
