@@ -1,0 +1,310 @@
+/* kf_json — streaming NDJSON writer (see kf_json.h).
+ * Hand-written: jansson builds a tree per value, which is too slow for kdissect's hot path;
+ * this appends bytes to one growable buffer. Parsing JSON stays with jansson. */
+#include "kf_json.h"
+#include "kf_time.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KF_JW_MAXDEPTH 63
+
+void kf_jw_init(kf_jw *w)
+{
+    memset(w, 0, sizeof *w);
+    w->first = 1;
+}
+
+void kf_jw_free(kf_jw *w)
+{
+    free(w->buf);
+    kf_jw_init(w);
+}
+
+void kf_jw_reset(kf_jw *w)
+{
+    w->len = 0;
+    if (w->buf) w->buf[0] = '\0';
+    w->depth = 0;
+    w->first = 1;
+    w->after_key = 0;
+    w->failed = 0;
+}
+
+/* Makes room for n more bytes plus a terminating NUL; 0 ok, -1 (sticky) on failure. */
+static int jw_reserve(kf_jw *w, size_t n)
+{
+    if (w->failed) return -1;
+    if (n > SIZE_MAX / 2 - w->len) { w->failed = 1; return -1; }
+    size_t need = w->len + n + 1;
+    if (need <= w->cap) return 0;
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap < need) cap *= 2;
+    char *nb = realloc(w->buf, cap);
+    if (!nb) { w->failed = 1; return -1; }
+    w->buf = nb;
+    w->cap = cap;
+    return 0;
+}
+
+static void jw_put(kf_jw *w, const char *s, size_t n)
+{
+    if (jw_reserve(w, n) < 0) return;
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+static void jw_putc(kf_jw *w, char c)
+{
+    if (jw_reserve(w, 1) < 0) return;
+    w->buf[w->len++] = c;
+    w->buf[w->len] = '\0';
+}
+
+/* Called before every value or key: writes the separating comma when needed. */
+static void jw_sep(kf_jw *w)
+{
+    if (w->after_key) { w->after_key = 0; return; }
+    if (w->depth > KF_JW_MAXDEPTH) return;
+    uint64_t bit = (uint64_t)1 << w->depth;
+    if (w->first & bit) w->first &= ~bit;
+    else if (w->depth > 0) jw_putc(w, ',');
+    else jw_putc(w, ' ');   /* several top-level values on one line: keep them apart */
+}
+
+static void jw_open(kf_jw *w, char c)
+{
+    jw_sep(w);
+    jw_putc(w, c);
+    if (w->depth >= KF_JW_MAXDEPTH) { w->failed = 1; return; }
+    w->depth++;
+    w->first |= (uint64_t)1 << w->depth;
+}
+
+static void jw_close(kf_jw *w, char c)
+{
+    if (w->depth <= 0) { w->failed = 1; return; }
+    w->first &= ~((uint64_t)1 << w->depth);
+    w->depth--;
+    w->after_key = 0;
+    jw_putc(w, c);
+}
+
+void kf_jw_obj_begin(kf_jw *w) { jw_open(w, '{'); }
+void kf_jw_obj_end(kf_jw *w) { jw_close(w, '}'); }
+void kf_jw_arr_begin(kf_jw *w) { jw_open(w, '['); }
+void kf_jw_arr_end(kf_jw *w) { jw_close(w, ']'); }
+
+/* Length of the valid UTF-8 sequence starting at p (n bytes left), or 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    if (c < 0xC2) return 0;
+    if (c < 0xE0) return (n >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c < 0xF0) {
+        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0;          /* overlong */
+        if (c == 0xED && p[1] >= 0xA0) return 0;         /* surrogates */
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0;          /* overlong */
+        if (c == 0xF4 && p[1] >= 0x90) return 0;         /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+/* Escapes s[0..n) into out (which has room for 6*n bytes); returns bytes written. */
+static size_t escape_into(const unsigned char *s, size_t n, char *out)
+{
+    char *o = out;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { *o++ = (char)c; i++; continue; }
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s + i, n - i);
+            if (k) { memcpy(o, s + i, k); o += k; i += k; continue; }
+            /* invalid byte: the text \xNN, its backslash escaped for JSON */
+            *o++ = '\\'; *o++ = '\\'; *o++ = 'x'; *o++ = hexd[c >> 4]; *o++ = hexd[c & 15];
+            i++;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\t': *o++ = 't'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default: *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = hexd[c >> 4]; *o++ = hexd[c & 15]; break;
+        }
+        i++;
+    }
+    return (size_t)(o - out);
+}
+
+size_t kf_json_escape(const char *s, size_t n, char *out, size_t outcap)
+{
+    /* like snprintf: writes whole escapes only, NUL-terminates when outcap > 0, returns the
+     * full length (without NUL) */
+    const unsigned char *u = (const unsigned char *)s;
+    size_t need = 0, wrote = 0, i = 0;
+    int room = out && outcap > 0;
+    char tmp[8];
+    while (i < n) {
+        size_t k = 1, m;
+        const char *src;
+        if (u[i] >= 0x80) k = utf8_seq(u + i, n - i);
+        if (k <= 1) { k = 1; m = escape_into(u + i, 1, tmp); src = tmp; }
+        else { m = k; src = (const char *)u + i; }
+        if (room && wrote + m < outcap) { memcpy(out + wrote, src, m); wrote += m; }
+        else room = 0;
+        need += m;
+        i += k;
+    }
+    if (out && outcap > 0) out[wrote] = '\0';
+    return need;
+}
+
+static void jw_string(kf_jw *w, const char *s, size_t n)
+{
+    if (n > (SIZE_MAX - 8) / 6 || jw_reserve(w, n * 6 + 2) < 0) { w->failed = 1; return; }
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    o += escape_into((const unsigned char *)s, n, o);
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+}
+
+void kf_jw_key(kf_jw *w, const char *k)
+{
+    jw_sep(w);
+    jw_string(w, k, strlen(k));
+    jw_putc(w, ':');
+    w->after_key = 1;
+}
+
+void kf_jw_str(kf_jw *w, const char *s)
+{
+    if (!s) { kf_jw_null(w); return; }
+    kf_jw_strn(w, s, strlen(s));
+}
+
+void kf_jw_strn(kf_jw *w, const char *s, size_t n)
+{
+    if (!s && n == 0) s = "";
+    if (!s) { kf_jw_null(w); return; }
+    jw_sep(w);
+    jw_string(w, s, n);
+}
+
+void kf_jw_int(kf_jw *w, int64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%lld", (long long)v);
+    jw_sep(w);
+    jw_put(w, b, (size_t)n);
+}
+
+void kf_jw_uint(kf_jw *w, uint64_t v)
+{
+    char b[24], *p = b + sizeof b;
+    do { *--p = (char)('0' + v % 10); v /= 10; } while (v);
+    jw_sep(w);
+    jw_put(w, p, (size_t)(b + sizeof b - p));
+}
+
+void kf_jw_double(kf_jw *w, double v)
+{
+    if (!isfinite(v)) { kf_jw_null(w); return; }
+    char b[40];
+    /* shortest of %.15g / %.17g that reads back as the same double */
+    int n = snprintf(b, sizeof b, "%.15g", v);
+    if (strtod(b, NULL) != v) n = snprintf(b, sizeof b, "%.17g", v);
+    jw_sep(w);
+    jw_put(w, b, (size_t)n);
+}
+
+void kf_jw_bool(kf_jw *w, int v)
+{
+    jw_sep(w);
+    if (v) jw_put(w, "true", 4);
+    else jw_put(w, "false", 5);
+}
+
+void kf_jw_null(kf_jw *w)
+{
+    jw_sep(w);
+    jw_put(w, "null", 4);
+}
+
+void kf_jw_time(kf_jw *w, int64_t ns)
+{
+    char b[48];
+    kf_time_rfc3339(ns, b, sizeof b);
+    jw_sep(w);
+    jw_putc(w, '"');
+    jw_put(w, b, strlen(b));
+    jw_putc(w, '"');
+}
+
+void kf_jw_base64(kf_jw *w, const uint8_t *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    jw_sep(w);
+    if (n > (SIZE_MAX / 4) * 3 - 16) { w->failed = 1; return; }
+    size_t out = (n + 2) / 3 * 4;
+    if (jw_reserve(w, out + 2) < 0) return;
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = tab[v >> 18]; *o++ = tab[(v >> 12) & 63]; *o++ = tab[(v >> 6) & 63]; *o++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        *o++ = tab[v >> 18]; *o++ = tab[(v >> 12) & 63]; *o++ = '='; *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        *o++ = tab[v >> 18]; *o++ = tab[(v >> 12) & 63]; *o++ = tab[(v >> 6) & 63]; *o++ = '=';
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+}
+
+void kf_jw_raw(kf_jw *w, const char *json, size_t n)
+{
+    jw_sep(w);
+    jw_put(w, json, n);
+}
+
+void kf_jw_kstr(kf_jw *w, const char *k, const char *v) { kf_jw_key(w, k); kf_jw_str(w, v); }
+void kf_jw_kstrn(kf_jw *w, const char *k, const char *v, size_t n) { kf_jw_key(w, k); kf_jw_strn(w, v, n); }
+void kf_jw_kint(kf_jw *w, const char *k, int64_t v) { kf_jw_key(w, k); kf_jw_int(w, v); }
+void kf_jw_kuint(kf_jw *w, const char *k, uint64_t v) { kf_jw_key(w, k); kf_jw_uint(w, v); }
+void kf_jw_kdouble(kf_jw *w, const char *k, double v) { kf_jw_key(w, k); kf_jw_double(w, v); }
+void kf_jw_kbool(kf_jw *w, const char *k, int v) { kf_jw_key(w, k); kf_jw_bool(w, v); }
+void kf_jw_ktime(kf_jw *w, const char *k, int64_t ns) { kf_jw_key(w, k); kf_jw_time(w, ns); }
+
+void kf_jw_newline(kf_jw *w)
+{
+    jw_putc(w, '\n');
+    w->depth = 0;
+    w->first = 1;
+    w->after_key = 0;
+}
