@@ -1,0 +1,751 @@
+/* tls.c — TLS/SSL handshake metadata (`tlsx`): ClientHello and ServerHello only, nothing decrypted.
+ * Specs: RFC 8446 (TLS 1.3) §4.1, RFC 5246 (TLS 1.2) §6.2 and §7.4, RFC 6066 §3 (server_name),
+ * RFC 7301 (ALPN), RFC 8701 (GREASE), draft-hickman-netscape-ssl-00 (SSLv2 CLIENT-HELLO),
+ * JA3 as published by Salesforce (github.com/salesforce/ja3 README: the string and its MD5).
+ *
+ *   record:     type(1)=22 | version(2) | length(2) | fragment …        (RFC 5246 §6.2.1)
+ *   handshake:  msg_type(1) | length(3) | body …   (may span records)  (RFC 5246 §7.4)
+ *   ClientHello: legacy_version(2) random(32) session_id<0..32> cipher_suites<2..2^16-2>
+ *                compression_methods<1..2^8-1> extensions<0..2^16-1>
+ *   ServerHello: legacy_version(2) random(32) session_id<0..32> cipher_suite(2) compression(1)
+ *                extensions<0..2^16-1>
+ *
+ * Everything is read through kf_cursor; lengths narrow the cursor before a sub-parser runs.
+ * The parsing layer below has no dependency on the engine so unit tests and the fuzz target
+ * can include this file with KD_PARSE_ONLY defined. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kf_cursor.h"
+
+#define TLS_MAX_CIPHERS 160
+#define TLS_MAX_EXTS 64
+#define TLS_MAX_GROUPS 48
+#define TLS_MAX_VERSIONS 16
+#define TLS_MAX_ALPN 8
+
+typedef struct tls_hello {
+    int client;                 /* 1 ClientHello, 0 ServerHello */
+    int sslv2;                  /* SSLv2-compatible CLIENT-HELLO */
+    uint16_t legacy_version;
+    uint16_t ciphers[TLS_MAX_CIPHERS]; int n_ciphers, ciphers_truncated;
+    uint16_t exts[TLS_MAX_EXTS]; int n_exts;
+    uint16_t groups[TLS_MAX_GROUPS]; int n_groups;
+    uint8_t pformats[16]; int n_pformats;
+    uint16_t versions[TLS_MAX_VERSIONS]; int n_versions;   /* supported_versions (43) */
+    char sni[256];
+    char alpn[TLS_MAX_ALPN][48]; int n_alpn;
+    int has_sni, has_ech;
+    int sslv2_kinds;            /* SSLv2-only cipher kinds offered */
+    uint16_t cipher;            /* ServerHello: the chosen suite */
+    uint16_t selected_version;  /* ServerHello: supported_versions, else legacy_version */
+} tls_hello;
+
+/* --- names ----------------------------------------------------------------------------- */
+
+/* IANA "TLS Cipher Suites" registry names for the suites seen in practice. Anything else is
+ * written as "0xXXXX". The unit test checks the table against tshark's own names. */
+static const struct { uint16_t id; const char *name; } tls_suite_names[] = {
+    {0x0000, "TLS_NULL_WITH_NULL_NULL"}, {0x0001, "TLS_RSA_WITH_NULL_MD5"},
+    {0x0002, "TLS_RSA_WITH_NULL_SHA"}, {0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5"},
+    {0x0004, "TLS_RSA_WITH_RC4_128_MD5"}, {0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
+    {0x0006, "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"}, {0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA"},
+    {0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"}, {0x0009, "TLS_RSA_WITH_DES_CBC_SHA"},
+    {0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"}, {0x000B, "TLS_DH_DSS_EXPORT_WITH_DES40_CBC_SHA"},
+    {0x000C, "TLS_DH_DSS_WITH_DES_CBC_SHA"}, {0x000D, "TLS_DH_DSS_WITH_3DES_EDE_CBC_SHA"},
+    {0x000E, "TLS_DH_RSA_EXPORT_WITH_DES40_CBC_SHA"}, {0x000F, "TLS_DH_RSA_WITH_DES_CBC_SHA"},
+    {0x0010, "TLS_DH_RSA_WITH_3DES_EDE_CBC_SHA"}, {0x0011, "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA"},
+    {0x0012, "TLS_DHE_DSS_WITH_DES_CBC_SHA"}, {0x0013, "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA"},
+    {0x0014, "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"}, {0x0015, "TLS_DHE_RSA_WITH_DES_CBC_SHA"},
+    {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"}, {0x0017, "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5"},
+    {0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"}, {0x0019, "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA"},
+    {0x001A, "TLS_DH_anon_WITH_DES_CBC_SHA"}, {0x001B, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"},
+    {0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"}, {0x0030, "TLS_DH_DSS_WITH_AES_128_CBC_SHA"},
+    {0x0031, "TLS_DH_RSA_WITH_AES_128_CBC_SHA"}, {0x0032, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"},
+    {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"}, {0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"},
+    {0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"}, {0x0036, "TLS_DH_DSS_WITH_AES_256_CBC_SHA"},
+    {0x0037, "TLS_DH_RSA_WITH_AES_256_CBC_SHA"}, {0x0038, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"},
+    {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"}, {0x003A, "TLS_DH_anon_WITH_AES_256_CBC_SHA"},
+    {0x003B, "TLS_RSA_WITH_NULL_SHA256"}, {0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"},
+    {0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"}, {0x003E, "TLS_DH_DSS_WITH_AES_128_CBC_SHA256"},
+    {0x003F, "TLS_DH_RSA_WITH_AES_128_CBC_SHA256"}, {0x0040, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256"},
+    {0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"}, {0x0042, "TLS_DH_DSS_WITH_CAMELLIA_128_CBC_SHA"},
+    {0x0043, "TLS_DH_RSA_WITH_CAMELLIA_128_CBC_SHA"}, {0x0044, "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA"},
+    {0x0045, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"}, {0x0046, "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA"},
+    {0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"}, {0x0068, "TLS_DH_DSS_WITH_AES_256_CBC_SHA256"},
+    {0x0069, "TLS_DH_RSA_WITH_AES_256_CBC_SHA256"}, {0x006A, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256"},
+    {0x006B, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"}, {0x006C, "TLS_DH_anon_WITH_AES_128_CBC_SHA256"},
+    {0x006D, "TLS_DH_anon_WITH_AES_256_CBC_SHA256"},
+    {0x0084, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"}, {0x0085, "TLS_DH_DSS_WITH_CAMELLIA_256_CBC_SHA"},
+    {0x0086, "TLS_DH_RSA_WITH_CAMELLIA_256_CBC_SHA"}, {0x0087, "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA"},
+    {0x0088, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"}, {0x0089, "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA"},
+    {0x008A, "TLS_PSK_WITH_RC4_128_SHA"}, {0x008B, "TLS_PSK_WITH_3DES_EDE_CBC_SHA"},
+    {0x008C, "TLS_PSK_WITH_AES_128_CBC_SHA"}, {0x008D, "TLS_PSK_WITH_AES_256_CBC_SHA"},
+    {0x0096, "TLS_RSA_WITH_SEED_CBC_SHA"}, {0x0097, "TLS_DH_DSS_WITH_SEED_CBC_SHA"},
+    {0x0098, "TLS_DH_RSA_WITH_SEED_CBC_SHA"}, {0x0099, "TLS_DHE_DSS_WITH_SEED_CBC_SHA"},
+    {0x009A, "TLS_DHE_RSA_WITH_SEED_CBC_SHA"}, {0x009B, "TLS_DH_anon_WITH_SEED_CBC_SHA"},
+    {0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"}, {0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"},
+    {0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"}, {0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"},
+    {0x00A0, "TLS_DH_RSA_WITH_AES_128_GCM_SHA256"}, {0x00A1, "TLS_DH_RSA_WITH_AES_256_GCM_SHA384"},
+    {0x00A2, "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"}, {0x00A3, "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384"},
+    {0x00A4, "TLS_DH_DSS_WITH_AES_128_GCM_SHA256"}, {0x00A5, "TLS_DH_DSS_WITH_AES_256_GCM_SHA384"},
+    {0x00A6, "TLS_DH_anon_WITH_AES_128_GCM_SHA256"}, {0x00A7, "TLS_DH_anon_WITH_AES_256_GCM_SHA384"},
+    {0x00A8, "TLS_PSK_WITH_AES_128_GCM_SHA256"}, {0x00A9, "TLS_PSK_WITH_AES_256_GCM_SHA384"},
+    {0x00BA, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA256"}, {0x00BE, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA256"},
+    {0x00C0, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA256"}, {0x00C4, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA256"},
+    {0x00FF, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"},
+    {0x1301, "TLS_AES_128_GCM_SHA256"}, {0x1302, "TLS_AES_256_GCM_SHA384"},
+    {0x1303, "TLS_CHACHA20_POLY1305_SHA256"}, {0x1304, "TLS_AES_128_CCM_SHA256"},
+    {0x1305, "TLS_AES_128_CCM_8_SHA256"}, {0x5600, "TLS_FALLBACK_SCSV"},
+    {0xC001, "TLS_ECDH_ECDSA_WITH_NULL_SHA"}, {0xC002, "TLS_ECDH_ECDSA_WITH_RC4_128_SHA"},
+    {0xC003, "TLS_ECDH_ECDSA_WITH_3DES_EDE_CBC_SHA"}, {0xC004, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA"},
+    {0xC005, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA"}, {0xC006, "TLS_ECDHE_ECDSA_WITH_NULL_SHA"},
+    {0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"}, {0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"},
+    {0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"}, {0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"},
+    {0xC00B, "TLS_ECDH_RSA_WITH_NULL_SHA"}, {0xC00C, "TLS_ECDH_RSA_WITH_RC4_128_SHA"},
+    {0xC00D, "TLS_ECDH_RSA_WITH_3DES_EDE_CBC_SHA"}, {0xC00E, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA"},
+    {0xC00F, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA"}, {0xC010, "TLS_ECDHE_RSA_WITH_NULL_SHA"},
+    {0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"}, {0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+    {0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, {0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
+    {0xC015, "TLS_ECDH_anon_WITH_NULL_SHA"}, {0xC016, "TLS_ECDH_anon_WITH_RC4_128_SHA"},
+    {0xC017, "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA"}, {0xC018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"},
+    {0xC019, "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"},
+    {0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"}, {0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"},
+    {0xC025, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256"}, {0xC026, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA384"},
+    {0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"}, {0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"},
+    {0xC029, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256"}, {0xC02A, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA384"},
+    {0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}, {0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
+    {0xC02D, "TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256"}, {0xC02E, "TLS_ECDH_ECDSA_WITH_AES_256_GCM_SHA384"},
+    {0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, {0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+    {0xC031, "TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256"}, {0xC032, "TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384"},
+    {0xC09C, "TLS_RSA_WITH_AES_128_CCM"}, {0xC09D, "TLS_RSA_WITH_AES_256_CCM"},
+    {0xC09E, "TLS_DHE_RSA_WITH_AES_128_CCM"}, {0xC09F, "TLS_DHE_RSA_WITH_AES_256_CCM"},
+    {0xC0A0, "TLS_RSA_WITH_AES_128_CCM_8"}, {0xC0A1, "TLS_RSA_WITH_AES_256_CCM_8"},
+    {0xC0A2, "TLS_DHE_RSA_WITH_AES_128_CCM_8"}, {0xC0A3, "TLS_DHE_RSA_WITH_AES_256_CCM_8"},
+    {0xC0AC, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM"}, {0xC0AD, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM"},
+    {0xC0AE, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"}, {0xC0AF, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8"},
+    {0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+    {0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+    {0xCCAA, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+    {0xCCAB, "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256"},
+    {0xCCAC, "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256"},
+};
+
+static int tls_is_grease(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
+
+/* Writes the IANA name of a suite (or "0xXXXX", or "GREASE") into out. */
+static const char *tls_suite_name(uint16_t id, char *out, size_t cap)
+{
+    size_t lo = 0, hi = sizeof tls_suite_names / sizeof tls_suite_names[0];
+    while (lo < hi) {   /* the table is sorted by id */
+        size_t mid = (lo + hi) / 2;
+        if (tls_suite_names[mid].id == id) return tls_suite_names[mid].name;
+        if (tls_suite_names[mid].id < id) lo = mid + 1; else hi = mid;
+    }
+    if (tls_is_grease(id)) snprintf(out, cap, "GREASE_0x%04X", id);
+    else snprintf(out, cap, "0x%04X", id);
+    return out;
+}
+
+/* Weak: no encryption, export grade, RC4, RC2, single or triple DES, IDEA, anonymous key
+ * exchange, or MD5 MACs. */
+static int tls_suite_weak(uint16_t id)
+{
+    char b[16];
+    const char *n = tls_suite_name(id, b, sizeof b);
+    if (n == b) return 0;
+    return strstr(n, "_NULL") || strstr(n, "EXPORT") || strstr(n, "RC4") || strstr(n, "RC2") ||
+           strstr(n, "DES") || strstr(n, "IDEA") || strstr(n, "anon") || strstr(n, "_MD5");
+}
+
+static const char *tls_version_name(uint16_t v, char *out, size_t cap)
+{
+    switch (v) {
+    case 0x0002: case 0x0200: return "SSL 2.0";
+    case 0x0300: return "SSL 3.0";
+    case 0x0301: return "TLS 1.0";
+    case 0x0302: return "TLS 1.1";
+    case 0x0303: return "TLS 1.2";
+    case 0x0304: return "TLS 1.3";
+    case 0xfeff: return "DTLS 1.0";
+    case 0xfefd: return "DTLS 1.2";
+    case 0xfefc: return "DTLS 1.3";
+    }
+    if ((v >> 8) == 0x7f) { snprintf(out, cap, "TLS 1.3 draft %u", v & 0xff); return out; }
+    if (tls_is_grease(v)) { snprintf(out, cap, "GREASE_0x%04X", v); return out; }
+    snprintf(out, cap, "0x%04X", v);
+    return out;
+}
+
+/* SSL 2.0, SSL 3.0, TLS 1.0, TLS 1.1 are deprecated (RFC 6176, RFC 7568, RFC 8996). */
+static int tls_version_deprecated(uint16_t v)
+{
+    return v == 0x0002 || v == 0x0200 || v == 0x0300 || v == 0x0301 || v == 0x0302 || v == 0xfeff;
+}
+
+/* --- MD5 (RFC 1321) ---------------------------------------------------------------------
+ * Hand-written because JA3 is defined as an MD5 and nothing kdissect links provides one:
+ * the Makefile links libpcap, libbpf, libarchive, jansson and zlib, not libcrypto. */
+typedef struct { uint32_t a, b, c, d; uint64_t len; uint8_t buf[64]; size_t n; } tls_md5;
+
+static const uint32_t tls_md5_k[64] = {
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
+static const uint8_t tls_md5_r[64] = {
+    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
+    5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21,
+    6, 10, 15, 21, 6, 10, 15, 21};
+
+static void tls_md5_block(tls_md5 *m, const uint8_t *p)
+{
+    uint32_t w[16], a = m->a, b = m->b, c = m->c, d = m->d;
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+               (uint32_t)p[4 * i + 3] << 24;
+    for (int i = 0; i < 64; i++) {
+        uint32_t f; int g;
+        if (i < 16) { f = (b & c) | (~b & d); g = i; }
+        else if (i < 32) { f = (d & b) | (~d & c); g = (5 * i + 1) & 15; }
+        else if (i < 48) { f = b ^ c ^ d; g = (3 * i + 5) & 15; }
+        else { f = c ^ (b | ~d); g = (7 * i) & 15; }
+        uint32_t t = d; d = c; c = b;
+        uint32_t x = a + f + tls_md5_k[i] + w[g];
+        b = b + (x << tls_md5_r[i] | x >> (32 - tls_md5_r[i]));
+        a = t;
+    }
+    m->a += a; m->b += b; m->c += c; m->d += d;
+}
+
+static void tls_md5_hex(const void *data, size_t n, char out[33])
+{
+    tls_md5 m = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0, {0}, 0};
+    const uint8_t *p = data;
+    m.len = (uint64_t)n * 8;
+    while (n >= 64) { tls_md5_block(&m, p); p += 64; n -= 64; }
+    uint8_t tail[128] = {0};
+    memcpy(tail, p, n);
+    tail[n] = 0x80;
+    size_t tl = n + 1 + 8 <= 64 ? 64 : 128;
+    for (int i = 0; i < 8; i++) tail[tl - 8 + i] = (uint8_t)(m.len >> (8 * i));
+    tls_md5_block(&m, tail);
+    if (tl == 128) tls_md5_block(&m, tail + 64);
+    uint32_t v[4] = {m.a, m.b, m.c, m.d};
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        uint8_t byte = (uint8_t)(v[i / 4] >> (8 * (i % 4)));
+        out[2 * i] = hx[byte >> 4]; out[2 * i + 1] = hx[byte & 15];
+    }
+    out[32] = 0;
+}
+
+/* --- hello parsing ------------------------------------------------------------------------ */
+
+static void tls_copy_str(char *dst, size_t cap, const uint8_t *p, size_t n)
+{
+    if (!p) { dst[0] = 0; return; }
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, p, n);
+    dst[n] = 0;
+    for (size_t i = 0; i < n; i++) if (dst[i] == 0) { dst[i] = 0; break; }
+}
+
+static void tls_parse_extensions(kf_cur *c, tls_hello *h)
+{
+    while (kf_cur_left(c) >= 4) {
+        uint16_t type = kf_be16(c), len = kf_be16(c);
+        kf_cur e = kf_cur_sub(c, len);
+        if (e.err) { c->err = 1; return; }
+        if (h->n_exts < TLS_MAX_EXTS) h->exts[h->n_exts++] = type;
+        switch (type) {
+        case 0: { /* server_name: list<2> of (type(1), name<2>) */
+            if (!h->client) break;
+            kf_cur l = kf_cur_sub(&e, kf_be16(&e));
+            while (!l.err && kf_cur_left(&l) >= 3) {
+                uint8_t nt = kf_u8(&l);
+                uint16_t nl = kf_be16(&l);
+                const uint8_t *np = kf_cur_take(&l, nl);
+                if (np && nt == 0 && !h->has_sni) { tls_copy_str(h->sni, sizeof h->sni, np, nl); h->has_sni = 1; }
+            }
+            break;
+        }
+        case 10: { /* supported_groups */
+            kf_cur l = kf_cur_sub(&e, kf_be16(&e));
+            while (!l.err && kf_cur_left(&l) >= 2) {
+                uint16_t g = kf_be16(&l);
+                if (h->n_groups < TLS_MAX_GROUPS) h->groups[h->n_groups++] = g;
+            }
+            break;
+        }
+        case 11: { /* ec_point_formats */
+            kf_cur l = kf_cur_sub(&e, kf_u8(&e));
+            while (!l.err && kf_cur_left(&l) >= 1) {
+                uint8_t f = kf_u8(&l);
+                if (h->n_pformats < 16) h->pformats[h->n_pformats++] = f;
+            }
+            break;
+        }
+        case 16: { /* ALPN: list<2> of name<1> */
+            kf_cur l = kf_cur_sub(&e, kf_be16(&e));
+            while (!l.err && kf_cur_left(&l) >= 1) {
+                uint8_t nl = kf_u8(&l);
+                const uint8_t *np = kf_cur_take(&l, nl);
+                if (np && h->n_alpn < TLS_MAX_ALPN) tls_copy_str(h->alpn[h->n_alpn++], 48, np, nl);
+            }
+            break;
+        }
+        case 43: /* supported_versions: client list<1>, server a single version */
+            if (h->client) {
+                kf_cur l = kf_cur_sub(&e, kf_u8(&e));
+                while (!l.err && kf_cur_left(&l) >= 2) {
+                    uint16_t v = kf_be16(&l);
+                    if (h->n_versions < TLS_MAX_VERSIONS) h->versions[h->n_versions++] = v;
+                }
+            } else if (kf_cur_left(&e) >= 2) {
+                h->selected_version = kf_be16(&e);
+            }
+            break;
+        case 0xfe0d: h->has_ech = 1; break;   /* encrypted_client_hello */
+        }
+    }
+}
+
+/* body: a ClientHello (client=1) or ServerHello (client=0) handshake body. 0 ok, -1 malformed
+ * (what was read before the error is kept). */
+static int tls_parse_hello(const uint8_t *body, size_t n, int client, tls_hello *h)
+{
+    memset(h, 0, sizeof *h);
+    h->client = client;
+    kf_cur c = kf_cur_make(body, n);
+    h->legacy_version = kf_be16(&c);
+    kf_cur_skip(&c, 32);
+    /* a TLS 1.3 draft (< 22) ServerHello has neither session id nor compression method */
+    int draft = !client && (h->legacy_version >> 8) == 0x7f && (h->legacy_version & 0xff) < 22;
+    if (!draft) kf_cur_skip(&c, kf_u8(&c));   /* session id */
+    if (client) {
+        kf_cur cs = kf_cur_sub(&c, kf_be16(&c));
+        while (!cs.err && kf_cur_left(&cs) >= 2) {
+            uint16_t s = kf_be16(&cs);
+            if (h->n_ciphers < TLS_MAX_CIPHERS) h->ciphers[h->n_ciphers++] = s;
+            else h->ciphers_truncated++;
+        }
+        kf_cur_skip(&c, kf_u8(&c));   /* compression methods */
+    } else {
+        h->cipher = kf_be16(&c);
+        if (!draft) kf_u8(&c);
+    }
+    if (c.err) return -1;
+    h->selected_version = client ? 0 : h->legacy_version;
+    if (kf_cur_left(&c) >= 2) {
+        kf_cur ex = kf_cur_sub(&c, kf_be16(&c));
+        tls_parse_extensions(&ex, h);
+        if (ex.err || c.err) return -1;
+    }
+    return 0;
+}
+
+/* SSLv2-compatible CLIENT-HELLO: p points at the 2-byte record header (high bit set).
+ * Returns bytes used, 0 when more bytes are needed, -1 when it is not one. */
+static long tls_parse_sslv2_hello(const uint8_t *p, size_t n, tls_hello *h)
+{
+    if (n < 2) return 0;
+    if (!(p[0] & 0x80)) return -1;
+    size_t rl = (size_t)(p[0] & 0x7f) << 8 | p[1];
+    if (rl < 9) return -1;
+    if (n < 2 + rl) return 0;
+    kf_cur c = kf_cur_make(p + 2, rl);
+    if (kf_u8(&c) != 1) return -1;
+    memset(h, 0, sizeof *h);
+    h->client = 1; h->sslv2 = 1;
+    h->legacy_version = kf_be16(&c);
+    uint16_t csl = kf_be16(&c), sidl = kf_be16(&c), chl = kf_be16(&c);
+    if (csl % 3 || chl < 16 || chl > 32 || (h->legacy_version >> 8) > 3) return -1;
+    kf_cur cs = kf_cur_sub(&c, csl);
+    while (!cs.err && kf_cur_left(&cs) >= 3) {
+        uint32_t s = kf_be24(&cs);
+        /* 0x00XXYY is TLS suite XXYY; other values are SSLv2-only kinds, counted apart */
+        if (s > 0xffff) h->sslv2_kinds++;
+        else if (h->n_ciphers < TLS_MAX_CIPHERS) h->ciphers[h->n_ciphers++] = (uint16_t)s;
+    }
+    kf_cur_skip(&c, sidl);
+    kf_cur_skip(&c, chl);
+    if (c.err) return -1;
+    return (long)(2 + rl);
+}
+
+/* JA3 string: SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurveFormats — decimal
+ * values joined by '-', GREASE values left out. */
+static size_t tls_ja3_string(const tls_hello *h, char *out, size_t cap)
+{
+    size_t n = 0;
+#define JA3_PUT(...) do { int w_ = snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__); \
+        if (w_ > 0) n += (size_t)w_; } while (0)
+    JA3_PUT("%u,", h->legacy_version);
+    int first = 1;
+    for (int i = 0; i < h->n_ciphers; i++)
+        if (!tls_is_grease(h->ciphers[i])) { JA3_PUT("%s%u", first ? "" : "-", h->ciphers[i]); first = 0; }
+    JA3_PUT(",");
+    first = 1;
+    for (int i = 0; i < h->n_exts; i++)
+        if (!tls_is_grease(h->exts[i])) { JA3_PUT("%s%u", first ? "" : "-", h->exts[i]); first = 0; }
+    JA3_PUT(",");
+    first = 1;
+    for (int i = 0; i < h->n_groups; i++)
+        if (!tls_is_grease(h->groups[i])) { JA3_PUT("%s%u", first ? "" : "-", h->groups[i]); first = 0; }
+    JA3_PUT(",");
+    for (int i = 0; i < h->n_pformats; i++) JA3_PUT("%s%u", i ? "-" : "", h->pformats[i]);
+#undef JA3_PUT
+    if (n >= cap) n = cap ? cap - 1 : 0;
+    return n;
+}
+
+/* The highest non-GREASE version the client offers (supported_versions, else legacy). */
+static uint16_t tls_client_max_version(const tls_hello *h)
+{
+    uint16_t best = 0;
+    for (int i = 0; i < h->n_versions; i++) {
+        uint16_t v = h->versions[i];
+        if (tls_is_grease(v)) continue;
+        uint16_t rank = (v >> 8) == 0x7f ? 0x0304 : v;
+        uint16_t brank = (best >> 8) == 0x7f ? 0x0304 : best;
+        if (!best || rank > brank) best = v;
+    }
+    return best ? best : h->legacy_version;
+}
+
+/* --- record layer, per direction ------------------------------------------------------------
+ * Handshake messages are gathered across records (a ClientHello may span several records and
+ * several TCP segments). Once a direction sends ChangeCipherSpec or application data, its
+ * remaining handshake is encrypted and ignored. */
+#define TLS_HS_MAX (1u << 18)
+
+typedef struct tls_dir {
+    uint8_t *hs; size_t hs_len, hs_cap;
+    int encrypted, bad;
+    int records;
+} tls_dir;
+
+/* callbacks: each ClientHello / ServerHello found (last_off: stream offset of its last byte);
+ * start of a handshake message (off: stream offset of the record that carries its first byte) */
+typedef void (*tls_hello_fn)(void *ctx, const tls_hello *h, uint64_t last_off);
+typedef void (*tls_start_fn)(void *ctx, uint64_t off);
+
+static void tls_dir_free(tls_dir *d) { free(d->hs); memset(d, 0, sizeof *d); }
+
+/* 1: bytes look like the start of a TLS handshake record or an SSLv2 CLIENT-HELLO; 0: not;
+ * -1: too short to say. */
+static int tls_probe(const uint8_t *p, size_t n)
+{
+    if (n < 1) return -1;
+    if (p[0] == 0x16) {
+        if (n < 6) return -1;
+        if (p[1] != 3 || p[2] > 4) return 0;
+        uint16_t len = kf_ld_be16(p + 3);
+        if (len < 4 || len > 16384 + 2048) return 0;
+        return p[5] == 1 || p[5] == 2 ? 1 : 0;
+    }
+    if (p[0] & 0x80) {
+        if (n < 5) return -1;
+        size_t rl = (size_t)(p[0] & 0x7f) << 8 | p[1];
+        return rl >= 9 && p[2] == 1 && (p[3] == 0 || p[3] == 2 || p[3] == 3) ? 1 : 0;
+    }
+    return 0;
+}
+
+static int tls_hs_append(tls_dir *d, const uint8_t *p, size_t n)
+{
+    if (d->hs_len + n > TLS_HS_MAX) return -1;
+    if (d->hs_len + n > d->hs_cap) {
+        size_t cap = d->hs_cap ? d->hs_cap : 4096;
+        while (cap < d->hs_len + n) cap *= 2;
+        uint8_t *nb = realloc(d->hs, cap);
+        if (!nb) return -1;
+        d->hs = nb; d->hs_cap = cap;
+    }
+    memcpy(d->hs + d->hs_len, p, n);
+    d->hs_len += n;
+    return 0;
+}
+
+/* Pull complete handshake messages out of d->hs; rec_end_off: offset of the last byte of the
+ * record just appended. */
+static void tls_hs_drain(tls_dir *d, uint64_t rec_end_off, tls_hello_fn fn, void *ctx)
+{
+    size_t off = 0;
+    while (d->hs_len - off >= 4) {
+        const uint8_t *m = d->hs + off;
+        size_t ml = (size_t)m[1] << 16 | (size_t)m[2] << 8 | m[3];
+        if (ml > TLS_HS_MAX) { d->bad = 1; break; }
+        if (d->hs_len - off < 4 + ml) break;
+        if (m[0] == 1 || m[0] == 2) {
+            tls_hello h;
+            tls_parse_hello(m + 4, ml, m[0] == 1, &h);
+            fn(ctx, &h, rec_end_off);
+        }
+        off += 4 + ml;
+    }
+    if (off) { memmove(d->hs, d->hs + off, d->hs_len - off); d->hs_len -= off; }
+}
+
+/* Feeds stream bytes of one direction; p[0] is at stream offset base. Returns the number of
+ * bytes consumed (whole records); the caller keeps the rest and offers it again with more
+ * data. Sets d->bad when the stream is not TLS (the caller should stop feeding). */
+static size_t tls_dir_feed(tls_dir *d, const uint8_t *p, size_t n, uint64_t base, tls_hello_fn fn,
+                           tls_start_fn start, void *ctx)
+{
+    size_t off = 0;
+    while (!d->bad && n - off >= 1) {
+        const uint8_t *r = p + off;
+        if (d->records == 0 && (r[0] & 0x80)) {
+            tls_hello h;
+            long used = tls_parse_sslv2_hello(r, n - off, &h);
+            if (used == 0) break;
+            if (used < 0) { d->bad = 1; break; }
+            d->records++;
+            if (start) start(ctx, base + off);
+            fn(ctx, &h, base + off + (size_t)used - 1);
+            off += (size_t)used;
+            continue;
+        }
+        if (n - off < 5) break;
+        uint8_t type = r[0];
+        uint16_t rlen = kf_ld_be16(r + 3);
+        if (type < 20 || type > 24 || r[1] != 3 || rlen > 16384 + 2048) { d->bad = 1; break; }
+        if (n - off < 5 + (size_t)rlen) break;
+        d->records++;
+        if (type == 20 || type == 23) d->encrypted = 1;
+        if (type == 22 && !d->encrypted) {
+            if (d->hs_len == 0 && start) start(ctx, base + off);
+            if (tls_hs_append(d, r + 5, rlen) < 0) d->bad = 1;
+            else tls_hs_drain(d, base + off + 5 + rlen - 1, fn, ctx);
+        }
+        off += 5 + (size_t)rlen;
+    }
+    return off;
+}
+
+/* --- dissector glue ---------------------------------------------------------------------- */
+#ifndef KD_PARSE_ONLY
+#include "../dissector.h"
+
+static const uint16_t tls_ports[] = {443, 8443, 6443, 10250, 9443, 2379, 636, 993, 995, 465, 0};
+
+typedef struct tls_state {
+    tls_dir d[2];
+    kd_conn *conn;
+    int cur_dir;
+    kd_pref start_ref[2];       /* packet of the first byte of the handshake message in progress */
+    uint64_t base_off;          /* stream offset of p[0] in the current on_data call */
+    int has_ch;                 /* a ClientHello waits for its ServerHello */
+    int ch_dir;
+    tls_hello ch;
+    kd_pref ch_first, ch_last;
+    int done[2];                /* direction is encrypted: consume without parsing */
+} tls_state;
+
+static void tls_write_str_list_versions(kf_jw *w, const tls_hello *h)
+{
+    char b[32];
+    kf_jw_key(w, "tlsx_versions");
+    kf_jw_arr_begin(w);
+    if (h->n_versions) {
+        for (int i = 0; i < h->n_versions; i++)
+            if (!tls_is_grease(h->versions[i])) kf_jw_str(w, tls_version_name(h->versions[i], b, sizeof b));
+    } else {
+        kf_jw_str(w, tls_version_name(h->legacy_version, b, sizeof b));
+    }
+    kf_jw_arr_end(w);
+}
+
+static void tls_emit(tls_state *s, const tls_hello *ch, const tls_hello *sh, const kd_pref *sh_first,
+                     const kd_pref *sh_last)
+{
+    kd_call call = {0};
+    call.req_dir = ch ? s->ch_dir : (s->ch_dir ^ 1);
+    call.has_req = ch != NULL;
+    call.has_resp = sh != NULL;
+    if (ch) { call.req_first = s->ch_first; call.req_last = s->ch_last; }
+    if (sh) { call.resp_first = *sh_first; call.resp_last = *sh_last; }
+    kf_jw *w = kd_emit_begin(s->conn, &call);
+    if (!w) return;
+    char b[48], info[512], summary[512];
+    size_t il = 0;
+    info[0] = 0;
+    uint16_t version = sh ? sh->selected_version : tls_client_max_version(ch);
+    char vb[32];
+    const char *vname = tls_version_name(version, vb, sizeof vb);
+    kf_jw_kint(w, "tlsx_version", version);
+    kf_jw_kstr(w, "tlsx_version_name", vname);
+    int deprecated = tls_version_deprecated(version);
+    if (deprecated) il += (size_t)snprintf(info + il, sizeof info - il, "deprecated version %s; ", vname);
+    if (ch) {
+        if (ch->has_sni) kf_jw_kstr(w, "tlsx_sni", ch->sni);
+        kf_jw_kint(w, "tlsx_client_version", ch->legacy_version);
+        tls_write_str_list_versions(w, ch);
+        kf_jw_key(w, "tlsx_cipher_suites");
+        kf_jw_arr_begin(w);
+        for (int i = 0; i < ch->n_ciphers; i++) kf_jw_str(w, tls_suite_name(ch->ciphers[i], b, sizeof b));
+        kf_jw_arr_end(w);
+        int nweak = 0;
+        kf_jw_key(w, "tlsx_weak_suites");
+        kf_jw_arr_begin(w);
+        for (int i = 0; i < ch->n_ciphers; i++)
+            if (tls_suite_weak(ch->ciphers[i])) { kf_jw_str(w, tls_suite_name(ch->ciphers[i], b, sizeof b)); nweak++; }
+        kf_jw_arr_end(w);
+        if (nweak) il += (size_t)snprintf(info + il, il < sizeof info ? sizeof info - il : 0,
+                                          "client offers %d weak suites; ", nweak);
+        kf_jw_key(w, "tlsx_alpn_offered");
+        kf_jw_arr_begin(w);
+        for (int i = 0; i < ch->n_alpn; i++) kf_jw_str(w, ch->alpn[i]);
+        kf_jw_arr_end(w);
+        if (!ch->sslv2) {
+            char ja3[4096], md5[33];
+            size_t jl = tls_ja3_string(ch, ja3, sizeof ja3);
+            tls_md5_hex(ja3, jl, md5);
+            kf_jw_kstrn(w, "tlsx_ja3_string", ja3, jl);
+            kf_jw_kstr(w, "tlsx_ja3", md5);
+        } else {
+            kf_jw_kbool(w, "tlsx_sslv2_hello", 1);
+        }
+        if (ch->has_ech) kf_jw_kbool(w, "tlsx_ech", 1);
+    }
+    const char *alpn = sh && sh->n_alpn ? sh->alpn[0] : (ch && ch->n_alpn ? ch->alpn[0] : "");
+    if (*alpn) kf_jw_kstr(w, "tlsx_alpn", alpn);
+    if (sh) {
+        const char *cn = tls_suite_name(sh->cipher, b, sizeof b);
+        kf_jw_kint(w, "tlsx_cipher_suite", sh->cipher);
+        kf_jw_kstr(w, "tlsx_cipher_suite_name", cn);
+        kf_jw_kint(w, "tlsx_server_version", sh->legacy_version);
+        int weak = tls_suite_weak(sh->cipher);
+        if (weak) il += (size_t)snprintf(info + il, il < sizeof info ? sizeof info - il : 0,
+                                         "weak suite chosen %s; ", cn);
+        kf_jw_kbool(w, "tlsx_weak", weak);
+        char ja3s[1024], md5[33];
+        size_t jl = (size_t)snprintf(ja3s, sizeof ja3s, "%u,%u,", sh->legacy_version, sh->cipher);
+        for (int i = 0; i < sh->n_exts && jl < sizeof ja3s; i++)
+            jl += (size_t)snprintf(ja3s + jl, sizeof ja3s - jl, "%s%u", i ? "-" : "", sh->exts[i]);
+        if (jl >= sizeof ja3s) jl = sizeof ja3s - 1;
+        tls_md5_hex(ja3s, jl, md5);
+        kf_jw_kstr(w, "tlsx_ja3s", md5);
+    } else {
+        il += (size_t)snprintf(info + il, il < sizeof info ? sizeof info - il : 0, "no ServerHello seen; ");
+    }
+    if (!ch) il += (size_t)snprintf(info + il, il < sizeof info ? sizeof info - il : 0, "no ClientHello seen; ");
+    kf_jw_kbool(w, "tlsx_deprecated", deprecated);
+    if (il >= sizeof info) il = sizeof info - 1;
+    while (il >= 2 && info[il - 2] == ';') { il -= 2; info[il] = 0; }
+    kf_jw_kstrn(w, "tlsx_info", info, il);
+    snprintf(summary, sizeof summary, "%s%s%s%s%s%s%s", vname,
+             ch && ch->has_sni ? " " : "", ch && ch->has_sni ? ch->sni : "",
+             *alpn ? " " : "", alpn, sh ? " " : "", sh ? tls_suite_name(sh->cipher, b, sizeof b) : "");
+    kf_jw_kstr(w, "tlsx_summary", summary);
+    kd_emit_end(s->conn);
+}
+
+static void tls_on_start(void *ctx, uint64_t off)
+{
+    tls_state *s = ctx;
+    kd_stream_ref(s->conn, s->cur_dir, off, &s->start_ref[s->cur_dir]);
+}
+
+static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
+{
+    tls_state *s = ctx;
+    kd_pref last;
+    kd_stream_ref(s->conn, s->cur_dir, last_off, &last);
+    if (h->client) {
+        if (s->has_ch) tls_emit(s, &s->ch, NULL, NULL, NULL);   /* a second hello: emit the first */
+        s->ch = *h;
+        s->has_ch = 1;
+        s->ch_dir = s->cur_dir;
+        s->ch_first = s->start_ref[s->cur_dir];
+        s->ch_last = last;
+        kd_conn_set_client(s->conn, s->cur_dir);
+        kd_conn_pending(s->conn, s->ch_first.ts_ns);
+    } else {
+        if (s->has_ch && s->ch_dir != s->cur_dir) {
+            tls_emit(s, &s->ch, h, &s->start_ref[s->cur_dir], &last);
+            s->has_ch = 0;
+            kd_conn_pending(s->conn, INT64_MAX);
+        } else {
+            s->ch_dir = s->cur_dir ^ 1;
+            tls_emit(s, NULL, h, &s->start_ref[s->cur_dir], &last);
+        }
+    }
+}
+
+static int tls_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
+{
+    int r = tls_probe(p, n);
+    if (r < 0) return KD_PROBE_MORE;
+    if (r == 0) return KD_PROBE_NO;
+    if (p[0] == 0x16 && p[5] == 2) return KD_PROBE_SERVER;
+    return KD_PROBE_CLIENT;
+}
+
+static void tls_kd_init(kd_conn *c, void *st) { ((tls_state *)st)->conn = c; }
+
+static size_t tls_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
+                          unsigned flags)
+{
+    tls_state *s = st;
+    s->conn = c;
+    if (s->done[dir]) return n;
+    s->cur_dir = dir;
+    tls_dir *d = &s->d[dir];
+    size_t before = d->hs_cap;
+    size_t used = tls_dir_feed(d, p, n, off, tls_on_hello, tls_on_start, s);
+    if (d->hs_cap != before) kd_conn_mem(c, (long)d->hs_cap - (long)before);
+    if (d->bad) {
+        if (d->records == 0) kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
+        s->done[dir] = 1;
+        return n;
+    }
+    /* once both sides are encrypted nothing more is readable */
+    if (d->encrypted && d->hs_len == 0 && (!s->has_ch || s->ch_dir != dir)) {
+        kd_conn_mem(c, -(long)d->hs_cap);
+        tls_dir_free(d);
+        d->encrypted = 1;
+        s->done[dir] = 1;
+        return n;
+    }
+    return used;
+}
+
+static void tls_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
+{
+    tls_state *s = st;
+    s->d[dir].hs_len = 0;
+    s->done[dir] = 1;     /* records cannot be found again reliably after a gap */
+}
+
+static void tls_kd_close(kd_conn *c, void *st)
+{
+    tls_state *s = st;
+    s->conn = c;
+    if (s->has_ch) { tls_emit(s, &s->ch, NULL, NULL, NULL); s->has_ch = 0; }
+    kd_conn_pending(c, INT64_MAX);
+}
+
+static void tls_kd_destroy(kd_conn *c, void *st)
+{
+    tls_state *s = st;
+    for (int i = 0; i < 2; i++) {
+        if (s->d[i].hs_cap) kd_conn_mem(c, -(long)s->d[i].hs_cap);
+        tls_dir_free(&s->d[i]);
+    }
+}
+
+const kd_dissector kd_proto_tls = {
+    .name = "tls", .protocol = "TLS", .flag = "tlsx", .l7_name = "TLS",
+    .transports = KD_TRANSPORT_TCP, .ports = tls_ports, .state_size = sizeof(tls_state),
+    .probe = tls_kd_probe, .init = tls_kd_init, .on_data = tls_kd_data, .on_gap = tls_kd_gap,
+    .on_close = tls_kd_close, .destroy = tls_kd_destroy,
+};
+#endif /* KD_PARSE_ONLY */
