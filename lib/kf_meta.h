@@ -72,4 +72,12 @@ size_t kf_meta_workloads(const kf_meta *m, const kf_workload *const **out);
  * lines (the snapshot's meta/events.ndjson). Returns 0 / -1. */
 int kf_meta_write_window(const kf_meta *m, int64_t t0, int64_t t1, FILE *f);
 size_t kf_meta_event_count(const kf_meta *m);
+
+/* Added by the metadata helper (issue 4): */
+/* A new object holding only what resolution needs (docs/metadata.md lists the fields); NULL if
+ * obj is not an object. Caller decrefs. */
+json_t *kf_meta_trim_object(const json_t *obj);
+/* One interchange line {"ts","type","object":<trimmed obj>}\n, malloc'd (caller frees); NULL if
+ * type is not ADDED/MODIFIED/DELETED or on allocation failure. */
+char *kf_meta_event_line(int64_t ts_ns, const char *type, const json_t *obj);
 #endif
