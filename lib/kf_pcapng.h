@@ -57,4 +57,18 @@ uint64_t kf_pcapng_bytes(const kf_pcapng_w *w);   /* bytes written so far */
 const char *kf_pcapng_error(const kf_pcapng_w *w);
 /* Flushes and frees; returns -1 if a write failed at any point. Does not fclose. */
 int kf_pcapng_close(kf_pcapng_w *w);
+
+/* kf_pcap_out — classic pcap output (nanosecond magic, one link type) through libpcap's
+ * pcap_open_dead_with_tstamp_precision + pcap_dump_fopen. linktype is a LINKTYPE_ value
+ * (KF_LT_*), snaplen 0 = 262144. Writes through a dup of f's descriptor, so f is never closed
+ * (f is flushed first; write nothing else to f until kf_pcap_out_close). */
+typedef struct kf_pcap_out kf_pcap_out;
+/* Returns NULL with a message in err on failure. */
+kf_pcap_out *kf_pcap_out_open(FILE *f, int linktype, uint32_t snaplen, char *err, size_t errlen);
+/* caplen above snaplen is cut to snaplen. Returns 0, or -1 (see kf_pcap_out_error). */
+int kf_pcap_out_write(kf_pcap_out *o, int64_t ts_ns, uint32_t caplen, uint32_t origlen,
+                      const uint8_t *data);
+const char *kf_pcap_out_error(const kf_pcap_out *o);
+/* Flushes and frees; returns -1 if any write failed (errno kept). Does not close f. */
+int kf_pcap_out_close(kf_pcap_out *o);
 #endif
