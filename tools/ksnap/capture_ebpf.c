@@ -1,0 +1,209 @@
+/* capture_ebpf.c — the eBPF backend of ksnap capture: bpf/capture.bpf.c on TC clsact ingress and
+ * egress of each interface, one shared ring buffer. libbpf-bootstrap's tc.c way: create the
+ * clsact hook tolerating EEXIST, remember what we created, remove only that on exit. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include "../../bpf/capture.h"
+#include "capture.skel.h"
+#include "capture_int.h"
+#include "kf_tool.h"
+
+struct ebpf_if {
+    struct bpf_tc_hook hook;
+    struct bpf_tc_opts in, out;
+    int has_in, has_out, created_hook;
+    uint64_t drops_seen;
+};
+
+static struct capture_bpf *skel;
+static struct ring_buffer *rb;
+static cap_ctx *g_ctx;
+static int64_t g_offset;         /* realtime - monotonic for this round */
+static uint64_t g_events;
+
+static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+    if (lvl == LIBBPF_DEBUG && kf_verbose < 2) return 0;
+    if (!kf_verbose) return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+    const struct kf_cap_event *e = data;
+    if (size < sizeof *e || e->caplen > size - sizeof *e) return 0;
+    cap_iface *ifc = cap_iface_by_index(g_ctx, (int)e->ifindex);
+    if (!ifc) return 0;   /* an interface we already let go */
+    g_events++;
+    const uint8_t *pkt = (const uint8_t *)(e + 1);
+    uint32_t caplen = e->caplen, len = e->len;
+    if (e->vlan_present && ifc->linktype == 1 && caplen >= 12) {
+        /* the kernel keeps an offloaded 802.1Q tag beside the packet; put it back in the
+         * bytes as AF_PACKET/libpcap do, so the file holds what was on the wire */
+        cap_ctx *c = g_ctx;
+        if (c->vbuf_len < caplen + 4) {
+            unsigned char *nb = realloc(c->vbuf, caplen + 4);
+            if (!nb) return 0;
+            c->vbuf = nb;
+            c->vbuf_len = caplen + 4;
+        }
+        uint16_t proto = e->vlan_proto, tci = e->vlan_tci;   /* proto: network order already */
+        memcpy(c->vbuf, pkt, 12);
+        memcpy(c->vbuf + 12, &proto, 2);
+        c->vbuf[14] = (uint8_t)(tci >> 8);
+        c->vbuf[15] = (uint8_t)tci;
+        memcpy(c->vbuf + 16, pkt + 12, caplen - 12);
+        pkt = c->vbuf;
+        caplen += 4;
+        len += 4;
+    }
+    cap_deliver(g_ctx, ifc, (int64_t)e->ts_mono + g_offset, e->dir, pkt, caplen, len);
+    return 0;
+}
+
+static int eb_init(cap_ctx *c, char *err, size_t errlen)
+{
+    g_ctx = c;
+    libbpf_set_print(libbpf_print);
+    skel = capture_bpf__open();
+    if (!skel) {
+        snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+        return errno == EPERM ? -2 : -1;
+    }
+    skel->rodata->cap_len = c->cap_len;
+    if (c->ring_size) bpf_map__set_max_entries(skel->maps.events, (uint32_t)c->ring_size);
+    int r = capture_bpf__load(skel);
+    if (r) {
+        snprintf(err, errlen, "cannot load the BPF programs: %s", strerror(-r));
+        capture_bpf__destroy(skel);
+        skel = NULL;
+        return (r == -EPERM || r == -EACCES) ? -2 : -1;
+    }
+    rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, NULL, NULL);
+    if (!rb) {
+        snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(errno));
+        capture_bpf__destroy(skel);
+        skel = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int tc_attach_one(struct bpf_tc_hook *h, enum bpf_tc_attach_point ap, int fd,
+                         struct bpf_tc_opts *o)
+{
+    h->attach_point = ap;
+    memset(o, 0, sizeof *o);
+    o->sz = sizeof *o;
+    o->prog_fd = fd;
+    return bpf_tc_attach(h, o);
+}
+
+static void tc_detach_one(struct bpf_tc_hook *h, enum bpf_tc_attach_point ap, struct bpf_tc_opts *o)
+{
+    h->attach_point = ap;
+    struct bpf_tc_opts d = { .sz = sizeof d, .handle = o->handle, .priority = o->priority };
+    bpf_tc_detach(h, &d);
+}
+
+static int eb_attach(cap_ctx *c, cap_iface *ifc, char *err, size_t errlen)
+{
+    struct ebpf_if *b = calloc(1, sizeof *b);
+    if (!b) { snprintf(err, errlen, "out of memory"); return -1; }
+    b->hook.sz = sizeof b->hook;
+    b->hook.ifindex = ifc->ifindex;
+    b->hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+    int r = bpf_tc_hook_create(&b->hook);
+    if (r && r != -EEXIST) {
+        snprintf(err, errlen, "cannot create the clsact hook: %s", strerror(-r));
+        free(b);
+        return -1;
+    }
+    b->created_hook = r == 0;
+    r = tc_attach_one(&b->hook, BPF_TC_INGRESS, bpf_program__fd(skel->progs.ksnap_ingress), &b->in);
+    if (!r) b->has_in = 1;
+    /* loopback: a packet passes egress, then ingress; keep it once, as tcpdump does (libpcap
+     * drops the outgoing copy on the loopback device) */
+    if (!r && !ifc->loopback) {
+        r = tc_attach_one(&b->hook, BPF_TC_EGRESS, bpf_program__fd(skel->progs.ksnap_egress), &b->out);
+        if (!r) b->has_out = 1;
+    }
+    ifc->be = b;
+    if (r) {
+        snprintf(err, errlen, "cannot attach the TC filter: %s", strerror(-r));
+        c->verbose = c->verbose;
+        return -1;   /* caller detaches what did attach */
+    }
+    return 0;
+}
+
+static void eb_detach(cap_ctx *c, cap_iface *ifc)
+{
+    struct ebpf_if *b = ifc->be;
+    if (!b) return;
+    if (!ifc->gone) {
+        if (b->has_in) tc_detach_one(&b->hook, BPF_TC_INGRESS, &b->in);
+        if (b->has_out) tc_detach_one(&b->hook, BPF_TC_EGRESS, &b->out);
+        /* the clsact qdisc goes only if we made it and nobody else hung a filter on it since */
+        if (b->created_hook && nl_count_tc_filters(ifc->ifindex, 0) == 0 &&
+            nl_count_tc_filters(ifc->ifindex, 1) == 0) {
+            b->hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+            bpf_tc_hook_destroy(&b->hook);
+        }
+    }
+    free(b);
+    ifc->be = NULL;
+}
+
+static int eb_fds(cap_ctx *c, int *fds, int max)
+{
+    if (max < 1) return 0;
+    fds[0] = ring_buffer__epoll_fd(rb);
+    return 1;
+}
+
+static int eb_consume(cap_ctx *c)
+{
+    g_offset = cap_mono_to_real();
+    int r = ring_buffer__consume(rb);
+    return r < 0 && r != -EINTR ? r : 0;
+}
+
+static void eb_poll_drops(cap_ctx *c)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return;
+    struct kf_cap_counts vals[ncpu];
+    int fd = bpf_map__fd(skel->maps.drops);
+    for (size_t i = 0; i < c->nifs; i++) {
+        cap_iface *ifc = c->ifs[i];
+        struct ebpf_if *b = ifc->be;
+        if (!b) continue;
+        __u32 key = (__u32)ifc->ifindex;
+        if (bpf_map_lookup_elem(fd, &key, vals) != 0) continue;
+        uint64_t sum = 0;
+        for (int k = 0; k < ncpu; k++) sum += vals[k].drops;
+        if (sum > b->drops_seen) {
+            cap_add_drops(c, ifc, sum - b->drops_seen);
+            b->drops_seen = sum;
+        }
+    }
+}
+
+static void eb_fini(cap_ctx *c)
+{
+    if (rb) ring_buffer__free(rb);
+    rb = NULL;
+    if (skel) capture_bpf__destroy(skel);
+    skel = NULL;
+}
+
+const cap_backend cap_backend_ebpf = {
+    .name = "ebpf", .init = eb_init, .attach = eb_attach, .detach = eb_detach, .fds = eb_fds,
+    .consume = eb_consume, .poll_drops = eb_poll_drops, .fini = eb_fini,
+};
