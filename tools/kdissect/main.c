@@ -1,3 +1,216 @@
+/* kdissect — captures in, one NDJSON record per API call and per L4 connection out.
+ * See man/kdissect.1 and docs/schema.md. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <getopt.h>
+#include <unistd.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <inttypes.h>
 #include "kf_tool.h"
-int main(int argc, char **argv) { kf_set_prog(argv[0]); (void)argc; kf_err("not implemented yet"); return KF_EXIT_ERR; }
+#include "kf_source.h"
+#include "kf_meta.h"
+#include "kf_time.h"
+#include "engine.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: kdissect [OPTIONS] INPUT...\n"
+"Turns captures into NDJSON records (docs/schema.md): one per API call (request and\n"
+"response matched) and one per L4 connection and flow, with Kubernetes context.\n"
+"INPUT: pcap, pcapng, gzip of either, .ksnap snapshot, store DIR, or - (stdin).\n"
+"Several inputs are merged in time order.\n"
+"\n"
+"  --meta SOURCE       Kubernetes metadata (events NDJSON, kubectl JSON, store DIR);\n"
+"                      default: the metadata inside snapshots/stores among the inputs\n"
+"  -p, --protocols L   only these dissectors (comma list, e.g. http1,dns); 'list' lists\n"
+"      --body-limit N  keep at most N bytes of each decoded body (default 4096)\n"
+"      --no-conn       no conn/flow records\n"
+"      --stats         counters on stderr at the end\n"
+"      --progress      progress bar on stderr (when it is a terminal)\n"
+"      --max-memory N  memory budget for flows, buffers and ordering (default 96M)\n"
+"  -j N                worker threads (flows sharded across them)\n"
+"  -h, --help          this help\n"
+"      --version       version\n");
+}
+
+typedef struct outbuf { char *buf; size_t len, cap; int failed; } outbuf;
+
+static int out_write(void *arg, const char *p, size_t n)
+{
+    outbuf *o = arg;
+    if (o->failed) return -1;
+    if (o->len + n > o->cap) {
+        if (o->len && fwrite(o->buf, 1, o->len, stdout) != o->len) { o->failed = 1; return -1; }
+        o->len = 0;
+        if (n > o->cap) {
+            if (fwrite(p, 1, n, stdout) != n) { o->failed = 1; return -1; }
+            return 0;
+        }
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+    return 0;
+}
+static int out_flush(outbuf *o)
+{
+    if (!o->failed && o->len && fwrite(o->buf, 1, o->len, stdout) != o->len) o->failed = 1;
+    o->len = 0;
+    return o->failed ? -1 : 0;
+}
+
+static void progress(kf_source *s, int final)
+{
+    uint64_t done = 0, total = 0;
+    kf_source_progress(s, &done, &total);
+    if (final) { fputs("\r\033[K", stderr); return; }
+    if (total) {
+        int pct = (int)(done * 100 / total), w = 40, k = pct * w / 100;
+        fprintf(stderr, "\r[%.*s%*s] %3d%% %" PRIu64 "/%" PRIu64 " MB", k,
+                "########################################", w - k, "", pct, done >> 20, total >> 20);
+    } else fprintf(stderr, "\r%" PRIu64 " MB read", done >> 20);
+}
+
+int main(int argc, char **argv)
+{
+    kf_set_prog(argv[0]);
+    kd_engine_opts o;
+    kd_engine_opts_default(&o);
+    const char *meta_src = NULL, *protos = NULL;
+    int stats = 0, prog = 0, jobs = 1;
+    enum { O_META = 256, O_BODY, O_NOCONN, O_STATS, O_PROGRESS, O_MAXMEM, O_VERSION };
+    static const struct option lo[] = {
+        { "meta", required_argument, 0, O_META }, { "protocols", required_argument, 0, 'p' },
+        { "body-limit", required_argument, 0, O_BODY }, { "no-conn", no_argument, 0, O_NOCONN },
+        { "stats", no_argument, 0, O_STATS }, { "progress", no_argument, 0, O_PROGRESS },
+        { "max-memory", required_argument, 0, O_MAXMEM }, { "jobs", required_argument, 0, 'j' },
+        { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, O_VERSION }, { 0, 0, 0, 0 },
+    };
+    int ch;
+    uint64_t v;
+    while ((ch = getopt_long(argc, argv, "p:j:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case O_META: meta_src = optarg; break;
+        case 'p': protos = optarg; break;
+        case O_BODY:
+            if (kf_size_parse(optarg, &v) != 0 || v > (1ULL << 30)) kf_usage_die("--body-limit: not a size: %s", optarg);
+            o.d.body_limit = (size_t)v; break;
+        case O_NOCONN: o.no_conn = 1; break;
+        case O_STATS: stats = 1; break;
+        case O_PROGRESS: prog = 1; break;
+        case O_MAXMEM:
+            if (kf_size_parse(optarg, &v) != 0 || v < (4ULL << 20)) kf_usage_die("--max-memory: need a size of at least 4M: %s", optarg);
+            o.max_memory = v; break;
+        case 'j': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 64) kf_usage_die("-j: not a thread count: %s", optarg);
+            jobs = (int)n; break;
+        }
+        case 'h': usage(stdout); return kf_finish_stdout(KF_EXIT_OK);
+        case O_VERSION: printf("kdissect %s\n", KF_VERSION); return kf_finish_stdout(KF_EXIT_OK);
+        default: kf_usage_die("unknown option");
+        }
+    }
+    (void)jobs;   /* TODO: sharding across threads; one thread for now */
+    size_t ndis;
+    const kd_dissector *const *dis = kd_dissectors(&ndis);
+    if (protos) {
+        if (strcmp(protos, "list") == 0) {
+            for (size_t i = 0; i < ndis; i++) printf("%s\t%s\n", dis[i]->name, dis[i]->protocol);
+            return kf_finish_stdout(KF_EXIT_OK);
+        }
+        o.enabled = 0;
+        char *copy = strdup(protos), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            size_t i;
+            const char *want = strcasecmp(t, "http") == 0 ? "http1" : t;
+            for (i = 0; i < ndis; i++)
+                if (strcasecmp(dis[i]->name, want) == 0 || strcasecmp(dis[i]->protocol, want) == 0) break;
+            if (i == ndis) { free(copy); kf_usage_die("-p: unknown protocol: %s (kdissect -p list)", t); }
+            o.enabled |= 1ULL << i;
+        }
+        free(copy);
+    }
+    if (optind >= argc) kf_usage_die("no INPUT given");
+    const char *const *inputs = (const char *const *)argv + optind;
+    size_t ninputs = (size_t)(argc - optind);
+
+    /* stable ids: the first input's name and size */
+    char seed[512];
+    struct stat sb;
+    const char *base = strrchr(inputs[0], '/');
+    base = base && base[1] ? base + 1 : inputs[0];
+    snprintf(seed, sizeof seed, "%s:%lld", base, stat(inputs[0], &sb) == 0 && S_ISREG(sb.st_mode) ? (long long)sb.st_size : 0LL);
+    o.id_seed = seed;
+
+    char err[512];
+    kf_source_opts so = { .from_ns = KF_T_MIN, .to_ns = KF_T_MAX };
+    so.no_meta = meta_src != NULL;
+    kf_source *src = kf_source_open(inputs, ninputs, &so, err, sizeof err);
+    if (!src) kf_die(KF_EXIT_ERR, "%s", err);
+    kf_meta *own = NULL;
+    if (meta_src) {
+        own = kf_meta_new();
+        if (!own) kf_die(KF_EXIT_ERR, "out of memory");
+        struct stat ms;
+        int rc = stat(meta_src, &ms) == 0 && S_ISDIR(ms.st_mode)
+                 ? kf_meta_load_store(own, meta_src, err, sizeof err)
+                 : kf_meta_load_file(own, meta_src, KF_T_MIN, err, sizeof err);
+        if (rc != 0) kf_die(KF_EXIT_ERR, "%s: %s", meta_src, err);
+        kf_meta_finish(own);
+        o.meta = own;
+    } else {
+        o.meta = kf_source_meta(src);
+    }
+    outbuf ob = { malloc(1 << 20), 0, 1 << 20, 0 };
+    if (!ob.buf) kf_die(KF_EXIT_ERR, "out of memory");
+    kd_engine *e = kd_engine_new(&o, out_write, &ob);
+    if (!e) kf_die(KF_EXIT_ERR, "out of memory");
+    int show = prog && isatty(2);
+    kf_src_pkt p;
+    int rc, status = KF_EXIT_OK;
+    uint64_t n = 0;
+    time_t last = 0;
+    while ((rc = kf_source_next(src, &p)) == 1) {
+        kd_engine_packet(e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
+                         p.pkt.iface, p.file, p.node, p.frame);
+        if (show && (++n & 4095) == 0) {
+            time_t t = time(NULL);
+            if (t != last) { last = t; progress(src, 0); }
+        }
+        if (ob.failed) break;
+        const char *w;
+        while ((w = kf_source_warning(src))) kf_warn("%s", w);
+    }
+    if (rc < 0) { kf_err("%s", kf_source_error(src)); status = KF_EXIT_ERR; }
+    const char *w;
+    while ((w = kf_source_warning(src))) kf_warn("%s", w);
+    if (kd_engine_finish(e) != 0 || out_flush(&ob) != 0) status = KF_EXIT_IO;
+    if (show) progress(src, 1);
+    if (stats) {
+        const kd_engine_stats *s = kd_engine_get_stats(e);
+        fprintf(stderr, "packets %" PRIu64 "\nbytes %" PRIu64 "\nduplicates %" PRIu64 "\nnon_ip %" PRIu64
+                "\ndecode_errors %" PRIu64 "\nfragments_held %" PRIu64 "\ntcp_conns %" PRIu64 "\nudp_conns %" PRIu64
+                "\nother_conns %" PRIu64 "\nflows %" PRIu64 "\ngaps %" PRIu64 "\ngap_bytes %" PRIu64
+                "\nbuffer_overflows %" PRIu64 "\nooo_dropped_bytes %" PRIu64 "\nevicted_conns %" PRIu64
+                "\nrecords %" PRIu64 "\nconn_records %" PRIu64 "\nflow_records %" PRIu64 "\nreorder_forced %" PRIu64
+                "\ntruncated_bodies %" PRIu64 "\nparse_errors %" PRIu64 "\nresyncs %" PRIu64 "\nunanswered %" PRIu64
+                "\npeak_memory %" PRIu64 "\n",
+                s->packets, s->bytes, s->duplicates, s->non_ip, s->decode_errors, s->held_fragments,
+                s->tcp_conns, s->udp_conns, s->other_conns, s->flows, s->gaps, s->gap_bytes,
+                s->buffer_overflows, s->ooo_dropped_bytes, s->evicted_conns, s->records, s->conn_records,
+                s->flow_records, s->reorder_forced, s->dstat[KD_STAT_TRUNCATED_BODIES],
+                s->dstat[KD_STAT_PARSE_ERRORS], s->dstat[KD_STAT_RESYNCS], s->dstat[KD_STAT_UNANSWERED],
+                s->peak_memory);
+        for (size_t i = 0; i < ndis && i < 31; i++)
+            if (s->records_by_proto[i]) fprintf(stderr, "records_%s %" PRIu64 "\n", dis[i]->name, s->records_by_proto[i]);
+    }
+    kd_engine_free(e);
+    kf_source_close(src);
+    if (own) kf_meta_free(own);
+    free(ob.buf);
+    return kf_finish_stdout(status);
+}

@@ -1,0 +1,50 @@
+/* engine.h — kdissect's engine as main.c (and the fuzz target) drive it: packets in, NDJSON
+ * records out through a callback. The dissector-facing half is dissector.h. */
+#ifndef KD_ENGINE_H
+#define KD_ENGINE_H
+#include <stdint.h>
+#include <stddef.h>
+#include "dissector.h"
+#include "kf_meta.h"
+
+typedef struct kd_engine kd_engine;
+
+typedef struct kd_engine_opts {
+    kd_opts d;                  /* what dissectors see */
+    uint64_t enabled;           /* bit i = kd_dissectors()[i] enabled (-p); all by default */
+    int no_conn;                /* --no-conn: no conn/flow records */
+    uint64_t max_memory;        /* --max-memory: flows + buffers + reorder (default 96 MiB) */
+    int64_t tcp_idle_ns, udp_idle_ns, closed_linger_ns;
+    int64_t dup_window_ns;      /* copies of one packet on several interfaces of a node */
+    int64_t flow_interval_ns;   /* a flow record per active interval */
+    const char *id_seed;        /* "name:size" of the first input: record ids hash it */
+    kf_meta *meta;              /* borrowed; NULL = no Kubernetes context */
+} kd_engine_opts;
+
+/* Output: called with complete NDJSON lines (one or more), in timestamp order. Returns 0, or
+ * -1 to stop (write error). */
+typedef int (*kd_out_fn)(void *arg, const char *buf, size_t len);
+
+void kd_engine_opts_default(kd_engine_opts *o);
+kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg);
+/* One captured frame. file/node are interned by pointer value and must stay valid until
+ * kd_engine_free (kf_source guarantees that for its names). iface = global interface id. */
+void kd_engine_packet(kd_engine *e, int64_t ts_ns, int linktype, const uint8_t *data,
+                      uint32_t caplen, uint32_t origlen, uint32_t iface, const char *file,
+                      const char *node, uint64_t frame);
+/* End of input: closes every connection, emits everything, flushes output. Returns 0 / -1
+ * (output callback failed). */
+int kd_engine_finish(kd_engine *e);
+void kd_engine_free(kd_engine *e);
+
+typedef struct kd_engine_stats {
+    uint64_t packets, bytes, non_ip, decode_errors, held_fragments, duplicates;
+    uint64_t tcp_conns, udp_conns, other_conns, flows;
+    uint64_t gaps, gap_bytes, ooo_dropped_bytes, evicted_conns, buffer_overflows;
+    uint64_t records, records_by_proto[32], conn_records, flow_records;
+    uint64_t reorder_forced;    /* records flushed early because the reorder buffer was full */
+    uint64_t dstat[KD_STAT__N];
+    uint64_t peak_memory;
+} kd_engine_stats;
+const kd_engine_stats *kd_engine_get_stats(const kd_engine *e);
+#endif
