@@ -277,8 +277,12 @@ static int parse_pcap_header(kf_reader *r, const uint8_t *h)
     }
     r->linktype = (int)(lt & 0xFFFF);
     r->fmt = KF_FMT_PCAP;
-    /* a snaplen above 256 KiB (USB, D-Bus captures) lifts the record limit accordingly */
-    r->maxcap = r->snaplen > MAX_PCAP_CAPLEN ? MAX_PCAP_CAPLEN_BIG : MAX_PCAP_CAPLEN;
+    /* as Wireshark: 256 KiB per record, more only for link types that carry big messages
+     * (USB 189/220/249, D-Bus 231, EBHSCR 279) */
+    switch (r->linktype) {
+    case 189: case 220: case 231: case 249: case 279: r->maxcap = MAX_PCAP_CAPLEN_BIG; break;
+    default: r->maxcap = MAX_PCAP_CAPLEN; break;
+    }
     r->pos += 24;
     r->good_end = here(r);
     return 0;
