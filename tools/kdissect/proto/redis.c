@@ -1,0 +1,592 @@
+/* redis.c — Redis RESP2 and RESP3 (redis.io/docs/latest/develop/reference/protocol-spec):
+ * requests are arrays of bulk strings or inline command lines; replies are matched to requests
+ * in order (pipelining), with the exceptions the protocol makes: RESP3 push messages ('>') and
+ * RESP2 pub/sub messages are not replies, SUBSCRIBE-like commands get one reply per channel,
+ * CLIENT REPLY OFF/SKIP silences replies.
+ *
+ *   simple  +OK\r\n   -ERR msg\r\n   :42\r\n   _\r\n   ,3.14\r\n   #t\r\n   (12345\r\n
+ *   blob    $5\r\nhello\r\n   !3\r\nerr\r\n   =7\r\ntxt:abc\r\n   ($-1 / *-1 = null)
+ *   aggr    *N elems   ~N set   >N push   %N map (2N elems)   |N attribute (2N elems, then the value)
+ *
+ * Every byte goes through bounds checks; nested aggregates are walked with a counter, never by
+ * recursion, so depth is not a stack risk. */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kf_cursor.h"
+
+#define RESP_MAX_LINE 65536
+#define RESP_MAX_ELEMS (1L << 24)
+#define REDIS_MAX_ARGS 8
+#define REDIS_LINE_MAX 512
+#define REDIS_KEY_MAX 64
+
+/* Parses a decimal (optionally negative) integer in [p, e). Returns 0 ok, -1 bad. */
+static int resp_int(const uint8_t *p, const uint8_t *e, long long *out)
+{
+    int neg = 0;
+    long long v = 0;
+    if (p < e && (*p == '-' || *p == '+')) { neg = *p == '-'; p++; }
+    if (p == e) return -1;
+    for (; p < e; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        if (v > 1000000000000000LL) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+/* Finds the "\r\n" ending the line that starts at p[from]; returns the index of '\r', -1 when
+ * more bytes are needed, -2 when the line is too long or broken. */
+static long resp_eol(const uint8_t *p, size_t n, size_t from)
+{
+    size_t lim = n - from > RESP_MAX_LINE ? from + RESP_MAX_LINE : n;
+    const uint8_t *nl = from < lim ? memchr(p + from, '\n', lim - from) : NULL;
+    if (!nl) return n - from > RESP_MAX_LINE ? -2 : -1;
+    size_t i = (size_t)(nl - p);
+    if (i == from || p[i - 1] != '\r') return -2;
+    return (long)(i - 1);
+}
+
+static int resp_is_type(uint8_t c)
+{
+    return c && strchr("+-:$*_,#!=(%~>|", c) != NULL;
+}
+
+/* Length of one complete RESP value at p. >0: bytes; 0: need more; -1: not RESP. */
+static long resp_value_len(const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    long pending = 1;
+    while (pending > 0) {
+        if (off >= n) return 0;
+        uint8_t t = p[off];
+        if (!resp_is_type(t)) return -1;
+        long eol = resp_eol(p, n, off + 1);
+        if (eol == -1) return 0;
+        if (eol < 0) return -1;
+        long long v = 0;
+        size_t next = (size_t)eol + 2;
+        switch (t) {
+        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+            pending--;
+            break;
+        case '$': case '!': case '=':
+            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1) return -1;
+            if (v >= 0) {
+                if ((unsigned long long)v > (1ULL << 30)) return -1;
+                if (n - next < (size_t)v + 2) return 0;
+                if (p[next + v] != '\r' || p[next + v + 1] != '\n') return -1;
+                next += (size_t)v + 2;
+            }
+            pending--;
+            break;
+        case '*': case '~': case '>': case '%': case '|':
+            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1 || v > RESP_MAX_ELEMS) return -1;
+            if (v < 0) { pending--; break; }
+            if (t == '%') v *= 2;
+            if (t == '|') pending += v * 2;     /* the attribute map, then the value it decorates */
+            else pending += v - 1;
+            if (pending > RESP_MAX_ELEMS) return -1;
+            break;
+        }
+        off = next;
+    }
+    return (long)off;
+}
+
+/* A parsed request (command) or reply summary. */
+typedef struct redis_msg {
+    int inline_cmd;
+    int nargs;                          /* total arguments */
+    char verb[32];                      /* upper-cased */
+    char arg1[32];                      /* second word, upper-cased (CLIENT REPLY ...) */
+    char arg2[16];
+    char key[REDIS_KEY_MAX + 1]; size_t key_len;
+    char line[REDIS_LINE_MAX + 1]; size_t line_len;
+    /* reply */
+    uint8_t type;                       /* first byte: '+', '-', '*', … */
+    int is_error;
+    int is_push;                        /* RESP3 push, or RESP2 pub/sub message array */
+    char summary[160]; size_t summary_len;
+    long long count;
+} redis_msg;
+
+static void redis_append(char *dst, size_t *len, size_t cap, const uint8_t *p, size_t n)
+{
+    if (*len >= cap) return;
+    if (n > cap - *len) n = cap - *len;
+    memcpy(dst + *len, p, n);
+    *len += n;
+    dst[*len] = 0;
+}
+
+static void redis_upper(char *dst, size_t cap, const uint8_t *p, size_t n)
+{
+    if (n >= cap) n = cap - 1;
+    for (size_t i = 0; i < n; i++) dst[i] = (char)toupper(p[i]);
+    dst[n] = 0;
+}
+
+static void redis_add_arg(redis_msg *m, const uint8_t *a, size_t al)
+{
+    if (m->nargs == 0) redis_upper(m->verb, sizeof m->verb, a, al);
+    else if (m->nargs == 1) {
+        redis_upper(m->arg1, sizeof m->arg1, a, al);
+        m->key_len = al > REDIS_KEY_MAX ? REDIS_KEY_MAX : al;
+        memcpy(m->key, a, m->key_len);
+        m->key[m->key_len] = 0;
+    } else if (m->nargs == 2) redis_upper(m->arg2, sizeof m->arg2, a, al);
+    if (m->line_len) redis_append(m->line, &m->line_len, REDIS_LINE_MAX, (const uint8_t *)" ", 1);
+    redis_append(m->line, &m->line_len, REDIS_LINE_MAX, a, al);
+    m->nargs++;
+}
+
+/* Request at p (one complete value, or an inline line). len: its length. */
+static void redis_parse_request(const uint8_t *p, size_t len, redis_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    if (len == 0) return;
+    if (p[0] != '*') {   /* inline: words separated by spaces, up to \r\n */
+        m->inline_cmd = 1;
+        size_t e = len;
+        while (e > 0 && (p[e - 1] == '\n' || p[e - 1] == '\r')) e--;
+        size_t i = 0;
+        while (i < e) {
+            while (i < e && p[i] == ' ') i++;
+            size_t s = i;
+            while (i < e && p[i] != ' ') i++;
+            if (i > s) redis_add_arg(m, p + s, i - s);
+        }
+        return;
+    }
+    kf_cur c = kf_cur_make(p, len);
+    long eol = resp_eol(p, len, 1);
+    long long cnt = 0;
+    if (eol < 0 || resp_int(p + 1, p + eol, &cnt) < 0) return;
+    m->count = cnt;
+    kf_cur_skip(&c, (size_t)eol + 2);
+    for (long long i = 0; i < cnt && !c.err && kf_cur_left(&c) > 0; i++) {
+        size_t at = (size_t)(c.p - p);
+        long vl = resp_value_len(c.p, kf_cur_left(&c));
+        if (vl <= 0) break;
+        if (p[at] == '$' || p[at] == '+' || p[at] == ':') {
+            long e2 = resp_eol(p, len, at + 1);
+            if (e2 < 0) break;
+            if (p[at] == '$') {
+                long long bl = 0;
+                if (resp_int(p + at + 1, p + e2, &bl) == 0 && bl >= 0)
+                    redis_add_arg(m, p + e2 + 2, (size_t)bl);
+            } else {
+                redis_add_arg(m, p + at + 1, (size_t)e2 - at - 1);
+            }
+        } else {
+            redis_add_arg(m, (const uint8_t *)"?", 1);
+        }
+        kf_cur_skip(&c, (size_t)vl);
+    }
+}
+
+/* Reply summary: text of simple strings/errors/numbers, "(nil)", "array(N)", "bulk(N)". */
+static void redis_parse_reply(const uint8_t *p, size_t len, redis_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    if (len == 0) return;
+    size_t at = 0;
+    /* skip a RESP3 attribute that decorates the reply */
+    while (at < len && p[at] == '|') {
+        size_t sub = len - at;
+        /* length of the attribute map alone: walk it as a map */
+        const uint8_t *q = p + at;
+        long eol = resp_eol(q, sub, 1);
+        long long cnt = 0;
+        if (eol < 0 || resp_int(q + 1, q + eol, &cnt) < 0 || cnt < 0) return;
+        size_t off = (size_t)eol + 2;
+        for (long long i = 0; i < 2 * cnt; i++) {
+            long vl = resp_value_len(q + off, sub - off);
+            if (vl <= 0) return;
+            off += (size_t)vl;
+        }
+        at += off;
+    }
+    if (at >= len) return;
+    const uint8_t *q = p + at;
+    size_t n = len - at;
+    m->type = q[0];
+    long eol = resp_eol(q, n, 1);
+    if (eol < 0) return;
+    const uint8_t *body = q + 1;
+    size_t bl = (size_t)eol - 1;
+    long long v = 0;
+    switch (q[0]) {
+    case '-':
+        m->is_error = 1;
+        /* fallthrough */
+    case '+': case ':': case ',': case '#': case '(':
+        redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, body, bl);
+        break;
+    case '_':
+        redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, (const uint8_t *)"(nil)", 5);
+        break;
+    case '$': case '!': case '=':
+        if (resp_int(body, body + bl, &v) < 0) break;
+        m->count = v;
+        if (v < 0) { redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, (const uint8_t *)"(nil)", 5); break; }
+        if (q[0] == '!') m->is_error = 1;
+        if ((size_t)eol + 2 + (size_t)v <= n)
+            redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, q + eol + 2, (size_t)v);
+        break;
+    case '*': case '~': case '%': case '>': {
+        if (resp_int(body, body + bl, &v) < 0) break;
+        m->count = v;
+        char b[48];
+        int k = snprintf(b, sizeof b, v < 0 ? "(nil)" : "%s(%lld)",
+                         q[0] == '%' ? "map" : q[0] == '~' ? "set" : q[0] == '>' ? "push" : "array", v);
+        redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, (const uint8_t *)b, (size_t)k);
+        if (q[0] == '>') m->is_push = 1;
+        /* RESP2 pub/sub delivery: *3 $7 message … / *4 $8 pmessage … / smessage */
+        if (q[0] == '*' && (v == 3 || v == 4)) {
+            size_t off = (size_t)eol + 2;
+            long e2 = off < n && q[off] == '$' ? resp_eol(q, n, off + 1) : -1;
+            long long sl = 0;
+            if (e2 > 0 && resp_int(q + off + 1, q + e2, &sl) == 0 && sl > 0 && sl < 16 &&
+                (size_t)e2 + 2 + (size_t)sl <= n) {
+                const uint8_t *w = q + e2 + 2;
+                if ((sl == 7 && !memcmp(w, "message", 7)) || (sl == 8 && !memcmp(w, "pmessage", 8)) ||
+                    (sl == 8 && !memcmp(w, "smessage", 8)))
+                    m->is_push = 1;
+            }
+        }
+        break;
+    }
+    }
+}
+
+/* Commands that take no key as first argument (redis_key stays empty). */
+static int redis_keyless(const char *verb)
+{
+    static const char *const v[] = {
+        "AUTH", "PING", "ECHO", "SELECT", "CLIENT", "CONFIG", "INFO", "HELLO", "COMMAND", "QUIT",
+        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+        "PUBLISH", "SPUBLISH", "PUBSUB", "MULTI", "EXEC", "DISCARD", "SCRIPT", "EVAL", "EVALSHA",
+        "FUNCTION", "FCALL", "DEBUG", "SLOWLOG", "MONITOR", "SAVE", "BGSAVE", "FLUSHALL", "FLUSHDB",
+        "DBSIZE", "TIME", "LASTSAVE", "ROLE", "REPLICAOF", "SLAVEOF", "SYNC", "PSYNC", "CLUSTER",
+        "ACL", "MEMORY", "LATENCY", "MODULE", "SHUTDOWN", "SWAPDB", "WAIT", "RESET", "KEYS", "SCAN",
+        "RANDOMKEY", "READONLY", "READWRITE", "ASKING", "LOLWUT", "BGREWRITEAOF", "SENTINEL", NULL};
+    for (int i = 0; v[i]; i++) if (!strcmp(v[i], verb)) return 1;
+    return 0;
+}
+
+/* Inline commands are only recognised in the probe when they start with a known verb. */
+static int redis_inline_verb(const uint8_t *p, size_t n)
+{
+    static const char *const v[] = {"PING", "SET", "GET", "AUTH", "HELLO", "CLIENT", "INFO", "DEL",
+        "INCR", "DECR", "KEYS", "SELECT", "ECHO", "QUIT", "EXISTS", "EXPIRE", "TTL", "MGET", "MSET",
+        "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "HSET", "HGET", "SUBSCRIBE", "PUBLISH", "MULTI",
+        "EXEC", "FLUSHALL", "FLUSHDB", "DBSIZE", "CONFIG", "COMMAND", "MONITOR", NULL};
+    size_t w = 0;
+    while (w < n && w < 16 && isalpha(p[w])) w++;
+    if (w == 0 || w >= n || !(p[w] == ' ' || p[w] == '\r' || p[w] == '\n')) return 0;
+    char up[17];
+    redis_upper(up, sizeof up, p, w);
+    for (int i = 0; v[i]; i++) if (!strcmp(v[i], up)) return 1;
+    return 0;
+}
+
+/* Probe: client request array "*N\r\n$L\r\n" or a known inline verb; server replies "+", "-",
+ * ":", "$N\r\n" lines. 2 client, 3 server, 1 more, 0 no (numbers as KD_PROBE_*). */
+static int redis_probe_bytes(const uint8_t *p, size_t n)
+{
+    while (n > 0 && (p[0] == '\r' || p[0] == '\n')) { p++; n--; }   /* empty inline lines */
+    if (n < 3) return 1;
+    long eol = resp_eol(p, n, 1);
+    long long v;
+    if (p[0] == '*') {
+        if (eol == -1) return n < 32 ? 1 : 0;
+        if (eol < 0 || resp_int(p + 1, p + eol, &v) < 0 || v < 0 || v > 1000000) return 0;
+        if (v == 0) return 3;
+        if ((size_t)eol + 2 >= n) return 1;
+        if (p[eol + 2] == '$') return 2;     /* a command (or a bulk-string array reply) */
+        return resp_is_type(p[eol + 2]) ? 3 : 0;
+    }
+    if (redis_inline_verb(p, n)) return 2;
+    if (strchr("%~>|", p[0])) {          /* RESP3 aggregates only come from servers */
+        if (eol == -1) return n < 32 ? 1 : 0;
+        if (eol < 0 || resp_int(p + 1, p + eol, &v) < 0 || v < 0 || v > 1000000) return 0;
+        if ((size_t)eol + 2 >= n) return 1;
+        return resp_is_type(p[eol + 2]) ? 3 : 0;
+    }
+    if (p[0] == '+' || p[0] == '-' || p[0] == ':' || p[0] == '$') {
+        if (eol == -1) return n < 64 ? 1 : 0;
+        if (eol < 0) return 0;
+        if (p[0] == ':' || p[0] == '$') return resp_int(p + 1, p + eol, &v) == 0 ? 3 : 0;
+        for (long i = 1; i < eol; i++) if (p[i] < 0x20 || p[i] == 0x7f) return 0;
+        if (p[0] == '-') return eol > 1 && isupper(p[1]) ? 3 : 0;
+        return eol > 1 ? 3 : 0;
+    }
+    return 0;
+}
+
+/* --- dissector glue ---------------------------------------------------------------------- */
+#ifndef KD_PARSE_ONLY
+#include "../dissector.h"
+
+#define REDIS_QUEUE 256
+
+typedef struct redis_req {
+    redis_msg m;
+    kd_pref first, last;
+    size_t size;
+    int replies_left;           /* SUBSCRIBE a b c: one reply per channel */
+    size_t resp_size;
+    int has_resp;
+    kd_pref rfirst, rlast;
+    redis_msg r;
+} redis_req;
+
+typedef struct redis_state {
+    kd_conn *conn;
+    int client;                 /* side that sends commands */
+    redis_req *q;               /* ring of pending requests, grows up to REDIS_QUEUE */
+    unsigned head, count, cap;
+    int reply_off, reply_skip;  /* CLIENT REPLY OFF / SKIP in effect */
+    int dead[2];
+} redis_state;
+
+static const uint16_t redis_ports[] = {6379, 6380, 26379, 0};
+
+static void redis_emit(redis_state *s, const redis_req *rq, const redis_msg *rs, size_t rs_size,
+                       const kd_pref *rf, const kd_pref *rl)
+{
+    kd_call call = {0};
+    call.req_dir = s->client;
+    call.has_req = rq != NULL;
+    call.has_resp = rs != NULL;
+    if (rq) { call.req_first = rq->first; call.req_last = rq->last; }
+    if (rs) { call.resp_first = *rf; call.resp_last = *rl; }
+    kf_jw *w = kd_emit_begin(s->conn, &call);
+    if (!w) return;
+    size_t qs = rq ? rq->size : 0;
+    if (rq) {
+        kf_jw_kstr(w, "redis_type", rq->m.verb);
+        kf_jw_kstrn(w, "redis_command", rq->m.line, rq->m.line_len);
+        if (rq->m.nargs > 1 && !redis_keyless(rq->m.verb)) kf_jw_kstrn(w, "redis_key", rq->m.key, rq->m.key_len);
+        if (rq->m.inline_cmd) kf_jw_kbool(w, "redis_inline", 1);
+    } else if (rs) {
+        kf_jw_kstr(w, "redis_type", rs->is_push ? "PUSH" : "REPLY");
+    }
+    kf_jw_kint(w, "redis_request_size", (int64_t)qs);
+    kf_jw_kint(w, "redis_response_size", (int64_t)rs_size);
+    kf_jw_kint(w, "redis_total_size", (int64_t)(qs + rs_size));
+    if (rs) {
+        char t[2] = {(char)rs->type, 0};
+        kf_jw_kstr(w, "redis_response_type", t);
+        kf_jw_kstrn(w, "redis_response", rs->summary, rs->summary_len);
+        kf_jw_kbool(w, "redis_error", rs->is_error);
+        if (rs->is_error) kf_jw_kstrn(w, "redis_error_message", rs->summary, rs->summary_len);
+        if (rs->is_push) kf_jw_kbool(w, "redis_push", 1);
+    } else {
+        kf_jw_kbool(w, "redis_no_response", 1);
+    }
+    kd_emit_end(s->conn);
+}
+
+static void redis_update_pending(redis_state *s)
+{
+    kd_conn_pending(s->conn, s->count ? s->q[s->head].first.ts_ns : INT64_MAX);
+}
+
+static void redis_pop_emit(redis_state *s)
+{
+    redis_req *rq = &s->q[s->head];
+    redis_emit(s, rq, rq->has_resp ? &rq->r : NULL, rq->resp_size, &rq->rfirst, &rq->rlast);
+    s->head = (s->head + 1) % s->cap;
+    s->count--;
+}
+
+static void redis_on_request(redis_state *s, const uint8_t *p, size_t len, const kd_pref *f,
+                             const kd_pref *l)
+{
+    redis_req rq;
+    memset(&rq, 0, sizeof rq);
+    redis_parse_request(p, len, &rq.m);
+    rq.first = *f; rq.last = *l; rq.size = len;
+    rq.replies_left = 1;
+    const char *v = rq.m.verb;
+    if ((!strcmp(v, "SUBSCRIBE") || !strcmp(v, "PSUBSCRIBE") || !strcmp(v, "SSUBSCRIBE")) && rq.m.nargs > 2)
+        rq.replies_left = rq.m.nargs - 1;
+    int noreply = s->reply_off || s->reply_skip;
+    if (s->reply_skip) s->reply_skip = 0;
+    if (!strcmp(v, "CLIENT") && !strcmp(rq.m.arg1, "REPLY")) {
+        if (!strcmp(rq.m.arg2, "OFF")) { s->reply_off = 1; noreply = 1; }
+        else if (!strcmp(rq.m.arg2, "SKIP")) { s->reply_skip = 1; noreply = 1; }
+        else if (!strcmp(rq.m.arg2, "ON")) { s->reply_off = 0; noreply = 0; }
+    }
+    if (noreply) { redis_emit(s, &rq, NULL, 0, NULL, NULL); return; }
+    if (s->count == s->cap && s->cap < REDIS_QUEUE) {
+        unsigned ncap = s->cap ? s->cap * 2 : 4;
+        redis_req *nq = malloc(ncap * sizeof *nq);
+        if (nq) {
+            for (unsigned i = 0; i < s->count; i++) nq[i] = s->q[(s->head + i) % s->cap];
+            free(s->q);
+            kd_conn_mem(s->conn, (long)((ncap - s->cap) * sizeof *nq));
+            s->q = nq; s->head = 0; s->cap = ncap;
+        }
+    }
+    if (!s->cap) { redis_emit(s, &rq, NULL, 0, NULL, NULL); return; }
+    if (s->count == s->cap) {   /* too many unanswered: emit the oldest as such */
+        kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1);
+        redis_pop_emit(s);
+    }
+    s->q[(s->head + s->count) % s->cap] = rq;
+    s->count++;
+    redis_update_pending(s);
+}
+
+static void redis_on_reply(redis_state *s, const uint8_t *p, size_t len, const kd_pref *f,
+                           const kd_pref *l)
+{
+    redis_msg r;
+    redis_parse_reply(p, len, &r);
+    if (r.is_push || s->count == 0) {
+        redis_emit(s, NULL, &r, len, f, l);
+        return;
+    }
+    redis_req *rq = &s->q[s->head];
+    if (!rq->has_resp) { rq->has_resp = 1; rq->r = r; rq->rfirst = *f; }
+    else if (r.is_error && !rq->r.is_error) rq->r = r;
+    rq->rlast = *l;
+    rq->resp_size += len;
+    if (--rq->replies_left <= 0) redis_pop_emit(s);
+    redis_update_pending(s);
+}
+
+static int redis_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
+{
+    int r = redis_probe_bytes(p, n);
+    int to_port = 0, from_port = 0;
+    for (const uint16_t *q = redis_ports; ci && *q; q++) {
+        if (ci->port[dir ^ 1] == *q) to_port = 1;
+        if (ci->port[dir] == *q) from_port = 1;
+    }
+    /* the port settles which side is the client when only one side uses a Redis port */
+    if (r >= 2 && to_port && !from_port) r = 2;
+    if (r >= 2 && from_port && !to_port) r = 3;
+    /* on a Redis port, any printable text line from the client is an inline command */
+    if (r == 0 && ci) {
+        if (to_port && !from_port && (isalpha(p[0]) || resp_is_type(p[0]))) {
+            size_t i = 0;
+            while (i < n && i < 256 && p[i] >= 0x20 && p[i] < 0x7f) i++;
+            if (i < n && p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') r = 2;
+            else if (i == n && n < 256) r = 1;
+        }
+    }
+    switch (r) {
+    case 1: return KD_PROBE_MORE;
+    case 2: return KD_PROBE_CLIENT;
+    case 3: return KD_PROBE_SERVER;
+    }
+    return KD_PROBE_NO;
+}
+
+static void redis_kd_init(kd_conn *c, void *st)
+{
+    redis_state *s = st;
+    s->conn = c;
+    const kd_conn_info *ci = kd_conn_get_info(c);
+    s->client = ci && ci->client >= 0 ? ci->client : 0;
+}
+
+static size_t redis_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
+                            unsigned flags)
+{
+    redis_state *s = st;
+    s->conn = c;
+    const kd_conn_info *ci = kd_conn_get_info(c);
+    if (ci && ci->client >= 0) s->client = ci->client;
+    if (s->dead[dir]) return n;
+    size_t used = 0;
+    int is_client = dir == s->client;
+    if (flags & KD_DATA_AFTER_GAP) {
+        /* resynchronise: skip to the next line that starts a RESP value */
+        while (used < n) {
+            if ((is_client ? p[used] == '*' : resp_is_type(p[used])) &&
+                (used == 0 || p[used - 1] == '\n')) break;
+            used++;
+        }
+        if (used) kd_stat_add(c, KD_STAT_RESYNCS, 1);
+    }
+    while (used < n) {
+        const uint8_t *m = p + used;
+        size_t left = n - used;
+        long len;
+        if (is_client && m[0] != '*') {   /* inline command line */
+            const uint8_t *nl = memchr(m, '\n', left > RESP_MAX_LINE ? RESP_MAX_LINE : left);
+            if (!nl) { len = left > RESP_MAX_LINE ? -1 : 0; }
+            else len = (long)(nl - m) + 1;
+        } else {
+            len = resp_value_len(m, left);
+        }
+        if (len == 0) {
+            if (flags & KD_DATA_EOF) { len = (long)left; }   /* truncated last message */
+            else break;
+        }
+        if (len < 0) {
+            kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
+            /* skip this line and try the next */
+            const uint8_t *nl = memchr(m, '\n', left);
+            len = nl ? (long)(nl - m) + 1 : (long)left;
+            if (!nl) { used = n; break; }
+            used += (size_t)len;
+            continue;
+        }
+        kd_pref f, l;
+        kd_stream_ref(c, dir, off + used, &f);
+        kd_stream_ref(c, dir, off + used + (size_t)len - 1, &l);
+        if (is_client) {
+            int blank = m[0] == '\r' || m[0] == '\n';
+            if (!blank) redis_on_request(s, m, (size_t)len, &f, &l);
+        } else {
+            redis_on_reply(s, m, (size_t)len, &f, &l);
+        }
+        used += (size_t)len;
+    }
+    return used;
+}
+
+static void redis_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
+{
+    redis_state *s = st;
+    s->conn = c;
+    /* replies lost in a gap cannot be paired: flush the queue as unanswered */
+    if (dir != s->client) while (s->count) redis_pop_emit(s);
+    redis_update_pending(s);
+}
+
+static void redis_kd_close(kd_conn *c, void *st)
+{
+    redis_state *s = st;
+    s->conn = c;
+    while (s->count) redis_pop_emit(s);
+    kd_conn_pending(c, INT64_MAX);
+}
+
+static void redis_kd_destroy(kd_conn *c, void *st)
+{
+    redis_state *s = st;
+    if (s->q) kd_conn_mem(c, -(long)(s->cap * sizeof *s->q));
+    free(s->q);
+    s->q = NULL;
+    s->cap = s->count = 0;
+}
+
+const kd_dissector kd_proto_redis = {
+    .name = "redis", .protocol = "REDIS", .flag = "redis", .l7_name = "REDIS",
+    .transports = KD_TRANSPORT_TCP, .ports = redis_ports, .state_size = sizeof(redis_state),
+    .probe = redis_kd_probe, .init = redis_kd_init, .on_data = redis_kd_data, .on_gap = redis_kd_gap,
+    .on_close = redis_kd_close, .destroy = redis_kd_destroy,
+};
+#endif /* KD_PARSE_ONLY */
