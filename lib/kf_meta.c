@@ -1128,8 +1128,17 @@ int kf_meta_write_window(const kf_meta *m, int64_t t0, int64_t t1, FILE *f)
         if (v[j]->type == EV_DELETED) continue;
         if (write_line(f, t0, EV_ADDED, v[j]->text) != 0) rc = -1;
     }
-    for (i = start; rc == 0 && i < m->nev && v[i]->ts <= t1; i++)
+    /* events inside; an event identical to the one last written for its object (snapshots
+     * merged from overlapping windows carry the same events twice) is written once */
+    for (i = start; rc == 0 && i < m->nev && v[i]->ts <= t1; i++) {
+        size_t li;
+        if (hm_get(&last, v[i]->key, strlen(v[i]->key), &li)) {
+            const mev *p = v[li];
+            if (p->ts == v[i]->ts && p->type == v[i]->type && !strcmp(p->text, v[i]->text)) continue;
+        }
+        if (hm_put(&last, v[i]->key, strlen(v[i]->key), i) != 0) { rc = -1; break; }
         if (write_line(f, v[i]->ts, v[i]->type, v[i]->text) != 0) rc = -1;
+    }
     hm_free(&last);
     free(v);
     return rc;

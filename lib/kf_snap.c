@@ -17,7 +17,7 @@ struct kf_snap {
     char name[4096];
     int64_t size;
     int failed;
-    char err[1024];
+    char err[5200];
 };
 
 int kf_snap_detect(const char *path)

@@ -1,3 +1,406 @@
+/* ksnap freeze — freeze a time window of one or more stores into a .ksnap (docs/snapshot.md).
+ *
+ * Every member's sha256 goes into manifest.json, which is the first member, so the members are
+ * prepared before the archive is written: a segment wholly inside the window (and no -f) is
+ * taken as it is (checked packet by packet: a packet outside the window makes it a cut); other
+ * segments, and every open .part (only its complete blocks), are cut into an anonymous temporary
+ * file with kf_pcapng, keeping the SHB options (the node comment), IDBs, DSBs and packet
+ * comments. Store locks are held shared from the first read until the archive is renamed into
+ * place, so retention cannot delete a segment being frozen. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <libgen.h>
+#include <jansson.h>
 #include "kf_tool.h"
 #include "ksnap.h"
-int cmd_freeze(int argc, char **argv) { (void)argc; (void)argv; kf_err("not implemented yet"); return KF_EXIT_ERR; }
+#include "kf_capread.h"
+#include "kf_meta.h"
+#include "kf_pcapng.h"
+#include "kf_sha256.h"
+#include "kf_snap.h"
+#include "kf_store.h"
+#include "kf_time.h"
+
+typedef struct fmember {
+    char *name, *node;
+    int64_t size, mtime;
+    uint8_t sha[32];
+    uint8_t *map;           /* mmap of the source file or the temporary cut */
+    size_t maplen;
+    int fd;
+} fmember;
+
+typedef struct fnode {
+    char *name;
+    int64_t first, last;
+    uint64_t packets, bytes;
+} fnode;
+
+typedef struct bpfc { int linktype; int ok; struct bpf_program prog; } bpfc;
+
+typedef struct freezer {
+    int64_t from, to;
+    const char *filter;
+    bpfc *progs;
+    size_t nprogs;
+    const char *tmpdir;
+    fmember *m;
+    size_t nm;
+    fnode *nodes;
+    size_t nn;
+    int *locks;
+    size_t nlocks;
+} freezer;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: ksnap freeze --dir DIR [--dir DIR]... --from TIME --to TIME [--node NODE]...\n"
+        "                    [-f BPF] [--level N] -o FILE.ksnap\n"
+        "Freezes the packets of [from, to] and the Kubernetes metadata of the window into one\n"
+        "hash-verified archive (a zstd-compressed pax tar; see docs/snapshot.md).\n"
+        "  --dir DIR       a capture store (several allowed)\n"
+        "  --from, --to    the window (RFC 3339, local time, epoch, or relative like -15m)\n"
+        "  --node NODE     only this node (repeatable)\n"
+        "  -f BPF          keep only packets matching this tcpdump filter\n"
+        "  --level N       zstd level (default 3)\n"
+        "  -o FILE         the archive to create (refuses to overwrite)\n");
+}
+
+static fnode *node_get(freezer *fz, const char *name)
+{
+    for (size_t i = 0; i < fz->nn; i++) if (!strcmp(fz->nodes[i].name, name)) return &fz->nodes[i];
+    fnode *n = realloc(fz->nodes, (fz->nn + 1) * sizeof *n);
+    if (!n) kf_die(KF_EXIT_ERR, "out of memory");
+    fz->nodes = n;
+    n = &fz->nodes[fz->nn++];
+    memset(n, 0, sizeof *n);
+    n->name = strdup(name);
+    n->first = KF_T_MAX; n->last = KF_T_MIN;
+    return n;
+}
+
+static const bpfc *prog_for(freezer *fz, int linktype, uint32_t snaplen)
+{
+    for (size_t i = 0; i < fz->nprogs; i++) if (fz->progs[i].linktype == linktype) return &fz->progs[i];
+    bpfc *n = realloc(fz->progs, (fz->nprogs + 1) * sizeof *n);
+    if (!n) kf_die(KF_EXIT_ERR, "out of memory");
+    fz->progs = n;
+    bpfc *c = &fz->progs[fz->nprogs++];
+    memset(c, 0, sizeof *c);
+    c->linktype = linktype;
+    pcap_t *p = pcap_open_dead(linktype, snaplen ? (int)snaplen : 262144);
+    if (!p) kf_die(KF_EXIT_ERR, "-f: cannot open libpcap for link type %d", linktype);
+    if (pcap_compile(p, &c->prog, fz->filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
+        kf_die(KF_EXIT_ERR, "-f: %s", pcap_geterr(p));
+    c->ok = 1;
+    pcap_close(p);
+    return c;
+}
+
+static int keep_pkt(freezer *fz, const kf_pkt *pk, const kf_iface *ifc)
+{
+    if (pk->ts_ns < fz->from || pk->ts_ns > fz->to) return 0;
+    if (!fz->filter) return 1;
+    const bpfc *c = prog_for(fz, pk->linktype, ifc ? ifc->snaplen : 0);
+    struct pcap_pkthdr h;
+    h.ts.tv_sec = pk->ts_ns / KF_NS_PER_SEC;
+    h.ts.tv_usec = (pk->ts_ns % KF_NS_PER_SEC) / 1000;
+    h.caplen = pk->caplen;
+    h.len = pk->origlen;
+    return pcap_offline_filter(&c->prog, &h, pk->data) != 0;
+}
+
+static void hash_map(fmember *m)
+{
+    kf_sha256 c;
+    kf_sha256_init(&c);
+    kf_sha256_update(&c, m->map, m->maplen);
+    kf_sha256_final(&c, m->sha);
+}
+
+static fmember *member_new(freezer *fz, const char *node, const char *base)
+{
+    fmember *n = realloc(fz->m, (fz->nm + 1) * sizeof *n);
+    if (!n) kf_die(KF_EXIT_ERR, "out of memory");
+    fz->m = n;
+    fmember *m = &fz->m[fz->nm];
+    memset(m, 0, sizeof *m);
+    m->fd = -1;
+    size_t l = strlen(node) + strlen(base) + 16;
+    m->name = malloc(l);
+    snprintf(m->name, l, "nodes/%s/%s", node, base);
+    size_t bl = strlen(m->name);
+    if (bl > 5 && !strcmp(m->name + bl - 5, ".part")) m->name[bl - 5] = 0;
+    m->node = strdup(node);
+    for (size_t i = 0; i < fz->nm; i++)
+        if (!strcmp(fz->m[i].name, m->name)) kf_die(KF_EXIT_ERR, "%s: the same segment comes from two stores", m->name);
+    return m;
+}
+
+/* 1 the member was added, 0 nothing of it in the window, -1 error (message printed) */
+static int do_segment(freezer *fz, const kf_segment *sg, const char *node)
+{
+    char err[512];
+    int verbatim = !sg->open && !fz->filter && sg->start_ns >= fz->from && sg->end_ns <= fz->to;
+    const char *base = strrchr(sg->path, '/');
+    base = base ? base + 1 : sg->path;
+    kf_reader *r = kf_reader_open(sg->path, err, sizeof err);
+    if (!r) { kf_err("%s: %s", sg->path, err); return -1; }
+    fnode *nd = node_get(fz, node);
+    kf_pkt pk;
+    int rc;
+    int64_t first = KF_T_MAX, last = KF_T_MIN;
+    uint64_t pkts = 0, bytes = 0;
+    if (verbatim) {
+        while ((rc = kf_reader_next(r, &pk)) == 1) {
+            if (pk.ts_ns < fz->from || pk.ts_ns > fz->to) { verbatim = 0; break; }
+            if (pk.ts_ns < first) first = pk.ts_ns;
+            if (pk.ts_ns > last) last = pk.ts_ns;
+            pkts++; bytes += pk.caplen;
+        }
+        if (rc < 0) { kf_err("%s: %s", sg->path, kf_reader_error(r)); kf_reader_close(r); return -1; }
+        if (verbatim && kf_reader_warning(r)[0]) verbatim = 0;   /* cut short: keep complete blocks only */
+        if (verbatim) {
+            kf_reader_close(r);
+            if (!pkts) return 0;
+            fmember *m = member_new(fz, node, base);
+            int fd = open(sg->path, O_RDONLY | O_CLOEXEC);
+            struct stat st;
+            if (fd < 0 || fstat(fd, &st) != 0) { kf_err("%s: %s", sg->path, strerror(errno)); if (fd >= 0) close(fd); return -1; }
+            m->maplen = (size_t)st.st_size;
+            m->map = mmap(NULL, m->maplen, PROT_READ, MAP_SHARED, fd, 0);
+            if (m->map == MAP_FAILED) { kf_err("%s: %s", sg->path, strerror(errno)); close(fd); return -1; }
+            madvise(m->map, m->maplen, MADV_SEQUENTIAL);
+            m->fd = fd;
+            m->size = (int64_t)m->maplen;
+            m->mtime = (int64_t)st.st_mtim.tv_sec * KF_NS_PER_SEC + st.st_mtim.tv_nsec;
+            hash_map(m);
+            fz->nm++;
+            goto count;
+        }
+        kf_reader_close(r);
+        r = kf_reader_open(sg->path, err, sizeof err);
+        if (!r) { kf_err("%s: %s", sg->path, err); return -1; }
+        first = KF_T_MAX; last = KF_T_MIN; pkts = bytes = 0;
+    }
+    /* cut into an anonymous temporary file */
+    int fd = open(fz->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char tmpl[] = "/tmp/ksnap-freeze.XXXXXX";
+        fd = mkstemp(tmpl);
+        if (fd >= 0) unlink(tmpl);
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "w+") : NULL;
+    if (!f) { kf_err("%s: temporary file: %s", fz->tmpdir, strerror(errno)); if (fd >= 0) close(fd); kf_reader_close(r); return -1; }
+    kf_pcapng_w *w = NULL;
+    size_t nif = 0, ndsb = 0;
+    while ((rc = kf_reader_next(r, &pk)) == 1) {
+        const kf_iface *ifc = kf_reader_iface(r, pk.iface);
+        if (!keep_pkt(fz, &pk, ifc)) continue;
+        if (!w) {
+            const kf_section *sec = kf_reader_section_count(r) ? kf_reader_section(r, 0) : NULL;
+            kf_shb_opts so = { 0 };
+            if (sec) { so.hardware = sec->hardware; so.os = sec->os; so.userappl = sec->userappl; so.comment = sec->comment; }
+            char nc[300];
+            if (!so.comment) { snprintf(nc, sizeof nc, "kforensics-node: %s", node); so.comment = nc; }
+            w = kf_pcapng_open(f, &so);
+            if (!w) { kf_err("%s: cannot start the cut segment", sg->path); break; }
+        }
+        for (size_t n = kf_reader_iface_count(r); nif < n; nif++) {
+            const kf_iface *x = kf_reader_iface(r, (uint32_t)nif);
+            kf_idb_opts io = { 0 };
+            io.linktype = x->linktype; io.snaplen = x->snaplen; io.name = x->name;
+            io.description = x->description; io.filter = x->filter; io.tsresol = 9;
+            if (kf_pcapng_add_iface(w, &io) < 0) break;
+        }
+        for (size_t n = kf_reader_dsb_count(r); ndsb < n; ndsb++) {
+            const kf_dsb *d = kf_reader_dsb(r, ndsb);
+            kf_pcapng_write_dsb(w, d->type, d->data, d->len);
+        }
+        kf_epb e = { 0 };
+        e.iface = pk.iface; e.ts_ns = pk.ts_ns; e.caplen = pk.caplen; e.origlen = pk.origlen;
+        e.data = pk.data; e.flags = pk.flags; e.has_flags = pk.has_flags;
+        e.dropcount = pk.dropcount; e.has_dropcount = pk.dropcount != 0; e.comment = pk.comment;
+        if (kf_pcapng_write_epb(w, &e) != 0) break;
+        if (pk.ts_ns < first) first = pk.ts_ns;
+        if (pk.ts_ns > last) last = pk.ts_ns;
+        pkts++; bytes += pk.caplen;
+    }
+    if (rc < 0) {
+        kf_err("%s: %s", sg->path, kf_reader_error(r));
+        if (w) kf_pcapng_close(w);
+        fclose(f); kf_reader_close(r);
+        return -1;
+    }
+    kf_reader_close(r);
+    if (!w) { fclose(f); return 0; }
+    if (kf_pcapng_close(w) != 0 || fflush(f) != 0) {
+        kf_err("%s: writing the cut: %s", fz->tmpdir, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    fmember *m = member_new(fz, node, base);
+    struct stat st;
+    fstat(fileno(f), &st);
+    m->fd = dup(fileno(f));
+    fclose(f);
+    m->maplen = (size_t)st.st_size;
+    m->map = mmap(NULL, m->maplen, PROT_READ, MAP_SHARED, m->fd, 0);
+    if (m->map == MAP_FAILED) { kf_err("temporary file: %s", strerror(errno)); return -1; }
+    m->size = (int64_t)m->maplen;
+    m->mtime = sg->end_ns > 0 ? sg->end_ns : kf_now_ns();
+    hash_map(m);
+    fz->nm++;
+count:
+    if (first < nd->first) nd->first = first;
+    if (last > nd->last) nd->last = last;
+    nd->packets += pkts;
+    nd->bytes += bytes;
+    return 1;
+}
+
+static int wanted(char **nodes, size_t nnodes, const char *n)
+{
+    if (!nnodes) return 1;
+    for (size_t i = 0; i < nnodes; i++) if (!strcmp(nodes[i], n)) return 1;
+    return 0;
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+    return strcmp(((const fmember *)a)->name, ((const fmember *)b)->name);
+}
+
+int cmd_freeze(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "dir", 1, 0, 'd' }, { "from", 1, 0, 'F' }, { "to", 1, 0, 'T' }, { "node", 1, 0, 'n' },
+        { "filter", 1, 0, 'f' }, { "output", 1, 0, 'o' }, { "level", 1, 0, 'L' },
+        { "threads", 1, 0, 'j' }, { "help", 0, 0, 'h' }, { 0 } };
+    char **dirs = NULL, **nodes = NULL;
+    size_t ndirs = 0, nnodes = 0;
+    const char *from_s = NULL, *to_s = NULL, *out = NULL;
+    int level = 0, threads = 2, c;
+    freezer fz = { 0 };
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:F:T:n:f:o:L:j:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'd': dirs = realloc(dirs, (ndirs + 1) * sizeof *dirs); dirs[ndirs++] = optarg; break;
+        case 'n': nodes = realloc(nodes, (nnodes + 1) * sizeof *nodes); nodes[nnodes++] = optarg; break;
+        case 'F': from_s = optarg; break;
+        case 'T': to_s = optarg; break;
+        case 'f': fz.filter = optarg; break;
+        case 'o': out = optarg; break;
+        case 'L': level = atoi(optarg); if (level < 1 || level > 22) kf_usage_die("--level: 1..22"); break;
+        case 'j': threads = atoi(optarg); if (threads < 0 || threads > 64) kf_usage_die("--threads: 0..64"); break;
+        case 'h': usage(stdout); return 0;
+        default: kf_usage_die("unknown option");
+        }
+    }
+    if (optind < argc) kf_usage_die("unexpected argument '%s'", argv[optind]);
+    if (!ndirs) kf_usage_die("--dir is required");
+    if (!from_s || !to_s) kf_usage_die("--from and --to are required");
+    if (!out) kf_usage_die("-o FILE is required");
+    char err[512];
+    int64_t now = kf_now_ns();
+    if (kf_time_parse(from_s, now, &fz.from, err, sizeof err) != 0) kf_usage_die("--from: %s", err);
+    if (kf_time_parse(to_s, now, &fz.to, err, sizeof err) != 0) kf_usage_die("--to: %s", err);
+    if (fz.from > fz.to) kf_usage_die("--from is after --to");
+    if (strcmp(out, "-") == 0) kf_usage_die("-o: a file is needed (the archive is renamed into place)");
+    if (access(out, F_OK) == 0) kf_die(KF_EXIT_ERR, "%s: already exists (snapshots are never overwritten)", out);
+    char *od = strdup(out);
+    fz.tmpdir = dirname(od);
+
+    kf_meta *meta = kf_meta_new();
+    int bad = 0;
+    for (size_t i = 0; i < ndirs; i++) {
+        if (!kf_store_is_store(dirs[i])) { kf_err("%s: not a capture store", dirs[i]); bad = 1; continue; }
+        int mfd = kf_store_lock(dirs[i], "meta", 0, 0);
+        if (kf_meta_load_store(meta, dirs[i], err, sizeof err) != 0) kf_warn("%s: metadata: %s (the rest is kept)", dirs[i], err);
+        if (mfd >= 0) kf_store_unlock(mfd);
+        char **nv; size_t nnv;
+        if (kf_store_nodes(dirs[i], &nv, &nnv, err, sizeof err) != 0) { kf_err("%s: %s", dirs[i], err); bad = 1; continue; }
+        for (size_t j = 0; j < nnv; j++) {
+            if (!wanted(nodes, nnodes, nv[j])) continue;
+            int lfd = kf_store_lock(dirs[i], nv[j], 0, 0);
+            if (lfd < 0) { kf_err("%s/%s: cannot take the store lock: %s", dirs[i], nv[j], strerror(errno)); bad = 1; continue; }
+            fz.locks = realloc(fz.locks, (fz.nlocks + 1) * sizeof *fz.locks);
+            fz.locks[fz.nlocks++] = lfd;
+            kf_segment *sg; size_t ns;
+            if (kf_store_segments(dirs[i], nv[j], &sg, &ns, err, sizeof err) != 0) { kf_err("%s/%s: %s", dirs[i], nv[j], err); bad = 1; continue; }
+            for (size_t k = 0; k < ns; k++) {
+                int64_t end = sg[k].open ? now : sg[k].end_ns;
+                if (sg[k].start_ns > fz.to || end < fz.from) continue;
+                if (do_segment(&fz, &sg[k], nv[j]) < 0) bad = 1;
+            }
+            kf_segments_free(sg, ns);
+        }
+        kf_strv_free(nv, nnv);
+    }
+    if (bad) kf_die(KF_EXIT_ERR, "%s: not written", out);
+    kf_meta_finish(meta);
+    char *ev = NULL; size_t evl = 0;
+    FILE *mf = open_memstream(&ev, &evl);
+    if (!mf || kf_meta_write_window(meta, fz.from, fz.to, mf) != 0) kf_die(KF_EXIT_ERR, "writing metadata: out of memory");
+    fclose(mf);
+    kf_meta_free(meta);
+    uint64_t total = 0;
+    for (size_t i = 0; i < fz.nn; i++) total += fz.nodes[i].packets;
+    if (!total && !evl) { kf_err("nothing in the window (no packets, no metadata): %s not written", out); return KF_EXIT_NONE; }
+    if (!total) kf_warn("no packets in the window; the snapshot holds metadata only");
+    if (fz.nm > 1) qsort(fz.m, fz.nm, sizeof *fz.m, cmp_member);
+
+    /* manifest */
+    json_t *man = kf_manifest_new(fz.from, fz.to, fz.filter, "ksnap " KF_VERSION);
+    for (size_t i = 0; i < fz.nn; i++) {
+        fnode *n = &fz.nodes[i];
+        if (n->packets) kf_manifest_add_node(man, n->name, n->first, n->last, n->packets, n->bytes);
+    }
+    for (size_t i = 0; i < fz.nm; i++) kf_manifest_add_member(man, fz.m[i].name, fz.m[i].node, fz.m[i].size, fz.m[i].sha);
+    uint8_t evsha[32];
+    kf_sha256 hc;
+    kf_sha256_init(&hc); kf_sha256_update(&hc, ev, evl); kf_sha256_final(&hc, evsha);
+    kf_manifest_add_member(man, "meta/events.ndjson", NULL, (int64_t)evl, evsha);
+    char *mtext = json_dumps(man, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    int64_t created = kf_now_ns();
+    json_decref(man);
+    if (!mtext) kf_die(KF_EXIT_ERR, "out of memory");
+
+    kf_snapw *w = kf_snapw_open(out, level, threads, err, sizeof err);
+    if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
+    int ok = kf_snapw_add(w, "manifest.json", mtext, strlen(mtext), created) == 0;
+    for (size_t i = 0; ok && i < fz.nm; i++) {
+        fmember *m = &fz.m[i];
+        ok = kf_snapw_begin(w, m->name, m->size, m->mtime) == 0;
+        for (size_t off = 0; ok && off < m->maplen; off += 1 << 20) {
+            size_t k = m->maplen - off < (1 << 20) ? m->maplen - off : (1 << 20);
+            ok = kf_snapw_write(w, m->map + off, k) == 0;
+        }
+        munmap(m->map, m->maplen);
+        m->map = NULL;
+    }
+    if (ok) ok = kf_snapw_add(w, "meta/events.ndjson", ev, evl, created) == 0;
+    if (!ok) {
+        kf_err("%s: %s", out, kf_snapw_error(w));
+        kf_snapw_abort(w);
+        return KF_EXIT_IO;
+    }
+    if (kf_snapw_commit(w, err, sizeof err) != 0) kf_die(KF_EXIT_IO, "%s: %s", out, err);
+    for (size_t i = 0; i < fz.nlocks; i++) kf_store_unlock(fz.locks[i]);
+    for (size_t i = 0; i < fz.nm; i++) { if (fz.m[i].fd >= 0) close(fz.m[i].fd); free(fz.m[i].name); free(fz.m[i].node); }
+    for (size_t i = 0; i < fz.nn; i++) free(fz.nodes[i].name);
+    for (size_t i = 0; i < fz.nprogs; i++) pcap_freecode(&fz.progs[i].prog);
+    free(fz.progs); free(fz.m); free(fz.nodes); free(fz.locks);
+    free(mtext); free(ev); free(od); free(dirs); free(nodes);
+    return 0;
+}
