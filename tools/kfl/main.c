@@ -1,3 +1,353 @@
-#include <stdio.h>
+/* kfl — grep for NDJSON records with KFL (Kubeshark's filter language, a CEL subset).
+ *   kfl [OPTIONS] EXPR [FILE…]     writes the lines whose record matches, unchanged
+ * Exit: 0 something selected, 1 nothing, 2 error (grep's convention). */
+#include "kfl.h"
 #include "kf_tool.h"
-int main(int argc, char **argv) { kf_set_prog(argv[0]); (void)argc; kf_err("not implemented yet"); return KF_EXIT_ERR; }
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static void usage(void)
+{
+    printf("Usage: kfl [OPTIONS] EXPR [FILE...]\n"
+           "       kfl [OPTIONS] -f EXPRFILE [FILE...]\n"
+           "Select the NDJSON records (kdissect's output) that match a KFL filter expression\n"
+           "and write their lines unchanged. Reads standard input when no FILE (or '-') is\n"
+           "given; gzip-compressed input is read transparently.\n"
+           "\n"
+           "  -v, --invert-match   select the records that do not match\n"
+           "  -c, --count          print the number of selected records instead of them\n"
+           "  -q, --quiet          print nothing; exit 0 at the first selected record\n"
+           "  -m, --max-count N    stop reading a file after N selected records\n"
+           "  -f, --file FILE      read the expression from FILE ('//' comments allowed)\n"
+           "      --check          only compile the expression (exit 0 if it is valid)\n"
+           "      --explain        print the parsed expression and the variables it uses\n"
+           "      --vars           list the known variables and their types\n"
+           "      --allow-unknown  accept names that are not known variables (absent: null)\n"
+           "      --skip-invalid   count lines that are not JSON objects and go on\n"
+           "  -h, --help           this help;  --version  the version\n"
+           "\n"
+           "Examples:\n"
+           "  kdissect snap.ksnap | kfl 'http && status_code >= 500'\n"
+           "  kfl -c 'dns && \"google.com\" in dns_questions' calls.ndjson.gz\n"
+           "  kfl 'timestamp > now() - duration(\"5m\") && dst.service.name == \"payments\"' calls.ndjson\n"
+           "Exit status: 0 if a record was selected, 1 if none, 2 on error.\n"
+           "The language: man kfl, or docs/kfl.md.\n");
+}
+
+/* ---- error with a caret under the column ---- */
+static void report_compile_error(const char *where, const char *src, size_t n, size_t pos, const char *msg)
+{
+    if (pos > n) pos = n;
+    size_t ls = pos, line = 1;
+    while (ls > 0 && src[ls - 1] != '\n') ls--;
+    for (size_t i = 0; i < ls; i++) line += src[i] == '\n';
+    size_t le = pos;
+    while (le < n && src[le] != '\n') le++;
+    size_t col = 1;
+    for (size_t i = ls; i < pos; i++) col += ((unsigned char)src[i] & 0xC0) != 0x80;
+    kf_err("%s:%zu:%zu: %s", where, line, col, msg);
+    fprintf(stderr, " | %.*s\n | ", (int)(le - ls), src + ls);
+    for (size_t i = ls; i < pos; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if ((c & 0xC0) == 0x80) continue;
+        fputc(c == '\t' ? '\t' : ' ', stderr);
+    }
+    fputs("^\n", stderr);
+}
+
+/* ---- input: plain or gzip, read in large blocks ---- */
+typedef struct {
+    int fd;
+    const char *name;
+    int gz, zinit, zend;
+    z_stream z;
+    unsigned char *in; size_t incap;
+    int eof;
+} input;
+
+/* reads up to cap bytes of (decompressed) data; 0 at the end, -1 on error (reported) */
+static ssize_t input_read(input *in, char *dst, size_t cap)
+{
+    if (!in->gz) {
+        for (;;) {
+            ssize_t r = read(in->fd, dst, cap);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) { kf_err("%s: %s", in->name, strerror(errno)); return -1; }
+            return r;
+        }
+    }
+    in->z.next_out = (unsigned char *)dst;
+    in->z.avail_out = (uInt)(cap > (1u << 30) ? (1u << 30) : cap);
+    while (in->z.avail_out > 0) {
+        if (in->z.avail_in == 0 && !in->eof) {
+            ssize_t r;
+            do r = read(in->fd, in->in, in->incap); while (r < 0 && errno == EINTR);
+            if (r < 0) { kf_err("%s: %s", in->name, strerror(errno)); return -1; }
+            if (r == 0) in->eof = 1;
+            in->z.next_in = in->in; in->z.avail_in = (uInt)r;
+        }
+        if (in->zend) {
+            if (in->z.avail_in == 0) break;            /* the end, after a whole member */
+            if (inflateReset(&in->z) != Z_OK) { kf_err("%s: gzip: cannot reset", in->name); return -1; }
+            in->zend = 0;                               /* another gzip member follows */
+        }
+        if (in->z.avail_in == 0) { kf_err("%s: truncated gzip data", in->name); return -1; }
+        int rc = inflate(&in->z, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END) in->zend = 1;
+        else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            kf_err("%s: corrupt gzip data: %s", in->name, in->z.msg ? in->z.msg : "inflate failed");
+            return -1;
+        }
+        /* return what we have rather than wait for more input */
+        if ((char *)in->z.next_out > dst && in->z.avail_in == 0) break;
+    }
+    return (ssize_t)((char *)in->z.next_out - dst);
+}
+
+/* ---- the run ---- */
+typedef struct {
+    int invert, count, quiet, skip_invalid;
+    long long max;
+    kfl_prog *prog;
+    kfl_ctx ctx;
+    char *buf; size_t cap;
+    long long invalid;
+    int nfiles;
+} run;
+
+/* 0 ok, 1 stop everything (-q matched), -1 error */
+static int run_file(run *r, const char *path, long long *selected)
+{
+    input in = { .name = path };
+    int rc = 0;
+    long long lineno = 0, sel = 0;
+    if (!strcmp(path, "-")) { in.fd = 0; in.name = "(standard input)"; }
+    else if ((in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) { kf_err("%s: %s", path, strerror(errno)); return -1; }
+    size_t have = 0;
+    ssize_t got = input_read(&in, r->buf, r->cap);
+    if (got < 0) { rc = -1; goto out; }
+    have = (size_t)got;
+    if (have >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
+        /* gzip: what was read is compressed input */
+        in.incap = 1 << 20;
+        in.in = malloc(in.incap > have ? in.incap : have);
+        if (!in.in) { kf_err("out of memory"); rc = -1; goto out; }
+        if (have > in.incap) in.incap = have;
+        memcpy(in.in, r->buf, have);
+        if (inflateInit2(&in.z, 16 + MAX_WBITS) != Z_OK) { kf_err("%s: gzip: cannot start", in.name); rc = -1; goto out; }
+        in.zinit = in.gz = 1;
+        in.z.next_in = in.in; in.z.avail_in = (uInt)have;
+        have = 0;
+        got = input_read(&in, r->buf, r->cap);
+        if (got < 0) { rc = -1; goto out; }
+        have = (size_t)got;
+    }
+    size_t start = 0;
+    int done = 0;
+    while (!done) {
+        /* every complete line in buf[start, have) */
+        for (;;) {
+            char *ls = r->buf + start;
+            char *nl = memchr(ls, '\n', have - start);
+            size_t len;
+            if (nl) len = (size_t)(nl - ls);
+            else if (got == 0 && start < have) len = have - start;     /* last line, no '\n' */
+            else break;
+            lineno++;
+            size_t next = start + len + (nl ? 1 : 0);
+            size_t k = 0;
+            while (k < len && (ls[k] == ' ' || ls[k] == '\t' || ls[k] == '\r')) k++;
+            if (k == len) { start = next; continue; }      /* blank line */
+            int m = kfl_match_line(&r->ctx, ls, len);
+            if (m < 0) {
+                if (!r->skip_invalid) {
+                    kf_err("%s:%lld: not a JSON object", in.name, lineno);
+                    rc = -1; goto out;
+                }
+                r->invalid++;
+                start = next;
+                continue;
+            }
+            if (m != r->invert) {
+                sel++;
+                if (r->quiet) { rc = 1; goto out; }
+                if (!r->count) {
+                    if (nl) fwrite_unlocked(ls, 1, len + 1, stdout);
+                    else { fwrite_unlocked(ls, 1, len, stdout); putchar_unlocked('\n'); }
+                }
+                if (r->max >= 0 && sel >= r->max) { done = 1; break; }
+            }
+            start = next;
+            if (start >= have) break;
+        }
+        if (done || got == 0) break;
+        /* keep the partial line, read more */
+        if (start > 0) {
+            memmove(r->buf, r->buf + start, have - start);
+            have -= start; start = 0;
+        }
+        if (have == r->cap) {
+            size_t ncap = r->cap * 2;
+            char *nb = realloc(r->buf, ncap);
+            if (!nb) { kf_err("%s:%lld: line too long (out of memory)", in.name, lineno + 1); rc = -1; goto out; }
+            r->buf = nb; r->cap = ncap;
+        }
+        got = input_read(&in, r->buf + have, r->cap - have);
+        if (got < 0) { rc = -1; goto out; }
+        have += (size_t)got;
+    }
+out:
+    if (r->count && rc != -1 && r->nfiles > 1) printf("%s:%lld\n", in.name, sel);
+    *selected += sel;
+    if (in.zinit) inflateEnd(&in.z);
+    free(in.in);
+    if (in.fd > 0) close(in.fd);
+    return rc;
+}
+
+static char *read_expr_file(const char *path, size_t *n)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) { kf_err("%s: %s", path, strerror(errno)); return NULL; }
+    size_t cap = 4096, len = 0;
+    char *b = malloc(cap);
+    while (b) {
+        size_t r = fread(b + len, 1, cap - len - 1, f);
+        len += r;
+        if (r == 0) break;
+        if (len + 1 == cap) { char *nb = realloc(b, cap *= 2); if (!nb) { free(b); b = NULL; } else b = nb; }
+    }
+    int bad = ferror(f);
+    if (f != stdin) fclose(f);
+    if (!b || bad) { kf_err("%s: %s", path, b ? "read error" : "out of memory"); free(b); return NULL; }
+    b[len] = 0;
+    *n = len;
+    return b;
+}
+
+static void print_vars(void)
+{
+    const char *groups[] = { "network", "kubernetes", "identity", "flags", "http", "grpc", "dns", "tls", "redis",
+                             "kafka", "amqp", "ldap", "diameter", "sql", "ws", "l4", "conn", "tcp_metrics" };
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        printf("# %s\n", groups[g]);
+        for (size_t i = 0; i < kfl_nvars; i++) {
+            const kfl_var *v = &kfl_vars[i];
+            if (strcmp(v->group, groups[g])) continue;
+            char t[48];
+            if (v->type == KT_LIST || v->type == KT_MAP)
+                snprintf(t, sizeof t, v->type == KT_LIST ? "list(%s)" : "map(string, %s)", kfl_type_name(v->elem));
+            else snprintf(t, sizeof t, "%s", kfl_type_name(v->type));
+            if (strcmp(v->name, v->path)) printf("%-32s %-22s (in the record: %s)\n", v->name, t, v->path);
+            else printf("%-32s %s\n", v->name, t);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    kf_set_prog(argv[0]);
+    enum { O_CHECK = 256, O_EXPLAIN, O_VARS, O_ALLOW, O_SKIP, O_VERSION };
+    static const struct option opts[] = {
+        { "invert-match", no_argument, 0, 'v' }, { "count", no_argument, 0, 'c' },
+        { "quiet", no_argument, 0, 'q' }, { "silent", no_argument, 0, 'q' },
+        { "max-count", required_argument, 0, 'm' }, { "file", required_argument, 0, 'f' },
+        { "check", no_argument, 0, O_CHECK }, { "explain", no_argument, 0, O_EXPLAIN },
+        { "vars", no_argument, 0, O_VARS }, { "allow-unknown", no_argument, 0, O_ALLOW },
+        { "skip-invalid", no_argument, 0, O_SKIP }, { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, O_VERSION }, { 0, 0, 0, 0 },
+    };
+    run r = { .max = -1 };
+    const char *exprfile = NULL;
+    int check = 0, explain = 0, vars = 0, allow = 0, c;
+    while ((c = getopt_long(argc, argv, "+vcqm:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v': r.invert = 1; break;
+        case 'c': r.count = 1; break;
+        case 'q': r.quiet = 1; break;
+        case 'm': {
+            char *e; errno = 0;
+            r.max = strtoll(optarg, &e, 10);
+            if (*e || errno || r.max < 0) kf_usage_die("-m: not a count: '%s'", optarg);
+            break;
+        }
+        case 'f': exprfile = optarg; break;
+        case O_CHECK: check = 1; break;
+        case O_EXPLAIN: explain = 1; break;
+        case O_VARS: vars = 1; break;
+        case O_ALLOW: allow = 1; break;
+        case O_SKIP: r.skip_invalid = 1; break;
+        case 'h': usage(); return kf_finish_stdout(KF_EXIT_OK);
+        case O_VERSION: printf("kfl %s\n", KF_VERSION); return kf_finish_stdout(KF_EXIT_OK);
+        default: kf_usage_die("unknown option");
+        }
+    }
+    if (vars) { print_vars(); return kf_finish_stdout(KF_EXIT_OK); }
+    char *src = NULL; size_t srclen = 0;
+    const char *where = "filter";
+    if (exprfile) {
+        src = read_expr_file(exprfile, &srclen);
+        if (!src) return KF_EXIT_ERR;
+        where = exprfile;
+    } else {
+        if (optind >= argc) kf_usage_die("no filter expression given");
+        srclen = strlen(argv[optind]);
+        src = malloc(srclen + 1);
+        if (!src) kf_die(KF_EXIT_ERR, "out of memory");
+        memcpy(src, argv[optind++], srclen + 1);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char err[256]; size_t errpos = 0;
+    r.prog = kfl_compile(src, srclen, allow, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, err, sizeof err, &errpos);
+    if (!r.prog) { report_compile_error(where, src, srclen, errpos, err); free(src); return KF_EXIT_ERR; }
+    if (explain) {
+        char *b = malloc(65536);
+        if (!b) kf_die(KF_EXIT_ERR, "out of memory");
+        kfl_explain(r.prog, b, 65536);
+        printf("expression: %s\n", b);
+        printf("variables:");
+        if (!r.prog->nused) printf(" (none)");
+        for (int i = 0; i < r.prog->nused; i++) {
+            const kfl_used *u = &r.prog->used[i];
+            printf("%s %s (%s%s)", i ? "," : "", u->var ? u->var->name : u->path,
+                   u->var ? kfl_type_name(u->type) : "unknown", u->var && strcmp(u->var->name, u->path) ? "" : "");
+        }
+        printf("\n");
+        free(b);
+    }
+    if (check || explain) { kfl_prog_free(r.prog); free(src); return kf_finish_stdout(KF_EXIT_OK); }
+
+    kfl_ctx_init(&r.ctx, r.prog);
+    r.cap = 4 << 20;
+    r.buf = malloc(r.cap);
+    if (!r.buf || !r.ctx.slots || !r.ctx.locals) kf_die(KF_EXIT_ERR, "out of memory");
+    static char outbuf[1 << 20];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    const char *stdin_only[] = { "-" };
+    const char **files = optind < argc ? (const char **)argv + optind : stdin_only;
+    int nfiles = optind < argc ? argc - optind : 1;
+    r.nfiles = nfiles;
+    long long selected = 0;
+    int errors = 0, stop = 0;
+    for (int i = 0; i < nfiles && !stop; i++) {
+        int rc = run_file(&r, files[i], &selected);
+        if (rc < 0) errors++;
+        if (rc == 1) stop = 1;
+    }
+    if (r.count && nfiles == 1) printf("%lld\n", selected);
+    if (r.invalid) kf_warn("%lld line%s not JSON objects, skipped", r.invalid, r.invalid == 1 ? " was" : "s were");
+    int code = r.quiet && selected ? KF_EXIT_OK : errors ? KF_EXIT_ERR : selected ? KF_EXIT_OK : KF_EXIT_NONE;
+    kfl_ctx_free(&r.ctx);
+    kfl_prog_free(r.prog);
+    free(r.buf);
+    free(src);
+    return kf_finish_stdout(code);
+}
