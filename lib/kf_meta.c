@@ -520,7 +520,7 @@ static void lerr_set(lerr *le, const char *fmt, ...)
 }
 
 /* One top-level JSON value: an event, a List, or an object. 0 ok, -1 not understood. */
-static int load_value(kf_meta *m, json_t *v, int64_t at_ns, int *nadded)
+static int load_value(json_t *v, int64_t at_ns, kf_meta_event_fn fn, void *ud)
 {
     if (!json_is_object(v)) return -1;
     json_t *obj = json_object_get(v, "object");
@@ -530,9 +530,7 @@ static int load_value(kf_meta *m, json_t *v, int64_t at_ns, int *nadded)
         int64_t ts = at_ns;
         const char *tss = jstr(v, "ts");
         if (tss && kf_time_parse_rfc3339(tss, strlen(tss), &ts) != 0) return -1;
-        if (kf_meta_add_event(m, ts, type, obj) != 0) return -1;
-        ++*nadded;
-        return 0;
+        return fn(ud, ts, type, obj) != 0 ? -1 : 0;
     }
     json_t *items = json_object_get(v, "items");
     if (json_is_array(items)) {
@@ -545,16 +543,12 @@ static int load_value(kf_meta *m, json_t *v, int64_t at_ns, int *nadded)
         json_array_foreach(items, i, it) {
             if (!json_is_object(it)) { bad = 1; continue; }
             if (!jstr(it, "kind") && ik[0]) json_object_set_new(it, "kind", json_string(ik));
-            if (kf_meta_add_event(m, at_ns, "ADDED", it) != 0) bad = 1;
-            else ++*nadded;
+            if (fn(ud, at_ns, "ADDED", it) != 0) bad = 1;
         }
         return bad ? -1 : 0;
     }
-    if (jstr(v, "kind") && json_is_object(json_object_get(v, "metadata"))) {
-        if (kf_meta_add_event(m, at_ns, "ADDED", v) != 0) return -1;
-        ++*nadded;
-        return 0;
-    }
+    if (jstr(v, "kind") && json_is_object(json_object_get(v, "metadata")))
+        return fn(ud, at_ns, "ADDED", v) != 0 ? -1 : 0;
     return -1;
 }
 
@@ -565,14 +559,13 @@ static int64_t line_at(const char *buf, size_t from, size_t to, int64_t line)
     return line;
 }
 
-int kf_meta_load_buffer(kf_meta *m, const char *buf, size_t len, int64_t at_ns, char *err, size_t errlen)
+int kf_meta_parse_buffer(const char *buf, size_t len, int64_t at_ns, int64_t first_line,
+                         kf_meta_event_fn fn, void *ud, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
-    if (at_ns == KF_T_MIN) at_ns = kf_now_ns();
     lerr le = { err, errlen, 0 };
     size_t off = 0;
-    int64_t line = 1;
-    int nadded = 0;
+    int64_t line = first_line;
     while (off < len) {
         size_t s = off;
         while (s < len && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\r' || buf[s] == '\n')) s++;
@@ -584,7 +577,7 @@ int kf_meta_load_buffer(kf_meta *m, const char *buf, size_t len, int64_t at_ns, 
         if (v) {
             size_t used = (size_t)je.position;
             if (used == 0 || used > len - off) used = len - off;
-            if (load_value(m, v, at_ns, &nadded) != 0)
+            if (load_value(v, at_ns, fn, ud) != 0)
                 lerr_set(&le, "line %lld: not a Kubernetes object, List or watch event",
                          (long long)line);
             json_decref(v);
@@ -605,6 +598,17 @@ int kf_meta_load_buffer(kf_meta *m, const char *buf, size_t len, int64_t at_ns, 
         off = (size_t)(nx - buf);
     }
     return le.n ? -1 : 0;
+}
+
+static int add_cb(void *ud, int64_t ts, const char *type, json_t *obj)
+{
+    return kf_meta_add_event(ud, ts, type, obj);
+}
+
+int kf_meta_load_buffer(kf_meta *m, const char *buf, size_t len, int64_t at_ns, char *err, size_t errlen)
+{
+    if (at_ns == KF_T_MIN) at_ns = kf_now_ns();
+    return kf_meta_parse_buffer(buf, len, at_ns, 1, add_cb, m, err, errlen);
 }
 
 static int read_all(const char *path, char **buf, size_t *len, int64_t *mtime, char *err, size_t errlen)

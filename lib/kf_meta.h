@@ -80,4 +80,12 @@ json_t *kf_meta_trim_object(const json_t *obj);
 /* One interchange line {"ts","type","object":<trimmed obj>}\n, malloc'd (caller frees); NULL if
  * type is not ADDED/MODIFIED/DELETED or on allocation failure. */
 char *kf_meta_event_line(int64_t ts_ns, const char *type, const json_t *obj);
+/* The parser under kf_meta_load_buffer: calls fn for every event of buf (watch events with
+ * their "ts" or at_ns, List items and single objects as ADDED at at_ns); fn returns 0 or -1
+ * (counted as an error). Malformed JSON: the error "line N (offset M): what" (lines counted from
+ * first_line) goes to err (first one only), parsing resumes at the next line starting with '{'.
+ * Returns 0, or -1 if anything was malformed or refused. */
+typedef int (*kf_meta_event_fn)(void *ud, int64_t ts_ns, const char *type, json_t *obj);
+int kf_meta_parse_buffer(const char *buf, size_t len, int64_t at_ns, int64_t first_line,
+                         kf_meta_event_fn fn, void *ud, char *err, size_t errlen);
 #endif
