@@ -1,3 +1,392 @@
+/* kresolve — workloads <-> IPs as of capture time, offline (Kubeshark's list_workloads and
+ * list_ips over recorded metadata). Sources: .ksnap snapshots, store DIRs, event files
+ * (docs/metadata.md), kubectl JSON. Output: NDJSON when piped, a table on a terminal, or a
+ * tcpdump filter with --bpf. Exit 0 found, 1 nothing found, 2 bad usage or input. */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <jansson.h>
 #include "kf_tool.h"
-int main(int argc, char **argv) { kf_set_prog(argv[0]); (void)argc; kf_err("not implemented yet"); return KF_EXIT_ERR; }
+#include "kf_meta.h"
+#include "kf_snap.h"
+#include "kf_store.h"
+#include "kf_time.h"
+
+typedef struct opts {
+    int mode;                       /* 'w' workloads, 'i' ips */
+    const char *name;
+    const char **nss; size_t nns;
+    regex_t re; int has_re;
+    const char **labels; size_t nlabels;
+    int type;                       /* 0 any, KF_WK_* */
+    int64_t at; int has_at;
+    kf_addr *ips; size_t nips;
+    int bpf, table;
+} opts;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: kresolve workloads SOURCE... [filters] [--at TIME] [--bpf]\n"
+        "       kresolve ips SOURCE... [--ip IP]... [filters] [--at TIME] [--bpf]\n"
+        "Answers who held which IP, and when, from recorded Kubernetes metadata.\n"
+        "SOURCE: a .ksnap snapshot, a capture store DIR, an event file (ksnap meta format) or\n"
+        "kubectl JSON (List, object, watch output).\n"
+        "filters:\n"
+        "  --name N            exact name\n"
+        "  --namespace NS      namespace (repeatable: any of them)\n"
+        "  --name-regex RE     extended regular expression on the name\n"
+        "  --label k=v | k     label equal to v, or present (repeatable: all of them)\n"
+        "  --type pod|service|node\n"
+        "  --ip IP             (ips) only this IP (repeatable)\n"
+        "  --at TIME           as of TIME: only what existed then, and the IPs held then\n"
+        "output:\n"
+        "  --bpf               a tcpdump filter for the IPs found ('host a or host b')\n"
+        "  --json / --table    force NDJSON / a table (default: table on a terminal)\n"
+        "Exit: 0 found, 1 nothing found, 2 bad usage or input.\n");
+}
+
+static const char *kind_name(int k)
+{
+    return k == KF_WK_POD ? "pod" : k == KF_WK_SERVICE ? "service" : k == KF_WK_NODE ? "node" : "?";
+}
+
+static int load_source(kf_meta *m, const char *src)
+{
+    char err[1024];
+    struct stat st;
+    if (stat(src, &st) != 0) { kf_err("%s: cannot open: %m", src); return -1; }
+    if (S_ISDIR(st.st_mode)) {
+        int lfd = kf_store_lock(src, "meta", 0, 0);
+        int rc = kf_meta_load_store(m, src, err, sizeof err);
+        if (lfd >= 0) kf_store_unlock(lfd);
+        if (rc != 0) { kf_err("%s", err); return -1; }
+        return 0;
+    }
+    if (kf_snap_detect(src)) {
+        kf_snap *s = kf_snap_open(src, err, sizeof err);
+        if (!s) { kf_err("%s: %s", src, err); return -1; }
+        const char *name; int64_t size; int r, rc = 0, found = 0;
+        while ((r = kf_snap_next(s, &name, &size)) == 1) {
+            if (strcmp(name, "meta/events.ndjson")) continue;
+            uint8_t *b; size_t l;
+            found = 1;
+            if (kf_snap_read_all(s, &b, &l) != 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; break; }
+            if (kf_meta_load_buffer(m, (const char *)b, l, KF_T_MIN, err, sizeof err) != 0) {
+                kf_err("%s: meta/events.ndjson: %s", src, err);
+                rc = -1;
+            }
+            free(b);
+            break;   /* the last member: nothing after it to read */
+        }
+        if (r < 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; }
+        if (!found && rc == 0) kf_warn("%s: the snapshot holds no metadata", src);
+        kf_snap_close(s);
+        return rc;
+    }
+    if (kf_meta_load_file(m, src, KF_T_MIN, err, sizeof err) != 0) { kf_err("%s: %s", src, err); return -1; }
+    return 0;
+}
+
+static int wl_matches(const opts *o, const kf_workload *w)
+{
+    if (o->type && (int)w->kind != o->type) return 0;
+    if (o->name && (!w->name || strcmp(o->name, w->name))) return 0;
+    if (o->nns) {
+        int ok = 0;
+        for (size_t i = 0; i < o->nns; i++) if (w->namespace_ && !strcmp(o->nss[i], w->namespace_)) ok = 1;
+        if (!ok) return 0;
+    }
+    if (o->has_re && (!w->name || regexec(&o->re, w->name, 0, NULL, 0) != 0)) return 0;
+    for (size_t i = 0; i < o->nlabels; i++) {
+        const char *eq = strchr(o->labels[i], '=');
+        char key[512];
+        size_t kl = eq ? (size_t)(eq - o->labels[i]) : strlen(o->labels[i]);
+        if (kl >= sizeof key) return 0;
+        memcpy(key, o->labels[i], kl); key[kl] = 0;
+        json_t *v = json_object_get(w->labels, key);
+        if (!v) return 0;
+        if (eq && (!json_is_string(v) || strcmp(json_string_value(v), eq + 1))) return 0;
+    }
+    if (o->has_at && !((w->created_ns == KF_T_MIN || w->created_ns <= o->at) && o->at < w->deleted_ns)) return 0;
+    return 1;
+}
+
+static int b_in(const opts *o, const kf_binding *b)
+{
+    return !o->has_at || (b->from_ns <= o->at && o->at < b->to_ns);
+}
+
+static json_t *jt(int64_t ns)
+{
+    char b[40];
+    if (ns == KF_T_MIN || ns == KF_T_MAX) return json_null();
+    return json_string(kf_time_rfc3339(ns, b, sizeof b));
+}
+
+static const char *tt(int64_t ns, char *b, size_t l)
+{
+    if (ns == KF_T_MIN) return "-";
+    if (ns == KF_T_MAX) return "now";
+    return kf_time_rfc3339(ns, b, l);
+}
+
+static void emit(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s) { puts(s); free(s); }
+    json_decref(o);
+}
+
+/* bpf: collect unique IP strings */
+typedef struct strset { char **v; size_t n, cap; } strset;
+static void ss_add(strset *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++) if (!strcmp(s->v[i], x)) return;
+    if (s->n == s->cap) { s->cap = s->cap ? s->cap * 2 : 16; s->v = realloc(s->v, s->cap * sizeof *s->v); if (!s->v) kf_die(KF_EXIT_ERR, "out of memory"); }
+    s->v[s->n++] = strdup(x);
+}
+
+static const char *ipstr(const kf_addr *a, char *b, size_t l)
+{
+    return inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->a, b, (socklen_t)l) ? b : "?";
+}
+
+typedef struct wb { const kf_workload *w; const kf_binding *b; } wb;
+static int cmp_wb(const void *x, const void *y)
+{
+    const wb *a = x, *b = y;
+    if (a->w != b->w) return a->w < b->w ? -1 : 1;
+    return a->b->from_ns < b->b->from_ns ? -1 : a->b->from_ns > b->b->from_ns;
+}
+
+static const kf_binding *const *find_wb(const wb *v, size_t n, const kf_workload *w, size_t *cnt, size_t *start)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { size_t mid = (lo + hi) / 2; if (v[mid].w < w) lo = mid + 1; else hi = mid; }
+    *start = lo;
+    size_t e = lo;
+    while (e < n && v[e].w == w) e++;
+    *cnt = e - lo;
+    return NULL;
+}
+
+static int run_workloads(const opts *o, kf_meta *m, strset *bpf)
+{
+    const kf_workload *const *ws;
+    size_t nw = kf_meta_workloads(m, &ws);
+    const kf_binding *bs;
+    size_t nb = kf_meta_bindings(m, &bs);
+    wb *v = malloc((nb ? nb : 1) * sizeof *v);
+    if (!v) kf_die(KF_EXIT_ERR, "out of memory");
+    for (size_t i = 0; i < nb; i++) { v[i].w = bs[i].w; v[i].b = &bs[i]; }
+    qsort(v, nb, sizeof *v, cmp_wb);
+    size_t found = 0;
+    if (o->table && !o->bpf) printf("%-8s %-16s %-40s %-16s %-28s %s\n", "KIND", "NAMESPACE", "NAME", "NODE", "OWNER", "IPS");
+    for (size_t i = 0; i < nw; i++) {
+        const kf_workload *w = ws[i];
+        if (!wl_matches(o, w)) continue;
+        size_t cnt, st;
+        find_wb(v, nb, w, &cnt, &st);
+        found++;
+        char b1[40], b2[40], ipb[64];
+        if (o->bpf) {
+            for (size_t k = st; k < st + cnt; k++) if (b_in(o, v[k].b)) ss_add(bpf, ipstr(&v[k].b->ip, ipb, sizeof ipb));
+            continue;
+        }
+        if (o->table) {
+            char own[200] = "-";
+            if (w->owner_kind) snprintf(own, sizeof own, "%s/%s", w->owner_kind, w->owner_name ? w->owner_name : "?");
+            printf("%-8s %-16s %-40s %-16s %-28s", kind_name(w->kind), w->namespace_ ? w->namespace_ : "-",
+                   w->name ? w->name : "-", w->node ? w->node : "-", own);
+            int any = 0;
+            for (size_t k = st; k < st + cnt; k++) {
+                if (!b_in(o, v[k].b)) continue;
+                printf("%s%s [%s .. %s]", any ? ", " : " ", ipstr(&v[k].b->ip, ipb, sizeof ipb),
+                       tt(v[k].b->from_ns, b1, sizeof b1), tt(v[k].b->to_ns, b2, sizeof b2));
+                any = 1;
+            }
+            printf("%s%s\n", any ? "" : " -", w->host_network ? " (host network)" : "");
+            continue;
+        }
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(w->name ? w->name : ""));
+        json_object_set_new(j, "namespace", w->namespace_ ? json_string(w->namespace_) : json_null());
+        json_object_set_new(j, "kind", json_string(kind_name(w->kind)));
+        json_object_set(j, "labels", w->labels ? w->labels : json_object());
+        json_object_set_new(j, "node", w->node ? json_string(w->node) : json_null());
+        if (w->owner_kind) {
+            json_t *ow = json_object();
+            json_object_set_new(ow, "kind", json_string(w->owner_kind));
+            json_object_set_new(ow, "name", w->owner_name ? json_string(w->owner_name) : json_null());
+            json_object_set_new(j, "owner", ow);
+        } else json_object_set_new(j, "owner", json_null());
+        json_object_set_new(j, "uid", w->uid ? json_string(w->uid) : json_null());
+        if (w->kind == KF_WK_POD) json_object_set_new(j, "host_network", json_boolean(w->host_network));
+        json_object_set_new(j, "created", jt(w->created_ns));
+        json_object_set_new(j, "deleted", jt(w->deleted_ns));
+        if (w->kind == KF_WK_POD) {
+            const kf_workload *sv[32];
+            int64_t ts = o->has_at ? o->at : w->deleted_ns != KF_T_MAX ? w->deleted_ns - 1 : KF_T_MAX - 1;
+            size_t ns = ts == KF_T_MIN ? 0 : kf_meta_pod_services(m, w, ts, sv, 32);
+            json_t *sa = json_array();
+            for (size_t k = 0; k < ns; k++) json_array_append_new(sa, json_string(sv[k]->name));
+            json_object_set_new(j, "services", sa);
+        }
+        if (w->kind == KF_WK_SERVICE && w->selector) json_object_set(j, "selector", w->selector);
+        json_t *ia = json_array();
+        for (size_t k = st; k < st + cnt; k++) {
+            if (!b_in(o, v[k].b)) continue;
+            json_t *x = json_object();
+            json_object_set_new(x, "ip", json_string(ipstr(&v[k].b->ip, ipb, sizeof ipb)));
+            json_object_set_new(x, "from", jt(v[k].b->from_ns));
+            json_object_set_new(x, "to", jt(v[k].b->to_ns));
+            json_array_append_new(ia, x);
+        }
+        json_object_set_new(j, "ips", ia);
+        emit(j);
+    }
+    free(v);
+    return found ? 0 : KF_EXIT_NONE;
+}
+
+static int ip_wanted(const opts *o, const kf_addr *a)
+{
+    if (!o->nips) return 1;
+    for (size_t i = 0; i < o->nips; i++)
+        if (o->ips[i].family == a->family && !memcmp(o->ips[i].a, a->a, 16)) return 1;
+    return 0;
+}
+
+static int run_ips(const opts *o, kf_meta *m, strset *bpf)
+{
+    const kf_binding *bs;
+    size_t nb = kf_meta_bindings(m, &bs), found = 0;
+    char ipb[64], b1[40], b2[40];
+    if (o->table && !o->bpf) printf("%-40s %-8s %-16s %-40s %-16s %-30s %s\n", "IP", "KIND", "NAMESPACE", "NAME", "NODE", "FROM", "TO");
+    for (size_t i = 0; i < nb;) {
+        size_t e = i;
+        while (e < nb && bs[e].ip.family == bs[i].ip.family && !memcmp(bs[e].ip.a, bs[i].ip.a, 16)) e++;
+        if (!ip_wanted(o, &bs[i].ip)) { i = e; continue; }
+        json_t *recs = NULL;
+        int any = 0;
+        ipstr(&bs[i].ip, ipb, sizeof ipb);
+        for (size_t k = i; k < e; k++) {
+            const kf_binding *b = &bs[k];
+            if (!b_in(o, b) || !wl_matches(o, b->w)) continue;
+            any = 1;
+            if (o->bpf) break;
+            const kf_workload *w = b->w;
+            if (o->table) {
+                printf("%-40s %-8s %-16s %-40s %-16s %-30s %s%s\n", ipb, kind_name(w->kind), w->namespace_ ? w->namespace_ : "-",
+                       w->name ? w->name : "-", w->node ? w->node : "-", tt(b->from_ns, b1, sizeof b1),
+                       tt(b->to_ns, b2, sizeof b2), w->host_network ? " (host network: shares the node IP)" : "");
+                continue;
+            }
+            if (!recs) recs = json_array();
+            json_t *r = json_object();
+            json_object_set_new(r, "kind", json_string(kind_name(w->kind)));
+            json_object_set_new(r, "name", json_string(w->name ? w->name : ""));
+            json_object_set_new(r, "namespace", w->namespace_ ? json_string(w->namespace_) : json_null());
+            json_object_set_new(r, "node", w->node ? json_string(w->node) : json_null());
+            json_object_set(r, "labels", w->labels ? w->labels : json_object());
+            json_object_set_new(r, "from", jt(b->from_ns));
+            json_object_set_new(r, "to", jt(b->to_ns));
+            if (w->kind == KF_WK_POD && w->host_network) json_object_set_new(r, "host_network", json_true());
+            json_array_append_new(recs, r);
+        }
+        if (any) {
+            found++;
+            if (o->bpf) ss_add(bpf, ipb);
+            else if (recs) {
+                json_t *j = json_object();
+                json_object_set_new(j, "ip", json_string(ipb));
+                json_object_set_new(j, "records", recs);
+                emit(j);
+            }
+        }
+        i = e;
+    }
+    return found ? 0 : KF_EXIT_NONE;
+}
+
+int main(int argc, char **argv)
+{
+    kf_set_prog(argv[0]);
+    if (argc < 2) { usage(stderr); return KF_EXIT_ERR; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(stdout); return 0; }
+    if (!strcmp(argv[1], "--version")) { printf("kresolve %s\n", KF_VERSION); return 0; }
+    opts o = { 0 };
+    if (!strcmp(argv[1], "workloads") || !strcmp(argv[1], "list_workloads")) o.mode = 'w';
+    else if (!strcmp(argv[1], "ips") || !strcmp(argv[1], "list_ips")) o.mode = 'i';
+    else kf_usage_die("unknown command '%s' (workloads or ips)", argv[1]);
+    static const struct option lo[] = {
+        { "name", 1, 0, 'n' }, { "namespace", 1, 0, 'N' }, { "name-regex", 1, 0, 'r' },
+        { "label", 1, 0, 'l' }, { "type", 1, 0, 't' }, { "at", 1, 0, 'a' }, { "ip", 1, 0, 'i' },
+        { "bpf", 0, 0, 'b' }, { "json", 0, 0, 'j' }, { "table", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { 0 } };
+    int c, force = -1;
+    char err[512];
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "n:N:r:l:t:a:i:bjTh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'n': o.name = optarg; break;
+        case 'N': o.nss = realloc(o.nss, (o.nns + 1) * sizeof *o.nss); o.nss[o.nns++] = optarg; break;
+        case 'r': {
+            int rc = regcomp(&o.re, optarg, REG_EXTENDED | REG_NOSUB);
+            if (rc) { regerror(rc, &o.re, err, sizeof err); kf_usage_die("--name-regex: %s", err); }
+            o.has_re = 1;
+            break;
+        }
+        case 'l': o.labels = realloc(o.labels, (o.nlabels + 1) * sizeof *o.labels); o.labels[o.nlabels++] = optarg; break;
+        case 't':
+            if (!strcmp(optarg, "pod")) o.type = KF_WK_POD;
+            else if (!strcmp(optarg, "service") || !strcmp(optarg, "svc")) o.type = KF_WK_SERVICE;
+            else if (!strcmp(optarg, "node")) o.type = KF_WK_NODE;
+            else kf_usage_die("--type: pod, service or node");
+            break;
+        case 'a':
+            if (kf_time_parse(optarg, kf_now_ns(), &o.at, err, sizeof err) != 0) kf_usage_die("--at: %s", err);
+            o.has_at = 1;
+            break;
+        case 'i': {
+            kf_addr a = { 0 };
+            if (inet_pton(AF_INET, optarg, a.a) == 1) a.family = 4;
+            else if (inet_pton(AF_INET6, optarg, a.a) == 1) a.family = 6;
+            else kf_usage_die("--ip: '%s' is not an IP address", optarg);
+            o.ips = realloc(o.ips, (o.nips + 1) * sizeof *o.ips);
+            o.ips[o.nips++] = a;
+            break;
+        }
+        case 'b': o.bpf = 1; break;
+        case 'j': force = 0; break;
+        case 'T': force = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: kf_usage_die("unknown option");
+        }
+    }
+    if (o.nips && o.mode != 'i') kf_usage_die("--ip belongs to 'kresolve ips'");
+    if (optind >= argc) kf_usage_die("a SOURCE is required (snapshot, store DIR, event file or kubectl JSON)");
+    o.table = force >= 0 ? force : isatty(1);
+    kf_meta *m = kf_meta_new();
+    int bad = 0;
+    for (int i = optind; i < argc; i++) if (load_source(m, argv[i]) != 0) bad = 1;
+    kf_meta_finish(m);
+    strset bpf = { 0 };
+    int rc = o.mode == 'w' ? run_workloads(&o, m, &bpf) : run_ips(&o, m, &bpf);
+    if (o.bpf && bpf.n) {
+        for (size_t i = 0; i < bpf.n; i++) printf("%shost %s", i ? " or " : "", bpf.v[i]);
+        printf("\n");
+    } else if (o.bpf) rc = KF_EXIT_NONE;
+    for (size_t i = 0; i < bpf.n; i++) free(bpf.v[i]);
+    free(bpf.v);
+    kf_meta_free(m);
+    if (o.has_re) regfree(&o.re);
+    free(o.nss); free(o.labels); free(o.ips);
+    if (bad) rc = KF_EXIT_ERR;
+    return kf_finish_stdout(rc);
+}
