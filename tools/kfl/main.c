@@ -122,6 +122,51 @@ typedef struct {
     int nfiles;
 } run;
 
+/* every complete line of buf[0, len) (and the last one without '\n' when at_eof); *used gets
+ * the bytes consumed. Returns 0 go on, 1 stop everything (-q matched), 2 stop this file (-m),
+ * -1 error (reported). */
+static int scan_block(run *r, const char *name, const char *buf, size_t len, int at_eof, size_t *used,
+                      long long *lineno, long long *sel)
+{
+    size_t start = 0;
+    int rc = 0;
+    while (start < len) {
+        const char *ls = buf + start;
+        const char *nl = memchr(ls, '\n', len - start);
+        size_t ll;
+        if (nl) ll = (size_t)(nl - ls);
+        else if (at_eof) ll = len - start;          /* the last line, without '\n' */
+        else break;
+        ++*lineno;
+        size_t next = start + ll + (nl ? 1 : 0);
+        size_t k = 0;
+        while (k < ll && (ls[k] == ' ' || ls[k] == '\t' || ls[k] == '\r')) k++;
+        if (k == ll) { start = next; continue; }      /* blank line */
+        int m = kfl_match_line(&r->ctx, ls, ll);
+        if (m < 0) {
+            if (!r->skip_invalid) {
+                kf_err("%s:%lld: not a JSON object", name, *lineno);
+                rc = -1; break;
+            }
+            r->invalid++;
+            start = next;
+            continue;
+        }
+        start = next;
+        if (m != r->invert) {
+            ++*sel;
+            if (r->quiet) { rc = 1; break; }
+            if (!r->count) {
+                if (nl) fwrite_unlocked(ls, 1, ll + 1, stdout);
+                else { fwrite_unlocked(ls, 1, ll, stdout); putchar_unlocked('\n'); }
+            }
+            if (r->max >= 0 && *sel >= r->max) { rc = 2; break; }
+        }
+    }
+    *used = start;
+    return rc;
+}
+
 /* 0 ok, 1 stop everything (-q matched), -1 error */
 static int run_file(run *r, const char *path, long long *selected)
 {
@@ -137,62 +182,24 @@ static int run_file(run *r, const char *path, long long *selected)
     if (have >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
         /* gzip: what was read is compressed input */
         in.incap = 1 << 20;
-        in.in = malloc(in.incap > have ? in.incap : have);
-        if (!in.in) { kf_err("out of memory"); rc = -1; goto out; }
         if (have > in.incap) in.incap = have;
+        in.in = malloc(in.incap);
+        if (!in.in) { kf_err("out of memory"); rc = -1; goto out; }
         memcpy(in.in, r->buf, have);
         if (inflateInit2(&in.z, 16 + MAX_WBITS) != Z_OK) { kf_err("%s: gzip: cannot start", in.name); rc = -1; goto out; }
         in.zinit = in.gz = 1;
         in.z.next_in = in.in; in.z.avail_in = (uInt)have;
-        have = 0;
         got = input_read(&in, r->buf, r->cap);
         if (got < 0) { rc = -1; goto out; }
         have = (size_t)got;
     }
-    size_t start = 0;
-    int done = 0;
-    while (!done) {
-        /* every complete line in buf[start, have) */
-        for (;;) {
-            char *ls = r->buf + start;
-            char *nl = memchr(ls, '\n', have - start);
-            size_t len;
-            if (nl) len = (size_t)(nl - ls);
-            else if (got == 0 && start < have) len = have - start;     /* last line, no '\n' */
-            else break;
-            lineno++;
-            size_t next = start + len + (nl ? 1 : 0);
-            size_t k = 0;
-            while (k < len && (ls[k] == ' ' || ls[k] == '\t' || ls[k] == '\r')) k++;
-            if (k == len) { start = next; continue; }      /* blank line */
-            int m = kfl_match_line(&r->ctx, ls, len);
-            if (m < 0) {
-                if (!r->skip_invalid) {
-                    kf_err("%s:%lld: not a JSON object", in.name, lineno);
-                    rc = -1; goto out;
-                }
-                r->invalid++;
-                start = next;
-                continue;
-            }
-            if (m != r->invert) {
-                sel++;
-                if (r->quiet) { rc = 1; goto out; }
-                if (!r->count) {
-                    if (nl) fwrite_unlocked(ls, 1, len + 1, stdout);
-                    else { fwrite_unlocked(ls, 1, len, stdout); putchar_unlocked('\n'); }
-                }
-                if (r->max >= 0 && sel >= r->max) { done = 1; break; }
-            }
-            start = next;
-            if (start >= have) break;
-        }
-        if (done || got == 0) break;
+    for (;;) {
+        size_t used;
+        rc = scan_block(r, in.name, r->buf, have, got == 0, &used, &lineno, &sel);
+        if (rc == 2) { rc = 0; break; }
+        if (rc || got == 0) break;
         /* keep the partial line, read more */
-        if (start > 0) {
-            memmove(r->buf, r->buf + start, have - start);
-            have -= start; start = 0;
-        }
+        if (used > 0) { memmove(r->buf, r->buf + used, have - used); have -= used; }
         if (have == r->cap) {
             size_t ncap = r->cap * 2;
             char *nb = realloc(r->buf, ncap);
@@ -326,7 +333,7 @@ int main(int argc, char **argv)
     if (check || explain) { kfl_prog_free(r.prog); free(src); return kf_finish_stdout(KF_EXIT_OK); }
 
     kfl_ctx_init(&r.ctx, r.prog);
-    r.cap = 4 << 20;
+    r.cap = 1 << 20;     /* grows for longer lines */
     r.buf = malloc(r.cap);
     if (!r.buf || !r.ctx.slots || !r.ctx.locals) kf_die(KF_EXIT_ERR, "out of memory");
     static char outbuf[1 << 20];

@@ -87,37 +87,31 @@ static inline int sc_string(sc_st *s, int *esc)
     const char *p = s->p + 1, *end = s->end;
     *esc = 0;
     for (;;) {
-        while (end - p >= 8) {
+        unsigned char c;
+        if (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
-            /* any '"', '\\' or byte < 0x20 in these eight? */
+            /* the first '"', '\\' or byte < 0x20 among these eight (the lowest flagged byte of
+             * each test is exact, so the lowest of their union is) */
             uint64_t t = sc_haszero(w ^ (SC_ONES * '"')) | sc_haszero(w ^ (SC_ONES * '\\')) |
                          ((w - SC_ONES * 0x20) & ~w & SC_HIGH);
-            if (t) break;
-            p += 8;
+            if (!t) { p += 8; continue; }
+            p += __builtin_ctzll(t) >> 3;
+        } else {
+            while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
+            if (p >= end) return -1;
         }
-        const char *stop = end - p > 8 ? p + 8 : end;
-        for (; p < stop; p++) {
-            unsigned char c = (unsigned char)*p;
-            if (c == '"') { s->p = p + 1; return 0; }
-            if (c == '\\') {
-                *esc = 1;
-                if (p + 1 >= end) return -1;
-                char e = p[1];
-                if (e == 'u') {
-                    if (end - p < 6 || !sc_hex4(p + 2)) return -1;
-                    p += 5;
-                } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') p++;
-                else return -1;
-                /* p now on the escape's last byte; the loop's p++ moves past it, but the
-                 * escape may have run past stop: restart the outer loop from there */
-                if (p + 1 >= stop) { p++; goto next; }
-                continue;
-            }
-            if (c < 0x20) return -1;
-        }
-        if (p >= end) return -1;
-    next:;
+        c = (unsigned char)*p;
+        if (c == '"') { s->p = p + 1; return 0; }
+        if (c != '\\') return -1;                  /* a control byte */
+        *esc = 1;
+        if (p + 1 >= end) return -1;
+        char e = p[1];
+        if (e == 'u') {
+            if (end - p < 6 || !sc_hex4(p + 2)) return -1;
+            p += 6;
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') p += 2;
+        else return -1;
     }
 }
 
@@ -149,11 +143,88 @@ static size_t sc_unescape(const char *p, size_t n, char *out, size_t cap)
     return o;
 }
 
-static int sc_value(sc_st *s, const struct kfl_trie *t);
+static inline int sc_scalar(sc_st *s)
+{
+    const char *p = s->p, *e = s->end;
+    switch (*p) {
+    case 't': if (e - p >= 4 && !memcmp(p, "true", 4)) { s->p += 4; return 0; } return -1;
+    case 'f': if (e - p >= 5 && !memcmp(p, "false", 5)) { s->p += 5; return 0; } return -1;
+    case 'n': if (e - p >= 4 && !memcmp(p, "null", 4)) { s->p += 4; return 0; } return -1;
+    default: break;
+    }
+    /* number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+    if (*p == '-') p++;
+    if (p >= e || *p < '0' || *p > '9') return -1;
+    if (*p == '0') p++;
+    else while (p < e && *p >= '0' && *p <= '9') p++;
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || *p < '0' || *p > '9') return -1;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        if (p >= e || *p < '0' || *p > '9') return -1;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    s->p = p;
+    return 0;
+}
 
+/* skips (and checks) a whole object or array nobody asked about, without recursion */
+static int sc_skip(sc_st *s)
+{
+    char stack[SC_MAX_DEPTH];
+    int d = 0, esc;
+open:
+    if (d == SC_MAX_DEPTH) return -1;
+    stack[d++] = *s->p == '{' ? '}' : ']';
+    s->p++;
+    sc_ws(s);
+    if (s->p >= s->end) return -1;
+    if (*s->p == stack[d - 1]) { s->p++; d--; goto after; }
+element:
+    if (stack[d - 1] == '}') {
+        if (s->p >= s->end || *s->p != '"' || sc_string(s, &esc)) return -1;
+        sc_ws(s);
+        if (s->p >= s->end || *s->p != ':') return -1;
+        s->p++;
+        sc_ws(s);
+    }
+    if (s->p >= s->end) return -1;
+    switch (*s->p) {
+    case '"': if (sc_string(s, &esc)) return -1; break;
+    case '{': case '[': goto open;
+    default: if (sc_scalar(s)) return -1;
+    }
+after:
+    if (d == 0) return 0;
+    sc_ws(s);
+    if (s->p >= s->end) return -1;
+    if (*s->p == ',') { s->p++; sc_ws(s); goto element; }
+    if (*s->p == stack[d - 1]) { s->p++; d--; goto after; }
+    return -1;
+}
+
+static int sc_object(sc_st *s, const struct kfl_trie *t);
+
+static inline int sc_value(sc_st *s, const struct kfl_trie *t)
+{
+    if (s->p >= s->end) return -1;
+    int esc;
+    switch (*s->p) {
+    case '"': return sc_string(s, &esc);
+    case '{': if (t && t->nkids) return sc_object(s, t); return sc_skip(s);
+    case '[': return sc_skip(s);
+    default: return sc_scalar(s);
+    }
+}
+
+/* an object whose keys we look up in t (t has children) */
 static int sc_object(sc_st *s, const struct kfl_trie *t)
 {
-    if (++s->depth > SC_MAX_DEPTH) return -1;
+    if (++s->depth > 64) return -1;
     s->p++;                             /* '{' */
     sc_ws(s);
     if (s->p < s->end && *s->p == '}') { s->p++; s->depth--; return 0; }
@@ -168,12 +239,10 @@ static int sc_object(sc_st *s, const struct kfl_trie *t)
         s->p++;
         sc_ws(s);
         const struct kfl_trie *kid = NULL;
-        if (t && t->nkids) {
-            char kb[128];
-            if (esc) { kl = sc_unescape(k, kl, kb, sizeof kb); k = kb; }
-            for (int i = 0; i < t->nkids; i++)
-                if (t->kids[i].kl == kl && !memcmp(t->kids[i].k, k, kl)) { kid = t->kids[i].t; break; }
-        }
+        char kb[128];
+        if (esc) { kl = sc_unescape(k, kl, kb, sizeof kb); k = kb; }
+        for (int i = 0; i < t->nkids; i++)
+            if (t->kids[i].kl == kl && !memcmp(t->kids[i].k, k, kl)) { kid = t->kids[i].t; break; }
         const char *vstart = s->p;
         if (sc_value(s, kid)) return -1;
         if (kid && kid->slot >= 0) {
@@ -188,63 +257,13 @@ static int sc_object(sc_st *s, const struct kfl_trie *t)
     }
 }
 
-static int sc_array(sc_st *s)
-{
-    if (++s->depth > SC_MAX_DEPTH) return -1;
-    s->p++;
-    sc_ws(s);
-    if (s->p < s->end && *s->p == ']') { s->p++; s->depth--; return 0; }
-    for (;;) {
-        if (sc_value(s, NULL)) return -1;
-        sc_ws(s);
-        if (s->p >= s->end) return -1;
-        if (*s->p == ',') { s->p++; sc_ws(s); continue; }
-        if (*s->p == ']') { s->p++; s->depth--; return 0; }
-        return -1;
-    }
-}
-
-static int sc_value(sc_st *s, const struct kfl_trie *t)
-{
-    if (s->p >= s->end) return -1;
-    int esc;
-    switch (*s->p) {
-    case '"': return sc_string(s, &esc);
-    case '{': return sc_object(s, t && t->nkids ? t : NULL);
-    case '[': return sc_array(s);
-    case 't': if (s->end - s->p >= 4 && !memcmp(s->p, "true", 4)) { s->p += 4; return 0; } return -1;
-    case 'f': if (s->end - s->p >= 5 && !memcmp(s->p, "false", 5)) { s->p += 5; return 0; } return -1;
-    case 'n': if (s->end - s->p >= 4 && !memcmp(s->p, "null", 4)) { s->p += 4; return 0; } return -1;
-    default: {
-        /* number: -?digits[.digits][e[+-]digits] */
-        const char *p = s->p, *e = s->end;
-        if (p < e && *p == '-') p++;
-        if (p >= e || *p < '0' || *p > '9') return -1;
-        if (*p == '0') p++;
-        else while (p < e && *p >= '0' && *p <= '9') p++;
-        if (p < e && *p == '.') {
-            p++;
-            if (p >= e || *p < '0' || *p > '9') return -1;
-            while (p < e && *p >= '0' && *p <= '9') p++;
-        }
-        if (p < e && (*p == 'e' || *p == 'E')) {
-            p++;
-            if (p < e && (*p == '+' || *p == '-')) p++;
-            if (p >= e || *p < '0' || *p > '9') return -1;
-            while (p < e && *p >= '0' && *p <= '9') p++;
-        }
-        s->p = p;
-        return 0;
-    }
-    }
-}
-
 int kfl_scan_line(const kfl_prog *p, const char *line, size_t n, kfl_slot *slots, size_t *erroff)
 {
     for (int i = 0; i < p->nused; i++) { slots[i].found = 0; slots[i].decoded = 0; }
     sc_st s = { line, line + n, slots, 0 };
     sc_ws(&s);
-    if (s.p >= s.end || *s.p != '{' || sc_object(&s, p->trie) != 0) goto bad;
+    if (s.p >= s.end || *s.p != '{') goto bad;
+    if (p->trie->nkids ? sc_object(&s, p->trie) : sc_skip(&s)) goto bad;
     sc_ws(&s);
     if (s.p != s.end) goto bad;
     return 0;
