@@ -1,0 +1,870 @@
+/* http2.c — HTTP/2 without TLS (h2c: prior knowledge, or after an HTTP/1.1 Upgrade) and gRPC
+ * on top of it. RFC 9113 (framing), RFC 7541 (HPACK, hpack.c), gRPC PROTOCOL-HTTP2.md (grpc.c).
+ *
+ *   frame: Length(24) Type(8) Flags(8) R(1) Stream Identifier(31) | payload
+ *   DATA 0  HEADERS 1  PRIORITY 2  RST_STREAM 3  SETTINGS 4  PUSH_PROMISE 5  PING 6  GOAWAY 7
+ *   WINDOW_UPDATE 8  CONTINUATION 9;  END_STREAM 0x1  END_HEADERS 0x4  PADDED 0x8  PRIORITY 0x20
+ *
+ * One record per stream: request headers (+ body, + trailers) and response headers (+ body,
+ * + trailers), matched by stream id. A capture that starts mid-connection misses the HPACK
+ * dynamic table's earlier entries: such fields come out as "?" and the record says so
+ * (http2_warning); streams whose HEADERS were not captured are emitted with what was seen. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kf_cursor.h"
+#include "hpack.h"
+#include "grpc.h"
+#include "protobuf.h"
+
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+#define H2_MAX_FRAME (1u << 24)
+#define H2_HDRBLOCK_MAX (256u << 10)
+#define H2_MAX_STREAMS 1024
+#define H2_FIELDS_MAX (64u << 10)
+
+enum { H2_DATA, H2_HEADERS, H2_PRIORITY, H2_RST, H2_SETTINGS, H2_PUSH, H2_PING, H2_GOAWAY,
+       H2_WINDOW, H2_CONT };
+enum { H2F_END_STREAM = 1, H2F_ACK = 1, H2F_END_HEADERS = 4, H2F_PADDED = 8, H2F_PRIORITY = 0x20 };
+
+/* Checks a frame header at p (9 bytes). 1 plausible, 0 not. */
+static int h2_frame_plausible(const uint8_t *p)
+{
+    uint32_t len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    uint8_t type = p[3], flags = p[4];
+    uint32_t sid = kf_ld_be32(p + 5);
+    if (sid & 0x80000000u) return 0;
+    switch (type) {
+    case H2_DATA: return sid != 0 && !(flags & ~0x09) && len <= (1u << 20);
+    case H2_HEADERS: return sid != 0 && !(flags & ~0x2d) && len <= (1u << 20);
+    case H2_PRIORITY: return sid != 0 && len == 5;
+    case H2_RST: return sid != 0 && len == 4;
+    case H2_SETTINGS: return sid == 0 && len % 6 == 0 && !(flags & ~1) && len <= 600;
+    case H2_PUSH: return sid != 0 && !(flags & ~0x0c);
+    case H2_PING: return sid == 0 && len == 8 && !(flags & ~1);
+    case H2_GOAWAY: return sid == 0 && len >= 8 && len <= 65536;
+    case H2_WINDOW: return len == 4;
+    case H2_CONT: return sid != 0 && !(flags & ~4);
+    }
+    return 0;
+}
+
+/* Probe. 2 client (preface, or a HEADERS frame carrying :method), 3 server (SETTINGS first,
+ * or HEADERS carrying :status), 1 more bytes, 0 no. Without the preface, two plausible frame
+ * headers in a row are required (or one that ends exactly at the end of the data). */
+static int h2_probe_bytes(const uint8_t *p, size_t n)
+{
+    size_t pl = n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN;
+    if (memcmp(p, H2_PREFACE, pl) == 0) return n >= H2_PREFACE_LEN ? 2 : 1;
+    if (n < 9) return 1;
+    if (!h2_frame_plausible(p)) return 0;
+    uint32_t len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    size_t next = 9 + (size_t)len;
+    if (n < next) return n < 4096 ? 1 : 0;
+    if (n >= next + 9 && !h2_frame_plausible(p + next)) return 0;
+    if (n < next + 9 && n != next) return 1;
+    uint8_t type = p[3], flags = p[4];
+    if (type == H2_SETTINGS) return 3;
+    if (type == H2_HEADERS && len > 0) {
+        size_t off = 9;
+        if (flags & H2F_PADDED) off++;
+        if (flags & H2F_PRIORITY) off += 5;
+        if (off >= next) return 0;
+        /* a few bytes into the block: :method (static 2,3) or :status (8..14) */
+        for (size_t i = off; i < next && i < off + 8; i++) {
+            uint8_t b = p[i];
+            if (b == 0x82 || b == 0x83 || b == 0x42 || b == 0x02 || b == 0x12) return 2;
+            if ((b >= 0x88 && b <= 0x8e) || b == 0x48 || b == 0x08 || b == 0x18) return 3;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* --- dissector glue ---------------------------------------------------------------------- */
+#ifndef KD_PARSE_ONLY
+#include "../dissector.h"
+
+/* Decoded header fields of one block: entries "name\0value\0" packed in a buffer. */
+typedef struct h2_fields {
+    char *buf; size_t len, cap;
+    int n;
+    uint64_t wire;              /* header block bytes on the wire */
+} h2_fields;
+
+typedef struct h2_body {
+    uint8_t *buf; size_t len, cap;
+    uint64_t total;
+    int truncated;
+} h2_body;
+
+typedef struct h2_stream {
+    uint32_t id;
+    int req_end, resp_end, reset, pushed;
+    int have_req_hdrs, have_resp_hdrs;
+    int unknown;                /* fields from HPACK entries the capture never saw */
+    int after_gap;              /* header fields decoded after a gap in the capture */
+    int has_req, has_resp;
+    kd_pref req_first, req_last, resp_first, resp_last;
+    h2_fields req, resp, trailers, req_trailers;
+    h2_body req_body, resp_body;
+    kd_grpc_dir g[2];           /* [0] request, [1] response messages */
+    uint32_t rst_code;
+    int grpc;
+    long gmem;                  /* heap held by g[] */
+    struct h2_stream *next;
+} h2_stream;
+
+typedef struct h2_state {
+    kd_conn *conn;
+    int client;
+    int started[2];
+    int midstream;              /* the client preface was not seen */
+    kd_hpack hp[2];             /* decoder for header blocks sent by side [dir] */
+    int hp_init, hp_broken[2];
+    /* header block being assembled (HEADERS/PUSH_PROMISE + CONTINUATION) per direction */
+    uint8_t *hb[2]; size_t hb_len[2], hb_cap[2];
+    uint32_t hb_stream[2], hb_promised[2];
+    uint8_t hb_flags[2], hb_type[2];
+    int hb_active[2];
+    kd_pref hb_ref[2];
+    uint64_t skip[2];           /* bytes of an oversized frame still to discard */
+    h2_stream *streams;
+    int nstreams;
+    uint32_t max_sid[2];        /* highest stream id opened, [0] even, [1] odd: ids are never
+                                 * reused, so a lower unknown id is a closed stream */
+    int dead[2];
+    int gap[2];                 /* a gap was seen in this direction */
+    long mem;
+} h2_state;
+
+static const uint16_t h2_ports[] = {50051, 8080, 80, 9090, 0};
+
+static void h2_mem(h2_state *s, long d) { s->mem += d; kd_conn_mem(s->conn, d); }
+
+static int h2_fields_add(h2_state *s, h2_fields *f, const char *n, size_t nl, const char *v, size_t vl)
+{
+    if (f->len + nl + vl + 2 > H2_FIELDS_MAX) return -1;
+    if (f->len + nl + vl + 2 > f->cap) {
+        size_t cap = f->cap ? f->cap : 512;
+        while (cap < f->len + nl + vl + 2) cap *= 2;
+        char *nb = realloc(f->buf, cap);
+        if (!nb) return -1;
+        h2_mem(s, (long)(cap - f->cap));
+        f->buf = nb; f->cap = cap;
+    }
+    /* names are lower-case in HTTP/2; NULs inside values are replaced */
+    for (size_t i = 0; i < nl; i++) f->buf[f->len++] = n[i] ? n[i] : '?';
+    f->buf[f->len++] = 0;
+    for (size_t i = 0; i < vl; i++) f->buf[f->len++] = v[i] ? v[i] : '?';
+    f->buf[f->len++] = 0;
+    f->n++;
+    return 0;
+}
+
+/* Finds a field's value (first occurrence). */
+static const char *h2_get(const h2_fields *f, const char *name)
+{
+    size_t i = 0;
+    while (i < f->len) {
+        const char *n = f->buf + i;
+        size_t nl = strlen(n);
+        const char *v = n + nl + 1;
+        if (!strcmp(n, name)) return v;
+        i += nl + 1 + strlen(v) + 1;
+    }
+    return NULL;
+}
+
+static void h2_fields_free(h2_state *s, h2_fields *f)
+{
+    if (f->cap) h2_mem(s, -(long)f->cap);
+    free(f->buf);
+    memset(f, 0, sizeof *f);
+}
+
+static void h2_body_add(h2_state *s, h2_body *b, const uint8_t *p, size_t n, size_t limit)
+{
+    b->total += n;
+    if (b->len >= limit) { if (n) b->truncated = 1; return; }
+    size_t take = n < limit - b->len ? n : limit - b->len;
+    if (take < n) b->truncated = 1;
+    if (b->len + take > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + take) cap *= 2;
+        if (cap > limit) cap = limit;
+        uint8_t *nb = realloc(b->buf, cap);
+        if (!nb) return;
+        h2_mem(s, (long)(cap - b->cap));
+        b->buf = nb; b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, take);
+    b->len += take;
+}
+
+static void h2_body_free(h2_state *s, h2_body *b)
+{
+    if (b->cap) h2_mem(s, -(long)b->cap);
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+}
+
+static h2_stream *h2_find(h2_state *s, uint32_t id, int create)
+{
+    for (h2_stream *t = s->streams; t; t = t->next) if (t->id == id) return t;
+    if (!create || s->nstreams >= H2_MAX_STREAMS) return NULL;
+    if (id <= s->max_sid[id & 1]) return NULL;   /* closed already: late frames are ignored */
+    s->max_sid[id & 1] = id;
+    h2_stream *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    h2_mem(s, (long)sizeof *t);
+    t->id = id;
+    /* keep the list in stream-id order of creation (append) */
+    h2_stream **pp = &s->streams;
+    while (*pp) pp = &(*pp)->next;
+    *pp = t;
+    s->nstreams++;
+    return t;
+}
+
+static void h2_stream_free(h2_state *s, h2_stream *t)
+{
+    h2_fields_free(s, &t->req); h2_fields_free(s, &t->resp);
+    h2_fields_free(s, &t->trailers); h2_fields_free(s, &t->req_trailers);
+    h2_body_free(s, &t->req_body); h2_body_free(s, &t->resp_body);
+    for (int i = 0; i < 2; i++) kd_grpc_free(&t->g[i]);
+    h2_mem(s, -t->gmem);
+    h2_mem(s, -(long)sizeof *t);
+    free(t);
+}
+
+/* Valid UTF-8 text without NUL / most control bytes. */
+static int h2_is_text(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = p[i];
+        if (b < 0x80) {
+            if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') return 0;
+            i++;
+            continue;
+        }
+        size_t k = (b & 0xe0) == 0xc0 ? 1 : (b & 0xf0) == 0xe0 ? 2 : (b & 0xf8) == 0xf0 ? 3 : 0;
+        if (!k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if (i + j >= n) return 1;   /* cut by the body limit: fine */
+            if ((p[i + j] & 0xc0) != 0x80) return 0;
+        }
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* Writes headers as a map (repeated names joined with ", "; pseudo-headers included). */
+static void h2_write_headers(kf_jw *w, const h2_fields *f)
+{
+    kf_jw_key(w, "headers");
+    kf_jw_obj_begin(w);
+    size_t i = 0;
+    while (i < f->len) {
+        const char *n = f->buf + i;
+        size_t nl = strlen(n);
+        const char *v = n + nl + 1;
+        size_t vl = strlen(v);
+        size_t next = i + nl + 1 + vl + 1;
+        /* skip if this name already appeared before (it was written joined) */
+        int seen = 0;
+        for (size_t j = 0; j < i;) {
+            const char *n2 = f->buf + j;
+            size_t l2 = strlen(n2);
+            if (!strcmp(n2, n)) { seen = 1; break; }
+            j += l2 + 1 + strlen(n2 + l2 + 1) + 1;
+        }
+        if (!seen) {
+            /* join all values of this name */
+            char joined[8192];
+            size_t jl = 0;
+            for (size_t j = i; j < f->len;) {
+                const char *n2 = f->buf + j;
+                size_t l2 = strlen(n2);
+                const char *v2 = n2 + l2 + 1;
+                size_t vl2 = strlen(v2);
+                if (!strcmp(n2, n)) {
+                    if (jl && jl + 2 < sizeof joined) { memcpy(joined + jl, ", ", 2); jl += 2; }
+                    size_t c = vl2 < sizeof joined - jl ? vl2 : sizeof joined - jl;
+                    memcpy(joined + jl, v2, c);
+                    jl += c;
+                }
+                j += l2 + 1 + vl2 + 1;
+            }
+            kf_jw_kstrn(w, n, joined, jl);
+        }
+        i = next;
+    }
+    kf_jw_obj_end(w);
+}
+
+/* "a=b; c=d" (cookie) or each set-cookie's first pair, as a map. */
+static void h2_write_cookies(kf_jw *w, const h2_fields *f, int response)
+{
+    kf_jw_key(w, "cookies");
+    kf_jw_obj_begin(w);
+    const char *want = response ? "set-cookie" : "cookie";
+    size_t i = 0;
+    while (i < f->len) {
+        const char *n = f->buf + i;
+        size_t nl = strlen(n);
+        const char *v = n + nl + 1;
+        size_t vl = strlen(v);
+        if (!strcmp(n, want)) {
+            const char *p = v, *e = v + vl;
+            while (p < e) {
+                const char *semi = memchr(p, ';', (size_t)(e - p));
+                const char *end = semi ? semi : e;
+                while (p < end && *p == ' ') p++;
+                const char *eq = memchr(p, '=', (size_t)(end - p));
+                if (eq && eq > p) {
+                    char key[256];
+                    size_t kl = (size_t)(eq - p) < sizeof key - 1 ? (size_t)(eq - p) : sizeof key - 1;
+                    memcpy(key, p, kl); key[kl] = 0;
+                    kf_jw_kstrn(w, key, eq + 1, (size_t)(end - eq - 1));
+                }
+                if (response) break;    /* attributes after the first pair are not cookies */
+                p = semi ? semi + 1 : e;
+            }
+        }
+        i += nl + 1 + vl + 1;
+    }
+    kf_jw_obj_end(w);
+}
+
+static void h2_write_body(kf_jw *w, const h2_body *b)
+{
+    if (!b->len) return;
+    if (h2_is_text(b->buf, b->len)) kf_jw_kstrn(w, "body", (const char *)b->buf, b->len);
+    else {
+        kf_jw_key(w, "body");
+        kf_jw_base64(w, b->buf, b->len);
+        kf_jw_kstr(w, "body_encoding", "base64");
+    }
+    if (b->truncated) kf_jw_kbool(w, "body_truncated", 1);
+}
+
+/* Percent-decodes into out (bounded). */
+static size_t h2_pct(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        if (s[i] == '%' && i + 2 < n) {
+            int hi = s[i + 1], lo = s[i + 2];
+            int h = hi >= '0' && hi <= '9' ? hi - '0' : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
+            int l = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
+            if (h >= 0 && l >= 0) { out[o++] = (char)(h * 16 + l); i += 2; continue; }
+        }
+        out[o++] = s[i] == '+' ? ' ' : s[i];
+    }
+    out[o] = 0;
+    return o;
+}
+
+static void h2_write_query(kf_jw *w, const char *q)
+{
+    kf_jw_key(w, "query_string");
+    kf_jw_obj_begin(w);
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        const char *eq = memchr(q, '=', len);
+        size_t kl = eq ? (size_t)(eq - q) : len;
+        if (kl) {
+            char k[256], v[2048];
+            h2_pct(q, kl, k, sizeof k);
+            size_t vl = eq ? h2_pct(eq + 1, len - kl - 1, v, sizeof v) : 0;
+            if (!eq) v[0] = 0;
+            kf_jw_kstrn(w, k, v, vl);
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    kf_jw_obj_end(w);
+}
+
+static void h2_emit(h2_state *s, h2_stream *t)
+{
+    kd_call call = {0};
+    call.req_dir = s->client >= 0 ? s->client : 0;
+    call.has_req = t->has_req;
+    call.has_resp = t->has_resp;
+    call.req_first = t->req_first; call.req_last = t->req_last;
+    call.resp_first = t->resp_first; call.resp_last = t->resp_last;
+    const char *ct = h2_get(&t->req, "content-type");
+    if (!ct) ct = h2_get(&t->resp, "content-type");
+    t->grpc = ct && !strncmp(ct, "application/grpc", 16);
+    if (t->grpc) { call.protocol = "GRPC"; call.flag = "grpc"; }
+    kf_jw *w = kd_emit_begin(s->conn, &call);
+    if (!w) return;
+    kf_jw_kbool(w, "http", 1);
+    kf_jw_kstr(w, "http_version", "2");
+    kf_jw_kint(w, "http2_stream_id", t->id);
+    const char *method = h2_get(&t->req, ":method");
+    const char *path = h2_get(&t->req, ":path");
+    const char *status = h2_get(&t->resp, ":status");
+    const char *authority = h2_get(&t->req, ":authority");
+    if (method) kf_jw_kstr(w, "method", method);
+    if (path) {
+        kf_jw_kstr(w, "url", path);
+        const char *q = strchr(path, '?');
+        kf_jw_kstrn(w, "path", path, q ? (size_t)(q - path) : strlen(path));
+        h2_write_query(w, q ? q + 1 : NULL);
+    }
+    if (authority) kf_jw_kstr(w, "host", authority);
+    if (status) kf_jw_kint(w, "status_code", atoi(status));
+    kf_jw_kuint(w, "request_headers_size", t->req.wire);
+    kf_jw_kuint(w, "request_body_size", t->req_body.total);
+    kf_jw_kuint(w, "response_headers_size", t->resp.wire);
+    kf_jw_kuint(w, "response_body_size", t->resp_body.total);
+    if (t->has_req) {
+        kf_jw_key(w, "request");
+        kf_jw_obj_begin(w);
+        h2_write_headers(w, &t->req);
+        h2_write_cookies(w, &t->req, 0);
+        kf_jw_kuint(w, "body_size", t->req_body.total);
+        if (!t->grpc) h2_write_body(w, &t->req_body);
+        kf_jw_obj_end(w);
+    }
+    if (t->has_resp) {
+        kf_jw_key(w, "response");
+        kf_jw_obj_begin(w);
+        h2_write_headers(w, &t->resp);
+        h2_write_cookies(w, &t->resp, 1);
+        kf_jw_kuint(w, "body_size", t->resp_body.total);
+        if (!t->grpc) h2_write_body(w, &t->resp_body);
+        if (t->trailers.n) {
+            kf_jw_key(w, "trailers");
+            kf_jw_obj_begin(w);
+            size_t i = 0;
+            while (i < t->trailers.len) {
+                const char *n = t->trailers.buf + i;
+                size_t nl = strlen(n);
+                const char *v = n + nl + 1;
+                kf_jw_kstr(w, n, v);
+                i += nl + 1 + strlen(v) + 1;
+            }
+            kf_jw_obj_end(w);
+        }
+        kf_jw_obj_end(w);
+    }
+    if (t->grpc) {
+        const char *svc, *m;
+        size_t sl, ml;
+        if (path) {
+            kd_grpc_split_path(path, strlen(path), &svc, &sl, &m, &ml);
+            kf_jw_kstrn(w, "grpc_method", m, ml);
+            kf_jw_kstrn(w, "grpc_service", svc, sl);
+        }
+        /* grpc-status: trailers, or a trailers-only response (in the headers) */
+        const char *gs = h2_get(&t->trailers, "grpc-status");
+        const char *gm = h2_get(&t->trailers, "grpc-message");
+        if (!gs) { gs = h2_get(&t->resp, "grpc-status"); gm = h2_get(&t->resp, "grpc-message"); }
+        kf_jw_kint(w, "grpc_status", gs ? atoi(gs) : 0);
+        if (gm) kf_jw_kstr(w, "grpc_message", gm);
+        kf_jw_kuint(w, "grpc_request_messages", t->g[0].messages);
+        kf_jw_kuint(w, "grpc_response_messages", t->g[1].messages);
+        for (int i = 0; i < 2; i++) {
+            const kd_grpc_dir *g = &t->g[i];
+            if (!g->first_done || !g->first) continue;
+            kf_jw_key(w, i ? "grpc_response_message" : "grpc_request_message");
+            kf_jw_obj_begin(w);
+            kf_jw_kuint(w, "size", g->first_total);
+            kf_jw_kbool(w, "compressed", g->first_compressed);
+            if (!g->first_compressed && g->first_len == g->first_total) {
+                kf_jw_key(w, "fields");
+                kd_pb_dump(w, g->first, g->first_len, 64);
+            }
+            kf_jw_obj_end(w);
+        }
+    } else {
+        kf_jw_kint(w, "grpc_status", -1);
+    }
+    if (t->reset) kf_jw_kuint(w, "http2_rst_code", t->rst_code);
+    if (t->pushed) kf_jw_kbool(w, "http2_pushed", 1);
+    if (t->after_gap) kf_jw_kstr(w, "http2_gap_warning", "header fields decoded after a gap in the capture may be wrong");
+    if (t->unknown || (!t->has_req && s->midstream)) {
+        kf_jw_kbool(w, "http2_midstream", 1);
+        kf_jw_kstr(w, "http2_warning", t->unknown
+                   ? "capture began mid-connection: some header fields refer to HPACK entries never captured"
+                   : "capture began mid-connection: the request headers of this stream were not captured");
+    }
+    kd_emit_end(s->conn);
+}
+
+static void h2_update_pending(h2_state *s)
+{
+    int64_t e = INT64_MAX;
+    for (h2_stream *t = s->streams; t; t = t->next) {
+        int64_t ts = t->has_req ? t->req_first.ts_ns : t->has_resp ? t->resp_first.ts_ns : INT64_MAX;
+        if (ts < e) e = ts;
+    }
+    kd_conn_pending(s->conn, e);
+}
+
+static void h2_finish(h2_state *s, h2_stream *t)
+{
+    h2_emit(s, t);
+    h2_stream **pp = &s->streams;
+    while (*pp && *pp != t) pp = &(*pp)->next;
+    if (*pp) *pp = t->next;
+    s->nstreams--;
+    h2_stream_free(s, t);
+}
+
+static void h2_maybe_done(h2_state *s, h2_stream *t)
+{
+    /* a stream reset by the server ends; one reset by the client may still see the response
+     * frames already in flight, so it ends with them (or at close) */
+    if ((t->reset == 2) || (t->reset == 1 && (t->resp_end || (!t->have_resp_hdrs && t->has_resp))) ||
+        (t->req_end && t->resp_end) || (t->resp_end && !t->has_req))
+        h2_finish(s, t);
+    h2_update_pending(s);
+}
+
+typedef struct h2_hctx { h2_state *s; h2_fields *f; int unknown; } h2_hctx;
+
+static void h2_on_field(void *ctx, const char *n, size_t nl, const char *v, size_t vl, int unknown)
+{
+    h2_hctx *c = ctx;
+    if (unknown) c->unknown = 1;
+    h2_fields_add(c->s, c->f, n, nl, v, vl);
+}
+
+/* A complete header block from side dir for stream sid (type HEADERS or PUSH_PROMISE). */
+static void h2_header_block(h2_state *s, int dir, uint32_t sid, uint8_t type, uint32_t promised,
+                            uint8_t flags, const uint8_t *p, size_t n, const kd_pref *first,
+                            const kd_pref *last)
+{
+    if (s->hp_broken[dir]) return;
+    int from_client = dir == s->client;
+    h2_fields tmp = {0};
+    h2_hctx c = {s, &tmp, 0};
+    long before = s->hp[dir].mem;
+    if (kd_hpack_decode(&s->hp[dir], p, n, h2_on_field, &c) < 0) {
+        s->hp_broken[dir] = 1;
+        kd_stat_add(s->conn, KD_STAT_PARSE_ERRORS, 1);
+    }
+    h2_mem(s, s->hp[dir].mem - before);
+    tmp.wire = n;
+    if (type == H2_PUSH) {
+        h2_stream *t = h2_find(s, promised, 1);
+        if (t && !t->have_req_hdrs) {
+            t->req = tmp; tmp.buf = NULL; tmp.cap = 0;
+            t->have_req_hdrs = 1; t->has_req = 1; t->pushed = 1; t->req_end = 1;
+            t->req_first = *first; t->req_last = *last;
+            if (c.unknown) t->unknown = 1;
+        }
+        h2_fields_free(s, &tmp);
+        h2_update_pending(s);
+        return;
+    }
+    h2_stream *t = h2_find(s, sid, 1);
+    if (!t) { h2_fields_free(s, &tmp); return; }
+    if (c.unknown) t->unknown = 1;
+    if (s->gap[dir]) t->after_gap = 1;
+    /* which side is the client: the one sending :method (overrides a guess from the probe) */
+    int cl = h2_get(&tmp, ":method") ? dir : h2_get(&tmp, ":status") ? dir ^ 1 : -1;
+    if (cl >= 0 && cl != s->client) {
+        s->client = cl;
+        kd_conn_set_client(s->conn, cl);
+        from_client = dir == s->client;
+    }
+    if (from_client) {
+        if (!t->have_req_hdrs) {
+            t->req = tmp; tmp.buf = NULL; tmp.cap = 0;
+            t->have_req_hdrs = 1; t->has_req = 1;
+            t->req_first = *first;
+        } else {
+            h2_fields_free(s, &t->req_trailers);
+            t->req_trailers = tmp; tmp.buf = NULL; tmp.cap = 0;
+        }
+        t->req_last = *last;
+        if (flags & H2F_END_STREAM) t->req_end = 1;
+    } else {
+        const char *st = h2_get(&tmp, ":status");
+        if (st && st[0] == '1' && !t->have_resp_hdrs) {   /* 1xx interim: not the response */
+            h2_fields_free(s, &tmp);
+            return;
+        }
+        if (!t->have_resp_hdrs) {
+            t->resp = tmp; tmp.buf = NULL; tmp.cap = 0;
+            t->have_resp_hdrs = 1;
+            if (!t->has_resp) { t->has_resp = 1; t->resp_first = *first; }
+        } else {
+            h2_fields_free(s, &t->trailers);
+            t->trailers = tmp; tmp.buf = NULL; tmp.cap = 0;
+        }
+        t->resp_last = *last;
+        if (flags & H2F_END_STREAM) t->resp_end = 1;
+    }
+    h2_fields_free(s, &tmp);
+    h2_maybe_done(s, t);
+}
+
+static void h2_hb_append(h2_state *s, int dir, const uint8_t *p, size_t n)
+{
+    if (s->hb_len[dir] + n > H2_HDRBLOCK_MAX) { s->hp_broken[dir] = 1; return; }
+    if (s->hb_len[dir] + n > s->hb_cap[dir]) {
+        size_t cap = s->hb_cap[dir] ? s->hb_cap[dir] : 1024;
+        while (cap < s->hb_len[dir] + n) cap *= 2;
+        uint8_t *nb = realloc(s->hb[dir], cap);
+        if (!nb) { s->hp_broken[dir] = 1; return; }
+        h2_mem(s, (long)(cap - s->hb_cap[dir]));
+        s->hb[dir] = nb; s->hb_cap[dir] = cap;
+    }
+    memcpy(s->hb[dir] + s->hb_len[dir], p, n);
+    s->hb_len[dir] += n;
+}
+
+/* One complete frame of side dir; first/last: packets of its first and last byte. */
+static void h2_frame(h2_state *s, int dir, const uint8_t *f, size_t flen, const kd_pref *first,
+                     const kd_pref *last)
+{
+    uint32_t len = (uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2];
+    uint8_t type = f[3], flags = f[4];
+    uint32_t sid = kf_ld_be32(f + 5) & 0x7fffffffu;
+    kf_cur c = kf_cur_make(f + 9, len);
+    int from_client = dir == s->client;
+    size_t limit = 4096;
+    const kd_conn_info *ci = kd_conn_get_info(s->conn);
+    if (ci && ci->opts && ci->opts->body_limit) limit = ci->opts->body_limit;
+
+    if (s->hb_active[dir] && type != H2_CONT) {   /* CONTINUATION expected: protocol error */
+        s->hb_active[dir] = 0; s->hb_len[dir] = 0; s->hp_broken[dir] = 1;
+    }
+    switch (type) {
+    case H2_DATA: {
+        size_t pad = 0;
+        if (flags & H2F_PADDED) pad = kf_u8(&c);
+        size_t dl = kf_cur_left(&c) >= pad ? kf_cur_left(&c) - pad : 0;
+        const uint8_t *d = c.p;
+        h2_stream *t = h2_find(s, sid, 1);
+        if (!t) break;
+        if (s->client < 0) { s->client = (sid & 1) ? dir : dir ^ 1; from_client = dir == s->client; }
+        if (from_client) {
+            if (!t->has_req) { t->has_req = 1; t->req_first = *first; }
+            t->req_last = *last;
+            h2_body_add(s, &t->req_body, d, dl, limit);
+            long a = kd_grpc_feed(&t->g[0], d, dl, limit);
+            t->gmem += a; h2_mem(s, a);
+            if (flags & H2F_END_STREAM) t->req_end = 1;
+        } else {
+            if (!t->has_resp) { t->has_resp = 1; t->resp_first = *first; }
+            t->resp_last = *last;
+            h2_body_add(s, &t->resp_body, d, dl, limit);
+            long a = kd_grpc_feed(&t->g[1], d, dl, limit);
+            t->gmem += a; h2_mem(s, a);
+            if (flags & H2F_END_STREAM) t->resp_end = 1;
+        }
+        h2_maybe_done(s, t);
+        break;
+    }
+    case H2_HEADERS: case H2_PUSH: {
+        size_t pad = 0;
+        uint32_t promised = 0;
+        if (flags & H2F_PADDED) pad = kf_u8(&c);
+        if (type == H2_HEADERS && (flags & H2F_PRIORITY)) kf_cur_skip(&c, 5);
+        if (type == H2_PUSH) promised = kf_be32(&c) & 0x7fffffffu;
+        if (c.err || kf_cur_left(&c) < pad) { s->hp_broken[dir] = 1; break; }
+        size_t bl = kf_cur_left(&c) - pad;
+        if (flags & H2F_END_HEADERS) {
+            h2_header_block(s, dir, sid, type, promised, flags, c.p, bl, first, last);
+        } else {
+            s->hb_active[dir] = 1; s->hb_len[dir] = 0;
+            s->hb_stream[dir] = sid; s->hb_type[dir] = type; s->hb_flags[dir] = flags;
+            s->hb_promised[dir] = promised; s->hb_ref[dir] = *first;
+            h2_hb_append(s, dir, c.p, bl);
+        }
+        break;
+    }
+    case H2_CONT:
+        if (!s->hb_active[dir] || sid != s->hb_stream[dir]) { s->hp_broken[dir] = 1; break; }
+        h2_hb_append(s, dir, c.p, len);
+        if (flags & H2F_END_HEADERS) {
+            s->hb_active[dir] = 0;
+            h2_header_block(s, dir, sid, s->hb_type[dir], s->hb_promised[dir], s->hb_flags[dir],
+                            s->hb[dir], s->hb_len[dir], &s->hb_ref[dir], last);
+            s->hb_len[dir] = 0;
+        }
+        break;
+    case H2_RST: {
+        h2_stream *t = h2_find(s, sid, 0);
+        if (!t) break;
+        t->reset = from_client ? 1 : 2;
+        t->rst_code = kf_be32(&c);
+        if (from_client) t->req_last = *last;
+        else { if (!t->has_resp) { t->has_resp = 1; t->resp_first = *first; } t->resp_last = *last; }
+        h2_maybe_done(s, t);
+        break;
+    }
+    case H2_SETTINGS:
+        if (flags & H2F_ACK) break;
+        while (kf_cur_left(&c) >= 6) {
+            uint16_t id = kf_be16(&c);
+            uint32_t v = kf_be32(&c);
+            /* SETTINGS_HEADER_TABLE_SIZE limits what the peer's encoder may use */
+            if (id == 1) s->hp[dir ^ 1].limit = v < 4096 ? 4096 : v > 65536 ? 65536 : v;
+        }
+        break;
+    default:
+        break;
+    }
+    (void)flen;
+}
+
+static int h2_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
+{
+    int r = h2_probe_bytes(p, n);
+    /* control frames (SETTINGS, PING, WINDOW_UPDATE) mid-connection do not tell the side:
+     * guess that the smaller port is the server's; HEADERS later settle it */
+    if (r == 3 && ci && n >= 9 && p[3] != H2_HEADERS && ci->port[dir] > ci->port[dir ^ 1]) r = 2;
+    switch (r) {
+    case 1: return KD_PROBE_MORE;
+    case 2: return KD_PROBE_CLIENT;
+    case 3: return KD_PROBE_SERVER;
+    }
+    return KD_PROBE_NO;
+}
+
+static void h2_kd_init(kd_conn *c, void *st)
+{
+    h2_state *s = st;
+    s->conn = c;
+    const kd_conn_info *ci = kd_conn_get_info(c);
+    s->client = ci ? ci->client : -1;
+    kd_hpack_init(&s->hp[0], 4096);
+    kd_hpack_init(&s->hp[1], 4096);
+    s->hp_init = 1;
+}
+
+static void h2_kd_upgrade(kd_conn *c, void *st, const kd_upgrade *u)
+{
+    h2_state *s = st;
+    s->conn = c;
+    s->client = u->client;
+    /* RFC 7540 §3.2: the upgraded request is stream 1; its response comes over HTTP/2 */
+    h2_stream *t = h2_find(s, 1, 1);
+    if (!t) return;
+    if (u->method) h2_fields_add(s, &t->req, ":method", 7, u->method, strlen(u->method));
+    if (u->url) h2_fields_add(s, &t->req, ":path", 5, u->url, strlen(u->url));
+    if (u->host) h2_fields_add(s, &t->req, ":authority", 10, u->host, strlen(u->host));
+    t->have_req_hdrs = 1; t->has_req = 1; t->req_end = 1;
+    t->req_first = u->req_first; t->req_last = u->req_first;
+    s->started[u->client ^ 1] = 1;
+    h2_update_pending(s);
+}
+
+static size_t h2_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
+                         unsigned flags)
+{
+    h2_state *s = st;
+    s->conn = c;
+    if (!s->hp_init) h2_kd_init(c, st);
+    if (s->client < 0) {
+        const kd_conn_info *ci = kd_conn_get_info(c);
+        if (ci && ci->client >= 0) s->client = ci->client;
+    }
+    if (s->dead[dir]) return n;
+    size_t used = 0;
+    if (s->skip[dir]) {
+        size_t k = s->skip[dir] < n ? (size_t)s->skip[dir] : n;
+        s->skip[dir] -= k;
+        used += k;
+    }
+    if (!s->started[dir]) {
+        if (n - used < H2_PREFACE_LEN && !memcmp(p + used, H2_PREFACE, n - used) && !(flags & KD_DATA_EOF))
+            return used;
+        if (n - used >= H2_PREFACE_LEN && !memcmp(p + used, H2_PREFACE, H2_PREFACE_LEN)) {
+            used += H2_PREFACE_LEN;
+            if (s->client < 0) s->client = dir;
+        } else if (dir == s->client || s->client < 0) {
+            s->midstream = 1;
+        }
+        s->started[dir] = 1;
+    }
+    if (flags & KD_DATA_AFTER_GAP) {
+        /* find a plausible frame header followed by another one */
+        while (n - used >= 18) {
+            uint32_t l = (uint32_t)p[used] << 16 | (uint32_t)p[used + 1] << 8 | p[used + 2];
+            if (h2_frame_plausible(p + used) &&
+                (n - used == 9 + (size_t)l || (n - used >= 18 + (size_t)l && h2_frame_plausible(p + used + 9 + l))))
+                break;
+            used++;
+        }
+        s->hb_active[dir] = 0;
+        kd_stat_add(c, KD_STAT_RESYNCS, 1);
+    }
+    while (n - used >= 9) {
+        const uint8_t *f = p + used;
+        uint32_t len = (uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2];
+        if (f[3] > 9 && len > 65536) { s->dead[dir] = 1; kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); return n; }
+        if ((size_t)len + 9 > (200u << 10)) {
+            /* larger than we buffer: skip it (counts as truncated) */
+            kd_stat_add(c, KD_STAT_TRUNCATED_BODIES, 1);
+            size_t have = n - used;
+            if (have >= (size_t)len + 9) { used += (size_t)len + 9; continue; }
+            s->skip[dir] = (size_t)len + 9 - have;
+            return n;
+        }
+        if (n - used < (size_t)len + 9) break;
+        kd_pref first, last;
+        kd_stream_ref(c, dir, off + used, &first);
+        kd_stream_ref(c, dir, off + used + len + 8, &last);
+        h2_frame(s, dir, f, (size_t)len + 9, &first, &last);
+        used += (size_t)len + 9;
+    }
+    if (flags & KD_DATA_EOF) return n;
+    return used;
+}
+
+static void h2_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
+{
+    h2_state *s = st;
+    s->conn = c;
+    s->skip[dir] = 0;
+    /* a header block lost in a gap leaves HPACK out of step: later fields may be wrong.
+     * Decoding goes on (a gap inside DATA is harmless); records say so. */
+    s->gap[dir] = 1;
+}
+
+static void h2_kd_close(kd_conn *c, void *st)
+{
+    h2_state *s = st;
+    s->conn = c;
+    while (s->streams) h2_finish(s, s->streams);
+    kd_conn_pending(c, INT64_MAX);
+}
+
+static void h2_kd_destroy(kd_conn *c, void *st)
+{
+    h2_state *s = st;
+    s->conn = c;
+    while (s->streams) {
+        h2_stream *t = s->streams;
+        s->streams = t->next;
+        h2_stream_free(s, t);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s->hp_init) kd_hpack_free(&s->hp[i]);
+        free(s->hb[i]);
+        s->hb[i] = NULL;
+    }
+    kd_conn_mem(c, -s->mem);
+    s->mem = 0;
+}
+
+const kd_dissector kd_proto_http2 = {
+    .name = "http2", .protocol = "HTTP2", .flag = "http", .l7_name = "HTTP2",
+    .transports = KD_TRANSPORT_TCP, .ports = h2_ports, .state_size = sizeof(h2_state),
+    .probe = h2_kd_probe, .init = h2_kd_init, .on_data = h2_kd_data, .on_gap = h2_kd_gap,
+    .on_upgrade = h2_kd_upgrade, .on_close = h2_kd_close, .destroy = h2_kd_destroy,
+};
+#endif /* KD_PARSE_ONLY */
