@@ -144,6 +144,8 @@ struct kf_meta {
     size_t nb, capb;
     memb *mb;
     size_t nmb, capmb;
+    wl **svcs;                 /* the service workloads (pod_services scans only these) */
+    size_t nsvcs;
 };
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
@@ -200,6 +202,7 @@ static void model_clear(kf_meta *m)
     free(m->wls); m->wls = NULL; m->nwl = m->capwl = 0;
     free(m->b); m->b = NULL; m->nb = m->capb = 0;
     free(m->mb); m->mb = NULL; m->nmb = m->capmb = 0;
+    free(m->svcs); m->svcs = NULL; m->nsvcs = 0;
 }
 
 void kf_meta_free(kf_meta *m)
@@ -473,7 +476,10 @@ static int ev_type_of(const char *t)
     return 0;
 }
 
-int kf_meta_add_event(kf_meta *m, int64_t ts_ns, const char *type, json_t *obj)
+/* rawobj: the object's compact JSON text when the caller has it (an interchange line as this
+ * library writes it): then it is kept as is, saving a trim and a dump per event. */
+static int add_event_impl(kf_meta *m, int64_t ts_ns, const char *type, json_t *obj,
+                          const char *rawobj, size_t rawlen)
 {
     int ty = ev_type_of(type);
     if (!m || !ty || !json_is_object(obj)) return -1;
@@ -487,14 +493,14 @@ int kf_meta_add_event(kf_meta *m, int64_t ts_ns, const char *type, json_t *obj)
         if (!n) return -1;
         m->ev = n; m->capev = nc;
     }
-    json_t *t = kf_meta_trim_object(obj);
+    json_t *t = rawobj ? json_incref(obj) : kf_meta_trim_object(obj);
     if (!t) return -1;
     mev *e = &m->ev[m->nev];
     memset(e, 0, sizeof *e);
     e->ts = ts_ns; e->seq = m->seq++; e->type = (uint8_t)ty;
     e->okind = (uint8_t)okind_of(kind);
     e->kind = strdup(kind);
-    e->text = json_dumps(t, JSON_COMPACT);
+    e->text = rawobj ? strndup(rawobj, rawlen) : json_dumps(t, JSON_COMPACT);
     size_t kl = strlen(kind) + (uid ? strlen(uid) : (ns ? strlen(ns) : 0) + strlen(name)) + 4;
     e->key = malloc(kl);
     if (!e->text || !e->key || !e->kind) { json_decref(t); mev_free(e); return -1; }
@@ -505,6 +511,30 @@ int kf_meta_add_event(kf_meta *m, int64_t ts_ns, const char *type, json_t *obj)
     m->nev++;
     m->dirty = 1;
     return 0;
+}
+
+int kf_meta_add_event(kf_meta *m, int64_t ts_ns, const char *type, json_t *obj)
+{
+    return add_event_impl(m, ts_ns, type, obj, NULL, 0);
+}
+
+static int add_cb(void *ud, int64_t ts, const char *type, json_t *obj)
+{
+    return kf_meta_add_event(ud, ts, type, obj);
+}
+
+/* The object text inside an interchange line {"ts":"…","type":"…","object":{…}} on one line. */
+static const char *raw_object(const char *v, size_t n, size_t *len)
+{
+    static const char p1[] = "{\"ts\":\"", p2[] = "\",\"type\":\"", p3[] = "\",\"object\":{";
+    if (n < 40 || memcmp(v, p1, sizeof p1 - 1) || v[n - 1] != '}' || v[n - 2] != '}' || memchr(v, '\n', n)) return NULL;
+    const char *a = memmem(v, n < 80 ? n : 80, p2, sizeof p2 - 1);
+    if (!a) return NULL;
+    const char *b = memmem(a, (size_t)(v + n - a) < 40 ? (size_t)(v + n - a) : 40, p3, sizeof p3 - 1);
+    if (!b) return NULL;
+    b += sizeof p3 - 2;   /* at the object's '{' */
+    *len = (size_t)(v + n - 1 - b);
+    return b;
 }
 
 /* ---------- loading ---------- */
@@ -520,7 +550,7 @@ static void lerr_set(lerr *le, const char *fmt, ...)
 }
 
 /* One top-level JSON value: an event, a List, or an object. 0 ok, -1 not understood. */
-static int load_value(json_t *v, int64_t at_ns, kf_meta_event_fn fn, void *ud)
+static int load_value(json_t *v, int64_t at_ns, kf_meta_event_fn fn, void *ud, const char *raw, size_t rawn)
 {
     if (!json_is_object(v)) return -1;
     json_t *obj = json_object_get(v, "object");
@@ -530,6 +560,9 @@ static int load_value(json_t *v, int64_t at_ns, kf_meta_event_fn fn, void *ud)
         int64_t ts = at_ns;
         const char *tss = jstr(v, "ts");
         if (tss && kf_time_parse_rfc3339(tss, strlen(tss), &ts) != 0) return -1;
+        size_t rl;
+        const char *ro = fn == add_cb ? raw_object(raw, rawn, &rl) : NULL;
+        if (ro) return add_event_impl(ud, ts, type, obj, ro, rl) != 0 ? -1 : 0;
         return fn(ud, ts, type, obj) != 0 ? -1 : 0;
     }
     json_t *items = json_object_get(v, "items");
@@ -577,7 +610,7 @@ int kf_meta_parse_buffer(const char *buf, size_t len, int64_t at_ns, int64_t fir
         if (v) {
             size_t used = (size_t)je.position;
             if (used == 0 || used > len - off) used = len - off;
-            if (load_value(v, at_ns, fn, ud) != 0)
+            if (load_value(v, at_ns, fn, ud, buf + off, used) != 0)
                 lerr_set(&le, "line %lld: not a Kubernetes object, List or watch event",
                          (long long)line);
             json_decref(v);
@@ -598,11 +631,6 @@ int kf_meta_parse_buffer(const char *buf, size_t len, int64_t at_ns, int64_t fir
         off = (size_t)(nx - buf);
     }
     return le.n ? -1 : 0;
-}
-
-static int add_cb(void *ud, int64_t ts, const char *type, json_t *obj)
-{
-    return kf_meta_add_event(ud, ts, type, obj);
 }
 
 int kf_meta_load_buffer(kf_meta *m, const char *buf, size_t len, int64_t at_ns, char *err, size_t errlen)
@@ -967,6 +995,9 @@ void kf_meta_finish(kf_meta *m)
     if (m->nb > 1) qsort(m->b, m->nb, sizeof *m->b, cmp_binding);
     if (m->nwl > 1) qsort(m->wls, m->nwl, sizeof *m->wls, cmp_wl);
     if (!m->wls) m->wls = calloc(1, sizeof *m->wls);   /* marks "finished" even when empty */
+    m->svcs = malloc((m->nwl ? m->nwl : 1) * sizeof *m->svcs);
+    for (size_t i = 0; m->svcs && i < m->nwl; i++)
+        if (m->wls[i]->w.kind == KF_WK_SERVICE) m->svcs[m->nsvcs++] = m->wls[i];
 }
 
 /* ---------- lookups ---------- */
@@ -1033,9 +1064,9 @@ size_t kf_meta_pod_services(const kf_meta *m, const kf_workload *pod, int64_t ts
 {
     size_t n = 0;
     if (!m || !pod || pod->kind != KF_WK_POD) return 0;
-    for (size_t i = 0; i < m->nwl && n < max; i++) {
-        const kf_workload *s = &m->wls[i]->w;
-        if (s->kind != KF_WK_SERVICE || !alive(s, ts_ns)) continue;
+    for (size_t i = 0; i < m->nsvcs && n < max; i++) {
+        const kf_workload *s = &m->svcs[i]->w;
+        if (!alive(s, ts_ns)) continue;
         if (!s->namespace_ || !pod->namespace_ || strcmp(s->namespace_, pod->namespace_)) continue;
         if (selector_matches(s->selector, pod->labels)) out[n++] = s;
     }
@@ -1045,9 +1076,9 @@ size_t kf_meta_pod_services(const kf_meta *m, const kf_workload *pod, int64_t ts
         int match = b->uid ? (pod->uid && !strcmp(b->uid, pod->uid))
                            : (b->has_ip && pod_has_ip_at(m, pod, &b->ip, ts_ns));
         if (!match) continue;
-        for (size_t i = 0; i < m->nwl; i++) {
-            const kf_workload *s = &m->wls[i]->w;
-            if (s->kind != KF_WK_SERVICE || !alive(s, ts_ns) || strcmp(s->name, b->svc) ||
+        for (size_t i = 0; i < m->nsvcs; i++) {
+            const kf_workload *s = &m->svcs[i]->w;
+            if (!alive(s, ts_ns) || strcmp(s->name, b->svc) ||
                 !s->namespace_ || !b->ns || strcmp(s->namespace_, b->ns)) continue;
             int dup = 0;
             for (size_t k = 0; k < n; k++) if (out[k] == s) dup = 1;

@@ -16,6 +16,10 @@
 #include "kf_snap.h"
 #include "kf_store.h"
 #include "kf_time.h"
+#include "focus.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 
 typedef struct opts {
     int mode;                       /* 'w' workloads, 'i' ips */
@@ -90,6 +94,98 @@ static int load_source(kf_meta *m, const char *src)
         return rc;
     }
     if (kf_meta_load_file(m, src, KF_T_MIN, err, sizeof err) != 0) { kf_err("%s: %s", src, err); return -1; }
+    return 0;
+}
+
+/* ---- raw gathering for the focus pre-filter ---- */
+typedef struct srcs { focus_src *v; size_t n, cap; } srcs;
+
+static void srcs_add(srcs *s, char *buf, size_t len, int64_t at, const char *name, int lenient)
+{
+    if (s->n == s->cap) { s->cap = s->cap ? s->cap * 2 : 8; s->v = realloc(s->v, s->cap * sizeof *s->v); if (!s->v) kf_die(KF_EXIT_ERR, "out of memory"); }
+    focus_src *f = &s->v[s->n++];
+    f->buf = buf; f->len = len; f->at_ns = at; f->name = strdup(name); f->lenient = lenient;
+}
+
+static int slurp(const char *path, char **buf, size_t *len, int64_t *mtime)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) { close(fd); return -1; }
+    *mtime = (int64_t)st.st_mtim.tv_sec * KF_NS_PER_SEC + st.st_mtim.tv_nsec;
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *b = malloc(cap);
+    if (!b) { close(fd); errno = ENOMEM; return -1; }
+    for (;;) {
+        if (n == cap) { char *nb = realloc(b, cap * 2); if (!nb) { free(b); close(fd); errno = ENOMEM; return -1; } b = nb; cap *= 2; }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0) { if (errno == EINTR) continue; free(b); close(fd); return -1; }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *buf = b; *len = n;
+    return 0;
+}
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int gather_source(srcs *out, const char *src)
+{
+    char err[1024];
+    struct stat st;
+    if (stat(src, &st) != 0) { kf_err("%s: cannot open: %m", src); return -1; }
+    if (S_ISDIR(st.st_mode)) {
+        size_t l = strlen(src) + 8;
+        char *md = malloc(l);
+        snprintf(md, l, "%s/meta", src);
+        DIR *d = opendir(md);
+        if (!d) { free(md); return 0; }
+        char **names = NULL; size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t nl = strlen(de->d_name);
+            if (de->d_name[0] == '.') continue;
+            if (!(nl > 7 && !strcmp(de->d_name + nl - 7, ".ndjson")) && !(nl > 12 && !strcmp(de->d_name + nl - 12, ".ndjson.part"))) continue;
+            names = realloc(names, (n + 1) * sizeof *names);
+            names[n++] = strdup(de->d_name);
+        }
+        closedir(d);
+        if (n) qsort(names, n, sizeof *names, cmp_cstr);
+        int lfd = kf_store_lock(src, "meta", 0, 0);
+        for (size_t i = 0; i < n; i++) {
+            size_t pl = strlen(md) + strlen(names[i]) + 2;
+            char *p = malloc(pl), *b; size_t bl; int64_t mt;
+            snprintf(p, pl, "%s/%s", md, names[i]);
+            if (slurp(p, &b, &bl, &mt) == 0) srcs_add(out, b, bl, mt, p, strstr(names[i], ".part") && i + 1 == n);
+            else kf_err("%s: %m", p);
+            free(p); free(names[i]);
+        }
+        if (lfd >= 0) kf_store_unlock(lfd);
+        free(names); free(md);
+        return 0;
+    }
+    if (kf_snap_detect(src)) {
+        kf_snap *s = kf_snap_open(src, err, sizeof err);
+        if (!s) { kf_err("%s: %s", src, err); return -1; }
+        const char *name; int64_t size; int r, rc = 0;
+        while ((r = kf_snap_next(s, &name, &size)) == 1) {
+            if (strcmp(name, "meta/events.ndjson")) continue;
+            uint8_t *b; size_t l;
+            if (kf_snap_read_all(s, &b, &l) != 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; break; }
+            char dn[4200];
+            snprintf(dn, sizeof dn, "%s: meta/events.ndjson", src);
+            srcs_add(out, (char *)b, l, KF_T_MIN, dn, 0);
+            break;
+        }
+        if (r < 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; }
+        kf_snap_close(s);
+        return rc;
+    }
+    char *b; size_t bl; int64_t mt;
+    if (slurp(src, &b, &bl, &mt) != 0) { kf_err("%s: %m", src); return -1; }
+    srcs_add(out, b, bl, mt, src, 0);
     return 0;
 }
 
@@ -374,7 +470,39 @@ int main(int argc, char **argv)
     o.table = force >= 0 ? force : isatty(1);
     kf_meta *m = kf_meta_new();
     int bad = 0;
-    for (int i = optind; i < argc; i++) if (load_source(m, argv[i]) != 0) bad = 1;
+    /* narrow questions go through the focus pre-filter (focus.c) */
+    const char **needles = NULL;
+    size_t nneedles = 0;
+    char ipb[64];
+    if (o.mode == 'i' && o.nips) {
+        needles = calloc(o.nips, sizeof *needles);
+        for (size_t i = 0; i < o.nips; i++) {
+            char q[80];
+            snprintf(q, sizeof q, "\"%s\"", ipstr(&o.ips[i], ipb, sizeof ipb));
+            needles[nneedles++] = strdup(q);
+        }
+    } else if (o.mode == 'w' && o.name && strlen(o.name) < 300 && !strpbrk(o.name, "\"\\")) {
+        char q[400];
+        snprintf(q, sizeof q, "\"name\":\"%s\"", o.name);
+        needles = calloc(1, sizeof *needles);
+        needles[nneedles++] = strdup(q);
+    }
+    if (nneedles) {
+        srcs sv = { 0 };
+        for (int i = optind; i < argc; i++) if (gather_source(&sv, argv[i]) != 0) bad = 1;
+        focus_apply(sv.v, sv.n, needles, nneedles, o.mode == 'w');
+        for (size_t i = 0; i < sv.n; i++) {
+            if (kf_meta_load_buffer(m, sv.v[i].buf, sv.v[i].len, sv.v[i].at_ns, err, sizeof err) != 0 && !sv.v[i].lenient) {
+                kf_err("%s: %s", sv.v[i].name, err);
+                bad = 1;
+            }
+            free(sv.v[i].buf); free(sv.v[i].name);
+        }
+        free(sv.v);
+        for (size_t i = 0; i < nneedles; i++) free((char *)needles[i]);
+    } else
+        for (int i = optind; i < argc; i++) if (load_source(m, argv[i]) != 0) bad = 1;
+    free(needles);
     kf_meta_finish(m);
     strset bpf = { 0 };
     int rc = o.mode == 'w' ? run_workloads(&o, m, &bpf) : run_ips(&o, m, &bpf);
