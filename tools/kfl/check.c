@@ -134,7 +134,14 @@ static int ck_expect(ck_state *s, kfl_node *n, int want, const char *what)
 {
     if (n->type == KT_DYN || n->type == want) return 0;
     if (want == KT_DOUBLE && ck_isnum(n->type)) return 0;
-    return ck_fail(s, n->pos, "%s expects %s, found %s", what, tn(want), tn(n->type));
+    return ck_fail(s, n->pos, "%s() expects a %s, found %s", what, tn(want), tn(n->type));
+}
+
+/* the receiver of x.f(…) (or the first argument of f(x, …)) */
+static int ck_recv(ck_state *s, kfl_node *n, int want, const char *what)
+{
+    if (n->type == KT_DYN || n->type == want) return 0;
+    return ck_fail(s, n->pos, "%s() applies to a %s, found %s", what, tn(want), tn(n->type));
 }
 
 static int ck_call(ck_state *s, kfl_node *n)
@@ -168,7 +175,8 @@ static int ck_call(ck_state *s, kfl_node *n)
             for (int k = 1; k < n->nargs && !r; k++) {
                 r = ck_node(s, &n->args[k]);
                 int pred = macros[i].m != M_MAP || (n->nargs == 3 && k == 1);
-                if (!r && pred) r = ck_expect(s, n->args[k], KT_BOOL, name);
+                if (!r && pred && n->args[k]->type != KT_DYN && n->args[k]->type != KT_BOOL)
+                    r = ck_fail(s, n->args[k]->pos, "the condition of %s() must be a bool, found %s", name, tn(n->args[k]->type));
             }
             s->nscope--;
             if (r) return -1;
@@ -219,7 +227,7 @@ static int ck_call(ck_state *s, kfl_node *n)
     n->op = N_FN; n->fn = (uint8_t)fn;
     switch (fn) {
     case F_CONTAINS: case F_STARTS: case F_ENDS: case F_MATCHES:
-        if (ck_expect(s, a[0], KT_STRING, name) || ck_expect(s, a[1], KT_STRING, name)) return -1;
+        if (ck_recv(s, a[0], KT_STRING, name) || ck_expect(s, a[1], KT_STRING, name)) return -1;
         n->type = KT_BOOL;
         if (fn == F_MATCHES && a[1]->op == N_LIT && a[1]->lit.k == KT_STRING) {
             char err[160];
@@ -236,7 +244,7 @@ static int ck_call(ck_state *s, kfl_node *n)
         }
         break;
     case F_LOWER: case F_UPPER: case F_TRIM:
-        if (ck_expect(s, a[0], KT_STRING, name)) return -1;
+        if (ck_recv(s, a[0], KT_STRING, name)) return -1;
         n->type = KT_STRING;
         break;
     case F_SIZE: {
