@@ -187,13 +187,8 @@ static int emit_block(kf_pcapng_w *w, uint32_t type)
     return 0;
 }
 
-kf_pcapng_w *kf_pcapng_open(FILE *f, const kf_shb_opts *shb)
+static int write_shb(kf_pcapng_w *w, const kf_shb_opts *shb)
 {
-    kf_pcapng_w *w = calloc(1, sizeof *w);
-    if (!w) return NULL;
-    w->f = f;
-    w->buf = malloc(WBUF_SIZE);
-    if (!w->buf) { free(w); return NULL; }
     char osbuf[300];
     const char *os = shb ? shb->os : NULL;
     if (!os) {
@@ -217,8 +212,26 @@ kf_pcapng_w *kf_pcapng_open(FILE *f, const kf_shb_opts *shb)
         b_opt_str(w, SHB_OS, os);
     }
     b_opt_end(w);
-    emit_block(w, BT_SHB);
+    return emit_block(w, BT_SHB);
+}
+
+kf_pcapng_w *kf_pcapng_open(FILE *f, const kf_shb_opts *shb)
+{
+    kf_pcapng_w *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->f = f;
+    w->buf = malloc(WBUF_SIZE);
+    if (!w->buf) { free(w); return NULL; }
+    write_shb(w, shb);
     return w;   /* a write error here is kept and reported by every later call */
+}
+
+int kf_pcapng_new_section(kf_pcapng_w *w, const kf_shb_opts *shb)
+{
+    if (w->failed) return -1;
+    if (write_shb(w, shb) < 0) return -1;
+    w->nifs = 0;
+    return 0;
 }
 
 int kf_pcapng_add_iface(kf_pcapng_w *w, const kf_idb_opts *idb)
@@ -286,7 +299,6 @@ int kf_pcapng_write_epb(kf_pcapng_w *w, const kf_epb *p)
     uint64_t ts;
     if (check_iface(w, p->iface) < 0 || to_units(w, p->iface, p->ts_ns, &ts) < 0) return -1;
     if (p->caplen && !p->data) { seterr(w, "packet without data"); return -1; }
-    uint32_t orig = p->origlen < p->caplen ? p->caplen : p->origlen;
     b_reset(w);
     uint8_t *h = b_grow(w, 20);
     if (h) {
@@ -294,7 +306,7 @@ int kf_pcapng_write_epb(kf_pcapng_w *w, const kf_epb *p)
         put32(h + 4, (uint32_t)(ts >> 32));
         put32(h + 8, (uint32_t)ts);
         put32(h + 12, p->caplen);
-        put32(h + 16, orig);
+        put32(h + 16, p->origlen);   /* kept as given, even below caplen */
     }
     b_bytes(w, p->data, p->caplen);
     b_pad(w);

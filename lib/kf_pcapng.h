@@ -1,6 +1,7 @@
 /* kf_pcapng — pcapng writer. Hand-written because libpcap writes only classic pcap and no
  * well-kept C library writes pcapng with per-interface IDBs, EPB flags/comments, ISB, NRB, DSB.
- * Spec: draft-ietf-opsawg-pcapng. Output is little-endian, one section.
+ * Spec: draft-ietf-opsawg-pcapng. Output is little-endian, one section (more only through
+ * kf_pcapng_new_section).
  * pcap output (single link type) goes through libpcap's pcap_dump (see kf_pcap_out below).
  *
  * Errors: functions return 0 on success, -1 on a write error (errno kept); kf_pcapng_error()
@@ -52,6 +53,9 @@ int kf_pcapng_write_dsb(kf_pcapng_w *w, uint32_t type, const void *data, uint32_
 /* One NRB with n IPv4/IPv6 records (family 4 or 6, 16-byte addr, name). */
 int kf_pcapng_write_nrb(kf_pcapng_w *w, size_t n, const int *family, const uint8_t (*addr)[16],
                         const char *const *name);
+/* Starts a new section (a new SHB); interfaces of the previous section can no longer be used
+ * and ids start again at 0. Only needed to keep several sections apart (e.g. a round trip). */
+int kf_pcapng_new_section(kf_pcapng_w *w, const kf_shb_opts *shb);
 int kf_pcapng_flush(kf_pcapng_w *w);
 uint64_t kf_pcapng_bytes(const kf_pcapng_w *w);   /* bytes written so far */
 const char *kf_pcapng_error(const kf_pcapng_w *w);

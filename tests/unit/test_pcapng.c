@@ -6,7 +6,8 @@
  *   test_pcapng --write-sample OUT      writes a fixed demo pcapng (2 interfaces, comments,
  *                                       directions, NRB, DSB, ISB)
  *   test_pcapng --write-pcap OUT        writes the same packets as ns pcap through kf_pcap_out
- *   test_pcapng --roundtrip IN OUT      reads IN with kf_capread and writes everything to OUT */
+ *   test_pcapng --roundtrip IN OUT      reads IN with kf_capread and writes everything to OUT
+ *   test_pcapng --dump-dsb IN           prints the bytes of every DSB in IN */
 #include "t.h"
 #include "kf_capread.h"
 #include "kf_pcapng.h"
@@ -148,19 +149,31 @@ static int roundtrip(const char *in, const char *out)
         shb.os = "";
     }
     kf_pcapng_w *w = kf_pcapng_open(f, &shb);
-    size_t nif = 0, nnrb = 0, ndsb = 0;
+    size_t nif = 0, nnrb = 0, ndsb = 0, cur_section = 0;
+    int *map = NULL;   /* reader's global interface id -> id in our current section */
     for (;;) {
-        /* interfaces, names and secrets seen so far, before the packet that may use them */
+        /* interfaces, names and secrets seen so far, before the packet that may use them;
+         * a new input section starts a new output section so interface ids stay the same */
         while (nif < kf_reader_iface_count(r)) {
             const kf_iface *ifc = kf_reader_iface(r, (uint32_t)nif);
+            if (ifc->section != cur_section) {
+                const kf_section *s = kf_reader_section(r, ifc->section);
+                kf_shb_opts o = { s->hardware, s->os ? s->os : "", s->userappl, s->comment };
+                kf_pcapng_new_section(w, &o);
+                cur_section = ifc->section;
+            }
             kf_idb_opts o = { ifc->linktype, ifc->snaplen, ifc->name, ifc->description, ifc->filter, 9 };
             if (kf_reader_format(r) == KF_FMT_PCAP) o.snaplen = kf_reader_snaplen(r);
-            kf_pcapng_add_iface(w, &o);
+            int *nm = realloc(map, (nif + 1) * sizeof *map);
+            if (!nm) break;
+            map = nm;
+            map[nif] = kf_pcapng_add_iface(w, &o);
             nif++;
         }
         if (kf_reader_format(r) == KF_FMT_PCAP && nif == 0 && rc == 1) {
             kf_idb_opts o = { pkt.linktype, kf_reader_snaplen(r), NULL, NULL, NULL, 9 };
-            kf_pcapng_add_iface(w, &o);
+            map = calloc(1, sizeof *map);
+            if (map) map[0] = kf_pcapng_add_iface(w, &o);
             nif++;
         }
         if (kf_reader_nrb_count(r) > nnrb) {
@@ -183,7 +196,8 @@ static int roundtrip(const char *in, const char *out)
             kf_pcapng_write_dsb(w, d->type, d->data, d->len);
         }
         if (rc != 1) break;
-        kf_epb e = { .iface = pkt.iface, .ts_ns = pkt.ts_ns, .caplen = pkt.caplen, .origlen = pkt.origlen,
+        if (pkt.iface >= nif || !map) { fprintf(stderr, "test_pcapng: %s: packet on unknown interface\n", in); rc = -1; break; }
+        kf_epb e = { .iface = (uint32_t)map[pkt.iface], .ts_ns = pkt.ts_ns, .caplen = pkt.caplen, .origlen = pkt.origlen,
                      .data = pkt.data, .flags = pkt.flags, .has_flags = pkt.has_flags,
                      .dropcount = pkt.dropcount, .has_dropcount = pkt.dropcount != 0, .comment = pkt.comment };
         if (kf_pcapng_write_epb(w, &e) < 0) {
@@ -197,12 +211,14 @@ static int roundtrip(const char *in, const char *out)
     if (rc < 0 && kf_reader_error(r)[0]) { fprintf(stderr, "test_pcapng: %s: %s\n", in, kf_reader_error(r)); ret = 1; }
     for (size_t i = 0; ret == 0 && i < kf_reader_isb_count(r); i++) {
         const kf_isb *s = kf_reader_isb(r, i);
-        if (s->iface < nif && s->ts_ns >= 0)
-            kf_pcapng_write_isb(w, s->iface, s->ts_ns, 0, s->ifrecv, s->ifdrop, s->osdrop, s->usrdeliv);
+        const kf_iface *ifc = s->iface < nif ? kf_reader_iface(r, s->iface) : NULL;
+        if (ifc && ifc->section == cur_section && map[s->iface] >= 0 && s->ts_ns >= 0)
+            kf_pcapng_write_isb(w, (uint32_t)map[s->iface], s->ts_ns, 0, s->ifrecv, s->ifdrop, s->osdrop, s->usrdeliv);
     }
     if (kf_pcapng_close(w) < 0) ret = 1;
     if (fclose(f) != 0) ret = 1;
     kf_reader_close(r);
+    free(map);
     return ret;
 }
 
@@ -447,7 +463,22 @@ int main(int argc, char **argv)
         return (fclose(f) != 0 || r != 0) ? 1 : 0;
     }
     if (argc == 4 && strcmp(argv[1], "--roundtrip") == 0) return roundtrip(argv[2], argv[3]);
-    if (argc > 1) { fprintf(stderr, "usage: test_pcapng [--write-sample OUT | --write-pcap OUT | --roundtrip IN OUT]\n"); return 2; }
+    if (argc == 3 && strcmp(argv[1], "--dump-dsb") == 0) {
+        /* every DSB's bytes, in order, on stdout (type and length on stderr) */
+        char err[512];
+        kf_reader *r = kf_reader_open(argv[2], err, sizeof err);
+        if (!r) { fprintf(stderr, "test_pcapng: %s: %s\n", argv[2], err); return 2; }
+        kf_pkt p;
+        while (kf_reader_next(r, &p) == 1) {}
+        for (size_t i = 0; i < kf_reader_dsb_count(r); i++) {
+            const kf_dsb *d = kf_reader_dsb(r, i);
+            fprintf(stderr, "dsb type=0x%08x len=%u\n", d->type, d->len);
+            fwrite(d->data, 1, d->len, stdout);
+        }
+        kf_reader_close(r);
+        return 0;
+    }
+    if (argc > 1) { fprintf(stderr, "usage: test_pcapng [--write-sample OUT | --write-pcap OUT | --roundtrip IN OUT | --dump-dsb IN]\n"); return 2; }
     unit_tests();
     T_DONE();
 }
