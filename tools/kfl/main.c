@@ -173,6 +173,10 @@ static int run_file(run *r, const char *path, long long *selected)
     input in = { .name = path };
     int rc = 0;
     long long lineno = 0, sel = 0;
+    if (r->max == 0) {                      /* grep -m 0: read nothing */
+        if (r->count && r->nfiles > 1) printf("%s:0\n", path);
+        return 0;
+    }
     if (!strcmp(path, "-")) { in.fd = 0; in.name = "(standard input)"; }
     else if ((in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) { kf_err("%s: %s", path, strerror(errno)); return -1; }
     size_t have = 0;
