@@ -1,0 +1,638 @@
+/* kf_source — several inputs merged by time (see kf_source.h).
+ *
+ * Every input becomes one or more "lanes": a plain file is one lane; a store contributes one
+ * lane per node whose segments are read one after the other (they do not overlap in time); a
+ * snapshot contributes one lane per node of its spilled members. Lanes are merged with a binary
+ * min-heap on the time stamp of each lane's pending packet (ties: lane order), so only one reader
+ * per lane is open at a time. A packet handed out stays valid until the next call: its lane is
+ * only advanced at the start of the next kf_source_next. */
+#include "kf_source.h"
+#include "kf_snap.h"
+#include "kf_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SPILL_MEM_MAX (64u << 20)   /* snapshot members up to this size stay in memory */
+#define NODE_TAG "kforensics-node: "
+
+typedef struct sfile {
+    char *path;             /* file to open, or NULL when held in memory */
+    char *display;          /* name used in messages and kf_src_pkt.file */
+    char *node;             /* node from the store/snapshot folder, or NULL (learn from the file) */
+    uint8_t *mem; size_t memlen;   /* spilled snapshot member (malloc'd or mmap'd) */
+    int mapped;
+    uint64_t size;
+    int64_t start_ns, end_ns;      /* store segments: covered time (KF_T_MIN/MAX unknown) */
+} sfile;
+
+typedef struct lane {
+    sfile *files; size_t nfiles, cur;
+    uint32_t input;
+    kf_reader *r;
+    const char *node;       /* owned by the source (strings list) */
+    const char *display;
+    uint32_t *ifmap; size_t nifmap, capifmap;   /* reader iface id -> global id */
+    size_t dsb_taken;
+    kf_src_pkt pending;
+    int have;               /* pending holds a packet */
+    uint64_t done_bytes;    /* sizes of the lane's finished files */
+} lane;
+
+struct kf_source {
+    kf_source_opts o;
+    lane *lanes; size_t nlanes, caplanes;
+    size_t *heap; size_t nheap;
+    ssize_t last;           /* lane of the packet handed out last, -1 none */
+    kf_src_iface **ifs; size_t nifs, capifs;
+    char **strs; size_t nstrs, capstrs;          /* owned strings */
+    kf_dsb *dsbs; size_t ndsb, capdsb;
+    char **warns; size_t nwarn, capwarn, wpos;
+    char *lastwarn;
+    kf_meta *meta;
+    uint64_t total;
+    int started;
+    char err[1024];
+};
+
+/* ---------- small helpers ---------- */
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return p;
+    size_t n = *cap ? *cap * 2 : 8;
+    while (n < need) n *= 2;
+    void *q = realloc(p, n * elem);
+    if (!q) return NULL;
+    *cap = n;
+    return q;
+}
+
+static const char *keep_str(kf_source *s, const char *v)
+{
+    if (!v) return NULL;
+    char **ns = grow(s->strs, &s->capstrs, s->nstrs + 1, sizeof *s->strs);
+    if (!ns) return NULL;
+    s->strs = ns;
+    char *d = strdup(v);
+    if (!d) return NULL;
+    s->strs[s->nstrs++] = d;
+    return d;
+}
+
+static void warnf(kf_source *s, const char *fmt, ...)
+{
+    char m[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    char **nw = grow(s->warns, &s->capwarn, s->nwarn + 1, sizeof *s->warns);
+    if (!nw) return;
+    s->warns = nw;
+    char *d = strdup(m);
+    if (d) s->warns[s->nwarn++] = d;
+}
+
+static int node_wanted(const kf_source *s, const char *node)
+{
+    if (!s->o.nodes) return 1;
+    for (size_t i = 0; i < s->o.nnodes; i++)
+        if (node && strcmp(s->o.nodes[i], node) == 0) return 1;
+    return 0;
+}
+
+/* "dir/x.pcapng.gz" -> "x" */
+static char *base_node(const char *path)
+{
+    if (strcmp(path, "-") == 0) return strdup("stdin");
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    char *n = strdup(b);
+    if (!n) return NULL;
+    static const char *const ext[] = { ".gz", ".pcapng", ".pcap", ".cap", ".ntar", ".part" };
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+            size_t l = strlen(n), e = strlen(ext[i]);
+            if (l > e && strcmp(n + l - e, ext[i]) == 0) { n[l - e] = 0; again = 1; }
+        }
+    }
+    return n;
+}
+
+static void sfile_free(sfile *f)
+{
+    free(f->path); free(f->display); free(f->node);
+    if (f->mem) {
+        if (f->mapped) munmap(f->mem, f->memlen);
+        else free(f->mem);
+    }
+}
+
+static lane *add_lane(kf_source *s, uint32_t input)
+{
+    lane *nl = grow(s->lanes, &s->caplanes, s->nlanes + 1, sizeof *s->lanes);
+    if (!nl) return NULL;
+    s->lanes = nl;
+    lane *l = &s->lanes[s->nlanes++];
+    memset(l, 0, sizeof *l);
+    l->input = input;
+    return l;
+}
+
+static sfile *lane_add_file(lane *l)
+{
+    sfile *nf = realloc(l->files, (l->nfiles + 1) * sizeof *l->files);
+    if (!nf) return NULL;
+    l->files = nf;
+    sfile *f = &nf[l->nfiles++];
+    memset(f, 0, sizeof *f);
+    f->start_ns = KF_T_MIN; f->end_ns = KF_T_MAX;
+    return f;
+}
+
+/* ---------- lanes: opening files, interfaces ---------- */
+
+/* Maps the reader's interfaces seen so far to global ids. */
+static int lane_sync_ifaces(kf_source *s, lane *l)
+{
+    kf_reader *r = l->r;
+    size_t want = kf_reader_format(r) == KF_FMT_PCAP ? 1 : kf_reader_iface_count(r);
+    while (l->nifmap < want) {
+        uint32_t *nm = grow(l->ifmap, &l->capifmap, l->nifmap + 1, sizeof *l->ifmap);
+        kf_src_iface **ni = grow(s->ifs, &s->capifs, s->nifs + 1, sizeof *s->ifs);
+        if (nm) l->ifmap = nm;
+        if (ni) s->ifs = ni;
+        kf_src_iface *g = calloc(1, sizeof *g);
+        if (!nm || !ni || !g) { free(g); snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
+        g->id = (uint32_t)s->nifs;
+        g->node = l->node;
+        g->file = l->display;
+        g->input = l->input;
+        if (kf_reader_format(r) == KF_FMT_PCAP) {
+            g->name = "pcap";
+            g->linktype = kf_reader_linktype(r);
+            g->snaplen = kf_reader_snaplen(r);
+        } else {
+            const kf_iface *i = kf_reader_iface(r, (uint32_t)l->nifmap);
+            g->name = i->name ? keep_str(s, i->name) : "pcapng";
+            g->description = keep_str(s, i->description);
+            g->linktype = i->linktype;
+            g->snaplen = i->snaplen;
+        }
+        s->ifs[s->nifs++] = g;
+        l->ifmap[l->nifmap++] = g->id;
+    }
+    return 0;
+}
+
+static void lane_take_dsbs(kf_source *s, lane *l)
+{
+    size_t n = kf_reader_dsb_count(l->r);
+    for (; l->dsb_taken < n; l->dsb_taken++) {
+        const kf_dsb *d = kf_reader_dsb(l->r, l->dsb_taken);
+        kf_dsb *nd = grow(s->dsbs, &s->capdsb, s->ndsb + 1, sizeof *s->dsbs);
+        if (!nd) return;
+        s->dsbs = nd;
+        uint8_t *c = malloc(d->len ? d->len : 1);
+        if (!c) return;
+        memcpy(c, d->data, d->len);
+        s->dsbs[s->ndsb++] = (kf_dsb){ d->type, d->len, c };
+    }
+}
+
+static void lane_close_reader(kf_source *s, lane *l)
+{
+    if (!l->r) return;
+    lane_take_dsbs(s, l);
+    const char *w = kf_reader_warning(l->r);
+    if (w[0]) warnf(s, "%s: %s", l->display, w);
+    l->done_bytes += l->files[l->cur].size ? l->files[l->cur].size : kf_reader_pos(l->r);
+    kf_reader_close(l->r);
+    l->r = NULL;
+    l->nifmap = 0;
+    l->dsb_taken = 0;
+}
+
+/* Opens the lane's file at l->cur. 1 ok, 0 skipped (node filter), -1 error. */
+static int lane_open_cur(kf_source *s, lane *l)
+{
+    sfile *f = &l->files[l->cur];
+    char e[256];
+    l->r = f->path ? kf_reader_open(f->path, e, sizeof e) : kf_reader_open_mem(f->mem, f->memlen, e, sizeof e);
+    if (!l->r) { snprintf(s->err, sizeof s->err, "%s: %s", f->display, e); return -1; }
+    if (!f->size) f->size = kf_reader_size(l->r);
+    l->display = keep_str(s, f->display);
+    if (f->node) l->node = keep_str(s, f->node);
+    else {
+        const kf_section *sec = kf_reader_section(l->r, 0);
+        if (sec && sec->comment && strncmp(sec->comment, NODE_TAG, strlen(NODE_TAG)) == 0 &&
+            sec->comment[strlen(NODE_TAG)])
+            l->node = keep_str(s, sec->comment + strlen(NODE_TAG));
+        else {
+            char *b = base_node(f->path ? f->path : f->display);
+            l->node = keep_str(s, b ? b : "");
+            free(b);
+        }
+    }
+    if (!l->display || !l->node) { snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
+    if (!node_wanted(s, l->node)) { kf_reader_close(l->r); l->r = NULL; return 0; }
+    return 1;
+}
+
+/* Loads the lane's next packet into l->pending (opening the following files as needed).
+ * 1 packet, 0 lane finished, -1 error. */
+static int lane_advance(kf_source *s, lane *l)
+{
+    l->have = 0;
+    for (;;) {
+        if (!l->r) {
+            if (l->cur >= l->nfiles) return 0;
+            sfile *f = &l->files[l->cur];
+            /* segments wholly outside the window are not opened */
+            if (f->end_ns < s->o.from_ns || f->start_ns > s->o.to_ns) {
+                l->done_bytes += f->size;
+                l->cur++;
+                continue;
+            }
+            int rc = lane_open_cur(s, l);
+            if (rc < 0) return -1;
+            if (rc == 0) { l->done_bytes += f->size; l->cur++; continue; }
+        }
+        kf_pkt *p = &l->pending.pkt;
+        int rc;
+        while ((rc = kf_reader_next(l->r, p)) == 1) {
+            if (p->ts_ns < s->o.from_ns || p->ts_ns > s->o.to_ns) continue;
+            if (p->iface >= l->nifmap && lane_sync_ifaces(s, l) < 0) return -1;
+            if (p->iface >= l->nifmap) continue;   /* cannot happen: the reader checked it */
+            if (kf_reader_dsb_count(l->r) > l->dsb_taken) lane_take_dsbs(s, l);
+            uint32_t g = l->ifmap[p->iface];
+            p->iface = g;
+            l->pending.iface = s->ifs[g];
+            l->pending.node = l->node;
+            l->pending.file = l->display;
+            l->pending.frame = p->frame;
+            l->have = 1;
+            return 1;
+        }
+        if (rc < 0) {
+            snprintf(s->err, sizeof s->err, "%s: %s", l->display, kf_reader_error(l->r));
+            return -1;
+        }
+        if (kf_reader_format(l->r) == KF_FMT_PCAPNG || l->nifmap == 0) lane_sync_ifaces(s, l);
+        lane_close_reader(s, l);
+        l->cur++;
+    }
+}
+
+/* ---------- heap ---------- */
+
+static inline int lane_less(const kf_source *s, size_t a, size_t b)
+{
+    int64_t ta = s->lanes[a].pending.pkt.ts_ns, tb = s->lanes[b].pending.pkt.ts_ns;
+    return ta < tb || (ta == tb && a < b);
+}
+
+static void heap_down(kf_source *s, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->nheap && lane_less(s, s->heap[l], s->heap[m])) m = l;
+        if (r < s->nheap && lane_less(s, s->heap[r], s->heap[m])) m = r;
+        if (m == i) return;
+        size_t t = s->heap[i]; s->heap[i] = s->heap[m]; s->heap[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(kf_source *s, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!lane_less(s, s->heap[i], s->heap[p])) return;
+        size_t t = s->heap[i]; s->heap[i] = s->heap[p]; s->heap[p] = t;
+        i = p;
+    }
+}
+
+/* ---------- inputs ---------- */
+
+static int add_plain(kf_source *s, const char *path, uint32_t input)
+{
+    lane *l = add_lane(s, input);
+    sfile *f = l ? lane_add_file(l) : NULL;
+    if (!f) { snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
+    f->path = strdup(path);
+    f->display = strdup(path);
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode)) f->size = (uint64_t)st.st_size;
+    if (!f->path || !f->display) { snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
+    return 0;
+}
+
+static int add_store(kf_source *s, const char *dir, uint32_t input)
+{
+    kf_segment *segs = NULL;
+    size_t n = 0;
+    char e[512];
+    if (kf_store_segments(dir, NULL, &segs, &n, e, sizeof e) != 0) {
+        snprintf(s->err, sizeof s->err, "%s: %s", dir, e);
+        return -1;
+    }
+    lane *l = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!node_wanted(s, segs[i].node)) continue;
+        if (!l || strcmp(l->files[0].node, segs[i].node) != 0) {
+            l = add_lane(s, input);
+            if (!l) break;
+        }
+        sfile *f = lane_add_file(l);
+        if (!f) break;
+        f->path = strdup(segs[i].path);
+        f->display = strdup(segs[i].path);
+        f->node = strdup(segs[i].node);
+        f->size = segs[i].size;
+        f->start_ns = segs[i].start_ns;
+        /* a segment covers [start, next start); packets at the very edge may carry the next
+         * start, so end is inclusive; the open .part and the last segment run to "now" */
+        f->end_ns = segs[i].open ? KF_T_MAX : segs[i].end_ns;
+        if (!f->path || !f->display || !f->node) break;
+        l = &s->lanes[s->nlanes - 1];
+    }
+    kf_segments_free(segs, n);
+    if (!s->o.no_meta) {
+        if (!s->meta) s->meta = kf_meta_new();
+        if (s->meta && kf_meta_load_store(s->meta, dir, e, sizeof e) != 0)
+            warnf(s, "%s: metadata: %s", dir, e);
+    }
+    return 0;
+}
+
+/* Spills the current member into memory or an unlinked temporary file mapped into memory. */
+static int spill_member(kf_source *s, kf_snap *sn, int64_t size, sfile *f)
+{
+    if (size >= 0 && (uint64_t)size <= SPILL_MEM_MAX) {
+        uint8_t *b; size_t len;
+        if (kf_snap_read_all(sn, &b, &len) != 0) {
+            snprintf(s->err, sizeof s->err, "%s: %s", f->display, kf_snap_error(sn));
+            return -1;
+        }
+        f->mem = b; f->memlen = len; f->size = len;
+        return 0;
+    }
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char t[4096];
+        snprintf(t, sizeof t, "%s/kf-spill-XXXXXX", tmp);
+        fd = mkstemp(t);
+        if (fd >= 0) unlink(t);
+    }
+    if (fd < 0) { snprintf(s->err, sizeof s->err, "%s: temporary file: %s", f->display, strerror(errno)); return -1; }
+    uint8_t *chunk = malloc(1 << 16);
+    if (!chunk) { close(fd); snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t k = kf_snap_read(sn, chunk, 1 << 16);
+        if (k < 0) {
+            snprintf(s->err, sizeof s->err, "%s: %s", f->display, kf_snap_error(sn));
+            close(fd); free(chunk);
+            return -1;
+        }
+        if (k == 0) break;
+        if (write(fd, chunk, (size_t)k) != k) {
+            snprintf(s->err, sizeof s->err, "%s: temporary file: %s", f->display, strerror(errno));
+            close(fd); free(chunk);
+            return -1;
+        }
+        total += (uint64_t)k;
+    }
+    free(chunk);
+    if (total == 0) { close(fd); f->mem = NULL; f->memlen = 0; return 0; }
+    void *m = mmap(NULL, total, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) { snprintf(s->err, sizeof s->err, "%s: mmap: %s", f->display, strerror(errno)); return -1; }
+    f->mem = m; f->memlen = total; f->mapped = 1; f->size = total;
+    return 0;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    const sfile *x = a, *y = b;
+    return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+static int add_snapshot(kf_source *s, const char *path, uint32_t input)
+{
+    char e[512];
+    kf_snap *sn = kf_snap_open(path, e, sizeof e);
+    if (!sn) { snprintf(s->err, sizeof s->err, "%s: %s", path, e); return -1; }
+    const char *name;
+    int64_t size;
+    int rc, got_meta = 0;
+    size_t first_lane = s->nlanes;
+    while ((rc = kf_snap_next(sn, &name, &size)) == 1) {
+        if (strncmp(name, "nodes/", 6) == 0) {
+            const char *nb = name + 6, *sl = strchr(nb, '/');
+            if (!sl || sl == nb || strchr(sl + 1, '/')) continue;
+            size_t nl = strlen(name);
+            if (!(nl > 7 && strcmp(name + nl - 7, ".pcapng") == 0) &&
+                !(nl > 5 && strcmp(name + nl - 5, ".pcap") == 0))
+                continue;
+            char node[256];
+            snprintf(node, sizeof node, "%.*s", (int)(sl - nb), nb);
+            if (!node_wanted(s, node)) continue;
+            int64_t start;
+            int open;
+            if (kf_segname_parse(sl + 1, &start, &open) == 0 && start > s->o.to_ns) continue;
+            lane *l = NULL;
+            for (size_t i = first_lane; i < s->nlanes; i++)
+                if (strcmp(s->lanes[i].files[0].node, node) == 0) l = &s->lanes[i];
+            if (!l) l = add_lane(s, input);
+            sfile *f = l ? lane_add_file(l) : NULL;
+            if (!f) { snprintf(s->err, sizeof s->err, "out of memory"); kf_snap_close(sn); return -1; }
+            f->node = strdup(node);
+            size_t dl = strlen(path) + strlen(name) + 2;
+            f->display = malloc(dl);
+            if (!f->node || !f->display) { snprintf(s->err, sizeof s->err, "out of memory"); kf_snap_close(sn); return -1; }
+            snprintf(f->display, dl, "%s:%s", path, name);
+            if (kf_segname_parse(sl + 1, &start, &open) == 0) f->start_ns = start;
+            if (spill_member(s, sn, size, f) < 0) { kf_snap_close(sn); return -1; }
+            if (!f->mem) {   /* empty member: nothing to read */
+                sfile_free(f);
+                l->nfiles--;
+                if (l->nfiles == 0) s->nlanes--;
+            }
+        } else if (strcmp(name, "meta/events.ndjson") == 0 && !s->o.no_meta) {
+            uint8_t *b; size_t len;
+            if (kf_snap_read_all(sn, &b, &len) != 0) {
+                snprintf(s->err, sizeof s->err, "%s: %s", path, kf_snap_error(sn));
+                kf_snap_close(sn);
+                return -1;
+            }
+            if (!s->meta) s->meta = kf_meta_new();
+            if (s->meta && kf_meta_load_buffer(s->meta, (const char *)b, len, KF_T_MIN, e, sizeof e) != 0)
+                warnf(s, "%s:meta/events.ndjson: %s", path, e);
+            free(b);
+            got_meta = 1;
+        }
+    }
+    if (rc < 0) {
+        snprintf(s->err, sizeof s->err, "%s: %s", path, kf_snap_error(sn));
+        kf_snap_close(sn);
+        return -1;
+    }
+    kf_snap_close(sn);
+    (void)got_meta;
+    for (size_t i = first_lane; i < s->nlanes; i++)   /* a node's segments in time order */
+        qsort(s->lanes[i].files, s->lanes[i].nfiles, sizeof(sfile), cmp_start);
+    return 0;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+kf_source *kf_source_open(const char *const *inputs, size_t n, const kf_source_opts *opts,
+                          char *err, size_t errlen)
+{
+    kf_source *s = calloc(1, sizeof *s);
+    if (!s) { snprintf(err, errlen, "out of memory"); return NULL; }
+    if (opts) s->o = *opts;
+    else { s->o.from_ns = KF_T_MIN; s->o.to_ns = KF_T_MAX; }
+    if (s->o.from_ns == 0 && s->o.to_ns == 0) { s->o.from_ns = KF_T_MIN; s->o.to_ns = KF_T_MAX; }
+    s->last = -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *in = inputs[i];
+        int rc;
+        if (strcmp(in, "-") != 0 && is_dir(in)) {
+            if (!kf_store_is_store(in)) {
+                snprintf(s->err, sizeof s->err, "%s: a directory but not a capture store", in);
+                rc = -1;
+            } else rc = add_store(s, in, (uint32_t)i);
+        } else if (strcmp(in, "-") != 0 && kf_snap_detect(in)) {
+            rc = add_snapshot(s, in, (uint32_t)i);
+        } else {
+            rc = add_plain(s, in, (uint32_t)i);
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "%s", s->err);
+            kf_source_close(s);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < s->nlanes; i++)
+        for (size_t k = 0; k < s->lanes[i].nfiles; k++) s->total += s->lanes[i].files[k].size;
+    /* open the first file of every lane now, so a bad input fails here */
+    s->heap = calloc(s->nlanes ? s->nlanes : 1, sizeof *s->heap);
+    if (!s->heap) { snprintf(err, errlen, "out of memory"); kf_source_close(s); return NULL; }
+    for (size_t i = 0; i < s->nlanes; i++) {
+        lane *l = &s->lanes[i];
+        int rc = 0;
+        while (l->cur < l->nfiles && !l->r) {
+            sfile *f = &l->files[l->cur];
+            if (f->end_ns < s->o.from_ns || f->start_ns > s->o.to_ns) { l->done_bytes += f->size; l->cur++; continue; }
+            rc = lane_open_cur(s, l);
+            if (rc < 0) break;
+            if (rc == 0) { l->done_bytes += f->size; l->cur++; }
+        }
+        if (rc < 0) { snprintf(err, errlen, "%s", s->err); kf_source_close(s); return NULL; }
+        if (l->r) lane_sync_ifaces(s, l);
+    }
+    if (s->meta) kf_meta_finish(s->meta);
+    return s;
+}
+
+int kf_source_next(kf_source *s, kf_src_pkt *out)
+{
+    if (s->err[0]) return -1;
+    if (!s->started) {
+        s->started = 1;
+        for (size_t i = 0; i < s->nlanes; i++) {
+            int rc = lane_advance(s, &s->lanes[i]);
+            if (rc < 0) return -1;
+            if (rc == 1) { s->heap[s->nheap++] = i; heap_up(s, s->nheap - 1); }
+        }
+    } else if (s->last >= 0) {
+        /* advance the lane whose packet went out last; it is at the top of the heap */
+        int rc = lane_advance(s, &s->lanes[s->last]);
+        if (rc < 0) return -1;
+        if (rc == 1) heap_down(s, 0);
+        else {
+            s->heap[0] = s->heap[--s->nheap];
+            if (s->nheap) heap_down(s, 0);
+        }
+        s->last = -1;
+    }
+    if (s->nheap == 0) return 0;
+    size_t top = s->heap[0];
+    *out = s->lanes[top].pending;
+    s->last = (ssize_t)top;
+    return 1;
+}
+
+const char *kf_source_error(const kf_source *s) { return s->err; }
+
+const char *kf_source_warning(kf_source *s)
+{
+    if (s->wpos >= s->nwarn) return NULL;
+    free(s->lastwarn);
+    s->lastwarn = s->warns[s->wpos];
+    s->warns[s->wpos++] = NULL;
+    return s->lastwarn;
+}
+
+size_t kf_source_iface_count(const kf_source *s) { return s->nifs; }
+const kf_src_iface *kf_source_iface(const kf_source *s, uint32_t id) { return id < s->nifs ? s->ifs[id] : NULL; }
+kf_meta *kf_source_meta(kf_source *s) { return s->meta; }
+
+size_t kf_source_dsb_count(const kf_source *s) { return s->ndsb; }
+const kf_dsb *kf_source_dsb(const kf_source *s, size_t i) { return i < s->ndsb ? &s->dsbs[i] : NULL; }
+
+void kf_source_progress(const kf_source *s, uint64_t *done, uint64_t *total)
+{
+    uint64_t d = 0;
+    for (size_t i = 0; i < s->nlanes; i++) {
+        const lane *l = &s->lanes[i];
+        d += l->done_bytes;
+        if (l->r) d += kf_reader_pos(l->r);
+    }
+    if (done) *done = d;
+    if (total) *total = s->total;
+}
+
+void kf_source_close(kf_source *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < s->nlanes; i++) {
+        lane *l = &s->lanes[i];
+        if (l->r) kf_reader_close(l->r);
+        for (size_t k = 0; k < l->nfiles; k++) sfile_free(&l->files[k]);
+        free(l->files);
+        free(l->ifmap);
+    }
+    free(s->lanes);
+    free(s->heap);
+    for (size_t i = 0; i < s->nifs; i++) free(s->ifs[i]);
+    free(s->ifs);
+    for (size_t i = 0; i < s->nstrs; i++) free(s->strs[i]);
+    free(s->strs);
+    for (size_t i = 0; i < s->ndsb; i++) free(s->dsbs[i].data);
+    free(s->dsbs);
+    for (size_t i = 0; i < s->nwarn; i++) free(s->warns[i]);
+    free(s->warns);
+    free(s->lastwarn);
+    if (s->meta) kf_meta_free(s->meta);
+    free(s);
+}
