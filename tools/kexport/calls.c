@@ -74,6 +74,8 @@ static char *side_text(json_t *side)
         int n = snprintf(buf, sizeof buf, "%s%s%s", name, ns && *ns ? "." : "", ns && *ns ? ns : "");
         if (okind && oname && n > 0 && (size_t)n < sizeof buf)
             n += snprintf(buf + n, sizeof buf - (size_t)n, " (%s %s)", okind, oname);
+        else if (n > 0 && (size_t)n < sizeof buf && json_is_object(pod))
+            n += snprintf(buf + n, sizeof buf - (size_t)n, " (pod)");
         if (*ep && n > 0 && (size_t)n < sizeof buf)
             snprintf(buf + n, sizeof buf - (size_t)n, " %s", ep);
     } else if (*ep) {

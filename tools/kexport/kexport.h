@@ -115,7 +115,8 @@ int kx_endpoints_match(const kx_endpoints *e, const kf_addr *ip, int64_t ts);
 /* Workload text of an IP at ts from the metadata: "orders-594487879c-7ddxf.prod" (pod),
  * "orders.prod.svc" (service), node name; NULL when unknown. For the NRB. buf >= 256. */
 const char *kx_meta_name(const kf_meta *m, const kf_addr *ip, int64_t ts, char *buf, size_t len);
-/* Longer form for comments: "prod/orders-594487879c-7ddxf (Deployment orders)". */
+/* Longer form for comments: "orders-594487879c-7ddxf.prod (Deployment orders)",
+ * "web-1.prod (pod)", "orders.prod.svc (service)", "worker-1 (node)". */
 const char *kx_meta_describe(const kf_meta *m, const kf_addr *ip, int64_t ts, char *buf,
                              size_t len);
 
@@ -128,6 +129,7 @@ typedef struct kx_set {
 void kx_set_init(kx_set *s, size_t key_size);
 /* 1 added, 0 was there, -1 out of memory. Keys are compared as bytes (zero any padding). */
 int kx_set_add(kx_set *s, const void *key);
+int kx_set_has(const kx_set *s, const void *key);
 void kx_set_free(kx_set *s);
 
 /* ---- out.c */

@@ -94,7 +94,9 @@ static int iface_get(kx_out *w, const char *node, const char *name, int lt, uint
         else snprintf(full, sizeof full, "%s", name);
         kf_idb_opts idb = { 0 };
         idb.linktype = lt;
-        idb.snaplen = w->o.snaplen ? w->o.snaplen : snaplen;
+        /* one snaplen for every IDB (unless an input's is larger): libpcap, and so tcpdump,
+         * refuses a pcapng whose interfaces differ in snaplen */
+        idb.snaplen = w->o.snaplen ? w->o.snaplen : (snaplen > 262144 ? snaplen : 262144);
         idb.name = full;
         idb.description = description;
         idb.tsresol = 9;

@@ -255,19 +255,18 @@ const char *kx_meta_describe(const kf_meta *m, const kf_addr *ip, int64_t ts, ch
                              size_t len)
 {
     kf_ipinfo in;
-    if (!m || !kf_meta_lookup(m, ip, ts, &in)) return NULL;
-    const kf_workload *w = NULL;
-    const char *kind = "";
-    if (in.pod && !in.host_network_shared) { w = in.pod; kind = "pod"; }
-    else if (in.service) { w = in.service; kind = "service"; }
-    else if (in.node) { w = in.node; kind = "node"; }
-    if (!w || !w->name) return NULL;
-    if (w->kind != KF_WK_NODE && w->namespace_)
-        snprintf(buf, len, "%s/%s (%s%s%s%s%s)", w->namespace_, w->name, kind,
-                 w->owner_kind ? ", " : "", w->owner_kind ? w->owner_kind : "",
-                 w->owner_kind ? " " : "", w->owner_kind && w->owner_name ? w->owner_name : "");
-    else
-        snprintf(buf, len, "%s (%s)", w->name, kind);
+    char name[256];
+    if (!kx_meta_name(m, ip, ts, name, sizeof name) || !kf_meta_lookup(m, ip, ts, &in)) return NULL;
+    if (in.pod && !in.host_network_shared) {
+        if (in.pod->owner_kind && in.pod->owner_name)
+            snprintf(buf, len, "%s (%s %s)", name, in.pod->owner_kind, in.pod->owner_name);
+        else
+            snprintf(buf, len, "%s (pod)", name);
+    } else if (in.service) {
+        snprintf(buf, len, "%s (service)", name);
+    } else {
+        snprintf(buf, len, "%s (node%s)", name, in.host_network_shared ? ", host network" : "");
+    }
     return buf;
 }
 
@@ -319,6 +318,17 @@ int kx_set_add(kx_set *s, const void *key)
     memcpy(s->keys + j * s->ksize, key, s->ksize);
     s->n++;
     return 1;
+}
+
+int kx_set_has(const kx_set *s, const void *key)
+{
+    if (!s->n) return 0;
+    size_t j = hash_bytes(key, s->ksize) & (s->cap - 1);
+    while (s->used[j]) {
+        if (!memcmp(s->keys + j * s->ksize, key, s->ksize)) return 1;
+        j = (j + 1) & (s->cap - 1);
+    }
+    return 0;
 }
 
 void kx_set_free(kx_set *s)

@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# kexport --calls: kdissect NDJSON records (docs/schema.md `capture`) select connections and
+# calls. Hand-written records (tests/kexport/mkfixture.py) first; then the real pipeline
+# kdissect | kfl | kexport, checked with tshark as the oracle.
+load helpers
+
+setup_file() {
+  export FX=$BATS_FILE_TMPDIR/fx
+  python3 "$KF_ROOT/tests/kexport/mkfixture.py" "$FX"
+}
+setup() { KX=$KF_BIN/kexport; W=$BATS_TEST_TMPDIR; cd "$FX"; }
+npk() { tcpdump -# -n -r "$1" 2>/dev/null | grep -cE '^ *[0-9]+  '; }
+codes() { tshark -r "$1" -Y http.response -T fields -e http.response.code 2>/dev/null | sort | tr '\n' ' '; }
+n5xx() { jq -c 'select(.status_code >= 500)' calls.ndjson; }
+
+@test "kexport --calls: the call's connection with handshake and teardown, not the other calls' data" {
+  jq -c 'select(.path == "/a")' calls.ndjson > "$W/a.ndjson"
+  run "$KX" --calls "$W/a.ndjson" worker-1.pcap -o "$W/a.pcapng"
+  assert_success
+  # all of conn A but the /b request and its 200 response (2 data packets): 14 - 2
+  [ "$(npk "$W/a.pcapng")" -eq 12 ]
+  [ "$(tshark -r "$W/a.pcapng" -Y 'tcp.port != 40000' 2>/dev/null | wc -l)" -eq 0 ]
+  [ "$(tshark -r "$W/a.pcapng" -Y 'tcp.flags.syn == 1' 2>/dev/null | wc -l)" -eq 2 ]
+  [ "$(tshark -r "$W/a.pcapng" -Y 'tcp.flags.fin == 1' 2>/dev/null | wc -l)" -eq 2 ]
+  [ "$(codes "$W/a.pcapng")" = "503 " ]
+}
+
+@test "kexport --calls --scope whole: every packet of the connection" {
+  jq -c 'select(.path == "/a")' calls.ndjson > "$W/a.ndjson"
+  run "$KX" --calls "$W/a.ndjson" --scope whole worker-1.pcap -o "$W/w.pcapng"
+  assert_success
+  [ "$(npk "$W/w.pcapng")" -eq 14 ]
+  [ "$(codes "$W/w.pcapng")" = "200 503 " ]
+}
+
+@test "kexport --calls --scope call: only the call's frames" {
+  jq -c 'select(.path == "/a")' calls.ndjson > "$W/a.ndjson"
+  run "$KX" --calls "$W/a.ndjson" --scope call worker-1.pcap -o "$W/c.pcapng"
+  assert_success
+  first=$(jq '.capture.first_frame' "$W/a.ndjson"); last=$(jq '.capture.last_frame' "$W/a.ndjson")
+  [ "$(npk "$W/c.pcapng")" -eq $((last - first + 1)) ]
+  # the same bytes as those frames of the input
+  cmp <(tcpdump -r "$W/c.pcapng" -w - 2>/dev/null | tail -c +25) \
+      <(editcap -r worker-1.pcap - "$first-$last" 2>/dev/null | tcpdump -r - -w - 2>/dev/null | tail -c +25)
+}
+
+@test "kexport --calls - reads standard input; 5xx records give exactly the 5xx responses" {
+  run bash -c "jq -c 'select(.status_code >= 500)' calls.ndjson | '$KX' --calls - worker-1.pcap -o '$W/e.pcapng'"
+  assert_success
+  [ "$(codes "$W/e.pcapng")" = "500 503 " ]
+}
+
+@test "kexport --calls: the call is taken from the node that saw it" {
+  jq -c 'select(.path == "/a")' calls.ndjson > "$W/a.ndjson"
+  # worker-2 saw conn A too, but the record names worker-1
+  run "$KX" --calls "$W/a.ndjson" worker-2.pcapng -o "$W/n.pcapng"
+  assert_failure 1
+  [ "$(npk "$W/n.pcapng")" -eq 0 ]
+}
+
+@test "kexport --calls --annotate: a comment on the first packet of each call, with both sides" {
+  run bash -c "jq -c 'select(.status_code >= 500)' calls.ndjson | '$KX' --calls - --annotate --meta meta-events.ndjson worker-1.pcap -o '$W/a.pcapng'"
+  assert_success
+  run bash -c "tshark -r '$W/a.pcapng' -T fields -e frame.comment -e http.request.uri 2>/dev/null | awk -F'\t' '\$1 != \"\"'"
+  [ "${#lines[@]}" -eq 2 ]
+  assert_line "HTTP GET /a -> 503 [fixture-0]: client web-1.prod (pod) 10.0.1.2:40000 -> server orders-594487879c-aaaaa.prod (Deployment orders) 10.0.1.7:8080	/a"
+  assert_line "HTTP GET /c -> 500 [fixture-2]: client web-1.prod (pod) 10.0.1.2:40001 -> server payments-bbb.prod (pod) 10.0.1.7:8080	/c"
+}
+
+@test "kexport --calls: a line that is not JSON is an error naming the line; records without capture are skipped" {
+  { head -1 calls.ndjson; echo '{"protocol":'; } > "$W/bad.ndjson"
+  run "$KX" --calls "$W/bad.ndjson" worker-1.pcap -o "$W/x.pcapng"
+  assert_failure 2
+  assert_output --partial "bad.ndjson: line 2: not JSON"
+  [ ! -e "$W/x.pcapng" ]
+  { echo '{"protocol":"HTTP"}'; echo; head -1 calls.ndjson; } > "$W/skip.ndjson"
+  run "$KX" --calls "$W/skip.ndjson" worker-1.pcap -o "$W/x.pcapng"
+  assert_success
+  assert_output --partial "1 of 2 records have no usable capture.conn (first: line 1); skipped"
+  echo '{"protocol":"HTTP"}' > "$W/none.ndjson"
+  run "$KX" --calls "$W/none.ndjson" worker-1.pcap -o "$W/y.pcapng"
+  assert_failure 1
+}
+
+@test "kexport --calls: fuzz seeds replay without a crash" {
+  t=${KF_REPLAY:-$KF_ROOT/build/fuzz-replay}/fuzz_kexport_calls
+  [ -x "$t" ] || skip "replay target not built"
+  run "$t" "$KF_ROOT/tests/fuzz/corpus/fuzz_kexport_calls"
+  assert_success
+}
+
+# The issue's proof: kdissect CAP | kfl 'http && status_code >= 500' | kexport CAP --calls -
+# finds in tshark exactly the responses kfl selected, and no other HTTP response.
+pipeline() { # capture
+  local cap=$1
+  "$KF_BIN/kdissect" "$cap" > "$W/all.ndjson" 2>"$W/kd.err" || true
+  [ -s "$W/all.ndjson" ] || return 2
+  "$KF_BIN/kfl" 'http && status_code >= 500' < "$W/all.ndjson" > "$W/sel.ndjson" || true
+  "$KX" "$cap" --calls - -o "$W/p.pcapng" < "$W/sel.ndjson"
+}
+
+@test "kexport: kdissect | kfl 'http && status_code >= 500' | kexport --calls - gives exactly those responses" {
+  "$KF_BIN/kdissect" --help >/dev/null 2>&1 && "$KF_BIN/kfl" --help >/dev/null 2>&1 ||
+    skip "kdissect or kfl not built yet"
+  n=0
+  for cap in "$FX/worker-1.pcap" "$KF_CORPUS/http1/zeek__methods.pcap" "$KF_ROOT"/samples/*.pcap*; do
+    [ -f "$cap" ] || continue
+    pipeline "$cap"; rc=$?
+    [ $rc -eq 2 ] && continue
+    want=$(jq -r '.status_code' "$W/sel.ndjson" | sort | tr '\n' ' ')
+    got=$(codes "$W/p.pcapng")
+    echo "# $(basename "$cap"): kfl selected [${want}], tshark finds [${got}]" >&3
+    [ "$got" = "$want" ] || fail "$(basename "$cap"): responses [$got], want [$want]"
+    n=$((n + 1))
+  done
+  [ "$n" -gt 0 ]
+}
