@@ -120,6 +120,7 @@ typedef struct wl {
     size_t *open;              /* indices of its open bindings */
     size_t nopen, capopen;
     int nevents;
+    int soft;                  /* first seen already completed: its bindings end at an upper bound */
     char *own_kind_buf;        /* resolved owner kind/name (may point into events instead) */
 } wl;
 
@@ -618,8 +619,13 @@ int kf_meta_parse_buffer(const char *buf, size_t len, int64_t at_ns, int64_t fir
             off += used;
             continue;
         }
-        lerr_set(&le, "line %lld (offset %zu): %s", (long long)(line + je.line - 1),
-                 off + (size_t)(je.position > 0 ? je.position : 0), je.text);
+        /* name the line where the broken value starts; where jansson noticed it, when later */
+        if (je.line > 1)
+            lerr_set(&le, "line %lld: %s (at line %lld, offset %zu)", (long long)line, je.text,
+                     (long long)(line + je.line - 1), off + (size_t)(je.position > 0 ? je.position : 0));
+        else
+            lerr_set(&le, "line %lld (offset %zu): %s", (long long)line,
+                     off + (size_t)(je.position > 0 ? je.position : 0), je.text);
         /* resynchronise at the next line that opens a top-level object */
         const char *p = buf + off + 1, *end = buf + len, *nx = NULL;
         while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
@@ -879,6 +885,17 @@ static int replay_workload(kf_meta *m, hmap *wmap, hmap *ipmap, hmap *ctrl, cons
             w->open[i] = w->open[--w->nopen];
         } else i++;
     }
+    if (gone && first && e->type != EV_DELETED && e->nips) {
+        /* first seen already completed (a List): it held its IPs from its creation until some
+         * time before now; end them here, and (after the replay) at the next holder's start */
+        w->soft = 1;
+        for (uint32_t k = 0; k < e->nips; k++) {
+            int64_t from = e->created != KF_T_MIN && e->created < e->ts ? e->created : e->ts;
+            long bi = add_binding(m, &e->ips[k], &w->w, from);
+            if (bi < 0) return -1;
+            close_binding(&m->b[bi], e->ts);
+        }
+    }
     if (gone) return 0;
     for (uint32_t k = 0; k < e->nips; k++) {
         const kf_addr *ip = &e->ips[k];
@@ -993,6 +1010,16 @@ void kf_meta_finish(kf_meta *m)
     for (size_t i = 0; i < m->nwl; i++) { free(m->wls[i]->open); m->wls[i]->open = NULL; m->wls[i]->nopen = m->wls[i]->capopen = 0; }
     hm_free(&wmap); hm_free(&ipmap); hm_free(&ctrl); hm_free(&epmap);
     if (m->nb > 1) qsort(m->b, m->nb, sizeof *m->b, cmp_binding);
+    for (size_t i = 0; i < m->nb; i++) {   /* soft ends: not past the next pod holder's start */
+        kf_binding *b = &m->b[i];
+        if (b->w->kind != KF_WK_POD || !((const wl *)b->w)->soft) continue;
+        for (size_t j = i + 1; j < m->nb && !addr_cmp(&m->b[j].ip, &b->ip); j++) {
+            const kf_workload *o = m->b[j].w;
+            if (o->kind != KF_WK_POD || o->host_network || ((const wl *)o)->soft) continue;
+            if (m->b[j].from_ns < b->to_ns) b->to_ns = m->b[j].from_ns < b->from_ns ? b->from_ns : m->b[j].from_ns;
+            break;
+        }
+    }
     if (m->nwl > 1) qsort(m->wls, m->nwl, sizeof *m->wls, cmp_wl);
     if (!m->wls) m->wls = calloc(1, sizeof *m->wls);   /* marks "finished" even when empty */
     m->svcs = malloc((m->nwl ? m->nwl : 1) * sizeof *m->svcs);

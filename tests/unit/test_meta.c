@@ -146,11 +146,30 @@ static void test_malformed(void)
                      "{\n  \"type\": \"MODIFIED\",\n  \"object\": [\n}\n";
     m = kf_meta_new();
     T_EQ_INT(kf_meta_load_buffer(m, pp, strlen(pp), T("2026-03-14T10:00:00Z"), err, sizeof err), -1, "cut watch stream");
-    T_OK(strncmp(err, "line 2", 6) == 0 || strstr(err, "line 2") != NULL, "error line in the stream: %s", err);
+    T_OK(strncmp(err, "line 17:", 8) == 0 && strstr(err, "at line 20") != NULL, "error names where the cut value starts and where it broke: %s", err);
     T_EQ_INT(kf_meta_event_count(m), 2, "two watch events kept");
     kf_meta_finish(m);
     T_EQ_STR(pod_at(m, "fd00::5", "2026-03-14T10:00:00Z"), "x", "IPv6 pod IP");
     kf_meta_free(m);
+}
+
+static void test_completed(void)
+{
+    for (int order = 0; order < 2; order++) {
+        const char *a = "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"job-a\",\"namespace\":\"x\",\"uid\":\"a\",\"creationTimestamp\":\"2026-03-14T09:00:00Z\"},"
+                        "\"status\":{\"phase\":\"Succeeded\",\"podIP\":\"10.0.0.9\"}}";
+        const char *b = "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-b\",\"namespace\":\"y\",\"uid\":\"b\",\"creationTimestamp\":\"2026-03-14T10:00:00Z\"},"
+                        "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.9\"}}";
+        char list[2048];
+        snprintf(list, sizeof list, "{\"kind\":\"PodList\",\"items\":[%s,%s]}", order ? b : a, order ? a : b);
+        kf_meta *m = kf_meta_new();
+        char err[256];
+        T_EQ_INT(kf_meta_load_buffer(m, list, strlen(list), T("2026-03-14T12:00:00Z"), err, sizeof err), 0, "list with a completed pod (%s)", err);
+        kf_meta_finish(m);
+        T_EQ_STR(pod_at(m, "10.0.0.9", "2026-03-14T09:30:00Z"), "job-a", "completed pod held the IP before (order %d)", order);
+        T_EQ_STR(pod_at(m, "10.0.0.9", "2026-03-14T11:00:00Z"), "web-b", "running pod holds it after its creation (order %d)", order);
+        kf_meta_free(m);
+    }
 }
 
 static void test_corpus(void)
@@ -181,6 +200,7 @@ int main(void)
     test_reuse();
     test_restart_and_owner();
     test_malformed();
+    test_completed();
     test_corpus();
     T_DONE();
 }
