@@ -81,6 +81,8 @@ enum {
     KD_DATA_EOF = 1,            /* the direction ended (FIN/RST/close/expiry); last call for dir:
                                  * consume what you can (close-delimited bodies end here) */
     KD_DATA_AFTER_GAP = 2,      /* bytes follow a gap: resynchronise on a message start */
+    KD_DATA_GAP_NEXT = 4,       /* a gap follows these bytes: take what you can of a partial
+                                 * message now (what is left is dropped, then on_gap) */
 };
 
 /* What an HTTP/1 Upgrade hands to the next dissector (kd_conn_upgrade). Strings live only for
@@ -135,7 +137,7 @@ typedef struct kd_dissector {
     size_t (*on_data)(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n,
                       uint64_t off, unsigned flags);
     /* TCP: `len` bytes at stream offset `off` are missing in dir (unconsumed bytes before the
-     * gap were discarded). The next on_data has KD_DATA_AFTER_GAP. */
+     * gap were first offered with KD_DATA_GAP_NEXT, then discarded). The next on_data has KD_DATA_AFTER_GAP. */
     void (*on_gap)(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len);
     /* UDP: one datagram (payload only) sent by side dir, captured in packet ref. */
     void (*on_datagram)(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n,

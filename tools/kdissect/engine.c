@@ -1066,7 +1066,7 @@ static void tcp_gap(kd_engine *e, kd_conn *c, int dir, uint64_t upto)
     if (upto <= d->next) return;
     uint64_t len = upto - d->next;
     e->st.gaps++; e->st.gap_bytes += len;
-    c->lost += 0;
+    if (d->blen && c->l7_state == 1) run_dissector(e, c, dir, KD_DATA_GAP_NEXT);
     if (d->blen) buf_consume(d, d->blen);
     if (c->l7_state == 1 && c->d && c->d->on_gap) c->d->on_gap(c, c->st, dir, d->next, len);
     d->next = upto;
@@ -1302,6 +1302,18 @@ static void tcp_packet(kd_engine *e, kd_conn *c, int dir, const kf_l4 *l4, int64
         if (c->syn[!dir] && !c->synack && !c->dir[dir].payload) c->refused = 1;
     }
     if (fl & KF_TCP_FIN) { c->fin_count++; c->completeness |= 16; }
+    /* the peer acknowledged bytes of ours we never saw: lost in the capture */
+    if ((fl & KF_TCP_ACK) && c->dir[!dir].have_base && !c->dir[!dir].ended) {
+        kd_dir *o = &c->dir[!dir];
+        int64_t ad = (int32_t)(t->ack - (o->base + (uint32_t)o->next));
+        if (ad > 0 && ad < (1 << 30)) {
+            uint64_t upto = o->next + (uint64_t)ad;
+            if (o->ooo && o->ooo->off < upto) upto = o->ooo->off;
+            if (o->fin_seen && upto > o->fin_off) upto = o->fin_off;
+            tcp_gap(e, c, !dir, upto);
+            ooo_drain(e, c, !dir);
+        }
+    }
     /* payload into the stream */
     uint32_t n = l4->paylen;
     if (n && (fl & KF_TCP_SYN) && !(fl & KF_TCP_ACK)) n = 0;   /* data on SYN: ignore (TFO) */
@@ -1334,17 +1346,6 @@ static void tcp_packet(kd_engine *e, kd_conn *c, int dir, const kf_l4 *l4, int64
         uint64_t fo = (uint64_t)(off < 0 ? 0 : off) + l4->wire_paylen;
         if (!d->fin_seen) { d->fin_seen = 1; d->fin_off = fo; }
         c->fin[dir] = 1;
-    }
-    /* the peer acknowledged bytes of ours we never saw: lost in the capture */
-    if ((fl & KF_TCP_ACK) && c->dir[!dir].have_base && !c->dir[!dir].ended) {
-        kd_dir *o = &c->dir[!dir];
-        int64_t ad = (int32_t)(t->ack - (o->base + (uint32_t)o->next));
-        if (ad > 0 && o->ooo) {
-            uint64_t upto = o->next + (uint64_t)ad;
-            if (o->ooo->off < upto) upto = o->ooo->off;
-            tcp_gap(e, c, !dir, upto);
-            ooo_drain(e, c, !dir);
-        }
     }
     if (d->fin_seen && !d->ended && d->next >= d->fin_off) { d->ended = 1; dir_end(e, c, dir); }
     if (fl & KF_TCP_RST) {

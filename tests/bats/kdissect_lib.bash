@@ -1,0 +1,52 @@
+# Helpers for the kdissect tests: tshark as an oracle for HTTP/1 and DNS counts.
+# Each function prints a sorted "kind value" list, one per message, so two lists compare
+# with diff. tshark's decode-as (-d) from SOURCES.tsv's fallback column is used when tshark
+# sees nothing by default.
+
+kd_decode_as() { # capture -> "-d tcp.port==P,http" (+ no desegmenting when that is what finds it)
+  local rel=${1#"$KF_CORPUS"/}
+  awk -F'\t' -v f="$rel" '$1==f && $14=="0" && $15 ~ /^decode-as/ {
+      split($15, a, /[ :;]+/); d = "-d " a[2]
+      if (a[3] == "0" && $15 ~ /no-desegment: [1-9]/) d = d " -o tcp.desegment_tcp_streams:FALSE"
+      print d }' "$KF_CORPUS/SOURCES.tsv"
+}
+# tshark counts a message only once it is complete (when it desegments, the default)
+kd_desegments() { case "$(kd_decode_as "$1")" in *desegment*) return 1;; esac; return 0; }
+
+# HTTP: "req METHOD" per request, "resp CODE" per response
+tshark_http() { # capture
+  local d; d=$(kd_decode_as "$1")
+  # shellcheck disable=SC2086
+  tshark -n -r "$1" $d -Y 'http.request || http.response' -T fields -E occurrence=a -E aggregator='|' \
+    -e http.request.method -e http.response.code 2>/dev/null |
+    awk -F'\t' '{ n = split($1, m, "|"); for (i = 1; i <= n; i++) if (m[i] != "") print "req " m[i];
+                  n = split($2, r, "|"); for (i = 1; i <= n; i++) if (r[i] != "") print "resp " r[i] }' | sort
+}
+kd_http() { # ndjson [complete-only]
+  jq -r --arg c "${2:-}" 'select(.http == true) |
+    (if .method and ($c == "" or (.request.incomplete | not)) then "req " + .method else empty end),
+    (if (.status_code // 0) > 0 and ($c == "" or (.response.incomplete | not)) then "resp " + (.status_code|tostring) else empty end),
+    ((.informational // [])[] | "resp " + tostring)' "$1" | sort
+}
+
+# DNS messages: "q" per query, "r RCODE" per response (every message of a packet: TCP may
+# carry several); names compared separately as a set (mDNS asks several per message).
+tshark_dns() { # capture
+  local d; d=$(kd_decode_as "$1")
+  # shellcheck disable=SC2086
+  tshark -n -r "$1" $d -Y 'dns || mdns' -T fields -E occurrence=a -E aggregator='|' -e dns.flags.response -e dns.flags.rcode 2>/dev/null |
+    awk -F'\t' '{ n = split($1, f, "|"); split($2, r, "|");
+                  for (i = 1; i <= n; i++) if (f[i] == "0" || f[i] == "False") print "q"; else print "r " r[i] }' | sort
+}
+kd_dns() { # ndjson
+  jq -r 'select(.dns == true) | (if .dns_request then "q" else empty end), (if .dns_response then "r " + (.status_code|tostring) else empty end)' "$1" | sort
+}
+tshark_dns_names() { # capture
+  local d; d=$(kd_decode_as "$1")
+  # shellcheck disable=SC2086
+  tshark -n -r "$1" $d -Y 'dns || mdns' -T fields -E occurrence=a -E aggregator='|' -e dns.qry.name 2>/dev/null |
+    tr '|' '\n' | awk 'NF { if ($0 == "<Root>") print "."; else if ($0 !~ /^</) print }' | sort -u
+}
+kd_dns_names() { # ndjson
+  jq -r 'select(.dns == true) | .dns_questions[]?' "$1" | sort -u
+}

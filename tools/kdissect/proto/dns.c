@@ -1,0 +1,488 @@
+/* dns.c — DNS over UDP and TCP (RFC 1035; AAAA RFC 3596; SRV RFC 2782; EDNS RFC 6891;
+ * TCP framing RFC 7766: a 2-byte length before each message).
+ *
+ *   header   id(16) | QR opcode(4) AA TC RD | RA Z AD CD rcode(4) | qd an ns ar counts (16 each)
+ *   question qname qtype(16) qclass(16)
+ *   RR       name type(16) class(16) ttl(32) rdlength(16) rdata
+ *   names    labels (len ≤ 63) or a 14-bit pointer (0xC0) back into the message
+ *
+ * Queries and responses are matched by id within one connection (5-tuple). A query without a
+ * response after kd_opts.req_timeout_ns is emitted with "unanswered": true. Compression
+ * pointers are followed at most 64 times per name and a name is at most 255 bytes.
+ * Answers A/AAAA teach the engine the names of addresses (src.dns / dst.dns).
+ * Hand-written on kf_cursor: the C resolver libraries parse only well-formed answers. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../dissector.h"
+#include "kf_cursor.h"
+#include "kf_json.h"
+
+#define DNS_MAX_PENDING 64
+#define DNS_MAX_RR 64
+
+typedef struct dns_q {
+    int used;
+    uint16_t id;
+    int dir;
+    kd_pref first, last;
+    uint32_t len;
+    uint8_t *msg;          /* the query message (copied, ≤ 512 bytes kept) */
+    uint32_t mlen;
+} dns_q;
+
+typedef struct dns_state {
+    dns_q q[DNS_MAX_PENDING];
+    int nq;
+    /* TCP */
+    int tcp_resync[2];
+} dns_state;
+
+static const uint16_t dns_ports[] = { 53, 5353, 5355, 0 };
+
+static void cpy(char *dst, size_t cap, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= cap) l = cap - 1;
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+/* Reads a (possibly compressed) name at *pos of msg into out (text, dotted, "." for root).
+ * Advances *pos past the name in place. Returns 0, or -1 malformed. */
+static int read_name(const uint8_t *msg, size_t mlen, size_t *pos, char *out, size_t outcap)
+{
+    size_t p = *pos, o = 0, wire = 0;
+    int jumped = 0, jumps = 0;
+    for (;;) {
+        if (p >= mlen) return -1;
+        uint8_t l = msg[p];
+        if ((l & 0xC0) == 0xC0) {
+            if (p + 1 >= mlen || ++jumps > 64) return -1;
+            size_t np = (size_t)(l & 0x3F) << 8 | msg[p + 1];
+            if (!jumped) *pos = p + 2;
+            jumped = 1;
+            if (np >= mlen) return -1;
+            p = np;
+            continue;
+        }
+        if (l & 0xC0) return -1;   /* 0x40/0x80: obsolete label types */
+        p++;
+        if (l == 0) break;
+        if (p + l > mlen) return -1;
+        wire += (size_t)l + 1;
+        if (wire > 255) return -1;
+        if (o && o + 1 < outcap) out[o++] = '.';
+        for (size_t i = 0; i < l; i++) {
+            uint8_t ch = msg[p + i];
+            if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '*') {
+                if (o + 1 < outcap) out[o++] = (char)ch;
+            } else if (o + 5 < outcap) {   /* dig's \DDD */
+                o += (size_t)snprintf(out + o, outcap - o, "\\%03u", ch);
+            }
+        }
+        p += l;
+    }
+    if (!jumped) *pos = p;
+    if (!o && outcap > 1) out[o++] = '.';
+    out[o < outcap ? o : outcap - 1] = 0;
+    return 0;
+}
+
+static const char *type_name(uint16_t t, char *buf, size_t n)
+{
+    switch (t) {
+    case 1: return "A"; case 2: return "NS"; case 5: return "CNAME"; case 6: return "SOA";
+    case 12: return "PTR"; case 13: return "HINFO"; case 15: return "MX"; case 16: return "TXT";
+    case 28: return "AAAA"; case 33: return "SRV"; case 35: return "NAPTR"; case 39: return "DNAME";
+    case 41: return "OPT"; case 43: return "DS"; case 46: return "RRSIG"; case 47: return "NSEC";
+    case 48: return "DNSKEY"; case 52: return "TLSA"; case 64: return "SVCB"; case 65: return "HTTPS";
+    case 99: return "SPF"; case 249: return "TKEY"; case 250: return "TSIG"; case 251: return "IXFR";
+    case 252: return "AXFR"; case 255: return "ANY"; case 257: return "CAA";
+    default: snprintf(buf, n, "TYPE%u", t); return buf;
+    }
+}
+static const char *rcode_name(unsigned r)
+{
+    static const char *n[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+                               "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE" };
+    return r < sizeof n / sizeof n[0] ? n[r] : "RCODE";
+}
+
+typedef struct dns_hdr { uint16_t id, flags, qd, an, ns, ar; } dns_hdr;
+
+static int read_hdr(const uint8_t *p, size_t n, dns_hdr *h)
+{
+    kf_cur c = kf_cur_make(p, n);
+    h->id = kf_be16(&c); h->flags = kf_be16(&c);
+    h->qd = kf_be16(&c); h->an = kf_be16(&c); h->ns = kf_be16(&c); h->ar = kf_be16(&c);
+    return c.err ? -1 : 0;
+}
+
+/* Plausibility for probing: header sane and the question section parses. */
+static int dns_plausible(const uint8_t *p, size_t n)
+{
+    dns_hdr h;
+    if (read_hdr(p, n, &h) != 0) return 0;
+    unsigned opcode = h.flags >> 11 & 15;
+    if (opcode > 6 || opcode == 3) return 0;
+    if (h.qd > 16 || h.an > 512 || h.ns > 512 || h.ar > 512) return 0;
+    if (!(h.flags & 0x8000) && h.qd == 0 && opcode == 0) return 0;
+    size_t pos = 12;
+    char name[1100];
+    for (unsigned i = 0; i < h.qd; i++) {
+        if (read_name(p, n, &pos, name, sizeof name) != 0 || pos + 4 > n) return 0;
+        pos += 4;
+    }
+    return 1;
+}
+
+static int dns_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
+{
+    int hinted = 0;
+    for (const uint16_t *pp = dns_ports; *pp; pp++) if (ci->port[0] == *pp || ci->port[1] == *pp) hinted = 1;
+    if (ci->transport == KD_TRANSPORT_TCP) {
+        if (n < 2) return KD_PROBE_MORE;
+        size_t l = kf_ld_be16(p);
+        if (l < 12) return KD_PROBE_NO;
+        if (n < 2 + 12) return hinted ? KD_PROBE_MORE : KD_PROBE_NO;
+        if (!hinted && n < 2 + l) return n < 512 ? KD_PROBE_MORE : KD_PROBE_NO;
+        if (!dns_plausible(p + 2, n - 2 < l ? n - 2 : l)) return KD_PROBE_NO;
+        return (p[4] & 0x80) ? KD_PROBE_SERVER : KD_PROBE_CLIENT;
+    }
+    if (hinted) {   /* on a DNS port a header is enough (broken names are still DNS) */
+        dns_hdr h;
+        if (read_hdr(p, n, &h) != 0) return KD_PROBE_NO;
+        return (p[2] & 0x80) ? KD_PROBE_SERVER : KD_PROBE_CLIENT;
+    }
+    if (!dns_plausible(p, n)) return KD_PROBE_NO;
+    if (!hinted) {   /* off the usual ports: the datagram must parse to its end */
+        dns_hdr h;
+        read_hdr(p, n, &h);
+        if (h.qd != 1) return KD_PROBE_NO;
+    }
+    return (p[2] & 0x80) ? KD_PROBE_SERVER : KD_PROBE_CLIENT;
+}
+
+/* Writes the questions (names and types) of msg. */
+static void write_questions(kf_jw *w, const uint8_t *msg, size_t n, const dns_hdr *h, size_t *after)
+{
+    size_t pos = 12;
+    char name[1100], tb[16];
+    const char *names[16]; char nbuf[16][1100]; uint16_t types[16];
+    unsigned k = 0;
+    for (unsigned i = 0; i < h->qd && i < 16; i++) {
+        if (read_name(msg, n, &pos, name, sizeof name) != 0 || pos + 4 > n) break;
+        types[k] = kf_ld_be16(msg + pos);
+        pos += 4;
+        cpy(nbuf[k], sizeof nbuf[k], name);
+        names[k] = nbuf[k];
+        k++;
+    }
+    kf_jw_key(w, "dns_questions");
+    kf_jw_arr_begin(w);
+    for (unsigned i = 0; i < k; i++) kf_jw_str(w, names[i]);
+    kf_jw_arr_end(w);
+    kf_jw_key(w, "dns_question_types");
+    kf_jw_arr_begin(w);
+    for (unsigned i = 0; i < k; i++) kf_jw_str(w, type_name(types[i], tb, sizeof tb));
+    kf_jw_arr_end(w);
+    if (after) *after = pos;
+}
+
+/* rdata as text */
+static void rdata_text(const uint8_t *msg, size_t n, size_t rd, size_t rdlen, uint16_t type, char *out, size_t cap, kf_addr *ip)
+{
+    size_t pos = rd;
+    char a[1100], b[1100];
+    out[0] = 0;
+    if (ip) ip->family = 0;
+    kf_cur c = kf_cur_make(msg + rd, rdlen);
+    switch (type) {
+    case 1:
+        if (rdlen == 4) { snprintf(out, cap, "%u.%u.%u.%u", msg[rd], msg[rd + 1], msg[rd + 2], msg[rd + 3]);
+                          if (ip) { memset(ip, 0, sizeof *ip); ip->family = 4; memcpy(ip->a, msg + rd, 4); } }
+        return;
+    case 28:
+        if (rdlen == 16) { kf_addr x; memset(&x, 0, sizeof x); x.family = 6; memcpy(x.a, msg + rd, 16);
+                           kf_addr_str(&x, out, cap); if (ip) *ip = x; }
+        return;
+    case 2: case 5: case 12: case 39:
+        if (read_name(msg, rd + rdlen <= n ? rd + rdlen : n, &pos, a, sizeof a) == 0) snprintf(out, cap, "%s", a);
+        return;
+    case 15: {
+        uint16_t pref = kf_be16(&c);
+        pos = rd + 2;
+        if (!c.err && read_name(msg, rd + rdlen, &pos, a, sizeof a) == 0) snprintf(out, cap, "%u %s", pref, a);
+        return;
+    }
+    case 33: {
+        uint16_t pr = kf_be16(&c), wt = kf_be16(&c), port = kf_be16(&c);
+        pos = rd + 6;
+        if (!c.err && read_name(msg, rd + rdlen, &pos, a, sizeof a) == 0) snprintf(out, cap, "%u %u %u %s", pr, wt, port, a);
+        return;
+    }
+    case 6: {
+        if (read_name(msg, rd + rdlen, &pos, a, sizeof a) != 0 || read_name(msg, rd + rdlen, &pos, b, sizeof b) != 0) return;
+        kf_cur t = kf_cur_make(msg + pos, rd + rdlen > pos ? rd + rdlen - pos : 0);
+        uint32_t serial = kf_be32(&t), refresh = kf_be32(&t), retry = kf_be32(&t), expire = kf_be32(&t), min = kf_be32(&t);
+        if (!t.err && snprintf(out, cap, "%s %s %u %u %u %u %u", a, b, serial, refresh, retry, expire, min) >= (int)cap) out[cap - 1] = 0;
+        return;
+    }
+    case 16: case 99: {
+        size_t o = 0;
+        while (kf_cur_left(&c) > 0 && o + 4 < cap) {
+            uint8_t l = kf_u8(&c);
+            const uint8_t *s = kf_cur_take(&c, l);
+            if (!s) break;
+            if (o) out[o++] = ' ';
+            out[o++] = '"';
+            for (size_t i = 0; i < l && o + 6 < cap; i++) {
+                if (s[i] == '"' || s[i] == '\\') { out[o++] = '\\'; out[o++] = (char)s[i]; }
+                else if (s[i] >= 0x20 && s[i] < 0x7f) out[o++] = (char)s[i];
+                else o += (size_t)snprintf(out + o, cap - o, "\\%03u", s[i]);
+            }
+            if (o + 1 < cap) out[o++] = '"';
+        }
+        out[o < cap ? o : cap - 1] = 0;
+        return;
+    }
+    default: {   /* RFC 3597 generic form */
+        size_t o = (size_t)snprintf(out, cap, "\\# %zu", rdlen);
+        if (o < cap && rdlen) out[o++] = ' ';
+        for (size_t i = 0; i < rdlen && i < 64 && o + 3 < cap; i++) o += (size_t)snprintf(out + o, cap - o, "%02x", msg[rd + i]);
+        return;
+    }
+    }
+}
+
+/* Answers of a response message: the dns_answers list and the detailed records. */
+static void write_answers(kd_conn *c, kf_jw *w, const uint8_t *msg, size_t n, const dns_hdr *h, size_t pos, int64_t ts, const char *qname)
+{
+    char name[1100], data[1400], tb[16];
+    struct { char name[1100]; uint16_t type; uint32_t ttl; char data[600]; int sect; } *rr = malloc(sizeof *rr * DNS_MAX_RR);
+    if (!rr) return;
+    unsigned k = 0, total = (unsigned)h->an + h->ns + h->ar;
+    for (unsigned i = 0; i < total && k < DNS_MAX_RR; i++) {
+        if (read_name(msg, n, &pos, name, sizeof name) != 0) break;
+        kf_cur cu = kf_cur_make(msg + pos, n - pos);
+        uint16_t type = kf_be16(&cu); kf_be16(&cu);
+        uint32_t ttl = kf_be32(&cu);
+        uint16_t rdlen = kf_be16(&cu);
+        if (cu.err || pos + 10 + rdlen > n) break;
+        size_t rd = pos + 10;
+        pos = rd + rdlen;
+        int sect = i < h->an ? 0 : i < (unsigned)h->an + h->ns ? 1 : 2;
+        if (type == 41) continue;    /* OPT pseudo-record */
+        kf_addr ip;
+        rdata_text(msg, n, rd, rdlen, type, data, sizeof data, &ip);
+        if (sect == 0 && ip.family) {
+            const char *learn = qname && *qname ? qname : name;
+            kd_learn_name(c, &ip, learn, strlen(learn), ts);
+        }
+        cpy(rr[k].name, sizeof rr[k].name, name);
+        rr[k].type = type; rr[k].ttl = ttl; rr[k].sect = sect;
+        cpy(rr[k].data, sizeof rr[k].data, data);
+        k++;
+    }
+    kf_jw_key(w, "dns_answers");
+    kf_jw_arr_begin(w);
+    for (unsigned i = 0; i < k; i++) if (rr[i].sect == 0) kf_jw_str(w, rr[i].data);
+    kf_jw_arr_end(w);
+    kf_jw_key(w, "dns_records");
+    kf_jw_arr_begin(w);
+    static const char *sn[3] = { "answer", "authority", "additional" };
+    for (unsigned i = 0; i < k; i++) {
+        kf_jw_obj_begin(w);
+        kf_jw_kstr(w, "section", sn[rr[i].sect]);
+        kf_jw_kstr(w, "name", rr[i].name);
+        kf_jw_kstr(w, "type", type_name(rr[i].type, tb, sizeof tb));
+        kf_jw_kuint(w, "ttl", rr[i].ttl);
+        kf_jw_kstr(w, "data", rr[i].data);
+        kf_jw_obj_end(w);
+    }
+    kf_jw_arr_end(w);
+    free(rr);
+}
+
+/* ---------------------------------------------------------------- records */
+
+static void dns_emit(kd_conn *c, int qdir, const dns_q *q, const uint8_t *resp, size_t rlen, const kd_pref *rfirst, const kd_pref *rlast)
+{
+    kd_call call;
+    memset(&call, 0, sizeof call);
+    call.req_dir = qdir;
+    if (q) { call.has_req = 1; call.req_first = q->first; call.req_last = q->last; }
+    if (resp) { call.has_resp = 1; call.resp_first = *rfirst; call.resp_last = *rlast; }
+    kf_jw *w = kd_emit_begin(c, &call);
+    dns_hdr qh, rh;
+    const uint8_t *qm = q ? q->msg : NULL;
+    int qok = qm && read_hdr(qm, q->mlen, &qh) == 0;
+    int rok = resp && read_hdr(resp, rlen, &rh) == 0;
+    size_t after = 12;
+    char qname[1100] = "";
+    if (rok) {
+        write_questions(w, resp, rlen, &rh, &after);
+        size_t p = 12;
+        if (rh.qd) read_name(resp, rlen, &p, qname, sizeof qname);
+    } else if (qok) {
+        write_questions(w, qm, q->mlen, &qh, NULL);
+    }
+    kf_jw_kbool(w, "dns_request", q != NULL);
+    kf_jw_kbool(w, "dns_response", resp != NULL);
+    kf_jw_kuint(w, "dns_id", q ? q->id : rok ? rh.id : 0);
+    const dns_hdr *hh = rok ? &rh : qok ? &qh : NULL;
+    if (hh) kf_jw_kuint(w, "dns_opcode", hh->flags >> 11 & 15);
+    kf_jw_kuint(w, "dns_request_length", q ? q->len : 0);
+    kf_jw_kuint(w, "dns_response_length", resp ? rlen : 0);
+    kf_jw_kuint(w, "dns_total_size", (q ? q->len : 0) + (resp ? rlen : 0));
+    if (rok) {
+        unsigned rc = rh.flags & 15;
+        kf_jw_kint(w, "status_code", rc);
+        kf_jw_kstr(w, "dns_rcode", rcode_name(rc));
+        kf_jw_kbool(w, "dns_truncated", (rh.flags & 0x0200) != 0);
+        kf_jw_kbool(w, "dns_authoritative", (rh.flags & 0x0400) != 0);
+        write_answers(c, w, resp, rlen, &rh, after, rfirst->ts_ns, qname);
+    } else {
+        kf_jw_kint(w, "status_code", 0);
+        kf_jw_key(w, "dns_answers"); kf_jw_arr_begin(w); kf_jw_arr_end(w);
+        if (q) kf_jw_kbool(w, "unanswered", 1);
+    }
+    kd_emit_end(c);
+}
+
+static void q_release(kd_conn *c, dns_state *s, dns_q *q)
+{
+    if (q->msg) kd_conn_mem(c, -(long)q->mlen);
+    free(q->msg);
+    memset(q, 0, sizeof *q);
+    s->nq--;
+}
+
+static void reschedule(kd_conn *c, dns_state *s)
+{
+    int64_t first = INT64_MAX;
+    for (int i = 0; i < DNS_MAX_PENDING; i++)
+        if (s->q[i].used && s->q[i].first.ts_ns < first) first = s->q[i].first.ts_ns;
+    kd_conn_pending(c, first);
+    kd_conn_timer(c, first == INT64_MAX ? 0 : first + kd_conn_get_info(c)->opts->req_timeout_ns);
+}
+
+/* One complete DNS message from side dir. */
+static void dns_message(kd_conn *c, dns_state *s, int dir, const uint8_t *m, size_t n, uint32_t wirelen,
+                        const kd_pref *first, const kd_pref *last)
+{
+    dns_hdr h;
+    if (read_hdr(m, n, &h) != 0) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); return; }
+    if (!(h.flags & 0x8000)) {
+        /* a query: wait for its answer; a repeated id replaces (retransmission keeps the first) */
+        /* the same id again (a retry): the earlier attempt went unanswered */
+        for (int i = 0; i < DNS_MAX_PENDING; i++)
+            if (s->q[i].used && s->q[i].id == h.id && s->q[i].dir == dir) {
+                kd_stat_add(c, KD_STAT_UNANSWERED, 1);
+                dns_emit(c, s->q[i].dir, &s->q[i], NULL, 0, NULL, NULL);
+                q_release(c, s, &s->q[i]);
+            }
+        int slot = -1;
+        for (int i = 0; i < DNS_MAX_PENDING; i++) if (!s->q[i].used) { slot = i; break; }
+        if (slot < 0) {   /* full: the oldest goes out unanswered */
+            int old = 0;
+            for (int i = 1; i < DNS_MAX_PENDING; i++) if (s->q[i].first.ts_ns < s->q[old].first.ts_ns) old = i;
+            kd_stat_add(c, KD_STAT_UNANSWERED, 1);
+            dns_emit(c, s->q[old].dir, &s->q[old], NULL, 0, NULL, NULL);
+            q_release(c, s, &s->q[old]);
+            slot = old;
+        }
+        dns_q *q = &s->q[slot];
+        q->used = 1; q->id = h.id; q->dir = dir; q->first = *first; q->last = *last; q->len = wirelen;
+        q->mlen = (uint32_t)(n < 512 ? n : 512);
+        q->msg = malloc(q->mlen);
+        if (q->msg) { memcpy(q->msg, m, q->mlen); kd_conn_mem(c, (long)q->mlen); } else q->mlen = 0;
+        s->nq++;
+        reschedule(c, s);
+        return;
+    }
+    for (int i = 0; i < DNS_MAX_PENDING; i++)
+        if (s->q[i].used && s->q[i].id == h.id && s->q[i].dir != dir) {
+            dns_emit(c, s->q[i].dir, &s->q[i], m, n, first, last);
+            q_release(c, s, &s->q[i]);
+            reschedule(c, s);
+            return;
+        }
+    dns_emit(c, !dir, NULL, m, n, first, last);   /* a response to a query we did not see */
+}
+
+static void dns_datagram(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n, const kd_pref *ref)
+{
+    dns_message(c, stv, dir, p, n, (uint32_t)n, ref, ref);
+}
+
+static size_t dns_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n, uint64_t off, unsigned flags)
+{
+    dns_state *s = stv;
+    size_t i = 0;
+    if (flags & KD_DATA_AFTER_GAP) s->tcp_resync[dir] = 1;
+    while (n - i >= 2) {
+        size_t l = kf_ld_be16(p + i);
+        if (s->tcp_resync[dir]) {   /* after a gap: a length prefix followed by a sane header */
+            if (l >= 12 && n - i >= 2 + 12 && dns_plausible(p + i + 2, n - i - 2 < l ? n - i - 2 : l)) s->tcp_resync[dir] = 0;
+            else { i++; continue; }
+        }
+        if (l < 12) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); s->tcp_resync[dir] = 1; i++; continue; }
+        if (n - i < 2 + l) break;
+        kd_pref first, last;
+        kd_stream_ref(c, dir, off + i, &first);
+        kd_stream_ref(c, dir, off + i + 2 + l - 1, &last);
+        dns_message(c, s, dir, p + i + 2, l, (uint32_t)l, &first, &last);
+        i += 2 + l;
+    }
+    if (flags & KD_DATA_EOF) return n;
+    return i;
+}
+
+static void dns_timer(kd_conn *c, void *stv, int64_t now)
+{
+    dns_state *s = stv;
+    int64_t to = kd_conn_get_info(c)->opts->req_timeout_ns;
+    for (int i = 0; i < DNS_MAX_PENDING; i++)
+        if (s->q[i].used && s->q[i].first.ts_ns + to <= now) {
+            kd_stat_add(c, KD_STAT_UNANSWERED, 1);
+            dns_emit(c, s->q[i].dir, &s->q[i], NULL, 0, NULL, NULL);
+            q_release(c, s, &s->q[i]);
+        }
+    reschedule(c, s);
+}
+
+static void dns_close(kd_conn *c, void *stv)
+{
+    dns_state *s = stv;
+    /* emit what is still pending, oldest first */
+    for (;;) {
+        int old = -1;
+        for (int i = 0; i < DNS_MAX_PENDING; i++)
+            if (s->q[i].used && (old < 0 || s->q[i].first.ts_ns < s->q[old].first.ts_ns)) old = i;
+        if (old < 0) break;
+        kd_stat_add(c, KD_STAT_UNANSWERED, 1);
+        dns_emit(c, s->q[old].dir, &s->q[old], NULL, 0, NULL, NULL);
+        q_release(c, s, &s->q[old]);
+    }
+    kd_conn_pending(c, INT64_MAX);
+    kd_conn_timer(c, 0);
+}
+
+static void dns_destroy(kd_conn *c, void *stv)
+{
+    dns_state *s = stv;
+    for (int i = 0; i < DNS_MAX_PENDING; i++) if (s->q[i].used) q_release(c, s, &s->q[i]);
+}
+
+const kd_dissector kd_proto_dns = {
+    .name = "dns", .protocol = "DNS", .flag = "dns", .l7_name = "DNS",
+    .transports = KD_TRANSPORT_TCP | KD_TRANSPORT_UDP, .ports = dns_ports,
+    .state_size = sizeof(dns_state),
+    .probe = dns_probe, .on_data = dns_data, .on_datagram = dns_datagram,
+    .on_timer = dns_timer, .on_close = dns_close, .destroy = dns_destroy,
+};

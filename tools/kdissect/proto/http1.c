@@ -1,0 +1,964 @@
+/* http1.c — HTTP/1.0 and HTTP/1.1 (RFC 9112 message syntax, RFC 9110 semantics).
+ *
+ *   request   = method SP request-target SP HTTP-version CRLF *( field-line CRLF ) CRLF [ body ]
+ *   response  = HTTP-version SP status-code SP [ reason ] CRLF *( field-line CRLF ) CRLF [ body ]
+ *   body      = Transfer-Encoding chunked | Content-Length | (responses) until close
+ *               none for HEAD responses, 1xx, 204, 304 (RFC 9112 §6.3)
+ *
+ * Requests and responses are matched in order per connection (pipelining); 1xx interim
+ * responses do not consume the request; 101 hands the connection to websocket/http2 (h2c);
+ * a 2xx answer to CONNECT turns the connection into an opaque tunnel.
+ * Bodies: de-chunked, decoded from gzip/deflate with zlib up to --body-limit, carried as text
+ * when valid UTF-8, else base64 with "body_encoding":"base64".
+ * Hand-written: no library parses HTTP/1 from a capture's byte stream with gaps for us (the
+ * usual ones, llhttp/picohttpparser, are not packaged in Debian as C libraries we may use). */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <jansson.h>
+#include "../dissector.h"
+#include "kf_json.h"
+
+#define H1_MAX_HEAD (64 * 1024)
+#define H1_MAX_QUEUE 256
+
+enum { ST_START, ST_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF, ST_TRAILERS, ST_CLOSE, ST_RESYNC, ST_STOP };
+
+typedef struct h1_msg {
+    struct h1_msg *next;
+    int is_req, emitted, done, refs;
+    kd_pref first, last;
+    char method[32];
+    char *url;
+    char version[16];
+    int status;
+    char *reason;
+    char *headers_json, *cookies_json;       /* rendered objects */
+    char *query_json;
+    uint64_t head_size, body_size;
+    /* body */
+    uint8_t *body; size_t blen, bcap;
+    int truncated, gz, zfail, zdone;
+    z_stream *zs;
+    char *content_type, *upgrade, *host, *ws_key, *ws_proto, *ws_ext, *h2settings;
+    int chunked, has_cl, conn_close, conn_upgrade, expect100;
+    int interim[4], ninterim;
+    int incomplete;                /* ended (gap, end of capture) before the message did */      /* 1xx answers seen before the final response */
+    uint64_t cl;
+} h1_msg;
+
+typedef struct h1_side {
+    int state;
+    uint64_t remaining;
+    h1_msg *m;           /* message being read */
+} h1_side;
+
+typedef struct h1_state {
+    h1_side side[2];     /* by direction */
+    h1_msg *q, *qtail;   /* requests waiting for their response */
+    int nq;
+    int upgraded, tunnel;
+    int64_t resp_pending_ts;
+} h1_state;
+
+static const uint16_t h1_ports[] = { 80, 8080, 8000, 8008, 8888, 3128, 0 };
+
+/* ---------------------------------------------------------------- helpers */
+
+static int is_tchar(int c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Length of a request method token at p followed by a space, or 0. */
+static size_t method_len(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 24 && is_tchar(p[i]) && !islower(p[i])) i++;
+    if (i < 3 || i >= n || p[i] != ' ') return 0;
+    return i;
+}
+
+/* Methods recognised even when the request line is malformed (no or broken version), as
+ * Wireshark does; other tokens need " HTTP/1.x" at the end of the line. */
+static const char *const known_methods[] = {
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT", "PATCH", "PROPFIND",
+    "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "CHECKOUT", "CHECKIN",
+    "MERGE", "MKACTIVITY", "MKWORKSPACE", "VERSION-CONTROL", "BASELINE-CONTROL", "UPDATE", "LABEL",
+    "UNCHECKOUT", "ACL", "ORDERPATCH", "MKCALENDAR", "BIND", "UNBIND", "REBIND", "NOTIFY", "SUBSCRIBE",
+    "UNSUBSCRIBE", "POLL", "BMOVE", "BCOPY", "BDELETE", "BPROPFIND", "BPROPPATCH", "RPC_IN_DATA",
+    "RPC_OUT_DATA", "CCM_POST", "M-SEARCH", "PURGE", "LINK", "UNLINK", "MKREDIRECTREF",
+    "UPDATEREDIRECTREF", NULL,
+};
+static int known_method(const uint8_t *p, size_t n)
+{
+    for (const char *const *m = known_methods; *m; m++)
+        if (strlen(*m) == n && memcmp(*m, p, n) == 0) return 1;
+    return 0;
+}
+
+/* 1 = a request line, 2 = maybe (need more bytes), 0 = no */
+static int looks_request_line(const uint8_t *p, size_t n, int need_full)
+{
+    size_t m = method_len(p, n);
+    if (!m) {   /* "OPTIONS\n": a known method alone on its line */
+        size_t k = 0;
+        while (k < n && k < 24 && is_tchar(p[k]) && !islower(p[k])) k++;
+        if (k >= 3 && k < n && (p[k] == '\r' || p[k] == '\n') && known_method(p, k)) return 1;
+        return n < 25 && n > 0 && is_tchar(p[0]) && !need_full ? 2 : 0;
+    }
+    const uint8_t *nl = memchr(p, '\n', n < 8192 ? n : 8192);
+    if (!nl) return need_full ? 0 : (n < 8192 ? 2 : 0);
+    if (known_method(p, m)) return 1;
+    size_t l = (size_t)(nl - p);
+    if (l && p[l - 1] == '\r') l--;
+    /* ends with " HTTP/1.x" */
+    if (l < m + 10) return 0;
+    return memcmp(p + l - 9, " HTTP/1.", 8) == 0 && isdigit(p[l - 1]) ? 1 : 0;
+}
+static int looks_status_line(const uint8_t *p, size_t n)
+{
+    if (n < 12) return n >= 5 && memcmp(p, "HTTP/", 5) == 0 ? 2 : (memcmp(p, "HTTP/", n < 5 ? n : 5) == 0 ? 2 : 0);
+    return memcmp(p, "HTTP/1.", 7) == 0 && isdigit(p[7]) && p[8] == ' ' && isdigit(p[9]) && isdigit(p[10]) && isdigit(p[11]);
+}
+
+static int h1_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
+{
+    int r = looks_request_line(p, n, 0);
+    if (r == 1) return KD_PROBE_CLIENT;
+    int s = looks_status_line(p, n);
+    if (s == 1) return KD_PROBE_SERVER;
+    if (r == 2 || s == 2) return KD_PROBE_MORE;
+    return KD_PROBE_NO;
+}
+
+static char *dupn(const uint8_t *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    memcpy(s, p, n); s[n] = 0;
+    return s;
+}
+
+static void msg_free(kd_conn *c, h1_msg *m)
+{
+    if (!m) return;
+    free(m->url); free(m->reason); free(m->headers_json); free(m->cookies_json); free(m->query_json);
+    free(m->content_type); free(m->upgrade); free(m->host); free(m->ws_key); free(m->ws_proto);
+    free(m->ws_ext); free(m->h2settings);
+    if (m->body) kd_conn_mem(c, -(long)m->bcap);
+    free(m->body);
+    if (m->zs) { inflateEnd(m->zs); free(m->zs); kd_conn_mem(c, -(long)(48 * 1024)); }
+    kd_conn_mem(c, -(long)sizeof *m);
+    free(m);
+}
+static void msg_unref(kd_conn *c, h1_msg *m)
+{
+    if (m && --m->refs <= 0) msg_free(c, m);
+}
+
+/* Percent-decodes into out (NUL-terminated); returns length. */
+static size_t pct_decode(const char *s, size_t n, char *out, int plus)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n + 0 && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+            char h[3] = { s[i + 1], s[i + 2], 0 };
+            out[k++] = (char)strtol(h, NULL, 16); i += 2;
+        } else if (plus && s[i] == '+') out[k++] = ' ';
+        else out[k++] = s[i];
+    }
+    out[k] = 0;
+    return k;
+}
+
+/* query string "a=1&b=2&a=3" -> {"a":"1,3"...}: repeated keys joined with "," */
+static char *render_query(const char *q)
+{
+    json_t *o = json_object();
+    if (!o) return NULL;
+    const char *p = q;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len) {
+            const char *eq = memchr(p, '=', len);
+            size_t kl = eq ? (size_t)(eq - p) : len;
+            char *k = malloc(kl + 1), *v = malloc(len + 1);
+            if (k && v) {
+                pct_decode(p, kl, k, 1);
+                if (eq) pct_decode(eq + 1, len - kl - 1, v, 1); else v[0] = 0;
+                json_t *old = json_object_get(o, k);
+                if (old && json_is_string(old)) {
+                    size_t ol = strlen(json_string_value(old)), vl = strlen(v);
+                    char *j = malloc(ol + vl + 2);
+                    if (j) { memcpy(j, json_string_value(old), ol); j[ol] = ','; memcpy(j + ol + 1, v, vl + 1);
+                             json_object_set_new(o, k, json_stringn_nocheck(j, ol + vl + 1)); free(j); }
+                } else json_object_set_new(o, k, json_stringn_nocheck(v, strlen(v)));
+            }
+            free(k); free(v);
+        }
+        if (!amp) break;
+        p = amp + 1;
+    }
+    /* jansson insists on UTF-8 for keys: drop the object if a key was not */
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+/* One header map being built: names lower-cased, repeated values joined with ", ". Rendered
+ * with kf_jw (which escapes invalid UTF-8 as \\xNN) after collecting. */
+typedef struct hdr { char *name; char *value; } hdr;
+
+static void add_hdr(hdr *h, int *nh, int max, const char *name, size_t nl, const char *val, size_t vl, const char *sep)
+{
+    for (int i = 0; i < *nh; i++)
+        if (strlen(h[i].name) == nl && memcmp(h[i].name, name, nl) == 0) {
+            size_t ol = strlen(h[i].value), sl = strlen(sep);
+            char *j = realloc(h[i].value, ol + sl + vl + 1);
+            if (!j) return;
+            memcpy(j + ol, sep, sl); memcpy(j + ol + sl, val, vl); j[ol + sl + vl] = 0;
+            h[i].value = j;
+            return;
+        }
+    if (*nh >= max) return;
+    h[*nh].name = malloc(nl + 1);
+    h[*nh].value = malloc(vl + 1);
+    if (!h[*nh].name || !h[*nh].value) { free(h[*nh].name); free(h[*nh].value); return; }
+    for (size_t i = 0; i < nl; i++) h[*nh].name[i] = (char)tolower((unsigned char)name[i]);
+    h[*nh].name[nl] = 0;
+    memcpy(h[*nh].value, val, vl); h[*nh].value[vl] = 0;
+    (*nh)++;
+}
+static char *render_hdrs(hdr *h, int nh)
+{
+    kf_jw w;
+    kf_jw_init(&w);
+    kf_jw_obj_begin(&w);
+    for (int i = 0; i < nh; i++) {
+        /* keys go through the escaper too: names are tokens, but be safe */
+        char kb[512];
+        size_t kl = kf_json_escape(h[i].name, strlen(h[i].name), kb, sizeof kb);
+        if (kl >= sizeof kb) continue;
+        kf_jw_key(&w, kb);
+        kf_jw_str(&w, h[i].value);
+    }
+    kf_jw_obj_end(&w);
+    char *s = kf_jw_failed(&w) ? NULL : dupn((const uint8_t *)w.buf, w.len);
+    kf_jw_free(&w);
+    return s;
+}
+
+static void parse_cookies(hdr *ck, int *nck, const char *v, int set_cookie)
+{
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ';' || *p == ',' || *p == '\t') p++;
+        const char *end = strchr(p, set_cookie ? '\n' : ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (set_cookie) {   /* only the first pair of a Set-Cookie line; attributes skipped */
+            const char *semi = memchr(p, ';', len);
+            size_t pl = semi ? (size_t)(semi - p) : len;
+            const char *eq = memchr(p, '=', pl);
+            if (eq && eq > p) add_hdr(ck, nck, 64, p, (size_t)(eq - p), eq + 1, pl - (size_t)(eq - p) - 1, ",");
+        } else {
+            const char *eq = memchr(p, '=', len);
+            if (eq && eq > p) {
+                size_t kl = (size_t)(eq - p);
+                while (kl && p[kl - 1] == ' ') kl--;
+                add_hdr(ck, nck, 64, p, kl, eq + 1, len - (size_t)(eq - p) - 1, ",");
+            }
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    /* cookie names are case-sensitive: add_hdr lower-cased them; acceptable for lookups */
+}
+
+static int lc_eq(const char *a, size_t an, const char *b)
+{
+    size_t bn = strlen(b);
+    if (an != bn) return 0;
+    for (size_t i = 0; i < an; i++) if (tolower((unsigned char)a[i]) != b[i]) return 0;
+    return 1;
+}
+static int has_token(const char *v, const char *tok)
+{
+    size_t tl = strlen(tok);
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == ',' || *p == '\t') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t')) t--;
+        if ((size_t)(t - p) == tl && strncasecmp(p, tok, tl) == 0) return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* Parses the head (start line + fields) in p[0..hl). Returns 0 ok, -1 malformed. */
+static int parse_head(kd_conn *c, h1_msg *m, const uint8_t *p, size_t hl)
+{
+    const uint8_t *nl = memchr(p, '\n', hl);
+    if (!nl) return -1;
+    size_t ll = (size_t)(nl - p);
+    if (ll && p[ll - 1] == '\r') ll--;
+    if (m->is_req) {
+        size_t ml = method_len(p, ll);
+        if (!ml) {
+            while (ml < ll && is_tchar(p[ml])) ml++;
+            if (ml != ll || !known_method(p, ml)) return -1;
+            memcpy(m->method, p, ml < sizeof m->method ? ml : sizeof m->method - 1);
+            m->url = strdup("");
+            goto fields;
+        }
+        memcpy(m->method, p, ml < sizeof m->method ? ml : sizeof m->method - 1);
+        const uint8_t *u = p + ml + 1, *ue = p + ll;
+        while (u < ue && *u == ' ') u++;
+        const uint8_t *sp = ue;
+        while (sp > u && sp[-1] != ' ') sp--;
+        size_t vl = (size_t)(ue - sp);
+        if (sp > u && vl >= 6 && memcmp(sp, "HTTP/", 5) == 0) {
+            memcpy(m->version, sp + 5, vl - 5 < sizeof m->version ? vl - 5 : sizeof m->version - 1);
+            ue = sp - 1;
+        } else if (vl >= 5 && memcmp(sp, "HTTP/", 5) == 0 && sp == u) {
+            ue = u;   /* "OPTIONS HTTP/1.1": no target */
+            memcpy(m->version, sp + 5, vl - 5 < sizeof m->version ? vl - 5 : sizeof m->version - 1);
+        }
+        size_t ul = ue > u ? (size_t)(ue - u) : 0;
+        while (ul && u[ul - 1] == ' ') ul--;
+        m->url = dupn(u, ul);
+    } else {
+        if (ll < 12 || memcmp(p, "HTTP/", 5) != 0) return -1;
+        const uint8_t *sp = memchr(p, ' ', ll);
+        if (!sp) return -1;
+        memcpy(m->version, p + 5, (size_t)(sp - p - 5) < sizeof m->version ? (size_t)(sp - p - 5) : sizeof m->version - 1);
+        const uint8_t *st = sp + 1;
+        if (st + 3 > p + ll || !isdigit(st[0]) || !isdigit(st[1]) || !isdigit(st[2])) return -1;
+        m->status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
+        const uint8_t *rs = st + 3;
+        if (rs < p + ll && *rs == ' ') rs++;
+        m->reason = dupn(rs, (size_t)(p + ll - rs));
+    }
+fields:;
+    hdr h[128], ck[64];
+    int nh = 0, nck = 0;
+    const uint8_t *q = nl + 1, *end = p + hl;
+    char *last_name = NULL; size_t last_nl = 0;
+    (void)last_name; (void)last_nl;
+    int last_idx = -1;
+    while (q < end) {
+        const uint8_t *e = memchr(q, '\n', (size_t)(end - q));
+        if (!e) e = end;
+        size_t l = (size_t)(e - q);
+        if (l && q[l - 1] == '\r') l--;
+        if (l == 0) break;
+        if ((q[0] == ' ' || q[0] == '\t') && last_idx >= 0) {   /* obs-fold: continue the value */
+            size_t ol = strlen(h[last_idx].value);
+            size_t s = 0;
+            while (s < l && (q[s] == ' ' || q[s] == '\t')) s++;
+            char *j = realloc(h[last_idx].value, ol + 1 + (l - s) + 1);
+            if (j) { j[ol] = ' '; memcpy(j + ol + 1, q + s, l - s); j[ol + 1 + l - s] = 0; h[last_idx].value = j; }
+        } else {
+            const uint8_t *colon = memchr(q, ':', l);
+            if (colon && colon > q) {
+                size_t nlen = (size_t)(colon - q);
+                while (nlen && (q[nlen - 1] == ' ' || q[nlen - 1] == '\t')) nlen--;
+                const uint8_t *v = colon + 1, *ve = q + l;
+                while (v < ve && (*v == ' ' || *v == '\t')) v++;
+                while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+                int before = nh;
+                add_hdr(h, &nh, 128, (const char *)q, nlen, (const char *)v, (size_t)(ve - v),
+                        lc_eq((const char *)q, nlen, "set-cookie") ? "\n" : ", ");
+                for (int i = 0; i < nh; i++)
+                    if (strlen(h[i].name) == nlen && strncasecmp(h[i].name, (const char *)q, nlen) == 0) { last_idx = i; break; }
+                (void)before;
+            }
+        }
+        q = e + 1;
+    }
+    for (int i = 0; i < nh; i++) {
+        const char *n = h[i].name, *v = h[i].value;
+        if (!strcmp(n, "content-length")) {
+            /* repeated identical values are joined: take the first; invalid -> ignored */
+            char *endp;
+            unsigned long long cl = strtoull(v, &endp, 10);
+            if (endp != v && (*endp == 0 || *endp == ',') && v[0] != '-' && cl < (1ULL << 62)) { m->has_cl = 1; m->cl = cl; }
+        } else if (!strcmp(n, "transfer-encoding")) {
+            const char *last = strrchr(v, ',');
+            last = last ? last + 1 : v;
+            while (*last == ' ') last++;
+            if (strncasecmp(last, "chunked", 7) == 0) m->chunked = 1;
+        } else if (!strcmp(n, "content-encoding")) {
+            if (has_token(v, "gzip") || has_token(v, "x-gzip")) m->gz = 1;
+            else if (has_token(v, "deflate")) m->gz = 2;
+        } else if (!strcmp(n, "connection")) {
+            if (has_token(v, "close")) m->conn_close = 1;
+            if (has_token(v, "upgrade")) m->conn_upgrade = 1;
+        } else if (!strcmp(n, "upgrade")) { free(m->upgrade); m->upgrade = strdup(v); }
+        else if (!strcmp(n, "content-type")) { free(m->content_type); m->content_type = strdup(v); }
+        else if (!strcmp(n, "host")) { free(m->host); m->host = strdup(v); }
+        else if (!strcmp(n, "sec-websocket-key")) { free(m->ws_key); m->ws_key = strdup(v); }
+        else if (!strcmp(n, "sec-websocket-protocol")) { free(m->ws_proto); m->ws_proto = strdup(v); }
+        else if (!strcmp(n, "sec-websocket-extensions")) { free(m->ws_ext); m->ws_ext = strdup(v); }
+        else if (!strcmp(n, "http2-settings")) { free(m->h2settings); m->h2settings = strdup(v); }
+        else if (!strcmp(n, "expect")) { if (has_token(v, "100-continue")) m->expect100 = 1; }
+        if (!strcmp(n, "cookie") && m->is_req) parse_cookies(ck, &nck, v, 0);
+        if (!strcmp(n, "set-cookie") && !m->is_req) parse_cookies(ck, &nck, v, 1);
+    }
+    m->headers_json = render_hdrs(h, nh);
+    m->cookies_json = render_hdrs(ck, nck);
+    for (int i = 0; i < nh; i++) { free(h[i].name); free(h[i].value); }
+    for (int i = 0; i < nck; i++) { free(ck[i].name); free(ck[i].value); }
+    if (m->is_req && m->url) {
+        const char *qm = strchr(m->url, '?');
+        if (qm) m->query_json = render_query(qm + 1);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- bodies */
+
+static void body_keep(kd_conn *c, h1_msg *m, const uint8_t *p, size_t n)
+{
+    size_t lim = kd_conn_get_info(c)->opts->body_limit;
+    if (m->blen >= lim) { if (n) m->truncated = 1; return; }
+    if (m->blen + n > lim) { n = lim - m->blen; m->truncated = 1; }
+    if (m->blen + n > m->bcap) {
+        size_t nc = m->bcap ? m->bcap : 256;
+        while (nc < m->blen + n) nc *= 2;
+        if (nc > lim) nc = lim;
+        uint8_t *nb = realloc(m->body, nc);
+        if (!nb) return;
+        kd_conn_mem(c, (long)(nc - m->bcap));
+        m->body = nb; m->bcap = nc;
+    }
+    memcpy(m->body + m->blen, p, n);
+    m->blen += n;
+}
+
+static void body_data(kd_conn *c, h1_msg *m, const uint8_t *p, size_t n)
+{
+    m->body_size += n;
+    if (!n) return;
+    size_t lim = kd_conn_get_info(c)->opts->body_limit;
+    if (!m->gz || m->zfail) { body_keep(c, m, p, n); return; }
+    if (m->zdone || m->blen >= lim) { m->truncated = m->truncated || m->blen >= lim; return; }
+    if (!m->zs) {
+        m->zs = calloc(1, sizeof *m->zs);
+        if (!m->zs || inflateInit2(m->zs, m->gz == 1 ? 15 + 32 : 15) != Z_OK) { free(m->zs); m->zs = NULL; m->zfail = 1; body_keep(c, m, p, n); return; }
+        kd_conn_mem(c, 48 * 1024);
+    }
+    uint8_t out[4096];
+    m->zs->next_in = (Bytef *)(uintptr_t)p;
+    m->zs->avail_in = (uInt)n;
+    while (m->zs->avail_in && m->blen < lim) {
+        m->zs->next_out = out; m->zs->avail_out = sizeof out;
+        int r = inflate(m->zs, Z_NO_FLUSH);
+        size_t got = sizeof out - m->zs->avail_out;
+        if (got) body_keep(c, m, out, got);
+        if (r == Z_STREAM_END) { m->zdone = 1; break; }
+        if (r == Z_DATA_ERROR && m->gz == 2 && m->zs->total_in == (uLong)(n - m->zs->avail_in) && !m->blen) {
+            /* "deflate" sent as raw deflate: retry without the zlib header */
+            inflateEnd(m->zs);
+            if (inflateInit2(m->zs, -15) != Z_OK) { m->zfail = 1; break; }
+            m->gz = 3;
+            m->zs->next_in = (Bytef *)(uintptr_t)p; m->zs->avail_in = (uInt)n;
+            continue;
+        }
+        if (r != Z_OK && r != Z_BUF_ERROR) { m->zfail = 1; break; }
+        if (r == Z_BUF_ERROR && !got) break;
+    }
+    if (m->blen >= lim && (m->zs->avail_in || !m->zdone)) m->truncated = 1;
+}
+
+static int valid_utf8_text(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = p[i];
+        if (b < 0x80) { if (b == 0 || (b < 0x20 && b != '\n' && b != '\r' && b != '\t' && b != '\f')) return 0; i++; continue; }
+        size_t k = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+        if (!k || b == 0xC0 || b == 0xC1 || b > 0xF4) return 0;
+        if (i + k > n) return 1;   /* cut by the body limit in the middle of a character */
+        for (size_t j = 1; j < k; j++) if ((p[i + j] & 0xC0) != 0x80) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+static void write_body(kf_jw *w, const h1_msg *m)
+{
+    if (!m->blen) return;
+    if (valid_utf8_text(m->body, m->blen)) kf_jw_kstrn(w, "body", (const char *)m->body, m->blen);
+    else { kf_jw_key(w, "body"); kf_jw_base64(w, m->body, m->blen); kf_jw_kstr(w, "body_encoding", "base64"); }
+    if (m->truncated) kf_jw_kbool(w, "body_truncated", 1);
+}
+
+/* GraphQL over HTTP: path or content type says so, or a JSON body with a "query" string. */
+static int graphql_info(const h1_msg *rq, char *op, size_t opn, char *type, size_t tn)
+{
+    op[0] = type[0] = 0;
+    int hint = (rq->url && strstr(rq->url, "graphql")) || (rq->content_type && strstr(rq->content_type, "graphql"));
+    const char *query = NULL;
+    json_t *j = NULL;
+    if (rq->blen && rq->body[0] == '{') {
+        j = json_loadb((const char *)rq->body, rq->blen, 0, NULL);
+        if (j && json_is_object(j)) {
+            json_t *q = json_object_get(j, "query");
+            if (json_is_string(q)) query = json_string_value(q);
+            json_t *on = json_object_get(j, "operationName");
+            if (json_is_string(on)) snprintf(op, opn, "%s", json_string_value(on));
+        }
+    }
+    if (!query && rq->content_type && strstr(rq->content_type, "application/graphql") && rq->blen) query = (const char *)rq->body;
+    if (!query && rq->url && hint) {
+        const char *qp = strstr(rq->url, "query=");
+        if (qp) query = qp + 6;
+    }
+    int is = 0;
+    if (query) {
+        const char *s = query;
+        while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') s++;
+        if (*s == '{' ) { is = 1; snprintf(type, tn, "query"); }
+        else if (!strncmp(s, "query", 5) || !strncmp(s, "mutation", 8) || !strncmp(s, "subscription", 12)) {
+            is = 1;
+            size_t k = 0;
+            while (isalpha((unsigned char)s[k]) && k + 1 < tn) { type[k] = s[k]; k++; }
+            type[k] = 0;
+            const char *nm = s + k;
+            while (*nm == ' ') nm++;
+            if (!op[0] && (isalpha((unsigned char)*nm) || *nm == '_')) {
+                size_t z = 0;
+                while ((isalnum((unsigned char)nm[z]) || nm[z] == '_') && z + 1 < opn) { op[z] = nm[z]; z++; }
+                op[z] = 0;
+            }
+        }
+    }
+    if (j) json_decref(j);
+    return is;
+}
+
+/* ---------------------------------------------------------------- records */
+
+static void write_side(kf_jw *w, const char *key, const h1_msg *m)
+{
+    kf_jw_key(w, key);
+    kf_jw_obj_begin(w);
+    if (m) {
+        if (m->headers_json) { kf_jw_key(w, "headers"); kf_jw_raw(w, m->headers_json, strlen(m->headers_json)); }
+        if (m->cookies_json) { kf_jw_key(w, "cookies"); kf_jw_raw(w, m->cookies_json, strlen(m->cookies_json)); }
+        kf_jw_kuint(w, "headers_size", m->head_size);
+        if (m->incomplete) kf_jw_kbool(w, "incomplete", 1);
+        kf_jw_kuint(w, "body_size", m->body_size);
+        write_body(w, m);
+    }
+    kf_jw_obj_end(w);
+}
+
+static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs)
+{
+    kd_call call;
+    memset(&call, 0, sizeof call);
+    call.req_dir = req_dir;
+    if (rq) { call.has_req = 1; call.req_first = rq->first; call.req_last = rq->last; }
+    if (rs) { call.has_resp = 1; call.resp_first = rs->first; call.resp_last = rs->last; }
+    char op[128], type[32];
+    int gql = rq && graphql_info(rq, op, sizeof op, type, sizeof type);
+    kf_jw *w = kd_emit_begin(c, &call);
+    if (gql) {
+        kf_jw_kbool(w, "gql", 1);
+        kf_jw_kstr(w, "gql_operation", op);
+        kf_jw_kstr(w, "gql_operation_type", type);
+    }
+    if (rq) {
+        kf_jw_kstr(w, "method", rq->method);
+        const char *url = rq->url ? rq->url : "";
+        kf_jw_kstr(w, "url", url);
+        /* path: the url without query; absolute-form (proxies) keeps its scheme://host */
+        const char *qm = strchr(url, '?');
+        kf_jw_kstrn(w, "path", url, qm ? (size_t)(qm - url) : strlen(url));
+        if (rq->query_json) { kf_jw_key(w, "query_string"); kf_jw_raw(w, rq->query_json, strlen(rq->query_json)); }
+        if (rq->host) kf_jw_kstr(w, "host", rq->host);
+    }
+    char ver[24];
+    const char *v = rq ? rq->version : rs->version;
+    if (*v) snprintf(ver, sizeof ver, "HTTP/%s", v); else ver[0] = 0;
+    kf_jw_kstr(w, "http_version", ver);
+    if (rs) {
+        kf_jw_kint(w, "status_code", rs->status);
+        kf_jw_kstr(w, "status_text", rs->reason ? rs->reason : "");
+    } else if (rq) kf_jw_kbool(w, "unanswered", 1);
+    if (rq && rq->ninterim) {
+        kf_jw_key(w, "informational");
+        kf_jw_arr_begin(w);
+        for (int i = 0; i < rq->ninterim; i++) kf_jw_int(w, rq->interim[i]);
+        kf_jw_arr_end(w);
+    }
+    if (rq && rq->upgrade && rq->conn_upgrade) kf_jw_kstr(w, "upgrade", rq->upgrade);
+    write_side(w, "request", rq);
+    write_side(w, "response", rs);
+    kf_jw_kuint(w, "request_headers_size", rq ? rq->head_size : 0);
+    kf_jw_kuint(w, "request_body_size", rq ? rq->body_size : 0);
+    kf_jw_kuint(w, "response_headers_size", rs ? rs->head_size : 0);
+    kf_jw_kuint(w, "response_body_size", rs ? rs->body_size : 0);
+    kd_emit_end(c);
+    if (rq) rq->emitted = 1;
+    (void)s;
+}
+
+static void update_pending(kd_conn *c, h1_state *s)
+{
+    int64_t t = INT64_MAX;
+    if (s->q) t = s->q->first.ts_ns;
+    for (int d = 0; d < 2; d++)
+        if (s->side[d].m && !s->side[d].m->emitted && s->side[d].m->first.ts_ns < t) t = s->side[d].m->first.ts_ns;
+    kd_conn_pending(c, t);
+}
+
+static void enqueue(kd_conn *c, h1_state *s, h1_msg *m)
+{
+    m->refs++;
+    m->next = NULL;
+    if (s->qtail) s->qtail->next = m; else s->q = m;
+    s->qtail = m;
+    s->nq++;
+    if (s->nq > H1_MAX_QUEUE) {   /* a client that never gets answers: emit the oldest */
+        h1_msg *o = s->q;
+        s->q = o->next; if (!s->q) s->qtail = NULL;
+        s->nq--;
+        kd_stat_add(c, KD_STAT_UNANSWERED, 1);
+        h1_emit(c, s, kd_conn_get_info(c)->client, o, NULL);
+        msg_unref(c, o);
+    }
+}
+static h1_msg *dequeue(h1_state *s)
+{
+    h1_msg *m = s->q;
+    if (!m) return NULL;
+    s->q = m->next; if (!s->q) s->qtail = NULL;
+    s->nq--;
+    return m;
+}
+
+/* A response completed: match it with the oldest request. */
+static void response_done(kd_conn *c, h1_state *s, int dir, h1_msg *rs)
+{
+    int cdir = !dir;
+    if (rs->status >= 100 && rs->status < 200 && rs->status != 101) {   /* interim */
+        if (s->q && s->q->ninterim < 4) s->q->interim[s->q->ninterim++] = rs->status;
+        return;
+    }
+    h1_msg *rq = dequeue(s);
+    if (!rq && s->side[cdir].m && !s->side[cdir].m->emitted && s->side[cdir].m->is_req) {
+        rq = s->side[cdir].m; rq->refs++;   /* answered before the request finished */
+    }
+    h1_emit(c, s, cdir, rq, rs);
+    if (rq && !strcmp(rq->method, "CONNECT") && rs->status >= 200 && rs->status < 300) s->tunnel = 1;
+    if (rs->status == 101 && rq) {
+        const char *tok = rs->upgrade ? rs->upgrade : rq->upgrade;
+        const char *to = NULL;
+        if (tok && has_token(tok, "websocket")) to = "websocket";
+        else if (tok && (has_token(tok, "h2c") || has_token(tok, "h2"))) to = "http2";
+        int ok = 0;
+        if (to) {
+            kd_upgrade u;
+            memset(&u, 0, sizeof u);
+            u.from = "http1"; u.token = tok; u.client = cdir;
+            u.method = rq->method; u.url = rq->url; u.host = rq->host;
+            uint8_t settings[512];
+            size_t sl = 0;
+            if (rq->h2settings) {   /* base64url without padding */
+                static const char *b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                uint32_t acc = 0; int bits = 0;
+                for (const char *p = rq->h2settings; *p && sl < sizeof settings; p++) {
+                    const char *f = strchr(b64, *p == '+' ? '-' : *p == '/' ? '_' : *p);
+                    if (!f || !*p) continue;
+                    acc = acc << 6 | (uint32_t)(f - b64); bits += 6;
+                    if (bits >= 8) { bits -= 8; settings[sl++] = (uint8_t)(acc >> bits); }
+                }
+                u.h2_settings = settings; u.h2_settings_len = sl;
+            }
+            u.ws_key = rq->ws_key; u.ws_protocol = rs->ws_proto ? rs->ws_proto : rq->ws_proto;
+            u.ws_extensions = rs->ws_ext ? rs->ws_ext : rq->ws_ext;
+            u.req_first = rq->first; u.resp_last = rs->last; u.req_ts_ns = rq->first.ts_ns;
+            ok = kd_conn_upgrade(c, to, &u) == 0;
+        }
+        if (ok) s->upgraded = 1;
+        else s->tunnel = 1;    /* not ours any more: skip the rest */
+    }
+    if (rq) msg_unref(c, rq);
+}
+
+/* ---------------------------------------------------------------- stream parsing */
+
+/* Finds the end of the head (after the blank line); 0 = need more, -1 = too long / bad */
+static long head_end(const uint8_t *p, size_t n)
+{
+    size_t lim = n < H1_MAX_HEAD ? n : H1_MAX_HEAD;
+    for (size_t i = 0; i + 1 < lim; i++) {
+        if (p[i] != '\n') continue;
+        if (p[i + 1] == '\n') return (long)(i + 2);
+        if (p[i + 1] == '\r' && i + 2 < lim && p[i + 2] == '\n') return (long)(i + 3);
+        if (p[i + 1] == '\r' && i + 2 >= lim) return n >= H1_MAX_HEAD ? -1 : 0;
+    }
+    return n >= H1_MAX_HEAD ? -1 : 0;
+}
+
+/* Skips to the next line that starts a message of this direction's kind. */
+static size_t resync(const uint8_t *p, size_t n, int is_req)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i && p[i - 1] != '\n') continue;
+        int ok = is_req ? looks_request_line(p + i, n - i, 0) : looks_status_line(p + i, n - i);
+        if (ok) return i;   /* 1 = found, 2 = maybe (wait here) */
+    }
+    return n > 64 ? n - 64 : 0;
+}
+
+static void finish_msg(kd_conn *c, h1_state *s, int dir, int is_req)
+{
+    h1_side *sd = &s->side[dir];
+    h1_msg *m = sd->m;
+    sd->m = NULL;
+    sd->state = ST_START;
+    if (!m) return;
+    m->done = 1;
+    if (m->truncated) kd_stat_add(c, KD_STAT_TRUNCATED_BODIES, 1);
+    if (!is_req) response_done(c, s, dir, m);
+    msg_unref(c, m);
+}
+
+static void set_last(kd_conn *c, h1_msg *m, int dir, uint64_t off_last_byte)
+{
+    kd_pref r;
+    if (kd_stream_ref(c, dir, off_last_byte, &r) == 0) m->last = r;
+}
+
+static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n, uint64_t off, unsigned flags)
+{
+    h1_state *s = stv;
+    h1_side *sd = &s->side[dir];
+    const kd_conn_info *ci = kd_conn_get_info(c);
+    int is_req = ci->client < 0 ? 1 : dir == ci->client;
+    size_t i = 0;
+    if ((flags & KD_DATA_AFTER_GAP) && sd->state == ST_START) sd->state = ST_RESYNC;
+    if (s->tunnel || sd->state == ST_STOP) { return n; }
+    while (i < n || (flags & KD_DATA_EOF)) {
+        if (s->upgraded) return i;    /* the rest belongs to the next protocol */
+        if (s->tunnel) return n;
+        const uint8_t *q = p + i;
+        size_t left = n - i;
+        switch (sd->state) {
+        case ST_RESYNC: {
+            size_t k = resync(q, left, is_req);
+            i += k;
+            if (k < left && (is_req ? looks_request_line(p + i, n - i, 0) == 1 : looks_status_line(p + i, n - i) == 1)) {
+                sd->state = ST_START;
+                kd_stat_add(c, KD_STAT_RESYNCS, 1);
+                continue;
+            }
+            if (flags & KD_DATA_EOF) return n;
+            return i;
+        }
+        case ST_START: {
+            if (!left) goto eof;
+            /* skip stray CRLFs between messages */
+            if (q[0] == '\r' || q[0] == '\n') { i++; continue; }
+            if (is_req && s->q && s->qtail && s->qtail->upgrade && s->qtail->conn_upgrade) return i;  /* wait for 101 */
+            long he = head_end(q, left);
+            int partial = 0;
+            if (he == 0 && (flags & (KD_DATA_EOF | KD_DATA_GAP_NEXT)) &&
+                (is_req ? looks_request_line(q, left, 1) == 1 : looks_status_line(q, left) == 1)) {
+                he = (long)left; partial = 1;   /* the head is cut by a gap or the end: keep what we have */
+            }
+            if (he == 0) { if (flags & KD_DATA_EOF) { i = n; goto eof; } return i; }
+            if (he < 0 || (is_req ? looks_request_line(q, left, 1) != 1 : looks_status_line(q, left) != 1)) {
+                kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
+                sd->state = ST_RESYNC; i++; continue;
+            }
+            h1_msg *m = calloc(1, sizeof *m);
+            if (!m) return n;
+            kd_conn_mem(c, sizeof *m);
+            m->is_req = is_req; m->refs = 1;
+            kd_stream_ref(c, dir, off + i, &m->first);
+            set_last(c, m, dir, off + i + (size_t)he - 1);
+            m->head_size = (uint64_t)he;
+            if (parse_head(c, m, q, (size_t)he) != 0) {
+                msg_free(c, m);
+                kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
+                sd->state = ST_RESYNC; i++; continue;
+            }
+            i += (size_t)he;
+            sd->m = m;
+            if (partial) {
+                m->truncated = 1; m->incomplete = 1;
+                if (is_req) { enqueue(c, s, m); finish_msg(c, s, dir, 1); }
+                else sd->state = ST_CLOSE;
+                update_pending(c, s);
+                continue;
+            }
+            if (is_req) {
+                enqueue(c, s, m);
+                if (m->chunked) sd->state = ST_CHUNK_SIZE;
+                else if (m->has_cl && m->cl) { sd->state = ST_CL; sd->remaining = m->cl; }
+                else { finish_msg(c, s, dir, 1); }
+            } else {
+                /* which request does this answer? (HEAD, CONNECT need it) */
+                h1_msg *rq = s->q ? s->q : NULL;
+                int nobody = (m->status >= 100 && m->status < 200) || m->status == 204 || m->status == 304 ||
+                             (rq && !strcmp(rq->method, "HEAD")) ||
+                             (rq && !strcmp(rq->method, "CONNECT") && m->status >= 200 && m->status < 300);
+                if (nobody) finish_msg(c, s, dir, 0);
+                else if (m->chunked) sd->state = ST_CHUNK_SIZE;
+                else if (m->has_cl) { if (m->cl) { sd->state = ST_CL; sd->remaining = m->cl; } else finish_msg(c, s, dir, 0); }
+                else sd->state = ST_CLOSE;
+            }
+            update_pending(c, s);
+            continue;
+        }
+        case ST_CL: {
+            if (!left) goto eof;
+            size_t k = left < sd->remaining ? left : (size_t)sd->remaining;
+            body_data(c, sd->m, q, k);
+            set_last(c, sd->m, dir, off + i + k - 1);
+            i += k; sd->remaining -= k;
+            if (!sd->remaining) finish_msg(c, s, dir, is_req);
+            continue;
+        }
+        case ST_CLOSE: {
+            if (left) {
+                body_data(c, sd->m, q, left);
+                set_last(c, sd->m, dir, off + n - 1);
+                i = n;
+            }
+            if (flags & KD_DATA_EOF) { finish_msg(c, s, dir, 0); update_pending(c, s); return n; }
+            return i;
+        }
+        case ST_CHUNK_SIZE: case ST_TRAILERS: {
+            if (!left) goto eof;
+            const uint8_t *nl = memchr(q, '\n', left < 4096 ? left : 4096);
+            if (!nl) {
+                if (left >= 4096) { sd->state = ST_RESYNC; kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); if (sd->m) finish_msg(c, s, dir, is_req); sd->state = ST_RESYNC; continue; }
+                if (flags & KD_DATA_EOF) { i = n; goto eof; }
+                return i;
+            }
+            size_t ll = (size_t)(nl - q) + 1;
+            set_last(c, sd->m, dir, off + i + ll - 1);
+            if (sd->state == ST_TRAILERS) {
+                i += ll;
+                if (ll <= 2) finish_msg(c, s, dir, is_req);   /* empty line ends the trailers */
+                continue;
+            }
+            char *endp;
+            char tmp[32];
+            size_t tl = ll < sizeof tmp ? ll : sizeof tmp - 1;
+            memcpy(tmp, q, tl); tmp[tl] = 0;
+            unsigned long long sz = strtoull(tmp, &endp, 16);
+            if (endp == tmp || !isxdigit((unsigned char)tmp[0])) {
+                kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
+                finish_msg(c, s, dir, is_req);
+                sd->state = ST_RESYNC;
+                continue;
+            }
+            i += ll;
+            if (sz == 0) sd->state = ST_TRAILERS;
+            else { sd->state = ST_CHUNK_DATA; sd->remaining = sz; }
+            continue;
+        }
+        case ST_CHUNK_DATA: {
+            if (!left) goto eof;
+            size_t k = left < sd->remaining ? left : (size_t)sd->remaining;
+            body_data(c, sd->m, q, k);
+            set_last(c, sd->m, dir, off + i + k - 1);
+            i += k; sd->remaining -= k;
+            if (!sd->remaining) sd->state = ST_CHUNK_CRLF;
+            continue;
+        }
+        case ST_CHUNK_CRLF: {
+            if (!left) goto eof;
+            if (q[0] == '\r') { i++; continue; }
+            if (q[0] == '\n') { i++; sd->state = ST_CHUNK_SIZE; continue; }
+            sd->state = ST_CHUNK_SIZE;   /* lenient: missing CRLF */
+            continue;
+        }
+        default:
+            return n;
+        }
+    eof:
+        if (flags & KD_DATA_EOF) {
+            if (sd->m && sd->state != ST_CLOSE) sd->m->incomplete = 1;
+            if (sd->m) finish_msg(c, s, dir, is_req);
+            update_pending(c, s);
+            return n;
+        }
+        break;
+    }
+    update_pending(c, s);
+    return i;
+}
+
+static void h1_gap(kd_conn *c, void *stv, int dir, uint64_t off, uint64_t len)
+{
+    h1_state *s = stv;
+    h1_side *sd = &s->side[dir];
+    if ((sd->state == ST_CL || sd->state == ST_CHUNK_DATA) && len < sd->remaining) {
+        sd->remaining -= len;   /* a hole inside a body: keep going, the body is incomplete */
+        sd->m->body_size += len;
+        sd->m->incomplete = 1;
+        sd->m->truncated = 1;
+        if (sd->m->gz) sd->m->zfail = 1;
+        return;
+    }
+    if (sd->state == ST_CL && len == sd->remaining) {
+        sd->m->body_size += len; sd->m->truncated = 1; sd->m->incomplete = 1;
+        finish_msg(c, s, dir, sd->m->is_req);
+        return;
+    }
+    if (sd->state == ST_CLOSE) { sd->m->body_size += len; sd->m->truncated = 1; sd->m->incomplete = 1; return; }
+    if (sd->m) { sd->m->incomplete = 1; finish_msg(c, s, dir, sd->m->is_req); }
+    sd->state = ST_RESYNC;
+    update_pending(c, s);
+}
+
+static void h1_init(kd_conn *c, void *stv) { (void)c; (void)stv; }
+
+static void h1_close(kd_conn *c, void *stv)
+{
+    h1_state *s = stv;
+    for (int d = 0; d < 2; d++) {
+        h1_side *sd = &s->side[d];
+        if (sd->m && !sd->m->is_req && sd->state != ST_START) {
+            if (sd->state != ST_CLOSE) sd->m->incomplete = 1;
+            finish_msg(c, s, d, 0);
+        }
+    }
+    h1_msg *rq;
+    const kd_conn_info *ci = kd_conn_get_info(c);
+    while ((rq = dequeue(s))) {
+        if (!rq->emitted) { kd_stat_add(c, KD_STAT_UNANSWERED, 1); h1_emit(c, s, ci->client < 0 ? 0 : ci->client, rq, NULL); }
+        msg_unref(c, rq);
+    }
+    kd_conn_pending(c, INT64_MAX);
+}
+
+static void h1_destroy(kd_conn *c, void *stv)
+{
+    h1_state *s = stv;
+    h1_msg *m;
+    while ((m = dequeue(s))) msg_unref(c, m);
+    for (int d = 0; d < 2; d++) { msg_unref(c, s->side[d].m); s->side[d].m = NULL; }
+}
+
+const kd_dissector kd_proto_http1 = {
+    .name = "http1", .protocol = "HTTP", .flag = "http", .l7_name = "HTTP",
+    .transports = KD_TRANSPORT_TCP, .ports = h1_ports,
+    .state_size = sizeof(h1_state),
+    .probe = h1_probe, .init = h1_init, .on_data = h1_data, .on_gap = h1_gap,
+    .on_close = h1_close, .destroy = h1_destroy,
+};
