@@ -98,6 +98,7 @@ typedef struct pg_call {
     char query[PG_QUERY_MAX]; size_t qlen;
     int prepared;               /* query taken from an earlier Parse of a named statement */
     int nqueries;               /* Parse messages in an extended cycle (query = all, "; ") */
+    uint16_t qend[8];           /* end of each of the first 8 in query */
     char msgs[24]; int nmsgs;   /* frontend message types of the call */
     kd_pref first, last, rfirst, rlast;
     int has_resp;
@@ -180,7 +181,19 @@ static void pg_emit(pg_state *s, pg_call *c)
     kf_jw_kstr(w, "postgresql_command", cmd);
     kf_jw_kstr(w, "postgresql_message", pg_kind_name[c->kind]);
     if (c->qlen) kf_jw_kstrn(w, "postgresql_query", c->query, c->qlen);
-    if (c->nqueries > 1) kf_jw_kint(w, "postgresql_statements", c->nqueries);
+    if (c->nqueries > 1) {
+        kf_jw_kint(w, "postgresql_statements", c->nqueries);
+        kf_jw_key(w, "postgresql_queries");
+        kf_jw_arr_begin(w);
+        size_t start = 0;
+        for (int i = 0; i < c->nqueries && i < 8; i++) {
+            size_t e = c->qend[i] <= c->qlen ? c->qend[i] : c->qlen;
+            if (e >= start) kf_jw_strn(w, c->query + start, e - start);
+            start = e + 2;
+            if (start > c->qlen) break;
+        }
+        kf_jw_arr_end(w);
+    }
     if (c->prepared) kf_jw_kbool(w, "postgresql_prepared", 1);
     const char *user = c->user[0] ? c->user : s->user;
     const char *db = c->database[0] ? c->database : s->database;
@@ -317,6 +330,7 @@ static void pg_front(pg_state *s, uint8_t t, const uint8_t *body, size_t blen, s
                 b->qlen += k;
                 b->query[b->qlen] = 0;
                 b->qlen = strlen(b->query);
+                if (b->nqueries < 8) b->qend[b->nqueries] = (uint16_t)b->qlen;
                 b->nqueries++;
                 char tmp[PG_QUERY_MAX];
                 pg_copy(tmp, sizeof tmp, q, ql);
