@@ -312,7 +312,13 @@ static int redis_probe_bytes(const uint8_t *p, size_t n)
         if (p[eol + 2] == '$') return 2;     /* a command (or a bulk-string array reply) */
         return resp_is_type(p[eol + 2]) ? 3 : 0;
     }
-    if (redis_inline_verb(p, n)) return 2;
+    if (redis_inline_verb(p, n)) {
+        /* "GET /x HTTP/1.1" is HTTP, not an inline GET */
+        const uint8_t *nl = memchr(p, '\n', n);
+        size_t e = nl ? (size_t)(nl - p) : n;
+        for (size_t i = 0; i + 6 <= e; i++) if (!memcmp(p + i, " HTTP/", 6)) return 0;
+        return 2;
+    }
     if (strchr("%~>|", p[0])) {          /* RESP3 aggregates only come from servers */
         if (eol == -1) return n < 32 ? 1 : 0;
         if (eol < 0 || resp_int(p + 1, p + eol, &v) < 0 || v < 0 || v > 1000000) return 0;
