@@ -75,8 +75,8 @@ int kf_snap_next(kf_snap *s, const char **name, int64_t *size)
         if (r == ARCHIVE_EOF) return 0;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
             const char *es = archive_error_string(s->a);
-            snprintf(s->err, sizeof s->err, "after member '%s': %s", s->name[0] ? s->name : "(start)",
-                     es ? es : "corrupt archive");
+            if (s->name[0]) snprintf(s->err, sizeof s->err, "after member '%s': %s", s->name, es ? es : "corrupt archive");
+            else snprintf(s->err, sizeof s->err, "archive start: %s", es ? es : "corrupt archive");
             s->failed = 1;
             return -1;
         }

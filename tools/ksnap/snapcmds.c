@@ -101,12 +101,21 @@ static int verify_one(const char *path, int quiet)
 {
     char err[1024];
     kf_snap *s = kf_snap_open(path, err, sizeof err);
-    if (!s) { kf_err("%s: %s", path, err); return KF_EXIT_ERR; }
+    if (!s) {
+        /* libarchive reads the start to open it: damage there is damage to the first member */
+        if (access(path, R_OK) == 0 && kf_snap_detect(path)) {
+            kf_err("%s: member 'manifest.json' (archive start): %s", path, err);
+            return KF_EXIT_VERIFY;
+        }
+        kf_err("%s: %s", path, err);
+        return KF_EXIT_ERR;
+    }
     const char *name;
     int64_t size;
     int r = kf_snap_next(s, &name, &size);
     if (r <= 0 || strcmp(name, "manifest.json")) {
-        kf_err("%s: %s", path, r < 0 ? kf_snap_error(s) : "first member is not manifest.json");
+        if (r < 0 && !strstr(kf_snap_error(s), "member '")) kf_err("%s: member 'manifest.json': %s", path, kf_snap_error(s));
+        else kf_err("%s: %s", path, r < 0 ? kf_snap_error(s) : "first member is not manifest.json");
         kf_snap_close(s);
         return r < 0 ? KF_EXIT_VERIFY : KF_EXIT_ERR;
     }
