@@ -261,3 +261,26 @@ PY
   assert_failure 2
   [ ! -e "$W/x.pcapng" ]
 }
+
+@test "kexport over a store: nodes from folders, metadata from meta/, names and --workload without --meta" {
+  run "$KX" --stats store -o "$W/s.pcapng"
+  assert_success
+  assert_output --partial "node worker-1: read 44, matched 44, wrote 44"
+  run bash -c "tshark -N n -r '$W/s.pcapng' -T fields -e ip.src_host -e ip.dst_host 2>/dev/null | sort -u"
+  assert_line "web-1.prod	orders-594487879c-aaaaa.prod"
+  run "$KX" --workload prod/payments-bbb store -o "$W/p.pcapng"
+  assert_success
+  [ "$(npk "$W/p.pcapng")" -eq 10 ]
+  # the same packets, byte for byte, as from the plain file
+  cmp <(tcpdump --time-stamp-precision=nano -r "$W/s.pcapng" -w - 2>/dev/null | tail -c +25) \
+      <(tcpdump --time-stamp-precision=nano -r worker-1.pcap -w - 2>/dev/null | tail -c +25)
+}
+
+@test "kexport over a store: a time window opens only the overlapping segments, under the shared lock" {
+  command -v strace >/dev/null || skip "strace not installed"
+  strace -f -e trace=openat,flock -o "$W/trace" "$KX" --from 2026-03-14T17:06:00Z --to 2026-03-14T17:07:00Z store -o "$W/w.pcapng"
+  opened=$(grep -v ENOENT "$W/trace" | grep -o 'worker-1/[0-9TZ.]*pcapng' | sort -u)
+  [ "$opened" = "worker-1/20260314T170500.000000000Z.pcapng" ]
+  grep -q 'flock([0-9]*, LOCK_SH' "$W/trace"
+  [ "$(npk "$W/w.pcapng")" -eq 1 ]
+}

@@ -11,6 +11,8 @@
   meta-events.ndjson   Kubernetes events telling who held which IP when.
   calls.ndjson         kdissect-like records (docs/schema.md) of the three HTTP calls.
   keylog.txt           a TLS key log line.
+  store/               a capture store (docs/store.md) of worker-1.pcap's packets: worker-1/
+                       holds one pcapng segment per 5 minutes (17:00 … 17:15), meta/ the events.
 Frame numbers and timestamps in calls.ndjson are those of the packets written here."""
 import json, os, struct, sys
 
@@ -169,3 +171,23 @@ with open(os.path.join(out, 'calls.ndjson'), 'w') as f:
         f.write(json.dumps(r) + '\n')
 with open(os.path.join(out, 'keylog.txt'), 'w') as f:
     f.write('CLIENT_RANDOM ' + '11' * 32 + ' ' + '22' * 48 + '\n')
+
+# the store: worker-1's packets in 5-minute segments, metadata events in meta/
+sd = os.path.join(out, 'store', 'worker-1')
+os.makedirs(sd, exist_ok=True)
+os.makedirs(os.path.join(out, 'store', 'meta'), exist_ok=True)
+import time as _t
+def segname(t): return _t.strftime('%Y%m%dT%H%M%S', _t.gmtime(t)) + '.000000000Z'
+for k in range(4):
+    lo, hi = (T0 + 300 * k) * 10**9, (T0 + 300 * (k + 1)) * 10**9
+    with open(os.path.join(sd, segname(T0 + 300 * k) + '.pcapng'), 'wb') as f:
+        f.write(block(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1) +
+                      opt(1, b'kforensics-node: worker-1') + opt(0, b'')))
+        f.write(block(1, struct.pack('<HHI', 1, 0, 65535) + opt(2, b'eth0') + opt(9, b'\x09') + opt(0, b'')))
+        for ns, fr in w1:
+            if lo <= ns < hi:
+                pad = (4 - len(fr) % 4) % 4
+                f.write(block(6, struct.pack('<IIIII', 0, ns >> 32, ns & 0xffffffff, len(fr), len(fr)) + fr + b'\0' * pad))
+with open(os.path.join(out, 'store', 'meta', segname(T0) + '.ndjson'), 'w') as f:
+    for t, ty, o in ev:
+        f.write(json.dumps({'ts': rfc(t * 10**9), 'type': ty, 'object': o}) + '\n')

@@ -125,6 +125,8 @@ typedef struct ctx {
     int out_open;
     kx_out *w;
     size_t dsb_done;
+    int *locks;             /* shared store locks held while reading */
+    size_t nlocks;
     node_stats *ns;
     size_t nns;
     size_t ns_last;
@@ -162,6 +164,8 @@ static void cleanup(ctx *c)
     kx_set_free(&c->dsbs);
     kx_set_free(&c->tls_setup);
     kx_set_free(&c->data_phase);
+    for (size_t i = 0; i < c->nlocks; i++) kf_store_unlock(c->locks[i]);
+    free(c->locks);
     for (size_t i = 0; i < c->nns; i++) free(c->ns[i].node);
     free(c->ns);
     free(c->nodes.v); free(c->workloads.v); free(c->ips.v); free(c->metas.v); free(c->inputs.v);
@@ -266,6 +270,38 @@ static char *describe_run(int argc, char **argv)
     }
     if (n >= cap) s[cap - 1] = 0;
     return s;
+}
+
+/* Store inputs: hold each node's lock shared while reading, so that retention and prune do
+ * not delete a segment under us (docs/store.md). A store we cannot lock (read-only) is read
+ * anyway. */
+static void lock_stores(ctx *c)
+{
+    for (size_t i = 0; i < c->inputs.n; i++) {
+        const char *d = c->inputs.v[i];
+        struct stat st;
+        if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode) || !kf_store_is_store(d)) continue;
+        char **nodes = NULL, err[256];
+        size_t n = 0;
+        if (kf_store_nodes(d, &nodes, &n, err, sizeof err) != 0) continue;
+        for (size_t j = 0; j < n; j++) {
+            if (!strcmp(nodes[j], "meta")) continue;
+            int fd = kf_store_lock(d, nodes[j], 0, 1);
+            if (fd < 0 && errno == EWOULDBLOCK) {
+                kf_warn("%s/%s: waiting for a prune to finish", d, nodes[j]);
+                fd = kf_store_lock(d, nodes[j], 0, 0);
+            }
+            if (fd < 0) {
+                if (kf_verbose) kf_warn("%s/%s: cannot lock (%s); reading anyway", d, nodes[j], strerror(errno));
+                continue;
+            }
+            int *nv = realloc(c->locks, (c->nlocks + 1) * sizeof *nv);
+            if (!nv) { kf_store_unlock(fd); continue; }
+            c->locks = nv;
+            c->locks[c->nlocks++] = fd;
+        }
+        kf_strv_free(nodes, n);
+    }
 }
 
 static void load_meta(ctx *c)
@@ -552,6 +588,7 @@ int main(int argc, char **argv)
     int need_meta = c.workloads.n || c.names || c.annotate;
     kf_source_opts so = { c.from, c.to, c.nodes.n ? c.nodes.v : NULL, c.nodes.n,
                           !need_meta || c.metas.n > 0 };
+    lock_stores(&c);
     c.src = kf_source_open(c.inputs.v, c.inputs.n, &so, err, sizeof err);
     if (!c.src) fail(&c, KF_EXIT_ERR, "%s", err);
     if (need_meta) load_meta(&c);
