@@ -81,6 +81,8 @@ int cmd_info(int argc, char **argv)
                    json_array_size(json_object_get(n, "segments")));
             printf("  %-20s first %s\n", "", human(json_object_get(n, "first_packet"), utc, b1, sizeof b1));
             printf("  %-20s last  %s\n", "", human(json_object_get(n, "last_packet"), utc, b1, sizeof b1));
+            const char *nf = json_string_value(json_object_get(n, "filter"));
+            if (nf) printf("  %-20s filter %s\n", "", nf);
         }
         json_t *mem = json_object_get(m, "members"), *x;
         long long total = 0;
