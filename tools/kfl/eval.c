@@ -180,7 +180,7 @@ static kfl_val ev_fn(kfl_ctx *c, const kfl_node *n)
     }
     case F_MATCHES: {
         if (a[0].k != KT_STRING || a[1].k != KT_STRING) return kfl_err_val(nov);
-        const kfl_regex *re = n->re;
+        kfl_regex *re = n->re;
         if (!re) {    /* a pattern computed per record: keep the last one compiled */
             if (!c->dyn_re || c->dyn_len != a[1].s.n || (a[1].s.n && memcmp(c->dyn_pat, a[1].s.p, a[1].s.n))) {
                 kfl_regex_free(c->dyn_re); c->dyn_re = NULL;

@@ -67,7 +67,7 @@ void kfl_dur_format(int64_t ns, char *buf, size_t len);        /* "300s", "1.5s"
 typedef struct kfl_regex kfl_regex;
 /* compiles RE2 syntax; NULL with a message in err when unsupported or invalid */
 kfl_regex *kfl_regex_new(const char *pat, size_t n, char *err, size_t errlen);
-int kfl_regex_search(const kfl_regex *re, const char *s, size_t n);   /* 1 found, 0 not */
+int kfl_regex_search(kfl_regex *re, const char *s, size_t n);   /* 1 found, 0 not (keeps a scratch copy) */
 void kfl_regex_free(kfl_regex *re);
 
 /* ---- variables (vars.c) ---- */

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct kfl_regex { regex_t re; };
+struct kfl_regex { regex_t re; char *scratch; size_t cap; };
 
 typedef struct {
     char *o; size_t n, cap;
@@ -367,7 +367,7 @@ kfl_regex *kfl_regex_new(const char *pat, size_t n, char *err, size_t errlen)
     if (errlen) err[0] = 0;
     rx_put(&b, "", 0);
     if (rx_translate(&b, pat, n, &icase) != 0) { free(b.o); return NULL; }
-    kfl_regex *re = malloc(sizeof *re);
+    kfl_regex *re = calloc(1, sizeof *re);
     if (!re) { free(b.o); snprintf(err, errlen, "out of memory"); return NULL; }
     int rc = regcomp(&re->re, b.o, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
     free(b.o);
@@ -381,16 +381,27 @@ kfl_regex *kfl_regex_new(const char *pat, size_t n, char *err, size_t errlen)
     return re;
 }
 
-int kfl_regex_search(const kfl_regex *re, const char *s, size_t n)
+int kfl_regex_search(kfl_regex *re, const char *s, size_t n)
 {
+    /* regexec reads up to rm_eo with REG_STARTEND, but sanitizers' interceptors look for a NUL:
+     * search a NUL-terminated copy (kept between calls) */
+    if (n + 1 > re->cap) {
+        size_t cap = n + 1 > 256 ? n + 1 : 256;
+        char *b = realloc(re->scratch, cap);
+        if (!b) return 0;
+        re->scratch = b; re->cap = cap;
+    }
+    if (n) memcpy(re->scratch, s, n);
+    re->scratch[n] = 0;
     regmatch_t m[1];
     m[0].rm_so = 0; m[0].rm_eo = (regoff_t)n;
-    return regexec(&re->re, n ? s : "", 1, m, REG_STARTEND) == 0;
+    return regexec(&re->re, re->scratch, 1, m, REG_STARTEND) == 0;
 }
 
 void kfl_regex_free(kfl_regex *re)
 {
     if (!re) return;
     regfree(&re->re);
+    free(re->scratch);
     free(re);
 }

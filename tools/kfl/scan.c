@@ -14,7 +14,7 @@
 typedef struct { const char *k; size_t kl; struct kfl_trie *t; } sc_kid;
 struct kfl_trie { int slot; int nkids, cap; sc_kid *kids; };
 
-#define SC_MAX_DEPTH 1000
+#define SC_MAX_DEPTH 2048     /* jansson's JSON_PARSER_MAX_DEPTH */
 
 static struct kfl_trie *sc_new(kfl_arena *a)
 {
@@ -224,7 +224,7 @@ static inline int sc_value(sc_st *s, const struct kfl_trie *t)
 /* an object whose keys we look up in t (t has children) */
 static int sc_object(sc_st *s, const struct kfl_trie *t)
 {
-    if (++s->depth > 64) return -1;
+    if (++s->depth > SC_MAX_DEPTH) return -1;
     s->p++;                             /* '{' */
     sc_ws(s);
     if (s->p < s->end && *s->p == '}') { s->p++; s->depth--; return 0; }
