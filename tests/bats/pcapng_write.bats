@@ -164,3 +164,46 @@ roundtrip_compare() { # file
   done
   [ "$n" -ge 10 ] || fail "only $n corpus files compared"
 }
+
+@test "bundled samples: open without warnings and survive a read → write round trip" {
+  n=0
+  for f in "$SAMPLES"/*.pcap "$SAMPLES"/*.pcapng; do
+    run quiet capinfos "$f"
+    assert_success
+    roundtrip_compare "$f" || fail "round trip broke $f"
+  done
+  [ "$n" -eq 2 ] || fail "expected 2 sample captures, compared $n"
+}
+
+@test "samples/make-samples.sh regenerates the story with real programs in netns (live)" {
+  require_live
+  for t in dumpcap python3 curl redis-server redis-cli dnsmasq dig; do
+    command -v "$t" >/dev/null || fail "$t missing (scripts/install-deps)"
+  done
+  mkdir -p "$W/s"
+  run "$SAMPLES/make-samples.sh" "$W/s"
+  assert_success
+  p=$W/s/node-worker-1-cni0.pcap
+  # 14 HTTP responses, four of them 5xx
+  run quiet tshark -r "$p" -Y http.response -T fields -e http.response.code
+  [ "${#lines[@]}" -eq 14 ] || fail "want 14 HTTP responses, got ${#lines[@]}"
+  [ "$(printf '%s\n' "${lines[@]}" | grep -c '^5')" -eq 4 ]
+  # the slow path takes more than a second
+  run quiet tshark -r "$p" -Y 'http.time > 1' -T fields -e http.request.uri -e http.response_for.uri
+  assert_output --partial /api/reports/daily
+  # DNS with NXDOMAIN answers, redis SET/GET, a refused connection
+  run quiet tshark -r "$p" -Y 'dns.flags.rcode == 3 && dns.qry.name == "inventory.shop.svc.cluster.local"'
+  [ "${#lines[@]}" -eq 1 ]
+  run quiet tshark -r "$p" -Y 'tcp.srcport == 9090 && tcp.flags.reset == 1'
+  [ "${#lines[@]}" -eq 1 ]
+  run quiet tshark -r "$p" -Y 'tcp.dstport == 6379' -T fields -e tcp.payload
+  assert_output --partial "$(printf 'session:123' | od -An -tx1 | tr -d ' \n')"
+  # IP reuse: 10.0.53.150 is cart first, checkout later, and the events say when
+  run quiet tshark -r "$p" -Y 'ip.src == 10.0.53.150 && http.request' -T fields -e http.user_agent
+  assert_line --index 0 'cart/2.1'
+  assert_line --index 5 'checkout/0.9'
+  grep -q '"type":"DELETED","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"cart-' "$W/s/meta-events.ndjson"
+  [ "$(grep -c '"podIP":"10.0.53.150"' "$W/s/meta-events.ndjson")" -ge 3 ]
+  run quiet capinfos "$W/s/node-worker-1-pods.pcapng"
+  assert_line --regexp '^Number of interfaces in file: 4$'
+}
