@@ -63,6 +63,12 @@ typedef struct {
     int depth;
 } sc_st;
 
+/* eight bytes at a time needs the first byte of a load in the low bits */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SC_SWAR 1
+#else
+#define SC_SWAR 0
+#endif
 #define SC_ONES 0x0101010101010101ULL
 #define SC_HIGH 0x8080808080808080ULL
 static inline uint64_t sc_haszero(uint64_t v) { return (v - SC_ONES) & ~v & SC_HIGH; }
@@ -82,13 +88,13 @@ static int sc_hex4(const char *p) {
 
 /* s->p at the opening quote; on success s->p is past the closing quote and *esc tells whether
  * the string had escapes */
-static inline int sc_string(sc_st *s, int *esc)
+static inline __attribute__((always_inline)) int sc_string(sc_st *s, int *esc)
 {
     const char *p = s->p + 1, *end = s->end;
     *esc = 0;
     for (;;) {
         unsigned char c;
-        if (end - p >= 8) {
+        if (SC_SWAR && end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
             /* the first '"', '\\' or byte < 0x20 among these eight (the lowest flagged byte of
@@ -96,12 +102,14 @@ static inline int sc_string(sc_st *s, int *esc)
             uint64_t t = sc_haszero(w ^ (SC_ONES * '"')) | sc_haszero(w ^ (SC_ONES * '\\')) |
                          ((w - SC_ONES * 0x20) & ~w & SC_HIGH);
             if (!t) { p += 8; continue; }
-            p += __builtin_ctzll(t) >> 3;
+            unsigned sh = (unsigned)__builtin_ctzll(t) & ~7u;
+            p += sh >> 3;
+            c = (unsigned char)(w >> sh);     /* the byte itself, without reloading it */
         } else {
             while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
             if (p >= end) return -1;
+            c = (unsigned char)*p;
         }
-        c = (unsigned char)*p;
         if (c == '"') { s->p = p + 1; return 0; }
         if (c != '\\') return -1;                  /* a control byte */
         *esc = 1;
