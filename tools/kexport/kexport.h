@@ -69,6 +69,7 @@ typedef struct kx_call {
     uint16_t client_port, server_port;
     int has_endpoints;
     int annotated;          /* the first packet got its comment */
+    int closed;             /* a new TCP connection reused the 5-tuple after conn_last_ts */
     size_t line;            /* input line number */
 } kx_call;
 

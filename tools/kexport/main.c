@@ -495,7 +495,17 @@ static int calls_match(ctx *c, const kf_src_pkt *p, const kf_l4 *l4, int dec, kx
         if (c->scope == SCOPE_CALL) {
             if (!in_call) continue;
         } else {
-            if (ts < x->conn_first_ts || ts > x->conn_last_ts) continue;
+            if (ts < x->conn_first_ts) continue;
+            /* A record written while its connection was still open (kdissect streams) knows
+             * the connection's end only so far: a TCP connection goes on until its 5-tuple
+             * starts a new one (a SYN without ACK), so its teardown is included. */
+            if (ts > x->conn_last_ts) {
+                if (l4->proto != 6 || x->closed) continue;
+                if ((l4->tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == KF_TCP_SYN) {
+                    x->closed = 1;
+                    continue;
+                }
+            }
             if (c->scope == SCOPE_CONN && has_payload && !in_call && !setup) continue;
         }
         hit = 1;
