@@ -8,8 +8,11 @@
  * always valid JSON and UTF-8. Binary payloads are carried as base64 in a separate field with
  * an "encoding":"base64" marker (see docs/schema.md).
  *
- * Commas are inserted automatically. The buffer grows with realloc; allocation failure sets a
- * sticky error (kf_jw_failed). Nothing is printed; the caller writes kf_jw_data()/kf_jw_len(). */
+ * Commas are inserted automatically (values written at the top level of one line are separated
+ * by a space). The buffer grows with realloc and is kept NUL-terminated once anything was
+ * written; allocation failure, nesting deeper than 63 or an unbalanced end sets a sticky error
+ * (kf_jw_failed, cleared by kf_jw_reset). Nothing is printed; the caller writes
+ * kf_jw_data()/kf_jw_len(). */
 #ifndef KF_JSON_H
 #define KF_JSON_H
 #include <stdint.h>
@@ -54,6 +57,7 @@ void kf_jw_newline(kf_jw *w);                  /* ends the record: "\n", resets 
 static inline const char *kf_jw_data(const kf_jw *w) { return w->buf; }
 static inline size_t kf_jw_len(const kf_jw *w) { return w->len; }
 static inline int kf_jw_failed(const kf_jw *w) { return w->failed; }
-/* Escapes into a caller buffer as above, without quotes; returns needed length. */
+/* Escapes into a caller buffer as above, without quotes; returns needed length. Like snprintf:
+ * writes whole escapes only, NUL-terminates when outcap > 0; out may be NULL to measure. */
 size_t kf_json_escape(const char *s, size_t n, char *out, size_t outcap);
 #endif

@@ -624,6 +624,6 @@ int kf_time_parse(const char *s, int64_t now_ns, int64_t *ns, char *err, size_t 
         seterr(err, errlen, "unknown time zone name in '%s'; give an offset (+05:30) or Z, or the local zone's name", s);
         return -1;
     }
-    seterr(err, errlen, "bad time '%s'; %s", s, time_forms);
+    seterr(err, errlen, "bad time '%s': %s", s, time_forms);
     return -1;
 }

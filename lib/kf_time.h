@@ -13,6 +13,8 @@
  *   epoch:                      1710436800 (s), 1710436800123 (ms), …123456789 (ns) by digit count,
  *                               or with a suffix: 1710436800s / ms / us / ns, or 1710436800.25
  *   relative to now_ns:         now, -15m, 15m ago, 2h ago, now-1h, +30s
+ *   also: "… UTC"/"… GMT", the local zone's own name ("2026-03-14 19:23:45 IST"), a time of
+ *   day alone ("19:23", today), and pasted kf_time_human output. docs/time.md has them all.
  * Returns 0, or -1 with a message in err. */
 int kf_time_parse(const char *s, int64_t now_ns, int64_t *ns, char *err, size_t errlen);
 
@@ -26,6 +28,7 @@ int kf_size_parse(const char *s, uint64_t *bytes);
 char *kf_time_rfc3339(int64_t ns, char *buf, size_t len);
 /* Human: local time with UTC in parentheses: "2026-03-14 19:23:45 IST (17:23:45 UTC)";
  * with utc_only: "2026-03-14 17:23:45 UTC". Shows the date in the UTC part when it differs.
+ * When the local zone is UTC itself (TZ=UTC, as in tests) the UTC-only form is used.
  * buf >= 64 bytes. frac_digits 0..9 decimals after the seconds. */
 char *kf_time_human(int64_t ns, int utc_only, int frac_digits, char *buf, size_t len);
 /* Human form of a duration: "1h02m03s", "250ms". */

@@ -55,6 +55,11 @@ int main(void)
     ok_parse("2026-03-14T19:23:45.5+02:00", 0, T0 * S + 500000000);
     ok_parse("2026-03-14 22:53:45.123456789+05:30", 0, T0 * S + 123456789);
     ok_parse("2026-03-14T12:23:45-0500", 0, T0 * S);
+    ok_parse("2026-03-14T12:23:45-05", 0, T0 * S);
+    ok_parse("2026-03-14 17:23:45 GMT", 0, T0 * S);
+    ok_parse("2026-03-14 17:23:45.250", 0, T0 * S + 250000000);
+    ok_parse("now - 90s", now, now - 90 * S);
+    ok_parse("-1h30m", now, now - 5400 * S);
     ok_parse("2026-03-14T17:23:45.1234567891234Z", 0, T0 * S + 123456789);
     ok_parse("2026-03-14 17:23:45 UTC", 0, T0 * S);
     ok_parse("  2026-03-14T17:23:45Z\t ", 0, T0 * S);
@@ -144,6 +149,12 @@ int main(void)
     bad_parse("now-abc");
     bad_parse("15x ago");
     bad_parse("1773509025fs");
+    {
+        char e[256];
+        int64_t x;
+        kf_time_parse("yesterday", 0, &x, e, sizeof e);
+        T_OK(strstr(e, "bad time 'yesterday': use RFC 3339") == e, "error names the forms: %s", e);
+    }
 
     /* strict RFC 3339 */
     int64_t v = 0;
@@ -220,6 +231,8 @@ int main(void)
     size("512 MiB", 512ULL << 20);
     size("1T", 1ULL << 40);
     size("100B", 100);
+    size("1P", 1ULL << 50);
+    size("2g", 2ULL << 30);
     uint64_t z;
     T_OK(kf_size_parse("", &z) == -1, "size empty rejected");
     T_OK(kf_size_parse("1.5", &z) == -1, "fractional bytes rejected");
