@@ -267,3 +267,23 @@ open("'"$W"'/big.ndjson", "w").write(line * 60000)'
   echo "rss big $(cat "$W/rss") KB, small $(cat "$W/rss2") KB"
   [ "$(cat "$W/rss")" -lt $(( $(cat "$W/rss2") + 4096 )) ]
 }
+
+@test "kfl: on a long expression the caret line shows a window around the column" {
+  e="http && $(printf 'status_code == 1 || %.0s' {1..10}) status_code = 2 || $(printf 'status_code == 3 || %.0s' {1..10}) false"
+  run "$KFL" --check "$e"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "kfl: filter:1:222: unexpected '=' (comparison is '==')" ]
+  [ "${lines[1]}" = " | ...= 1 || status_code == 1 || status_code == 1 ||  status_code = 2 || status_code == 3 || status_code == 3 || status_code =..." ]
+  [ "${lines[2]}" = " |                                                                ^" ]
+}
+
+@test "kfl: an expression too large to be real is refused, not a crash" {
+  python3 -c 'print("1" + "+1" * 5000 + " > 0")' > "$W/big.kfl"
+  run "$KFL" --check -f "$W/big.kfl"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == *"expression too large (4000 terms at most)" ]]
+  python3 -c 'print("(" * 5000 + "true" + ")" * 5000)' > "$W/deep.kfl"
+  run "$KFL" --check -f "$W/deep.kfl"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == *"expression nested too deeply" ]]
+}

@@ -33,7 +33,11 @@ static int lx_string(kfl_lexer *lx, kfl_tok *t, int raw, int bytes)
     char q = s[i];
     int triple = i + 2 < n && s[i + 1] == q && s[i + 2] == q;
     i += triple ? 3 : 1;
-    char *o = kfl_alloc(lx->ar, n - i + 1);   /* the decoded text is never longer than the source */
+    /* find the end first: the decoded text is never longer than the literal */
+    size_t e = i;
+    while (e < n && !(s[e] == q && (!triple || (e + 2 < n && s[e + 1] == q && s[e + 2] == q)))) e += (s[e] == '\\' && !raw) ? 2 : 1;
+    if (e > n) e = n;
+    char *o = kfl_alloc(lx->ar, e - i + 1);
     if (!o) return lx_fail(lx, t->pos, "out of memory");
     size_t on = 0;
     for (;;) {

@@ -53,7 +53,11 @@ static void report_compile_error(const char *where, const char *src, size_t n, s
     size_t col = 1;
     for (size_t i = ls; i < pos; i++) col += ((unsigned char)src[i] & 0xC0) != 0x80;
     kf_err("%s:%zu:%zu: %s", where, line, col, msg);
-    fprintf(stderr, " | %.*s\n | ", (int)(le - ls), src + ls);
+    /* a long line: show 60 bytes either side of the column */
+    const char *pre = "", *post = "";
+    if (pos - ls > 70) { ls = pos - 60; while (ls < pos && ((unsigned char)src[ls] & 0xC0) == 0x80) ls++; pre = "..."; }
+    if (le - pos > 70) { le = pos + 60; while (le > pos && ((unsigned char)src[le] & 0xC0) == 0x80) le--; post = "..."; }
+    fprintf(stderr, " | %s%.*s%s\n | %s", pre, (int)(le - ls), src + ls, post, *pre ? "   " : "");
     for (size_t i = ls; i < pos; i++) {
         unsigned char c = (unsigned char)src[i];
         if ((c & 0xC0) == 0x80) continue;

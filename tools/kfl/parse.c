@@ -5,12 +5,13 @@
 #include <string.h>
 
 #define PS_MAX_DEPTH 120
+#define PS_MAX_NODES 4000
 
 typedef struct {
     kfl_prog *p;
     kfl_lexer lx;
     kfl_tok t;          /* current token */
-    int depth;
+    int depth, nodes;
     int failed;
 } ps_state;
 
@@ -61,6 +62,9 @@ static int ps_advance(ps_state *s)
 
 static kfl_node *ps_node(ps_state *s, int op, size_t pos)
 {
+    /* a bound on the tree's size also bounds its depth (left-deep chains such as a+a+a…),
+     * which the checker and the evaluator walk recursively */
+    if (++s->nodes > PS_MAX_NODES) return ps_fail(s, pos, "expression too large (4000 terms at most)");
     kfl_node *n = kfl_alloc(&s->p->ar, sizeof *n);
     if (!n) return ps_fail(s, pos, "out of memory");
     n->op = (uint8_t)op; n->pos = pos; n->idx = -1;
