@@ -79,8 +79,10 @@ int kfl_ts_parse(const char *s, size_t n, int64_t *ns)
     int64_t days = tm_days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
     /* int64 ns covers 1677..2262; outside that range the value would wrap: refuse it */
-    if (secs > 9223372035LL || secs < -9223372035LL) return -1;
-    *ns = secs * 1000000000LL + frac;
+    int64_t t;
+    if (secs < 0 && frac > 0) { secs++; frac -= 1000000000LL; }   /* keep the product in range */
+    if (__builtin_mul_overflow(secs, 1000000000LL, &t) || __builtin_add_overflow(t, frac, &t)) return -1;
+    *ns = t;
     return 0;
 }
 
