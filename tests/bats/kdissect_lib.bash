@@ -50,3 +50,25 @@ tshark_dns_names() { # capture
 kd_dns_names() { # ndjson
   jq -r 'select(.dns == true) | .dns_questions[]?' "$1" | sort -u
 }
+
+# tcp.analysis counts: "retrans N", "dupack N", "zerowin N", "rst N" (whole capture)
+tshark_tcpan() { # capture
+  local f
+  for f in retransmission:tcp.analysis.retransmission fast:tcp.analysis.fast_retransmission \
+           dupack:tcp.analysis.duplicate_ack zerowin:tcp.analysis.zero_window \
+           lost:tcp.analysis.lost_segment ooo:tcp.analysis.out_of_order rst:tcp.flags.reset==1 \
+           keepalive:tcp.analysis.keep_alive; do
+    echo "${f%%:*} $(tshark -n -r "$1" -Y "${f#*:}" -T fields -e frame.number 2>/dev/null | wc -l)"
+  done
+}
+kd_tcpan() { # ndjson
+  jq -s -r '[.[] | select(.tcp_conn == true) | .tcp_metrics] |
+    "retransmission \(map(.retransmissions) | add // 0)",
+    "fast \(map(.fast_retransmissions) | add // 0)",
+    "dupack \(map(.dup_acks) | add // 0)",
+    "zerowin \(map(.zero_window_events) | add // 0)",
+    "lost \(map(.missing_segments) | add // 0)",
+    "ooo \(map(.out_of_order) | add // 0)",
+    "rst \(map(.rst_count) | add // 0)",
+    "keepalive \(map(.keepalive_count) | add // 0)"' "$1"
+}

@@ -1230,26 +1230,26 @@ static void tcp_analyze(kd_engine *e, kd_conn *c, int dir, const kf_tcpinfo *t, 
     }
 done:
     if (!dupack) f->dupacks = 0;
-    if (f->an_seen && (seglen > 0 || (fl & (KF_TCP_SYN | KF_TCP_FIN))) && f->nextseq &&
-        SEQ_LT(t->seq, f->nextseq) && !keepalive) {
-        int64_t dt = ts - r->lastack_ts;
-        if (seglen > 0 && r->lastack == t->seq && r->dupacks >= 2 && dt < 20000000) c->fast_retrans++;
-        else {
-            int64_t thres = c->rtt_n ? (int64_t)(c->rtt_min) : 3000000;
-            if (thres > 3000000 || thres <= 0) thres = 3000000;
-            if (ts - f->nextseq_ts < thres && f->maxseqtobeacked != t->seq + seglen) c->ooo++;
-            else if (seglen > 0 && r->an_seen && SEQ_LE(t->seq + seglen, r->lastack)) c->spurious++;
-            else c->retrans++;
-        }
-    } else {
+    /* a segment with data (or SYN/FIN) that does not advance the sequence: fast retransmission,
+     * out of order, spurious retransmission or retransmission, in that order of tests */
+    if ((seglen > 0 || (fl & (KF_TCP_SYN | KF_TCP_FIN))) && !keepalive && f->an_seen) {
+        int not_adv = f->nextseq && SEQ_LT(t->seq, f->nextseq);
+        if (seglen > 1 && f->nextseq - 1 == t->seq) not_adv = 0;
+        int64_t thres = c->syn_ts && c->hs_ack_ts ? c->hs_ack_ts - c->syn_ts : 3000000;
+        if (thres <= 0) thres = 3000000;
+        if (not_adv && r->dupacks >= 2 && r->lastack == t->seq && ts - r->lastack_ts < 20000000) c->fast_retrans++;
+        else if (not_adv && ts - f->nextseq_ts < thres &&
+                 f->nextseq != t->seq + seglen + ((fl & (KF_TCP_SYN | KF_TCP_FIN)) ? 1 : 0)) c->ooo++;
+        else if (seglen > 0 && r->an_seen && r->lastack && SEQ_LE(t->seq + seglen, r->lastack)) c->spurious++;
+        else if (not_adv) c->retrans++;
+    }
+    {
         uint32_t nxt = t->seq + seglen + ((fl & (KF_TCP_SYN | KF_TCP_FIN)) ? 1 : 0);
-        if ((!f->an_seen || SEQ_GT(nxt, f->nextseq) || !f->nextseq) && !keepalive) {
-            f->nextseq = nxt; f->nextseq_ts = ts;
-            if (!f->an_seen || SEQ_GT(nxt, f->maxseqtobeacked)) f->maxseqtobeacked = nxt;
-            if (seglen > 0 && f->nunacked < KD_UNACKED) {
-                f->unacked[f->nunacked].end = nxt; f->unacked[f->nunacked].ts = ts; f->nunacked++;
-            }
+        if (seglen > 0 && f->nunacked < KD_UNACKED && !keepalive) {
+            f->unacked[f->nunacked].end = nxt; f->unacked[f->nunacked].ts = ts; f->nunacked++;
         }
+        if (!f->an_seen || SEQ_GT(nxt, f->nextseq) || !f->nextseq) { f->nextseq = nxt; f->nextseq_ts = ts; }
+        if (!f->an_seen || t->seq == f->maxseqtobeacked || !f->maxseqtobeacked) f->maxseqtobeacked = f->nextseq;
     }
     if (seglen > 0) c->data_pkts++;
     /* ACK: RTT from the newest segment it acknowledges */
@@ -1265,7 +1265,7 @@ done:
             memmove(r->unacked, r->unacked + k, (size_t)(r->nunacked - k) * sizeof r->unacked[0]);
             r->nunacked -= k;
         }
-        if (!f->an_seen || t->ack != f->lastack) { f->lastack = t->ack; f->lastack_ts = ts; }
+        f->lastack = t->ack; f->lastack_ts = ts;
     }
     f->last_keepalive = keepalive;
     f->win = win;

@@ -477,7 +477,7 @@ static void body_data(kd_conn *c, h1_msg *m, const uint8_t *p, size_t n)
     if (m->blen >= lim && (m->zs->avail_in || !m->zdone)) m->truncated = 1;
 }
 
-static int valid_utf8_text(const uint8_t *p, size_t n)
+static int valid_utf8_text(const uint8_t *p, size_t n, int cut)
 {
     size_t i = 0;
     while (i < n) {
@@ -485,7 +485,7 @@ static int valid_utf8_text(const uint8_t *p, size_t n)
         if (b < 0x80) { if (b == 0 || (b < 0x20 && b != '\n' && b != '\r' && b != '\t' && b != '\f')) return 0; i++; continue; }
         size_t k = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
         if (!k || b == 0xC0 || b == 0xC1 || b > 0xF4) return 0;
-        if (i + k > n) return 1;   /* cut by the body limit in the middle of a character */
+        if (i + k > n) return cut;   /* cut by the body limit in the middle of a character */
         for (size_t j = 1; j < k; j++) if ((p[i + j] & 0xC0) != 0x80) return 0;
         i += k;
     }
@@ -495,7 +495,7 @@ static int valid_utf8_text(const uint8_t *p, size_t n)
 static void write_body(kf_jw *w, const h1_msg *m)
 {
     if (!m->blen) return;
-    if (valid_utf8_text(m->body, m->blen)) kf_jw_kstrn(w, "body", (const char *)m->body, m->blen);
+    if (valid_utf8_text(m->body, m->blen, m->truncated)) kf_jw_kstrn(w, "body", (const char *)m->body, m->blen);
     else { kf_jw_key(w, "body"); kf_jw_base64(w, m->body, m->blen); kf_jw_kstr(w, "body_encoding", "base64"); }
     if (m->truncated) kf_jw_kbool(w, "body_truncated", 1);
 }
