@@ -91,27 +91,39 @@ n5xx() { jq -c 'select(.status_code >= 500)' calls.ndjson; }
 
 # The issue's proof: kdissect CAP | kfl 'http && status_code >= 500' | kexport CAP --calls -
 # finds in tshark exactly the responses kfl selected, and no other HTTP response.
-pipeline() { # capture
+pipeline() { # capture kfl-expression
   local cap=$1
   "$KF_BIN/kdissect" "$cap" > "$W/all.ndjson" 2>"$W/kd.err" || true
   [ -s "$W/all.ndjson" ] || return 2
-  "$KF_BIN/kfl" 'http && status_code >= 500' < "$W/all.ndjson" > "$W/sel.ndjson" || true
+  "$KF_BIN/kfl" "$2" < "$W/all.ndjson" > "$W/sel.ndjson" || true
   "$KX" "$cap" --calls - -o "$W/p.pcapng" < "$W/sel.ndjson"
+}
+
+check_pipeline() { # expr captures...
+  local expr=$1 n=0 cap rc want got; shift
+  for cap in "$@"; do
+    [ -f "$cap" ] || continue
+    rc=0; pipeline "$cap" "$expr" || rc=$?
+    [ $rc -eq 2 ] && continue
+    [ $rc -le 1 ] || fail "$(basename "$cap"): kexport exited $rc"
+    want=$(jq -r '.status_code' "$W/sel.ndjson" | sort | tr '\n' ' ')
+    got=$(codes "$W/p.pcapng")
+    echo "# $(basename "$cap") [$expr]: kfl selected [${want}], tshark finds [${got}]" >&3
+    [ "$got" = "$want" ] || fail "$(basename "$cap"): responses [$got], want [$want]"
+    n=$((n + 1))
+  done
+  [ "$n" -gt 0 ]
 }
 
 @test "kexport: kdissect | kfl 'http && status_code >= 500' | kexport --calls - gives exactly those responses" {
   "$KF_BIN/kdissect" --help >/dev/null 2>&1 && "$KF_BIN/kfl" --help >/dev/null 2>&1 ||
     skip "kdissect or kfl not built yet"
-  n=0
-  for cap in "$FX/worker-1.pcap" "$KF_CORPUS/http1/zeek__methods.pcap" "$KF_ROOT"/samples/*.pcap*; do
-    [ -f "$cap" ] || continue
-    rc=0; pipeline "$cap" || rc=$?
-    [ $rc -eq 2 ] && continue
-    want=$(jq -r '.status_code' "$W/sel.ndjson" | sort | tr '\n' ' ')
-    got=$(codes "$W/p.pcapng")
-    echo "# $(basename "$cap"): kfl selected [${want}], tshark finds [${got}]" >&3
-    [ "$got" = "$want" ] || fail "$(basename "$cap"): responses [$got], want [$want]"
-    n=$((n + 1))
-  done
-  [ "$n" -gt 0 ]
+  check_pipeline 'http && status_code >= 500' "$FX/worker-1.pcap" "$KF_ROOT"/samples/*.pcap*
+}
+
+@test "kexport: the pipeline on keep-alive connections keeps the other calls' responses out" {
+  "$KF_BIN/kdissect" --help >/dev/null 2>&1 && "$KF_BIN/kfl" --help >/dev/null 2>&1 ||
+    skip "kdissect or kfl not built yet"
+  check_pipeline 'http && status_code >= 400' "$KF_CORPUS/http1/zeek__methods.pcap" "$FX/worker-1.pcap"
+  check_pipeline 'http && status_code < 300' "$FX/worker-1.pcap" "$KF_ROOT"/samples/*.pcap*
 }
