@@ -41,7 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (progs[k]) accepted = kfl_match_line(&ctx[k], ls, len) >= 0;
         json_error_t je;
         json_t *j = json_loadb(ls, len, 0, &je);
-        if (j && json_is_object(j) && !accepted) __builtin_trap();   /* the scanner refused valid JSON */
+        /* the scanner refused valid JSON? (jansson 2.14 reads a NUL byte right after a number or
+         * literal as nothing, so lines with a NUL are not compared) */
+        if (j && json_is_object(j) && !accepted && !memchr(ls, 0, len)) __builtin_trap();
         json_decref(j);
         off += len + 1;
     }
