@@ -73,6 +73,18 @@ void cap_add_drops(cap_ctx *c, cap_iface *ifc, uint64_t n)
 
 static void do_retention(cap_ctx *c, int force_one);
 
+/* interfaces that vanished leave once no open segment describes them (called from the main
+ * loop only, never while a packet of theirs is being handled) */
+static void forget_gone(cap_ctx *c)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < c->nifs; i++) {
+        if (c->ifs[i]->gone && c->ifs[i]->idb < 0) { free(c->ifs[i]); continue; }
+        c->ifs[w++] = c->ifs[i];
+    }
+    c->nifs = w;
+}
+
 static int rotate(cap_ctx *c, int64_t start)
 {
     int64_t now = kf_now_ns();
@@ -134,7 +146,9 @@ static void do_retention(cap_ctx *c, int force_one)
     size_t removed;
     uint64_t freed;
     char err[512];
-    int r = store_retention(c->dir, c->node, c->retain_size, c->retain_time, kf_now_ns(), force_one,
+    /* room for the open segment is kept, so the node's total stays under --retain-size */
+    uint64_t reserve = c->retain_size > c->seg_size ? c->seg_size : 0;
+    int r = store_retention(c->dir, c->node, c->retain_size, reserve, c->retain_time, kf_now_ns(), force_one,
                             0, report_evict, c, &removed, &freed, err, sizeof err);
     if (r < 0) kf_err("retention: %s", err);
     else if (r == 1 && c->verbose) kf_warn("retention: a reader holds the store; skipped this round");
@@ -167,6 +181,17 @@ static void release(cap_ctx *c, cap_iface *ifc)
     ifc->attached = 0;
 }
 
+/* .capture: the pid, then what the eBPF backend attached (for cleanup after a kill -9) */
+static void write_capture_record(cap_ctx *c)
+{
+    char buf[65536];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (be == &cap_backend_ebpf) n += ebpf_attach_record(c, buf + n, sizeof buf - (size_t)n);
+    if (pwrite(c->capfd, buf, (size_t)n, 0) != n || ftruncate(c->capfd, n) != 0) {
+        /* informative: a failure only loses the cleanup hint */
+    }
+}
+
 static void on_link(void *arg, const nl_link *l)
 {
     cap_ctx *c = arg;
@@ -176,6 +201,7 @@ static void on_link(void *arg, const nl_link *l)
             ifc->gone = 1;
             release(c, ifc);
             if (c->verbose) kf_warn("%s: gone", ifc->name);
+            write_capture_record(c);
         }
         return;
     }
@@ -213,6 +239,7 @@ static void on_link(void *arg, const nl_link *l)
         ifc->attached = 1;
         ifc->idb = -1;
         seg_add_iface(c, ifc);
+        write_capture_record(c);
         if (c->verbose) kf_warn("%s: capturing", ifc->name);
     }
 }
@@ -272,31 +299,36 @@ static void free_filter(void **fp)
 
 /* ---- privileges ---- */
 
-static void drop_privileges(cap_ctx *c, const char *user, int capfd)
+static int drop_privileges(cap_ctx *c, const char *user, int capfd)
 {
     struct passwd *pw = getpwnam(user);
-    if (!pw) kf_die(KF_EXIT_ERR, "--user %s: no such user", user);
+    if (!pw) { kf_err("--user %s: no such user", user); return -1; }
     uid_t u = pw->pw_uid;
     gid_t g = pw->pw_gid;
     /* the user must be able to write new segments and delete old ones in the node folder */
     char p[4096];
-    int bad = chown(c->nodedir, u, g) != 0;
+    /* DIR stays 0750 and gets the user's group so the user can reach DIR/<node> */
+    int bad = chown(c->dir, (uid_t)-1, g) != 0;
+    bad |= chown(c->nodedir, u, g) != 0;
     snprintf(p, sizeof p, "%s/.lock", c->nodedir);
     bad |= chown(p, u, g) != 0;
     bad |= fchown(capfd, u, g) != 0;
     if (c->f) bad |= fchown(fileno(c->f), u, g) != 0;
-    if (bad) kf_die(KF_EXIT_ERR, "%s: cannot hand the store to %s: %s", c->nodedir, user, strerror(errno));
+    if (bad) { kf_err("%s: cannot hand the store to %s: %s", c->nodedir, user, strerror(errno)); return -1; }
     /* keep CAP_NET_ADMIN (attach to interfaces that appear later) and CAP_NET_RAW (pcap
      * backend), nothing else */
     if (prctl(PR_SET_KEEPCAPS, 1) != 0 || initgroups(user, g) != 0 || setgid(g) != 0 || setuid(u) != 0)
-        kf_die(KF_EXIT_ERR, "--user %s: %s", user, strerror(errno));
+        { kf_err("--user %s: %s", user, strerror(errno)); return -1; }
     struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
     struct __user_cap_data_struct d[2] = { 0 };
     d[0].effective = d[0].permitted = (1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW);
     if (syscall(SYS_capset, &h, d) != 0)
-        kf_die(KF_EXIT_ERR, "--user %s: capset: %s", user, strerror(errno));
+        { kf_err("--user %s: capset: %s", user, strerror(errno)); return -1; }
     prctl(PR_SET_KEEPCAPS, 0);
-    if (setuid(0) == 0) kf_die(KF_EXIT_ERR, "--user %s: could regain root", user);
+    if (setuid(0) == 0) { kf_err("--user %s: could regain root", user); return -1; }
+    if (access(c->nodedir, W_OK | X_OK) != 0)
+        { kf_err("%s: %s cannot write there (a parent folder closed to it?)", c->nodedir, user); return -1; }
+    return 0;
 }
 
 /* ---- main ---- */
@@ -441,11 +473,27 @@ int cmd_capture(int argc, char **argv)
     if (mkdir(c->dir, 0750) != 0 && errno != EEXIST) kf_die(KF_EXIT_IO, "%s: %s", c->dir, strerror(errno));
     if (asprintf(&c->nodedir, "%s/%s", c->dir, c->node) < 0) kf_die(KF_EXIT_ERR, "out of memory");
     if (mkdir(c->nodedir, 0750) != 0 && errno != EEXIST) kf_die(KF_EXIT_IO, "%s: %s", c->nodedir, strerror(errno));
+    char *stale = NULL;   /* what a capture killed earlier recorded */
+    {
+        char *cp;
+        if (asprintf(&cp, "%s/.capture", c->nodedir) >= 0) {
+            FILE *sf = fopen(cp, "r");
+            if (sf) {
+                size_t sl = 0;
+                stale = malloc(65537);
+                if (stale) { sl = fread(stale, 1, 65536, sf); stale[sl] = 0; }
+                fclose(sf);
+            }
+            free(cp);
+        }
+    }
     int capfd = kf_store_capture_lock(c->dir, c->node);
+    c->capfd = capfd;
     if (capfd < 0) {
         if (errno == EWOULDBLOCK) kf_die(KF_EXIT_ERR, "%s: another capture of node %s is running", c->nodedir, c->node);
         kf_die(KF_EXIT_IO, "%s/.capture: %s", c->nodedir, strerror(errno));
     }
+    if (stale) { ebpf_cleanup_stale(stale, c->verbose); free(stale); }
     int lk = kf_store_lock(c->dir, c->node, 0, 1);   /* creates .lock now so --user can own it */
     kf_store_unlock(lk);
     {   /* a crash left a .part: keep every complete block of it */
@@ -458,8 +506,11 @@ int cmd_capture(int argc, char **argv)
             uint64_t kept;
             if (seg_repair(s[i].path, &kept, err, sizeof err) != 0)
                 kf_die(KF_EXIT_IO, "%s: cannot repair: %s", s[i].path, err);
-            kf_warn("%s: left by a crash; kept %llu of %llu bytes and closed it", s[i].path,
-                    (unsigned long long)kept, (unsigned long long)s[i].size);
+            if (kept)
+                kf_warn("%s: left by a crash; kept %llu of %llu bytes and closed it", s[i].path,
+                        (unsigned long long)kept, (unsigned long long)s[i].size);
+            else
+                kf_warn("%s: left by a crash without one complete block; removed it", s[i].path);
             if (s[i].start_ns > c->last_start) c->last_start = s[i].start_ns;
         }
         if (n) c->last_start = s[n - 1].start_ns > c->last_start ? s[n - 1].start_ns : c->last_start;
@@ -504,11 +555,11 @@ int cmd_capture(int argc, char **argv)
     size_t natt = 0;
     for (size_t i = 0; i < c->nifs; i++) natt += c->ifs[i]->attached;
     if (!natt && !c->npats) kf_warn("no interface to capture yet; waiting for one to come up");
-    if (user) drop_privileges(c, user, capfd);
+    int rc = KF_EXIT_OK;
+    if (user && drop_privileges(c, user, capfd) != 0) { rc = KF_EXIT_ERR; exiting = 1; }
 
     int64_t now_m = mono_now();
     int64_t last_stats = now_m, last_flush = now_m, last_drops = now_m, last_ret = now_m;
-    int rc = KF_EXIT_OK;
     while (!exiting) {
         struct pollfd pf[512];
         int fds[511];
@@ -529,6 +580,7 @@ int cmd_capture(int argc, char **argv)
         if (rotate_now) { rotate_now = 0; rotate(c, now); }
         else if (c->w && c->seg_time && now >= c->seg_start + c->seg_time + KF_NS_PER_SEC / 5)
             rotate(c, now < c->seg_start + 2 * c->seg_time ? c->seg_start + c->seg_time : now);
+        forget_gone(c);
         if (now_m - last_drops >= KF_NS_PER_SEC / 5) { be->poll_drops(c); last_drops = now_m; }
         if (now_m - last_flush >= KF_NS_PER_SEC) {
             if (c->w && kf_pcapng_flush(c->w) != 0) c->write_failed = 1;
@@ -543,6 +595,7 @@ int cmd_capture(int argc, char **argv)
     /* detach first so nothing new comes, then drain what the ring still holds */
     be->consume(c);   /* pcap: what its buffers hold */
     for (size_t i = 0; i < c->nifs; i++) release(c, c->ifs[i]);
+    write_capture_record(c);
     be->poll_drops(c);
     be->consume(c);   /* eBPF: what the ring still holds */
     if (c->stats_every) print_stats(c, 0);

@@ -125,6 +125,15 @@ static int eb_attach(cap_ctx *c, cap_iface *ifc, char *err, size_t errlen)
         return -1;
     }
     b->created_hook = r == 0;
+    {   /* counts of an older interface with the same index are not ours */
+        int ncpu = libbpf_num_possible_cpus();
+        __u32 key = (__u32)ifc->ifindex;
+        if (ncpu > 0) {
+            struct kf_cap_counts vals[ncpu];
+            if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.drops), &key, vals) == 0)
+                for (int k = 0; k < ncpu; k++) b->drops_seen += vals[k].drops;
+        }
+    }
     r = tc_attach_one(&b->hook, BPF_TC_INGRESS, bpf_program__fd(skel->progs.ksnap_ingress), &b->in);
     if (!r) b->has_in = 1;
     /* loopback: a packet passes egress, then ingress; keep it once, as tcpdump does (libpcap
@@ -136,7 +145,6 @@ static int eb_attach(cap_ctx *c, cap_iface *ifc, char *err, size_t errlen)
     ifc->be = b;
     if (r) {
         snprintf(err, errlen, "cannot attach the TC filter: %s", strerror(-r));
-        c->verbose = c->verbose;
         return -1;   /* caller detaches what did attach */
     }
     return 0;
@@ -201,6 +209,61 @@ static void eb_fini(cap_ctx *c)
     rb = NULL;
     if (skel) capture_bpf__destroy(skel);
     skel = NULL;
+}
+
+int ebpf_attach_record(cap_ctx *c, char *buf, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < c->nifs && o + 96 < len; i++) {
+        struct ebpf_if *b = c->ifs[i]->be;
+        if (!b || !c->ifs[i]->attached) continue;
+        if (b->has_in)
+            o += (size_t)snprintf(buf + o, len - o, "%d ingress %u %u %d\n", c->ifs[i]->ifindex,
+                                  b->in.handle, b->in.priority, b->created_hook);
+        if (b->has_out)
+            o += (size_t)snprintf(buf + o, len - o, "%d egress %u %u %d\n", c->ifs[i]->ifindex,
+                                  b->out.handle, b->out.priority, b->created_hook);
+    }
+    return (int)o;
+}
+
+/* 1 if the filter at (hook, handle, prio) runs ksnap_ingress or ksnap_egress */
+static int is_ours(struct bpf_tc_hook *h, uint32_t handle, uint32_t prio)
+{
+    struct bpf_tc_opts q = { .sz = sizeof q, .handle = handle, .priority = prio };
+    if (bpf_tc_query(h, &q) != 0 || !q.prog_id) return 0;
+    int fd = bpf_prog_get_fd_by_id(q.prog_id);
+    if (fd < 0) return 0;
+    struct bpf_prog_info info = { 0 };
+    uint32_t il = sizeof info;
+    int ours = bpf_obj_get_info_by_fd(fd, &info, &il) == 0 &&
+               (!strcmp(info.name, "ksnap_ingress") || !strcmp(info.name, "ksnap_egress"));
+    close(fd);
+    return ours;
+}
+
+void ebpf_cleanup_stale(const char *text, int verbose)
+{
+    const char *p = strchr(text, '\n');   /* skip the pid line */
+    while (p && *++p) {
+        int ifindex, created;
+        char dir[16];
+        unsigned handle, prio;
+        if (sscanf(p, "%d %15s %u %u %d", &ifindex, dir, &handle, &prio, &created) == 5) {
+            struct bpf_tc_hook h = { .sz = sizeof h, .ifindex = ifindex,
+                                     .attach_point = !strcmp(dir, "egress") ? BPF_TC_EGRESS : BPF_TC_INGRESS };
+            if (is_ours(&h, handle, prio)) {
+                struct bpf_tc_opts d = { .sz = sizeof d, .handle = handle, .priority = prio };
+                if (bpf_tc_detach(&h, &d) == 0 && verbose)
+                    kf_warn("ifindex %d: removed the %s filter a killed capture left", ifindex, dir);
+                if (created && nl_count_tc_filters(ifindex, 0) == 0 && nl_count_tc_filters(ifindex, 1) == 0) {
+                    h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+                    bpf_tc_hook_destroy(&h);
+                }
+            }
+        }
+        p = strchr(p, '\n');
+    }
 }
 
 const cap_backend cap_backend_ebpf = {

@@ -35,6 +35,7 @@ typedef struct cap_ctx {
     int verbose;
     /* state */
     char *nodedir;
+    int capfd;              /* DIR/<node>/.capture, locked */
     cap_iface **ifs; size_t nifs;
     /* -f compiled per link type for the offline filter (pcap's struct bpf_program; void here
      * because libbpf.h, which the eBPF backend includes, has a struct of the same name) */
@@ -74,12 +75,13 @@ uint64_t seg_good_end(int fd);
 
 typedef void (*store_report_fn)(void *arg, const char *path, uint64_t size, const char *why);
 /* Retention on one node: deletes whole oldest closed segments while the node's total passes
- * max_bytes (0 = no bound) or a segment ends before now - max_age (0 = no bound); with
+ * max_bytes (0 = no bound; the open segment counts as at least reserve bytes, so a capture can
+ * keep room for the segment it is writing) or a segment ends before now - max_age (0 = no bound); with
  * force_one, removes the oldest closed segment regardless (disk full). Takes the node lock
  * exclusive without waiting; returns 1 if a reader holds it (nothing deleted), 0 done, -1 error.
  * *removed / *freed count what was (or, with dry_run, would be) removed. */
-int store_retention(const char *dir, const char *node, uint64_t max_bytes, int64_t max_age,
-                    int64_t now_ns, int force_one, int dry_run, store_report_fn report, void *arg,
+int store_retention(const char *dir, const char *node, uint64_t max_bytes, uint64_t reserve,
+                    int64_t max_age, int64_t now_ns, int force_one, int dry_run, store_report_fn report, void *arg,
                     size_t *removed, uint64_t *freed, char *err, size_t errlen);
 
 /* netlink.c */
@@ -109,6 +111,13 @@ typedef struct cap_backend {
     void (*fini)(cap_ctx *c);
 } cap_backend;
 extern const cap_backend cap_backend_ebpf, cap_backend_pcap;
+
+/* capture_ebpf.c: what is attached, kept in DIR/<node>/.capture so that the next start after a
+ * kill -9 can remove exactly the TC filters the dead capture left ("ifindex ingress|egress
+ * handle priority created-hook" lines after the pid line). */
+int ebpf_attach_record(cap_ctx *c, char *buf, size_t len);
+/* Removes the filters listed in an old .capture text if they still run one of our programs. */
+void ebpf_cleanup_stale(const char *text, int verbose);
 
 int64_t cap_mono_to_real(void);   /* current CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 #endif

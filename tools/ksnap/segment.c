@@ -11,7 +11,6 @@
 #include "kf_store.h"
 #include "kf_tool.h"
 
-#define SEG_BUF (1 << 20)
 
 static char *path_join(const char *a, const char *b)
 {
@@ -54,7 +53,7 @@ int seg_open(cap_ctx *c, int64_t now)
     }
     FILE *f = fdopen(fd, "w");
     if (!f) { close(fd); unlink(p); free(p); return -1; }
-    setvbuf(f, NULL, _IOFBF, SEG_BUF);
+    setvbuf(f, NULL, _IONBF, 0);   /* kf_pcapng buffers already */
     struct utsname u;
     uname(&u);
     char comment[300], appl[64];
@@ -186,8 +185,8 @@ int seg_close(cap_ctx *c, int64_t now)
     return rc;
 }
 
-int store_retention(const char *dir, const char *node, uint64_t max_bytes, int64_t max_age,
-                    int64_t now, int force_one, int dry_run, store_report_fn report, void *arg,
+int store_retention(const char *dir, const char *node, uint64_t max_bytes, uint64_t reserve,
+                    int64_t max_age, int64_t now, int force_one, int dry_run, store_report_fn report, void *arg,
                     size_t *removed, uint64_t *freed, char *err, size_t errlen)
 {
     *removed = 0;
@@ -201,8 +200,12 @@ int store_retention(const char *dir, const char *node, uint64_t max_bytes, int64
     kf_segment *s;
     size_t n;
     if (kf_store_segments(dir, node, &s, &n, err, errlen) != 0) { kf_store_unlock(lk); return -1; }
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += s[i].size;
+    uint64_t total = 0, open = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].open) open += s[i].size;
+        else total += s[i].size;
+    }
+    total += open > reserve ? open : reserve;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i].open) continue;   /* the open segment is never deleted */
