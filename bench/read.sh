@@ -31,6 +31,13 @@ make_capture() {
   trap cleanup EXIT
   ip netns add "$ns"
   ip -n "$ns" link set lo mtu 1500 up
+  # without segmentation offloads the capture holds wire-sized packets (1514 bytes at most),
+  # not 64 KiB GSO super-packets: a harder, more honest test of per-packet cost
+  if command -v ethtool >/dev/null; then
+    ip netns exec "$ns" ethtool -K lo tso off gso off gro off >/dev/null 2>&1 || true
+  else
+    echo "read.sh: ethtool missing: loopback keeps GSO, packets will be large" >&2
+  fi
   ip -n "$ns" addr add 10.77.0.1/32 dev lo
   cat > "$work/srv.py" <<'EOF'
 import http.server, socketserver, zlib
@@ -96,18 +103,23 @@ size=$(stat -c %s "$CAP")
 echo "capture: $CAP ($((size / 1000000)) MB, $(capinfos -c -M "$CAP" 2>/dev/null | awk '/Number of packets/ {print $NF}') packets)"
 cat "$CAP" > /dev/null   # both passes read from the page cache
 
+# Both sides are measured in CPU time (user + system) of the process, best of RUNS: the machine
+# may be shared, and "per core" is what the goal asks. Wall-clock is shown too.
 kf_line=$("$DRV" "$CAP" "$RUNS")
-kf_s=$(echo "$kf_line" | awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "s") print $i}')
-best=
+kf_cpu=$(echo "$kf_line" | awk '{for (i = 1; i < NF; i++) if ($i == "cpu") print $(i + 1)}')
+kf_wall=$(echo "$kf_line" | awk '{for (i = 1; i < NF; i++) if ($i == "wall") print $(i + 1)}')
+best=; bestw=
+TIMEFORMAT='%U %S %R'
 for _ in $(seq "$RUNS"); do
-  t0=$(date +%s.%N)
-  tcpdump -r "$CAP" -w /dev/null 2>/dev/null
-  t1=$(date +%s.%N)
-  t=$(echo "$t1 - $t0" | bc -l)
-  if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+  read -r u s w < <({ time tcpdump -r "$CAP" -w /dev/null 2>/dev/null; } 2>&1)
+  c=$(echo "$u + $s" | bc -l)
+  if [ -z "$best" ] || [ "$(echo "$c < $best" | bc -l)" = 1 ]; then best=$c; fi
+  if [ -z "$bestw" ] || [ "$(echo "$w < $bestw" | bc -l)" = 1 ]; then bestw=$w; fi
 done
 echo "$kf_line"
-awk -v b="$size" -v k="$kf_s" -v t="$best" 'BEGIN {
-  printf "tcpdump -r F -w /dev/null: %.3f s %.0f MB/s\n", t, b / t / 1e6
-  printf "ratio (kf / tcpdump): %.2fx   goal: >= 2 GB/s per core and >= 2x tcpdump\n", t / k
+awk -v b="$size" -v k="$kf_cpu" -v kw="$kf_wall" -v t="$best" -v tw="$bestw" 'BEGIN {
+  if (t < 0.001) t = 0.001
+  printf "tcpdump -r F -w /dev/null: cpu %.3f s %.0f MB/s wall %.3f s %.0f MB/s\n", t, b / t / 1e6, tw, b / tw / 1e6
+  printf "kf: %.0f MB/s per core; ratio kf/tcpdump: %.2fx cpu, %.2fx wall   (goal: >= 2000 MB/s per core, >= 2x)\n",
+         b / k / 1e6, t / k, tw / kw
 }'
