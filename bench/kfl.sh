@@ -81,14 +81,22 @@ fi
 
 bytes=$(stat -c %s "$DATA")
 cat "$DATA" > /dev/null   # warm the page cache for both
-now() { date +%s.%N; }
-t0=$(now); n_kfl=$("$BIN/kfl" -c 'http && status_code >= 500' "$DATA"); t1=$(now)
-n_jq=$(jq -c 'select(.http == true and .status_code >= 500)' "$DATA" | wc -l); t2=$(now)
-awk -v b="$bytes" -v a="$t0" -v m="$t1" -v z="$t2" -v nk="$n_kfl" -v nj="$n_jq" 'BEGIN {
-  mb = b / 1048576; tk = m - a; tj = z - m;
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+# elapsed, user and system seconds of each; the machine may be shared, so both wall-clock and
+# CPU-time ("per core") rates are printed
+/usr/bin/time -f '%e %U %S' -o "$T/kfl" "$BIN/kfl" -c 'http && status_code >= 500' "$DATA" > "$T/n_kfl"
+/usr/bin/time -f '%e %U %S' -o "$T/jq" jq -c 'select(.http == true and .status_code >= 500)' "$DATA" | wc -l > "$T/n_jq"
+/usr/bin/time -f '%M' -o "$T/rss" "$BIN/kfl" -c 'http && status_code >= 500' "$DATA" > /dev/null
+read -r ek uk sk < "$T/kfl"; read -r ej uj sj < "$T/jq"
+awk -v b="$bytes" -v ek="$ek" -v uk="$uk" -v sk="$sk" -v ej="$ej" -v uj="$uj" -v sj="$sj" \
+    -v nk="$(cat "$T/n_kfl")" -v nj="$(tr -d ' ' < "$T/n_jq")" -v rss="$(cat "$T/rss")" 'BEGIN {
+  mb = b / 1048576; ck = uk + sk; cj = uj + sj
+  if (ek <= 0) ek = 0.01
+  if (ck <= 0) ck = 0.01
+  if (cj <= 0) cj = 0.01
   printf "input: %.0f MB, predicate: http && status_code >= 500\n", mb
-  printf "kfl: %8.1f MB/s  (%.2f s, %d selected)\n", mb / tk, tk, nk
-  printf "jq:  %8.1f MB/s  (%.2f s, %d selected)\n", mb / tj, tj, nj
-  printf "ratio kfl/jq: %.1fx\n", tj / tk
+  printf "kfl: %8.1f MB/s wall (%.2f s), %8.1f MB/s per core (%.2f s CPU), %d selected, max RSS %d KB\n", mb / ek, ek, mb / ck, ck, nk, rss
+  printf "jq:  %8.1f MB/s wall (%.2f s), %8.1f MB/s per core (%.2f s CPU), %d selected\n", mb / ej, ej, mb / cj, cj, nj
+  printf "ratio kfl/jq: %.1fx wall, %.1fx CPU\n", ej / ek, cj / ck
   if (nk != nj) { print "MISMATCH: kfl and jq selected different counts"; exit 1 }
 }'
