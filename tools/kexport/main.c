@@ -654,6 +654,7 @@ int main(int argc, char **argv)
         }
         kf_l4 l4;
         int dec = -1;
+        l4.ipver = 0;
         if (decode) {
             memset(&l4, 0, sizeof l4);
             dec = kf_decode(NULL, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.ts_ns, &l4);
