@@ -6,6 +6,7 @@
 #include <string.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <cpuid.h>
 #define KF_SHA_X86 1
 #endif
 
@@ -94,7 +95,12 @@ static void blocks(uint32_t h[8], const uint8_t *p, size_t nblk)
 {
 #ifdef KF_SHA_X86
     static int have = -1;
-    if (have < 0) { __builtin_cpu_init(); have = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1"); }
+    if (have < 0) {   /* CPUID: leaf 7 EBX bit 29 = SHA; leaf 1 ECX bit 19 = SSE4.1, bit 9 = SSSE3 */
+        unsigned a, b, c, d;
+        int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+        int sse = __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1) && (c >> 9 & 1);
+        have = sha && sse;
+    }
     if (have && !force_c) { blocks_ni(h, p, nblk); return; }
 #endif
     blocks_c(h, p, nblk);

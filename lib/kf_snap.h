@@ -40,6 +40,19 @@ const char *kf_snapw_error(const kf_snapw *w);
 int kf_snapw_commit(kf_snapw *w, char *err, size_t errlen);
 /* Removes the temporary file; frees w. */
 void kf_snapw_abort(kf_snapw *w);
+/* Deferred first member (a writer that learns manifest.json last, e.g. after hashing members
+ * while they are being compressed): the archive body starts head_reserve bytes into the file;
+ * kf_snapw_commit_head then writes the first member, padded with spaces (and a final newline)
+ * to fill the reserve exactly, as a zstd frame of raw blocks at offset 0, and commits. Readers
+ * (libarchive, zstd, GNU tar) see one ordinary archive. The member must be text such as JSON.
+ * kf_snap_head_reserve gives the reserve for a head member of at most max_len bytes.
+ * kf_snapw_commit_head returns 1 when the member does not fit (nothing committed: abort and
+ * write the archive the plain way), 0 ok, -1 error. */
+size_t kf_snap_head_reserve(size_t max_len);
+kf_snapw *kf_snapw_open_deferred(const char *path, size_t head_reserve, int level, int threads,
+                                 char *err, size_t errlen);
+int kf_snapw_commit_head(kf_snapw *w, const char *name, const void *buf, size_t n, int64_t mtime_ns,
+                         char *err, size_t errlen);
 /* Hashes/validates a member name for writing: relative, no "..", no empty components. */
 int kf_snap_name_ok(const char *name);
 

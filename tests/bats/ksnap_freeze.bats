@@ -95,6 +95,20 @@ epoch() { date -u -d "$1" +%s; }
   assert_output --partial orders-1
 }
 
+@test "freeze: a segment whose name lies about its start is cut after all (clock skew)" {
+  # worker-2's 17:01:00 segment renamed to start at 17:01:05: named inside the window, it holds
+  # packets from 17:01:00.0005, which are outside
+  mv "$T/st/worker-2/20260314T170100.000000000Z.pcapng" "$T/st/worker-2/20260314T170105.000000000Z.pcapng"
+  run "$KF_BIN/ksnap" freeze --dir "$T/st" --node worker-2 --from 2026-03-14T17:01:03Z --to 2026-03-14T17:03:00Z -o "$T/s.ksnap"
+  assert_success
+  run "$KF_BIN/ksnap" verify "$T/s.ksnap"
+  assert_success
+  mkdir "$T/x" && tar --zstd -xf "$T/s.ksnap" -C "$T/x"
+  [ "$(tshark -r "$T/x/nodes/worker-2/20260314T170105.000000000Z.pcapng" 2>/dev/null | wc -l)" -eq 57 ]
+  [ "$(jq -r '.nodes["worker-2"].first_packet' "$T/x/manifest.json")" = 2026-03-14T17:01:03.000500000Z ]
+  [ "$(jq '.nodes["worker-2"].packets' "$T/x/manifest.json")" -eq 117 ]
+}
+
 @test "freeze: errors exit 2 and leave no file; snapshots are never overwritten" {
   run "$KF_BIN/ksnap" freeze --dir "$T/nope" --from 2026-03-14T17:00:00Z --to 2026-03-14T17:01:00Z -o "$T/e.ksnap"
   assert_failure 2

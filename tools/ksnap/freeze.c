@@ -1,11 +1,14 @@
 /* ksnap freeze — freeze a time window of one or more stores into a .ksnap (docs/snapshot.md).
  *
- * Every member's sha256 goes into manifest.json, which is the first member, so the members are
- * prepared before the archive is written: a segment wholly inside the window (and no -f) is
- * taken as it is (checked packet by packet: a packet outside the window makes it a cut); other
- * segments, and every open .part (only its complete blocks), are cut into an anonymous temporary
- * file with kf_pcapng, keeping the SHB options (the node comment), IDBs, DSBs and packet
- * comments. Store locks are held shared from the first read until the archive is renamed into
+ * Segments that cross the window's edges, every open .part (only its complete blocks) and all
+ * segments when -f is given are cut into anonymous temporary files with kf_pcapng, keeping the
+ * SHB options (the node comment), IDBs, DSBs and packet flags/comments. A segment wholly inside
+ * the window is taken as it is. manifest.json is the first member but holds every member's
+ * sha256 and packet counts: so the members are compressed into the archive body (kf_snapw
+ * deferred head) while worker threads scan and hash them at the same time, and the manifest
+ * is put in front last. If a segment taken as it is turns out to hold a packet outside the
+ * window (clock skew), or the manifest outgrows its reserve, the archive is written again the
+ * plain way. Store locks are held shared from the first read until the archive is renamed into
  * place, so retention cannot delete a segment being frozen. */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include "kf_tool.h"
 #include "ksnap.h"
@@ -37,6 +42,11 @@ typedef struct fmember {
     uint8_t *map;           /* mmap of the source file or the temporary cut */
     size_t maplen;
     int fd;
+    int verbatim;           /* taken as it is: scanned (and checked) by the workers */
+    int bad;                /* verbatim but a packet lies outside the window: must be cut */
+    int64_t first, last;    /* packets in the member */
+    uint64_t packets, bytes;
+    kf_segment seg;         /* where it came from (path owned) */
 } fmember;
 
 typedef struct fnode {
@@ -128,6 +138,57 @@ static void hash_map(fmember *m)
     kf_sha256_final(&c, m->sha);
 }
 
+/* Workers: scan a verbatim member (packet counts, and check every packet is inside the window)
+ * and hash every member, while the main thread compresses the members into the archive. */
+typedef struct wjob { freezer *fz; atomic_size_t next; } wjob;
+
+static void scan_member(freezer *fz, fmember *m)
+{
+    char err[256];
+    kf_reader *r = kf_reader_open_mem(m->map, m->maplen, err, sizeof err);
+    if (!r) { m->bad = 1; return; }
+    kf_pkt pk;
+    int rc;
+    m->first = KF_T_MAX; m->last = KF_T_MIN; m->packets = m->bytes = 0;
+    while ((rc = kf_reader_next(r, &pk)) == 1) {
+        if (pk.ts_ns < fz->from || pk.ts_ns > fz->to) { m->bad = 1; break; }
+        if (pk.ts_ns < m->first) m->first = pk.ts_ns;
+        if (pk.ts_ns > m->last) m->last = pk.ts_ns;
+        m->packets++; m->bytes += pk.caplen;
+    }
+    if (rc < 0 || kf_reader_warning(r)[0]) m->bad = 1;   /* damaged or cut: keep complete blocks only */
+    kf_reader_close(r);
+}
+
+static void *work(void *arg)
+{
+    wjob *j = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&j->next, 1)) < j->fz->nm) {
+        fmember *m = &j->fz->m[i];
+        if (m->verbatim) scan_member(j->fz, m);
+        hash_map(m);
+    }
+    return NULL;
+}
+
+typedef struct workers { wjob job; pthread_t th[16]; int n; } workers;
+
+static void workers_start(workers *w, freezer *fz, int threads)
+{
+    w->job.fz = fz;
+    atomic_init(&w->job.next, 0);
+    w->n = 0;
+    int nt = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+    for (int i = 0; i < nt; i++) if (pthread_create(&w->th[w->n], NULL, work, &w->job) == 0) w->n++;
+}
+
+static void workers_join(workers *w)
+{
+    if (!w->n) work(&w->job);   /* no thread could start: do it here */
+    for (int i = 0; i < w->n; i++) pthread_join(w->th[i], NULL);
+}
+
 static fmember *member_new(freezer *fz, const char *node, const char *base)
 {
     fmember *n = realloc(fz->m, (fz->nm + 1) * sizeof *n);
@@ -147,53 +208,27 @@ static fmember *member_new(freezer *fz, const char *node, const char *base)
     return m;
 }
 
-/* 1 the member was added, 0 nothing of it in the window, -1 error (message printed) */
-static int do_segment(freezer *fz, const kf_segment *sg, const char *node)
+static int map_file(fmember *m, int fd, const char *what)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) { kf_err("%s: %s", what, strerror(errno)); return -1; }
+    m->fd = fd;
+    m->maplen = (size_t)st.st_size;
+    m->size = (int64_t)m->maplen;
+    if (!m->maplen) { m->map = NULL; return 0; }
+    m->map = mmap(NULL, m->maplen, PROT_READ, MAP_SHARED, fd, 0);
+    if (m->map == MAP_FAILED) { m->map = NULL; kf_err("%s: %s", what, strerror(errno)); return -1; }
+    madvise(m->map, m->maplen, MADV_SEQUENTIAL);
+    return 0;
+}
+
+/* Cuts segment sg into a temporary file: packets inside the window (and -f). Fills m (map,
+ * counts). 1 kept, 0 nothing of it in the window, -1 error (message printed). */
+static int cut_segment(freezer *fz, const kf_segment *sg, const char *node, fmember *m)
 {
     char err[512];
-    int verbatim = !sg->open && !fz->filter && sg->start_ns >= fz->from && sg->end_ns <= fz->to;
-    const char *base = strrchr(sg->path, '/');
-    base = base ? base + 1 : sg->path;
     kf_reader *r = kf_reader_open(sg->path, err, sizeof err);
     if (!r) { kf_err("%s: %s", sg->path, err); return -1; }
-    fnode *nd = node_get(fz, node);
-    kf_pkt pk;
-    int rc;
-    int64_t first = KF_T_MAX, last = KF_T_MIN;
-    uint64_t pkts = 0, bytes = 0;
-    if (verbatim) {
-        while ((rc = kf_reader_next(r, &pk)) == 1) {
-            if (pk.ts_ns < fz->from || pk.ts_ns > fz->to) { verbatim = 0; break; }
-            if (pk.ts_ns < first) first = pk.ts_ns;
-            if (pk.ts_ns > last) last = pk.ts_ns;
-            pkts++; bytes += pk.caplen;
-        }
-        if (rc < 0) { kf_err("%s: %s", sg->path, kf_reader_error(r)); kf_reader_close(r); return -1; }
-        if (verbatim && kf_reader_warning(r)[0]) verbatim = 0;   /* cut short: keep complete blocks only */
-        if (verbatim) {
-            kf_reader_close(r);
-            if (!pkts) return 0;
-            fmember *m = member_new(fz, node, base);
-            int fd = open(sg->path, O_RDONLY | O_CLOEXEC);
-            struct stat st;
-            if (fd < 0 || fstat(fd, &st) != 0) { kf_err("%s: %s", sg->path, strerror(errno)); if (fd >= 0) close(fd); return -1; }
-            m->maplen = (size_t)st.st_size;
-            m->map = mmap(NULL, m->maplen, PROT_READ, MAP_SHARED, fd, 0);
-            if (m->map == MAP_FAILED) { kf_err("%s: %s", sg->path, strerror(errno)); close(fd); return -1; }
-            madvise(m->map, m->maplen, MADV_SEQUENTIAL);
-            m->fd = fd;
-            m->size = (int64_t)m->maplen;
-            m->mtime = (int64_t)st.st_mtim.tv_sec * KF_NS_PER_SEC + st.st_mtim.tv_nsec;
-            hash_map(m);
-            fz->nm++;
-            goto count;
-        }
-        kf_reader_close(r);
-        r = kf_reader_open(sg->path, err, sizeof err);
-        if (!r) { kf_err("%s: %s", sg->path, err); return -1; }
-        first = KF_T_MAX; last = KF_T_MIN; pkts = bytes = 0;
-    }
-    /* cut into an anonymous temporary file */
     int fd = open(fz->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) {
         char tmpl[] = "/tmp/ksnap-freeze.XXXXXX";
@@ -204,6 +239,9 @@ static int do_segment(freezer *fz, const kf_segment *sg, const char *node)
     if (!f) { kf_err("%s: temporary file: %s", fz->tmpdir, strerror(errno)); if (fd >= 0) close(fd); kf_reader_close(r); return -1; }
     kf_pcapng_w *w = NULL;
     size_t nif = 0, ndsb = 0;
+    kf_pkt pk;
+    int rc;
+    m->first = KF_T_MAX; m->last = KF_T_MIN; m->packets = m->bytes = 0;
     while ((rc = kf_reader_next(r, &pk)) == 1) {
         const kf_iface *ifc = kf_reader_iface(r, pk.iface);
         if (!keep_pkt(fz, &pk, ifc)) continue;
@@ -232,9 +270,9 @@ static int do_segment(freezer *fz, const kf_segment *sg, const char *node)
         e.data = pk.data; e.flags = pk.flags; e.has_flags = pk.has_flags;
         e.dropcount = pk.dropcount; e.has_dropcount = pk.dropcount != 0; e.comment = pk.comment;
         if (kf_pcapng_write_epb(w, &e) != 0) break;
-        if (pk.ts_ns < first) first = pk.ts_ns;
-        if (pk.ts_ns > last) last = pk.ts_ns;
-        pkts++; bytes += pk.caplen;
+        if (pk.ts_ns < m->first) m->first = pk.ts_ns;
+        if (pk.ts_ns > m->last) m->last = pk.ts_ns;
+        m->packets++; m->bytes += pk.caplen;
     }
     if (rc < 0) {
         kf_err("%s: %s", sg->path, kf_reader_error(r));
@@ -249,24 +287,91 @@ static int do_segment(freezer *fz, const kf_segment *sg, const char *node)
         fclose(f);
         return -1;
     }
-    fmember *m = member_new(fz, node, base);
-    struct stat st;
-    fstat(fileno(f), &st);
-    m->fd = dup(fileno(f));
+    int mfd = dup(fileno(f));
     fclose(f);
-    m->maplen = (size_t)st.st_size;
-    m->map = mmap(NULL, m->maplen, PROT_READ, MAP_SHARED, m->fd, 0);
-    if (m->map == MAP_FAILED) { kf_err("temporary file: %s", strerror(errno)); return -1; }
-    m->size = (int64_t)m->maplen;
+    if (mfd < 0 || map_file(m, mfd, "temporary file") != 0) return -1;
     m->mtime = sg->end_ns > 0 ? sg->end_ns : kf_now_ns();
-    hash_map(m);
-    fz->nm++;
-count:
-    if (first < nd->first) nd->first = first;
-    if (last > nd->last) nd->last = last;
-    nd->packets += pkts;
-    nd->bytes += bytes;
+    m->verbatim = 0;
     return 1;
+}
+
+/* 1 the member was added, 0 nothing of it in the window, -1 error (message printed) */
+static int do_segment(freezer *fz, const kf_segment *sg, const char *node)
+{
+    int verbatim = !sg->open && !fz->filter && sg->start_ns >= fz->from && sg->end_ns <= fz->to;
+    const char *base = strrchr(sg->path, '/');
+    base = base ? base + 1 : sg->path;
+    node_get(fz, node);
+    fmember *m = member_new(fz, node, base);
+    m->seg = *sg;
+    m->seg.path = strdup(sg->path);
+    m->seg.node = NULL;
+    if (verbatim) {
+        int fd = open(sg->path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) { kf_err("%s: %s", sg->path, strerror(errno)); if (fd >= 0) close(fd); return -1; }
+        if (map_file(m, fd, sg->path) != 0) return -1;
+        m->mtime = (int64_t)st.st_mtim.tv_sec * KF_NS_PER_SEC + st.st_mtim.tv_nsec;
+        m->verbatim = 1;
+        fz->nm++;
+        return 1;
+    }
+    int r = cut_segment(fz, sg, node, m);
+    if (r == 1) fz->nm++;
+    else free(m->seg.path), free(m->name), free(m->node);
+    return r;
+}
+
+static void member_unmap(fmember *m)
+{
+    if (m->map) munmap(m->map, m->maplen);
+    m->map = NULL;
+    if (m->fd >= 0) close(m->fd);
+    m->fd = -1;
+}
+
+/* Writes the members (and the events) into w's body. 0 or -1 (message printed). */
+static int write_body(freezer *fz, kf_snapw *w, const char *ev, size_t evl, int64_t created, const char *out)
+{
+    for (size_t i = 0; i < fz->nm; i++) {
+        fmember *m = &fz->m[i];
+        if (kf_snapw_begin(w, m->name, m->size, m->mtime) != 0) goto fail;
+        for (size_t off = 0; off < m->maplen; off += 1 << 20) {
+            size_t k = m->maplen - off < (1 << 20) ? m->maplen - off : (1 << 20);
+            if (kf_snapw_write(w, m->map + off, k) != 0) goto fail;
+        }
+    }
+    if (kf_snapw_add(w, "meta/events.ndjson", ev, evl, created) != 0) goto fail;
+    return 0;
+fail:
+    kf_err("%s: %s", out, kf_snapw_error(w));
+    return -1;
+}
+
+static char *make_manifest(freezer *fz, const char *ev, size_t evl)
+{
+    json_t *man = kf_manifest_new(fz->from, fz->to, fz->filter, "ksnap " KF_VERSION);
+    for (size_t i = 0; i < fz->nn; i++) {
+        fnode *n = &fz->nodes[i];
+        n->first = KF_T_MAX; n->last = KF_T_MIN; n->packets = n->bytes = 0;
+        for (size_t k = 0; k < fz->nm; k++) {
+            fmember *m = &fz->m[k];
+            if (strcmp(m->node, n->name) || !m->packets) continue;
+            if (m->first < n->first) n->first = m->first;
+            if (m->last > n->last) n->last = m->last;
+            n->packets += m->packets; n->bytes += m->bytes;
+        }
+        if (n->packets) kf_manifest_add_node(man, n->name, n->first, n->last, n->packets, n->bytes);
+    }
+    for (size_t i = 0; i < fz->nm; i++) kf_manifest_add_member(man, fz->m[i].name, fz->m[i].node, fz->m[i].size, fz->m[i].sha);
+    uint8_t evsha[32];
+    kf_sha256 hc;
+    kf_sha256_init(&hc); kf_sha256_update(&hc, ev, evl); kf_sha256_final(&hc, evsha);
+    kf_manifest_add_member(man, "meta/events.ndjson", NULL, (int64_t)evl, evsha);
+    char *t = json_dumps(man, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(man);
+    if (!t) kf_die(KF_EXIT_ERR, "out of memory");
+    return t;
 }
 
 static int wanted(char **nodes, size_t nnodes, const char *n)
@@ -354,50 +459,60 @@ int cmd_freeze(int argc, char **argv)
     if (!mf || kf_meta_write_window(meta, fz.from, fz.to, mf) != 0) kf_die(KF_EXIT_ERR, "writing metadata: out of memory");
     fclose(mf);
     kf_meta_free(meta);
+    if (!fz.nm && !evl) { kf_err("nothing in the window (no packets, no metadata): %s not written", out); return KF_EXIT_NONE; }
+    if (fz.nm > 1) qsort(fz.m, fz.nm, sizeof *fz.m, cmp_member);
+    int64_t created = kf_now_ns();
+
+    /* the body is compressed while workers scan and hash the members; the manifest goes in
+     * front at the end. Its reserve: a generous bound of its size (hashes have fixed width). */
+    size_t est = 1024;
+    for (size_t i = 0; i < fz.nm; i++) est += 2 * strlen(fz.m[i].name) + 192;
+    for (size_t i = 0; i < fz.nn; i++) est += strlen(fz.nodes[i].name) + 320;
+    if (fz.filter) est += 2 * strlen(fz.filter);
+    kf_snapw *w = kf_snapw_open_deferred(out, kf_snap_head_reserve(est), level, threads, err, sizeof err);
+    if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
+    workers wk;
+    workers_start(&wk, &fz, threads > 0 ? threads : 1);
+    int ok = write_body(&fz, w, ev, evl, created, out) == 0;
+    workers_join(&wk);
+    if (!ok) { kf_snapw_abort(w); return KF_EXIT_IO; }
+    int redo = 0;
+    for (size_t i = 0; i < fz.nm; i++) {
+        fmember *m = &fz.m[i];
+        if (!m->verbatim || !m->bad) continue;
+        /* a packet outside the window in a segment named inside it: cut it after all */
+        member_unmap(m);
+        int r = cut_segment(&fz, &m->seg, m->node, m);
+        if (r < 0) { kf_snapw_abort(w); kf_die(KF_EXIT_ERR, "%s: not written", out); }
+        if (r == 0) { m->packets = 0; m->size = 0; m->maplen = 0; }
+        hash_map(m);
+        redo = 1;
+    }
+    if (redo) {   /* drop members left empty by the cut */
+        size_t k = 0;
+        for (size_t i = 0; i < fz.nm; i++) {
+            if (fz.m[i].packets || fz.m[i].maplen) fz.m[k++] = fz.m[i];
+            else { free(fz.m[i].name); free(fz.m[i].node); free(fz.m[i].seg.path); }
+        }
+        fz.nm = k;
+    }
+    char *mtext = make_manifest(&fz, ev, evl);
     uint64_t total = 0;
     for (size_t i = 0; i < fz.nn; i++) total += fz.nodes[i].packets;
-    if (!total && !evl) { kf_err("nothing in the window (no packets, no metadata): %s not written", out); return KF_EXIT_NONE; }
     if (!total) kf_warn("no packets in the window; the snapshot holds metadata only");
-    if (fz.nm > 1) qsort(fz.m, fz.nm, sizeof *fz.m, cmp_member);
-
-    /* manifest */
-    json_t *man = kf_manifest_new(fz.from, fz.to, fz.filter, "ksnap " KF_VERSION);
-    for (size_t i = 0; i < fz.nn; i++) {
-        fnode *n = &fz.nodes[i];
-        if (n->packets) kf_manifest_add_node(man, n->name, n->first, n->last, n->packets, n->bytes);
-    }
-    for (size_t i = 0; i < fz.nm; i++) kf_manifest_add_member(man, fz.m[i].name, fz.m[i].node, fz.m[i].size, fz.m[i].sha);
-    uint8_t evsha[32];
-    kf_sha256 hc;
-    kf_sha256_init(&hc); kf_sha256_update(&hc, ev, evl); kf_sha256_final(&hc, evsha);
-    kf_manifest_add_member(man, "meta/events.ndjson", NULL, (int64_t)evl, evsha);
-    char *mtext = json_dumps(man, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    int64_t created = kf_now_ns();
-    json_decref(man);
-    if (!mtext) kf_die(KF_EXIT_ERR, "out of memory");
-
-    kf_snapw *w = kf_snapw_open(out, level, threads, err, sizeof err);
-    if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
-    int ok = kf_snapw_add(w, "manifest.json", mtext, strlen(mtext), created) == 0;
-    for (size_t i = 0; ok && i < fz.nm; i++) {
-        fmember *m = &fz.m[i];
-        ok = kf_snapw_begin(w, m->name, m->size, m->mtime) == 0;
-        for (size_t off = 0; ok && off < m->maplen; off += 1 << 20) {
-            size_t k = m->maplen - off < (1 << 20) ? m->maplen - off : (1 << 20);
-            ok = kf_snapw_write(w, m->map + off, k) == 0;
-        }
-        munmap(m->map, m->maplen);
-        m->map = NULL;
-    }
-    if (ok) ok = kf_snapw_add(w, "meta/events.ndjson", ev, evl, created) == 0;
-    if (!ok) {
-        kf_err("%s: %s", out, kf_snapw_error(w));
+    int r = redo ? 1 : kf_snapw_commit_head(w, "manifest.json", mtext, strlen(mtext), created, err, sizeof err);
+    if (r < 0) { kf_snapw_abort(w); kf_die(KF_EXIT_IO, "%s: %s", out, err); }
+    if (r == 1) {
+        /* the plain way: manifest, members, events, in one zstd stream */
         kf_snapw_abort(w);
-        return KF_EXIT_IO;
+        w = kf_snapw_open(out, level, threads, err, sizeof err);
+        if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
+        if (kf_snapw_add(w, "manifest.json", mtext, strlen(mtext), created) != 0) { kf_err("%s: %s", out, kf_snapw_error(w)); kf_snapw_abort(w); return KF_EXIT_IO; }
+        if (write_body(&fz, w, ev, evl, created, out) != 0) { kf_snapw_abort(w); return KF_EXIT_IO; }
+        if (kf_snapw_commit(w, err, sizeof err) != 0) kf_die(KF_EXIT_IO, "%s: %s", out, err);
     }
-    if (kf_snapw_commit(w, err, sizeof err) != 0) kf_die(KF_EXIT_IO, "%s: %s", out, err);
     for (size_t i = 0; i < fz.nlocks; i++) kf_store_unlock(fz.locks[i]);
-    for (size_t i = 0; i < fz.nm; i++) { if (fz.m[i].fd >= 0) close(fz.m[i].fd); free(fz.m[i].name); free(fz.m[i].node); }
+    for (size_t i = 0; i < fz.nm; i++) { member_unmap(&fz.m[i]); free(fz.m[i].name); free(fz.m[i].node); free(fz.m[i].seg.path); }
     for (size_t i = 0; i < fz.nn; i++) free(fz.nodes[i].name);
     for (size_t i = 0; i < fz.nprogs; i++) pcap_freecode(&fz.progs[i].prog);
     free(fz.progs); free(fz.m); free(fz.nodes); free(fz.locks);
