@@ -20,18 +20,21 @@
 #   node-worker-1-cni0.pcap      tcpdump -i cni0, nanosecond pcap: every packet of the story
 #   node-worker-1-pods.pcapng    dumpcap on the four long-lived pods' veths: pcapng with one
 #                                IDB per interface (if_name), a capture comment and ISBs
+#   node-worker-1-tls.pcapng     the HTTPS conversation (orders -> payment:8443) cut from the
+#                                cni0 capture by tshark, curl's TLS key log added by editcap
+#                                as a Decryption Secrets Block: tshark decrypts it
 #   meta-events.ndjson           Kubernetes watch events {"ts","type","object"} (Node, Services,
 #                                ReplicaSets, Pods) stamped with the real times of this run
 #   README.md is written by hand from the summary this script prints at the end.
 #
 # Needs root and: iproute2 tcpdump tshark (dumpcap, capinfos) python3 curl redis-server
-# redis-tools dnsmasq-base dnsutils (dig). Usage: samples/make-samples.sh [OUTDIR]   (default:
+# redis-tools dnsmasq-base dnsutils (dig) openssl. Usage: samples/make-samples.sh [OUTDIR]   (default:
 # the folder of this script). Takes about 20 s. Cleans up namespaces and processes on exit.
 set -euo pipefail
 
 OUT=$(cd "${1:-$(dirname "$0")}" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "make-samples.sh: needs root (network namespaces)" >&2; exit 1; }
-for t in ip tcpdump dumpcap python3 curl redis-server redis-cli dnsmasq dig capinfos; do
+for t in ip tcpdump dumpcap tshark editcap capinfos python3 curl redis-server redis-cli dnsmasq dig openssl; do
   command -v "$t" >/dev/null || { echo "make-samples.sh: $t missing (scripts/install-deps)" >&2; exit 1; }
 done
 PY=/usr/bin/python3
@@ -142,8 +145,18 @@ class H(http.server.BaseHTTPRequestHandler):
             except urllib.error.HTTPError as e:
                 return self.reply(502, {"error": "payment failed", "order_id": oid, "upstream_status": e.code})
         return self.reply(404, {"error": "not found", "path": p})
+if len(sys.argv) > 6:   # also HTTPS on another port: cert, key, port
+    import ssl, threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    tls = http.server.ThreadingHTTPServer((host, int(sys.argv[6])), H)
+    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    threading.Thread(target=tls.serve_forever, daemon=True).start()
 http.server.ThreadingHTTPServer((host, port), H).serve_forever()
 EOF
+openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=payment.shop.svc.cluster.local" \
+  -addext "subjectAltName=DNS:payment.shop.svc.cluster.local,DNS:payment" \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
 
 # --- pods with servers ---
 V_DNS=$(pod_up coredns 10.0.53.10 kube-system)
@@ -162,7 +175,7 @@ PIDS+=($!)
 in_pod redis redis-server --bind 10.0.53.210 --port 6379 --save '' --appendonly no \
   --protected-mode no --dir "$WORK" --logfile "$WORK/redis.log" &
 PIDS+=($!)
-in_pod payment "$PY" "$WORK/svc.py" payment 10.0.53.205 8080 &
+in_pod payment "$PY" "$WORK/svc.py" payment 10.0.53.205 8080 "$WORK/tls.crt" "$WORK/tls.key" 8443 &
 PIDS+=($!)
 in_pod orders "$PY" "$WORK/svc.py" orders 10.0.53.101 8080 &
 PIDS+=($!)
@@ -170,6 +183,7 @@ PIDS+=($!)
 for i in $(seq 50); do
   if in_pod orders curl -4 -s -o /dev/null http://10.0.53.205:8080/healthz 2>/dev/null &&
      in_pod payment curl -4 -s -o /dev/null http://10.0.53.101:8080/healthz 2>/dev/null &&
+     in_pod orders curl -4 -sk -o /dev/null https://10.0.53.205:8443/healthz 2>/dev/null &&
      in_pod orders redis-cli -h 10.0.53.210 PING >/dev/null 2>&1 &&
      in_pod orders dig +short +time=1 +tries=1 @10.0.53.10 orders.shop.svc.cluster.local >/dev/null 2>&1; then break; fi
   sleep 0.2
@@ -235,6 +249,13 @@ in_pod orders dig +short payment.shop.svc.cluster.local AAAA >/dev/null
 in_pod orders dig +short redis.shop.svc.cluster.local A >/dev/null
 in_pod orders dig inventory.shop.svc.cluster.local A >/dev/null || true
 sleep 0.2
+# HTTPS with the TLS secrets logged (curl's SSLKEYLOGFILE): two requests on one connection
+in_pod orders env SSLKEYLOGFILE="$WORK/tls-keys.log" curl -4 -sk --http1.1 -o /dev/null -o /dev/null \
+  -H 'User-Agent: orders/1.4.2' -H 'Content-Type: application/json' \
+  -d '{"order_id":"o-0998","amount":7.25,"currency":"EUR","card":"4111-1111-1111-1111"}' \
+  https://payment:8443/api/pay --next -4 -sk --http1.1 -o /dev/null -H 'User-Agent: orders/1.4.2' \
+  https://payment:8443/api/refunds
+sleep 0.2
 # nothing listens on payment:9090: SYN answered by RST (curl exits 7)
 in_pod orders curl -4 -s -o /dev/null --max-time 2 http://10.0.53.205:9090/metrics || true
 sleep 0.7
@@ -256,10 +277,23 @@ in_pod checkout curl -4 -s -o /dev/null -H 'User-Agent: checkout/0.9' http://ord
 sleep 0.5
 stamp capture_end
 
+# let the capturers drain the kernel's buffers (a loaded machine lags): wait until both files
+# stop growing, then stop them
+prev=
+for i in $(seq 40); do
+  cur=$(stat -c %s "$WORK/cni0.pcap" "$WORK/pods.pcapng" | tr '\n' ' ')
+  [ "$cur" = "$prev" ] && break
+  prev=$cur
+  sleep 0.5
+done
 kill -INT "$TCPDUMP" "$DUMPCAP"
 wait "$TCPDUMP" "$DUMPCAP" 2>/dev/null || true
 cp "$WORK/cni0.pcap" "$OUT/node-worker-1-cni0.pcap"
 cp "$WORK/pods.pcapng" "$OUT/node-worker-1-pods.pcapng"
+# the HTTPS conversation alone, with its key log as a Decryption Secrets Block
+rm -f "$OUT/node-worker-1-tls.pcapng"
+tshark -r "$WORK/cni0.pcap" -Y 'tcp.port == 8443' -F pcapng -w "$WORK/tls-only.pcapng" 2>/dev/null
+editcap --inject-secrets "tls,$WORK/tls-keys.log" "$WORK/tls-only.pcapng" "$OUT/node-worker-1-tls.pcapng"
 chmod 0644 "$OUT"/node-worker-1-*
 
 # --- Kubernetes metadata, stamped with this run's times ---
@@ -359,7 +393,7 @@ for k in ["capture_start", "cart_created", "cart_running", "cart_terminating", "
 EOF
 
 echo "interfaces: orders=$V_ORD payment=$V_PAY redis=$V_RED coredns=$V_DNS cart=$V_CART checkout=$V_CHK"
-for f in "$OUT/node-worker-1-cni0.pcap" "$OUT/node-worker-1-pods.pcapng"; do
+for f in "$OUT/node-worker-1-cni0.pcap" "$OUT/node-worker-1-pods.pcapng" "$OUT/node-worker-1-tls.pcapng"; do
   echo "== $(basename "$f"): $(capinfos -c -M "$f" 2>/dev/null | awk -F': *' '/Number of packets/{print $2}') packets"
   tshark -r "$f" -Y http.response -T fields -e ip.src -e ip.dst -e http.response.code -e http.response_for.uri 2>/dev/null | sort | uniq -c
 done
