@@ -102,7 +102,7 @@ typedef struct h2_body {
 
 typedef struct h2_stream {
     uint32_t id;
-    int req_end, resp_end, reset, pushed;
+    int req_end, resp_end, reset, pushed, upgraded;
     int have_req_hdrs, have_resp_hdrs;
     int unknown;                /* fields from HPACK entries the capture never saw */
     int after_gap;              /* header fields decoded after a gap in the capture */
@@ -489,6 +489,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
     }
     if (t->reset) kf_jw_kuint(w, "http2_rst_code", t->rst_code);
     if (t->pushed) kf_jw_kbool(w, "http2_pushed", 1);
+    if (t->upgraded) kf_jw_kbool(w, "http2_upgraded", 1);   /* request sent as HTTP/1.1 Upgrade */
     if (t->after_gap) kf_jw_kstr(w, "http2_gap_warning", "header fields decoded after a gap in the capture may be wrong");
     if (t->unknown || (!t->has_req && s->midstream)) {
         kf_jw_kbool(w, "http2_midstream", 1);
@@ -756,7 +757,7 @@ static void h2_kd_upgrade(kd_conn *c, void *st, const kd_upgrade *u)
     if (u->method) h2_fields_add(s, &t->req, ":method", 7, u->method, strlen(u->method));
     if (u->url) h2_fields_add(s, &t->req, ":path", 5, u->url, strlen(u->url));
     if (u->host) h2_fields_add(s, &t->req, ":authority", 10, u->host, strlen(u->host));
-    t->have_req_hdrs = 1; t->has_req = 1; t->req_end = 1;
+    t->have_req_hdrs = 1; t->has_req = 1; t->req_end = 1; t->upgraded = 1;
     t->req_first = u->req_first; t->req_last = u->req_first;
     s->started[u->client ^ 1] = 1;
     h2_update_pending(s);

@@ -277,7 +277,8 @@ static void my_client_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
     c->first = *f; c->last = *l;
     c->req_size = size;
     c->cmd = len ? p[0] : 0;
-    if (len > 1 && (c->cmd == 0x03 || c->cmd == 0x16 || c->cmd == 0x02 || c->cmd == 0x05 || c->cmd == 0x06)) {
+    if (len > 1 && (c->cmd == 0x03 || c->cmd == 0x16 || c->cmd == 0x02 || c->cmd == 0x05 || c->cmd == 0x06 ||
+                    c->cmd == 0x04)) {
         /* COM_QUERY may carry query attributes (CLIENT_QUERY_ATTRIBUTES) before the text;
          * without the capability flags we show the text as sent */
         size_t qo = 1;

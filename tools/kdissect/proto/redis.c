@@ -98,6 +98,56 @@ static long resp_value_len(const uint8_t *p, size_t n)
     return (long)off;
 }
 
+/* Incremental scanning of one value too large to buffer whole: only complete lines and the
+ * bytes of bulk strings are consumed, so the value goes by in pieces. */
+typedef struct resp_scan {
+    long pending;               /* values still to read (1 at the start) */
+    uint64_t bulk_left;         /* bytes of the current bulk string + CRLF still to skip */
+} resp_scan;
+
+/* Returns bytes consumed (>= 0) and sets *done when the value ended; -1 if not RESP. */
+static long resp_scan_feed(resp_scan *sc, const uint8_t *p, size_t n, int *done)
+{
+    size_t off = 0;
+    *done = 0;
+    for (;;) {
+        if (sc->bulk_left) {
+            size_t take = sc->bulk_left < n - off ? (size_t)sc->bulk_left : n - off;
+            off += take;
+            sc->bulk_left -= take;
+            if (sc->bulk_left) return (long)off;
+            sc->pending--;
+        }
+        if (sc->pending <= 0) { *done = 1; return (long)off; }
+        if (off >= n) return (long)off;
+        uint8_t t = p[off];
+        if (!resp_is_type(t)) return -1;
+        long eol = resp_eol(p, n, off + 1);
+        if (eol == -1) return (long)off;
+        if (eol < 0) return -1;
+        long long v = 0;
+        size_t next = (size_t)eol + 2;
+        switch (t) {
+        case '$': case '!': case '=':
+            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1) return -1;
+            if (v >= 0) sc->bulk_left = (uint64_t)v + 2;
+            else sc->pending--;
+            break;
+        case '*': case '~': case '>': case '%': case '|':
+            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1 || v > RESP_MAX_ELEMS) return -1;
+            if (v < 0) { sc->pending--; break; }
+            if (t == '%') v *= 2;
+            if (t == '|') sc->pending += v * 2; else sc->pending += v - 1;
+            if (sc->pending > RESP_MAX_ELEMS) return -1;
+            break;
+        default:
+            sc->pending--;
+            break;
+        }
+        off = next;
+    }
+}
+
 /* A parsed request (command) or reply summary. */
 typedef struct redis_msg {
     int inline_cmd;
@@ -111,6 +161,7 @@ typedef struct redis_msg {
     uint8_t type;                       /* first byte: '+', '-', '*', … */
     int is_error;
     int is_push;                        /* RESP3 push, or RESP2 pub/sub message array */
+    char push_kind[16];                 /* first element of a push, upper-cased ("SUBSCRIBE") */
     char summary[160]; size_t summary_len;
     long long count;
 } redis_msg;
@@ -246,7 +297,18 @@ static void redis_parse_reply(const uint8_t *p, size_t len, redis_msg *m)
         int k = snprintf(b, sizeof b, v < 0 ? "(nil)" : "%s(%lld)",
                          q[0] == '%' ? "map" : q[0] == '~' ? "set" : q[0] == '>' ? "push" : "array", v);
         redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, (const uint8_t *)b, (size_t)k);
-        if (q[0] == '>') m->is_push = 1;
+        if (q[0] == '>') {
+            m->is_push = 1;
+            size_t off = (size_t)eol + 2;
+            long e2 = off < n && (q[off] == '$' || q[off] == '+') ? resp_eol(q, n, off + 1) : -1;
+            if (e2 > 0 && q[off] == '$') {
+                long long sl = 0;
+                if (resp_int(q + off + 1, q + e2, &sl) == 0 && sl > 0 && (size_t)e2 + 2 + (size_t)sl <= n)
+                    redis_upper(m->push_kind, sizeof m->push_kind, q + e2 + 2, (size_t)sl);
+            } else if (e2 > 0) {
+                redis_upper(m->push_kind, sizeof m->push_kind, q + off + 1, (size_t)e2 - off - 1);
+            }
+        }
         /* RESP2 pub/sub delivery: *3 $7 message … / *4 $8 pmessage … / smessage */
         if (q[0] == '*' && (v == 3 || v == 4)) {
             size_t off = (size_t)eol + 2;
@@ -360,6 +422,12 @@ typedef struct redis_state {
     unsigned head, count, cap;
     int reply_off, reply_skip;  /* CLIENT REPLY OFF / SKIP in effect */
     int dead[2];
+    /* a value larger than we buffer, going by in pieces */
+    int big[2];
+    resp_scan scan[2];
+    redis_msg big_msg[2];
+    kd_pref big_first[2];
+    uint64_t big_size[2];
 } redis_state;
 
 static const uint16_t redis_ports[] = {6379, 6380, 26379, 0};
@@ -413,12 +481,12 @@ static void redis_pop_emit(redis_state *s)
     s->count--;
 }
 
-static void redis_on_request(redis_state *s, const uint8_t *p, size_t len, const kd_pref *f,
-                             const kd_pref *l)
+static void redis_push_request(redis_state *s, const redis_msg *m, size_t len, const kd_pref *f,
+                               const kd_pref *l)
 {
     redis_req rq;
     memset(&rq, 0, sizeof rq);
-    redis_parse_request(p, len, &rq.m);
+    rq.m = *m;
     rq.first = *f; rq.last = *l; rq.size = len;
     rq.replies_left = 1;
     const char *v = rq.m.verb;
@@ -452,11 +520,13 @@ static void redis_on_request(redis_state *s, const uint8_t *p, size_t len, const
     redis_update_pending(s);
 }
 
-static void redis_on_reply(redis_state *s, const uint8_t *p, size_t len, const kd_pref *f,
-                           const kd_pref *l)
+static void redis_push_reply(redis_state *s, const redis_msg *rp, size_t len, const kd_pref *f,
+                             const kd_pref *l)
 {
-    redis_msg r;
-    redis_parse_reply(p, len, &r);
+    redis_msg r = *rp;
+    /* RESP3 answers (UN)SUBSCRIBE with pushes of the same name: those are replies */
+    if (r.is_push && s->count && r.push_kind[0] && !strcmp(r.push_kind, s->q[s->head].m.verb))
+        r.is_push = 0;
     if (r.is_push || s->count == 0) {
         redis_emit(s, NULL, &r, len, f, l);
         return;
@@ -468,6 +538,22 @@ static void redis_on_reply(redis_state *s, const uint8_t *p, size_t len, const k
     rq->resp_size += len;
     if (--rq->replies_left <= 0) redis_pop_emit(s);
     redis_update_pending(s);
+}
+
+static void redis_on_request(redis_state *s, const uint8_t *p, size_t len, const kd_pref *f,
+                             const kd_pref *l)
+{
+    redis_msg m;
+    redis_parse_request(p, len, &m);
+    redis_push_request(s, &m, len, f, l);
+}
+
+static void redis_on_reply(redis_state *s, const uint8_t *p, size_t len, const kd_pref *f,
+                           const kd_pref *l)
+{
+    redis_msg r;
+    redis_parse_reply(p, len, &r);
+    redis_push_reply(s, &r, len, f, l);
 }
 
 static int redis_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
@@ -529,12 +615,44 @@ static size_t redis_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, siz
         const uint8_t *m = p + used;
         size_t left = n - used;
         long len;
+        if (s->big[dir]) {
+            int done = 0;
+            long k = resp_scan_feed(&s->scan[dir], m, left, &done);
+            if (k < 0) {
+                s->big[dir] = 0;
+                kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
+                const uint8_t *nl = memchr(m, '\n', left);
+                if (!nl) { used = n; break; }
+                used += (size_t)(nl - m) + 1;
+                continue;
+            }
+            s->big_size[dir] += (uint64_t)k;
+            used += (size_t)k;
+            if (!done) break;
+            s->big[dir] = 0;
+            kd_pref l;
+            kd_stream_ref(c, dir, off + used - 1, &l);
+            if (is_client) redis_push_request(s, &s->big_msg[dir], s->big_size[dir], &s->big_first[dir], &l);
+            else redis_push_reply(s, &s->big_msg[dir], s->big_size[dir], &s->big_first[dir], &l);
+            continue;
+        }
         if (is_client && m[0] != '*') {   /* inline command line */
             const uint8_t *nl = memchr(m, '\n', left > RESP_MAX_LINE ? RESP_MAX_LINE : left);
             if (!nl) { len = left > RESP_MAX_LINE ? -1 : 0; }
             else len = (long)(nl - m) + 1;
         } else {
             len = resp_value_len(m, left);
+        }
+        if (len == 0 && left >= (64u << 10) && !(is_client && m[0] != '*')) {
+            /* too large to wait for whole: summarise its head, then scan it in pieces */
+            if (is_client) redis_parse_request(m, left, &s->big_msg[dir]);
+            else redis_parse_reply(m, left, &s->big_msg[dir]);
+            kd_stream_ref(c, dir, off + used, &s->big_first[dir]);
+            memset(&s->scan[dir], 0, sizeof s->scan[dir]);
+            s->scan[dir].pending = 1;
+            s->big_size[dir] = 0;
+            s->big[dir] = 1;
+            continue;
         }
         if (len == 0) {
             if (flags & KD_DATA_EOF) { len = (long)left; }   /* truncated last message */

@@ -1,0 +1,165 @@
+#!/usr/bin/env bats
+# kdissect's L7 protocols (issue 6) against tshark as oracle on every corpus capture of each
+# protocol (tests/l7/compare.sh; documented disagreements in tests/l7/exceptions.tsv), golden
+# NDJSON (tests/golden/l7, regenerated on purpose by tests/golden/l7/regen.sh), and fields.
+load helpers
+
+setup() {
+  [ -x "$KF_BIN/kdissect" ] || fail "kdissect not built in $KF_BIN"
+  command -v tshark >/dev/null || skip "tshark not installed"
+}
+
+kd() { "$KF_BIN/kdissect" --no-conn "$@"; }
+
+oracle() { # proto
+  run env KF_BIN="$KF_BIN" KF_CORPUS="$KF_CORPUS" "$KF_ROOT/tests/l7/compare.sh" "$1"
+  echo "$output" | grep -v '^ok ' >&3 || true
+  [ "$status" -eq 0 ] || { echo "$output" | grep -v '^ok '; fail "kdissect and tshark disagree"; }
+  # the comparison must have compared something
+  [ "$(echo "$output" | grep -c '^ok ')" -ge "$2" ] || fail "fewer than $2 captures agreed"
+}
+
+@test "tls: every TLS capture: the ClientHellos' JA3 and SNI as tshark" { oracle tls 25; }
+@test "tls: every TLS capture: the ServerHellos' JA3S and chosen suite as tshark" { oracle tls-server 25; }
+@test "redis: every Redis capture: the number of commands and replies as tshark" { oracle redis 15; }
+@test "http2/grpc: every HTTP/2 and gRPC capture: methods, paths, statuses, grpc-status as tshark" { oracle http2 20; }
+@test "postgresql: every PostgreSQL capture: queries, CommandComplete tags, SQLSTATEs as tshark" { oracle postgresql 28; }
+@test "mysql: every MySQL capture: queries and error codes as tshark" { oracle mysql 24; }
+
+@test "golden: L7 records of every corpus capture match tests/golden/l7" {
+  n=0
+  for g in "$KF_ROOT"/tests/golden/l7/*/*.ndjson; do
+    d=$(basename "$(dirname "$g")"); c=$(basename "$g" .ndjson)
+    f=$KF_CORPUS/$d/$c
+    [ -f "$f" ] || fail "golden $g has no capture $f"
+    diff <(kd "$f" | jq -c -f "$KF_ROOT/tests/golden/l7/filter.jq") "$g" > "$BATS_TEST_TMPDIR/d" ||
+      { head -c 3000 "$BATS_TEST_TMPDIR/d"; fail "$d/$c differs from its golden file"; }
+    n=$((n + 1))
+  done
+  [ "$n" -ge 100 ] || fail "only $n golden files"
+}
+
+@test "tls: fields of a TLS 1.3 handshake (SNI, ALPN, versions, JA3, chosen suite)" {
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$KF_CORPUS/tls/sv__tls-alpn-log-detect-02.pcap' | jq -c 'select(.tlsx)'"
+  [ "$status" -eq 0 ]
+  r=$output
+  [ "$(echo "$r" | jq -r .tlsx_sni)" = "p130-contacts.icloud.com" ]
+  [ "$(echo "$r" | jq -r .tlsx_ja3)" = "$(tshark -r "$KF_CORPUS/tls/sv__tls-alpn-log-detect-02.pcap" -Y tls.handshake.type==1 -T fields -e tls.handshake.ja3 2>/dev/null)" ]
+  [ "$(echo "$r" | jq -r '.tlsx_alpn_offered[0]')" = "h2" ]
+  [ "$(echo "$r" | jq -r '.tlsx_versions | join(",")')" = "TLS 1.3,TLS 1.2,TLS 1.1,TLS 1.0" ]
+  [ "$(echo "$r" | jq -r .tlsx_cipher_suite_name)" = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" ]
+  [ "$(echo "$r" | jq -r .protocol)" = "TLS" ]
+  [ "$(echo "$r" | jq -r .tlsx)" = "true" ]
+}
+
+@test "tls: deprecated versions and weak suites are flagged; KFL's RC4 filter selects them" {
+  r=$(kd "$KF_CORPUS/tls/zeek__tls1_1.pcap" | jq -c 'select(.tlsx)')
+  [ "$(echo "$r" | jq -r .tlsx_deprecated)" = "true" ]
+  [ "$(echo "$r" | jq -r .tlsx_version_name)" = "TLS 1.1" ]
+  [ "$(echo "$r" | jq '[.tlsx_cipher_suites[] | select(contains("RC4"))] | length')" -gt 0 ]
+  [ "$(echo "$r" | jq -r .tlsx_info)" != "" ]
+  r=$(kd "$KF_CORPUS/tls/zeek__chrome-1250-tls-x25519-kyber.pcap" | jq -c 'select(.tlsx)')
+  [ "$(echo "$r" | jq -r .tlsx_deprecated)" = "false" ]
+  [ "$(echo "$r" | jq -r .tlsx_weak)" = "false" ]
+}
+
+@test "tls: every cipher suite name kdissect knows is tshark's name for it" {
+  # tshark -V prints "Cipher Suite: NAME (0xXXXX)"; compare on every suite offered in the corpus
+  for f in "$KF_CORPUS"/tls/*.pcap*; do
+    tshark -r "$f" -Y tls.handshake.type==1 -V 2>/dev/null | sed -n 's/^ *Cipher Suite: \([A-Z0-9_]*\) (0x\(....\))$/\2 \1/p'
+  done | sort -u > "$BATS_TEST_TMPDIR/t"
+  for f in "$KF_CORPUS"/tls/*.pcap*; do kd "$f"; done | jq -r 'select(.tlsx) | .tlsx_cipher_suites[]?' | sort -u > "$BATS_TEST_TMPDIR/o"
+  n=0
+  while read -r hex name; do
+    grep -qx "$name" "$BATS_TEST_TMPDIR/o" && { n=$((n + 1)); continue; }
+    # unknown to us: must come out as 0xXXXX
+    grep -qix "0x$hex" "$BATS_TEST_TMPDIR/o" || fail "suite 0x$hex ($name) has another name in kdissect"
+  done < "$BATS_TEST_TMPDIR/t"
+  [ "$n" -ge 40 ] || fail "only $n suite names checked"
+}
+
+@test "tls: the ClientHello inside PostgreSQL's SSLRequest is found (hand-off)" {
+  r=$(kd "$KF_CORPUS/postgres/zeek__psql-aws-ssl-preferred.pcap")
+  [ "$(echo "$r" | jq -r 'select(.postgresql) | .postgresql_command')" = "SSLREQUEST" ]
+  [ "$(echo "$r" | jq -r 'select(.tlsx) | .tlsx_sni')" = "database-1.cyx4x7yvdoay.us-east-1.rds.amazonaws.com" ]
+}
+
+@test "redis: command, key, sizes, error; KFL's session filter selects by key" {
+  r=$(kd "$KF_CORPUS/redis/zeek__set.pcap" | jq -c 'select(.redis)' | head -1)
+  [ "$(echo "$r" | jq -r .redis_type)" = "SET" ]
+  [ "$(echo "$r" | jq -r .redis_command)" = "SET test hi" ]
+  [ "$(echo "$r" | jq -r .redis_key)" = "test" ]
+  [ "$(echo "$r" | jq -r '.redis_request_size + .redis_response_size == .redis_total_size')" = "true" ]
+  r=$(kd "$KF_CORPUS/redis/deepflow__redis-error.pcap" | jq -c 'select(.redis)')
+  [ "$(echo "$r" | jq -r .redis_error)" = "true" ]
+  [ "$(echo "$r" | jq -r .redis_error_message)" = "NOAUTH Authentication required." ]
+}
+
+@test "redis: pipelined inline commands are matched in order; CLIENT REPLY OFF/SKIP silence replies" {
+  r=$(kd "$KF_CORPUS/redis/zeek__pipeline-with-commands.pcap" | jq -r 'select(.redis) | "\(.redis_command)=\(.redis_response)"')
+  [ "$(echo "$r" | tr '\n' ' ')" = "PING=PONG PING=PONG SET HI 3=OK GET HI=3 " ] || { echo "$r"; false; }
+  r=$(kd "$KF_CORPUS/redis/zeek__reply-off-on.pcap" | jq -c 'select(.redis)')
+  [ "$(echo "$r" | jq -s 'map(select(.redis_no_response)) | length')" -eq 4 ]
+  [ "$(echo "$r" | jq -s 'map(select(.redis_response_size > 0)) | length')" -eq 4 ]
+}
+
+@test "redis: RESP3 subscribe pushes answer SUBSCRIBE; published messages are pushes" {
+  r=$(kd "$KF_CORPUS/redis/zeek__pubsub-resp3.pcap" | jq -c 'select(.redis)')
+  [ "$(echo "$r" | jq -r 'select(.redis_type=="SUBSCRIBE") | .redis_response' | head -1)" = "push(3)" ]
+  [ "$(echo "$r" | jq -r 'select(.redis_type=="SET") | .redis_response' | head -1)" = "OK" ]
+  [ "$(echo "$r" | jq -s 'map(select(.redis_push)) | length')" -eq 3 ]
+}
+
+@test "http2: HPACK-decoded request and response, query string, stream ids" {
+  r=$(kd "$KF_CORPUS/http2/sv__dns-over-http2.pcap" | jq -c 'select(.http_version=="2")' | head -1)
+  [ "$(echo "$r" | jq -r .method)" = "GET" ]
+  [ "$(echo "$r" | jq -r .path)" = "/dns-query" ]
+  [ "$(echo "$r" | jq -r '.query_string.dns | length')" -gt 10 ]
+  [ "$(echo "$r" | jq -r .status_code)" = "200" ]
+  [ "$(echo "$r" | jq -r '.request.headers[":authority"]')" = "dns.google" ]
+  [ "$(echo "$r" | jq -r .grpc_status)" = "-1" ]
+  [ "$(echo "$r" | jq -r .http)" = "true" ]
+}
+
+@test "http2: a stream reset by the client still gets the response in flight; closed ids are not reopened" {
+  r=$(kd "$KF_CORPUS/http2/sv__dns-over-http2.pcap" | jq -c 'select(.http2_stream_id==7)')
+  [ "$(echo "$r" | wc -l)" -eq 1 ]
+  [ "$(echo "$r" | jq -r .http2_rst_code)" = "8" ]
+}
+
+@test "http2: a capture that starts mid-connection degrades gracefully and says so" {
+  r=$(kd "$KF_CORPUS/http2/deepflow__http2-multi.pcap" | jq -c 'select(.http_version=="2")')
+  [ -n "$r" ]
+  [ "$(echo "$r" | jq -s 'map(select(.http2_midstream == true and (.http2_warning | test("mid-connection")))) | length')" -ge 1 ]
+}
+
+@test "grpc: method, service, status 0 without trailers, messages, protobuf field dump" {
+  r=$(kd "$KF_CORPUS/grpc/deepflow__grpc-server-stream.pcap" | jq -c 'select(.grpc)')
+  [ "$(echo "$r" | jq -r .protocol)" = "GRPC" ]
+  [ "$(echo "$r" | jq -r .grpc_method)" = "ServerStreamQuery" ]
+  [ "$(echo "$r" | jq -r .grpc_service)" = "timeseriesquery.TimeSeriesQueryService" ]
+  [ "$(echo "$r" | jq -r .grpc_status)" = "0" ]
+  [ "$(echo "$r" | jq -r .grpc_response_messages)" -ge 2 ]
+  [ "$(echo "$r" | jq -r '.grpc_request_message.fields[0].value[1].value')" = "host_id" ]
+}
+
+@test "postgresql: startup user/database, SQLSTATE on failure; KFL's SELECT filter works" {
+  r=$(kd "$KF_CORPUS/postgres/zeek__psql-insert-fail-drop-fail.pcap" | jq -c 'select(.postgresql)')
+  [ "$(echo "$r" | jq -r 'select(.postgresql_command=="STARTUP") | .postgresql_user')" = "postgres" ]
+  [ "$(echo "$r" | jq -r 'select(.postgresql_success==false) | .postgresql_error_code' | tr '\n' ' ')" = "42804 42P01 " ]
+  r=$(kd "$KF_CORPUS/postgres/zeek__psql-login-fail.pcap" | jq -c 'select(.postgresql)')
+  [ "$(echo "$r" | jq -r 'select(.postgresql_command=="STARTUP") | .postgresql_success')" = "false" ]
+}
+
+@test "postgresql: HTTP on port 5432 is not PostgreSQL" {
+  [ "$(kd "$KF_CORPUS/postgres/zeek__http-on-port-5432.pcap" | jq -c 'select(.postgresql or .redis or .mysql)' | wc -l)" -eq 0 ]
+}
+
+@test "mysql: handshake user, COM_QUERY text, ERR code and message" {
+  r=$(kd "$KF_CORPUS/mysql/deepflow__mysql-error.pcap" | jq -c 'select(.mysql)')
+  [ "$(echo "$r" | jq -s 'map(select(.mysql_success==false)) | length')" -ge 1 ]
+  [ "$(echo "$r" | jq -r 'select(.mysql_error_code) | .mysql_error_code' | head -1)" = "$(tshark -r "$KF_CORPUS/mysql/deepflow__mysql-error.pcap" -d tcp.port==20130,mysql -Y mysql.error_code -T fields -e mysql.error_code 2>/dev/null | head -1)" ]
+  r=$(kd "$KF_CORPUS/mysql/zeek__many-query-attrs.pcap" | jq -c 'select(.mysql)')
+  [ "$(echo "$r" | jq -s 'map(select(.mysql_query == "show databases")) | length')" -eq 1 ]
+  [ "$(echo "$r" | jq -s 'map(select(.mysql_command == "COM_FIELD_LIST" and .mysql_query == "columns_priv")) | length')" -eq 1 ]
+}
