@@ -213,10 +213,12 @@ void kf_jw_strn(kf_jw *w, const char *s, size_t n)
 
 void kf_jw_int(kf_jw *w, int64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%lld", (long long)v);
+    char b[24], *p = b + sizeof b;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do { *--p = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) *--p = '-';
     jw_sep(w);
-    jw_put(w, b, (size_t)n);
+    jw_put(w, p, (size_t)(b + sizeof b - p));
 }
 
 void kf_jw_uint(kf_jw *w, uint64_t v)
@@ -254,11 +256,12 @@ void kf_jw_null(kf_jw *w)
 void kf_jw_time(kf_jw *w, int64_t ns)
 {
     char b[48];
-    kf_time_rfc3339(ns, b, sizeof b);
+    b[0] = '"';
+    kf_time_rfc3339(ns, b + 1, sizeof b - 2);
+    size_t n = strlen(b);
+    b[n++] = '"';
     jw_sep(w);
-    jw_putc(w, '"');
-    jw_put(w, b, strlen(b));
-    jw_putc(w, '"');
+    jw_put(w, b, n);
 }
 
 void kf_jw_base64(kf_jw *w, const uint8_t *p, size_t n)

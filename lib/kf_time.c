@@ -80,12 +80,28 @@ static void ns_to_civil(int64_t ns, civil *c)
     c->s = (int)(sod % 60);
 }
 
+static char *put2(char *p, int v) { p[0] = (char)('0' + v / 10); p[1] = (char)('0' + v % 10); return p + 2; }
+
 char *kf_time_rfc3339(int64_t ns, char *buf, size_t len)
 {
+    /* formatted by hand: this runs once per NDJSON record */
     civil c;
+    char t[32], *p = t;
     ns_to_civil(ns, &c);
-    snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d.%09lldZ", (long long)c.y, c.mo, c.d, c.h,
-             c.mi, c.s, (long long)c.frac);
+    int y = (int)c.y;   /* 1677..2262 for any int64 ns */
+    p = put2(p, y / 100); p = put2(p, y % 100); *p++ = '-';
+    p = put2(p, c.mo); *p++ = '-'; p = put2(p, c.d); *p++ = 'T';
+    p = put2(p, c.h); *p++ = ':'; p = put2(p, c.mi); *p++ = ':'; p = put2(p, c.s); *p++ = '.';
+    int64_t f = c.frac;
+    for (int i = 8; i >= 0; i--) { p[i] = (char)('0' + f % 10); f /= 10; }
+    p += 9;
+    *p++ = 'Z';
+    *p = '\0';
+    if (len) {
+        size_t n = (size_t)(p - t) < len - 1 ? (size_t)(p - t) : len - 1;
+        memcpy(buf, t, n);
+        buf[n] = '\0';
+    }
     return buf;
 }
 
