@@ -73,9 +73,11 @@ typedef struct {
 #define SC_HIGH 0x8080808080808080ULL
 static inline uint64_t sc_haszero(uint64_t v) { return (v - SC_ONES) & ~v & SC_HIGH; }
 
+/* JSON's whitespace; compact records have none, so the first test usually ends it */
 static inline void sc_ws(sc_st *s)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) s->p++;
+    while (s->p < s->end && (unsigned char)*s->p <= ' ' &&
+           (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) s->p++;
 }
 
 static int sc_hex4(const char *p) {
@@ -195,9 +197,12 @@ open:
 element:
     if (stack[d - 1] == '}') {
         if (s->p >= s->end || *s->p != '"' || sc_string(s, &esc)) return -1;
-        sc_ws(s);
-        if (s->p >= s->end || *s->p != ':') return -1;
-        s->p++;
+        if (s->p < s->end && *s->p == ':') s->p++;         /* compact: "key":value */
+        else {
+            sc_ws(s);
+            if (s->p >= s->end || *s->p != ':') return -1;
+            s->p++;
+        }
         sc_ws(s);
     }
     if (s->p >= s->end) return -1;
@@ -210,7 +215,7 @@ after:
     if (d == 0) return 0;
     sc_ws(s);
     if (s->p >= s->end) return -1;
-    if (*s->p == ',') { s->p++; sc_ws(s); goto element; }
+    if (*s->p == ',') { s->p++; if (s->p < s->end && *s->p == '"') goto element; sc_ws(s); goto element; }
     if (*s->p == stack[d - 1]) { s->p++; d--; goto after; }
     return -1;
 }
