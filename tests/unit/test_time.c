@@ -3,6 +3,7 @@
 #include "t.h"
 #include "kf_time.h"
 #include <time.h>
+#include <unistd.h>
 
 #define T0 1773509025LL   /* 2026-03-14T17:23:45Z */
 #define S KF_NS_PER_SEC
@@ -93,6 +94,10 @@ int main(void)
     ok_parse("2026-03-14T17:23", 0, (T0 - 45) * S);
     ok_parse("2026-03-14", 0, 1773446400LL * S);
     ok_parse("17:23:45", now, T0 * S);
+
+    /* the zone tests need the tz database (Debian package tzdata, in scripts/install-deps) */
+    T_OK(access("/usr/share/zoneinfo/Asia/Kolkata", R_OK) == 0 && access("/usr/share/zoneinfo/America/New_York", R_OK) == 0,
+         "tzdata installed (zone tests below depend on it)");
 
     /* local without zone, India (no DST, +05:30) */
     set_tz("Asia/Kolkata");
