@@ -107,6 +107,26 @@ int main(void)
     kf_jw_uint(&w, UINT64_MAX);
     T_EQ_STR(kf_jw_data(&w), "18446744073709551615", "largest uint");
 
+    /* random byte strings (biased to UTF-8 lead/continuation bytes): always one valid line */
+    {
+        uint32_t seed = 12345;
+        int good = 1;
+        for (int i = 0; i < 20000 && good; i++) {
+            unsigned char r[24];
+            size_t len = (size_t)(i % 24);
+            for (size_t k = 0; k < len; k++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned v = seed >> 16;
+                static const unsigned char pick[] = { 0x80, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, '\n', '"', '\\', 0, 'a' };
+                r[k] = (v & 1) ? pick[(v >> 1) & 15] : (unsigned char)(v >> 3);
+            }
+            kf_jw_reset(&w);
+            kf_jw_strn(&w, (const char *)r, len);
+            if (memchr(kf_jw_data(&w), '\n', kf_jw_len(&w)) || !parses(&w)) good = 0;
+        }
+        T_OK(good, "20000 random byte strings: valid JSON and UTF-8, no raw newline");
+    }
+
     /* numbers */
     kf_jw_reset(&w);
     kf_jw_arr_begin(&w);
