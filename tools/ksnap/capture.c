@@ -566,7 +566,7 @@ int cmd_capture(int argc, char **argv)
         int nf = be->fds(c, fds, 511);
         pf[0] = (struct pollfd){ .fd = nlfd, .events = POLLIN };
         for (int i = 0; i < nf; i++) pf[i + 1] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-        int pr = poll(pf, (nfds_t)nf + 1, 100);
+        int pr = poll(pf, (nfds_t)nf + 1, 50);
         if (pr < 0 && errno != EINTR) { kf_err("poll: %s", strerror(errno)); rc = KF_EXIT_ERR; break; }
         if (pr > 0 && (pf[0].revents & POLLIN)) nl_read_events(nlfd, on_link, c);
         if (be->consume(c) < 0) { kf_err("reading packets failed"); rc = KF_EXIT_ERR; break; }

@@ -76,6 +76,7 @@ static int eb_init(cap_ctx *c, char *err, size_t errlen)
         return errno == EPERM ? -2 : -1;
     }
     skel->rodata->cap_len = c->cap_len;
+    skel->rodata->wake_bytes = (c->ring_size ? c->ring_size : 32 << 20) / 16;
     if (c->ring_size) bpf_map__set_max_entries(skel->maps.events, (uint32_t)c->ring_size);
     int r = capture_bpf__load(skel);
     if (r) {
