@@ -106,7 +106,7 @@ check_pipeline() { # expr captures...
     rc=0; pipeline "$cap" "$expr" || rc=$?
     [ $rc -eq 2 ] && continue
     [ $rc -le 1 ] || fail "$(basename "$cap"): kexport exited $rc"
-    want=$(jq -r '.status_code' "$W/sel.ndjson" | sort | tr '\n' ' ')
+    want=$(jq -r 'select(.status_code != null) | .status_code' "$W/sel.ndjson" | sort | tr '\n' ' ')
     got=$(codes "$W/p.pcapng")
     echo "# $(basename "$cap") [$expr]: kfl selected [${want}], tshark finds [${got}]" >&3
     [ "$got" = "$want" ] || fail "$(basename "$cap"): responses [$got], want [$want]"
@@ -126,4 +126,30 @@ check_pipeline() { # expr captures...
     skip "kdissect or kfl not built yet"
   check_pipeline 'http && status_code >= 400' "$KF_CORPUS/http1/zeek__methods.pcap" "$FX/worker-1.pcap"
   check_pipeline 'http && status_code < 300' "$FX/worker-1.pcap" "$KF_ROOT"/samples/*.pcap*
+}
+
+@test "kexport --calls on HTTPS: the TLS connection is kept whole and its key log carried, so tshark decrypts the call" {
+  cap=$KF_ROOT/samples/node-worker-1-tls.pcapng
+  [ -f "$cap" ] || skip "samples not made yet"
+  # a record for the 503 call, made from what tshark decrypts (the sample carries a DSB)
+  read -r rq rt cip cport sip sport < <(tshark -r "$cap" -Y 'http.request.uri == "/api/refunds"' \
+      -T fields -e frame.number -e frame.time_epoch -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport 2>/dev/null)
+  read -r sn st < <(tshark -r "$cap" -Y 'http.response.code == 503' -T fields -e frame.number -e frame.time_epoch 2>/dev/null)
+  [ -n "$rq" ] && [ -n "$sn" ] || fail "tshark does not decrypt the sample"
+  syn=$(tshark -r "$cap" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e frame.time_epoch 2>/dev/null | head -1)
+  iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.%NZ; }
+  # conn_last_ts as a streaming writer knows it: the call's last packet (teardown comes later)
+  jq -cn --arg a "$cip:$cport" --arg b "$sip:$sport" --arg f "$(iso "$rt")" --arg l "$(iso "$st")" \
+    --arg c0 "$(iso "$syn")" --argjson ff "$rq" --argjson lf "$sn" \
+    '{protocol:"HTTP",method:"GET",path:"/api/refunds",status_code:503,timestamp:$f,
+      capture:{file:"node-worker-1-tls.pcapng",first_frame:$ff,last_frame:$lf,first_ts:$f,last_ts:$l,
+               conn:{proto:"tcp",a:$a,b:$b},conn_first_ts:$c0,conn_last_ts:$l}}' > "$W/503.ndjson"
+  run "$KX" --calls "$W/503.ndjson" "$cap" -o "$W/t.pcapng"
+  assert_success
+  [ "$(npk "$W/t.pcapng")" -eq "$(npk "$cap")" ]
+  [[ "$(codes "$W/t.pcapng")" == *503* ]]
+  # --scope call: only the call's frames
+  run "$KX" --calls "$W/503.ndjson" --scope call "$cap" -o "$W/c.pcapng"
+  assert_success
+  [ "$(npk "$W/c.pcapng")" -eq $((sn - rq + 1)) ]
 }

@@ -37,9 +37,9 @@ static void usage(FILE *f)
 "      --calls FILE|-    kdissect NDJSON records (e.g. from kfl): the packets of their\n"
 "                        connections, handshake and teardown included\n"
 "      --scope conn|whole|call  with --calls: conn (default) = the calls' packets with their\n"
-"                        connection's handshake and teardown (no payload, or TLS handshake),\n"
-"                        not other calls' data; whole = every packet of the connection;\n"
-"                        call = only the call's own frames\n"
+"                        connection's handshake and teardown, not other calls' cleartext\n"
+"                        data (TLS connections whole); whole = every packet of the\n"
+"                        connection; call = only the call's own frames\n"
 "\n"
 "Output:\n"
 "  -o, --output FILE     write FILE (whole or not at all); default standard output\n"
@@ -120,7 +120,7 @@ typedef struct ctx {
     kx_endpoints eps;
     int use_eps, use_calls;
     kx_set named, conns, dsbs;
-    kx_set tls_setup, data_phase;   /* --scope conn: connections in their TLS handshake / past it */
+    kx_set tls_setup, data_phase;   /* --scope conn: TLS connections / cleartext ones */
     kf_atomic out;
     int out_open;
     kx_out *w;
@@ -446,25 +446,18 @@ static int is_tls_control(const kf_l4 *l4)
            l4->payload[1] == 3 && l4->payload[2] <= 4;
 }
 
-/* --scope conn: is this payload packet part of the connection's setup, which every call on it
- * needs to be decoded: its TLS handshake, up to the first application data record? Called for
- * every payload packet of a selected connection, in order. */
+/* --scope conn: must this payload packet of a selected connection be kept even outside the
+ * selected calls? Yes on a TLS connection (one whose first payload is a TLS handshake record):
+ * decryption needs every record, as record sequence numbers enter the nonce, so a TLS
+ * connection is kept whole. No on a cleartext one: other calls' data stays out. Called for
+ * every payload packet of a selected connection. */
 static int conn_setup(ctx *c, const kx_conn *k, const kf_l4 *l4)
 {
+    if (kx_set_has(&c->tls_setup, k)) return 1;
     if (kx_set_has(&c->data_phase, k)) return 0;
-    int appdata = l4->paylen >= 3 && l4->payload[0] == 23 && l4->payload[1] == 3;
-    int r;
-    if (kx_set_has(&c->tls_setup, k)) {
-        if (!appdata) return 1;
-        r = kx_set_add(&c->data_phase, k);
-    } else if (is_tls_control(l4)) {
-        r = kx_set_add(&c->tls_setup, k);
-        if (r >= 0) return 1;
-    } else {
-        r = kx_set_add(&c->data_phase, k);
-    }
-    if (r < 0) fail(c, KF_EXIT_ERR, "out of memory");
-    return 0;
+    int tls = is_tls_control(l4);
+    if (kx_set_add(tls ? &c->tls_setup : &c->data_phase, k) < 0) fail(c, KF_EXIT_ERR, "out of memory");
+    return tls;
 }
 
 /* --calls: does the packet belong to a selected call's connection (or, with --scope call, to
