@@ -301,6 +301,15 @@ PY
         <(tcpdump --time-stamp-precision=nano -r "$W/w.pcap" -w - 2>/dev/null | tail -c +25) ||
       fail "$name: packets differ from tshark's selection ($(npk "$W/w.pcap") vs $(npk "$W/ref.pcap"))"
   done
+  # a Deployment, and a service (through the pods its selector picks), select their pods' IPs
+  for w in "shop/orders:10.0.53.101" "kube-system/kube-dns:10.0.53.10" "kube-system/coredns:10.0.53.10"; do
+    run "$KX" --meta "$meta" --workload "${w%%:*}" -F pcap "$cap" -o "$W/s.pcap"
+    assert_success
+    tshark -r "$cap" -Y "ip.addr == ${w#*:}" -F nsecpcap -w "$W/ref.pcap" 2>/dev/null
+    cmp <(tcpdump --time-stamp-precision=nano -r "$W/ref.pcap" -w - 2>/dev/null | tail -c +25) \
+        <(tcpdump --time-stamp-precision=nano -r "$W/s.pcap" -w - 2>/dev/null | tail -c +25) ||
+      fail "${w%%:*}: packets differ from tshark's ip.addr == ${w#*:}"
+  done
   # names as of the capture: the reused IP is named after its first holder seen
   run "$KX" --meta "$meta" "$cap" -o "$W/n.pcapng"
   run bash -c "tshark -N n -r '$W/n.pcapng' -T fields -e ip.src_host 2>/dev/null | sort -u"
