@@ -9,6 +9,7 @@
 #   orders   10.0.53.101  python3 HTTP/1.1 server; calls payment for POST /api/orders
 #   payment  10.0.53.205  python3 HTTP/1.1 server (200, 404, 500, 503, a 1.5 s slow path)
 #   redis    10.0.53.210  redis-server
+#   fraud    10.0.53.220  gRPC server (python3-grpcio) shop.fraud.v1.FraudCheck/Score
 #   cart     10.0.53.150  namespace shop: curl to orders, then the pod is deleted
 #   checkout 10.0.53.150  namespace web, created after cart is gone: same IP, other workload
 #
@@ -28,7 +29,7 @@
 #   README.md is written by hand from the summary this script prints at the end.
 #
 # Needs root and: iproute2 tcpdump tshark (dumpcap, capinfos) python3 curl redis-server
-# redis-tools dnsmasq-base dnsutils (dig) openssl. Usage: samples/make-samples.sh [OUTDIR]   (default:
+# redis-tools dnsmasq-base dnsutils (dig) openssl python3-grpcio. Usage: samples/make-samples.sh [OUTDIR]   (default:
 # the folder of this script). Takes about 20 s. Cleans up namespaces and processes on exit.
 set -euo pipefail
 
@@ -39,6 +40,7 @@ for t in ip tcpdump dumpcap tshark editcap capinfos python3 curl redis-server re
 done
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
+"$PY" -c 'import grpc' 2>/dev/null || { echo "make-samples.sh: python3 module grpc missing (python3-grpcio)" >&2; exit 1; }
 
 P=kfs$$
 WORK=$(mktemp -d)
@@ -154,6 +156,71 @@ if len(sys.argv) > 6:   # also HTTPS on another port: cert, key, port
     threading.Thread(target=tls.serve_forever, daemon=True).start()
 http.server.ThreadingHTTPServer((host, port), H).serve_forever()
 EOF
+# --- gRPC (python3-grpcio, no generated code: messages are protobuf encoded by hand) ---
+cat > "$WORK/grpc_svc.py" <<'EOF'
+import sys, time, grpc
+from concurrent import futures
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F; n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n: return out
+def field_str(num, s): b = s.encode(); return varint(num << 3 | 2) + varint(len(b)) + b
+def field_int(num, v): return varint(num << 3) + varint(v)
+def parse(msg):   # {field number: value} for varint and length-delimited fields
+    i, out = 0, {}
+    while i < len(msg):
+        key, shift = 0, 0
+        while True:
+            b = msg[i]; i += 1; key |= (b & 0x7F) << shift; shift += 7
+            if not b & 0x80: break
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            v, shift = 0, 0
+            while True:
+                b = msg[i]; i += 1; v |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80: break
+            out[num] = v
+        elif wt == 2:
+            n, shift = 0, 0
+            while True:
+                b = msg[i]; i += 1; n |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80: break
+            out[num] = msg[i:i + n]; i += n
+        else: break
+    return out
+# shop.fraud.v1.FraudCheck/Score: ScoreRequest{1: order_id, 2: amount_cents, 3: card_bin}
+#   -> ScoreReply{1: score (0..100), 2: verdict}
+def score(req, ctx):
+    m = parse(req)
+    oid = m.get(1, b"").decode()
+    if m.get(3, b"") == b"400000":
+        ctx.abort(grpc.StatusCode.UNAVAILABLE, "fraud model not loaded for BIN 400000")
+    if m.get(2, 0) > 100000:
+        time.sleep(0.8)
+        return field_int(1, 87) + field_str(2, "review")
+    return field_int(1, 3) + field_str(2, "allow")
+if sys.argv[1] == "server":
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("shop.fraud.v1.FraudCheck",
+        {"Score": grpc.unary_unary_rpc_method_handler(score)}),))
+    server.add_insecure_port(sys.argv[2])
+    server.start()
+    server.wait_for_termination()
+else:   # client: four calls on one HTTP/2 connection
+    ch = grpc.insecure_channel(sys.argv[2], options=[("grpc.default_authority", "fraud.shop.svc.cluster.local:50051"),
+                                                     ("grpc.primary_user_agent", "orders/1.4.2")])
+    call = ch.unary_unary("/shop.fraud.v1.FraudCheck/Score")
+    for oid, cents, bin_ in [("o-1001", 4250, "411111"), ("o-0998", 725, "411111"),
+                             ("o-0999", 1999, "400000"), ("o-1003", 250000, "555544")]:
+        try:
+            call(field_str(1, oid) + field_int(2, cents) + field_str(3, bin_), timeout=5,
+                 metadata=(("x-request-id", "req-" + oid),))
+        except grpc.RpcError:
+            pass
+    ch.close()
+EOF
 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=payment.shop.svc.cluster.local" \
   -addext "subjectAltName=DNS:payment.shop.svc.cluster.local,DNS:payment" \
   -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
@@ -163,12 +230,14 @@ V_DNS=$(pod_up coredns 10.0.53.10 kube-system)
 V_ORD=$(pod_up orders 10.0.53.101)
 V_PAY=$(pod_up payment 10.0.53.205)
 V_RED=$(pod_up redis 10.0.53.210)
+V_FRD=$(pod_up fraud 10.0.53.220)
 
 in_pod coredns dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --user=root \
   --listen-address=10.0.53.10 --bind-interfaces --local=/cluster.local/ --domain-needed \
   --host-record=orders.shop.svc.cluster.local,10.0.53.101 \
   --host-record=payment.shop.svc.cluster.local,10.0.53.205,fd00:53::cd \
   --host-record=redis.shop.svc.cluster.local,10.0.53.210 \
+  --host-record=fraud.shop.svc.cluster.local,10.0.53.220 \
   --host-record=kube-dns.kube-system.svc.cluster.local,10.0.53.10 \
   --pid-file="$WORK/dnsmasq.pid" --log-facility="$WORK/dnsmasq.log" &
 PIDS+=($!)
@@ -179,12 +248,15 @@ in_pod payment "$PY" "$WORK/svc.py" payment 10.0.53.205 8080 "$WORK/tls.crt" "$W
 PIDS+=($!)
 in_pod orders "$PY" "$WORK/svc.py" orders 10.0.53.101 8080 &
 PIDS+=($!)
+in_pod fraud "$PY" "$WORK/grpc_svc.py" server 10.0.53.220:50051 &
+PIDS+=($!)
 # wait until every server answers
 for i in $(seq 50); do
   if in_pod orders curl -4 -s -o /dev/null http://10.0.53.205:8080/healthz 2>/dev/null &&
      in_pod payment curl -4 -s -o /dev/null http://10.0.53.101:8080/healthz 2>/dev/null &&
      in_pod orders curl -4 -sk -o /dev/null https://10.0.53.205:8443/healthz 2>/dev/null &&
      in_pod orders redis-cli -h 10.0.53.210 PING >/dev/null 2>&1 &&
+     in_pod orders bash -c 'exec 3<>/dev/tcp/10.0.53.220/50051' 2>/dev/null &&
      in_pod orders dig +short +time=1 +tries=1 @10.0.53.10 orders.shop.svc.cluster.local >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
@@ -256,6 +328,9 @@ in_pod orders env SSLKEYLOGFILE="$WORK/tls-keys.log" curl -4 -sk --http1.1 -o /d
   https://payment:8443/api/pay --next -4 -sk --http1.1 -o /dev/null -H 'User-Agent: orders/1.4.2' \
   https://payment:8443/api/refunds
 sleep 0.2
+# gRPC: orders asks fraud to score four orders on one HTTP/2 connection (OK, OK, UNAVAILABLE, slow)
+in_pod orders "$PY" "$WORK/grpc_svc.py" client 10.0.53.220:50051
+sleep 0.2
 # nothing listens on payment:9090: SYN answered by RST (curl exits 7)
 in_pod orders curl -4 -s -o /dev/null --max-time 2 http://10.0.53.205:9090/metrics || true
 sleep 0.7
@@ -297,7 +372,7 @@ editcap --inject-secrets "tls,$WORK/tls-keys.log" "$WORK/tls-only.pcapng" "$OUT/
 chmod 0644 "$OUT"/node-worker-1-*
 
 # --- Kubernetes metadata, stamped with this run's times ---
-"$PY" - "$WORK/times" "$OUT/meta-events.ndjson" "$V_ORD" "$V_PAY" "$V_RED" "$V_DNS" <<'EOF'
+"$PY" - "$WORK/times" "$OUT/meta-events.ndjson" <<'EOF'
 import json, sys, hashlib, datetime
 times = dict(l.strip().split("=") for l in open(sys.argv[1]) if "=" in l)
 t = {k: int(v) for k, v in times.items()}
@@ -337,6 +412,7 @@ for s in [service("kube-dns", "kube-system", "10.96.0.10", 53, {"k8s-app": "kube
           service("orders", "shop", "10.96.41.17", 8080, {"app": "orders"}),
           service("payment", "shop", "10.96.88.203", 8080, {"app": "payment"}),
           service("redis", "shop", "10.96.7.9", 6379, {"app": "redis"}),
+          service("fraud", "shop", "10.96.66.50", 50051, {"app": "fraud"}),
           service("checkout", "web", "10.96.120.5", 8080, {"app": "checkout"})]:
     ev(early, "ADDED", s)
 def rs(name, ns, deploy, h):
@@ -365,7 +441,8 @@ def pod(name, ns, app, h, ip, created, image, phase="Running", labels_extra=None
 pods = [("coredns-76f75df574-9hxzw", "kube-system", "coredns", "76f75df574", "10.0.53.10", "registry.k8s.io/coredns/coredns:v1.11.1"),
         ("orders-594487879c-7xkqp", "shop", "orders", "594487879c", "10.0.53.101", "registry.example/shop/orders:1.4.2"),
         ("payment-7d9f8b6c5-x2x7k", "shop", "payment", "7d9f8b6c5", "10.0.53.205", "registry.example/shop/payment:3.0.1"),
-        ("redis-5b8c6d7f9-mq4tz", "shop", "redis", "5b8c6d7f9", "10.0.53.210", "redis:7.0.15")]
+        ("redis-5b8c6d7f9-mq4tz", "shop", "redis", "5b8c6d7f9", "10.0.53.210", "redis:7.0.15"),
+        ("fraud-84c7d9b5f6-t7vnm", "shop", "fraud", "84c7d9b5f6", "10.0.53.220", "registry.example/shop/fraud:0.3.0")]
 for name, ns, app, h, ip, img in pods:
     ev(early, "ADDED", rs(name, ns, app, h))
 for name, ns, app, h, ip, img in pods:
@@ -392,7 +469,7 @@ for k in ["capture_start", "cart_created", "cart_running", "cart_terminating", "
     print("  %-17s %s" % (k, rfc(t[k])))
 EOF
 
-echo "interfaces: orders=$V_ORD payment=$V_PAY redis=$V_RED coredns=$V_DNS cart=$V_CART checkout=$V_CHK"
+echo "interfaces: orders=$V_ORD payment=$V_PAY redis=$V_RED coredns=$V_DNS fraud=$V_FRD cart=$V_CART checkout=$V_CHK"
 for f in "$OUT/node-worker-1-cni0.pcap" "$OUT/node-worker-1-pods.pcapng" "$OUT/node-worker-1-tls.pcapng"; do
   echo "== $(basename "$f"): $(capinfos -c -M "$f" 2>/dev/null | awk -F': *' '/Number of packets/{print $2}') packets"
   tshark -r "$f" -Y http.response -T fields -e ip.src -e ip.dst -e http.response.code -e http.response_for.uri 2>/dev/null | sort | uniq -c
@@ -401,6 +478,10 @@ echo "== DNS (cni0)"
 tshark -r "$OUT/node-worker-1-cni0.pcap" -Y 'dns.flags.response==1' -T fields -e dns.qry.name -e dns.qry.type -e dns.flags.rcode 2>/dev/null | sort | uniq -c
 echo "== redis commands (cni0)"
 tshark -r "$OUT/node-worker-1-cni0.pcap" -Y 'tcp.dstport==6379 && tcp.len>0' -T fields -e tcp.payload 2>/dev/null | wc -l
+echo "== gRPC (cni0)"
+tshark -r "$OUT/node-worker-1-cni0.pcap" -d tcp.port==50051,http2 -Y 'ip.src == 10.0.53.220 && http2.type == 1' \
+  -T fields -E occurrence=a -E aggregator='|' -e http2.header.name -e http2.header.value 2>/dev/null
+tshark -r "$OUT/node-worker-1-cni0.pcap" -d tcp.port==50051,http2 -Y 'http2.headers.path' -T fields -e http2.headers.path 2>/dev/null
 echo "== RST (cni0)"
 tshark -r "$OUT/node-worker-1-cni0.pcap" -Y 'tcp.flags.reset==1' -T fields -e ip.src -e tcp.srcport -e ip.dst 2>/dev/null
 du -ch "$OUT"/node-worker-1-* "$OUT/meta-events.ndjson" | tail -1

@@ -193,7 +193,7 @@ roundtrip_compare() { # file
 
 @test "samples/make-samples.sh regenerates the story with real programs in netns (live)" {
   require_live
-  for t in dumpcap python3 curl redis-server redis-cli dnsmasq dig; do
+  for t in dumpcap editcap python3 curl redis-server redis-cli dnsmasq dig openssl; do
     command -v "$t" >/dev/null || fail "$t missing (scripts/install-deps)"
   done
   mkdir -p "$W/s"
@@ -222,6 +222,11 @@ roundtrip_compare() { # file
   [ "$(grep -c '"podIP":"10.0.53.150"' "$W/s/meta-events.ndjson")" -ge 3 ]
   run quiet capinfos "$W/s/node-worker-1-pods.pcapng"
   assert_line --regexp '^Number of interfaces in file: 4$'
+  # gRPC over HTTP/2: four calls, one UNAVAILABLE
+  run quiet tshark -r "$p" -d tcp.port==50051,http2 -Y 'http2.headers.path == "/shop.fraud.v1.FraudCheck/Score"'
+  [ "${#lines[@]}" -ge 1 ]
+  run quiet tshark -r "$p" -d tcp.port==50051,http2 -Y 'http2.header.value == "fraud model not loaded for BIN 400000"'
+  [ "${#lines[@]}" -eq 1 ]
   # HTTPS readable through the injected key log
   run quiet tshark -r "$W/s/node-worker-1-tls.pcapng" -Y http.response -T fields -e http.response.code
   assert_output "$(printf '200\n503')"
