@@ -135,3 +135,30 @@ dns_traffic() {
   run python3 -c "import sys; d=abs($a-$b); print(d); sys.exit(0 if d < 0.05 else 1)"
   assert_success
 }
+
+@test "capture: packets the ring cannot take are counted: --stats, ISB, epb_dropcount, ls; written + dropped = tcpdump's" {
+  http_server
+  td_start "$NS1" va
+  # a one-page ring cannot hold a 64 KB TSO packet, and the reader is woken late
+  ks_start "$NS1" -i va --ring-size 4K --stats 1s
+  http_traffic
+  sleep 1.3
+  ks_stop; td_stop
+  line=$(grep 'stats:' "$T/ks.err" | tail -1)
+  written=$(sed -n 's/.*stats: \([0-9]*\) packets written, \([0-9]*\) dropped.*/\1/p' <<<"$line")
+  dropped=$(sed -n 's/.*stats: \([0-9]*\) packets written, \([0-9]*\) dropped.*/\2/p' <<<"$line")
+  echo "# written $written dropped $dropped" >&3
+  [ "$dropped" -gt 0 ]
+  [[ "$line" == *" va $written/$dropped"* ]]
+  td=$(tcpdump -r "$T/td.pcap" 2>/dev/null | wc -l)
+  [ $((written + dropped)) -eq "$td" ]
+  f=$(segments | head -1)
+  [ "$(tsh -r "$f" | wc -l)" -eq "$written" ]
+  # the ISB says the same; epb_dropcount carries what was lost before each packet
+  run "$KF_BIN/ksnap" ls --json "$STORE"
+  assert_success
+  [ "$(jq '.nodes[0].drops' <<<"$output")" -eq "$dropped" ]
+  [ "$(jq '.nodes[0].packets' <<<"$output")" -eq "$written" ]
+  epb=$(tsh -r "$f" -T fields -e frame.drop_count | awk '{ s += $1 } END { print s + 0 }')
+  [ "$epb" -gt 0 ] && [ "$epb" -le "$dropped" ]
+}

@@ -228,19 +228,15 @@ int ebpf_attach_record(cap_ctx *c, char *buf, size_t len)
     return (int)o;
 }
 
-/* 1 if the filter at (hook, handle, prio) runs ksnap_ingress or ksnap_egress */
+/* 1 if the filter at (hook, handle, prio) runs ksnap_ingress or ksnap_egress: the filter's
+ * name, which libbpf sets to "<program>:[<id>]" (readable without CAP_SYS_ADMIN) */
 static int is_ours(struct bpf_tc_hook *h, uint32_t handle, uint32_t prio)
 {
-    struct bpf_tc_opts q = { .sz = sizeof q, .handle = handle, .priority = prio };
-    if (bpf_tc_query(h, &q) != 0 || !q.prog_id) return 0;
-    int fd = bpf_prog_get_fd_by_id(q.prog_id);
-    if (fd < 0) return 0;
-    struct bpf_prog_info info = { 0 };
-    uint32_t il = sizeof info;
-    int ours = bpf_obj_get_info_by_fd(fd, &info, &il) == 0 &&
-               (!strcmp(info.name, "ksnap_ingress") || !strcmp(info.name, "ksnap_egress"));
-    close(fd);
-    return ours;
+    char name[128];
+    if (nl_tc_filter_name(h->ifindex, h->attach_point == BPF_TC_EGRESS, handle, prio, name,
+                          sizeof name) != 0)
+        return 0;
+    return !strncmp(name, "ksnap_ingress:", 14) || !strncmp(name, "ksnap_egress:", 13);
 }
 
 void ebpf_cleanup_stale(const char *text, int verbose)

@@ -98,6 +98,8 @@ int nl_dump_links(nl_link_fn fn, void *arg);          /* every current link, 0 /
 int nl_read_events(int fd, nl_link_fn fn, void *arg); /* drain pending events, 0 / -1 */
 /* Number of TC filters on the ifindex's clsact ingress (egress=0) or egress hook, -1 error. */
 int nl_count_tc_filters(int ifindex, int egress);
+/* The name of the cls_bpf filter (handle, prio) on a clsact hook ("prog:[id]"), 0 / -1. */
+int nl_tc_filter_name(int ifindex, int egress, uint32_t handle, uint32_t prio, char *out, size_t outlen);
 
 /* backends: a vtable so the main loop does not care which one runs */
 typedef struct cap_backend {

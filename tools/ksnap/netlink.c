@@ -4,6 +4,7 @@
  * our dependencies for three messages. */
 #include <errno.h>
 #include <linux/netlink.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if_arp.h>
@@ -128,6 +129,48 @@ static void count_cb(struct nlmsghdr *h, void *arg)
         struct tcmsg *t = NLMSG_DATA(h);
         if (t->tcm_handle) (*(int *)arg)++;   /* handle 0 lines are the chain heads */
     }
+}
+
+struct name_q { uint32_t handle, prio; char *out; size_t outlen; int found; };
+static void name_cb(struct nlmsghdr *h, void *arg)
+{
+    struct name_q *q = arg;
+    if (h->nlmsg_type != RTM_NEWTFILTER || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct tcmsg))) return;
+    struct tcmsg *t = NLMSG_DATA(h);
+    if (t->tcm_handle != q->handle || TC_H_MAJ(t->tcm_info) >> 16 != q->prio) return;
+    int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *t));
+    for (struct rtattr *a = (struct rtattr *)((char *)t + NLMSG_ALIGN(sizeof *t)); RTA_OK(a, len);
+         a = RTA_NEXT(a, len)) {
+        if (a->rta_type != TCA_OPTIONS) continue;
+        int l2 = (int)RTA_PAYLOAD(a);
+        for (struct rtattr *b = RTA_DATA(a); RTA_OK(b, l2); b = RTA_NEXT(b, l2)) {
+            if (b->rta_type != TCA_BPF_NAME) continue;
+            size_t n = RTA_PAYLOAD(b);
+            if (n >= q->outlen) n = q->outlen - 1;
+            memcpy(q->out, RTA_DATA(b), n);
+            q->out[n] = 0;
+            q->found = 1;
+        }
+    }
+}
+
+int nl_tc_filter_name(int ifindex, int egress, uint32_t handle, uint32_t prio, char *out, size_t outlen)
+{
+    int fd = nl_socket(0);
+    if (fd < 0 || !outlen) return -1;
+    struct { struct nlmsghdr h; struct tcmsg t; } req = {
+        .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)), .nlmsg_type = RTM_GETTFILTER,
+               .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+        .t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+               .tcm_parent = TC_H_MAKE(TC_H_CLSACT, egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS) },
+    };
+    struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+    struct name_q q = { handle, prio, out, outlen, 0 };
+    int rc = -1;
+    if (sendto(fd, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&to, sizeof to) >= 0)
+        rc = nl_recv(fd, 1, name_cb, &q);
+    close(fd);
+    return rc < 0 || !q.found ? -1 : 0;
 }
 
 int nl_count_tc_filters(int ifindex, int egress)
