@@ -287,3 +287,11 @@ open("'"$W"'/big.ndjson", "w").write(line * 60000)'
   [ "$status" -eq 2 ]
   [[ "${lines[0]}" == *"expression nested too deeply" ]]
 }
+
+@test "kfl: gzip is recognised even when a pipe delivers its first byte alone" {
+  gzip -c "$W/in.ndjson" > "$W/in.gz"
+  run bash -c "(head -c 1 '$W/in.gz'; sleep 0.2; tail -c +2 '$W/in.gz') | '$KFL' -c http"
+  [ "$output" = 3 ]
+  run bash -c "(printf '{'; sleep 0.2; printf '\"http\":true}\n') | '$KFL' -c http"
+  [ "$output" = 1 ]
+}

@@ -187,6 +187,11 @@ static int run_file(run *r, const char *path, long long *selected)
     ssize_t got = input_read(&in, r->buf, r->cap);
     if (got < 0) { rc = -1; goto out; }
     have = (size_t)got;
+    while (have < 2 && got > 0) {          /* a pipe may give one byte first: need two for the magic */
+        got = input_read(&in, r->buf + have, r->cap - have);
+        if (got < 0) { rc = -1; goto out; }
+        have += (size_t)got;
+    }
     if (have >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
         /* gzip: what was read is compressed input */
         in.incap = 1 << 20;
