@@ -343,9 +343,11 @@ static int tls_parse_hello(const uint8_t *body, size_t n, int client, tls_hello 
     if (c.err) return -1;
     h->selected_version = client ? 0 : h->legacy_version;
     if (kf_cur_left(&c) >= 2) {
-        kf_cur ex = kf_cur_sub(&c, kf_be16(&c));
+        uint16_t el = kf_be16(&c);
+        int cut = el > kf_cur_left(&c);      /* cut by the capture: read what is there */
+        kf_cur ex = kf_cur_sub(&c, cut ? kf_cur_left(&c) : el);
         tls_parse_extensions(&ex, h);
-        if (ex.err || c.err) return -1;
+        if (ex.err || c.err || cut) return -1;
     }
     return 0;
 }

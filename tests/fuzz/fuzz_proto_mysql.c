@@ -1,0 +1,19 @@
+/* Fuzz target: kdissect's mysql dissector. The input drives one connection through the fake engine
+ * (tests/l7/fake_engine.h: [direction/gap/EOF byte][length][bytes]…); the raw parsers also get
+ * the whole input. Fails on any sanitizer report, on consuming more than given, and on memory
+ * reported with kd_conn_mem that is not given back. */
+#include <stdint.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include "../../tools/kdissect/proto/mysql.c"
+#include "../l7/fake_engine.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    my_is_greeting(data, size);
+    my_is_command(data, size);
+    my_is_handshake_response(data, size);
+    my_skip_query_attrs(data, size);
+    if (fe_fuzz(&kd_proto_mysql, data, size, 3306) != 0) abort();
+    return 0;
+}
