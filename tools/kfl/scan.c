@@ -10,6 +10,9 @@
 #include "kfl.h"
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>   /* sixteen bytes at a time where the CPU has it (every x86-64) */
+#endif
 
 typedef struct { const char *k; size_t kl; struct kfl_trie *t; } sc_kid;
 struct kfl_trie { int slot; int nkids, cap; sc_kid *kids; };
@@ -96,6 +99,17 @@ static inline __attribute__((always_inline)) int sc_string(sc_st *s, int *esc)
     *esc = 0;
     for (;;) {
         unsigned char c;
+#ifdef __SSE2__
+        if (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+            x = _mm_or_si128(x, _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)));
+            unsigned m = (unsigned)_mm_movemask_epi8(x);
+            if (!m) { p += 16; continue; }
+            p += __builtin_ctz(m);
+            c = (unsigned char)*p;
+        } else
+#endif
         if (SC_SWAR && end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
