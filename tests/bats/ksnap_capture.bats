@@ -142,6 +142,8 @@ dns_traffic() {
   # a one-page ring cannot hold a 64 KB TSO packet, and the reader is woken late
   ks_start "$NS1" -i va --ring-size 4K --stats 1s
   http_traffic
+  sleep 0.5   # drops are read every 200 ms; the next packet written carries them
+  ip netns exec "$NS2" curl -sf -o /dev/null http://10.77.0.1:8080/
   sleep 1.3
   ks_stop; td_stop
   line=$(grep 'stats:' "$T/ks.err" | tail -1)
