@@ -1,0 +1,23 @@
+#!/usr/bin/env bats
+# make demo's script, run on the bundled snapshot: the story it must tell.
+load helpers
+
+setup() { out=$(mktemp -d); }
+teardown() { rm -rf "$out"; }
+
+@test "demo: verifies the snapshot, resolves, finds the 4 failing calls and exports their packets" {
+  run env KF_BIN="$KF_BIN" KF_DEMO_OUT="$out" "$KF_ROOT/scripts/demo"
+  assert_success
+  assert_output --partial "samples/demo.ksnap: OK"
+  assert_output --partial "pod shop/orders-594487879c-7xkqp owner=Deployment/orders node=worker-1 ips=10.0.53.101"
+  # the reused IP has two holders, each in its time
+  [ "$(grep -c '^10.0.53.150  pod ' <<<"$output")" -eq 2 ]
+  assert_output --partial "web/checkout-7c9d8f6b5-qw8rt"
+  [ "$(wc -l < "$out/5xx.ndjson")" -eq 4 ]
+  # tshark finds exactly those 4 responses in the export, with NRB names
+  run tshark -r "$out/5xx.pcapng" -Y http.response -T fields -e http.response.code
+  assert_success
+  [ "$(sort <<<"$output" | tr '\n' ' ')" = "500 500 502 503 " ]
+  run tshark -r "$out/5xx.pcapng" -N n -T fields -e ip.src_host
+  assert_output --partial "payment-7d9f8b6c5-x2x7k.shop"
+}
