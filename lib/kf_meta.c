@@ -19,6 +19,7 @@
  * and the project's dependencies include no general container library. */
 #include "kf_meta.h"
 #include "kf_time.h"
+#include "kf_store.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -725,6 +726,8 @@ int kf_meta_load_store(kf_meta *m, const char *dir, char *err, size_t errlen)
     }
     closedir(d);
     if (n) qsort(names, n, sizeof *names, cmp_str);
+    /* readers hold the meta lock shared: retention (exclusive, non-blocking) skips a round */
+    int lfd = kf_store_lock(dir, "meta", 0, 0);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         size_t pl = strlen(md) + strlen(names[i]) + 2;
@@ -741,6 +744,7 @@ int kf_meta_load_store(kf_meta *m, const char *dir, char *err, size_t errlen)
         }
         free(names[i]);
     }
+    if (lfd >= 0) kf_store_unlock(lfd);
     free(names);
     free(md);
     return rc;

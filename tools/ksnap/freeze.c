@@ -412,7 +412,10 @@ int cmd_freeze(int argc, char **argv)
         default: kf_usage_die("unknown option");
         }
     }
-    if (optind < argc) kf_usage_die("unexpected argument '%s'", argv[optind]);
+    for (; optind < argc; optind++) {   /* --dir DIR DIR2 …: the extra ones are stores too */
+        dirs = realloc(dirs, (ndirs + 1) * sizeof *dirs);
+        dirs[ndirs++] = argv[optind];
+    }
     if (!ndirs) kf_usage_die("--dir is required");
     if (!from_s || !to_s) kf_usage_die("--from and --to are required");
     if (!out) kf_usage_die("-o FILE is required");
