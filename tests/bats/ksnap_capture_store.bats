@@ -244,3 +244,21 @@ seg_start() { # file -> start in ns from its name
   assert_success
   assert_output --partial "--retain-size"
 }
+
+@test "store: -i with a glob takes matching interfaces that appear later, and only those" {
+  ip -n "$NS1" link add vx0 type veth peer name vx1; ip -n "$NS1" link set vx0 up
+  ks_start "$NS1" -i 'vc*' -i vx0
+  ip -n "$NS1" link add vc1 type veth peer name vd1 netns "$NS2"
+  ip -n "$NS1" addr add 10.78.0.1/24 dev vc1
+  ip -n "$NS2" addr add 10.78.0.2/24 dev vd1
+  ip -n "$NS1" link set vc1 up; ip -n "$NS2" link set vd1 up
+  wait_for grep -q 'vc1: capturing' "$T/ks.err"
+  ip netns exec "$NS2" curl -sf -o /dev/null http://10.78.0.1:8080/
+  get 1
+  ks_stop
+  run tsh -r "$(segments | head -1)" -T fields -e frame.interface_name
+  assert_output --partial vc1
+  refute_output --partial va
+  ! grep -q 'va: capturing' "$T/ks.err"
+  grep -q 'vx0: capturing' "$T/ks.err"
+}
