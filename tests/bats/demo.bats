@@ -15,9 +15,7 @@ teardown() { rm -rf "$out"; }
   assert_output --partial "web/checkout-7c9d8f6b5-qw8rt"
   [ "$(wc -l < "$out/5xx.ndjson")" -eq 4 ]
   # tshark finds exactly those 4 responses in the export, with NRB names
-  run tshark -r "$out/5xx.pcapng" -Y http.response -T fields -e http.response.code
-  assert_success
-  [ "$(sort <<<"$output" | tr '\n' ' ')" = "500 500 502 503 " ]
-  run tshark -r "$out/5xx.pcapng" -N n -T fields -e ip.src_host
-  assert_output --partial "payment-7d9f8b6c5-x2x7k.shop"
+  codes=$(tshark -r "$out/5xx.pcapng" -Y http.response -T fields -e http.response.code 2>/dev/null | sort | tr '\n' ' ')
+  [ "$codes" = "500 500 502 503 " ]
+  tshark -r "$out/5xx.pcapng" -N n -T fields -e ip.src_host 2>/dev/null | grep -q '^payment-7d9f8b6c5-x2x7k.shop$'
 }
