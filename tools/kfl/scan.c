@@ -102,11 +102,14 @@ static inline __attribute__((always_inline)) int sc_string(sc_st *s, int *esc)
 #ifdef __SSE2__
         if (end - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-            __m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-            x = _mm_or_si128(x, _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)));
-            unsigned m = (unsigned)_mm_movemask_epi8(x);
+            unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+            __m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+                                     _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)));
+            unsigned m = mq | (unsigned)_mm_movemask_epi8(x);
             if (!m) { p += 16; continue; }
-            p += __builtin_ctz(m);
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (mq & (1u << i)) { s->p = p + i + 1; return 0; }   /* the closing quote: no reload */
+            p += i;
             c = (unsigned char)*p;
         } else
 #endif
