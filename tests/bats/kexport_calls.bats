@@ -125,7 +125,8 @@ check_pipeline() { # expr captures...
   "$KF_BIN/kdissect" --help >/dev/null 2>&1 && "$KF_BIN/kfl" --help >/dev/null 2>&1 ||
     skip "kdissect or kfl not built yet"
   check_pipeline 'http && status_code >= 400' "$KF_CORPUS/http1/zeek__methods.pcap" "$FX/worker-1.pcap"
-  check_pipeline 'http && status_code < 300' "$FX/worker-1.pcap" "$KF_ROOT"/samples/*.pcap*
+  # (HTTP/1 only: tshark does not find cleartext HTTP/2 on the samples' gRPC port by itself)
+  check_pipeline 'http && protocol == "HTTP" && status_code < 300' "$FX/worker-1.pcap" "$KF_ROOT"/samples/*.pcap*
 }
 
 @test "kexport --calls on HTTPS: the TLS connection is kept whole and its key log carried, so tshark decrypts the call" {

@@ -38,7 +38,7 @@ static void usage(FILE *f)
 "                        connections, handshake and teardown included\n"
 "      --scope conn|whole|call  with --calls: conn (default) = the calls' packets with their\n"
 "                        connection's handshake and teardown, not other calls' cleartext\n"
-"                        data (TLS connections whole); whole = every packet of the\n"
+"                        data (TLS, HTTP/2 connections whole); whole = every packet of the\n"
 "                        connection; call = only the call's own frames\n"
 "\n"
 "Output:\n"
@@ -120,7 +120,7 @@ typedef struct ctx {
     kx_endpoints eps;
     int use_eps, use_calls;
     kx_set named, conns, dsbs;
-    kx_set tls_setup, data_phase;   /* --scope conn: TLS connections / cleartext ones */
+    kx_set tls_setup, data_phase;   /* --scope conn: connections kept whole (TLS, HTTP/2) / others */
     kf_atomic out;
     int out_open;
     kx_out *w;
@@ -446,16 +446,28 @@ static int is_tls_control(const kf_l4 *l4)
            l4->payload[1] == 3 && l4->payload[2] <= 4;
 }
 
+/* The start of an HTTP/2 connection (RFC 9113 3.4): the client preface, or a server's
+ * SETTINGS frame (type 4, stream 0, length a multiple of 6) when it speaks first. */
+static int is_h2_preface(const kf_l4 *l4)
+{
+    const uint8_t *p = l4->payload;
+    if (l4->paylen >= 16 && !memcmp(p, "PRI * HTTP/2.0\r\n", 16)) return 1;
+    if (l4->paylen < 9) return 0;
+    uint32_t len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    return p[3] == 4 && (p[4] & ~1u) == 0 && !p[5] && !p[6] && !p[7] && !p[8] && len % 6 == 0 &&
+           len <= 16384;
+}
+
 /* --scope conn: must this payload packet of a selected connection be kept even outside the
- * selected calls? Yes on a TLS connection (one whose first payload is a TLS handshake record):
- * decryption needs every record, as record sequence numbers enter the nonce, so a TLS
- * connection is kept whole. No on a cleartext one: other calls' data stays out. Called for
- * every payload packet of a selected connection. */
+ * selected calls? Yes on a connection whose state spans calls, so that Wireshark can decode
+ * the selected ones: TLS (record sequence numbers enter the nonce) and HTTP/2 (HPACK's dynamic
+ * table) connections, told by their first payload, are kept whole. No on other ones: other
+ * calls' data stays out. Called for every payload packet of a selected connection. */
 static int conn_setup(ctx *c, const kx_conn *k, const kf_l4 *l4)
 {
     if (kx_set_has(&c->tls_setup, k)) return 1;
     if (kx_set_has(&c->data_phase, k)) return 0;
-    int tls = is_tls_control(l4);
+    int tls = is_tls_control(l4) || is_h2_preface(l4);
     if (kx_set_add(tls ? &c->tls_setup : &c->data_phase, k) < 0) fail(c, KF_EXIT_ERR, "out of memory");
     return tls;
 }
