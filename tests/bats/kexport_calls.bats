@@ -154,3 +154,19 @@ check_pipeline() { # expr captures...
   assert_success
   [ "$(npk "$W/c.pcapng")" -eq $((sn - rq + 1)) ]
 }
+
+@test "kexport --calls on HTTP/2 (gRPC): the connection is kept whole, so Wireshark can decode its headers" {
+  cap=$KF_ROOT/samples/node-worker-1-cni0.pcap
+  [ -f "$cap" ] || skip "samples not made yet"
+  "$KF_BIN/kdissect" "$cap" 2>/dev/null | "$KF_BIN/kfl" 'grpc' > "$W/g.ndjson" || true
+  [ -s "$W/g.ndjson" ] || skip "no gRPC call found in the samples"
+  jq -c 'select(.grpc_status != 0)' "$W/g.ndjson" | head -1 > "$W/one.ndjson"
+  [ -s "$W/one.ndjson" ] || head -1 "$W/g.ndjson" > "$W/one.ndjson"
+  port=$(jq -r '.capture.conn.b | sub(".*:"; "")' "$W/one.ndjson")
+  cport=$(jq -r '.capture.conn.a | sub(".*:"; "")' "$W/one.ndjson")
+  run "$KX" --calls "$W/one.ndjson" "$cap" -o "$W/g.pcapng"
+  assert_success
+  want=$(tshark -r "$cap" -Y "tcp.port == $port && tcp.port == $cport" 2>/dev/null | wc -l)
+  [ "$(npk "$W/g.pcapng")" -eq "$want" ]
+  [ "$(tshark -d "tcp.port==$port,http2" -r "$W/g.pcapng" -Y 'http2.type == 1' 2>/dev/null | wc -l)" -gt 0 ]
+}
