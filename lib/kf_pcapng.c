@@ -392,11 +392,13 @@ int kf_pcapng_close(kf_pcapng_w *w)
 {
     if (!w) return -1;
     int r = kf_pcapng_flush(w);
+    int e = w->err_no;
     if (w->failed) r = -1;
     free(w->buf);
     free(w->blk);
     free(w->ifs);
     free(w);
+    if (r < 0) errno = e ? e : EIO;   /* the first write error, for the caller's message */
     return r;
 }
 
@@ -407,7 +409,7 @@ struct kf_pcap_out {
     pcap_dumper_t *d;
     FILE *own;        /* our stream on a dup of the caller's descriptor; pcap_dump_close closes it */
     uint32_t snaplen;
-    int failed;
+    int failed, err_no;
     char err[256];
 };
 
@@ -464,7 +466,8 @@ int kf_pcap_out_write(kf_pcap_out *o, int64_t ts_ns, uint32_t caplen, uint32_t o
     pcap_dump((u_char *)o->d, &h, data);
     if (ferror(o->own)) {
         o->failed = 1;
-        snprintf(o->err, sizeof o->err, "write error: %s", strerror(errno ? errno : EIO));
+        o->err_no = errno ? errno : EIO;
+        snprintf(o->err, sizeof o->err, "write error: %s", strerror(o->err_no));
         return -1;
     }
     return 0;
@@ -475,13 +478,14 @@ const char *kf_pcap_out_error(const kf_pcap_out *o) { return o->err; }
 int kf_pcap_out_close(kf_pcap_out *o)
 {
     if (!o) return -1;
-    int r = o->failed ? -1 : 0;
+    int r = o->failed ? -1 : 0, e = o->err_no;
     if (pcap_dump_flush(o->d) != 0 || ferror(o->own)) {
         r = -1;
-        snprintf(o->err, sizeof o->err, "write error: %s", strerror(errno ? errno : EIO));
+        if (!e) e = errno ? errno : EIO;
     }
     pcap_dump_close(o->d);   /* closes o->own, not the caller's stream */
     pcap_close(o->pd);
     free(o);
+    if (r < 0) errno = e ? e : EIO;   /* the first write error, for the caller's message */
     return r;
 }

@@ -13,6 +13,7 @@
 #include "kf_pcapng.h"
 #include "kf_time.h"
 #include <pcap/pcap.h>
+#include <errno.h>
 #include <unistd.h>
 
 static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -396,7 +397,9 @@ static void unit_tests(void)
         for (int i = 0; i < 8; i++) r1 |= kf_pcapng_write_epb(w, &e);
         T_OK(r1 == -1 || kf_pcapng_flush(w) == -1, "write error on a full device is reported");
         T_OK(strstr(kf_pcapng_error(w), "No space") != NULL, "error text: %s", kf_pcapng_error(w));
+        errno = 0;
         T_EQ_INT(kf_pcapng_close(w), -1, "close reports the earlier failure");
+        T_EQ_INT(errno, ENOSPC, "close leaves the write error in errno");
         fclose(full);
     }
 
@@ -446,6 +449,24 @@ static void unit_tests(void)
         pcap_close(pc);
     }
     unlink(tmpl);
+
+    /* pcap output on a full device: the error comes back from write or close, with errno */
+    full = fopen("/dev/full", "w");
+    if (full) {
+        char e2[256];
+        kf_pcap_out *o = kf_pcap_out_open(full, KF_LT_RAW, 0, e2, sizeof e2);
+        T_OK(o != NULL, "pcap output opens on /dev/full");
+        if (o) {
+            static uint8_t big[65536] = { 0x45 };
+            int bad = 0;
+            for (int i = 0; i < 4; i++) bad |= kf_pcap_out_write(o, 1, sizeof big, sizeof big, big) != 0;
+            errno = 0;
+            int c = kf_pcap_out_close(o);
+            T_OK(bad || c != 0, "pcap write error reported");
+            T_OK(c != 0 && errno == ENOSPC, "pcap close gives -1 with errno ENOSPC (errno %d)", errno);
+        }
+        fclose(full);
+    }
 }
 
 int main(int argc, char **argv)
