@@ -31,6 +31,8 @@
 # Needs root and: iproute2 tcpdump tshark (dumpcap, capinfos) python3 curl redis-server
 # redis-tools dnsmasq-base dnsutils (dig) openssl python3-grpcio. Usage: samples/make-samples.sh [OUTDIR]   (default:
 # the folder of this script). Takes about 20 s. Cleans up namespaces and processes on exit.
+# After regenerating samples/, update README.md's numbers (printed at the end) and run
+# scripts/make-demo-snapshot so samples/demo.ksnap matches the new captures.
 set -euo pipefail
 
 OUT=$(cd "${1:-$(dirname "$0")}" && pwd)
