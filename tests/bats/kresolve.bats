@@ -123,3 +123,13 @@ setup() {
   done
   [ "$n" -ge 20 ]
 }
+
+@test "kresolve: a table on a terminal, NDJSON when piped" {
+  command -v script >/dev/null || skip "no script(1)"
+  run script -qec "'$KF_BIN/kresolve' workloads '$T/ev.ndjson' --namespace shop" /dev/null
+  assert_success
+  assert_output --regexp 'KIND +NAMESPACE +NAME'
+  assert_output --partial "10.0.0.5 [2026-03-14T10:00:00.000000000Z .. 2026-03-14T11:00:00.000000000Z]"
+  run bash -c "'$KF_BIN/kresolve' workloads '$T/ev.ndjson' --namespace shop | head -c 1"
+  assert_output "{"
+}

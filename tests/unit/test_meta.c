@@ -172,6 +172,45 @@ static void test_completed(void)
     }
 }
 
+static void test_owners_and_slices(void)
+{
+    const char *l =
+        "{\"kind\":\"List\",\"items\":["
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"db-0\",\"namespace\":\"d\",\"uid\":\"p1\",\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"db\",\"controller\":true}]},\"status\":{\"podIP\":\"10.1.0.1\"}},"
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"agent-x\",\"namespace\":\"d\",\"uid\":\"p2\",\"ownerReferences\":[{\"kind\":\"DaemonSet\",\"name\":\"agent\",\"controller\":true}]},\"status\":{\"podIP\":\"10.1.0.2\"}},"
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"backup-123-abc\",\"namespace\":\"d\",\"uid\":\"p3\",\"ownerReferences\":[{\"kind\":\"Job\",\"name\":\"backup-123\",\"controller\":true}]},\"status\":{\"podIP\":\"10.1.0.3\",\"phase\":\"Running\"}},"
+        "{\"kind\":\"Job\",\"metadata\":{\"name\":\"backup-123\",\"namespace\":\"d\",\"uid\":\"j1\",\"ownerReferences\":[{\"kind\":\"CronJob\",\"name\":\"backup\",\"controller\":true}]}},"
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-5d8-q\",\"namespace\":\"d\",\"uid\":\"p4\",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web-5d8\",\"controller\":true}]},\"status\":{\"podIP\":\"10.1.0.4\"}},"
+        "{\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"web-5d8\",\"namespace\":\"d\",\"uid\":\"r1\",\"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"frontend\",\"controller\":true}]}},"
+        "{\"kind\":\"Service\",\"metadata\":{\"name\":\"db\",\"namespace\":\"d\",\"uid\":\"s1\"},\"spec\":{\"clusterIP\":\"None\"}},"
+        "{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"db-abc\",\"namespace\":\"d\",\"uid\":\"e1\",\"labels\":{\"kubernetes.io/service-name\":\"db\"}},"
+        "\"endpoints\":[{\"addresses\":[\"10.1.0.1\"],\"targetRef\":{\"kind\":\"Pod\",\"uid\":\"p1\"}}]}]}";
+    kf_meta *m = kf_meta_new();
+    char err[256];
+    T_EQ_INT(kf_meta_load_buffer(m, l, strlen(l), T("2026-03-14T12:00:00Z"), err, sizeof err), 0, "owners list loads (%s)", err);
+    kf_meta_finish(m);
+    const char *ips[] = { "10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4" };
+    const char *kinds[] = { "StatefulSet", "DaemonSet", "CronJob", "Deployment" };
+    const char *names[] = { "db", "agent", "backup", "frontend" };
+    for (int i = 0; i < 4; i++) {
+        kf_ipinfo in;
+        kf_addr a = A(ips[i]);
+        kf_meta_lookup(m, &a, T("2026-03-14T12:30:00Z"), &in);
+        T_OK(in.pod && in.pod->owner_kind && !strcmp(in.pod->owner_kind, kinds[i]) && !strcmp(in.pod->owner_name, names[i]),
+             "owner of %s is %s/%s (got %s/%s)", ips[i], kinds[i], names[i],
+             in.pod && in.pod->owner_kind ? in.pod->owner_kind : "-", in.pod && in.pod->owner_name ? in.pod->owner_name : "-");
+        if (i == 0 && in.pod) {
+            const kf_workload *sv[4];
+            size_t n = kf_meta_pod_services(m, in.pod, T("2026-03-14T12:30:00Z"), sv, 4);
+            T_OK(n == 1 && !strcmp(sv[0]->name, "db"), "headless service without selector: membership from the EndpointSlice");
+        }
+    }
+    kf_addr none = A("10.9.9.9");
+    kf_ipinfo in;
+    T_EQ_INT(kf_meta_lookup(m, &none, T("2026-03-14T12:30:00Z"), &in), 0, "unknown IP: nothing");
+    kf_meta_free(m);
+}
+
 static void test_corpus(void)
 {
     char dir[1024];
@@ -201,6 +240,7 @@ int main(void)
     test_restart_and_owner();
     test_malformed();
     test_completed();
+    test_owners_and_slices();
     test_corpus();
     T_DONE();
 }
