@@ -249,17 +249,21 @@ static void record_usage(FILE *f)
         "         --output-watch-events | ksnap meta record --dir DIR [options]\n"
         "Stamps each event with its arrival time and appends what resolution needs to DIR/meta/.\n"
         "Also reads plain `kubectl get -o json` Lists and single objects.\n"
-        "  --rotate DUR         start a new event file after DUR (default 1h)\n"
-        "  --rotate-size SIZE   ... or after SIZE bytes (default 16M)\n"
-        "  --retention DUR      delete event files older than DUR (default 7d; 0 keeps all)\n"
-        "  --max-size SIZE      keep DIR/meta/ under SIZE (default 0 = no limit)\n");
+        "  --rotate DUR         start a new event file after DUR (default 1h; alias --segment-time)\n"
+        "  --rotate-size SIZE   ... or after SIZE bytes (default 16M; alias --segment-size)\n"
+        "  --retention DUR      delete event files older than DUR (default 7d; 0 keeps all;\n"
+        "                       alias --retain-time)\n"
+        "  --max-size SIZE      keep DIR/meta/ under SIZE (default 0 = no limit; alias --retain-size)\n");
 }
 
 static int meta_record(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "dir", 1, 0, 'd' }, { "rotate", 1, 0, 'r' }, { "rotate-size", 1, 0, 's' },
-        { "retention", 1, 0, 'k' }, { "max-size", 1, 0, 'm' }, { "help", 0, 0, 'h' }, { 0 } };
+        { "retention", 1, 0, 'k' }, { "max-size", 1, 0, 'm' },
+        /* the names ksnap capture uses for the same things */
+        { "segment-time", 1, 0, 'r' }, { "segment-size", 1, 0, 's' },
+        { "retain-time", 1, 0, 'k' }, { "retain-size", 1, 0, 'm' }, { "help", 0, 0, 'h' }, { 0 } };
     rec r = { 0 };
     r.rotate_ns = 3600 * KF_NS_PER_SEC;
     r.rotate_size = 16 << 20;
