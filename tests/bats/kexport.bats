@@ -335,3 +335,12 @@ PY
   assert_success
   [ "$(npk "$W/gz.pcapng")" -eq 20 ]
 }
+
+@test "kexport: a write error exits 3 with one line (disk full, no folder)" {
+  run bash -c "'$KX' worker-1.pcap > /dev/full"
+  assert_failure 3
+  assert_output "kexport: standard output: No space left on device"
+  run "$KX" worker-1.pcap -o /nonexistent/x.pcapng
+  assert_failure 3
+  assert_output --partial "kexport: /nonexistent/x.pcapng:"
+}
