@@ -25,6 +25,9 @@ oracle() { # proto
 @test "http2/grpc: every HTTP/2 and gRPC capture: methods, paths, statuses, grpc-status as tshark" { oracle http2 20; }
 @test "postgresql: every PostgreSQL capture: queries, CommandComplete tags, SQLSTATEs as tshark" { oracle postgresql 28; }
 @test "mysql: every MySQL capture: queries and error codes as tshark" { oracle mysql 24; }
+@test "kafka: every Kafka capture: api keys, versions, correlation ids, responses, topics as tshark" { oracle kafka 6; }
+@test "websocket: every WebSocket capture: frames, opcodes, masking as tshark" { oracle websocket 15; }
+@test "amqp: every AMQP capture: method frames and publish exchange/routing key as tshark" { oracle amqp 4; }
 
 @test "golden: L7 records of every corpus capture match tests/golden/l7" {
   n=0
@@ -162,4 +165,36 @@ oracle() { # proto
   r=$(kd "$KF_CORPUS/mysql/zeek__many-query-attrs.pcap" | jq -c 'select(.mysql)')
   [ "$(echo "$r" | jq -s 'map(select(.mysql_query == "show databases")) | length')" -eq 1 ]
   [ "$(echo "$r" | jq -s 'map(select(.mysql_command == "COM_FIELD_LIST" and .mysql_query == "columns_priv")) | length')" -eq 1 ]
+}
+
+@test "kafka: API names, client id, topic and group summaries, error codes; KFL's PRODUCE filter" {
+  r=$(kd "$KF_CORPUS/kafka/deepflow__00-produce-v2.pcap" | jq -c 'select(.kafka)')
+  [ "$(echo "$r" | jq -r .kafka_api_key_name)" = "PRODUCE" ]
+  [ "$(echo "$r" | jq -r .kafka_request_summary)" = "topic2" ]
+  [ "$(echo "$r" | jq -r .kafka_client_id)" = "console-producer" ]
+  [ "$(echo "$r" | jq -r '.kafka_request and .kafka_response')" = "true" ]
+  r=$(kd "$KF_CORPUS/kafka/deepflow__11-join-group-v7.pcap" | jq -c 'select(.kafka)')
+  [ "$(echo "$r" | jq -r .kafka_api_key_name)" = "JOIN_GROUP" ]
+  [ "$(echo "$r" | jq -r .kafka_request_summary)" = "zzzz12" ]
+  [ "$(echo "$r" | jq -r .kafka_flexible)" = "true" ]
+  r=$(kd "$KF_CORPUS/kafka/deepflow__01-fetch-v12-ok.pcap" | jq -c 'select(.kafka)')
+  [ "$(echo "$r" | jq -r .kafka_request_summary)" = "zqy-test" ]
+  [ "$(echo "$r" | jq -r .kafka_error_code)" = "0" ]
+}
+
+@test "websocket: text, masking, fragments joined, permessage-deflate inflated, close code" {
+  r=$(kd "$KF_CORPUS/websocket/zeek__two-binary-fragments.pcap" | jq -c 'select(.ws)')
+  [ "$(echo "$r" | jq -s 'map(select(.ws_frames > 1)) | length')" -ge 1 ]
+  r=$(kd "$KF_CORPUS/websocket/sv__websocket-compressed.pcap" | jq -c 'select(.ws and .ws_compressed)' | head -1)
+  [ "$(echo "$r" | jq -r '.ws_request_payload_data // .ws_response_payload_data')" = "KEY=07cb9559eff21e3e34f3bbd18240bac3" ]
+  r=$(kd "$KF_CORPUS/websocket/zeek__message-too-big-status.pcap" | jq -c 'select(.ws and .ws_opcode == "close")' | head -1)
+  [ "$(echo "$r" | jq -r .ws_close_code)" = "1009" ]
+}
+
+@test "amqp: basic.publish exchange and routing key, queue.declare with its -ok, channels" {
+  r=$(kd "$KF_CORPUS/amqp/ndpi__amqp.pcap" | jq -c 'select(.amqp)')
+  [ "$(echo "$r" | jq -r 'select(.amqp_method == "basic.publish") | .amqp_summary' | head -1)" = "celeryev worker.heartbeat" ]
+  r=$(kd "$KF_CORPUS/amqp/deepflow__amqp1.pcap" | jq -c 'select(.amqp)')
+  [ "$(echo "$r" | jq -s 'map(select(.amqp_method == "queue.declare" and .amqp_reply_method == "queue.declare-ok")) | length')" -ge 1 ]
+  [ "$(echo "$r" | jq -s 'map(select(.amqp_method == "connection.start" and .amqp_response)) | length')" -eq 1 ]
 }
