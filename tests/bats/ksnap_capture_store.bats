@@ -181,6 +181,11 @@ seg_start() { # file -> start in ns from its name
   sleep 0.3
   get 1
   sleep 1.2
+  run "$KF_BIN/ksnap" ls --json "$STORE"
+  assert_success
+  [ "$(jq '.nodes[0].capturing' <<<"$output")" = true ]
+  [ "$(jq '.nodes[0].open_segments' <<<"$output")" -eq 1 ]
+  [ "$(jq '.nodes[0].segments' <<<"$output")" -eq 2 ]
   ks_stop
   [ "$(segments | wc -l)" -eq 2 ]
   grep -qE 'stats: [0-9]+ packets written, 0 dropped.* va [0-9]+/0' "$T/ks.err"
@@ -195,7 +200,7 @@ seg_start() { # file -> start in ns from its name
   sleep 0.3
   kill -0 "$KS_PID"
   ks_stop
-  grep -q 'disk full' "$T/ks.err"
+  grep -q 'disk full' "$T/ks.err" || { cat "$T/ks.err"; ls -la "$STORE/n1"; df "$MNT"; false; }
   for f in $(segments); do run tshark -r "$f"; assert_success; refute_output --partial "cut short"; done
   # the newest packets made it
   [ "$(segments | wc -l)" -ge 2 ]

@@ -72,6 +72,7 @@ void cap_add_drops(cap_ctx *c, cap_iface *ifc, uint64_t n)
 /* ---- rotation ---- */
 
 static void do_retention(cap_ctx *c, int force_one);
+static int64_t mono_now(void);
 
 /* interfaces that vanished leave once no open segment describes them (called from the main
  * loop only, never while a packet of theirs is being handled) */
@@ -88,9 +89,24 @@ static void forget_gone(cap_ctx *c)
 static int rotate(cap_ctx *c, int64_t start)
 {
     int64_t now = kf_now_ns();
-    seg_close(c, now);
-    if (c->retain_size || c->retain_time) do_retention(c, 0);
+    if (seg_close(c, now) == 1) do_retention(c, 1);   /* disk full: make room */
+    else if (c->retain_size || c->retain_time) do_retention(c, 0);
     return seg_open(c, start);
+}
+
+/* A write failed (disk full) or no segment is open: close what is whole, evict the oldest
+ * segment, open a new one. At most once a second, so a disk that stays full does not turn
+ * every packet into a segment; packets meanwhile are counted as lost. */
+static void recover(cap_ctx *c)
+{
+    static int64_t last;
+    int64_t m = mono_now();
+    if (last && m - last < KF_NS_PER_SEC) return;
+    last = m;
+    int64_t now = kf_now_ns();
+    if (c->w) seg_close(c, now);
+    do_retention(c, 1);
+    if (seg_open(c, now) != 0) kf_err("%s: no segment open; packets are being lost", c->nodedir);
 }
 
 void cap_deliver(cap_ctx *c, cap_iface *ifc, int64_t ts, int dir, const uint8_t *data,
@@ -113,6 +129,7 @@ void cap_deliver(cap_ctx *c, cap_iface *ifc, int64_t ts, int dir, const uint8_t 
         else if (c->seg_pkts && kf_pcapng_bytes(c->w) + 64 + caplen > c->seg_size)
             rotate(c, ts);
     }
+    if (!c->w || c->write_failed) recover(c);
     if (!c->w || c->write_failed) { c->lost_write++; return; }
     if (ifc->idb < 0 && seg_add_iface(c, ifc) != 0) { c->lost_write++; return; }
     kf_epb e = { .iface = (uint32_t)ifc->idb, .ts_ns = ts, .caplen = caplen, .origlen = origlen,
@@ -560,23 +577,21 @@ int cmd_capture(int argc, char **argv)
 
     int64_t now_m = mono_now();
     int64_t last_stats = now_m, last_flush = now_m, last_drops = now_m, last_ret = now_m;
+    int more = 0;
     while (!exiting) {
         struct pollfd pf[512];
         int fds[511];
         int nf = be->fds(c, fds, 511);
         pf[0] = (struct pollfd){ .fd = nlfd, .events = POLLIN };
         for (int i = 0; i < nf; i++) pf[i + 1] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-        int pr = poll(pf, (nfds_t)nf + 1, 50);
+        int pr = poll(pf, (nfds_t)nf + 1, more ? 0 : 50);
         if (pr < 0 && errno != EINTR) { kf_err("poll: %s", strerror(errno)); rc = KF_EXIT_ERR; break; }
         if (pr > 0 && (pf[0].revents & POLLIN)) nl_read_events(nlfd, on_link, c);
-        if (be->consume(c) < 0) { kf_err("reading packets failed"); rc = KF_EXIT_ERR; break; }
+        more = be->consume(c);
+        if (more < 0) { kf_err("reading packets failed"); rc = KF_EXIT_ERR; break; }
         now_m = mono_now();
         int64_t now = kf_now_ns();
-        if (c->write_failed) {   /* disk full: close what is whole, evict the oldest, go on */
-            seg_close(c, now);
-            do_retention(c, 1);
-            if (seg_open(c, now) != 0) sleep(1);
-        }
+        if (c->write_failed || !c->w) recover(c);   /* disk full: evict the oldest, go on */
         if (rotate_now) { rotate_now = 0; rotate(c, now); }
         else if (c->w && c->seg_time && now >= c->seg_start + c->seg_time + KF_NS_PER_SEC / 5)
             rotate(c, now < c->seg_start + 2 * c->seg_time ? c->seg_start + c->seg_time : now);
@@ -597,9 +612,10 @@ int cmd_capture(int argc, char **argv)
     for (size_t i = 0; i < c->nifs; i++) release(c, c->ifs[i]);
     write_capture_record(c);
     be->poll_drops(c);
-    be->consume(c);   /* eBPF: what the ring still holds */
+    while (be->consume(c) == 1)   /* eBPF: what the ring still holds */
+        ;
     if (c->stats_every) print_stats(c, 0);
-    if (seg_close(c, kf_now_ns()) != 0) rc = KF_EXIT_IO;
+    if (seg_close(c, kf_now_ns()) != 0) rc = KF_EXIT_IO;   /* what could not be written is lost */
     be->fini(c);
     close(nlfd);
     for (size_t i = 0; i < c->nifs; i++) free(c->ifs[i]);

@@ -25,6 +25,8 @@ static struct ring_buffer *rb;
 static cap_ctx *g_ctx;
 static int64_t g_offset;         /* realtime - monotonic for this round */
 static uint64_t g_events;
+static unsigned g_batch;          /* records handled in this consume call */
+#define BATCH_MAX 65536           /* then back to the main loop (signals, flushes, stats) */
 
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
@@ -38,7 +40,7 @@ static int on_event(void *ctx, void *data, size_t size)
     const struct kf_cap_event *e = data;
     if (size < sizeof *e || e->caplen > size - sizeof *e) return 0;
     cap_iface *ifc = cap_iface_by_index(g_ctx, (int)e->ifindex);
-    if (!ifc) return 0;   /* an interface we already let go */
+    if (!ifc) return ++g_batch >= BATCH_MAX ? -EAGAIN : 0;   /* an interface we let go */
     g_events++;
     const uint8_t *pkt = (const uint8_t *)(e + 1);
     uint32_t caplen = e->caplen, len = e->len;
@@ -63,7 +65,8 @@ static int on_event(void *ctx, void *data, size_t size)
         len += 4;
     }
     cap_deliver(g_ctx, ifc, (int64_t)e->ts_mono + g_offset, e->dir, pkt, caplen, len);
-    return 0;
+    /* libbpf consumes this record and stops on a negative return */
+    return ++g_batch >= BATCH_MAX ? -EAGAIN : 0;
 }
 
 static int eb_init(cap_ctx *c, char *err, size_t errlen)
@@ -179,7 +182,9 @@ static int eb_fds(cap_ctx *c, int *fds, int max)
 static int eb_consume(cap_ctx *c)
 {
     g_offset = cap_mono_to_real();
+    g_batch = 0;
     int r = ring_buffer__consume(rb);
+    if (r == -EAGAIN) return 1;   /* more is waiting */
     return r < 0 && r != -EINTR ? r : 0;
 }
 

@@ -66,7 +66,9 @@ void cap_add_drops(cap_ctx *c, cap_iface *ifc, uint64_t n);
 /* segment.c */
 int seg_open(cap_ctx *c, int64_t now_ns);
 int seg_add_iface(cap_ctx *c, cap_iface *ifc);
-int seg_close(cap_ctx *c, int64_t now_ns);   /* ISBs, rename; 0 ok */
+/* ISBs, rename. 0 ok; 1 a write had failed (disk full): the segment was cut to its last whole
+ * block, as a repair does; -1 it could not be closed. */
+int seg_close(cap_ctx *c, int64_t now_ns);
 /* Truncates a left-over .part to its last complete block and renames it to .pcapng (removes
  * it when not even the section header is whole). 0 ok, -1 with err. *kept_bytes set. */
 int seg_repair(const char *part, uint64_t *kept_bytes, char *err, size_t errlen);
@@ -108,7 +110,7 @@ typedef struct cap_backend {
     int (*attach)(cap_ctx *c, cap_iface *ifc, char *err, size_t errlen);
     void (*detach)(cap_ctx *c, cap_iface *ifc);          /* also when the interface is gone */
     int (*fds)(cap_ctx *c, int *fds, int max);           /* descriptors to poll */
-    int (*consume)(cap_ctx *c);                           /* read what is ready; <0 error */
+    int (*consume)(cap_ctx *c);   /* read what is ready: 0 all, 1 more waiting, <0 error */
     void (*poll_drops)(cap_ctx *c);
     void (*fini)(cap_ctx *c);
 } cap_backend;

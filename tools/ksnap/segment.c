@@ -166,9 +166,13 @@ int seg_close(cap_ctx *c, int64_t now)
         if (seg_repair(c->part, &kept, err, sizeof err) != 0) {
             kf_err("%s: %s", c->part, err);
             rc = -1;
-        } else {
+        } else if (kept) {
             kf_err("%s: write failed (%s); segment closed at %llu bytes", c->part, strerror(e),
                    (unsigned long long)kept);
+            rc = 1;
+        } else {
+            kf_err("%s: write failed (%s); nothing whole in it, removed", c->part, strerror(e));
+            rc = 1;
         }
     } else {
         size_t l = strlen(c->part);
