@@ -125,6 +125,7 @@ typedef struct ctx {
     int out_open;
     kx_out *w;
     size_t dsb_done;
+    int dsb_warned;
     int *locks;             /* shared store locks held while reading */
     size_t nlocks;
     node_stats *ns;
@@ -357,6 +358,19 @@ static void build_endpoints(ctx *c)
     c->use_eps = c->ips.n || c->workloads.n;
 }
 
+/* Writes a DSB unless one with the same content was written (by FNV-1a of type and data). */
+static void put_dsb(ctx *c, uint32_t type, const uint8_t *data, uint32_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (uint32_t i = 0; i < len; i++) { h ^= data[i]; h *= 1099511628211ULL; }
+    uint64_t key[2] = { h, (uint64_t)type << 32 | len };
+    int r = kx_set_add(&c->dsbs, key);
+    if (r < 0) fail(c, KF_EXIT_ERR, "out of memory");
+    if (r == 0) return;
+    if (kx_out_dsb(c->w, type, data, len) != 0)
+        fail(c, KF_EXIT_IO, "%s: %s", c->out_path ? c->out_path : "standard output", strerror(errno));
+}
+
 static void write_keylog(ctx *c)
 {
     FILE *f = fopen(c->keylog_path, "rb");
@@ -377,10 +391,10 @@ static void write_keylog(ctx *c)
     if (n == 0) { free(buf); fail(c, KF_EXIT_ERR, "%s: empty TLS key log", c->keylog_path); }
     if (c->format == KX_PCAP) {
         kf_warn("%s: -F pcap cannot carry a TLS key log; use pcapng", c->keylog_path);
-    } else if (kx_out_dsb(c->w, DSB_TLS_KEYLOG, buf, (uint32_t)n) != 0) {
         free(buf);
-        fail(c, KF_EXIT_IO, "%s: %s", c->out_path ? c->out_path : "standard output", strerror(errno));
+        return;
     }
+    put_dsb(c, DSB_TLS_KEYLOG, buf, (uint32_t)n);
     free(buf);
 }
 
@@ -392,17 +406,11 @@ static void copy_dsbs(ctx *c)
         const kf_dsb *d = kf_source_dsb(c->src, c->dsb_done);
         if (!d || !d->len) continue;
         if (c->format == KX_PCAP) {
-            kf_warn("a secrets block (DSB) in the input is not carried by -F pcap; use pcapng");
+            if (!c->dsb_warned++)
+                kf_warn("secrets blocks (DSB) in the input are not carried by -F pcap; use pcapng");
             continue;
         }
-        /* dedupe by (type, len, FNV of the content) */
-        uint64_t h = 1469598103934665603ULL;
-        for (uint32_t i = 0; i < d->len; i++) { h ^= d->data[i]; h *= 1099511628211ULL; }
-        uint64_t key[2] = { h, (uint64_t)d->type << 32 | d->len };
-        if (kx_set_add(&c->dsbs, key) == 0) continue;
-        if (kx_out_dsb(c->w, d->type, d->data, d->len) != 0)
-            fail(c, KF_EXIT_IO, "%s: %s", c->out_path ? c->out_path : "standard output",
-                 strerror(errno));
+        put_dsb(c, d->type, d->data, d->len);
     }
 }
 
