@@ -85,7 +85,7 @@ static void pb_dump_depth(kf_jw *w, const uint8_t *p, size_t n, int max_fields, 
             uint64_t l = pb_varint(&c);
             const uint8_t *s = kf_cur_take(&c, (size_t)l);
             if (!s) { kf_jw_null(w); break; }
-            if (l > 0 && pb_printable(s, (size_t)l)) kf_jw_strn(w, (const char *)s, (size_t)l);
+            if (pb_printable(s, (size_t)l)) kf_jw_strn(w, (const char *)s, (size_t)l);   /* "" too */
             else if (l > 0 && depth + 1 < PB_MAX_DEPTH && pb_valid_depth(s, (size_t)l, depth + 1))
                 pb_dump_depth(w, s, (size_t)l, max_fields, depth + 1);
             else { kf_jw_obj_begin(w); kf_jw_key(w, "base64"); kf_jw_base64(w, s, (size_t)l); kf_jw_obj_end(w); }
