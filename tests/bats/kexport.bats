@@ -344,3 +344,13 @@ PY
   assert_failure 3
   assert_output --partial "kexport: /nonexistent/x.pcapng:"
 }
+
+@test "kexport: a capture cut short (a killed capture) is exported up to its last whole packet, with a warning" {
+  head -c 3000 worker-1.pcap > "$W/cut.pcap"
+  run "$KX" "$W/cut.pcap" -o "$W/c.pcapng"
+  assert_success
+  assert_output --partial "cut.pcap: cut short at offset"
+  want=$(tcpdump -n -r "$W/cut.pcap" 2>/dev/null | wc -l)
+  [ "$want" -gt 0 ]
+  [ "$(npk "$W/c.pcapng")" -eq "$want" ]
+}
