@@ -867,7 +867,13 @@ static int next_pcapng(kf_reader *r, kf_pkt *pkt)
         case NG_NRB: rc = on_nrb(r, &b); break;
         case NG_ISB: rc = on_isb(r, &b); break;
         case NG_DSB: rc = on_dsb(r, &b); break;
-        default: rc = 0; break;   /* custom (0xBAD/0x40000BAD), journal, unknown: skipped */
+        case 0x00000BADu: case 0x40000BADu: case 9u:
+            /* custom blocks and systemd journal entries are not packets, but Wireshark shows
+             * them as frames: count them so frame numbers match what an analyst sees there */
+            r->frame++;
+            rc = 0;
+            break;
+        default: rc = 0; break;   /* unknown blocks are skipped */
         }
         if (rc < 0) return -1;
         r->good_end = here(r);

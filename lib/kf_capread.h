@@ -63,7 +63,8 @@ typedef struct kf_pkt {
     int has_flags;
     uint64_t dropcount;     /* epb_dropcount (0 when absent) */
     const char *comment;    /* first opt_comment or NULL */
-    uint64_t frame;         /* 1-based frame number in this file, as Wireshark numbers them */
+    uint64_t frame;         /* 1-based frame number in this file, as Wireshark numbers them
+                               (pcapng custom blocks count, as Wireshark shows them as frames) */
     uint64_t offset;        /* byte offset of the record/block in the (decompressed) stream */
 } kf_pkt;
 

@@ -31,6 +31,7 @@ typedef struct sfile {
     int mapped;
     uint64_t size;
     int64_t start_ns, end_ns;      /* store segments: covered time (KF_T_MIN/MAX unknown) */
+    int open;                      /* a store's .part being written: a cut end is expected */
 } sfile;
 
 typedef struct lane {
@@ -214,7 +215,7 @@ static void lane_close_reader(kf_source *s, lane *l)
     if (!l->r) return;
     lane_take_dsbs(s, l);
     const char *w = kf_reader_warning(l->r);
-    if (w[0]) warnf(s, "%s: %s", l->display, w);
+    if (w[0] && !l->files[l->cur].open) warnf(s, "%s: %s", l->display, w);
     l->done_bytes += l->files[l->cur].size ? l->files[l->cur].size : kf_reader_pos(l->r);
     kf_reader_close(l->r);
     l->r = NULL;
@@ -364,6 +365,7 @@ static int add_store(kf_source *s, const char *dir, uint32_t input)
         /* a segment covers [start, next start); packets at the very edge may carry the next
          * start, so end is inclusive; the open .part and the last segment run to "now" */
         f->end_ns = segs[i].open ? KF_T_MAX : segs[i].end_ns;
+        f->open = segs[i].open;
         if (!f->path || !f->display || !f->node) break;
         l = &s->lanes[s->nlanes - 1];
     }

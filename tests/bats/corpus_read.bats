@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Every capture of the shared corpus read by kf_capread (through `test_capread --dump`) gives the
-# same packets as tshark: count, time stamp (at tshark's printed precision: ns), captured and
-# wire length. Where tshark refuses a file we must refuse it too (libpcap's savefile_reject
+# same packets as tshark: count, frame number, time stamp (at tshark's printed precision: ns),
+# captured and wire length. Where tshark refuses a file we must refuse it too (libpcap's savefile_reject
 # cases) or at least not crash.
 load helpers
 
@@ -20,7 +20,7 @@ setup() {
 # tshark 4 shows pcapng custom blocks as frames (field 4, frame.cb_pen, set): they are not
 # packets, our reader skips them, so they are dropped here.
 norm_tshark() {
-  awk -F'\t' '$4 == "" {
+  awk -F'\t' '$5 == "" {
     t = $1
     if (t == "") t = "-"
     else {
@@ -30,23 +30,23 @@ norm_tshark() {
       if (length(f) > 9) { c = substr(f, 1, length(f) - 9); f = substr(f, length(f) - 8); s = s + c }
       t = sprintf("%.0f.%s", s, f)
     }
-    print t, $2, $3
+    print $4, t, $2, $3
   }'
 }
 
 # compare FILE -> prints nothing when equal, else a short diff
 compare_one() {
   local f=$1 rel=$2 want got
-  want=$(tshark -r "$f" -T fields -e frame.time_epoch -e frame.cap_len -e frame.len -e frame.cb_pen \
+  want=$(tshark -r "$f" -T fields -e frame.time_epoch -e frame.cap_len -e frame.len -e frame.number -e frame.cb_pen \
          2>/dev/null | norm_tshark)
   # Known tshark defect: a µs field >= 2^31 is multiplied by 1000 in 32 bits (0x80000000 µs
   # shows as .000000000). The file holds 1418145370 s + 2147483648 µs; we give that value.
   [ "$rel" = pcapng/tcpdump__timestamp_invalid_micro.pcap ] &&
-    want=$(printf '%s\n' "$want" | sed '3s/^1418145370\.000000000 /1418147517.483648000 /')
+    want=$(printf '%s\n' "$want" | sed '3s/^3 1418145370\.000000000 /3 1418147517.483648000 /')
   got=$("$DUMP" --dump "$f" 2>&1)
   local rc=$?
   if [ $rc -gt 2 ]; then echo "$rel: reader crashed (rc $rc)"; return; fi
-  got=$(printf '%s\n' "$got" | awk '$1 ~ /^[0-9]+$/ {print $2, $3, $4}')
+  got=$(printf '%s\n' "$got" | awk '$1 ~ /^[0-9]+$/ {print $1, $2, $3, $4}')
   if [ "$want" != "$got" ]; then
     echo "$rel: differs from tshark:"
     diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -6

@@ -313,7 +313,7 @@ static void test_pcapng(int be)
     T_EQ_INT(p.iface, 4, "global interface numbering across sections");
     T_EQ_INT(p.ts_ns, 42000000000LL, "section 2 time");
     T_EQ_INT(p.linktype, 228, "section 2 link type");
-    T_EQ_INT(p.frame, 7, "frame numbers count packets");
+    T_EQ_INT(p.frame, 8, "frame numbers count packets and the custom block, as Wireshark");
     T_EQ_INT(kf_reader_next(r, &p), 0, "end");
     T_EQ_STR(kf_reader_warning(r), "", "no warning");
     T_EQ_INT(kf_reader_section_count(r), 2, "two sections");

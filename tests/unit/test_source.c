@@ -199,6 +199,12 @@ static void test_store(void)
     seg(dir, "n1", S(1000), a1, 2, ".pcapng");
     seg(dir, "n1", S(1060), a2, 2, ".pcapng.part");
     seg(dir, "n2", S(1000), b1, 2, ".pcapng");
+    /* the open .part is cut in its last block, as while a capture writes it */
+    char name[64], pp[512];
+    kf_segname_format(S(1060), name, sizeof name);
+    snprintf(pp, sizeof pp, "%s/n1/%s.pcapng.part", dir, name);
+    struct stat st;
+    if (stat(pp, &st) != 0 || truncate(pp, st.st_size - 5) != 0) printf("# truncate failed\n");
     char mdir[320];
     snprintf(mdir, sizeof mdir, "%s/meta", dir);
     mkdir(mdir, 0750);
@@ -209,8 +215,9 @@ static void test_store(void)
     if (!s) return;
     int64_t ts[16]; const char *nodes[16];
     int n = drain(s, ts, nodes, NULL, 16);
-    T_EQ_INT(n, 6, "store: all packets of both nodes");
-    T_OK(ts[0] == S(1000) && ts[1] == S(1005) && ts[5] == S(1070), "store: merged by time");
+    T_EQ_INT(n, 5, "store: all complete packets of both nodes");
+    T_OK(ts[0] == S(1000) && ts[1] == S(1005) && ts[4] == S(1065), "store: merged by time");
+    T_OK(kf_source_warning(s) == NULL, "store: a cut .part is no warning");
     T_OK(strcmp(nodes[0], "n1") == 0 && strcmp(nodes[1], "n2") == 0, "store: node from folder");
     T_EQ_INT(kf_source_iface_count(s), 3, "store: one interface per segment");
     T_OK(kf_source_meta(s) != NULL, "store: metadata model present");
@@ -219,7 +226,7 @@ static void test_store(void)
     kf_source_opts o = { S(1060), S(1100), NULL, 0, 0 };
     s = kf_source_open(in, 1, &o, err, sizeof err);
     n = drain(s, ts, NULL, NULL, 16);
-    T_OK(n == 3 && ts[0] == S(1060), "store window keeps 3 (got %d)", n);
+    T_OK(n == 2 && ts[0] == S(1060), "store window keeps 2 (got %d)", n);
     kf_source_close(s);
     const char *only[] = { "n2" };
     kf_source_opts o2 = { KF_T_MIN, KF_T_MAX, only, 1, 1 };
