@@ -211,6 +211,48 @@ static void test_owners_and_slices(void)
     kf_meta_free(m);
 }
 
+static int add_one(void *ud, int64_t ts, const char *type, json_t *obj) { return kf_meta_add_event(ud, ts, type, obj); }
+
+/* a large input is parsed on two threads: the result must equal the one-thread parse */
+static void test_parallel(void)
+{
+    size_t cap = 16 << 20, len = 0;
+    char *buf = malloc(cap);
+    int n = 24000;
+    for (int i = 0; i < n && len + 1024 < cap; i++) {
+        int ip = i % 3000;   /* each IP reused 8 times, across the split point */
+        len += (size_t)snprintf(buf + len, cap - len,
+            "{\"ts\":\"2026-03-14T%02d:%02d:%02dZ\",\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\",\"namespace\":\"n%d\",\"uid\":\"u%d\","
+            "\"labels\":{\"app\":\"a%d\",\"filler\":\"%0150d\"}},\"status\":{\"podIP\":\"10.2.%d.%d\"}}}\n",
+            (i / 2) / 3600 % 24, (i / 2) / 60 % 60, (i / 2) % 60, i % 2 ? "DELETED" : "ADDED", i / 2, i % 7, i / 2, i % 11, 0,
+            ((i / 2) % 3000) / 250, ((i / 2) % 3000) % 250 + 1);
+        (void)ip;
+        if (i == n - 100) len += (size_t)snprintf(buf + len, cap - len, "{\"ts\": broken\n");
+    }
+    int64_t lines = 0;
+    for (size_t i = 0; i < len; i++) if (buf[i] == '\n') lines++;
+    T_OK(len > (4u << 20), "big input (%zu bytes, %lld lines)", len, (long long)lines);
+    kf_meta *a = kf_meta_new(), *b = kf_meta_new();
+    char ea[256], eb[256];
+    int ra = kf_meta_load_buffer(a, buf, len, KF_T_MIN, ea, sizeof ea);
+    int rb = kf_meta_parse_buffer(buf, len, kf_now_ns(), 1, add_one, b, eb, sizeof eb);
+    T_OK(ra == -1 && rb == -1, "both report the broken line");
+    T_EQ_STR(ea, eb, "same error, same absolute line number");
+    kf_meta_finish(a);
+    kf_meta_finish(b);
+    T_EQ_INT(kf_meta_event_count(a), kf_meta_event_count(b), "same number of events");
+    const kf_binding *ba, *bb;
+    size_t na = kf_meta_bindings(a, &ba), nb = kf_meta_bindings(b, &bb);
+    int same = na == nb;
+    for (size_t i = 0; same && i < na; i++)
+        same = ba[i].from_ns == bb[i].from_ns && ba[i].to_ns == bb[i].to_ns && !memcmp(&ba[i].ip, &bb[i].ip, sizeof ba[i].ip) &&
+               !strcmp(ba[i].w->name, bb[i].w->name);
+    T_OK(same, "same bindings (%zu, %zu)", na, nb);
+    kf_meta_free(a);
+    kf_meta_free(b);
+    free(buf);
+}
+
 static void test_corpus(void)
 {
     char dir[1024];
@@ -241,6 +283,7 @@ int main(void)
     test_malformed();
     test_completed();
     test_owners_and_slices();
+    test_parallel();
     test_corpus();
     T_DONE();
 }
