@@ -54,3 +54,17 @@ run_cases() {
   run "$CMP" "$KX" "$cap" inbound "$W/c"
   assert_output "ok 1"
 }
+
+@test "kexport --ip with IPv6 and IPv6 fragments = tcpdump's 'host' filter" {
+  for x in "dns/ndpi__dns_fragmented.pcap 2001:470:765b::a25:53" "dns/zeek__ipv6-fragmented-dns.pcap 2607:f740:b::f93"; do
+    set -- $x
+    cap=$KF_CORPUS/$1
+    [ -f "$cap" ] || fail "corpus missing: $cap"
+    tcpdump --time-stamp-precision=nano -r "$cap" -w "$W/ref.pcap" "host $2" 2>/dev/null
+    run "$KX" -F pcap --ip "$2" "$cap" -o "$W/ip.pcap"
+    assert_success
+    cmp <(tail -c +25 "$W/ref.pcap") \
+        <(tcpdump --time-stamp-precision=nano -r "$W/ip.pcap" -w - 2>/dev/null | tail -c +25) ||
+      fail "$1: --ip $2 differs from tcpdump 'host $2'"
+  done
+}
