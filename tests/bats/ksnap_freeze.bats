@@ -120,6 +120,10 @@ epoch() { date -u -d "$1" +%s; }
   [ ! -e "$T/e.ksnap" ]
   run "$KF_BIN/ksnap" freeze --dir "$T/st" --from 2026-03-14T17:02:00Z --to 2026-03-14T17:00:00Z -o "$T/e.ksnap"
   assert_failure 2
+  run "$KF_BIN/ksnap" freeze --dir "$T/st" --node worker-9 --from 2026-03-14T17:00:00Z --to 2026-03-14T17:01:00Z -o "$T/e.ksnap"
+  assert_failure 2
+  assert_output --partial "worker-9"
+  [ ! -e "$T/e.ksnap" ]
   run "$KF_BIN/ksnap" freeze --dir "$T/st" --from 2026-03-14T17:00:00Z --to 2026-03-14T17:01:00Z -o "$T/e.ksnap"
   assert_success
   run "$KF_BIN/ksnap" freeze --dir "$T/st" --from 2026-03-14T17:00:00Z --to 2026-03-14T17:01:00Z -o "$T/e.ksnap"

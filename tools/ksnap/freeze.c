@@ -428,6 +428,8 @@ int cmd_freeze(int argc, char **argv)
     if (access(out, F_OK) == 0) kf_die(KF_EXIT_ERR, "%s: already exists (snapshots are never overwritten)", out);
     char *od = strdup(out);
     fz.tmpdir = dirname(od);
+    if (fz.filter) prog_for(&fz, KF_LT_EN10MB, 0);   /* a bad expression fails now, not mid-way */
+    int *matched = calloc(nnodes + 1, sizeof *matched);
 
     kf_meta *meta = kf_meta_new();
     int bad = 0;
@@ -440,10 +442,15 @@ int cmd_freeze(int argc, char **argv)
         if (kf_store_nodes(dirs[i], &nv, &nnv, err, sizeof err) != 0) { kf_err("%s: %s", dirs[i], err); bad = 1; continue; }
         for (size_t j = 0; j < nnv; j++) {
             if (!wanted(nodes, nnodes, nv[j])) continue;
+            for (size_t q = 0; q < nnodes; q++) if (!strcmp(nodes[q], nv[j])) matched[q] = 1;
             int lfd = kf_store_lock(dirs[i], nv[j], 0, 0);
-            if (lfd < 0) { kf_err("%s/%s: cannot take the store lock: %s", dirs[i], nv[j], strerror(errno)); bad = 1; continue; }
-            fz.locks = realloc(fz.locks, (fz.nlocks + 1) * sizeof *fz.locks);
-            fz.locks[fz.nlocks++] = lfd;
+            if (lfd < 0 && (errno == EROFS || errno == EACCES))
+                kf_warn("%s/%s: read-only store, frozen without its lock", dirs[i], nv[j]);
+            else if (lfd < 0) { kf_err("%s/%s: cannot take the store lock: %s", dirs[i], nv[j], strerror(errno)); bad = 1; continue; }
+            else {
+                fz.locks = realloc(fz.locks, (fz.nlocks + 1) * sizeof *fz.locks);
+                fz.locks[fz.nlocks++] = lfd;
+            }
             kf_segment *sg; size_t ns;
             if (kf_store_segments(dirs[i], nv[j], &sg, &ns, err, sizeof err) != 0) { kf_err("%s/%s: %s", dirs[i], nv[j], err); bad = 1; continue; }
             for (size_t k = 0; k < ns; k++) {
@@ -455,6 +462,9 @@ int cmd_freeze(int argc, char **argv)
         }
         kf_strv_free(nv, nnv);
     }
+    for (size_t q = 0; q < nnodes; q++)
+        if (!matched[q]) { kf_err("--node %s: no such node in the store(s)", nodes[q]); bad = 1; }
+    free(matched);
     if (bad) kf_die(KF_EXIT_ERR, "%s: not written", out);
     kf_meta_finish(meta);
     char *ev = NULL; size_t evl = 0;
