@@ -354,3 +354,17 @@ PY
   [ "$want" -gt 0 ]
   [ "$(npk "$W/c.pcapng")" -eq "$want" ]
 }
+
+@test "kexport: a single node's export names its node in the SHB, so reading it back keeps the node" {
+  run "$KX" --node worker-2 worker-1.pcap worker-2.pcapng -o "$W/n2.pcapng"
+  assert_success
+  run "$KX" --stats "$W/n2.pcapng" -o "$W/again.pcapng"
+  assert_output --partial "node worker-2: read 17"
+  run "$KX" -f udp worker-1.pcap -o "$W/n1.pcapng"
+  run "$KX" --stats "$W/n1.pcapng" -o "$W/again.pcapng"
+  assert_output --partial "node worker-1: read 20"
+  # several nodes: the comment says how the file was made instead
+  run "$KX" worker-1.pcap worker-2.pcapng -o "$W/m.pcapng"
+  run bash -c "capinfos '$W/m.pcapng' 2>/dev/null | grep 'Capture comment'"
+  assert_output --partial "kforensics kexport:"
+}

@@ -305,6 +305,36 @@ static void lock_stores(ctx *c)
     }
 }
 
+/* When every packet can only come from one node, the SHB says so as ksnap does
+ * ("kforensics-node: NODE", docs/store.md), so that tools reading the export back learn the
+ * node. One node: a single --node, or a single plain file.
+ * Returns the comment (malloc'd) or NULL. */
+static char *single_node(ctx *c)
+{
+    const char *node = NULL;
+    if (c->nodes.n == 1) {
+        node = c->nodes.v[0];
+    } else {
+        /* one plain file (a file has one node; interfaces of further inputs may not be
+         * known before their first packet) */
+        struct stat st;
+        const char *in = c->inputs.v[0];
+        if (c->inputs.n != 1 ||
+            (strcmp(in, "-") && (stat(in, &st) != 0 || !S_ISREG(st.st_mode) || kf_snap_detect(in))))
+            return NULL;
+        size_t n = kf_source_iface_count(c->src);
+        for (size_t i = 0; i < n; i++) {
+            const kf_src_iface *f = kf_source_iface(c->src, (uint32_t)i);
+            if (!f || !f->node || !*f->node) return NULL;
+            if (node && strcmp(node, f->node)) return NULL;
+            node = f->node;
+        }
+    }
+    if (!node) return NULL;
+    char *s;
+    return asprintf(&s, "kforensics-node: %s", node) < 0 ? NULL : s;
+}
+
 static void load_meta(ctx *c)
 {
     char err[1024] = "";
@@ -636,7 +666,8 @@ int main(int argc, char **argv)
     c.out_open = 1;
     static char obuf[1 << 20];
     setvbuf(c.out.f, obuf, _IOFBF, sizeof obuf);
-    char *desc = describe_run(argc, argv);
+    char *desc = single_node(&c);
+    if (!desc) desc = describe_run(argc, argv);
     kx_out_opts oo = { c.format, c.snaplen, desc };
     c.w = kx_out_open(c.out.f, &oo, err, sizeof err);
     free(desc);
