@@ -55,6 +55,7 @@ n5xx() { jq -c 'select(.status_code >= 500)' calls.ndjson; }
   # worker-2 saw conn A too, but the record names worker-1
   run "$KX" --calls "$W/a.ndjson" worker-2.pcapng -o "$W/n.pcapng"
   assert_failure 1
+  assert_output --partial "1 of 1 calls selected no packet (first: line 1)"
   [ "$(npk "$W/n.pcapng")" -eq 0 ]
 }
 

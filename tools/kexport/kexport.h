@@ -70,6 +70,7 @@ typedef struct kx_call {
     int has_endpoints;
     int annotated;          /* the first packet got its comment */
     int closed;             /* a new TCP connection reused the 5-tuple after conn_last_ts */
+    uint64_t packets;       /* packets it selected */
     size_t line;            /* input line number */
 } kx_call;
 

@@ -552,6 +552,7 @@ static int calls_match(ctx *c, const kf_src_pkt *p, const kf_l4 *l4, int dec, kx
             if (c->scope == SCOPE_CONN && has_payload && !in_call && !setup) continue;
         }
         hit = 1;
+        x->packets++;
         if (!x->annotated && ts >= x->first_ts && (!same_file || p->frame >= x->first_frame)) {
             x->annotated = 1;
             if (!*first) *first = x;
@@ -756,6 +757,14 @@ int main(int argc, char **argv)
     }
     int code = c.written ? KF_EXIT_OK : KF_EXIT_NONE;
     if (c.use_calls && c.calls.n == 0) kf_warn("no usable call records: nothing selected");
+    if (c.use_calls && c.calls.n) {
+        size_t none = 0, line = 0;
+        for (size_t i = 0; i < c.calls.n; i++)
+            if (!c.calls.v[i].packets && (!none++ || c.calls.v[i].line < line)) line = c.calls.v[i].line;
+        if (none)
+            kf_warn("%zu of %zu calls selected no packet (first: line %zu): "
+                    "are these the captures (and nodes) they came from?", none, c.calls.n, line);
+    }
     cleanup(&c);
     return code;
 }
