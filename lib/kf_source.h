@@ -17,6 +17,7 @@
 #include "kf_capread.h"
 #include "kf_meta.h"
 
+/* opts may be NULL (every packet); a zeroed struct (from_ns = to_ns = 0) also means no window. */
 typedef struct kf_source_opts {
     int64_t from_ns, to_ns;     /* window [from, to]; KF_T_MIN/KF_T_MAX for none */
     const char *const *nodes;   /* only these nodes (NULL = all) */
