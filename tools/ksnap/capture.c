@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +74,7 @@ void cap_add_drops(cap_ctx *c, cap_iface *ifc, uint64_t n)
 
 static void do_retention(cap_ctx *c, int force_one);
 static int64_t mono_now(void);
+static void report_evict(void *arg, const char *path, uint64_t size, const char *why);
 
 /* interfaces that vanished leave once no open segment describes them (called from the main
  * loop only, never while a packet of theirs is being handled) */
@@ -86,11 +88,30 @@ static void forget_gone(cap_ctx *c)
     c->nifs = w;
 }
 
+/* Before a segment opens: while the file system has less room than a whole segment (plus
+ * 64 KiB), evict the oldest closed segment, so that a full disk costs old packets, not new ones.
+ * (A write that fails anyway is handled by recover().) */
+static void make_room(cap_ctx *c)
+{
+    for (int i = 0; i < 100000; i++) {
+        struct statvfs v;
+        if (statvfs(c->nodedir, &v) != 0) return;
+        if ((uint64_t)v.f_bavail * v.f_frsize >= c->seg_size + (64 << 10)) return;
+        size_t removed;
+        uint64_t freed;
+        char err[512];
+        if (store_retention(c->dir, c->node, 0, 0, 0, kf_now_ns(), 1, 0, report_evict, c, &removed,
+                            &freed, err, sizeof err) != 0 || removed == 0)
+            return;
+    }
+}
+
 static int rotate(cap_ctx *c, int64_t start)
 {
     int64_t now = kf_now_ns();
     if (seg_close(c, now) == 1) do_retention(c, 1);   /* disk full: make room */
     else if (c->retain_size || c->retain_time) do_retention(c, 0);
+    make_room(c);
     return seg_open(c, start);
 }
 
@@ -106,6 +127,7 @@ static void recover(cap_ctx *c)
     int64_t now = kf_now_ns();
     if (c->w) seg_close(c, now);
     do_retention(c, 1);
+    make_room(c);
     if (seg_open(c, now) != 0) kf_err("%s: no segment open; packets are being lost", c->nodedir);
 }
 
@@ -568,6 +590,7 @@ int cmd_capture(int argc, char **argv)
     int nlfd = nl_open_watch();
     if (nlfd < 0) kf_die(KF_EXIT_ERR, "netlink: %s", strerror(errno));
     if (nl_dump_links(on_link, c) != 0) kf_die(KF_EXIT_ERR, "netlink: cannot list interfaces: %s", strerror(errno));
+    make_room(c);
     if (seg_open(c, kf_now_ns()) != 0) kf_die(KF_EXIT_IO, "%s: cannot open a segment", c->nodedir);
     size_t natt = 0;
     for (size_t i = 0; i < c->nifs; i++) natt += c->ifs[i]->attached;
