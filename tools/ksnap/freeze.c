@@ -218,7 +218,7 @@ static int map_file(fmember *m, int fd, const char *what)
     if (!m->maplen) { m->map = NULL; return 0; }
     m->map = mmap(NULL, m->maplen, PROT_READ, MAP_SHARED, fd, 0);
     if (m->map == MAP_FAILED) { m->map = NULL; kf_err("%s: %s", what, strerror(errno)); return -1; }
-    madvise(m->map, m->maplen, MADV_SEQUENTIAL);
+    madvise(m->map, m->maplen, MADV_WILLNEED);   /* two readers at different offsets: no free-behind */
     return 0;
 }
 
@@ -485,7 +485,7 @@ int cmd_freeze(int argc, char **argv)
     kf_snapw *w = kf_snapw_open_deferred(out, kf_snap_head_reserve(est), level, threads, err, sizeof err);
     if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
     workers wk;
-    workers_start(&wk, &fz, threads > 0 ? threads : 1);
+    workers_start(&wk, &fz, threads > 1 ? (threads + 1) / 2 : 1);   /* the rest compress */
     int ok = write_body(&fz, w, ev, evl, created, out) == 0;
     workers_join(&wk);
     if (!ok) { kf_snapw_abort(w); return KF_EXIT_IO; }
