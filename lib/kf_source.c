@@ -506,6 +506,12 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static int is_regular(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 kf_source *kf_source_open(const char *const *inputs, size_t n, const kf_source_opts *opts,
                           char *err, size_t errlen)
 {
@@ -523,7 +529,8 @@ kf_source *kf_source_open(const char *const *inputs, size_t n, const kf_source_o
                 snprintf(s->err, sizeof s->err, "%s: a directory but not a capture store", in);
                 rc = -1;
             } else rc = add_store(s, in, (uint32_t)i);
-        } else if (strcmp(in, "-") != 0 && kf_snap_detect(in)) {
+        } else if (strcmp(in, "-") != 0 && is_regular(in) && kf_snap_detect(in)) {
+            /* (only regular files are sniffed: reading a pipe's first bytes would lose them) */
             rc = add_snapshot(s, in, (uint32_t)i);
         } else {
             rc = add_plain(s, in, (uint32_t)i);
