@@ -281,7 +281,14 @@ open("'"$W"'/big.ndjson", "w").write(line * 60000)'
   python3 -c 'print("1" + "+1" * 5000 + " > 0")' > "$W/big.kfl"
   run "$KFL" --check -f "$W/big.kfl"
   [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == *":1:2002: expression nested too deeply (chains of 1000 operations at most)" ]]
+  python3 -c 'print("size(" + " + ".join(["[" + ", ".join(["1"] * 250) + "]"] * 20) + ") > 0")' > "$W/wide.kfl"
+  run "$KFL" --check -f "$W/wide.kfl"
+  [ "$status" -eq 2 ]
   [[ "${lines[0]}" == *"expression too large (4000 terms at most)" ]]
+  python3 -c 'print(" || ".join(["url == \"%d\"" % i for i in range(900)]))' > "$W/long.kfl"
+  run "$KFL" -c -f "$W/long.kfl" "$W/in.ndjson"
+  [ "$output" = 0 ]
   python3 -c 'print("(" * 5000 + "true" + ")" * 5000)' > "$W/deep.kfl"
   run "$KFL" --check -f "$W/deep.kfl"
   [ "$status" -eq 2 ]

@@ -6,14 +6,19 @@
 
 #define PS_MAX_DEPTH 120
 #define PS_MAX_NODES 4000
+#define PS_MAX_TREE 1000     /* operators chained (a || b || …, x.f().g()…): the tree's depth */
 
 typedef struct {
     kfl_prog *p;
     kfl_lexer lx;
     kfl_tok t;          /* current token */
     int depth, nodes;
+    int tree;           /* links of the operator chains being parsed: bounds the tree's depth */
     int failed;
 } ps_state;
+
+/* one more link in a chain (left-deep: each adds a level the checker and evaluator recurse on) */
+static int ps_link(ps_state *s, int *k, size_t pos);
 
 static const char *ps_tokname(const kfl_tok *t, char *buf, size_t len)
 {
@@ -47,6 +52,13 @@ static kfl_node *ps_expected(ps_state *s, const char *what)
     char m[160], tb[64];
     snprintf(m, sizeof m, "expected %s, found %s", what, ps_tokname(&s->t, tb, sizeof tb));
     return ps_fail(s, s->t.pos, m);
+}
+
+static int ps_link(ps_state *s, int *k, size_t pos)
+{
+    ++*k;
+    if (++s->tree > PS_MAX_TREE) { ps_fail(s, pos, "expression nested too deeply (chains of 1000 operations at most)"); return -1; }
+    return 0;
 }
 
 static int ps_advance(ps_state *s)
@@ -195,7 +207,9 @@ static kfl_node *ps_primary(ps_state *s)
 static kfl_node *ps_member(ps_state *s)
 {
     kfl_node *n = ps_primary(s);
+    int k = 0;
     while (n) {
+        if ((s->t.kind == TK_DOT || s->t.kind == TK_LBRACKET) && ps_link(s, &k, s->t.pos)) return NULL;
         if (s->t.kind == TK_DOT) {
             size_t dpos = s->t.pos;
             if (ps_advance(s)) return NULL;
@@ -228,14 +242,15 @@ static kfl_node *ps_member(ps_state *s)
             n = c;
         } else break;
     }
+    s->tree -= k;
     return n;
 }
 
 static kfl_node *ps_unary(ps_state *s)
 {
-    if (++s->depth > PS_MAX_DEPTH) return ps_fail(s, s->t.pos, "expression nested too deeply");
     kfl_node *r;
     if (s->t.kind == TK_NOT || s->t.kind == TK_MINUS) {
+        if (++s->depth > PS_MAX_DEPTH) return ps_fail(s, s->t.pos, "expression nested too deeply");
         kfl_tok op = s->t;
         if (ps_advance(s)) return NULL;
         if (op.kind == TK_MINUS && s->t.kind == TK_INT) {
@@ -255,8 +270,8 @@ static kfl_node *ps_unary(ps_state *s)
         if (!a) return NULL;
         r = ps_node(s, op.kind == TK_NOT ? N_NOT : N_NEG, op.pos); if (!r) return NULL;
         r->a = a;
+        s->depth--;
     } else r = ps_member(s);
-    s->depth--;
     return r;
 }
 
@@ -270,28 +285,33 @@ static kfl_node *ps_bin(ps_state *s, int op, kfl_node *a, kfl_node *b, size_t po
 
 static kfl_node *ps_mul(ps_state *s)
 {
+    int k = 0;
     kfl_node *n = ps_unary(s);
     while (n && (s->t.kind == TK_STAR || s->t.kind == TK_SLASH || s->t.kind == TK_PERCENT)) {
         kfl_tok op = s->t;
-        if (ps_advance(s)) return NULL;
+        if (ps_link(s, &k, s->t.pos) || ps_advance(s)) return NULL;
         n = ps_bin(s, op.kind == TK_STAR ? N_MUL : op.kind == TK_SLASH ? N_DIV : N_MOD, n, ps_unary(s), op.pos);
     }
+    s->tree -= k;
     return n;
 }
 
 static kfl_node *ps_add(ps_state *s)
 {
+    int k = 0;
     kfl_node *n = ps_mul(s);
     while (n && (s->t.kind == TK_PLUS || s->t.kind == TK_MINUS)) {
         kfl_tok op = s->t;
-        if (ps_advance(s)) return NULL;
+        if (ps_link(s, &k, s->t.pos) || ps_advance(s)) return NULL;
         n = ps_bin(s, op.kind == TK_PLUS ? N_ADD : N_SUB, n, ps_mul(s), op.pos);
     }
+    s->tree -= k;
     return n;
 }
 
 static kfl_node *ps_rel(ps_state *s)
 {
+    int k = 0;
     kfl_node *n = ps_add(s);
     for (;;) {
         if (!n) return NULL;
@@ -300,33 +320,37 @@ static kfl_node *ps_rel(ps_state *s)
         case TK_EQ: op = N_EQ; break; case TK_NE: op = N_NE; break; case TK_LT: op = N_LT; break;
         case TK_LE: op = N_LE; break; case TK_GT: op = N_GT; break; case TK_GE: op = N_GE; break;
         case TK_IN: op = N_IN; break;
-        default: return n;
+        default: s->tree -= k; return n;
         }
         size_t pos = s->t.pos;
-        if (ps_advance(s)) return NULL;
+        if (ps_link(s, &k, pos) || ps_advance(s)) return NULL;
         n = ps_bin(s, op, n, ps_add(s), pos);
     }
 }
 
 static kfl_node *ps_and(ps_state *s)
 {
+    int k = 0;
     kfl_node *n = ps_rel(s);
     while (n && s->t.kind == TK_AND) {
         size_t pos = s->t.pos;
-        if (ps_advance(s)) return NULL;
+        if (ps_link(s, &k, s->t.pos) || ps_advance(s)) return NULL;
         n = ps_bin(s, N_AND, n, ps_rel(s), pos);
     }
+    s->tree -= k;
     return n;
 }
 
 static kfl_node *ps_or(ps_state *s)
 {
+    int k = 0;
     kfl_node *n = ps_and(s);
     while (n && s->t.kind == TK_OR) {
         size_t pos = s->t.pos;
-        if (ps_advance(s)) return NULL;
+        if (ps_link(s, &k, s->t.pos) || ps_advance(s)) return NULL;
         n = ps_bin(s, N_OR, n, ps_and(s), pos);
     }
+    s->tree -= k;
     return n;
 }
 
