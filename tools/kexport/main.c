@@ -469,12 +469,12 @@ static void name_addrs(ctx *c, const kf_l4 *l4, int64_t ts)
              strerror(errno));
 }
 
+/* Frame numbers are trusted only in the very file the record names: the same display name
+ * (a segment of a snapshot is cut, so its frames differ from the store's segment of the same
+ * name). Elsewhere the call's timestamps alone delimit it. */
 static int file_same(const char *a, const char *b)
 {
-    if (!a || !b) return 0;
-    if (!strcmp(a, b)) return 1;
-    const char *x = strrchr(a, '/'), *y = strrchr(b, '/');
-    return !strcmp(x ? x + 1 : a, y ? y + 1 : b);
+    return a && b && !strcmp(a, b);
 }
 
 static int is_tls_control(const kf_l4 *l4)
