@@ -381,7 +381,8 @@ static void build_endpoints(ctx *c)
         if (k < 0) fail(c, KF_EXIT_ERR, "--workload %s", err);
         if (k == 0)
             fail(c, KF_EXIT_ERR, "--workload '%s': no pod, owner, service or node by that name "
-                 "held an IP in the metadata", c->workloads.v[i]);
+                 "held an IP in the metadata%s", c->workloads.v[i],
+                 strchr(c->workloads.v[i], '/') ? "" : " (pods and services are NAMESPACE/NAME)");
         if (kf_verbose) kf_warn("--workload %s: %d IP interval(s)", c->workloads.v[i], k);
     }
     kx_endpoints_index(&c->eps);
