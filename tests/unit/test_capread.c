@@ -496,6 +496,64 @@ static void test_files(void)
     T_OK(r == NULL, "directory refused (%s)", err);
 }
 
+/* A stream bigger than the reader's buffer, records of many sizes (up to 200 KB, so the buffer
+ * grows and compacts): the stream path returns exactly what the memory path returns. */
+static void test_stream_big(void)
+{
+    size_t cap = 8u << 20, n = 0;
+    uint8_t *f = malloc(cap);
+    uint32_t hdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 262144, 1 };
+    memcpy(f, hdr, 24); n = 24;
+    uint32_t seed = 1;
+    int count = 0;
+    while (n < cap - 300000) {
+        seed = seed * 1103515245 + 12345;
+        uint32_t len = (seed >> 8) % (count % 7 == 0 ? 200000 : 1600);
+        uint32_t rh[4] = { (uint32_t)count, 0, len, len };
+        memcpy(f + n, rh, 16); n += 16;
+        for (uint32_t i = 0; i < len; i++) f[n + i] = (uint8_t)(i * 13 + (uint32_t)count);
+        n += len;
+        count++;
+    }
+    char err[256];
+    kf_reader *a = kf_reader_open_mem(f, n, err, sizeof err);
+    FILE *fp = fmemopen(f, n, "rb");
+    kf_reader *b = kf_reader_open_file(fp, err, sizeof err);
+    kf_pkt pa, pb;
+    int same = 1, k = 0, ra, rb;
+    while ((ra = kf_reader_next(a, &pa)) == 1) {
+        rb = kf_reader_next(b, &pb);
+        if (rb != 1 || pa.caplen != pb.caplen || pa.ts_ns != pb.ts_ns || pa.offset != pb.offset ||
+            memcmp(pa.data, pb.data, pa.caplen) != 0) { same = 0; break; }
+        k++;
+    }
+    rb = kf_reader_next(b, &pb);
+    T_OK(same && k == count && ra == 0 && rb == 0, "big stream (%d records, %zu bytes): stream == memory", k, n);
+    T_EQ_INT(kf_reader_pos(b), n, "stream position at the end");
+    kf_reader_close(a); kf_reader_close(b); fclose(fp);
+    /* the same gzip'd, inflated from memory and from a stream */
+    uLong zl = compressBound(n) + 64;
+    uint8_t *z = malloc(zl);
+    z_stream zs; memset(&zs, 0, sizeof zs);
+    deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    zs.next_in = f; zs.avail_in = (uInt)n; zs.next_out = z; zs.avail_out = (uInt)zl;
+    deflate(&zs, Z_FINISH);
+    size_t zn = zs.total_out;
+    deflateEnd(&zs);
+    for (int mode = 0; mode < 2; mode++) {
+        FILE *zf = mode ? fmemopen(z, zn, "rb") : NULL;
+        kf_reader *g = mode ? kf_reader_open_file(zf, err, sizeof err) : kf_reader_open_mem(z, zn, err, sizeof err);
+        int m = 0, rg;
+        uint64_t sum = 0;
+        while ((rg = kf_reader_next(g, &pb)) == 1) { m++; sum += pb.caplen ? pb.data[pb.caplen - 1] : 0; }
+        T_OK(g && m == count && rg == 0 && kf_reader_warning(g)[0] == 0, "big gzip via %s: %d records", mode ? "stream" : "memory", m);
+        kf_reader_close(g);
+        if (zf) fclose(zf);
+    }
+    free(z);
+    free(f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--dump") == 0) return dump(argv[2]);
@@ -504,5 +562,6 @@ int main(int argc, char **argv)
     test_pcapng(0); test_pcapng(1);
     test_pcapng_edges();
     test_files();
+    test_stream_big();
     T_DONE();
 }
