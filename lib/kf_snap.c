@@ -32,7 +32,7 @@ int kf_snap_detect(const char *path)
     return n == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd;
 }
 
-kf_snap *kf_snap_open(const char *path, char *err, size_t errlen)
+static kf_snap *snap_new(char *err, size_t errlen)
 {
     kf_snap *s = calloc(1, sizeof *s);
     if (!s) { snprintf(err, errlen, "out of memory"); return NULL; }
@@ -41,6 +41,27 @@ kf_snap *kf_snap_open(const char *path, char *err, size_t errlen)
     archive_read_support_filter_zstd(s->a);
     archive_read_support_filter_none(s->a);
     archive_read_support_format_tar(s->a);
+    return s;
+}
+
+kf_snap *kf_snap_open_mem(const void *buf, size_t len, char *err, size_t errlen)
+{
+    kf_snap *s = snap_new(err, errlen);
+    if (!s) return NULL;
+    if (archive_read_open_memory(s->a, buf, len) != ARCHIVE_OK) {
+        const char *e = archive_error_string(s->a);
+        snprintf(err, errlen, "%s", e ? e : "cannot open archive");
+        archive_read_free(s->a);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+kf_snap *kf_snap_open(const char *path, char *err, size_t errlen)
+{
+    kf_snap *s = snap_new(err, errlen);
+    if (!s) return NULL;
     if (archive_read_open_filename(s->a, path, 1 << 16) != ARCHIVE_OK) {
         const char *e = archive_error_string(s->a);
         snprintf(err, errlen, "%s", e ? e : "cannot open archive");

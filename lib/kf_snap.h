@@ -14,6 +14,8 @@ typedef struct kf_snap kf_snap;
 int kf_snap_detect(const char *path);
 /* Opens for streaming. Returns NULL with a message in err. */
 kf_snap *kf_snap_open(const char *path, char *err, size_t errlen);
+/* Added by the snapshot helper: the same over a buffer the caller keeps alive until close. */
+kf_snap *kf_snap_open_mem(const void *buf, size_t len, char *err, size_t errlen);
 /* Next member: 1 and *name, *size set (valid until the next call), 0 at the end, -1 error
  * (unsafe member, corrupt archive: kf_snap_error names the member). */
 int kf_snap_next(kf_snap *s, const char **name, int64_t *size);

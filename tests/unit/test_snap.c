@@ -163,6 +163,16 @@ static void test_roundtrip(const char *tmp)
     free(b);
     T_EQ_INT(kf_snap_next(s, &n, &sz), 0, "end");
     kf_snap_close(s);
+    /* the same from memory */
+    FILE *f = fopen(p, "rb");
+    uint8_t mem[65536];
+    size_t ml = f ? fread(mem, 1, sizeof mem, f) : 0;
+    if (f) fclose(f);
+    s = kf_snap_open_mem(mem, ml, err, sizeof err);
+    int k = 0;
+    while (s && kf_snap_next(s, &n, &sz) == 1) k++;
+    T_EQ_INT(k, 2, "two members read from memory");
+    kf_snap_close(s);
     free(mt);
 }
 
