@@ -63,7 +63,8 @@ int cmd_info(int argc, char **argv)
         json_t *w = json_object_get(m, "window");
         int64_t f = jtime(json_object_get(w, "from")), t = jtime(json_object_get(w, "to"));
         if (argc - optind > 1) printf("%s%s\n", i > optind ? "\n" : "", argv[i]);
-        printf("snapshot  %s\n", json_string_value(json_object_get(m, "id")));
+        const char *id = json_string_value(json_object_get(m, "id"));
+        printf("snapshot  %s\n", id ? id : "-");
         printf("created   %s\n", human(json_object_get(m, "created"), utc, b1, sizeof b1));
         printf("tool      %s\n", json_string_value(json_object_get(m, "tool")) ? json_string_value(json_object_get(m, "tool")) : "-");
         printf("window    %s .. %s", human(json_object_get(w, "from"), utc, b1, sizeof b1), human(json_object_get(w, "to"), utc, b2, sizeof b2));
@@ -89,7 +90,7 @@ int cmd_info(int argc, char **argv)
         json_object_foreach(mem, name, x) total += json_integer_value(json_object_get(x, "size"));
         printf("members   %zu (%lld bytes uncompressed)\n", json_object_size(mem), total);
         json_object_foreach(mem, name, x)
-            printf("  %s  %10lld  %s\n", json_string_value(json_object_get(x, "sha256")),
+            printf("  %s  %10lld  %s\n", json_string_value(json_object_get(x, "sha256")) ? json_string_value(json_object_get(x, "sha256")) : "-",
                    (long long)json_integer_value(json_object_get(x, "size")), name);
         json_decref(m);
     }
