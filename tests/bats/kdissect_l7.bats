@@ -198,3 +198,15 @@ oracle() { # proto
   [ "$(echo "$r" | jq -s 'map(select(.amqp_method == "queue.declare" and .amqp_reply_method == "queue.declare-ok")) | length')" -ge 1 ]
   [ "$(echo "$r" | jq -s 'map(select(.amqp_method == "connection.start" and .amqp_response)) | length')" -eq 1 ]
 }
+
+@test "mongodb: synthetic OP_MSG/OP_QUERY conversation: requests, replies, commands as tshark; errors" {
+  f=$KF_ROOT/tests/l7/captures/mongo_synthetic.pcap   # made by tests/l7/make_mongo_pcap.sh
+  a=$("$KF_ROOT/tests/l7/tshark_mongodb.sh" "$f" tcp.port==27017,mongo)
+  b=$(kd "$f" | "$KF_ROOT/tests/l7/ours_mongodb.sh")
+  [ "$(echo "$a" | wc -l)" -eq 10 ]
+  [ "$a" = "$b" ] || { diff <(echo "$a") <(echo "$b"); false; }
+  r=$(kd "$f" | jq -c 'select(.mongodb)')
+  [ "$(echo "$r" | jq -r 'select(.mongodb_command == "find" and .mongodb_op == "OP_MSG") | "\(.mongodb_database)/\(.mongodb_collection)/\(.mongodb_success)"')" = "shop/orders/true" ]
+  [ "$(echo "$r" | jq -r 'select(.mongodb_command == "insert") | .mongodb_success')" = "false" ]
+  [ "$(echo "$r" | jq -r 'select(.mongodb_command == "drop") | "\(.mongodb_error_code) \(.mongodb_error_name)"')" = "26 NamespaceNotFound" ]
+}

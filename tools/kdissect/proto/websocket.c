@@ -249,6 +249,7 @@ static size_t ws_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n,
             ws_msg *m;
             if (d->fh.opcode >= 8) {
                 m = &d->ctl;
+                if (m->active) ws_emit(s, dir, m);
                 memset(m, 0, sizeof *m);
                 m->active = 1; m->opcode = d->fh.opcode; m->first = f;
                 m->masked = d->fh.masked;
@@ -299,7 +300,7 @@ static size_t ws_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n,
         kd_pref l;
         kd_stream_ref(c, dir, off + used - (used ? 1 : 0), &l);
         m->last = l;
-        if (d->fh.fin) ws_emit(s, dir, m);
+        if (d->fh.fin || d->fh.opcode >= 8) ws_emit(s, dir, m);   /* control frames stand alone */
     }
     if (flags & KD_DATA_EOF) {
         if (d->data.active) ws_emit(s, dir, &d->data);

@@ -1,0 +1,396 @@
+/* mongodb.c — MongoDB wire protocol (mongodb.com/docs/manual/reference/mongodb-wire-protocol/)
+ * and BSON (bsonspec.org/spec.html).
+ *
+ *   header: messageLength(int32 LE) requestID(int32) responseTo(int32) opCode(int32)
+ *   OP_MSG 2013: flagBits(uint32) sections… [checksum(uint32) when flagBits & 1]
+ *                section kind 0: one BSON document (the command); kind 1: size(int32)
+ *                identifier(cstring) documents…
+ *   OP_QUERY 2004: flags fullCollectionName(cstring) skip(int32) return(int32) query(BSON) …
+ *   OP_REPLY 1:    responseFlags cursorID(int64) startingFrom(int32) numberReturned(int32) docs…
+ *   OP_COMPRESSED 2012: originalOpcode uncompressedSize compressorId compressed message
+ *
+ * A request and its reply are matched by responseTo = requestID. The command is the first key of
+ * the command document; "$db" names the database; the collection is the command's string value
+ * (find, insert, update, delete, aggregate, count …). Replies: ok, errmsg, code, codeName. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kf_cursor.h"
+
+#define MONGO_MAX_MSG (48u << 20)
+
+/* Skips one BSON value of type t. 0 ok, -1 malformed. */
+static int bson_skip(kf_cur *c, uint8_t t)
+{
+    int32_t l;
+    switch (t) {
+    case 0x01: case 0x09: case 0x11: case 0x12: kf_cur_skip(c, 8); break;
+    case 0x02: case 0x0D: case 0x0E: l = (int32_t)kf_le32(c); if (l < 1) return -1; kf_cur_skip(c, (size_t)l); break;
+    case 0x03: case 0x04: l = (int32_t)kf_le32(c); if (l < 5) return -1; kf_cur_skip(c, (size_t)l - 4); break;
+    case 0x05: l = (int32_t)kf_le32(c); if (l < 0) return -1; kf_cur_skip(c, 1 + (size_t)l); break;
+    case 0x06: case 0x0A: case 0x7F: case 0xFF: break;
+    case 0x07: kf_cur_skip(c, 12); break;
+    case 0x08: kf_cur_skip(c, 1); break;
+    case 0x0B: for (int k = 0; k < 2; k++) { const uint8_t *z = memchr(c->p, 0, kf_cur_left(c)); if (!z) return -1; kf_cur_skip(c, (size_t)(z - c->p) + 1); } break;
+    case 0x0C: l = (int32_t)kf_le32(c); if (l < 1) return -1; kf_cur_skip(c, (size_t)l + 12); break;
+    case 0x0F: l = (int32_t)kf_le32(c); if (l < 14) return -1; kf_cur_skip(c, (size_t)l - 4); break;
+    case 0x10: kf_cur_skip(c, 4); break;
+    case 0x13: kf_cur_skip(c, 16); break;
+    default: return -1;
+    }
+    return c->err ? -1 : 0;
+}
+
+typedef struct mongo_doc {
+    char first_key[48];
+    char first_str[128];        /* the first element's value when a string */
+    char db[64];
+    int has_ok; double ok;
+    char errmsg[256];
+    int has_code; int32_t code;
+    char code_name[64];
+    int write_errors;           /* writeErrors array present */
+} mongo_doc;
+
+static void mongo_cstr(char *dst, size_t cap, const uint8_t *p, size_t n)
+{
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, p, n);
+    dst[n] = 0;
+}
+
+/* Reads the top-level elements of a BSON document we report. 0 ok, -1 malformed. */
+static int bson_scan(const uint8_t *p, size_t n, mongo_doc *d)
+{
+    kf_cur c = kf_cur_make(p, n);
+    int32_t len = (int32_t)kf_le32(&c);
+    if (c.err || len < 5 || (size_t)len > n) return -1;
+    c.end = p + len;
+    int first = 1;
+    while (kf_cur_left(&c) > 1) {
+        uint8_t t = kf_u8(&c);
+        if (t == 0) break;
+        const uint8_t *name = c.p;
+        const uint8_t *z = memchr(c.p, 0, kf_cur_left(&c));
+        if (!z) return -1;
+        size_t nl = (size_t)(z - name);
+        kf_cur_skip(&c, nl + 1);
+        const uint8_t *vstart = c.p;
+        if (first) mongo_cstr(d->first_key, sizeof d->first_key, name, nl);
+        if (t == 0x02) {
+            int32_t sl = (int32_t)kf_le32(&c);
+            const uint8_t *sv = sl >= 1 ? kf_cur_take(&c, (size_t)sl) : NULL;
+            if (!sv) return -1;
+            size_t vl = (size_t)sl - 1;
+            if (first) mongo_cstr(d->first_str, sizeof d->first_str, sv, vl);
+            if (nl == 3 && !memcmp(name, "$db", 3)) mongo_cstr(d->db, sizeof d->db, sv, vl);
+            else if (nl == 6 && !memcmp(name, "errmsg", 6)) mongo_cstr(d->errmsg, sizeof d->errmsg, sv, vl);
+            else if (nl == 8 && !memcmp(name, "codeName", 8)) mongo_cstr(d->code_name, sizeof d->code_name, sv, vl);
+        } else {
+            if (nl == 2 && !memcmp(name, "ok", 2)) {
+                d->has_ok = 1;
+                if (t == 0x01) { uint64_t b = kf_le64(&c); double v; memcpy(&v, &b, 8); d->ok = v; c.p = vstart; }
+                else if (t == 0x10) { d->ok = (int32_t)kf_le32(&c); c.p = vstart; }
+                else if (t == 0x12) { d->ok = (double)(int64_t)kf_le64(&c); c.p = vstart; }
+                else if (t == 0x08) { d->ok = kf_u8(&c); c.p = vstart; }
+            } else if (nl == 4 && !memcmp(name, "code", 4) && t == 0x10) {
+                d->has_code = 1; d->code = (int32_t)kf_le32(&c); c.p = vstart;
+            } else if (nl == 11 && !memcmp(name, "writeErrors", 11)) {
+                d->write_errors = 1;
+            }
+            if (bson_skip(&c, t) < 0) return -1;
+        }
+        first = 0;
+    }
+    return c.err ? -1 : 0;
+}
+
+/* Probe: a message header with a known opcode and a plausible first document. */
+static int mongo_probe_bytes(const uint8_t *p, size_t n)
+{
+    if (n < 16) return 1;
+    kf_cur c = kf_cur_make(p, n);
+    uint32_t len = kf_le32(&c);
+    kf_le32(&c);
+    uint32_t resp_to = kf_le32(&c);
+    uint32_t op = kf_le32(&c);
+    if (len < 21 || len > MONGO_MAX_MSG) return 0;
+    if (op != 2013 && op != 2004 && op != 1 && op != 2012) return 0;
+    if (op == 2013 && n >= 21) {
+        uint32_t flags = kf_le32(&c);
+        if (flags & ~0x10003u) return 0;
+        uint8_t kind = kf_u8(&c);
+        if (kind > 2) return 0;
+        if (kind == 0 && n >= 25) {
+            uint32_t dl = kf_le32(&c);
+            if (dl < 5 || dl > len - 20) return 0;
+        }
+    }
+    if (op == 1) return 3;
+    if (op == 2004) return 2;
+    return resp_to == 0 ? 2 : 3;
+}
+
+/* --- dissector glue ---------------------------------------------------------------------- */
+#ifndef KD_PARSE_ONLY
+#include "../dissector.h"
+
+#define MONGO_PENDING 32
+
+typedef struct mongo_req {
+    int used;
+    uint32_t id, op;
+    mongo_doc doc;
+    char collection[128];
+    kd_pref first, last;
+    uint64_t size;
+} mongo_req;
+
+typedef struct mongo_state {
+    kd_conn *conn;
+    int client;
+    mongo_req *pend;
+    uint64_t skip[2];
+    int dead[2];
+} mongo_state;
+
+static const uint16_t mongo_ports[] = {27017, 27018, 27019, 0};
+
+static const char *mongo_op_name(uint32_t op)
+{
+    switch (op) {
+    case 2013: return "OP_MSG"; case 2004: return "OP_QUERY"; case 1: return "OP_REPLY";
+    case 2012: return "OP_COMPRESSED";
+    }
+    return "OP_OTHER";
+}
+
+/* The document of an OP_MSG (kind 0 section) or OP_QUERY / OP_REPLY (first document). */
+static int mongo_body_doc(uint32_t op, const uint8_t *p, size_t n, mongo_doc *d, char *coll, size_t ccap)
+{
+    memset(d, 0, sizeof *d);
+    if (coll) coll[0] = 0;
+    kf_cur c = kf_cur_make(p, n);
+    if (op == 2013) {
+        kf_le32(&c);
+        while (kf_cur_left(&c) > 0) {
+            uint8_t kind = kf_u8(&c);
+            if (kind == 0) return bson_scan(c.p, kf_cur_left(&c), d);
+            if (kind != 1) return -1;
+            int32_t sl = (int32_t)kf_le32(&c);
+            if (sl < 4) return -1;
+            kf_cur_skip(&c, (size_t)sl - 4);
+            if (c.err) return -1;
+        }
+        return -1;
+    }
+    if (op == 2004) {
+        kf_le32(&c);
+        const uint8_t *z = memchr(c.p, 0, kf_cur_left(&c));
+        if (!z) return -1;
+        size_t nl = (size_t)(z - c.p);
+        /* fullCollectionName "db.collection" */
+        const uint8_t *dot = memchr(c.p, '.', nl);
+        char db[64];
+        mongo_cstr(db, sizeof db, c.p, dot ? (size_t)(dot - c.p) : nl);
+        if (coll && dot) mongo_cstr(coll, ccap, dot + 1, nl - (size_t)(dot - c.p) - 1);
+        kf_cur_skip(&c, nl + 1 + 8);
+        int r = bson_scan(c.p, kf_cur_left(&c), d);
+        if (!d->db[0]) snprintf(d->db, sizeof d->db, "%s", db);
+        return r;
+    }
+    if (op == 1) {
+        kf_cur_skip(&c, 4 + 8 + 4);
+        int32_t nret = (int32_t)kf_le32(&c);
+        if (nret < 1) return c.err ? -1 : 0;
+        return bson_scan(c.p, kf_cur_left(&c), d);
+    }
+    return -1;
+}
+
+static void mongo_emit(mongo_state *s, mongo_req *q, int has_resp, uint32_t rop, const mongo_doc *rd,
+                       const kd_pref *rf, const kd_pref *rl, uint64_t rsize)
+{
+    kd_call call = {0};
+    call.req_dir = s->client;
+    call.has_req = q != NULL;
+    call.has_resp = has_resp;
+    if (q) { call.req_first = q->first; call.req_last = q->last; }
+    if (has_resp) { call.resp_first = *rf; call.resp_last = *rl; }
+    kf_jw *w = kd_emit_begin(s->conn, &call);
+    if (!w) return;
+    if (q) {
+        const char *cmd = q->doc.first_key;
+        /* legacy OP_QUERY against "<db>.$cmd" carries a command; otherwise it is a find */
+        if (q->op == 2004 && strcmp(q->collection, "$cmd")) cmd = "find";
+        kf_jw_kstr(w, "mongodb_command", cmd);
+        kf_jw_kstr(w, "mongodb_op", mongo_op_name(q->op));
+        if (q->doc.db[0]) kf_jw_kstr(w, "mongodb_database", q->doc.db);
+        const char *coll = q->op == 2004 && strcmp(q->collection, "$cmd") ? q->collection : q->doc.first_str;
+        if (coll[0]) kf_jw_kstr(w, "mongodb_collection", coll);
+        kf_jw_kuint(w, "mongodb_request_id", q->id);
+    }
+    if (has_resp && rd) {
+        int ok = rd->has_ok ? rd->ok == 1.0 : 1;
+        if (rd->write_errors) ok = 0;
+        kf_jw_kbool(w, "mongodb_success", ok && !rd->errmsg[0]);
+        if (rd->has_code) kf_jw_kint(w, "mongodb_error_code", rd->code);
+        if (rd->errmsg[0]) kf_jw_kstr(w, "mongodb_error_message", rd->errmsg);
+        if (rd->code_name[0]) kf_jw_kstr(w, "mongodb_error_name", rd->code_name);
+        kf_jw_kstr(w, "mongodb_reply_op", mongo_op_name(rop));
+    } else {
+        kf_jw_kbool(w, "mongodb_success", 0);
+        kf_jw_kbool(w, "mongodb_no_response", 1);
+    }
+    kf_jw_kuint(w, "mongodb_request_size", q ? q->size : 0);
+    kf_jw_kuint(w, "mongodb_response_size", rsize);
+    kd_emit_end(s->conn);
+}
+
+static void mongo_pending(mongo_state *s)
+{
+    int64_t e = INT64_MAX;
+    for (int i = 0; s->pend && i < MONGO_PENDING; i++)
+        if (s->pend[i].used && s->pend[i].first.ts_ns < e) e = s->pend[i].first.ts_ns;
+    kd_conn_pending(s->conn, e);
+}
+
+static void mongo_message(mongo_state *s, int dir, const uint8_t *m, size_t have, uint64_t size,
+                          const kd_pref *f, const kd_pref *l)
+{
+    kf_cur c = kf_cur_make(m, have);
+    kf_le32(&c);
+    uint32_t id = kf_le32(&c), resp_to = kf_le32(&c), op = kf_le32(&c);
+    if (c.err) return;
+    const uint8_t *body = m + 16;
+    size_t blen = have - 16;
+    if (dir == s->client && resp_to == 0) {
+        if (!s->pend) {
+            s->pend = calloc(MONGO_PENDING, sizeof *s->pend);
+            if (!s->pend) return;
+            kd_conn_mem(s->conn, (long)(MONGO_PENDING * sizeof *s->pend));
+        }
+        int slot = -1, oldest = 0;
+        for (int i = 0; i < MONGO_PENDING; i++) {
+            if (!s->pend[i].used) { slot = i; break; }
+            if (s->pend[i].first.ts_ns < s->pend[oldest].first.ts_ns) oldest = i;
+        }
+        if (slot < 0) { kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1); mongo_emit(s, &s->pend[oldest], 0, 0, NULL, NULL, NULL, 0); slot = oldest; }
+        mongo_req *q = &s->pend[slot];
+        memset(q, 0, sizeof *q);
+        q->used = 1; q->id = id; q->op = op; q->first = *f; q->last = *l; q->size = size;
+        if (mongo_body_doc(op, body, blen, &q->doc, q->collection, sizeof q->collection) < 0)
+            kd_stat_add(s->conn, KD_STAT_PARSE_ERRORS, 1);
+        /* OP_MSG with moreToCome (flag bit 1) expects no reply */
+        if (op == 2013 && blen >= 4 && (body[0] & 0x02)) {
+            mongo_emit(s, q, 0, 0, NULL, NULL, NULL, 0);
+            q->used = 0;
+        }
+        mongo_pending(s);
+        return;
+    }
+    mongo_doc rd;
+    mongo_body_doc(op, body, blen, &rd, NULL, 0);
+    mongo_req *q = NULL;
+    for (int i = 0; s->pend && i < MONGO_PENDING; i++)
+        if (s->pend[i].used && s->pend[i].id == resp_to) { q = &s->pend[i]; break; }
+    mongo_emit(s, q, 1, op, &rd, f, l, size);
+    if (q) q->used = 0;
+    mongo_pending(s);
+}
+
+static int mongo_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
+{
+    switch (mongo_probe_bytes(p, n)) {
+    case 1: return KD_PROBE_MORE;
+    case 2: return KD_PROBE_CLIENT;
+    case 3: return KD_PROBE_SERVER;
+    }
+    return KD_PROBE_NO;
+}
+
+static void mongo_kd_init(kd_conn *c, void *st)
+{
+    mongo_state *s = st;
+    s->conn = c;
+    const kd_conn_info *ci = kd_conn_get_info(c);
+    s->client = ci && ci->client >= 0 ? ci->client : 0;
+}
+
+static size_t mongo_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
+                            unsigned flags)
+{
+    mongo_state *s = st;
+    s->conn = c;
+    if (s->dead[dir]) return n;
+    size_t used = 0;
+    if (s->skip[dir]) {
+        size_t k = s->skip[dir] < n ? (size_t)s->skip[dir] : n;
+        s->skip[dir] -= k;
+        used = k;
+    }
+    if (flags & KD_DATA_AFTER_GAP) {
+        while (n - used >= 16 && mongo_probe_bytes(p + used, n - used) < 2) used++;
+        kd_stat_add(c, KD_STAT_RESYNCS, 1);
+    }
+    while (n - used >= 16) {
+        const uint8_t *m = p + used;
+        uint32_t len = (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 24;
+        if (len < 16 || len > MONGO_MAX_MSG) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); s->dead[dir] = 1; return n; }
+        kd_pref f, l;
+        if (n - used < len) {
+            if (len > (192u << 10) && n - used >= 4096) {
+                kd_stream_ref(c, dir, off + used, &f);
+                kd_stream_ref(c, dir, off + n - 1, &l);
+                mongo_message(s, dir, m, n - used, len, &f, &l);
+                s->skip[dir] = len - (n - used);
+                return n;
+            }
+            break;
+        }
+        kd_stream_ref(c, dir, off + used, &f);
+        kd_stream_ref(c, dir, off + used + len - 1, &l);
+        mongo_message(s, dir, m, len, len, &f, &l);
+        used += len;
+    }
+    if (flags & KD_DATA_EOF) return n;
+    return used;
+}
+
+static void mongo_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
+{
+    mongo_state *s = st;
+    if (s->skip[dir] > len) s->skip[dir] -= len; else s->skip[dir] = 0;
+}
+
+static void mongo_kd_close(kd_conn *c, void *st)
+{
+    mongo_state *s = st;
+    s->conn = c;
+    for (;;) {
+        int best = -1;
+        for (int i = 0; s->pend && i < MONGO_PENDING; i++)
+            if (s->pend[i].used && (best < 0 || s->pend[i].first.ts_ns < s->pend[best].first.ts_ns)) best = i;
+        if (best < 0) break;
+        mongo_emit(s, &s->pend[best], 0, 0, NULL, NULL, NULL, 0);
+        s->pend[best].used = 0;
+    }
+    kd_conn_pending(c, INT64_MAX);
+}
+
+static void mongo_kd_destroy(kd_conn *c, void *st)
+{
+    mongo_state *s = st;
+    if (s->pend) kd_conn_mem(c, -(long)(MONGO_PENDING * sizeof *s->pend));
+    free(s->pend);
+    s->pend = NULL;
+}
+
+const kd_dissector kd_proto_mongodb = {
+    .name = "mongodb", .protocol = "MONGODB", .flag = "mongodb", .l7_name = "MONGODB",
+    .transports = KD_TRANSPORT_TCP, .ports = mongo_ports, .state_size = sizeof(mongo_state),
+    .probe = mongo_kd_probe, .init = mongo_kd_init, .on_data = mongo_kd_data, .on_gap = mongo_kd_gap,
+    .on_close = mongo_kd_close, .destroy = mongo_kd_destroy,
+};
+#endif /* KD_PARSE_ONLY */
