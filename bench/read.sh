@@ -112,9 +112,9 @@ best=; bestw=
 TIMEFORMAT='%U %S %R'
 for _ in $(seq "$RUNS"); do
   read -r u s w < <({ time tcpdump -r "$CAP" -w /dev/null 2>/dev/null; } 2>&1)
-  c=$(echo "$u + $s" | bc -l)
-  if [ -z "$best" ] || [ "$(echo "$c < $best" | bc -l)" = 1 ]; then best=$c; fi
-  if [ -z "$bestw" ] || [ "$(echo "$w < $bestw" | bc -l)" = 1 ]; then bestw=$w; fi
+  c=$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')
+  best=$(awk -v c="$c" -v b="${best:-1e99}" 'BEGIN {print (c < b ? c : b)}')
+  bestw=$(awk -v c="$w" -v b="${bestw:-1e99}" 'BEGIN {print (c < b ? c : b)}')
 done
 echo "$kf_line"
 awk -v b="$size" -v k="$kf_cpu" -v kw="$kf_wall" -v t="$best" -v tw="$bestw" 'BEGIN {

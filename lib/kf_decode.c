@@ -145,7 +145,12 @@ static int decode_l4(kf_l4 *out, const uint8_t *p, uint32_t avail, uint32_t wire
             tcp_opts(kf_cur_make(h + 20, avail - 20), t);
             return KF_DEC_TRUNC;
         }
-        if (hl > 20) tcp_opts(o, t);
+        if (hl == 32 && o.p[0] == 1 && o.p[1] == 1 && o.p[2] == 8 && o.p[3] == 10) {
+            /* the usual layout of established-connection segments: NOP NOP TS */
+            t->tsval = kf_ld_be32(o.p + 4);
+            t->tsecr = kf_ld_be32(o.p + 8);
+            t->has_ts = 1;
+        } else if (hl > 20) tcp_opts(o, t);
         out->payload = c.p;
         out->paylen = (uint32_t)kf_cur_left(&c);
         out->wire_paylen = wire > hl ? wire - hl : 0;

@@ -93,6 +93,16 @@ static void test_link_types(void)
     b8(b, 1); b8(b, 1); b8(b, 5); b8(b, 10); b32(b, 100); b32(b, 200); b16(b, 0);
     T_EQ_INT(kf_decode(NULL, KF_LT_EN10MB, b->d, b->n, 0, &l), KF_DEC_OK, "sack ok");
     T_OK(l.tcp.sack_blocks == 1 && l.tcp.sack[0][0] == 100 && l.tcp.sack[0][1] == 200, "SACK block");
+    /* NOP NOP TS (the fast path) and TS NOP NOP (the general one) give the same */
+    for (int lay = 0; lay < 2; lay++) {
+        b->n = 0; eth(b, 0x0800); ip4(b, 6, 20 + 32, 1, 0, 0);
+        b16(b, 1); b16(b, 2); b32(b, 0); b32(b, 0); b8(b, 8 << 4); b8(b, KF_TCP_ACK); b16(b, 1); b32(b, 0);
+        if (lay == 0) { b8(b, 1); b8(b, 1); }
+        b8(b, 8); b8(b, 10); b32(b, 0xdeadbeef); b32(b, 7);
+        if (lay == 1) { b8(b, 1); b8(b, 1); }
+        T_OK(kf_decode(NULL, KF_LT_EN10MB, b->d, b->n, 0, &l) == KF_DEC_OK && l.tcp.has_ts &&
+             l.tcp.tsval == 0xdeadbeef && l.tcp.tsecr == 7 && !l.tcp.has_mss, "timestamps, layout %d", lay);
+    }
     /* VLAN and QinQ */
     b->n = 0; eth(b, 0x88A8); b16(b, 100); b16(b, 0x8100); b16(b, 0x2000 | 200); b16(b, 0x86DD);
     ip6(b, 17, 8 + 3); udp(b, 53, 5353, 11); bn(b, "abc", 3);
