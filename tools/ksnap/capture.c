@@ -594,7 +594,7 @@ int cmd_capture(int argc, char **argv)
     if (seg_open(c, kf_now_ns()) != 0) kf_die(KF_EXIT_IO, "%s: cannot open a segment", c->nodedir);
     size_t natt = 0;
     for (size_t i = 0; i < c->nifs; i++) natt += c->ifs[i]->attached;
-    if (!natt && !c->npats) kf_warn("no interface to capture yet; waiting for one to come up");
+    if (!natt) kf_warn("no interface to capture yet; waiting for %s", c->npats ? "one that matches -i" : "one to come up");
     int rc = KF_EXIT_OK;
     if (user && drop_privileges(c, user, capfd) != 0) { rc = KF_EXIT_ERR; exiting = 1; }
 
