@@ -2,7 +2,7 @@
 # Live captures for kdissect's L7 protocols: real clients and servers in a network namespace this
 # test creates (loopback inside it), captured with tcpdump, then dissected; the ground truth is
 # what the clients were told to do, and tshark on the same capture.
-# Debian packages: redis-server redis-tools openssl tcpdump tshark.
+# Debian packages: redis-server redis-tools openssl tcpdump tshark iputils-ping.
 load helpers
 
 setup() {
@@ -89,4 +89,27 @@ tls_session() {
     "$(echo "$r" | jq -r .tlsx_ja3 | sort)" ]
   [ "$(tshark -r "$W/tls.pcap" -d tcp.port==8443,tls -Y tls.handshake.type==2 -T fields -e tls.handshake.ja3s 2>/dev/null | sort)" = \
     "$(echo "$r" | jq -r .tlsx_ja3s | sort)" ]
+}
+
+icmp_session() {
+  ip netns exec "$NS" ping -c 2 -i 0.2 127.0.0.1 >/dev/null
+  ip netns exec "$NS" ping -6 -c 1 ::1 >/dev/null
+  ip netns exec "$NS" bash -c 'echo hi > /dev/udp/127.0.0.1/9; echo hi > /dev/udp/::1/9' || true
+}
+
+@test "live icmp: echo pairs matched; port unreachable tied to the UDP connection it concerns; as tshark" {
+  command -v ping >/dev/null || skip "iputils-ping not installed"
+  ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -s 0 -w "$W/icmp.pcap" 'icmp or icmp6 or udp' 2>"$W/tcpdump.log" &
+  tp=$!
+  for _ in $(seq 50); do grep -q listening "$W/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
+  icmp_session
+  sleep 0.3; kill -INT $tp; wait $tp || true
+  r=$(kd -p icmp "$W/icmp.pcap" | jq -c 'select(.icmp)')
+  echo "$r" | jq -c '[.icmp_type_name, .icmp_summary // .icmp_echo_seq]' >&3
+  [ "$(echo "$r" | jq -s 'map(select(.icmp_type_name == "echo-request" and .icmp_echo_reply)) | length')" -eq 3 ]
+  # each unreachable names the UDP datagram to port 9 it answers, as tshark reads the quote
+  [ "$(echo "$r" | jq -s 'map(select(.icmp_code_name == "port-unreachable" and .icmp_conn.proto == "udp" and .icmp_conn.dst_port == 9)) | length')" -eq 2 ]
+  t=$(tshark -r "$W/icmp.pcap" -Y "icmp.type == 3 || icmpv6.type == 1" -T fields -e udp.srcport 2>/dev/null | sort)
+  [ "$t" = "$(echo "$r" | jq -r 'select(.icmp_conn) | .icmp_conn.src_port' | sort)" ]
+  [ "$(tshark -r "$W/icmp.pcap" -Y "icmp.type == 0 || icmpv6.type == 129" 2>/dev/null | wc -l)" -eq 3 ]
 }
