@@ -1,6 +1,8 @@
 /* lex.c — KFL tokens (CEL's lexical grammar): numbers (decimal, hex, u suffix, doubles), strings
  * in ' " ''' """ with r (raw) and b (bytes) prefixes and CEL's escapes, identifiers, keywords,
- * operators; // comments and whitespace skipped. */
+ * operators; // comments and whitespace skipped.
+ * The lexer, parser, checker and evaluator are hand-written: CEL's implementations are in Go, C++
+ * and Java (cel-go, cel-cpp, cel-java) and none is packaged for C on Debian. */
 #include "kfl.h"
 #include <errno.h>
 #include <stdio.h>
