@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# A PostgreSQL server of its own (initdb into a scratch folder, run as the postgres user on a
+# namespace address) and psql: DDL, DML, queries, two failing statements with SQLSTATEs.
+# Usage: capture-postgresql.sh OUTDIR -> OUTDIR/postgresql.pcap
+L7_PROTO=postgresql
+. "$(dirname "$0")/lib.sh"
+PORT=5432
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$PGBIN/initdb" ] || l7_die "PostgreSQL server binaries not found (Debian package postgresql)"
+id postgres >/dev/null 2>&1 || l7_die "no postgres user"
+chown postgres "$L7_TMP"
+runuser -u postgres -- "$PGBIN/initdb" -D "$L7_TMP/data" -A trust -U postgres --no-sync -E UTF8 \
+  --locale=C >"$L7_TMP/initdb.log" 2>&1 || l7_die "initdb failed: $(tail -3 "$L7_TMP/initdb.log")"
+printf 'host all intruder 0.0.0.0/0 reject\nhost all all 0.0.0.0/0 trust\n' >>"$L7_TMP/data/pg_hba.conf"
+l7_capture_start tcp port $PORT
+l7_bg runuser -u postgres -- "$PGBIN/postgres" -D "$L7_TMP/data" -p $PORT -k "$L7_TMP" \
+  -c listen_addresses="$L7_IP" -c fsync=off -c logging_collector=off
+l7_wait_port $PORT 30
+psql() { l7_run runuser -u postgres -- psql -X -q -h "$L7_IP" -p $PORT -U postgres "$@" >>"$L7_OUT/psql.log" 2>&1 || true; }
+psql -d postgres -c 'CREATE DATABASE shop'
+psql -d shop <<'SQL'
+CREATE TABLE orders (id int PRIMARY KEY, item text, qty int);
+INSERT INTO orders VALUES (1, 'apple', 3), (2, 'pear', 5);
+UPDATE orders SET qty = qty + 1 WHERE id = 2;
+SELECT item, qty FROM orders ORDER BY id;
+SELECT * FROM no_such_table;
+BEGIN;
+DELETE FROM orders WHERE id = 1;
+COMMIT;
+SELECT 1 / 0;
+SQL
+psql -d shop -c 'INSERT INTO orders VALUES (2, $$dup$$, 1)'
+psql -d shop -U intruder -c 'SELECT 1'                  # refused at startup: FATAL 28000
+l7_capture_stop

@@ -1,0 +1,71 @@
+# Shared by tests/l7live/capture-*.sh (sourced): a network namespace of this process with a
+# 10.x address on its loopback, tcpdump on that loopback, and cleanup of everything on exit
+# (servers, capture, namespace, scratch folder), whether the script succeeds or fails.
+# Each capture script: capture-<proto>.sh OUTDIR  -> OUTDIR/<proto>.pcap (+ notes of what ran).
+set -euo pipefail
+
+L7_OUT=${1:?usage: $0 OUTDIR}
+mkdir -p "$L7_OUT"
+L7_NS="kfl7_${L7_PROTO}_$$"
+# 10.x address unique enough per process; used only inside our namespace
+L7_IP="10.$(( ($$ >> 8) % 200 + 20 )).$(( $$ % 250 + 1 )).1"
+L7_TMP=$(mktemp -d /tmp/kfl7.XXXXXX)
+chmod 755 "$L7_TMP"             # servers running as their own users must reach their folders
+L7_PIDS=()
+L7_TCPDUMP=
+
+l7_cleanup() {
+  local rc=$? p
+  trap - EXIT INT TERM
+  if [ -n "$L7_TCPDUMP" ]; then kill -INT "$L7_TCPDUMP" 2>/dev/null || true; wait "$L7_TCPDUMP" 2>/dev/null || true; fi
+  for p in "${L7_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$L7_NS"; then
+    ip netns pids "$L7_NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    for _ in $(seq 30); do [ -z "$(ip netns pids "$L7_NS" 2>/dev/null)" ] && break; sleep 0.1; done
+    ip netns pids "$L7_NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$L7_NS" 2>/dev/null || true
+  fi
+  rm -rf "$L7_TMP"
+  exit $rc
+}
+trap l7_cleanup EXIT
+trap 'exit 130' INT TERM
+
+l7_die() { echo "capture-$L7_PROTO: $*" >&2; exit 1; }
+
+ip netns add "$L7_NS"
+ip -n "$L7_NS" link set lo up
+ip -n "$L7_NS" addr add "$L7_IP/32" dev lo
+ip -n "$L7_NS" addr add "fd00::$(printf %x $(( $$ % 65000 + 1 )))/128" dev lo nodad 2>/dev/null || true
+
+l7_run() { ip netns exec "$L7_NS" "$@"; }    # run a command inside the namespace
+
+l7_bg() { # command... : a server in the namespace, killed at exit; its log in $L7_TMP/<name>.log
+  local log="$L7_TMP/$(basename "$1").log"
+  ip netns exec "$L7_NS" "$@" >"$log" 2>&1 3>&- &
+  L7_PIDS+=($!)
+}
+
+l7_wait_port() { # port [seconds] : until something listens on L7_IP:port
+  local i n=$(( ${2:-20} * 10 ))
+  for ((i = 0; i < n; i++)); do
+    ip netns exec "$L7_NS" bash -c "exec 9<>/dev/tcp/$L7_IP/$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  l7_die "nothing listens on $L7_IP:$1 after ${2:-20} s"
+}
+
+l7_capture_start() { # filter : tcpdump on the namespace loopback into OUTDIR/<proto>.pcap
+  ip netns exec "$L7_NS" tcpdump -i lo -n --immediate-mode -U -s 0 -w "$L7_OUT/$L7_PROTO.pcap" "$@" \
+    >"$L7_TMP/tcpdump.log" 2>&1 3>&- &
+  L7_TCPDUMP=$!
+  for _ in $(seq 50); do grep -q listening "$L7_TMP/tcpdump.log" 2>/dev/null && return 0; sleep 0.1; done
+  l7_die "tcpdump did not start: $(cat "$L7_TMP/tcpdump.log")"
+}
+
+l7_capture_stop() {
+  sleep 0.3
+  kill -INT "$L7_TCPDUMP"; wait "$L7_TCPDUMP" || true
+  L7_TCPDUMP=
+  [ -s "$L7_OUT/$L7_PROTO.pcap" ] || l7_die "empty capture"
+}
