@@ -74,6 +74,9 @@ J
   [ -z "$output" ]
   run "$KFL" -q kafka "$W/in.ndjson"
   [ "$status" -eq 1 ]
+  run "$KFL" -q -c http "$W/in.ndjson"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
   run "$KFL" -m 1 http "$W/in.ndjson"
   [ "$output" = '{"id":"a","http":true,"status_code":500,"method":"GET"}' ]
   run "$KFL" -c -m 2 http "$W/in.ndjson"

@@ -178,7 +178,7 @@ static int run_file(run *r, const char *path, long long *selected)
     int rc = 0;
     long long lineno = 0, sel = 0;
     if (r->max == 0) {                      /* grep -m 0: read nothing */
-        if (r->count && r->nfiles > 1) printf("%s:0\n", path);
+        if (r->count && !r->quiet && r->nfiles > 1) printf("%s:0\n", path);
         return 0;
     }
     if (!strcmp(path, "-")) { in.fd = 0; in.name = "(standard input)"; }
@@ -224,7 +224,7 @@ static int run_file(run *r, const char *path, long long *selected)
         have += (size_t)got;
     }
 out:
-    if (r->count && rc != -1 && r->nfiles > 1) printf("%s:%lld\n", in.name, sel);
+    if (r->count && !r->quiet && rc != -1 && r->nfiles > 1) printf("%s:%lld\n", in.name, sel);
     *selected += sel;
     if (in.zinit) inflateEnd(&in.z);
     free(in.in);
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
         if (rc < 0) errors++;
         if (rc == 1) stop = 1;
     }
-    if (r.count && nfiles == 1) printf("%lld\n", selected);
+    if (r.count && !r.quiet && nfiles == 1) printf("%lld\n", selected);
     if (r.invalid) kf_warn("%lld line%s not JSON objects, skipped", r.invalid, r.invalid == 1 ? " was" : "s were");
     int code = r.quiet && selected ? KF_EXIT_OK : errors ? KF_EXIT_ERR : selected ? KF_EXIT_OK : KF_EXIT_NONE;
     kfl_ctx_free(&r.ctx);
