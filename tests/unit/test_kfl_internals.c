@@ -1,6 +1,7 @@
 /* Unit tests of kfl's hand-written parts: RFC 3339 and duration parsing, the RE2 → ERE
  * translation, exact numeric comparison across int/uint/double, JSON value decoding. */
 #include "t.h"
+#include "kf_time.h"
 #include "../../tools/kfl/value.c"
 #include "../../tools/kfl/ktime.c"
 #include "../../tools/kfl/regex.c"
@@ -53,6 +54,19 @@ int main(void)
     T_OK(ts_bad("2262-04-11T23:47:16.854775808Z"), "one ns past the int64 range");
     T_OK(ts_ok("1677-09-21T00:12:43.145224192Z", INT64_MIN), "the int64 minimum");
     T_OK(ts_bad(""), "empty");
+    {   /* the same answers as lib/kf_time's strict RFC 3339 parser, written independently */
+        static const char *const same[] = {
+            "2026-03-14T17:23:45Z", "2026-03-14T17:23:45.123456789Z", "2026-03-14T19:23:45.5+02:00",
+            "2026-03-14T12:53:45.1-04:30", "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z",
+            "2024-02-29T23:59:59.000000001Z", "2000-01-01T00:00:00+14:00",
+        };
+        for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+            int64_t a = 0, b = 1;
+            int ra = kfl_ts_parse(same[i], strlen(same[i]), &a);
+            int rb = kf_time_parse_rfc3339(same[i], strlen(same[i]), &b);
+            T_OK(ra == 0 && rb == 0 && a == b, "agrees with kf_time_parse_rfc3339: %s", same[i]);
+        }
+    }
     char buf[64];
     kfl_ts_format(1773509025123456789LL, buf, sizeof buf);
     T_EQ_STR(buf, "2026-03-14T17:23:45.123456789Z", "format with ns");
