@@ -352,8 +352,8 @@ static void h2_write_body(kf_jw *w, const h2_body *b)
     if (b->truncated) kf_jw_kbool(w, "body_truncated", 1);
 }
 
-/* Percent-decodes into out (bounded). */
-static size_t h2_pct(const char *s, size_t n, char *out, size_t cap)
+/* Percent-decodes into out (bounded); plus: '+' means a space (query strings, not gRPC). */
+static size_t h2_pct_mode(const char *s, size_t n, char *out, size_t cap, int plus)
 {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 1 < cap; i++) {
@@ -363,11 +363,13 @@ static size_t h2_pct(const char *s, size_t n, char *out, size_t cap)
             int l = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
             if (h >= 0 && l >= 0) { out[o++] = (char)(h * 16 + l); i += 2; continue; }
         }
-        out[o++] = s[i] == '+' ? ' ' : s[i];
+        out[o++] = plus && s[i] == '+' ? ' ' : s[i];
     }
     out[o] = 0;
     return o;
 }
+
+static size_t h2_pct(const char *s, size_t n, char *out, size_t cap) { return h2_pct_mode(s, n, out, cap, 1); }
 
 static void h2_write_query(kf_jw *w, const char *q)
 {
@@ -468,7 +470,11 @@ static void h2_emit(h2_state *s, h2_stream *t)
         const char *gm = h2_get(&t->trailers, "grpc-message");
         if (!gs) { gs = h2_get(&t->resp, "grpc-status"); gm = h2_get(&t->resp, "grpc-message"); }
         kf_jw_kint(w, "grpc_status", gs ? atoi(gs) : 0);
-        if (gm) kf_jw_kstr(w, "grpc_message", gm);
+        if (gm) {   /* grpc-message is percent-encoded (PROTOCOL-HTTP2.md) */
+            char msg[1024];
+            size_t ml = h2_pct_mode(gm, strlen(gm), msg, sizeof msg, 0);
+            kf_jw_kstrn(w, "grpc_message", msg, ml);
+        }
         kf_jw_kuint(w, "grpc_request_messages", t->g[0].messages);
         kf_jw_kuint(w, "grpc_response_messages", t->g[1].messages);
         for (int i = 0; i < 2; i++) {
