@@ -79,3 +79,31 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   compare mysql 3306 mysql
   has "LOGIN app shop" "ERR 1130" "ERR 1146" "ERR 1064" "ERR 1062" "ERR 1045" "QUERY SELECT item, qty FROM orders ORDER BY id"
 }
+
+@test "live amqp: rabbitmq-server + pika, methods, routing keys, queues and close codes as tshark sees them" {
+  need /usr/lib/rabbitmq/bin/rabbitmq-server; dissector amqp
+  /usr/bin/python3 -c 'import pika' 2>/dev/null || skip "python3-pika not installed"
+  capture amqp
+  compare amqp 5672 amqp
+  has "PUB orders order.eu.created" "DELIVER orders order.eu.paid" "GETOK orders order.us.created" \
+      "QUEUE 50.20 orders.eu" "CLOSE 20.40 404" "CLOSE 10.50 200"
+}
+
+@test "live grpc: @grpc/grpc-js server + client, methods, statuses and messages as tshark and the client see them" {
+  need node npm; dissector http2
+  capture grpc
+  compare h2 50051 http2
+  has "REQ 5 POST /kf.live.Orders/GetOrder" "GRPC 5 5" "GRPC 7 0" "MSG 7 resp 3 15"
+  # KFL's grpc fields against what the client was told: "<method> <status>" per call, in order
+  [ "$(jq -r 'select(.grpc) | "\(.grpc_method) \(.grpc_status)"' "$W/kd.ndjson")" = "$(cut -d' ' -f1,2 "$W/cap/client.log")" ]
+  # grpc-message is percent-encoded on the wire (gRPC over HTTP/2 spec); the record shows the text
+  [ "$(jq -r 'select(.grpc_status == 5) | .grpc_message' "$W/kd.ndjson")" = "no order 99" ]
+}
+
+@test "live http2: nghttpd + curl (prior knowledge) and node's multiplexing client, as tshark sees them" {
+  need nghttpd curl node; dissector http2
+  capture http2
+  compare h2 8080 http2
+  has "REQ 1 HEAD /api/status.json" "REQ 1 POST /api/status.json" "RESP 1 404" "REQ 11 GET /index.html" "RESP 7 404"
+  [ "$(jq -s 'map(select(.http_version == "2")) | length' "$W/kd.ndjson")" -eq 10 ]
+}

@@ -93,3 +93,71 @@ kd_mysql() { # ndjson on stdin
     (select(.mysql_command == "COM_QUERY" and .mysql_query) | "QUERY \(.mysql_query)"),
     (select(.mysql_error_code) | "ERR \(.mysql_error_code)")' | LC_ALL=C sort
 }
+
+# AMQP 0-9-1: "M <class>.<method>" per method frame (replies included), "PUB|DELIVER|GETOK
+# <exchange> <routing key>" for basic.publish, basic.deliver, basic.get-ok, "QUEUE <c.m> <queue>"
+# for queue.declare/bind/delete, basic.consume/get, "CLOSE <c.m> <reply code>" for the closes.
+# tshark lists each argument across a frame's methods in order: consumed per method kind.
+tshark_amqp() { # capture port
+  tshark -n -r "$1" -d "tcp.port==$2,amqp" -Y amqp -T fields -E occurrence=a -E aggregator=$'\x1f' \
+    -e amqp.method.class -e amqp.method.method -e amqp.method.arguments.exchange \
+    -e amqp.method.arguments.routing_key -e amqp.method.arguments.queue \
+    -e amqp.method.arguments.reply_code 2>/dev/null | gawk -F'\t' '
+    BEGIN { split("40.10 40.20 50.20 50.50 60.40 60.50 60.60 60.71", a, " "); for (i in a) hasex[a[i]] = 1
+            split("50.20 50.50 60.40 60.50 60.60 60.71", a, " "); for (i in a) haskey[a[i]] = 1
+            split("50.10 50.11 50.20 50.30 50.40 50.50 60.20 60.70", a, " "); for (i in a) hasq[a[i]] = 1
+            split("10.50 20.40 60.50", a, " "); for (i in a) hascode[a[i]] = 1
+            split("50.10 50.20 50.40 60.20 60.70", a, " "); for (i in a) showq[a[i]] = 1
+            name["60.40"] = "PUB"; name["60.60"] = "DELIVER"; name["60.71"] = "GETOK" }
+    { n = split($1, c, "\x1f"); split($2, m, "\x1f"); split($3, ex, "\x1f"); split($4, rk, "\x1f")
+      split($5, q, "\x1f"); split($6, rc, "\x1f"); ie = ik = iq = ic = 0
+      for (i = 1; i <= n; i++) { cm = c[i] "." m[i]; print "M " cm
+        e = hasex[cm] ? ex[++ie] : ""; k = haskey[cm] ? rk[++ik] : ""
+        qq = hasq[cm] ? q[++iq] : ""; code = hascode[cm] ? rc[++ic] : ""
+        if (cm in name) print name[cm] " " e " " k
+        if (showq[cm]) print "QUEUE " cm " " qq
+        if (cm == "10.50" || cm == "20.40") print "CLOSE " cm " " code } }' | LC_ALL=C sort
+}
+kd_amqp() { # ndjson on stdin
+  jq -r 'select(.amqp) | . as $r | "\(.amqp_class_id).\(.amqp_method_id)" as $cm |
+    "M \($cm)", (select(.amqp_reply_method_id) | "M \(.amqp_class_id).\(.amqp_reply_method_id)"),
+    (if $cm == "60.40" then "PUB" elif $cm == "60.60" then "DELIVER"
+     elif $cm == "60.70" and .amqp_reply_method_id == 71 then "GETOK" else empty end | "\(.) \($r.amqp_exchange // "") \($r.amqp_routing_key // "")"),
+    (select($cm | IN("50.10", "50.20", "50.40", "60.20", "60.70")) | "QUEUE \($cm) \(.amqp_queue // "")"),
+    (select($cm | IN("10.50", "20.40")) | "CLOSE \($cm) \(.amqp_reply_code // "")")' | LC_ALL=C sort
+}
+
+# HTTP/2 and gRPC (h2c): per stream "REQ <stream> <method> <path>", "RESP <stream> <status>"
+# (1xx left out), "GRPC <stream> <grpc-status>" where the header was sent, and for gRPC messages
+# "MSG <stream> <req|resp> <count> <first length>". tshark lists a packet's frames in order;
+# the gRPC messages of a packet go to the stream of its DATA frames (one stream per packet in
+# these sessions: a packet carrying DATA of two streams prints AMBIGUOUS and fails the test).
+tshark_h2() { # capture port
+  tshark -n -r "$1" -d "tcp.port==$2,http2" -Y http2 -T fields -E occurrence=a -E aggregator=$'\x1f' \
+    -e tcp.srcport -e http2.type -e http2.streamid -e http2.header.count -e http2.header.name \
+    -e http2.header.value -e grpc.message_length 2>/dev/null | gawk -F'\t' -v port="$2" '
+    { nt = split($2, ty, "\x1f"); split($3, sid, "\x1f"); split($4, hc, "\x1f")
+      split($5, hn, "\x1f"); split($6, hv, "\x1f"); b = 0; off = 0; ds = ""; k = 0
+      for (i = 1; i <= nt; i++) {
+        if (ty[i] == 1) { b++; delete h                  # one header block per HEADERS frame
+          for (j = off + 1; j <= off + hc[b]; j++) h[hn[j]] = hv[j]
+          off += hc[b]
+          if (":method" in h) print "REQ " sid[i] " " h[":method"] " " h[":path"]
+          if (":status" in h && h[":status"] !~ /^1/) print "RESP " sid[i] " " h[":status"]
+          if ("grpc-status" in h) print "GRPC " sid[i] " " h["grpc-status"] }
+        if (ty[i] == 0 && index(ds " ", " " sid[i] " ") == 0) { ds = ds " " sid[i]; k++ } }
+      nl = split($7, ml, "\x1f")
+      if (nl > 0) { if (k != 1) { print "AMBIGUOUS"; next }
+        s = substr(ds, 2); d = ($1 == port) ? "resp" : "req"
+        for (i = 1; i <= nl; i++) if (cnt[s " " d]++ == 0) first[s " " d] = ml[i] } }
+    END { for (key in cnt) print "MSG " key " " cnt[key] " " first[key] }' | LC_ALL=C sort
+}
+kd_h2() { # ndjson on stdin
+  jq -r 'select(.http_version == "2") | .http2_stream_id as $s |
+    (select(.method) | "REQ \($s) \(.method) \(.request.headers[":path"] // .path)"),
+    (select((.status_code // 0) >= 200) | "RESP \($s) \(.status_code)"),
+    ((.response.headers["grpc-status"] // empty), (.response.trailers["grpc-status"] // empty) | "GRPC \($s) \(.)"),
+    (select((.grpc_request_messages // 0) > 0) | "MSG \($s) req \(.grpc_request_messages) \(.grpc_request_message.size)"),
+    (select((.grpc_response_messages // 0) > 0) | "MSG \($s) resp \(.grpc_response_messages) \(.grpc_response_message.size)")' |
+    LC_ALL=C sort
+}
