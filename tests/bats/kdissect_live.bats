@@ -70,7 +70,15 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   need psql runuser; dissector postgresql
   capture postgresql
   compare postgresql 5432 postgresql
-  has "STARTUP postgres shop" "TAG INSERT 0 2" "TAG SELECT 2" "ERR 42P01" "ERR 22012" "ERR 23505" "ERR 28000"
+  has "STARTUP postgres shop" "TAG INSERT 0 2" "TAG SELECT 2" "ERR 42P01" "ERR 22012" "ERR 23505" "ERR 28000" \
+      "SSLREQUEST" "QUERY SELECT item, qty FROM orders WHERE id = \$1;"
+  [ "$(grep -c '^SYNC$' "$W/tshark.txt")" -eq 10 ]      # pgbench: 2 x 2 unnamed, 2 + 4 prepared cycles
+  # the session that asked for TLS: answered 'S', then a TLS 1.3 handshake, as tshark sees it
+  [ "$(jq -r 'select(.postgresql_message == "SSLREQUEST") | .postgresql_ssl_response' "$W/kd.ndjson")" = S ]
+  "$KF_BIN/kdissect" --no-conn "$CAP" | kd_tls >"$W/kd_tls.txt"
+  tshark_tls "$CAP" 5432 no >"$W/tshark_tls.txt"
+  grep -q ' version=0x0304 ' "$W/tshark_tls.txt"
+  diff -u "$W/tshark_tls.txt" "$W/kd_tls.txt"
 }
 
 @test "live mysql: mariadbd + mariadb client, queries and error codes as tshark sees them" {

@@ -32,8 +32,12 @@ kd_redis() { # ndjson on stdin
 # TLS: per handshake (keyed by the client port) "<port> sni=<SNI> offered=<ALPN,…> alpn=<chosen>
 # version=<hex> suite=<hex>". The chosen ALPN is the ServerHello's; TLS 1.3 hides it in the
 # encrypted extensions, where we (documented) show the first offered: so does this line.
-tshark_tls() { # capture port
-  tshark -n -r "$1" -d "tcp.port==$2,tls" -Y 'tls.handshake.type == 1 || tls.handshake.type == 2' \
+# A HelloRetryRequest makes two ClientHellos and two ServerHellos on one connection: the line
+# shows the last of each (one handshake, one record).
+tshark_tls() { # capture port [no]  (no: tshark finds TLS itself, e.g. after PostgreSQL's SSLRequest)
+  local da="-d tcp.port==$2,tls"; [ "${3:-}" = no ] && da=
+  # shellcheck disable=SC2086
+  tshark -n -r "$1" $da -Y 'tls.handshake.type == 1 || tls.handshake.type == 2' \
     -T fields -E occurrence=a -E aggregator=, -e tcp.srcport -e tcp.dstport -e tls.handshake.type \
     -e tls.handshake.version -e tls.handshake.extensions_server_name -e tls.handshake.extensions_alpn_str \
     -e tls.handshake.extensions.supported_version -e tls.handshake.ciphersuite 2>/dev/null | gawk -F'\t' -v port="$2" '
@@ -50,14 +54,15 @@ kd_tls() { # ndjson on stdin
 }
 
 # PostgreSQL: "SSLREQUEST" per SSLRequest, "STARTUP <user> <database>" per StartupMessage,
-# "QUERY <text>" per simple Query, "TAG <tag>" per CommandComplete, "ERR <SQLSTATE>" per
-# ErrorResponse.
+# "QUERY <text>" per simple Query or Parse, "SYNC" per Sync (one extended cycle), "TAG <tag>"
+# per CommandComplete, "ERR <SQLSTATE>" per ErrorResponse.
 tshark_postgresql() { # capture port
   tshark -n -r "$1" -d "tcp.port==$2,pgsql" -Y pgsql -T fields -E occurrence=a -E aggregator=$'\x1f' \
     -e pgsql.type -e pgsql.query -e pgsql.tag -e pgsql.code -e pgsql.parameter_name -e pgsql.parameter_value \
     2>/dev/null | gawk -F'\t' '
     { n = split($1, t, "\x1f"); for (i = 1; i <= n; i++) {
         if (t[i] == "SSL request") print "SSLREQUEST"
+        if (t[i] == "Sync") print "SYNC"
         if (t[i] == "Startup message") { m = split($5, pn, "\x1f"); split($6, pv, "\x1f"); u = d = ""
           for (j = 1; j <= m; j++) { if (pn[j] == "user") u = pv[j]; if (pn[j] == "database") d = pv[j] }
           print "STARTUP " u " " d } }
@@ -69,7 +74,10 @@ kd_postgresql() { # ndjson on stdin
   jq -r 'select(.postgresql) |
     (if .postgresql_message == "SSLREQUEST" then "SSLREQUEST"
      elif .postgresql_message == "STARTUP" then "STARTUP \(.postgresql_user // "") \(.postgresql_database // "")"
-     elif .postgresql_message == "QUERY" then "QUERY \(.postgresql_query)" else "OTHER \(.postgresql_message)" end),
+     elif .postgresql_message == "QUERY" then "QUERY \(.postgresql_query)"
+     elif .postgresql_message == "EXTENDED" then "SYNC",
+       (select(.postgresql_frontend_messages // "" | contains("P")) | (.postgresql_queries // [.postgresql_query])[] | "QUERY \(.)")
+     else "OTHER \(.postgresql_message)" end),
     (.postgresql_tags // "" | split(";")[] | select(. != "") | "TAG " + .),
     (select(.postgresql_error_code) | "ERR \(.postgresql_error_code)")' | LC_ALL=C sort
 }
