@@ -94,7 +94,7 @@ __attribute__((unused)) static void fe_open(kd_conn *c, const kd_dissector *d, i
 /* Bytes sent by side dir (appended to what it has not consumed yet). flags: KD_DATA_EOF. */
 __attribute__((unused)) static void fe_data(kd_conn *c, int dir, const void *p, size_t n, unsigned flags)
 {
-    if (c->len[dir] + n > c->cap[dir]) {
+    if (c->len[dir] + n > c->cap[dir] || !c->buf[dir]) {   /* never hand a NULL pointer over */
         size_t cap = c->cap[dir] ? c->cap[dir] : 1024;
         while (cap < c->len[dir] + n) cap *= 2;
         uint8_t *nb = realloc(c->buf[dir], cap);
