@@ -86,6 +86,12 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   capture mysql
   compare mysql 3306 mysql
   has "LOGIN app shop" "ERR 1130" "ERR 1146" "ERR 1064" "ERR 1062" "ERR 1045" "QUERY SELECT item, qty FROM orders ORDER BY id"
+  # the TLS session: the SSL request packet, then a handshake as tshark sees it
+  [ "$(jq -s 'map(select(.mysql_ssl_request)) | length' "$W/kd.ndjson")" -eq 1 ]
+  "$KF_BIN/kdissect" --no-conn "$CAP" | kd_tls >"$W/kd_tls.txt"
+  tshark_tls "$CAP" 3306 no >"$W/tshark_tls.txt"
+  [ "$(wc -l <"$W/tshark_tls.txt")" -eq 1 ]
+  diff -u "$W/tshark_tls.txt" "$W/kd_tls.txt"
 }
 
 @test "live amqp: rabbitmq-server + pika, methods, routing keys, queues and close codes as tshark sees them" {
@@ -94,7 +100,7 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   capture amqp
   compare amqp 5672 amqp
   has "PUB orders order.eu.created" "DELIVER orders order.eu.paid" "GETOK orders order.us.created" \
-      "QUEUE 50.20 orders.eu" "CLOSE 20.40 404" "CLOSE 10.50 200"
+      "QUEUE 50.20 orders.eu" "CLOSE 20.40 404" "CLOSE 10.50 200" "CLOSE 60.50 312" "RETURN orders order.nowhere"
 }
 
 @test "live grpc: @grpc/grpc-js server + client, methods, statuses and messages as tshark and the client see them" {

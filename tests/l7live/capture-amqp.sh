@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A RabbitMQ node of its own (scratch folders, its own epmd, all in the namespace) and a pika
-# client: declare an exchange and queues, bind, publish, consume, get, ack, and a failing
-# passive declare (channel.close 404).  Usage: capture-amqp.sh OUTDIR -> OUTDIR/amqp.pcap
+# client: declare an exchange and queues, bind, publish, consume, get, ack, an unroutable
+# mandatory publish (basic.return 312), a failing passive declare (channel.close 404)
+# Usage: capture-amqp.sh OUTDIR -> OUTDIR/amqp.pcap
 L7_PROTO=amqp
 . "$(dirname "$0")/lib.sh"
 PORT=5672
@@ -35,6 +36,7 @@ ch.queue_bind("orders.us", "orders", routing_key="order.us.*")
 for key in ("order.eu.created", "order.us.created", "order.eu.paid"):
     ch.basic_publish("orders", key, b'{"id":1}', pika.BasicProperties(content_type="application/json"))
 ch.basic_publish("", "orders.us", b"direct")
+ch.basic_publish("orders", "order.nowhere", b"lost", mandatory=True)   # unroutable: basic.return 312
 m, p, body = ch.basic_get("orders.us")
 ch.basic_ack(m.delivery_tag)
 got = []

@@ -104,7 +104,8 @@ kd_mysql() { # ndjson on stdin
 
 # AMQP 0-9-1: "M <class>.<method>" per method frame (replies included), "PUB|DELIVER|GETOK
 # <exchange> <routing key>" for basic.publish, basic.deliver, basic.get-ok, "QUEUE <c.m> <queue>"
-# for queue.declare/bind/delete, basic.consume/get, "CLOSE <c.m> <reply code>" for the closes.
+# for queue.declare/bind/delete, basic.consume/get, "CLOSE <c.m> <reply code>" for the closes
+# and basic.return (with "RETURN <exchange> <routing key>").
 # tshark lists each argument across a frame's methods in order: consumed per method kind.
 tshark_amqp() { # capture port
   tshark -n -r "$1" -d "tcp.port==$2,amqp" -Y amqp -T fields -E occurrence=a -E aggregator=$'\x1f' \
@@ -116,7 +117,7 @@ tshark_amqp() { # capture port
             split("50.10 50.11 50.20 50.30 50.40 50.50 60.20 60.70", a, " "); for (i in a) hasq[a[i]] = 1
             split("10.50 20.40 60.50", a, " "); for (i in a) hascode[a[i]] = 1
             split("50.10 50.20 50.40 60.20 60.70", a, " "); for (i in a) showq[a[i]] = 1
-            name["60.40"] = "PUB"; name["60.60"] = "DELIVER"; name["60.71"] = "GETOK" }
+            name["60.40"] = "PUB"; name["60.60"] = "DELIVER"; name["60.71"] = "GETOK"; name["60.50"] = "RETURN" }
     { n = split($1, c, "\x1f"); split($2, m, "\x1f"); split($3, ex, "\x1f"); split($4, rk, "\x1f")
       split($5, q, "\x1f"); split($6, rc, "\x1f"); ie = ik = iq = ic = 0
       for (i = 1; i <= n; i++) { cm = c[i] "." m[i]; print "M " cm
@@ -124,7 +125,7 @@ tshark_amqp() { # capture port
         qq = hasq[cm] ? q[++iq] : ""; code = hascode[cm] ? rc[++ic] : ""
         if (cm in name) print name[cm] " " e " " k
         if (showq[cm]) print "QUEUE " cm " " qq
-        if (cm == "10.50" || cm == "20.40") print "CLOSE " cm " " code } }' | LC_ALL=C sort
+        if (cm == "10.50" || cm == "20.40" || cm == "60.50") print "CLOSE " cm " " code } }' | LC_ALL=C sort
 }
 kd_amqp() { # ndjson on stdin
   jq -r 'select(.amqp) | . as $r | "\(.amqp_class_id).\(.amqp_method_id)" as $cm |
@@ -132,7 +133,8 @@ kd_amqp() { # ndjson on stdin
     (if $cm == "60.40" then "PUB" elif $cm == "60.60" then "DELIVER"
      elif $cm == "60.70" and .amqp_reply_method_id == 71 then "GETOK" else empty end | "\(.) \($r.amqp_exchange // "") \($r.amqp_routing_key // "")"),
     (select($cm | IN("50.10", "50.20", "50.40", "60.20", "60.70")) | "QUEUE \($cm) \(.amqp_queue // "")"),
-    (select($cm | IN("10.50", "20.40")) | "CLOSE \($cm) \(.amqp_reply_code // "")")' | LC_ALL=C sort
+    (select($cm | IN("10.50", "20.40", "60.50")) | "CLOSE \($cm) \(.amqp_reply_code // "")"),
+    (select($cm == "60.50") | "RETURN \(.amqp_exchange // "") \(.amqp_routing_key // "")")' | LC_ALL=C sort
 }
 
 # HTTP/2 and gRPC (h2c): per stream "REQ <stream> <method> <path>", "RESP <stream> <status>"
