@@ -305,3 +305,17 @@ open("'"$W"'/big.ndjson", "w").write(line * 60000)'
   run bash -c "(printf '{'; sleep 0.2; printf '\"http\":true}\n') | '$KFL' -c http"
   [ "$output" = 1 ]
 }
+
+@test "kfl: reading a pipe, a selected line is written before kfl waits for more input" {
+  mkfifo "$W/fifo"
+  (
+    exec 3> "$W/fifo"
+    echo '{"http":true,"id":1}' >&3
+    for _ in $(seq 100); do grep -q '"id":1' "$W/out" 2>/dev/null && { touch "$W/seen"; break; }; sleep 0.05; done
+    echo '{"http":true,"id":2}' >&3
+  ) &
+  "$KFL" http < "$W/fifo" > "$W/out"
+  wait
+  [ -f "$W/seen" ]
+  [ "$(wc -l < "$W/out")" -eq 2 ]
+}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -71,6 +72,7 @@ typedef struct {
     int fd;
     const char *name;
     int gz, zinit, zend;
+    int stream;                 /* a pipe or terminal: flush what was selected before waiting */
     z_stream z;
     unsigned char *in; size_t incap;
     int eof;
@@ -79,6 +81,7 @@ typedef struct {
 /* reads up to cap bytes of (decompressed) data; 0 at the end, -1 on error (reported) */
 static ssize_t input_read(input *in, char *dst, size_t cap)
 {
+    if (in->stream) fflush(stdout);
     if (!in->gz) {
         for (;;) {
             ssize_t r = read(in->fd, dst, cap);
@@ -183,6 +186,8 @@ static int run_file(run *r, const char *path, long long *selected)
     }
     if (!strcmp(path, "-")) { in.fd = 0; in.name = "(standard input)"; }
     else if ((in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) { kf_err("%s: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    in.stream = fstat(in.fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
     size_t have = 0;
     ssize_t got = input_read(&in, r->buf, r->cap);
     if (got < 0) { rc = -1; goto out; }
@@ -350,7 +355,7 @@ int main(int argc, char **argv)
     r.buf = malloc(r.cap);
     if (!r.buf || !r.ctx.slots || !r.ctx.locals) kf_die(KF_EXIT_ERR, "out of memory");
     static char outbuf[1 << 20];
-    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    setvbuf(stdout, outbuf, isatty(1) ? _IOLBF : _IOFBF, sizeof outbuf);
     const char *stdin_only[] = { "-" };
     const char **files = optind < argc ? (const char **)argv + optind : stdin_only;
     int nfiles = optind < argc ? argc - optind : 1;
