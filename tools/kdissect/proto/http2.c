@@ -85,6 +85,8 @@ static int h2_probe_bytes(const uint8_t *p, size_t n)
 
 /* --- dissector glue ---------------------------------------------------------------------- */
 #ifndef KD_PARSE_ONLY
+#include <ctype.h>
+#include <jansson.h>
 #include "../dissector.h"
 
 /* Decoded header fields of one block: entries "name\0value\0" packed in a buffer. */
@@ -392,6 +394,58 @@ static void h2_write_query(kf_jw *w, const char *q)
     kf_jw_obj_end(w);
 }
 
+/* GraphQL over HTTP (graphql.org/learn/serving-over-http): a JSON body with "query" (and
+ * "operationName"), an application/graphql body, or ?query= on a path naming graphql. Writes
+ * the operation name and type ("query", "mutation", "subscription"); returns 1 if GraphQL. */
+static int h2_graphql(const char *path, const char *ct, const h2_body *b, char *op, size_t opn,
+                      char *type, size_t tn)
+{
+    op[0] = type[0] = 0;
+    int hint = (path && strstr(path, "graphql")) || (ct && strstr(ct, "graphql"));
+    const char *query = NULL;
+    char qbuf[512];
+    json_t *j = NULL;
+    if (b->len && b->buf[0] == '{' && !b->truncated) {
+        j = json_loadb((const char *)b->buf, b->len, 0, NULL);
+        if (j && json_is_object(j)) {
+            json_t *q = json_object_get(j, "query");
+            if (json_is_string(q)) query = json_string_value(q);
+            json_t *on = json_object_get(j, "operationName");
+            if (json_is_string(on)) snprintf(op, opn, "%s", json_string_value(on));
+        }
+    }
+    if (!query && ct && strstr(ct, "application/graphql") && b->len) {
+        size_t k = b->len < sizeof qbuf - 1 ? b->len : sizeof qbuf - 1;
+        memcpy(qbuf, b->buf, k); qbuf[k] = 0;
+        query = qbuf;
+    }
+    if (!query && path && hint) {
+        const char *qp = strstr(path, "query=");
+        if (qp) { h2_pct(qp + 6, strcspn(qp + 6, "&"), qbuf, sizeof qbuf); query = qbuf; }
+    }
+    int is = 0;
+    if (query) {
+        const char *q = query;
+        while (isspace((unsigned char)*q)) q++;
+        if (*q == '{') { is = 1; snprintf(type, tn, "query"); }
+        else if (!strncmp(q, "query", 5) || !strncmp(q, "mutation", 8) || !strncmp(q, "subscription", 12)) {
+            is = 1;
+            size_t k = 0;
+            while (isalpha((unsigned char)q[k]) && k + 1 < tn) { type[k] = q[k]; k++; }
+            type[k] = 0;
+            const char *nm = q + k;
+            while (*nm == ' ') nm++;
+            if (!op[0] && (isalpha((unsigned char)*nm) || *nm == '_')) {
+                size_t z = 0;
+                while ((isalnum((unsigned char)nm[z]) || nm[z] == '_') && z + 1 < opn) { op[z] = nm[z]; z++; }
+                op[z] = 0;
+            }
+        }
+    }
+    if (j) json_decref(j);
+    return is;
+}
+
 static void h2_emit(h2_state *s, h2_stream *t)
 {
     kd_call call = {0};
@@ -422,6 +476,14 @@ static void h2_emit(h2_state *s, h2_stream *t)
     }
     if (authority) kf_jw_kstr(w, "host", authority);
     if (status) kf_jw_kint(w, "status_code", atoi(status));
+    if (!t->grpc) {
+        char op[128], type[16];
+        if (h2_graphql(path, h2_get(&t->req, "content-type"), &t->req_body, op, sizeof op, type, sizeof type)) {
+            kf_jw_kbool(w, "gql", 1);
+            kf_jw_kstr(w, "gql_operation", op);
+            kf_jw_kstr(w, "gql_operation_type", type);
+        }
+    }
     kf_jw_kuint(w, "request_headers_size", t->req.wire);
     kf_jw_kuint(w, "request_body_size", t->req_body.total);
     kf_jw_kuint(w, "response_headers_size", t->resp.wire);
