@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/kfl.sh — kfl against jq on the same predicate, in one run.
 # Makes bench/data/kfl-<MB>MB.ndjson (realistic kdissect-like records; reused when present),
-# then times:  kfl -c 'http && status_code >= 500'
+# then times:  kfl 'http && status_code >= 500' | wc -l
 #        and:  jq -c 'select(.http == true and .status_code >= 500)' | wc -l
 # prints MB/s for both and the ratio, and checks both selected the same count.
 # Env: KF_BIN (folder with kfl, default ./bin), KF_BENCH_MB (size, default 1024; 100 for a quick run).
@@ -25,12 +25,12 @@ cat "$DATA" > /dev/null   # warm the page cache for both
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 # elapsed, user and system seconds of each; the machine may be shared, so both wall-clock and
 # CPU-time ("per core") rates are printed
-/usr/bin/time -f '%e %U %S' -o "$T/kfl" "$BIN/kfl" -c 'http && status_code >= 500' "$DATA" > "$T/n_kfl"
+/usr/bin/time -f '%e %U %S' -o "$T/kfl" "$BIN/kfl" 'http && status_code >= 500' "$DATA" | wc -l > "$T/n_kfl"
 /usr/bin/time -f '%e %U %S' -o "$T/jq" jq -c 'select(.http == true and .status_code >= 500)' "$DATA" | wc -l > "$T/n_jq"
 /usr/bin/time -f '%M' -o "$T/rss" "$BIN/kfl" -c 'http && status_code >= 500' "$DATA" > /dev/null
 read -r ek uk sk < "$T/kfl"; read -r ej uj sj < "$T/jq"
 awk -v b="$bytes" -v ek="$ek" -v uk="$uk" -v sk="$sk" -v ej="$ej" -v uj="$uj" -v sj="$sj" \
-    -v nk="$(cat "$T/n_kfl")" -v nj="$(tr -d ' ' < "$T/n_jq")" -v rss="$(cat "$T/rss")" 'BEGIN {
+    -v nk="$(tr -d ' ' < "$T/n_kfl")" -v nj="$(tr -d ' ' < "$T/n_jq")" -v rss="$(cat "$T/rss")" 'BEGIN {
   mb = b / 1048576; ck = uk + sk; cj = uj + sj
   if (ek <= 0) ek = 0.01
   if (ck <= 0) ck = 0.01
