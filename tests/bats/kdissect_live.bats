@@ -103,18 +103,20 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
       "QUEUE 50.20 orders.eu" "CLOSE 20.40 404" "CLOSE 10.50 200" "CLOSE 60.50 312" "RETURN orders order.nowhere"
 }
 
-@test "live grpc: @grpc/grpc-js server + client, methods, statuses and messages as tshark and the client see them" {
+@test "live grpc: @grpc/grpc-js server + client, methods, statuses, headers, messages as tshark and the client see them" {
   need node npm; dissector http2
   capture grpc
   compare h2 50051 http2
-  has "REQ 5 POST /kf.live.Orders/GetOrder" "GRPC 5 5" "GRPC 7 0" "MSG 7 resp 3 15"
+  has "REQ 5 POST /kf.live.Orders/GetOrder" "GRPC 5 5" "GRPC 7 0" "H 1 req grpc-encoding: gzip"
+  grep -Eq '^MSG [0-9]+ 7 resp 3 15 0$' "$W/tshark.txt"      # the server stream: 3 messages
+  grep -Eq '^MSG [0-9]+ 1 req 1 [0-9]+ 1$' "$W/tshark.txt"    # the gzip channel: compressed flag
   # KFL's grpc fields against what the client was told: "<method> <status>" per call, in order
   [ "$(jq -r 'select(.grpc) | "\(.grpc_method) \(.grpc_status)"' "$W/kd.ndjson")" = "$(cut -d' ' -f1,2 "$W/cap/client.log")" ]
   # grpc-message is percent-encoded on the wire (gRPC over HTTP/2 spec); the record shows the text
   [ "$(jq -r 'select(.grpc_status == 5) | .grpc_message' "$W/kd.ndjson")" = "no order 99" ]
 }
 
-@test "live http2: nghttpd + curl (prior knowledge) and node's multiplexing client, as tshark sees them" {
+@test "live http2: nghttpd + curl (prior knowledge) and node's multiplexing client, HPACK-decoded headers as tshark sees them" {
   need nghttpd curl node; dissector http2
   capture http2
   compare h2 8080 http2

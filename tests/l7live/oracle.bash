@@ -138,28 +138,32 @@ kd_amqp() { # ndjson on stdin
 }
 
 # HTTP/2 and gRPC (h2c): per stream "REQ <stream> <method> <path>", "RESP <stream> <status>"
-# (1xx left out), "GRPC <stream> <grpc-status>" where the header was sent, and for gRPC messages
-# "MSG <stream> <req|resp> <count> <first length>". tshark lists a packet's frames in order;
-# the gRPC messages of a packet go to the stream of its DATA frames (one stream per packet in
-# these sessions: a packet carrying DATA of two streams prints AMBIGUOUS and fails the test).
+# (1xx left out), "GRPC <stream> <grpc-status>" where the header was sent, every header field
+# as decoded (HPACK) "H <stream> <req|resp|trl> <name>: <value>" (trl: a server header block after
+# the first), and for gRPC messages "MSG <client port> <stream> <req|resp> <count> <first length>
+# <compressed>". tshark lists a packet's frames in order; the gRPC messages of a packet go to the
+# stream of its DATA frames (one stream per packet in these sessions: a packet carrying DATA of
+# two streams prints AMBIGUOUS and fails the test).
 tshark_h2() { # capture port
   tshark -n -r "$1" -d "tcp.port==$2,http2" -Y http2 -T fields -E occurrence=a -E aggregator=$'\x1f' \
     -e tcp.srcport -e http2.type -e http2.streamid -e http2.header.count -e http2.header.name \
-    -e http2.header.value -e grpc.message_length 2>/dev/null | gawk -F'\t' -v port="$2" '
+    -e http2.header.value -e grpc.message_length -e grpc.compressed_flag -e tcp.dstport 2>/dev/null |
+    gawk -F'\t' -v port="$2" '
     { nt = split($2, ty, "\x1f"); split($3, sid, "\x1f"); split($4, hc, "\x1f")
       split($5, hn, "\x1f"); split($6, hv, "\x1f"); b = 0; off = 0; ds = ""; k = 0
       for (i = 1; i <= nt; i++) {
         if (ty[i] == 1) { b++; delete h                  # one header block per HEADERS frame
-          for (j = off + 1; j <= off + hc[b]; j++) h[hn[j]] = hv[j]
+          side = ($1 == port) ? (seenresp[$9, sid[i]]++ ? "trl" : "resp") : "req"
+          for (j = off + 1; j <= off + hc[b]; j++) { h[hn[j]] = hv[j]; print "H " sid[i] " " side " " hn[j] ": " hv[j] }
           off += hc[b]
           if (":method" in h) print "REQ " sid[i] " " h[":method"] " " h[":path"]
           if (":status" in h && h[":status"] !~ /^1/) print "RESP " sid[i] " " h[":status"]
           if ("grpc-status" in h) print "GRPC " sid[i] " " h["grpc-status"] }
         if (ty[i] == 0 && index(ds " ", " " sid[i] " ") == 0) { ds = ds " " sid[i]; k++ } }
-      nl = split($7, ml, "\x1f")
+      nl = split($7, ml, "\x1f"); split($8, cf, "\x1f")
       if (nl > 0) { if (k != 1) { print "AMBIGUOUS"; next }
-        s = substr(ds, 2); d = ($1 == port) ? "resp" : "req"
-        for (i = 1; i <= nl; i++) if (cnt[s " " d]++ == 0) first[s " " d] = ml[i] } }
+        s = (($1 == port) ? $9 : $1) " " substr(ds, 2); d = ($1 == port) ? "resp" : "req"
+        for (i = 1; i <= nl; i++) if (cnt[s " " d]++ == 0) first[s " " d] = ml[i] " " (cf[i] == "1" || cf[i] == "True") } }
     END { for (key in cnt) print "MSG " key " " cnt[key] " " first[key] }' | LC_ALL=C sort
 }
 kd_h2() { # ndjson on stdin
@@ -167,7 +171,10 @@ kd_h2() { # ndjson on stdin
     (select(.method) | "REQ \($s) \(.method) \(.request.headers[":path"] // .path)"),
     (select((.status_code // 0) >= 200) | "RESP \($s) \(.status_code)"),
     ((.response.headers["grpc-status"] // empty), (.response.trailers["grpc-status"] // empty) | "GRPC \($s) \(.)"),
-    (select((.grpc_request_messages // 0) > 0) | "MSG \($s) req \(.grpc_request_messages) \(.grpc_request_message.size)"),
-    (select((.grpc_response_messages // 0) > 0) | "MSG \($s) resp \(.grpc_response_messages) \(.grpc_response_message.size)")' |
+    (.request.headers // {} | to_entries[] | "H \($s) req \(.key): \(.value)"),
+    (.response.headers // {} | to_entries[] | "H \($s) resp \(.key): \(.value)"),
+    (.response.trailers // {} | to_entries[] | "H \($s) trl \(.key): \(.value)"),
+    (select((.grpc_request_messages // 0) > 0) | "MSG \(.src.port) \($s) req \(.grpc_request_messages) \(.grpc_request_message.size) \(if .grpc_request_message.compressed then 1 else 0 end)"),
+    (select((.grpc_response_messages // 0) > 0) | "MSG \(.src.port) \($s) resp \(.grpc_response_messages) \(.grpc_response_message.size) \(if .grpc_response_message.compressed then 1 else 0 end)")' |
     LC_ALL=C sort
 }

@@ -1,7 +1,8 @@
 // gRPC server and client for tests/l7live/capture-grpc.sh, on @grpc/grpc-js over h2c.
 //   node live.js server HOST:PORT    serves kf.live.Orders until killed
-//   node live.js client HOST:PORT    unary OK twice, unary NOT_FOUND, a server stream of 3,
-//                                    then prints one line per call: "<method> <status>"
+//   node live.js client HOST:PORT    unary OK twice, unary NOT_FOUND, a server stream of 3, a
+//                                    gzip-compressed unary call on a second channel; prints one
+//                                    line per call: "<method> <status> ..."
 'use strict';
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
@@ -41,7 +42,15 @@ if (mode === 'server') {
     s.on('status', (st) => { console.log('ListOrders', st.code, n); resolve(); });
     s.on('error', () => {});
   });
-  (async () => { await unary(1); await unary(2); await unary(99); await stream(); c.close(); })();
+  // a client that gzips its messages (compressed flag 1, grpc-encoding: gzip)
+  const z = new Orders(addr, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+  const zunary = (id) => new Promise((resolve) => z.GetOrder({ id, region: 'x'.repeat(64) }, (err) => {
+    console.log('GetOrder', err ? err.code : 0, 'gzip'); resolve();
+  }));
+  (async () => {
+    await unary(1); await unary(2); await unary(99); await stream(); await zunary(2);
+    c.close(); z.close();
+  })();
 } else {
   console.error('usage: node live.js server|client HOST:PORT'); process.exit(2);
 }
