@@ -23,7 +23,7 @@ tshark_http() { # capture
                   n = split($2, r, "|"); for (i = 1; i <= n; i++) if (r[i] != "") print "resp " r[i] }' | sort
 }
 kd_http() { # ndjson [complete-only]
-  jq -r --arg c "${2:-}" 'select(.http == true) |
+  jq -r --arg c "${2:-}" 'select(.http == true and .protocol == "HTTP") |
     (if .method and ($c == "" or (.request.incomplete | not)) then "req " + .method else empty end),
     (if (.status_code // 0) > 0 and ($c == "" or (.response.incomplete | not)) then "resp " + (.status_code|tostring) else empty end),
     ((.informational // [])[] | "resp " + tostring)' "$1" | sort

@@ -991,6 +991,8 @@ static int probe(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, size_t n, 
                 if (*pp == c->info.port[0] || *pp == c->info.port[1]) hinted = 1;
             if (hinted != (pass == 0)) continue;
             int r = d->probe(&c->info, dir, p, n);
+            /* an earlier (stricter or port-hinted) dissector still needs bytes: wait for it */
+            if ((r == KD_PROBE_CLIENT || r == KD_PROBE_SERVER) && more && !final) return 0;
             if (r == KD_PROBE_CLIENT || r == KD_PROBE_SERVER) {
                 if (c->info.client < 0 || c->info.transport != KD_TRANSPORT_TCP || !(c->syn[0] || c->syn[1]))
                     c->info.client = r == KD_PROBE_CLIENT ? dir : !dir;
@@ -1011,26 +1013,28 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
     c->goodput += n;
     if (c->l7_state == 2) { d->boff = off + n; return; }
     if (d->blen == 0) d->boff = off;
-    if (d->blen && d->boff + d->blen != off) {   /* cannot happen: gaps flush the buffer */
+    if (d->blen && d->boff + d->blen != off) {
+        /* bytes were dropped while the other direction was still being probed: a gap */
+        uint64_t from = d->boff + d->blen;
+        if (c->l7_state == 1) run_dissector(e, c, dir, KD_DATA_GAP_NEXT);
         buf_consume(d, d->blen);
+        if (c->l7_state == 1 && c->d && c->d->on_gap && off > from) c->d->on_gap(c, c->st, dir, from, off - from);
         d->boff = off;
+        d->after_gap = 1;
     }
     if (c->l7_state == 0) {
-        if (d->probe_no) { d->boff = off + n; return; }
+        if (d->probe_no) { if (!d->blen) d->boff = off + n; d->after_gap = 1; return; }
         size_t take = n;
         if (d->blen + take > KD_PROBE_MAX) take = KD_PROBE_MAX > d->blen ? KD_PROBE_MAX - d->blen : 0;
         refs_push(e, c, d, off);
         buf_append(e, c, d, p, take);
         if (!probe(e, c, dir, d->buf, d->blen, d->blen >= KD_PROBE_MAX)) {
-            if (d->probe_no) {
-                if (c->dir[!dir].probe_no || (c->dir[!dir].pkts && c->dir[!dir].payload)) {
-                    /* neither side looks like anything we know */
-                    if (c->dir[!dir].probe_no) c->l7_state = 2;
-                }
-                buf_consume(d, d->blen);
-                d->boff = off + n;
+            /* neither side looks like anything we know: stop; else keep these bytes, the
+             * other direction may still name the protocol */
+            if (d->probe_no && c->dir[!dir].probe_no) {
+                c->l7_state = 2;
+                for (int k = 0; k < 2; k++) buf_consume(&c->dir[k], c->dir[k].blen);
             }
-            if (c->l7_state == 2) for (int k = 0; k < 2; k++) buf_consume(&c->dir[k], c->dir[k].blen);
             return;
         }
         /* chosen: the probe buffer holds dir's bytes (maybe cut at the probe limit) */
@@ -1122,6 +1126,16 @@ static void dir_end(kd_engine *e, kd_conn *c, int dir)
     while (d->ooo) { tcp_gap(e, c, dir, d->ooo->off); ooo_drain(e, c, dir); }
     if (d->eof_sent) return;
     d->eof_sent = 1;
+    if (c->l7_state == 0 && c->info.transport == KD_TRANSPORT_TCP) {
+        /* last chance: probers that wanted more bytes decide on what there is */
+        for (int k = 0; k < 2 && c->l7_state == 0; k++) {
+            int dd = k == 0 ? dir : !dir;
+            if (c->dir[dd].blen && probe(e, c, dd, c->dir[dd].buf, c->dir[dd].blen, 1)) {
+                run_dissector(e, c, dd, 0);
+                if (c->dir[!dd].blen) run_dissector(e, c, !dd, 0);
+            }
+        }
+    }
     if (c->l7_state == 1 && c->d) {
         if (c->info.transport == KD_TRANSPORT_TCP) run_dissector(e, c, dir, KD_DATA_EOF);
     }

@@ -129,7 +129,12 @@ int main(int argc, char **argv)
             const char *want = strcasecmp(t, "http") == 0 ? "http1" : t;
             for (i = 0; i < ndis; i++)
                 if (strcasecmp(dis[i]->name, want) == 0 || strcasecmp(dis[i]->protocol, want) == 0) break;
-            if (i == ndis) { free(copy); kf_usage_die("-p: unknown protocol: %s (kdissect -p list)", t); }
+            if (i == ndis) {
+                char bad[64];
+                snprintf(bad, sizeof bad, "%s", t);
+                free(copy);
+                kf_usage_die("-p: unknown protocol: %s (kdissect -p list)", bad);
+            }
             o.enabled |= 1ULL << i;
         }
         free(copy);
