@@ -25,6 +25,13 @@ need() { # command... : the server/client programs of a test
   done
 }
 
+need_grpc_js() { # @grpc/grpc-js and @grpc/proto-loader in tests/l7live/node_modules (git-ignored)
+  [ -d "$L7/node_modules/@grpc/grpc-js" ] && [ -d "$L7/node_modules/@grpc/proto-loader" ] && return 0
+  (cd "$L7" && npm install --no-audit --no-fund --omit=dev) >"$W/npm.log" 2>&1 3>&- && return 0
+  [ "${KF_REQUIRE_LIVE:-0}" = 1 ] && fail "KF_REQUIRE_LIVE=1 but npm install failed: $(tail -3 "$W/npm.log")"
+  skip "npm install of @grpc/grpc-js failed (no registry?)"
+}
+
 dissector() { # kdissect -p name: skip while it is not in kdissect's table
   "$KF_BIN/kdissect" -p list | cut -f1 | grep -qx "$1" || skip "kdissect: $1 not implemented yet"
 }
@@ -104,7 +111,7 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
 }
 
 @test "live grpc: @grpc/grpc-js server + client, methods, statuses, headers, messages as tshark and the client see them" {
-  need node npm; dissector http2
+  need node npm; dissector http2; need_grpc_js
   capture grpc
   compare h2 50051 http2
   has "REQ 5 POST /kf.live.Orders/GetOrder" "GRPC 5 5" "GRPC 7 0" "H 1 req grpc-encoding: gzip"

@@ -4,6 +4,7 @@
 # mandatory publish (basic.return 312), a failing passive declare (channel.close 404)
 # Usage: capture-amqp.sh OUTDIR -> OUTDIR/amqp.pcap
 L7_PROTO=amqp
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=5672
 RMQ=/usr/lib/rabbitmq/bin/rabbitmq-server

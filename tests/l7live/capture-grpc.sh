@@ -3,6 +3,7 @@
 # first use) over h2c: unary OK, unary NOT_FOUND, a server stream.
 # Usage: capture-grpc.sh OUTDIR -> OUTDIR/grpc.pcap (+ OUTDIR/client.log: "<method> <status>")
 L7_PROTO=grpc
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=50051
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -3,6 +3,7 @@
 # a HEAD, a POST; then node's http2 client multiplexing several streams on one connection.
 # Usage: capture-http2.sh OUTDIR -> OUTDIR/http2.pcap
 L7_PROTO=http2
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=8080
 command -v nghttpd >/dev/null || PATH=$PATH:/usr/sbin

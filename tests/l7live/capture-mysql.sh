@@ -4,6 +4,7 @@
 # a host not allowed (ERR 1130 in place of the greeting), one session over TLS.
 # Usage: capture-mysql.sh OUTDIR -> OUTDIR/mysql.pcap
 L7_PROTO=mysql
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=3306
 command -v mariadbd >/dev/null || PATH=$PATH:/usr/sbin

@@ -5,9 +5,10 @@
 # protocol (unnamed and prepared statements).
 # Usage: capture-postgresql.sh OUTDIR -> OUTDIR/postgresql.pcap
 L7_PROTO=postgresql
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=5432
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PGBIN=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || l7_die "PostgreSQL server binaries not found (Debian package postgresql)"
 id postgres >/dev/null 2>&1 || l7_die "no postgres user"
 chown postgres "$L7_TMP"
@@ -35,6 +36,7 @@ DELETE FROM orders WHERE id = 1;
 COMMIT;
 SELECT 1 / 0;
 SQL
+# shellcheck disable=SC2016  # $$dup$$ is SQL dollar quoting
 psql -d shop -c 'INSERT INTO orders VALUES (2, $$dup$$, 1)'
 psql -d shop -U intruder -c 'SELECT 1'                  # refused at startup: FATAL 28000
 PGSSLMODE=require psql -d shop -c 'SELECT 2'             # SSLRequest answered 'S', then TLS

@@ -2,6 +2,7 @@
 # redis-server and redis-cli in a namespace of their own: SET/GET/INCR/HSET, a pipeline, an
 # error reply.  Usage: capture-redis.sh OUTDIR -> OUTDIR/redis.pcap
 L7_PROTO=redis
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=6379
 l7_capture_start tcp port $PORT

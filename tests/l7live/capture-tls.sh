@@ -2,6 +2,7 @@
 # openssl s_server and s_client: TLS 1.3 and TLS 1.2 handshakes with SNI and ALPN.
 # Usage: capture-tls.sh OUTDIR -> OUTDIR/tls.pcap
 L7_PROTO=tls
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=8443
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=kf.test \

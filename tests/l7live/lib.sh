@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by tests/l7live/capture-*.sh (sourced): a network namespace of this process with a
 # 10.x address on its loopback, tcpdump on that loopback, and cleanup of everything on exit
 # (servers, capture, namespace, scratch folder), whether the script succeeds or fails.
@@ -41,7 +42,8 @@ ip -n "$L7_NS" addr add "fd00::$(printf %x $(( $$ % 65000 + 1 )))/128" dev lo no
 l7_run() { ip netns exec "$L7_NS" "$@"; }    # run a command inside the namespace
 
 l7_bg() { # command... : a server in the namespace, killed at exit; its log in $L7_TMP/<name>.log
-  local log="$L7_TMP/$(basename "$1").log"
+  local log
+  log="$L7_TMP/$(basename "$1").log"
   ip netns exec "$L7_NS" "$@" >"$log" 2>&1 3>&- &
   L7_PIDS+=($!)
 }
