@@ -661,7 +661,8 @@ static inline int64_t ng_ts(const kf_iface *i, uint64_t units)
         unsigned __int128 sec = units / tps, rem = units % tps;
         ns = (int64_t)(sec * 1000000000u + rem * 1000000000u / tps);
     }
-    return ns + i->tsoffset * 1000000000LL;
+    /* unsigned arithmetic: a hostile if_tsoffset wraps instead of overflowing (UB) */
+    return (int64_t)((uint64_t)ns + (uint64_t)i->tsoffset * 1000000000u);
 }
 
 typedef struct epb_ctx { kf_pkt *pkt; const uint8_t *comment; uint16_t clen; } epb_ctx;

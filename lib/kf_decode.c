@@ -202,7 +202,11 @@ static frag *frag_find(kf_decoder *d, uint8_t ver, const kf_l4 *out, uint32_t id
     frag *free_slot = NULL, *oldest = NULL;
     for (int i = 0; i < FR_SLOTS; i++) {
         frag *f = &d->slots[i];
-        if (f->used && ts - f->first_ts > FR_TIMEOUT_NS) { frag_drop(d, f); d->st.expired++; }
+        /* (unsigned difference: capture times come from the file and may be anything) */
+        if (f->used && ts > f->first_ts && (uint64_t)ts - (uint64_t)f->first_ts > (uint64_t)FR_TIMEOUT_NS) {
+            frag_drop(d, f);
+            d->st.expired++;
+        }
         if (!f->used) { if (!free_slot) free_slot = f; continue; }
         if (f->ver == ver && f->id == id && f->proto == proto && kf_addr_eq(&f->src, &out->src) &&
             kf_addr_eq(&f->dst, &out->dst))
