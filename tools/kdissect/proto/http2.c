@@ -848,8 +848,8 @@ static size_t h2_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
         s->skip[dir] -= k;
         used += k;
     }
-    if (!s->started[dir]) {
-        if (n - used < H2_PREFACE_LEN && !memcmp(p + used, H2_PREFACE, n - used) && !(flags & KD_DATA_EOF))
+    if (!s->started[dir] && n > used) {
+        if (n > used && n - used < H2_PREFACE_LEN && !memcmp(p + used, H2_PREFACE, n - used) && !(flags & KD_DATA_EOF))
             return used;
         if (n - used >= H2_PREFACE_LEN && !memcmp(p + used, H2_PREFACE, H2_PREFACE_LEN)) {
             used += H2_PREFACE_LEN;
