@@ -480,6 +480,9 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
         const uint8_t *m = p + used;
         size_t left = n - used;
         kd_pref f, l;
+        /* after SSLRequest the client waits for the one-byte answer; bytes it sends meanwhile
+         * (the ClientHello, seen first when the answer is delayed) belong to what follows it */
+        if (front && s->expect_ssl_answer && !(flags & KD_DATA_EOF)) return used;
         if (front && s->startup_phase) {
             int r = pg_is_startup(m, left);
             if (r == -1) break;
