@@ -64,13 +64,17 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   [ "$(grep -c '^REQ' "$W/tshark.txt")" -eq 15 ]
 }
 
-@test "live tls: openssl s_server + s_client, TLS 1.3 and 1.2, SNI and ALPN as tshark sees them" {
+@test "live tls: openssl s_server + s_client, TLS 1.3/1.2/1.1: SNI, ALPN, versions, suites, JA3/JA3S as tshark sees them" {
   need openssl; dissector tls
   capture tls
   compare tls 8443 tls
-  [ "$(wc -l <"$W/tshark.txt")" -eq 3 ]
+  [ "$(wc -l <"$W/tshark.txt")" -eq 5 ]
   grep -q ' sni=api.kf.test offered=h2 alpn=h2 version=0x0304 ' "$W/tshark.txt"
-  grep -q ' sni=legacy.kf.test offered=http/1.1,h2 alpn=h2 version=0x0303 suite=0xc02c$' "$W/tshark.txt"
+  grep -q ' sni=legacy.kf.test offered=http/1.1,h2 alpn=h2 version=0x0303 suite=0xc02c ' "$W/tshark.txt"
+  grep -q ' sni=any.kf.test offered=http/1.1 alpn=http/1.1 version=0x0304 .* versions=0x0304,0x0303,' "$W/tshark.txt"
+  grep -q ' sni=old.kf.test .* version=0x0302 suite=0xc009 ' "$W/tshark.txt"
+  # RFC 8996: only the TLS 1.1 handshake is flagged deprecated
+  [ "$(jq -r 'select(.tlsx_deprecated) | .tlsx_sni' "$W/kd.ndjson")" = old.kf.test ]
 }
 
 @test "live postgresql: postgres + psql, tags and SQLSTATEs as tshark sees them" {

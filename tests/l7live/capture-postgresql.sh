@@ -18,10 +18,14 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
   -keyout "$L7_TMP/data/server.key" -out "$L7_TMP/data/server.crt" 2>/dev/null
 chown postgres "$L7_TMP/data/server.key" "$L7_TMP/data/server.crt"; chmod 600 "$L7_TMP/data/server.key"
 printf 'host all intruder 0.0.0.0/0 reject\nhost all all 0.0.0.0/0 trust\n' >>"$L7_TMP/data/pg_hba.conf"
-l7_capture_start tcp port $PORT
 l7_bg runuser -u postgres -- "$PGBIN/postgres" -D "$L7_TMP/data" -p $PORT -k "$L7_TMP" \
   -c listen_addresses="$L7_IP" -c ssl=on -c fsync=off -c logging_collector=off
 l7_wait_port $PORT 30
+for ((i = 0; i < 300; i++)); do             # listening is not ready: "the database system is starting up"
+  l7_run "$PGBIN/pg_isready" -q -h "$L7_IP" -p $PORT && break
+  sleep 0.1
+done
+l7_capture_start tcp port $PORT
 export PGSSLMODE=disable             # plaintext, so that the queries can be seen; one session in TLS below
 psql() { l7_run runuser -u postgres -- psql -X -q -h "$L7_IP" -p $PORT -U postgres "$@" >>"$L7_OUT/psql.log" 2>&1 || true; }
 psql -d postgres -c 'CREATE DATABASE shop'

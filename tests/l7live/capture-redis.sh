@@ -5,9 +5,9 @@ L7_PROTO=redis
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 PORT=6379
-l7_capture_start tcp port $PORT
 l7_bg redis-server --port $PORT --bind "$L7_IP" --protected-mode no --save '' --appendonly no --daemonize no --dir "$L7_TMP"
 l7_wait_port $PORT
+l7_capture_start tcp port $PORT
 cli() { l7_run redis-cli -h "$L7_IP" -p $PORT "$@"; }
 cli SET user:1 alice >/dev/null
 cli GET user:1 >/dev/null

@@ -30,26 +30,34 @@ kd_redis() { # ndjson on stdin
 }
 
 # TLS: per handshake (keyed by the client port) "<port> sni=<SNI> offered=<ALPN,…> alpn=<chosen>
-# version=<hex> suite=<hex>". The chosen ALPN is the ServerHello's; TLS 1.3 hides it in the
-# encrypted extensions, where we (documented) show the first offered: so does this line.
-# A HelloRetryRequest makes two ClientHellos and two ServerHellos on one connection: the line
-# shows the last of each (one handshake, one record).
+# version=<hex> suite=<hex> versions=<offered, hex> suites=<number offered> ja3=<md5> ja3s=<md5>".
+# The chosen ALPN is the ServerHello's; TLS 1.3 hides it in the encrypted extensions, where we
+# (documented) show the first offered: so does this line. A HelloRetryRequest makes two
+# ClientHellos and two ServerHellos on one connection: the line shows the last of each (one
+# handshake, one record).
 tshark_tls() { # capture port [no]  (no: tshark finds TLS itself, e.g. after PostgreSQL's SSLRequest)
   local da="-d tcp.port==$2,tls"; [ "${3:-}" = no ] && da=
   # shellcheck disable=SC2086
   tshark -n -r "$1" $da -Y 'tls.handshake.type == 1 || tls.handshake.type == 2' \
     -T fields -E occurrence=a -E aggregator=, -e tcp.srcport -e tcp.dstport -e tls.handshake.type \
     -e tls.handshake.version -e tls.handshake.extensions_server_name -e tls.handshake.extensions_alpn_str \
-    -e tls.handshake.extensions.supported_version -e tls.handshake.ciphersuite 2>/dev/null | gawk -F'\t' -v port="$2" '
-    $1 != port { sni[$1] = $5; off[$1] = $6; split($6, a, ","); first[$1] = a[1]; next }
-    { c = $2; split($7, sv, ","); ver[c] = sv[1] != "" ? sv[1] : $4; split($8, s, ","); suite[c] = s[1]; alpn[c] = $6 }
-    END { for (c in sni) printf "%s sni=%s offered=%s alpn=%s version=%s suite=%s\n", c, sni[c], off[c],
-            alpn[c] != "" ? alpn[c] : first[c], ver[c], suite[c] }' | LC_ALL=C sort
+    -e tls.handshake.extensions.supported_version -e tls.handshake.ciphersuite \
+    -e tls.handshake.cipher_suites_length -e tls.handshake.ja3 -e tls.handshake.ja3s 2>/dev/null | gawk -F'\t' -v port="$2" '
+    $1 != port { c = $1; sni[c] = $5; off[c] = $6; split($6, a, ","); first[c] = a[1]
+                 vers[c] = $7 != "" ? $7 : $4; ns[c] = $9 / 2; ja3[c] = $10; next }
+    { c = $2; split($7, sv, ","); ver[c] = sv[1] != "" ? sv[1] : $4; split($8, s, ","); suite[c] = s[1]
+      alpn[c] = $6; ja3s[c] = $11 }
+    END { for (c in sni) printf "%s sni=%s offered=%s alpn=%s version=%s suite=%s versions=%s suites=%d ja3=%s ja3s=%s\n",
+            c, sni[c], off[c], alpn[c] != "" ? alpn[c] : first[c], ver[c], suite[c], vers[c], ns[c], ja3[c], ja3s[c] }' |
+    LC_ALL=C sort
 }
 kd_tls() { # ndjson on stdin
-  jq -r 'select(.tlsx) | "\(.src.port) sni=\(.tlsx_sni // "") offered=\(.tlsx_alpn_offered // [] | join(","))" +
-    " alpn=\(.tlsx_alpn // "") version=\(.tlsx_version) suite=\(.tlsx_cipher_suite)"' 2>/dev/null |
-    gawk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(version|suite)=/) { split($i, kv, "="); if (kv[2] !~ /^0x/) $i = sprintf("%s=0x%04x", kv[1], kv[2]) } print }' |
+  jq -r '{"SSL 3.0": "0x0300", "TLS 1.0": "0x0301", "TLS 1.1": "0x0302", "TLS 1.2": "0x0303", "TLS 1.3": "0x0304"} as $v |
+    select(.tlsx) | "\(.src.port) sni=\(.tlsx_sni // "") offered=\(.tlsx_alpn_offered // [] | join(","))" +
+    " alpn=\(.tlsx_alpn // "") version=\(.tlsx_version) suite=\(.tlsx_cipher_suite)" +
+    " versions=\(.tlsx_versions // [] | map($v[.] // .) | join(",")) suites=\(.tlsx_cipher_suites // [] | length)" +
+    " ja3=\(.tlsx_ja3 // "") ja3s=\(.tlsx_ja3s // "")"' |
+    gawk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(version|suite)=[0-9]+$/) { split($i, kv, "="); $i = sprintf("%s=0x%04x", kv[1], kv[2]) } print }' |
     LC_ALL=C sort
 }
 
