@@ -8,15 +8,17 @@
 # from bpf_stats: the kernel work of tcpdump's AF_PACKET path has no such counter and is not
 # included for it). Prints the highest drop-free rate of each and the ratio.
 # Env: KF_BIN (default ./bin), RATES ("50000 100000 ..."), SECS (per step, default 2), SIZE (UDP
-# payload bytes, default 512), BUF (MiB of buffer for each, default 4), CPU (the one CPU generator
-# and capturer share, default 0). Needs root. Takes a few minutes.
+# payload bytes, default 512), BUF (MiB of buffer for each, default 4), CPU (the capturer's CPU,
+# default 0), GENCPU (the generator's, default the same). Needs root. Takes a few minutes.
 set -euo pipefail
 : "${KF_BIN:=$(cd "$(dirname "$0")/.." && pwd)/bin}"
 RATES=${RATES:-"25000 50000 100000 200000 400000 800000"}
 SECS=${SECS:-2}
 SIZE=${SIZE:-512}
 BUF=${BUF:-4}     # MiB of kernel buffer for each: ksnap --ring-size, tcpdump -B
-CPU=${CPU:-0}     # generator and capturer share this CPU, so the capturer's cost shows as drops
+CPU=${CPU:-0}     # the capturer's CPU
+GENCPU=${GENCPU:-$CPU}  # the generator's (and so the kernel receive path's) CPU; the same one by
+                        # default, so that the capturer's cost shows as drops on a 2-core machine
 [ "$(id -u)" -eq 0 ] || { echo "bench/capture.sh: needs root (network namespaces, eBPF)" >&2; exit 1; }
 W=$(mktemp -d /tmp/kf_bench_capture.XXXXXX)
 NR=kfbench_r$$ NS=kfbench_s$$
@@ -124,7 +126,7 @@ step() {
   sleep 0.2
   rx0=$(rx); local c0; c0=$(cpu_of $pid)
   [ "$tool" = ksnap ] && bpf0=$(bpf_ns)
-  out=$(ip netns exec $NS taskset -c "$CPU" "$W/gen" "$rate" "$SECS" "$SIZE" vb "$mac")
+  out=$(ip netns exec $NS taskset -c "$GENCPU" "$W/gen" "$rate" "$SECS" "$SIZE" vb "$mac")
   sleep 1.2   # let the capturer drain (tcpdump's ring blocks time out after 1 s)
   rx1=$(rx); local c1; c1=$(cpu_of $pid)
   [ "$tool" = ksnap ] && bpf1=$(bpf_ns)
