@@ -260,7 +260,7 @@ static char *read_expr_file(const char *path, size_t *n)
 static void print_vars(void)
 {
     const char *groups[] = { "network", "kubernetes", "identity", "flags", "http", "grpc", "dns", "tls", "redis",
-                             "kafka", "amqp", "ldap", "diameter", "sql", "ws", "l4", "conn", "tcp_metrics" };
+                             "kafka", "amqp", "ldap", "diameter", "sql", "ws", "l4", "conn", "tcp_metrics", "kdissect" };
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         printf("# %s\n", groups[g]);
         for (size_t i = 0; i < kfl_nvars; i++) {
