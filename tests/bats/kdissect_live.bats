@@ -48,6 +48,9 @@ compare() { # name port dissector : tshark_<name> vs kd_<name>, and keep both fo
   kd_$1 <"$W/kd.ndjson" >"$W/kd.txt"
   [ -s "$W/tshark.txt" ] || fail "tshark decodes no $1 in $CAP"
   diff -u "$W/tshark.txt" "$W/kd.txt" || fail "$1: kdissect (+) differs from tshark (-) on $CAP"
+  # the same with flows sharded over two worker threads
+  "$KF_BIN/kdissect" --no-conn -j 2 -p "$3" "$CAP" | kd_$1 >"$W/kd_j2.txt"
+  diff -u "$W/kd.txt" "$W/kd_j2.txt" || fail "$1: kdissect -j 2 (+) differs from -j 1 (-) on $CAP"
 }
 
 has() { # line... : tshark saw what the session did (so an empty or failed session cannot pass)
@@ -61,7 +64,8 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   compare redis 6379 redis
   has "REQ SET user:1" "REQ HSET profile:1" "REQ LPUSH p:1" \
       "ERR WRONGTYPE Operation against a key holding the wrong kind of value" "ERR ERR value is not an integer or out of range"
-  [ "$(grep -c '^REQ' "$W/tshark.txt")" -eq 15 ]
+  has "REQ SET blob:1" "REQ GET blob:1"                    # a 300 kB value, both ways
+  [ "$(grep -c '^REQ' "$W/tshark.txt")" -eq 17 ]
 }
 
 @test "live tls: openssl s_server + s_client, TLS 1.3/1.2/1.1: SNI, ALPN, versions, suites, JA3/JA3S as tshark sees them" {
@@ -82,7 +86,7 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   capture postgresql
   compare postgresql 5432 postgresql
   has "STARTUP postgres shop" "TAG INSERT 0 2" "TAG SELECT 2" "ERR 42P01" "ERR 22012" "ERR 23505" "ERR 28000" \
-      "SSLREQUEST" "QUERY SELECT item, qty FROM orders WHERE id = \$1;"
+      "SSLREQUEST" "QUERY SELECT item, qty FROM orders WHERE id = \$1;" "TAG COPY 3" "TAG SELECT 5000"
   [ "$(grep -c '^SYNC$' "$W/tshark.txt")" -eq 10 ]      # pgbench: 2 x 2 unnamed, 2 + 4 prepared cycles
   # the session that asked for TLS: answered 'S', then a TLS 1.3 handshake, as tshark sees it
   [ "$(jq -r 'select(.postgresql_message == "SSLREQUEST") | .postgresql_ssl_response' "$W/kd.ndjson")" = S ]
@@ -96,7 +100,8 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   need mariadbd mariadb mariadb-install-db; dissector mysql
   capture mysql
   compare mysql 3306 mysql
-  has "LOGIN app shop" "ERR 1130" "ERR 1146" "ERR 1064" "ERR 1062" "ERR 1045" "QUERY SELECT item, qty FROM orders ORDER BY id"
+  has "LOGIN app shop" "ERR 1130" "ERR 1146" "ERR 1064" "ERR 1062" "ERR 1045" "QUERY SELECT item, qty FROM orders ORDER BY id" \
+      "QUERY SELECT seq, MD5(seq) FROM seq_1_to_5000"
   # the TLS session: the SSL request packet, then a handshake as tshark sees it
   [ "$(jq -s 'map(select(.mysql_ssl_request)) | length' "$W/kd.ndjson")" -eq 1 ]
   "$KF_BIN/kdissect" --no-conn "$CAP" | kd_tls >"$W/kd_tls.txt"
@@ -105,13 +110,15 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   diff -u "$W/tshark_tls.txt" "$W/kd_tls.txt"
 }
 
-@test "live amqp: rabbitmq-server + pika, methods, routing keys, queues and close codes as tshark sees them" {
+@test "live amqp: rabbitmq-server + pika, methods, routing keys, queues, close codes, a 300 kB body as tshark sees them" {
   need /usr/lib/rabbitmq/bin/rabbitmq-server; dissector amqp
   /usr/bin/python3 -c 'import pika' 2>/dev/null || skip "python3-pika not installed"
   capture amqp
   compare amqp 5672 amqp
   has "PUB orders order.eu.created" "DELIVER orders order.eu.paid" "GETOK orders order.us.created" \
       "QUEUE 50.20 orders.eu" "CLOSE 20.40 404" "CLOSE 10.50 200" "CLOSE 60.50 312" "RETURN orders order.nowhere"
+  [ "$(grep -c '^GETOK  orders.us$' "$W/tshark.txt")" -eq 2 ]
+  [ "$(jq -s 'map(select(.amqp_reply_method_id == 71)) | map(.amqp_body_size) | max' "$W/kd.ndjson")" -eq 300000 ]
 }
 
 @test "live grpc: @grpc/grpc-js server + client, methods, statuses, headers, messages as tshark and the client see them" {

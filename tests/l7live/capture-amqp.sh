@@ -37,9 +37,12 @@ ch.queue_bind("orders.us", "orders", routing_key="order.us.*")
 for key in ("order.eu.created", "order.us.created", "order.eu.paid"):
     ch.basic_publish("orders", key, b'{"id":1}', pika.BasicProperties(content_type="application/json"))
 ch.basic_publish("", "orders.us", b"direct")
+ch.basic_publish("", "orders.us", b"z" * 300000)          # body over several frames (frame_max 128 KiB)
 ch.basic_publish("orders", "order.nowhere", b"lost", mandatory=True)   # unroutable: basic.return 312
-m, p, body = ch.basic_get("orders.us")
-ch.basic_ack(m.delivery_tag)
+for _ in range(3):                                          # the routed one, "direct", the big one
+    m, p, body = ch.basic_get("orders.us")
+    ch.basic_ack(m.delivery_tag)
+print("got", len(body))
 got = []
 def on_msg(c, m, p, b):
     got.append(b); c.basic_ack(m.delivery_tag)

@@ -37,6 +37,7 @@ SELECT item, qty FROM orders ORDER BY id;
 SELECT * FROM no_such_table;
 SELEC 1;
 DELETE FROM orders WHERE id = 1;
+SELECT seq, MD5(seq) FROM seq_1_to_5000;
 SQL
 db -u app -psecret shop -e "INSERT INTO orders VALUES (2, 'dup', 1)"
 db -u app -pwrong shop -e "SELECT 1"                     # refused at login: ERR 1045

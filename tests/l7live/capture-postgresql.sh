@@ -19,7 +19,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 chown postgres "$L7_TMP/data/server.key" "$L7_TMP/data/server.crt"; chmod 600 "$L7_TMP/data/server.key"
 printf 'host all intruder 0.0.0.0/0 reject\nhost all all 0.0.0.0/0 trust\n' >>"$L7_TMP/data/pg_hba.conf"
 l7_bg runuser -u postgres -- "$PGBIN/postgres" -D "$L7_TMP/data" -p $PORT -k "$L7_TMP" \
-  -c listen_addresses="$L7_IP" -c ssl=on -c fsync=off -c logging_collector=off
+  -c listen_addresses="$L7_IP" -c ssl=on -c autovacuum=off -c fsync=off -c logging_collector=off
 l7_wait_port $PORT 30
 for ((i = 0; i < 300; i++)); do             # listening is not ready: "the database system is starting up"
   l7_run "$PGBIN/pg_isready" -q -h "$L7_IP" -p $PORT && break
@@ -28,7 +28,9 @@ done
 l7_capture_start tcp port $PORT
 export PGSSLMODE=disable             # plaintext, so that the queries can be seen; one session in TLS below
 psql() { l7_run runuser -u postgres -- psql -X -q -h "$L7_IP" -p $PORT -U postgres "$@" >>"$L7_OUT/psql.log" 2>&1 || true; }
-psql -d postgres -c 'CREATE DATABASE shop'
+# (a CREATE DATABASE that fails would spoil the whole session: say so)
+l7_run runuser -u postgres -- psql -X -q -h "$L7_IP" -p $PORT -U postgres -d postgres -c 'CREATE DATABASE shop' \
+  >>"$L7_OUT/psql.log" 2>&1 || l7_die "CREATE DATABASE failed: $(tail -2 "$L7_OUT/psql.log")"
 psql -d shop <<'SQL'
 CREATE TABLE orders (id int PRIMARY KEY, item text, qty int);
 INSERT INTO orders VALUES (1, 'apple', 3), (2, 'pear', 5);
@@ -39,6 +41,12 @@ BEGIN;
 DELETE FROM orders WHERE id = 1;
 COMMIT;
 SELECT 1 / 0;
+COPY orders FROM STDIN;
+10	plum	1
+11	fig	2
+12	kiwi	3
+\.
+SELECT g, md5(g::text) FROM generate_series(1, 5000) g;
 SQL
 # shellcheck disable=SC2016  # $$dup$$ is SQL dollar quoting
 psql -d shop -c 'INSERT INTO orders VALUES (2, $$dup$$, 1)'

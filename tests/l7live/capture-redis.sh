@@ -17,6 +17,8 @@ cli HSET profile:1 name alice age 30 >/dev/null
 cli HGET profile:1 name >/dev/null
 cli INCR user:1 >/dev/null || true                      # WRONGTYPE/not an integer: error reply
 cli NOSUCHCMD x >/dev/null || true                      # unknown command: error reply
+head -c 300000 /dev/zero | tr '\0' v | cli -x SET blob:1 >/dev/null   # a value over many segments
+cli GET blob:1 >/dev/null
 resp() { local a; printf '*%d\r\n' $#; for a; do printf '$%d\r\n%s\r\n' ${#a} "$a"; done; }
 { resp SET p:1 a; resp SET p:2 b; resp GET p:1; resp INCR p:n; resp LPUSH p:1 x; resp DEL p:1 p:2; } |
   cli --pipe >"$L7_OUT/pipe.log" 2>&1 || true            # pipelined in one write; one error among them

@@ -12,12 +12,14 @@ _unhex_awk='function unhex(h,   s, i) { s = ""; for (i = 1; i < length(h); i += 
 tshark_redis() { # capture port
   tshark -n -r "$1" -d "tcp.port==$2,resp" -Y resp -T fields -E occurrence=a -E aggregator=$'\x1f' \
     -e tcp.srcport -e resp.array.length -e resp.bulk_string.value -e resp.string -e resp.error \
-    -e resp.integer 2>/dev/null | gawk -F'\t' -v port="$2" "$_unhex_awk"'
+    -e resp.integer -e resp.reassembled_in_next_frame 2>/dev/null | gawk -F'\t' -v port="$2" "$_unhex_awk"'
     function count(s,   a) { return s == "" ? 0 : split(s, a, "\x1f") }
-    $1 == port { n = count($2) + count($3) + count($4) + count($5) + count($6)
+    # a value cut by the segment end is shown partially, and again whole where it completes:
+    # the partial one (the packet'"'"'s last, flagged reassembled_in_next_frame) is left out
+    $1 == port { n = count($2) + count($3) + count($4) + count($5) + count($6) - ($7 != "")
                  for (i = 0; i < n; i++) print "REPLY"
                  m = split($5, e, "\x1f"); for (i = 1; i <= m; i++) print "ERR " e[i]; next }
-    { na = split($2, len, "\x1f"); split($3, b, "\x1f"); k = 1
+    { na = split($2, len, "\x1f") - ($7 != ""); split($3, b, "\x1f"); k = 1
       for (i = 1; i <= na; i++) { v = toupper(unhex(b[k])); key = len[i] > 1 ? unhex(b[k + 1]) : ""
         if (v == "ECHO") key = ""          # redis-cli --pipe ends with ECHO <random>: not a key
         print "REQ " v " " key; k += len[i] } }' | LC_ALL=C sort
