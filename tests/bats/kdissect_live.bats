@@ -100,7 +100,7 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   need mariadbd mariadb mariadb-install-db; dissector mysql
   capture mysql
   compare mysql 3306 mysql
-  has "LOGIN app shop" "ERR 1130" "ERR 1146" "ERR 1064" "ERR 1062" "ERR 1045" "QUERY SELECT item, qty FROM orders ORDER BY id" \
+  has "LOGIN app shop" "ERR 1146" "ERR 1064" "ERR 1062" "ERR 1045" "QUERY SELECT item, qty FROM orders ORDER BY id" \
       "QUERY SELECT seq, MD5(seq) FROM seq_1_to_5000"
   # the TLS session: the SSL request packet, then a handshake as tshark sees it
   [ "$(jq -s 'map(select(.mysql_ssl_request)) | length' "$W/kd.ndjson")" -eq 1 ]
@@ -108,6 +108,15 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   tshark_tls "$CAP" 3306 no >"$W/tshark_tls.txt"
   [ "$(wc -l <"$W/tshark_tls.txt")" -eq 1 ]
   diff -u "$W/tshark_tls.txt" "$W/kd_tls.txt"
+}
+
+@test "live mysql: a host refused in place of the greeting (ERR 1130) is no command, as tshark sees it" {
+  need mariadbd mariadb mariadb-install-db; dissector mysql
+  capture mysql
+  CAP=$W/cap/mysql-refused.pcap
+  compare mysql 3306 mysql
+  [ "$(cat "$W/tshark.txt")" = "ERR 1130" ]
+  [ "$(jq -r .mysql_error_code "$W/kd.ndjson")" = 1130 ]
 }
 
 @test "live amqp: rabbitmq-server + pika, methods, routing keys, queues, close codes, a 300 kB body as tshark sees them" {
@@ -132,6 +141,19 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   [ "$(jq -r 'select(.grpc) | "\(.grpc_method) \(.grpc_status)"' "$W/kd.ndjson")" = "$(cut -d' ' -f1,2 "$W/cap/client.log")" ]
   # grpc-message is percent-encoded on the wire (gRPC over HTTP/2 spec); the record shows the text
   [ "$(jq -r 'select(.grpc_status == 5) | .grpc_message' "$W/kd.ndjson")" = "no order 99" ]
+}
+
+@test "live grpc: a gzip-compressed message is dumped after decompression, as tshark does" {
+  need node npm; dissector http2; need_grpc_js
+  capture grpc
+  # tshark inflates it (grpc-encoding: gzip) and shows field 1 = 2, field 2 = 64 x "x"
+  tshark -n -r "$CAP" -d tcp.port==50051,http2 -Y 'grpc.compressed_flag == 1' -V 2>/dev/null >"$W/tshark.txt"
+  grep -q 'Message-encoded entity body (gzip): [0-9]* bytes -> 68 bytes' "$W/tshark.txt"
+  grep -q 'Field(1): 2 ' "$W/tshark.txt"
+  "$KF_BIN/kdissect" --no-conn -p http2 "$CAP" >"$W/kd.ndjson"
+  m=$(jq -c 'select(.grpc_request_message.compressed) | .grpc_request_message' "$W/kd.ndjson")
+  [ "$(echo "$m" | jq -c '[.fields[]? | [.field, .value]]')" = "[[1,2],[2,\"$(printf 'x%.0s' $(seq 64))\"]]" ] ||
+    fail "kdissect's dump of the gzip message: $m"
 }
 
 @test "live http2: nghttpd + curl (prior knowledge) and node's multiplexing client, HPACK-decoded headers as tshark sees them" {

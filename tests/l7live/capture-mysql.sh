@@ -2,7 +2,7 @@
 # A MariaDB server of its own (mariadb-install-db into a scratch folder, mariadbd as the mysql
 # user on a namespace address) and the mariadb client: DDL, DML, queries, errors, a refused login,
 # a host not allowed (ERR 1130 in place of the greeting), one session over TLS.
-# Usage: capture-mysql.sh OUTDIR -> OUTDIR/mysql.pcap
+# Usage: capture-mysql.sh OUTDIR -> OUTDIR/mysql.pcap, OUTDIR/mysql-refused.pcap (the 1130 greeting)
 L7_PROTO=mysql
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,9 +22,14 @@ l7_bg mariadbd --no-defaults --user=$U --datadir="$L7_TMP/data" --bind-address="
   --ssl-cert="$L7_TMP/data/server.crt" --ssl-key="$L7_TMP/data/server.key"
 l7_wait_port $PORT 30
 sleep 0.5                               # the probe's connection is refused (1130): not in the capture
-l7_capture_start tcp port $PORT
 db() { l7_run mariadb --no-defaults --skip-ssl -h "$L7_IP" -P $PORT "$@" >>"$L7_OUT/mariadb.log" 2>&1 || true; }
-db -u app -psecret shop -e "SELECT 1"     # no account for TCP yet: the server greets with ERR 1130
+# no account for TCP yet: the server greets with ERR 1130 (a capture of its own, mysql-refused.pcap)
+L7_PCAP=mysql-refused.pcap
+l7_capture_start tcp port $PORT
+db -u app -psecret shop -e "SELECT 1"
+l7_capture_stop
+L7_PCAP=mysql.pcap
+l7_capture_start tcp port $PORT
 # accounts over the socket (not captured): one user reachable over TCP
 l7_run mariadb --no-defaults -S "$L7_TMP/data/mysqld.sock" -u root -e \
   "CREATE USER 'app'@'%' IDENTIFIED BY 'secret'; CREATE DATABASE shop; GRANT ALL ON shop.* TO 'app'@'%';" \

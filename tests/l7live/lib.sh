@@ -57,8 +57,9 @@ l7_wait_port() { # port [seconds] : until something listens on L7_IP:port
   l7_die "nothing listens on $L7_IP:$1 after ${2:-20} s"
 }
 
-l7_capture_start() { # filter : tcpdump on the namespace loopback into OUTDIR/<proto>.pcap
-  ip netns exec "$L7_NS" tcpdump -i lo -n --immediate-mode -U -s 0 -w "$L7_OUT/$L7_PROTO.pcap" "$@" \
+L7_PCAP=$L7_PROTO.pcap
+l7_capture_start() { # filter : tcpdump on the namespace loopback into OUTDIR/$L7_PCAP (<proto>.pcap)
+  ip netns exec "$L7_NS" tcpdump -i lo -n --immediate-mode -U -s 0 -w "$L7_OUT/$L7_PCAP" "$@" \
     >"$L7_TMP/tcpdump.log" 2>&1 3>&- &
   L7_TCPDUMP=$!
   for _ in $(seq 50); do grep -q listening "$L7_TMP/tcpdump.log" 2>/dev/null && return 0; sleep 0.1; done
@@ -69,5 +70,5 @@ l7_capture_stop() {
   sleep 0.3
   kill -INT "$L7_TCPDUMP"; wait "$L7_TCPDUMP" || true
   L7_TCPDUMP=
-  [ -s "$L7_OUT/$L7_PROTO.pcap" ] || l7_die "empty capture"
+  [ -s "$L7_OUT/$L7_PCAP" ] || l7_die "empty capture $L7_PCAP"
 }
