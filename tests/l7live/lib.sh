@@ -59,7 +59,7 @@ l7_wait_port() { # port [seconds] : until something listens on L7_IP:port
 
 L7_PCAP=$L7_PROTO.pcap
 l7_capture_start() { # filter : tcpdump on the namespace loopback into OUTDIR/$L7_PCAP (<proto>.pcap)
-  ip netns exec "$L7_NS" tcpdump -i lo -n --immediate-mode -U -s 0 -w "$L7_OUT/$L7_PCAP" "$@" \
+  ip netns exec "$L7_NS" tcpdump -i lo -n --immediate-mode -U -s 0 -B 16384 -w "$L7_OUT/$L7_PCAP" "$@" \
     >"$L7_TMP/tcpdump.log" 2>&1 3>&- &
   L7_TCPDUMP=$!
   for _ in $(seq 50); do grep -q listening "$L7_TMP/tcpdump.log" 2>/dev/null && return 0; sleep 0.1; done
@@ -71,4 +71,8 @@ l7_capture_stop() {
   kill -INT "$L7_TCPDUMP"; wait "$L7_TCPDUMP" || true
   L7_TCPDUMP=
   [ -s "$L7_OUT/$L7_PCAP" ] || l7_die "empty capture $L7_PCAP"
+  # a capture with holes would make tshark and kdissect disagree for no fault of theirs
+  local drops
+  drops=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$L7_TMP/tcpdump.log")
+  [ "${drops:-0}" -eq 0 ] || l7_die "tcpdump dropped $drops packets (machine too busy?)"
 }
