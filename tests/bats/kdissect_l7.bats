@@ -210,3 +210,18 @@ oracle() { # proto
   [ "$(echo "$r" | jq -r 'select(.mongodb_command == "insert") | .mongodb_success')" = "false" ]
   [ "$(echo "$r" | jq -r 'select(.mongodb_command == "drop") | "\(.mongodb_error_code) \(.mongodb_error_name)"')" = "26 NamespaceNotFound" ]
 }
+
+@test "schema: every L7 record of every corpus capture of these protocols validates against docs/record.schema.json" {
+  /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || fail "python3-jsonschema (Debian package) is not installed"
+  v=$KF_ROOT/tests/golden/kdissect/validate.py
+  [ -f "$v" ] || skip "validator tests/golden/kdissect/validate.py not present"
+  i=0
+  for d in tls redis http2 grpc postgres mysql kafka amqp websocket; do
+    for f in "$KF_CORPUS"/$d/*.pcap*; do kd "$f" > "$BATS_TEST_TMPDIR/r$i.ndjson" 2>/dev/null; i=$((i + 1)); done
+  done
+  kd "$KF_ROOT/tests/l7/captures/mongo_synthetic.pcap" > "$BATS_TEST_TMPDIR/mongo.ndjson"
+  run /usr/bin/python3 "$v" "$KF_ROOT/docs/record.schema.json" "$BATS_TEST_TMPDIR"/*.ndjson
+  echo "$output" | tail -5
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | tail -1 | cut -d' ' -f1)" -ge 1000 ]
+}

@@ -488,7 +488,8 @@ static void h2_emit(h2_state *s, h2_stream *t)
     kf_jw_kuint(w, "request_body_size", t->req_body.total);
     kf_jw_kuint(w, "response_headers_size", t->resp.wire);
     kf_jw_kuint(w, "response_body_size", t->resp_body.total);
-    if (t->has_req) {
+    /* request and response are always present (docs/record.schema.json): empty when not seen */
+    {
         kf_jw_key(w, "request");
         kf_jw_obj_begin(w);
         h2_write_headers(w, &t->req);
@@ -497,7 +498,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
         if (!t->grpc) h2_write_body(w, &t->req_body);
         kf_jw_obj_end(w);
     }
-    if (t->has_resp) {
+    {
         kf_jw_key(w, "response");
         kf_jw_obj_begin(w);
         h2_write_headers(w, &t->resp);
