@@ -65,7 +65,10 @@ has() { # line... : tshark saw what the session did (so an empty or failed sessi
   has "REQ SET user:1" "REQ HSET profile:1" "REQ LPUSH p:1" \
       "ERR WRONGTYPE Operation against a key holding the wrong kind of value" "ERR ERR value is not an integer or out of range"
   has "REQ SET blob:1" "REQ GET blob:1"                    # a 300 kB value, both ways
-  [ "$(grep -c '^REQ' "$W/tshark.txt")" -eq 17 ]
+  has "REQ SET v6:key" "REQ GET v6:key"                    # over IPv6
+  [ "$(grep -c '^REQ' "$W/tshark.txt")" -eq 19 ]
+  [ "$(jq -r 'select(.redis_key == "v6:key" and .redis_type == "GET") | "\(.dst.ip) \(.redis_response)"' "$W/kd.ndjson")" = \
+    "$(tshark -n -r "$CAP" -Y 'resp && ipv6' -T fields -e ipv6.dst 2>/dev/null | head -1) over-ipv6" ]
 }
 
 @test "live tls: openssl s_server + s_client, TLS 1.3/1.2/1.1: SNI, ALPN, versions, suites, JA3/JA3S as tshark sees them" {

@@ -9,7 +9,7 @@ L7_OUT=${1:?usage: $0 OUTDIR}
 mkdir -p "$L7_OUT"
 L7_NS="kfl7_${L7_PROTO}_$$"
 # 10.x address unique enough per process; used only inside our namespace
-L7_IP="10.$(( ($$ >> 8) % 200 + 20 )).$(( $$ % 250 + 1 )).1"
+L7_IP="10.$(( ($$ >> 8) % 200 + 20 )).$(( $$ % 250 + 1 )).1"     # and L7_IP6, an fd00:: one
 L7_TMP=$(mktemp -d /tmp/kfl7.XXXXXX)
 chmod 755 "$L7_TMP"             # servers running as their own users must reach their folders
 L7_PIDS=()
@@ -37,7 +37,8 @@ l7_die() { echo "capture-$L7_PROTO: $*" >&2; exit 1; }
 ip netns add "$L7_NS"
 ip -n "$L7_NS" link set lo up
 ip -n "$L7_NS" addr add "$L7_IP/32" dev lo
-ip -n "$L7_NS" addr add "fd00::$(printf %x $(( $$ % 65000 + 1 )))/128" dev lo nodad 2>/dev/null || true
+L7_IP6="fd00::$(printf %x $(( $$ % 65000 + 1 )))"
+ip -n "$L7_NS" addr add "$L7_IP6/128" dev lo nodad
 
 l7_run() { ip netns exec "$L7_NS" "$@"; }    # run a command inside the namespace
 
