@@ -134,6 +134,8 @@ struct kd_engine {
     kd_name **nht; size_t nhtcap, nnames;
     /* records */
     kd_rec **heap; size_t hn, hcap; size_t heap_bytes; uint64_t rec_seq, out_index;
+    struct kd_run { FILE *f; kd_rec *head; } *runs;   /* sorted runs spilled to temp files */
+    size_t nruns, capruns;
     kf_jw jw, idw;
     kd_conn *emitting; const kd_call *call;
     char idprefix[24];
@@ -278,6 +280,49 @@ static int64_t conn_min_pending(const kd_engine *e, const kd_conn *c)
 }
 
 /* Outputs every record no connection can precede any more. */
+/* Spilled runs: when waiting records outgrow their budget they are written, sorted, to a temp
+ * file; output merges the runs with the heap, so order holds with bounded memory. */
+static kd_rec *run_read(FILE *f)
+{
+    int64_t ts; uint64_t seq, len;
+    if (fread(&ts, sizeof ts, 1, f) != 1 || fread(&seq, sizeof seq, 1, f) != 1 || fread(&len, sizeof len, 1, f) != 1)
+        return NULL;
+    if (len > (1u << 30)) return NULL;
+    kd_rec *r = malloc(sizeof *r + len);
+    if (!r) return NULL;
+    r->ts = ts; r->seq = seq; r->len = (size_t)len;
+    if (fread(r->data, 1, (size_t)len, f) != len) { free(r); return NULL; }
+    return r;
+}
+static int spill(kd_engine *e)
+{
+    if (e->nruns == e->capruns) {
+        size_t nc = e->capruns ? e->capruns * 2 : 8;
+        struct kd_run *nr = realloc(e->runs, nc * sizeof *nr);
+        if (!nr) return -1;
+        e->runs = nr; e->capruns = nc;
+    }
+    FILE *f = tmpfile();
+    if (!f) return -1;
+    setvbuf(f, NULL, _IOFBF, 1 << 16);
+    int ok = 1;
+    while (e->hn) {
+        kd_rec *r = heap_pop(e);
+        uint64_t seq = r->seq, len = r->len;
+        if (fwrite(&r->ts, sizeof r->ts, 1, f) != 1 || fwrite(&seq, sizeof seq, 1, f) != 1 ||
+            fwrite(&len, sizeof len, 1, f) != 1 || fwrite(r->data, 1, r->len, f) != r->len) ok = 0;
+        free(r);
+    }
+    if (fflush(f) != 0 || !ok) { fclose(f); e->out_failed = 1; return -1; }
+    rewind(f);
+    e->runs[e->nruns].f = f;
+    e->runs[e->nruns].head = run_read(f);
+    e->nruns++;
+    e->st.spilled_runs++;
+    return 0;
+}
+
+/* Outputs every record no connection can precede any more (all: everything). */
 static void flush_ready(kd_engine *e, int all)
 {
     int64_t w = INT64_MAX;
@@ -292,12 +337,26 @@ static void flush_ready(kd_engine *e, int all)
                 for (kd_flow *f = e->fht[i]; f; f = f->hnext)
                     if (f->dirty && f->rec_start < w) w = f->rec_start;
     }
-    while (e->hn && (all || e->heap[0]->ts <= w)) rec_output(e, heap_pop(e));
-    /* bounded: a third of the memory budget for waiting records */
-    while (e->hn && e->heap_bytes > e->o.max_memory / 3) {
-        e->st.reorder_forced++;
-        rec_output(e, heap_pop(e));
+    for (;;) {
+        kd_rec *best = e->hn ? e->heap[0] : NULL;
+        size_t bi = (size_t)-1;
+        for (size_t i = 0; i < e->nruns; i++)
+            if (e->runs[i].head && (!best || rec_less(e->runs[i].head, best))) { best = e->runs[i].head; bi = i; }
+        if (!best || (!all && best->ts > w)) break;
+        if (bi == (size_t)-1) rec_output(e, heap_pop(e));
+        else { e->runs[bi].head = run_read(e->runs[bi].f); rec_output(e, best); }
     }
+    /* drop exhausted runs */
+    for (size_t i = 0; i < e->nruns;) {
+        if (!e->runs[i].head) { fclose(e->runs[i].f); e->runs[i] = e->runs[--e->nruns]; }
+        else i++;
+    }
+    /* bounded: a third of the memory budget for waiting records, the rest goes to disk */
+    if (e->heap_bytes > e->o.max_memory / 3 && spill(e) != 0)
+        while (e->hn && e->heap_bytes > e->o.max_memory / 3) {
+            e->st.reorder_forced++;
+            rec_output(e, heap_pop(e));
+        }
 }
 
 /* ------------------------------------------------------------------ names learned from DNS */
@@ -1392,7 +1451,9 @@ static int is_duplicate(kd_engine *e, const kf_l4 *l4, int64_t ts, uint32_t ifac
     } else return 0;
     h = mix64(h ^ n ^ (uint64_t)node << 48);
     struct dupent *de = &e->dup[h & e->dupmask];
-    if (de->h == h && de->node == node && de->iface != iface && ts - de->ts <= e->o.dup_window_ns && ts >= de->ts) return 1;
+    /* copies on different interfaces may come out of the file slightly out of time order */
+    int64_t dt = ts >= de->ts ? ts - de->ts : de->ts - ts;
+    if (de->h == h && de->node == node && de->iface != iface && dt <= e->o.dup_window_ns) return 1;
     de->h = h; de->ts = ts; de->iface = iface; de->node = node;
     return 0;
 }
@@ -1412,7 +1473,7 @@ static void sweep(kd_engine *e, int64_t now)
         if (c->l7_state == 1 && c->d && c->d->on_timer) c->d->on_timer(c, c->st, now);
     }
     /* memory: evict the least recently used connections */
-    while (e->mem > e->o.max_memory * 2 / 3 && e->nconns > 1) {
+    while (e->mem - e->heap_bytes > e->o.max_memory * 2 / 3 && e->nconns > 1) {
         kd_conn *v = e->lru_head[LRU_CLOSED] ? e->lru_head[LRU_CLOSED] : e->lru_head[LRU_UDP] ? e->lru_head[LRU_UDP] : e->lru_head[LRU_TCP];
         if (!v) break;
         e->st.evicted_conns++;
@@ -1594,6 +1655,8 @@ void kd_engine_free(kd_engine *e)
     for (size_t i = 0; i < e->nhtcap; i++)
         for (kd_name *n = e->nht[i], *x; n; n = x) { x = n->hnext; free(n); }
     for (size_t i = 0; i < e->hn; i++) free(e->heap[i]);
+    for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].head); fclose(e->runs[i].f); }
+    free(e->runs);
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup);
     free(e->files); free(e->nodes);
     kf_jw_free(&e->jw); kf_jw_free(&e->idw);

@@ -19,7 +19,7 @@
 #include "kf_cursor.h"
 #include "kf_json.h"
 
-#define DNS_MAX_PENDING 64
+#define DNS_MAX_PENDING 16
 #define DNS_MAX_RR 64
 
 typedef struct dns_q {
