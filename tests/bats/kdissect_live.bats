@@ -42,7 +42,7 @@ capture() { # proto : run tests/l7live/capture-<proto>.sh into $W/cap
   CAP=$W/cap/$1.pcap
 }
 
-compare() { # name port dissector : tshark_<name> vs kd_<name>, and keep both for the report
+compare() { # name port dissector : tshark_<name> vs kd_<name> on $CAP (both lists stay in $W)
   "tshark_$1" "$CAP" "$2" >"$W/tshark.txt"
   "$KF_BIN/kdissect" --no-conn -p "$3" "$CAP" >"$W/kd.ndjson"
   kd_$1 <"$W/kd.ndjson" >"$W/kd.txt"
