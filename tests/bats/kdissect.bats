@@ -312,6 +312,29 @@ GET /smuggled-obsfold"
   assert_output "[] none"
 }
 
+@test "kdissect: Kubernetes context as of each record's time (samples: one IP, two pods)" {
+  [ -f "$SAMPLES/node-worker-1-cni0.pcap" ] && [ -f "$SAMPLES/meta-events.ndjson" ] || skip "samples not made yet"
+  KD --meta "$SAMPLES/meta-events.ndjson" "$SAMPLES/node-worker-1-cni0.pcap" > "$TMP/o"
+  # 10.0.53.150 is cart (shop) until 06:55:49.361 and checkout (web) from 06:55:55.342
+  run jq -r 'select(.protocol == "HTTP" and .src.ip == "10.0.53.150") | "\(.src.pod.owner.name // .src.pod.name) \(.src.namespace) \(.request.headers["user-agent"] | split("/")[0])"' "$TMP/o"
+  [ "${#lines[@]}" -ge 6 ]
+  for l in "${lines[@]}"; do
+    case "$l" in
+      "cart"*" shop cart"|"checkout"*" web checkout") ;;
+      *) fail "wrong pod for 10.0.53.150: $l" ;;
+    esac
+  done
+  assert_line --regexp '^cart.* shop cart$'
+  assert_line --regexp '^checkout.* web checkout$'
+  # the README's story: 14 HTTP calls, 4 of them 5xx; 35 DNS queries, 13 NXDOMAIN
+  [ "$(jq -r 'select(.protocol == "HTTP") | .status_code' "$TMP/o" | wc -l)" -eq 14 ]
+  [ "$(jq -r 'select(.protocol == "HTTP" and .status_code >= 500) | .status_code' "$TMP/o" | wc -l)" -eq 4 ]
+  [ "$(jq -r 'select(.protocol == "DNS" and .dns_request) | .dns_id' "$TMP/o" | wc -l)" -eq 35 ]
+  [ "$(jq -r 'select(.protocol == "DNS" and .status_code == 3) | .dns_id' "$TMP/o" | wc -l)" -eq 13 ]
+  # the slow call: 1.5 s
+  [ "$(jq -r 'select(.protocol == "HTTP" and .url == "/api/reports/daily") | .elapsed_time' "$TMP/o")" -ge 1500000 ]
+}
+
 @test "kdissect: DNS answers name addresses: dst.dns / dst.name of later calls to them" {
   # a DNS answer for the server's address, then the HTTP call to it
   f=$KF_CORPUS/http1/zeek__get.pcap
