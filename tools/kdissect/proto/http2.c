@@ -87,6 +87,8 @@ static int h2_probe_bytes(const uint8_t *p, size_t n)
 #ifndef KD_PARSE_ONLY
 #include <ctype.h>
 #include <jansson.h>
+#include <strings.h>
+#include <zlib.h>
 #include "../dissector.h"
 
 /* Decoded header fields of one block: entries "name\0value\0" packed in a buffer. */
@@ -342,16 +344,50 @@ static void h2_write_cookies(kf_jw *w, const h2_fields *f, int response)
     kf_jw_obj_end(w);
 }
 
-static void h2_write_body(kf_jw *w, const h2_body *b)
+/* Body as text, or base64 with a marker; content-encoding gzip / deflate is decoded first
+ * (zlib), up to the body limit. */
+static void h2_write_body(kf_jw *w, const h2_body *b, const char *encoding, size_t limit)
 {
     if (!b->len) return;
-    if (h2_is_text(b->buf, b->len)) kf_jw_kstrn(w, "body", (const char *)b->buf, b->len);
+    const uint8_t *p = b->buf;
+    size_t n = b->len;
+    uint8_t *dec = NULL;
+    int truncated = b->truncated;
+    if (encoding && (!strcasecmp(encoding, "gzip") || !strcasecmp(encoding, "deflate") || !strcasecmp(encoding, "x-gzip"))) {   /* tokens are case-insensitive */
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        /* 15 + 32: zlib or gzip header detected automatically; raw deflate tried after */
+        size_t cap = limit ? limit : 4096;
+        dec = malloc(cap);
+        if (dec && inflateInit2(&z, 15 + 32) == Z_OK) {
+            z.next_in = (Bytef *)b->buf; z.avail_in = (uInt)b->len;
+            z.next_out = dec; z.avail_out = (uInt)cap;
+            int rc = inflate(&z, Z_SYNC_FLUSH);
+            if (rc == Z_DATA_ERROR && !strcasecmp(encoding, "deflate")) {
+                inflateEnd(&z);
+                memset(&z, 0, sizeof z);
+                if (inflateInit2(&z, -15) == Z_OK) {
+                    z.next_in = (Bytef *)b->buf; z.avail_in = (uInt)b->len;
+                    z.next_out = dec; z.avail_out = (uInt)cap;
+                    rc = inflate(&z, Z_SYNC_FLUSH);
+                }
+            }
+            if (rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR) {
+                p = dec; n = cap - z.avail_out;
+                if (!z.avail_out) truncated = 1;
+                kf_jw_kstr(w, "body_decoded_from", encoding);
+            }
+            inflateEnd(&z);
+        }
+    }
+    if (h2_is_text(p, n)) kf_jw_kstrn(w, "body", (const char *)p, n);
     else {
         kf_jw_key(w, "body");
-        kf_jw_base64(w, b->buf, b->len);
+        kf_jw_base64(w, p, n);
         kf_jw_kstr(w, "body_encoding", "base64");
     }
-    if (b->truncated) kf_jw_kbool(w, "body_truncated", 1);
+    if (truncated) kf_jw_kbool(w, "body_truncated", 1);
+    free(dec);
 }
 
 /* Percent-decodes into out (bounded); plus: '+' means a space (query strings, not gRPC). */
@@ -448,6 +484,8 @@ static int h2_graphql(const char *path, const char *ct, const h2_body *b, char *
 
 static void h2_emit(h2_state *s, h2_stream *t)
 {
+    const kd_conn_info *lci = kd_conn_get_info(s->conn);
+    size_t limit = lci && lci->opts && lci->opts->body_limit ? lci->opts->body_limit : 4096;
     kd_call call = {0};
     call.req_dir = s->client >= 0 ? s->client : 0;
     call.has_req = t->has_req;
@@ -495,7 +533,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
         h2_write_headers(w, &t->req);
         h2_write_cookies(w, &t->req, 0);
         kf_jw_kuint(w, "body_size", t->req_body.total);
-        if (!t->grpc) h2_write_body(w, &t->req_body);
+        if (!t->grpc) h2_write_body(w, &t->req_body, h2_get(&t->req, "content-encoding"), limit);
         kf_jw_obj_end(w);
     }
     {
@@ -504,7 +542,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
         h2_write_headers(w, &t->resp);
         h2_write_cookies(w, &t->resp, 1);
         kf_jw_kuint(w, "body_size", t->resp_body.total);
-        if (!t->grpc) h2_write_body(w, &t->resp_body);
+        if (!t->grpc) h2_write_body(w, &t->resp_body, h2_get(&t->resp, "content-encoding"), limit);
         if (t->trailers.n) {
             kf_jw_key(w, "trailers");
             kf_jw_obj_begin(w);
