@@ -30,7 +30,7 @@ PY
 F=$W/st/meta/20260101T000000.000000000Z.ndjson
 ip=10.1.0.7
 # elapsed, and CPU (user+sys) in $W/cpu.<n> — on a shared machine the CPU time is steadier
-t() { /usr/bin/time -o "$W/time" -f "%e %U %S" "$@" > "$W/out"; awk '{print $2 + $3}' "$W/time" > "$W/cpu"; awk '{print $1}' "$W/time"; }
+t() { /usr/bin/time -o "$W/time" -f "%e %U %S" "$@" > "$W/out" || true; tail -1 "$W/time" | awk '{print $2 + $3}' > "$W/cpu"; tail -1 "$W/time" | awk '{print $1}'; }
 k1=$(t "$KF_BIN/kresolve" ips "$W/st" --ip "$ip"); c1=$(cat "$W/cpu")
 holders=$(jq '.records | length' "$W/out")
 k2=$(t "$KF_BIN/kresolve" ips "$W/st" --ip "$ip" --at 2026-01-01T12:00:00Z)
