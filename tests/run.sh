@@ -31,7 +31,7 @@ for b in tests/bats/*.bats; do
   [ -f "$b" ] || continue
   n=bats/$(basename "$b" .bats); [[ -n "${KF_ONLY:-}" && "$n" != *"$KF_ONLY"* ]] && continue
   bats --tap "$b" > "$log/out" 2>&1; rc=$?
-  grep -E '^(not ok|# )' "$log/out" | head -60
+  grep -E '^(not ok|# )|# (skip|SKIP)' "$log/out" | head -60
   count "$n" "$log/out" $rc
 done
 [ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
