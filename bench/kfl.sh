@@ -12,6 +12,7 @@ MB=${KF_BENCH_MB:-1024}
 DATA=bench/data/kfl-${MB}MB.ndjson
 mkdir -p bench/data
 command -v jq >/dev/null || { echo "bench/kfl.sh: jq is not installed" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench/kfl.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
 [ -x "$BIN/kfl" ] || { echo "bench/kfl.sh: $BIN/kfl not built (make tools)" >&2; exit 2; }
 
 if [ ! -s "$DATA" ]; then
