@@ -643,7 +643,7 @@ static size_t redis_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, siz
         } else {
             len = resp_value_len(m, left);
         }
-        if (len == 0 && left >= (64u << 10) && !(is_client && m[0] != '*')) {
+        if (len == 0 && left >= (8u << 10) && !(is_client && m[0] != '*')) {
             /* too large to wait for whole: summarise its head, then scan it in pieces */
             if (is_client) redis_parse_request(m, left, &s->big_msg[dir]);
             else redis_parse_reply(m, left, &s->big_msg[dir]);
