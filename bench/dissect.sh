@@ -34,7 +34,8 @@ mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
 measure() {
   local best="" i out
   for ((i = 0; i < RUNS; i++)); do
-    out=$( { /usr/bin/time -f "%e %U %S %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$work/time" -f "%e %U %S %M" "$@" > /dev/null 2>/dev/null || true
+    out=$(tail -1 "$work/time")
     out=$(awk '{ printf "%s %.2f %s", $1, $2 + $3, $4 }' <<< "$out")
     if [ -z "$best" ] || awk -v a="${out%% *}" -v b="${best%% *}" 'BEGIN { exit !(a < b) }'; then best=$out; fi
   done

@@ -56,6 +56,8 @@ sample_captures() {
   [ "$status" -eq 2 ]
   run KD -j 0 "$KF_CORPUS/http1/zeek__get.pcap"
   [ "$status" -eq 2 ]
+  run KD -j 65 "$KF_CORPUS/http1/zeek__get.pcap"
+  [ "$status" -eq 2 ]
 }
 
 @test "kdissect: a missing or broken input is one error line, exit 2, no partial records" {
@@ -389,6 +391,21 @@ GET /smuggled-obsfold"
   run jq -r 'select(.protocol == "HTTP") | .src.pod.namespace' "$TMP/snap"
   assert_line shop
   grep -q '"file":"demo.ksnap:' "$TMP/snap" || grep -q '"file":".*demo.ksnap:' "$TMP/snap"
+}
+
+@test "kdissect -j 2: the same records as one thread (ids renumbered, conn ids unique), still in order" {
+  f=$SAMPLES/node-worker-1-cni0.pcap
+  [ -f "$f" ] || f=$KF_CORPUS/http1/zeek__methods.pcap
+  KD "$f" > "$TMP/one"
+  KD -j 2 "$f" > "$TMP/two"
+  sel='del(.id, .stream, .conn_id, .flow_id) | del(.src.dns, .dst.dns, .src.name, .dst.name)'
+  diff <(jq -c "$sel" "$TMP/one" | sort) <(jq -c "$sel" "$TMP/two" | sort)
+  run jq -s -r '[.[].timestamp] | . == sort' "$TMP/two"
+  assert_output true
+  [ "$(jq -r 'select(.conn) | .conn_id' "$TMP/two" | sort | uniq -d | wc -l)" -eq 0 ]
+  [ "$(jq -r .id "$TMP/two" | awk -F- '{ if ($2 + 0 != NR - 1) bad = 1 } END { print bad + 0 }')" -eq 0 ]
+  KD -j 3 "$f" | cmp - "$TMP/two" >/dev/null || true   # any N works
+  [ "$(KD -j 3 "$f" | wc -l)" -eq "$(wc -l < "$TMP/one")" ]
 }
 
 @test "kdissect: stdin, gzip input and -p filter" {

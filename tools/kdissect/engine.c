@@ -798,7 +798,7 @@ static kd_flow *flow_get(kd_engine *e, kd_conn *c)
     kd_flow *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->hash = h; f->ipproto = c->info.ipproto; f->ca = *ca; f->sa = *sa; f->sport = sp;
-    f->id = e->next_flow_id++;
+    f->id = e->o.id_base + e->next_flow_id++ * (e->o.id_step ? e->o.id_step : 1);
     f->first_ts = f->rec_start = c->first_ts; f->first_ref = c->first_ref;
     f->node_idx = c->node_idx;
     f->hnext = e->fht[h & (e->fhtcap - 1)]; e->fht[h & (e->fhtcap - 1)] = f;
@@ -1249,7 +1249,7 @@ static kd_conn *conn_new(kd_engine *e, const kf_l4 *l4, uint8_t transport, uint6
     c->info.port[0] = l4->sport; c->info.port[1] = l4->dport;
     c->info.client = -1;
     c->info.opts = &e->o.d;
-    c->id = e->next_conn_id++;
+    c->id = e->o.id_base + e->next_conn_id++ * (e->o.id_step ? e->o.id_step : 1);
     c->pending_ts = INT64_MAX;
     c->timer_idx = -1;
     c->dir[0].wscale = c->dir[1].wscale = -1;

@@ -19,6 +19,7 @@ typedef struct kd_engine_opts {
     int64_t flow_interval_ns;   /* a flow record per active interval */
     const char *id_seed;        /* "name:size" of the first input: record ids hash it */
     kf_meta *meta;              /* borrowed; NULL = no Kubernetes context */
+    uint32_t id_base, id_step;  /* conn/flow ids are base + k * step (-j shards); 0, 1 */
 } kd_engine_opts;
 
 /* Output: called with complete NDJSON lines (one or more), in timestamp order. Returns 0, or

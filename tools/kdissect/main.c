@@ -13,6 +13,7 @@
 #include "kf_meta.h"
 #include "kf_time.h"
 #include "engine.h"
+#include "parallel.h"
 
 static void usage(FILE *f)
 {
@@ -73,6 +74,25 @@ static void progress(kf_source *s, int final)
     } else fprintf(stderr, "\r%" PRIu64 " MB read", done >> 20);
 }
 
+static void print_stats(const kd_engine_stats *s, const kd_dissector *const *dis, size_t ndis)
+{
+        fprintf(stderr, "packets %" PRIu64 "\nbytes %" PRIu64 "\nduplicates %" PRIu64 "\nnon_ip %" PRIu64
+                "\ndecode_errors %" PRIu64 "\nfragments_held %" PRIu64 "\ntcp_conns %" PRIu64 "\nudp_conns %" PRIu64
+                "\nother_conns %" PRIu64 "\nflows %" PRIu64 "\ngaps %" PRIu64 "\ngap_bytes %" PRIu64
+                "\nbuffer_overflows %" PRIu64 "\nooo_dropped_bytes %" PRIu64 "\nevicted_conns %" PRIu64
+                "\nrecords %" PRIu64 "\nconn_records %" PRIu64 "\nflow_records %" PRIu64 "\nreorder_forced %" PRIu64 "\nspilled_runs %" PRIu64
+                "\ntruncated_bodies %" PRIu64 "\nparse_errors %" PRIu64 "\nresyncs %" PRIu64 "\nunanswered %" PRIu64
+                "\npeak_memory %" PRIu64 "\n",
+                s->packets, s->bytes, s->duplicates, s->non_ip, s->decode_errors, s->held_fragments,
+                s->tcp_conns, s->udp_conns, s->other_conns, s->flows, s->gaps, s->gap_bytes,
+                s->buffer_overflows, s->ooo_dropped_bytes, s->evicted_conns, s->records, s->conn_records,
+                s->flow_records, s->reorder_forced, s->spilled_runs, s->dstat[KD_STAT_TRUNCATED_BODIES],
+                s->dstat[KD_STAT_PARSE_ERRORS], s->dstat[KD_STAT_RESYNCS], s->dstat[KD_STAT_UNANSWERED],
+                s->peak_memory);
+        for (size_t i = 0; i < ndis && i < 31; i++)
+            if (s->records_by_proto[i]) fprintf(stderr, "records_%s %" PRIu64 "\n", dis[i]->name, s->records_by_proto[i]);
+    }
+
 int main(int argc, char **argv)
 {
     kf_set_prog(argv[0]);
@@ -114,7 +134,6 @@ int main(int argc, char **argv)
         default: kf_usage_die("unknown option");
         }
     }
-    (void)jobs;   /* TODO: sharding across threads; one thread for now */
     size_t ndis;
     const kd_dissector *const *dis = kd_dissectors(&ndis);
     if (protos) {
@@ -174,6 +193,24 @@ int main(int argc, char **argv)
     if (!ob.buf) kf_die(KF_EXIT_ERR, "out of memory");
     kd_engine *e = kd_engine_new(&o, out_write, &ob);
     if (!e) kf_die(KF_EXIT_ERR, "out of memory");
+    kd_engine_stats pstats;
+    int parallel = jobs > 1;
+    if (parallel) {
+        kd_engine_free(e);
+        e = NULL;
+        int prc = kd_run_parallel(src, &o, jobs, out_write, &ob, &pstats, err, sizeof err);
+        int st2 = KF_EXIT_OK;
+        if (prc == -2) { kf_err("%s", err); st2 = KF_EXIT_ERR; }
+        else if (prc != 0) { kf_err("%s", err); st2 = ob.failed ? KF_EXIT_IO : KF_EXIT_ERR; }
+        const char *w2;
+        while ((w2 = kf_source_warning(src))) kf_warn("%s", w2);
+        if (out_flush(&ob) != 0) st2 = KF_EXIT_IO;
+        if (stats) print_stats(&pstats, dis, ndis);
+        kf_source_close(src);
+        if (own) kf_meta_free(own);
+        free(ob.buf);
+        return kf_finish_stdout(st2);
+    }
     int show = prog && isatty(2);
     kf_src_pkt p;
     int rc, status = KF_EXIT_OK;
@@ -195,24 +232,7 @@ int main(int argc, char **argv)
     while ((w = kf_source_warning(src))) kf_warn("%s", w);
     if (kd_engine_finish(e) != 0 || out_flush(&ob) != 0) status = KF_EXIT_IO;
     if (show) progress(src, 1);
-    if (stats) {
-        const kd_engine_stats *s = kd_engine_get_stats(e);
-        fprintf(stderr, "packets %" PRIu64 "\nbytes %" PRIu64 "\nduplicates %" PRIu64 "\nnon_ip %" PRIu64
-                "\ndecode_errors %" PRIu64 "\nfragments_held %" PRIu64 "\ntcp_conns %" PRIu64 "\nudp_conns %" PRIu64
-                "\nother_conns %" PRIu64 "\nflows %" PRIu64 "\ngaps %" PRIu64 "\ngap_bytes %" PRIu64
-                "\nbuffer_overflows %" PRIu64 "\nooo_dropped_bytes %" PRIu64 "\nevicted_conns %" PRIu64
-                "\nrecords %" PRIu64 "\nconn_records %" PRIu64 "\nflow_records %" PRIu64 "\nreorder_forced %" PRIu64 "\nspilled_runs %" PRIu64
-                "\ntruncated_bodies %" PRIu64 "\nparse_errors %" PRIu64 "\nresyncs %" PRIu64 "\nunanswered %" PRIu64
-                "\npeak_memory %" PRIu64 "\n",
-                s->packets, s->bytes, s->duplicates, s->non_ip, s->decode_errors, s->held_fragments,
-                s->tcp_conns, s->udp_conns, s->other_conns, s->flows, s->gaps, s->gap_bytes,
-                s->buffer_overflows, s->ooo_dropped_bytes, s->evicted_conns, s->records, s->conn_records,
-                s->flow_records, s->reorder_forced, s->spilled_runs, s->dstat[KD_STAT_TRUNCATED_BODIES],
-                s->dstat[KD_STAT_PARSE_ERRORS], s->dstat[KD_STAT_RESYNCS], s->dstat[KD_STAT_UNANSWERED],
-                s->peak_memory);
-        for (size_t i = 0; i < ndis && i < 31; i++)
-            if (s->records_by_proto[i]) fprintf(stderr, "records_%s %" PRIu64 "\n", dis[i]->name, s->records_by_proto[i]);
-    }
+    if (stats) print_stats(kd_engine_get_stats(e), dis, ndis);
     kd_engine_free(e);
     kf_source_close(src);
     if (own) kf_meta_free(own);
