@@ -155,6 +155,20 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
     for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ULL; }
     return h;
 }
+/* word-at-a-time hash for the duplicate check (hot path) */
+static uint64_t hash_words(uint64_t h, const uint8_t *p, size_t n)
+{
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
+        p += 8; n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    return (h ^ w ^ n) * 0x9E3779B97F4A7C15ULL;
+}
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
@@ -1442,12 +1456,12 @@ static int is_duplicate(kd_engine *e, const kf_l4 *l4, int64_t ts, uint32_t ifac
     size_t take = hl + 20 + 64 < n ? hl + 20 + 64 : n;
     uint64_t h = 0xcbf29ce484222325ULL;
     if (l4->ipver == 4 && take >= 20) {
-        h = hash_bytes(h, p, 8);           /* version … fragment */
-        h = hash_bytes(h, p + 9, 1);       /* protocol (skip TTL) */
-        h = hash_bytes(h, p + 12, take - 12);
+        h = hash_words(h, p, 8);           /* version … fragment */
+        h = hash_words(h, p + 9, 1);       /* protocol (skip TTL) */
+        h = hash_words(h, p + 12, take - 12);
     } else if (take >= 8) {
-        h = hash_bytes(h, p, 7);           /* skip hop limit */
-        h = hash_bytes(h, p + 8, take - 8);
+        h = hash_words(h, p, 7);           /* skip hop limit */
+        h = hash_words(h, p + 8, take - 8);
     } else return 0;
     h = mix64(h ^ n ^ (uint64_t)node << 48);
     struct dupent *de = &e->dup[h & e->dupmask];
@@ -1568,7 +1582,7 @@ void kd_engine_packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *dat
             f->l7 |= c->l7;
         }
     }
-    if (++e->pkt_since_flush >= 4096 + e->nconns) {
+    if (++e->pkt_since_flush >= 16384 + 4 * e->nconns) {
         e->pkt_since_flush = 0;
         sweep(e, ts);
         if (!e->o.no_conn) flows_interval(e, ts, 0);
