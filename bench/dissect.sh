@@ -17,7 +17,7 @@ KF_BIN=${KF_BIN:-$ROOT/bin}
 DATA=$ROOT/bench/data
 CAP=${KF_BENCH_FILE:-$DATA/http-dns.pcap}
 RUNS=${KF_BENCH_RUNS:-2}
-TMB=${KF_BENCH_TSHARK_MB:-40}
+TMB=${KF_BENCH_TSHARK_MB:-60}
 export TZ=UTC LC_ALL=C
 
 if [ ! -f "$CAP" ]; then
@@ -69,7 +69,7 @@ if command -v tshark >/dev/null; then
   RUNS=1 read -r tw tc tr <<< "$(RUNS=1 measure tshark -n -r "$pre" -T fields -e http.request.method -e http.response.code)"
   read -r pw pc pr <<< "$(measure "$KF_BIN/kdissect" "$pre")"
   tr_=$(rate "$pmb" "$tw"); kr_=$(rate "$pmb" "$pw")
-  echo "tshark (first $pmb MB): wall ${tw}s -> $tr_ MB/s; kdissect on the same: $kr_ MB/s"
-  echo "ratio kdissect/tshark: $(awk -v a="$kr_" -v b="$tr_" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x"
+  echo "tshark (first $pmb MB): wall ${tw}s cpu ${tc}s -> $tr_ MB/s wall, $(rate "$pmb" "$tc") MB/s cpu; kdissect on the same prefix: $kr_ MB/s wall"
+  echo "ratio kdissect/tshark (whole-file rate vs tshark's, wall): $(awk -v a="$(rate "$mb" "$kw")" -v b="$tr_" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x; cpu: $(awk -v a="$(rate "$mb" "$kc")" -v b="$(rate "$pmb" "$tc")" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x"
 fi
 echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wall times suffer when others run)"

@@ -1011,7 +1011,8 @@ static void run_dissector(kd_engine *e, kd_conn *c, int dir, unsigned flags)
         if (!c->d || c->l7_state != 1) return;
         if (!d->blen && !(flags & KD_DATA_EOF)) return;
         unsigned fl = flags | (d->after_gap ? KD_DATA_AFTER_GAP : 0);
-        size_t k = c->d->on_data ? c->d->on_data(c, c->st, dir, d->buf, d->blen, d->boff, fl) : d->blen;
+        static const uint8_t none[1];   /* never hand a dissector a NULL pointer */
+        size_t k = c->d->on_data ? c->d->on_data(c, c->st, dir, d->buf ? d->buf : none, d->blen, d->boff, fl) : d->blen;
         if (k > d->blen) k = d->blen;
         if (k) d->after_gap = 0;
         buf_consume(d, k);
