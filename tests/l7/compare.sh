@@ -22,11 +22,15 @@ kd() { "$KF_BIN/kdissect" --no-conn "$1" 2>/dev/null; }
 tshark_items() { # file decode_as
   local f=$1 da=$2
   case $proto in
-    tls) tshark -r "$f" ${da:+-d "$da"} -Y "tls.handshake.type==1" -T fields \
-           -e tls.handshake.ja3 -e tls.handshake.extensions_server_name 2>/dev/null | sort ;;
-    tls-server) tshark -r "$f" ${da:+-d "$da"} -Y "tls.handshake.type==2" -T fields \
-           -e tls.handshake.ja3s -e tls.handshake.ciphersuite 2>/dev/null |
-           while IFS=$'\t' read -r j c; do printf '%s\t%d\n' "$j" "${c:-0}"; done | sort ;;
+    # DTLS: only hellos tshark reassembled (a fragment alone carries no JA3)
+    tls) tshark -r "$f" ${da:+-d "$da"} -Y "tls.handshake.type==1 || dtls.handshake.ja3" -T fields \
+           -e tls.handshake.ja3 -e dtls.handshake.ja3 -e tls.handshake.extensions_server_name \
+           -e dtls.handshake.extensions_server_name 2>/dev/null |
+           awk -F'\t' '{ print $1 $2 "\t" $3 $4 }' | sort ;;
+    tls-server) tshark -r "$f" ${da:+-d "$da"} -Y "tls.handshake.type==2 || dtls.handshake.type==2" -T fields \
+           -e tls.handshake.ja3s -e dtls.handshake.ja3s -e tls.handshake.ciphersuite -e dtls.handshake.ciphersuite 2>/dev/null |
+           awk -F'\t' '{ print $1 $2 "\t" ($3 != "" ? $3 : ($4 != "" ? $4 : "0x0")) }' |
+           while IFS=$'\t' read -r j c; do printf '%s\t%d\n' "$j" "$c"; done | sort ;;
     redis) local port
       port=$(kd "$f" | jq -r 'select(.redis and .redis_request_size>0)|.dst.port' | head -1)
       "$here/tshark_resp_count.sh" "$f" "${port:-6379}" "$da" ;;

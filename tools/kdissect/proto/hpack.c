@@ -131,7 +131,7 @@ static uint64_t hp_int(kf_cur *c, int nbits)
 /* Makes room for need bytes at h->buf + at. */
 static char *hp_room(kd_hpack *h, size_t at, size_t need)
 {
-    if (at + need > h->buf_cap) {
+    if (at + need > h->buf_cap || !h->buf) {
         size_t cap = h->buf_cap ? h->buf_cap : 256;
         while (cap < at + need) cap *= 2;
         char *nb = realloc(h->buf, cap);

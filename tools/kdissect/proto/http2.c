@@ -204,6 +204,7 @@ static void h2_body_add(h2_state *s, h2_body *b, const uint8_t *p, size_t n, siz
         h2_mem(s, (long)(cap - b->cap));
         b->buf = nb; b->cap = cap;
     }
+    if (!take) return;
     memcpy(b->buf + b->len, p, take);
     b->len += take;
 }
@@ -719,6 +720,7 @@ static void h2_header_block(h2_state *s, int dir, uint32_t sid, uint8_t type, ui
 
 static void h2_hb_append(h2_state *s, int dir, const uint8_t *p, size_t n)
 {
+    if (n == 0) return;
     if (s->hb_len[dir] + n > H2_HDRBLOCK_MAX) { s->hp_broken[dir] = 1; return; }
     if (s->hb_len[dir] + n > s->hb_cap[dir]) {
         size_t cap = s->hb_cap[dir] ? s->hb_cap[dir] : 1024;

@@ -318,16 +318,22 @@ static void tls_parse_extensions(kf_cur *c, tls_hello *h)
 
 /* body: a ClientHello (client=1) or ServerHello (client=0) handshake body. 0 ok, -1 malformed
  * (what was read before the error is kept). */
-static int tls_parse_hello(const uint8_t *body, size_t n, int client, tls_hello *h)
+static int tls_parse_hello_v(const uint8_t *body, size_t n, int client, int dtls, tls_hello *h)
 {
     memset(h, 0, sizeof *h);
     h->client = client;
     kf_cur c = kf_cur_make(body, n);
     h->legacy_version = kf_be16(&c);
     kf_cur_skip(&c, 32);
+    if (dtls && client) {   /* DTLS ClientHello: session_id, then cookie<0..2^8-1> (RFC 6347 4.2.1) */
+        kf_cur_skip(&c, kf_u8(&c));
+        kf_cur_skip(&c, kf_u8(&c));
+        goto suites;
+    }
     /* a TLS 1.3 draft (< 22) ServerHello has neither session id nor compression method */
     int draft = !client && (h->legacy_version >> 8) == 0x7f && (h->legacy_version & 0xff) < 22;
     if (!draft) kf_cur_skip(&c, kf_u8(&c));   /* session id */
+suites:
     if (client) {
         kf_cur cs = kf_cur_sub(&c, kf_be16(&c));
         while (!cs.err && kf_cur_left(&cs) >= 2) {
@@ -350,6 +356,45 @@ static int tls_parse_hello(const uint8_t *body, size_t n, int client, tls_hello 
         if (ex.err || c.err || cut) return -1;
     }
     return 0;
+}
+
+static int tls_parse_hello(const uint8_t *body, size_t n, int client, tls_hello *h)
+{
+    return tls_parse_hello_v(body, n, client, 0, h);
+}
+
+/* DTLS (RFC 6347 4.1, 4.2.2): records of 13 bytes of header (type, version, epoch, sequence
+ * number(6), length) carrying handshake messages with 12 bytes of header (type, length(3),
+ * message_seq, fragment_offset(3), fragment_length(3)). Calls fn for each handshake fragment
+ * of epoch 0 in one datagram; returns the number of records read, -1 if it is not DTLS. */
+typedef void (*dtls_frag_fn)(void *ctx, uint8_t type, uint32_t len, uint16_t seq, uint32_t off,
+                             const uint8_t *p, uint32_t n);
+static int dtls_datagram(const uint8_t *p, size_t n, dtls_frag_fn fn, void *ctx)
+{
+    kf_cur c = kf_cur_make(p, n);
+    int records = 0;
+    while (kf_cur_left(&c) >= 13) {
+        uint8_t type = kf_u8(&c);
+        uint16_t ver = kf_be16(&c);
+        uint16_t epoch = kf_be16(&c);
+        kf_cur_skip(&c, 6);
+        uint16_t len = kf_be16(&c);
+        if (type < 20 || type > 25 || (ver >> 8) != 0xfe) return records ? records : -1;
+        kf_cur r = kf_cur_sub(&c, len);
+        if (r.err) return records ? records : -1;
+        records++;
+        if (type != 22 || epoch != 0) continue;
+        while (kf_cur_left(&r) >= 12) {
+            uint8_t mt = kf_u8(&r);
+            uint32_t ml = kf_be24(&r);
+            uint16_t mseq = kf_be16(&r);
+            uint32_t foff = kf_be24(&r), flen = kf_be24(&r);
+            const uint8_t *body = kf_cur_take(&r, flen);
+            if (!body) break;
+            if ((mt == 1 || mt == 2) && foff <= ml && flen <= ml - foff) fn(ctx, mt, ml, mseq, foff, body, flen);
+        }
+    }
+    return records;
 }
 
 /* SSLv2-compatible CLIENT-HELLO: p points at the 2-byte record header (high bit set).
@@ -462,6 +507,7 @@ static int tls_probe(const uint8_t *p, size_t n)
 
 static int tls_hs_append(tls_dir *d, const uint8_t *p, size_t n)
 {
+    if (n == 0) return 0;
     if (d->hs_len + n > TLS_HS_MAX) return -1;
     if (d->hs_len + n > d->hs_cap) {
         size_t cap = d->hs_cap ? d->hs_cap : 4096;
@@ -549,6 +595,10 @@ typedef struct tls_state {
     tls_hello ch;
     kd_pref ch_first, ch_last;
     int done[2];                /* direction is encrypted: consume without parsing */
+    const kd_pref *dg_ref;      /* DTLS: packet of the datagram being read */
+    int dtls;
+    uint8_t *dbuf[2]; uint32_t dcap[2], dlen[2], dhave[2];   /* DTLS hello being reassembled */
+    uint16_t dseq[2]; uint8_t dtype[2];
 } tls_state;
 
 static void tls_write_str_list_versions(kf_jw *w, const tls_hello *h)
@@ -660,7 +710,8 @@ static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
 {
     tls_state *s = ctx;
     kd_pref last;
-    kd_stream_ref(s->conn, s->cur_dir, last_off, &last);
+    if (s->dg_ref) last = *s->dg_ref;   /* DTLS: the datagram */
+    else kd_stream_ref(s->conn, s->cur_dir, last_off, &last);
     if (h->client) {
         if (s->has_ch) tls_emit(s, &s->ch, NULL, NULL, NULL);   /* a second hello: emit the first */
         s->ch = *h;
@@ -684,6 +735,12 @@ static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
 
 static int tls_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
 {
+    if (ci && ci->transport == KD_TRANSPORT_UDP) {   /* DTLS: a handshake record of epoch 0 */
+        if (n < 26 || p[0] != 22 || p[1] != 0xfe || (p[2] != 0xff && p[2] != 0xfd && p[2] != 0xfc) ||
+            p[3] || p[4])
+            return KD_PROBE_NO;
+        return p[13] == 1 ? KD_PROBE_CLIENT : (p[13] == 2 || p[13] == 3) ? KD_PROBE_SERVER : KD_PROBE_NO;
+    }
     int r = tls_probe(p, n);
     if (r < 0) return KD_PROBE_MORE;
     if (r == 0) return KD_PROBE_NO;
@@ -720,6 +777,45 @@ static size_t tls_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_
     return used;
 }
 
+/* Reassembles a hello from its fragments (in order or not; a byte map would be exact, the
+ * count of new bytes is enough for hellos sent once), then reports it. */
+static void dtls_on_frag(void *ctx, uint8_t type, uint32_t len, uint16_t seq, uint32_t off,
+                         const uint8_t *p, uint32_t n)
+{
+    tls_state *s = ctx;
+    int d = s->cur_dir;
+    if (len > (64u << 10)) return;
+    if (!s->dbuf[d] || s->dtype[d] != type || s->dseq[d] != seq || s->dlen[d] != len) {
+        if (s->dcap[d] < len || !s->dbuf[d]) {
+            uint8_t *nb = realloc(s->dbuf[d], len ? len : 1);
+            if (!nb) return;
+            kd_conn_mem(s->conn, (long)(len ? len : 1) - (long)s->dcap[d]);
+            s->dbuf[d] = nb; s->dcap[d] = len ? len : 1;
+        }
+        s->dtype[d] = type; s->dseq[d] = seq; s->dlen[d] = len; s->dhave[d] = 0;
+        s->start_ref[d] = *s->dg_ref;
+    }
+    memcpy(s->dbuf[d] + off, p, n);
+    s->dhave[d] += n;
+    if (s->dhave[d] >= len) {
+        tls_hello h;
+        tls_parse_hello_v(s->dbuf[d], len, type == 1, 1, &h);
+        s->dtype[d] = 0;
+        tls_on_hello(ctx, &h, 0);
+    }
+}
+
+static void tls_kd_datagram(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, const kd_pref *ref)
+{
+    tls_state *s = st;
+    s->conn = c;
+    s->cur_dir = dir;
+    s->dg_ref = ref;
+    s->dtls = 1;
+    dtls_datagram(p, n, dtls_on_frag, s);
+    s->dg_ref = NULL;
+}
+
 static void tls_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
 {
     tls_state *s = st;
@@ -741,13 +837,17 @@ static void tls_kd_destroy(kd_conn *c, void *st)
     for (int i = 0; i < 2; i++) {
         if (s->d[i].hs_cap) kd_conn_mem(c, -(long)s->d[i].hs_cap);
         tls_dir_free(&s->d[i]);
+        if (s->dcap[i]) kd_conn_mem(c, -(long)s->dcap[i]);
+        free(s->dbuf[i]);
+        s->dbuf[i] = NULL; s->dcap[i] = 0;
     }
 }
 
 const kd_dissector kd_proto_tls = {
     .name = "tls", .protocol = "TLS", .flag = "tlsx", .l7_name = "TLS",
-    .transports = KD_TRANSPORT_TCP, .ports = tls_ports, .state_size = sizeof(tls_state),
+    .transports = KD_TRANSPORT_TCP | KD_TRANSPORT_UDP, .ports = tls_ports, .state_size = sizeof(tls_state),
     .probe = tls_kd_probe, .init = tls_kd_init, .on_data = tls_kd_data, .on_gap = tls_kd_gap,
+    .on_datagram = tls_kd_datagram,
     .on_close = tls_kd_close, .destroy = tls_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */
