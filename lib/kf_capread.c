@@ -89,6 +89,7 @@ struct kf_reader {
     uint64_t good_end;
     int done;               /* 1 end reached, -1 error */
     size_t pf;              /* memory mode: prefetched up to here */
+    size_t released;        /* mmap mode: pages before this were given back (MADV_DONTNEED) */
     char err[256], warn[256];
 };
 
@@ -923,9 +924,24 @@ static int next_pcap(kf_reader *r, kf_pkt *pkt)
     return 1;
 }
 
+/* A pass over a mapped file would otherwise keep every page it touched resident (and counted in
+ * the process's RSS) until close. Pages well behind the read position are given back: for a
+ * read-only private file mapping MADV_DONTNEED only drops them from this process, and a later
+ * touch reads them again from the page cache, so no pointer handed out becomes invalid. */
+#define KF_RELEASE_STEP (16u << 20)
+#define KF_RELEASE_KEEP (4u << 20)
+static void release_behind(kf_reader *r)
+{
+    if (!r->map || r->base != r->map || r->pos < r->released + KF_RELEASE_STEP + KF_RELEASE_KEEP) return;
+    size_t upto = (r->pos - KF_RELEASE_KEEP) & ~(size_t)4095;
+    madvise((uint8_t *)r->map + r->released, upto - r->released, MADV_DONTNEED);
+    r->released = upto;
+}
+
 int kf_reader_next(kf_reader *r, kf_pkt *pkt)
 {
     if (r->done) return r->done < 0 ? -1 : 0;
+    release_behind(r);
     if (r->fmt == KF_FMT_PCAP) return next_pcap(r, pkt);
     return next_pcapng(r, pkt);
 }
