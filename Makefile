@@ -92,7 +92,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkf.a tests/unit/t.h
 # fuzz targets also build with the normal compiler against a replay driver, so every build
 # (gcc, SANITIZE=1) runs their seed corpora as tests (tests/bats/fuzz_replay.bats)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
-$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libkf.a
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libkf.a $(TOOL_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DKF_FUZZ -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
 units: $(UNIT_BIN) $(REPLAY_BIN)
@@ -108,7 +108,8 @@ demo: deps
 # --- fuzzing: libFuzzer with clang; the replay driver runs the seeds under any compiler
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined
 # a target that needs a tool's code #includes that tool's .c files itself
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(SKELS)
+TOOL_FILES := $(shell find tools -name '*.[ch]')
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) | $(SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -DKF_FUZZ -o $@ $< $(LIB_SRC) $(LDLIBS)
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
