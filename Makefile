@@ -48,6 +48,7 @@ SKELS      := $(BPF_SRC:bpf/%.bpf.c=$(BUILD)/gen/%.skel.h)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+TOOL_FILES := $(shell find tools -name '*.[ch]')
 
 .PHONY: all tools units test demo deps install clean fuzz fuzz-smoke bench
 all: tools
@@ -108,7 +109,6 @@ demo: deps
 # --- fuzzing: libFuzzer with clang; the replay driver runs the seeds under any compiler
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined
 # a target that needs a tool's code #includes that tool's .c files itself
-TOOL_FILES := $(shell find tools -name '*.[ch]')
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) | $(SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -DKF_FUZZ -o $@ $< $(LIB_SRC) $(LDLIBS)
