@@ -145,11 +145,19 @@ static int dns_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n
     int hinted = 0;
     for (const uint16_t *pp = dns_ports; *pp; pp++) if (ci->port[0] == *pp || ci->port[1] == *pp) hinted = 1;
     if (ci->transport == KD_TRANSPORT_TCP) {
-        if (n < 2) return KD_PROBE_MORE;
+        if (n < 2) return hinted ? KD_PROBE_MORE : KD_PROBE_NO;
         size_t l = kf_ld_be16(p);
         if (l < 12) return KD_PROBE_NO;
         if (n < 2 + 12) return hinted ? KD_PROBE_MORE : KD_PROBE_NO;
-        if (!hinted && n < 2 + l) return n < 512 ? KD_PROBE_MORE : KD_PROBE_NO;
+        if (!hinted) {
+            /* Off DNS ports, only ask for more bytes when the header already looks like a DNS
+             * query or answer (one question, few records): answering "more" on any stream holds
+             * back the other dissectors (MySQL and PostgreSQL on their own ports were delayed). */
+            dns_hdr h;
+            read_hdr(p + 2, n - 2, &h);
+            if (l > 4096 || h.qd != 1 || h.an > 256 || h.ns > 256 || h.ar > 256) return KD_PROBE_NO;
+            if (n < 2 + l) return n < 512 ? KD_PROBE_MORE : KD_PROBE_NO;
+        }
         if (!dns_plausible(p + 2, n - 2 < l ? n - 2 : l)) return KD_PROBE_NO;
         return (p[4] & 0x80) ? KD_PROBE_SERVER : KD_PROBE_CLIENT;
     }
