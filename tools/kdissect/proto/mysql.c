@@ -318,10 +318,13 @@ static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
         kd_conn_pending(s->conn, f->ts_ns);
         return;
     }
-    if (!c->active) {   /* mid-stream: a response without its command */
+    if (!c->active) {
         memset(c, 0, sizeof *c);
         c->active = 1;
-        c->cmd = 0x03;
+        if (s->phase == 0 && seq == 0 && len >= 3 && p[0] == 0xff)
+            c->handshake = 1;   /* ERR in place of the greeting: the server refused the host */
+        else
+            c->cmd = 0x03;      /* mid-stream: a response without its command */
     }
     if (!c->has_resp) { c->rfirst = *f; c->has_resp = 1; }
     c->rlast = *l;
