@@ -345,6 +345,30 @@ static void h2_write_cookies(kf_jw *w, const h2_fields *f, int response)
     kf_jw_obj_end(w);
 }
 
+/* A compressed gRPC message (gzip or deflate, per grpc-encoding) inflated, up to 64 KiB, and
+ * dumped like an uncompressed one, as tshark does; other encodings are left as they are. */
+static void h2_grpc_dump_compressed(kf_jw *w, const uint8_t *p, size_t n, const char *enc)
+{
+    if (!enc || (strcasecmp(enc, "gzip") && strcasecmp(enc, "deflate"))) return;
+    size_t cap = 64 * 1024;
+    uint8_t *out = malloc(cap);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (!out || inflateInit2(&z, 15 + 32) != Z_OK) { free(out); return; }
+    z.next_in = (Bytef *)p; z.avail_in = (uInt)n;
+    z.next_out = out; z.avail_out = (uInt)cap;
+    int rc = inflate(&z, Z_FINISH);
+    size_t got = cap - z.avail_out;
+    inflateEnd(&z);
+    if (rc == Z_STREAM_END) {
+        kf_jw_kstr(w, "decoded_from", enc);
+        kf_jw_kuint(w, "decoded_size", got);
+        kf_jw_key(w, "fields");
+        kd_pb_dump(w, out, got, 64);
+    }
+    free(out);
+}
+
 /* Body as text, or base64 with a marker; content-encoding gzip / deflate is decoded first
  * (zlib), up to the body limit. */
 static void h2_write_body(kf_jw *w, const h2_body *b, const char *encoding, size_t limit)
@@ -589,6 +613,10 @@ static void h2_emit(h2_state *s, h2_stream *t)
             if (!g->first_compressed && g->first_len == g->first_total) {
                 kf_jw_key(w, "fields");
                 kd_pb_dump(w, g->first, g->first_len, 64);
+            } else if (g->first_compressed && g->first_len == g->first_total) {
+                /* compressed with the message encoding the sender named (grpc-encoding) */
+                const char *enc = h2_get(i ? &t->resp : &t->req, "grpc-encoding");
+                h2_grpc_dump_compressed(w, g->first, g->first_len, enc);
             }
             kf_jw_obj_end(w);
         }
