@@ -107,7 +107,7 @@ demo: deps
 	@KF_BIN=$(abspath $(BIN)) scripts/demo
 
 # --- fuzzing: libFuzzer with clang; the replay driver runs the seeds under any compiler
-FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # a target that needs a tool's code #includes that tool's .c files itself
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) | $(SKELS)
 	@mkdir -p $(@D)

@@ -4,7 +4,7 @@
 # peak RSS and the ratio. Needs root, node, npm (first run), tcpdump, tshark.
 # Env: KF_BIN, N (unary calls; default 20000).
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$0")/../tests/l7" && pwd)
 : "${KF_BIN:=$here/../../bin}" "${N:=20000}"
 np=$("$here/grpc/setup.sh")
 w=$(mktemp -d); ns=kfbench_grpc_$$

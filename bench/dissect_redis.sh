@@ -3,7 +3,7 @@
 # against redis-server in a network namespace (loopback), in one run. Prints both rates and the
 # ratio. Needs root, redis-server, redis-tools, tcpdump, tshark. Env: KF_BIN, N (requests per test).
 set -eu
-: "${KF_BIN:=$(cd "$(dirname "$0")/../.." && pwd)/bin}" "${N:=100000}"
+: "${KF_BIN:=$(cd "$(dirname "$0")/.." && pwd)/bin}" "${N:=100000}"
 w=$(mktemp -d); ns=kfbench_redis_$$
 cleanup() { ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null; sleep 0.2; ip netns del "$ns" 2>/dev/null; rm -rf "$w"; }
 trap cleanup EXIT
