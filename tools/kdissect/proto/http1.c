@@ -20,6 +20,7 @@
 #include <zlib.h>
 #include <jansson.h>
 #include "../dissector.h"
+#include "gql.h"
 #include "kf_json.h"
 
 #define H1_MAX_HEAD (64 * 1024)
@@ -521,25 +522,7 @@ static int graphql_info(const h1_msg *rq, char *op, size_t opn, char *type, size
         const char *qp = strstr(rq->url, "query=");
         if (qp) query = qp + 6;
     }
-    int is = 0;
-    if (query) {
-        const char *s = query;
-        while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') s++;
-        if (*s == '{' ) { is = 1; snprintf(type, tn, "query"); }
-        else if (!strncmp(s, "query", 5) || !strncmp(s, "mutation", 8) || !strncmp(s, "subscription", 12)) {
-            is = 1;
-            size_t k = 0;
-            while (isalpha((unsigned char)s[k]) && k + 1 < tn) { type[k] = s[k]; k++; }
-            type[k] = 0;
-            const char *nm = s + k;
-            while (*nm == ' ') nm++;
-            if (!op[0] && (isalpha((unsigned char)*nm) || *nm == '_')) {
-                size_t z = 0;
-                while ((isalnum((unsigned char)nm[z]) || nm[z] == '_') && z + 1 < opn) { op[z] = nm[z]; z++; }
-                op[z] = 0;
-            }
-        }
-    }
+    int is = kd_gql_classify(query, type, tn, op, opn);
     if (j) json_decref(j);
     return is;
 }

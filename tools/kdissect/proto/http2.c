@@ -90,6 +90,7 @@ static int h2_probe_bytes(const uint8_t *p, size_t n)
 #include <strings.h>
 #include <zlib.h>
 #include "../dissector.h"
+#include "gql.h"
 
 /* Decoded header fields of one block: entries "name\0value\0" packed in a buffer. */
 typedef struct h2_fields {
@@ -484,25 +485,7 @@ static int h2_graphql(const char *path, const char *ct, const h2_body *b, char *
         const char *qp = strstr(path, "query=");
         if (qp) { h2_pct(qp + 6, strcspn(qp + 6, "&"), qbuf, sizeof qbuf); query = qbuf; }
     }
-    int is = 0;
-    if (query) {
-        const char *q = query;
-        while (isspace((unsigned char)*q)) q++;
-        if (*q == '{') { is = 1; snprintf(type, tn, "query"); }
-        else if (!strncmp(q, "query", 5) || !strncmp(q, "mutation", 8) || !strncmp(q, "subscription", 12)) {
-            is = 1;
-            size_t k = 0;
-            while (isalpha((unsigned char)q[k]) && k + 1 < tn) { type[k] = q[k]; k++; }
-            type[k] = 0;
-            const char *nm = q + k;
-            while (*nm == ' ') nm++;
-            if (!op[0] && (isalpha((unsigned char)*nm) || *nm == '_')) {
-                size_t z = 0;
-                while ((isalnum((unsigned char)nm[z]) || nm[z] == '_') && z + 1 < opn) { op[z] = nm[z]; z++; }
-                op[z] = 0;
-            }
-        }
-    }
+    int is = kd_gql_classify(query, type, tn, op, opn);
     if (j) json_decref(j);
     return is;
 }
