@@ -148,17 +148,14 @@ void cap_deliver(cap_ctx *c, cap_iface *ifc, int64_t ts, int dir, const uint8_t 
             rotate(c, c->seg_start + c->seg_time);   /* contiguous: the next starts where this ends */
         else if (c->seg_time && ts >= c->seg_start + 2 * c->seg_time)
             rotate(c, ts);
-        else if (c->seg_pkts && kf_pcapng_bytes(c->w) + 64 + caplen > c->seg_size)
+        else if (c->seg_pkts && seg_bytes(c) + 64 + caplen > c->seg_size)
             rotate(c, ts);
     }
     if (!c->w || c->write_failed) recover(c);
     if (!c->w || c->write_failed) { c->lost_write++; return; }
     if (ifc->idb < 0 && seg_add_iface(c, ifc) != 0) { c->lost_write++; return; }
-    kf_epb e = { .iface = (uint32_t)ifc->idb, .ts_ns = ts, .caplen = caplen, .origlen = origlen,
-                 .data = data, .flags = (uint32_t)dir, .has_flags = 1 };
-    if (ifc->pending_drop) { e.dropcount = ifc->pending_drop; e.has_dropcount = 1; }
-    if (kf_pcapng_write_epb(c->w, &e) != 0) {
-        c->write_failed = 1;
+    if (seg_write_epb(c, (uint32_t)ifc->idb, ts, (uint32_t)dir, data, caplen, origlen,
+                      ifc->pending_drop) != 0) {
         c->lost_write++;
         return;
     }
@@ -621,7 +618,7 @@ int cmd_capture(int argc, char **argv)
         forget_gone(c);
         if (now_m - last_drops >= KF_NS_PER_SEC / 5) { be->poll_drops(c); last_drops = now_m; }
         if (now_m - last_flush >= KF_NS_PER_SEC) {
-            if (c->w && kf_pcapng_flush(c->w) != 0) c->write_failed = 1;
+            if (c->w) seg_flush(c);
             last_flush = now_m;
         }
         if (now_m - last_ret >= 10 * KF_NS_PER_SEC) {
@@ -645,6 +642,7 @@ int cmd_capture(int argc, char **argv)
     free(c->ifs);
     free(c->pats);
     free(c->vbuf);
+    free(c->obuf);
     free(c->nodedir);
     free_filter(&c->fprog_eth);
     free_filter(&c->fprog_raw);

@@ -51,6 +51,9 @@ typedef struct cap_ctx {
     int write_failed;
     uint64_t lost_write;    /* packets lost to write errors (disk full) */
     int64_t last_flush, last_retention;
+    unsigned char *obuf;    /* EPBs not yet written (segment.c) */
+    size_t olen;
+    uint64_t obytes;        /* bytes of EPBs put in this segment */
     unsigned char *vbuf;    /* VLAN re-insertion buffer */
     size_t vbuf_len;
 } cap_ctx;
@@ -66,6 +69,14 @@ void cap_add_drops(cap_ctx *c, cap_iface *ifc, uint64_t n);
 /* segment.c */
 int seg_open(cap_ctx *c, int64_t now_ns);
 int seg_add_iface(cap_ctx *c, cap_iface *ifc);
+/* One EPB (epb_flags = flags; epb_dropcount when dropcount > 0) into the open segment's buffer;
+ * 0, or -1 with write_failed set. */
+int seg_write_epb(cap_ctx *c, uint32_t iface, int64_t ts, uint32_t flags, const uint8_t *data,
+                  uint32_t caplen, uint32_t origlen, uint64_t dropcount);
+/* Everything buffered to the file (not synced); 0 / -1 with write_failed set. */
+int seg_flush(cap_ctx *c);
+/* Bytes of the open segment so far, buffered ones included. */
+uint64_t seg_bytes(const cap_ctx *c);
 /* ISBs, rename. 0 ok; 1 a write had failed (disk full): the segment was cut to its last whole
  * block, as a repair does; -1 it could not be closed. */
 int seg_close(cap_ctx *c, int64_t now_ns);
