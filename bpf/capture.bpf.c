@@ -10,7 +10,7 @@
 
 /* bytes to copy: max(snaplen, what the -f filter reads), set by user space before load */
 const volatile __u32 cap_len = 262144;
-/* wake user space when this much is waiting in the ring (user space sets ring size / 16) */
+/* wake user space when this much is waiting in the ring (user space sets ring size / 4) */
 const volatile __u64 wake_bytes = 1 << 20;
 
 struct {

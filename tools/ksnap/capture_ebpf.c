@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include "../../bpf/capture.h"
@@ -21,12 +23,59 @@ struct ebpf_if {
 };
 
 static struct capture_bpf *skel;
-static struct ring_buffer *rb;
 static cap_ctx *g_ctx;
 static int64_t g_offset;         /* realtime - monotonic for this round */
 static uint64_t g_events;
-static unsigned g_batch;          /* records handled in this consume call */
 #define BATCH_MAX 65536           /* then back to the main loop (signals, flushes, stats) */
+
+/* The ring buffer, read here rather than through libbpf's ring_buffer__consume: libbpf (1.1)
+ * publishes the consumer position after every record, and that cache line is the one the
+ * producing CPU reads on every reserve; here it is published every ring/64 bytes and at the end of
+ * a batch. The layout is the kernel's (kernel/bpf/ringbuf.c, BPF_RINGBUF_* in linux/bpf.h):
+ * page 0 the consumer position (ours to write), page 1 the producer position, then the data
+ * area mapped twice in a row so that a record wrapping around reads as one piece. Each record:
+ * u32 length (BUSY bit while the producer writes it, DISCARD bit), u32 page offset, the data,
+ * rounded up to 8 bytes. */
+static struct {
+    int map_fd, epfd;
+    unsigned long *cons, *prod;
+    uint8_t *data;
+    size_t size, mask, publish;
+    void *cons_page, *prod_pages;
+    size_t page, prod_len;
+} ring = { .map_fd = -1, .epfd = -1 };
+
+static void ring_close(void)
+{
+    if (ring.cons_page) munmap(ring.cons_page, ring.page);
+    if (ring.prod_pages) munmap(ring.prod_pages, ring.prod_len);
+    if (ring.epfd >= 0) close(ring.epfd);
+    ring.cons_page = ring.prod_pages = NULL;
+    ring.epfd = -1;
+}
+
+static int ring_open(int map_fd, size_t size)
+{
+    ring.map_fd = map_fd;
+    ring.size = size;
+    ring.mask = size - 1;
+    ring.publish = size / 64;
+    ring.page = (size_t)sysconf(_SC_PAGESIZE);
+    ring.prod_len = ring.page + 2 * size;
+    ring.cons_page = mmap(NULL, ring.page, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+    if (ring.cons_page == MAP_FAILED) { ring.cons_page = NULL; return -1; }
+    ring.prod_pages = mmap(NULL, ring.prod_len, PROT_READ, MAP_SHARED, map_fd, (off_t)ring.page);
+    if (ring.prod_pages == MAP_FAILED) { ring.prod_pages = NULL; ring_close(); return -1; }
+    ring.cons = ring.cons_page;
+    ring.prod = ring.prod_pages;
+    ring.data = (uint8_t *)ring.prod_pages + ring.page;
+    /* epoll rather than poll on the map itself: the program wakes us only once enough is
+     * waiting, and epoll reports the map ready on those wake-ups */
+    ring.epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN };
+    if (ring.epfd < 0 || epoll_ctl(ring.epfd, EPOLL_CTL_ADD, map_fd, &ev) != 0) { ring_close(); return -1; }
+    return 0;
+}
 
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
@@ -35,12 +84,18 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
     return vfprintf(stderr, fmt, ap);
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+static cap_iface *last_ifc;   /* the interface of the previous record, within one consume */
+
+static void on_event(const void *data, size_t size)
 {
     const struct kf_cap_event *e = data;
-    if (size < sizeof *e || e->caplen > size - sizeof *e) return 0;
-    cap_iface *ifc = cap_iface_by_index(g_ctx, (int)e->ifindex);
-    if (!ifc) return ++g_batch >= BATCH_MAX ? -EAGAIN : 0;   /* an interface we let go */
+    if (size < sizeof *e || e->caplen > size - sizeof *e) return;
+    cap_iface *ifc = last_ifc;
+    if (!ifc || ifc->ifindex != (int)e->ifindex) {
+        ifc = cap_iface_by_index(g_ctx, (int)e->ifindex);
+        if (!ifc) return;   /* an interface we let go */
+        last_ifc = ifc;
+    }
     g_events++;
     const uint8_t *pkt = (const uint8_t *)(e + 1);
     uint32_t caplen = e->caplen, len = e->len;
@@ -50,7 +105,7 @@ static int on_event(void *ctx, void *data, size_t size)
         cap_ctx *c = g_ctx;
         if (c->vbuf_len < caplen + 4) {
             unsigned char *nb = realloc(c->vbuf, caplen + 4);
-            if (!nb) return 0;
+            if (!nb) return;
             c->vbuf = nb;
             c->vbuf_len = caplen + 4;
         }
@@ -65,8 +120,6 @@ static int on_event(void *ctx, void *data, size_t size)
         len += 4;
     }
     cap_deliver(g_ctx, ifc, (int64_t)e->ts_mono + g_offset, e->dir, pkt, caplen, len);
-    /* libbpf consumes this record and stops on a negative return */
-    return ++g_batch >= BATCH_MAX ? -EAGAIN : 0;
 }
 
 static int eb_init(cap_ctx *c, char *err, size_t errlen)
@@ -79,7 +132,9 @@ static int eb_init(cap_ctx *c, char *err, size_t errlen)
         return errno == EPERM ? -2 : -1;
     }
     skel->rodata->cap_len = c->cap_len;
-    skel->rodata->wake_bytes = (c->ring_size ? c->ring_size : 32 << 20) / 16;
+    /* each wake-up costs the reader a few microseconds: one per quarter of the ring, which
+     * leaves the other three quarters for the time it takes to get going */
+    skel->rodata->wake_bytes = (c->ring_size ? c->ring_size : 32 << 20) / 4;
     if (c->ring_size) bpf_map__set_max_entries(skel->maps.events, (uint32_t)c->ring_size);
     int r = capture_bpf__load(skel);
     if (r) {
@@ -88,8 +143,7 @@ static int eb_init(cap_ctx *c, char *err, size_t errlen)
         skel = NULL;
         return (r == -EPERM || r == -EACCES) ? -2 : -1;
     }
-    rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, NULL, NULL);
-    if (!rb) {
+    if (ring_open(bpf_map__fd(skel->maps.events), bpf_map__max_entries(skel->maps.events)) != 0) {
         snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(errno));
         capture_bpf__destroy(skel);
         skel = NULL;
@@ -175,17 +229,35 @@ static void eb_detach(cap_ctx *c, cap_iface *ifc)
 static int eb_fds(cap_ctx *c, int *fds, int max)
 {
     if (max < 1) return 0;
-    fds[0] = ring_buffer__epoll_fd(rb);
+    fds[0] = ring.epfd;
     return 1;
 }
 
 static int eb_consume(cap_ctx *c)
 {
     g_offset = cap_mono_to_real();
-    g_batch = 0;
-    int r = ring_buffer__consume(rb);
-    if (r == -EAGAIN) return 1;   /* more is waiting */
-    return r < 0 && r != -EINTR ? r : 0;
+    last_ifc = NULL;
+    unsigned long cons = *ring.cons, published = cons;
+    unsigned long prod = __atomic_load_n(ring.prod, __ATOMIC_ACQUIRE);
+    unsigned n = 0;
+    int more = 0;
+    while (cons < prod) {
+        const uint32_t *hdr = (const uint32_t *)(ring.data + (cons & ring.mask));
+        uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+        if (len & BPF_RINGBUF_BUSY_BIT) break;   /* being written: the next round */
+        uint32_t dlen = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+        if (dlen > ring.size) return -1;          /* cannot happen with a sane kernel */
+        if (!(len & BPF_RINGBUF_DISCARD_BIT)) on_event(hdr + 2, dlen);
+        cons += (dlen + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+        if (cons - published >= ring.publish) {
+            __atomic_store_n(ring.cons, cons, __ATOMIC_RELEASE);
+            published = cons;
+        }
+        if (cons == prod) prod = __atomic_load_n(ring.prod, __ATOMIC_ACQUIRE);
+        if (++n >= BATCH_MAX) { more = cons < prod; break; }
+    }
+    __atomic_store_n(ring.cons, cons, __ATOMIC_RELEASE);
+    return more;
 }
 
 static void eb_poll_drops(cap_ctx *c)
@@ -211,8 +283,7 @@ static void eb_poll_drops(cap_ctx *c)
 
 static void eb_fini(cap_ctx *c)
 {
-    if (rb) ring_buffer__free(rb);
-    rb = NULL;
+    ring_close();
     if (skel) capture_bpf__destroy(skel);
     skel = NULL;
 }
