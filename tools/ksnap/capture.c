@@ -110,9 +110,11 @@ static int rotate(cap_ctx *c, int64_t start)
 {
     int64_t now = kf_now_ns();
     if (seg_close(c, now) == 1) do_retention(c, 1);   /* disk full: make room */
-    else if (c->retain_size || c->retain_time) do_retention(c, 0);
     make_room(c);
-    return seg_open(c, start);
+    int r = seg_open(c, start);
+    /* after the open: the new segment counts as a whole one, beside the one still closing */
+    if (c->retain_size || c->retain_time) do_retention(c, 0);
+    return r;
 }
 
 /* A write failed (disk full) or no segment is open: close what is whole, evict the oldest
@@ -594,10 +596,12 @@ int cmd_capture(int argc, char **argv)
     if (!natt) kf_warn("no interface to capture yet; waiting for %s", c->npats ? "one that matches -i" : "one to come up");
     int rc = KF_EXIT_OK;
     if (user && drop_privileges(c, user, capfd) != 0) { rc = KF_EXIT_ERR; exiting = 1; }
+    seg_worker_start();
 
     int64_t now_m = mono_now();
     int64_t last_stats = now_m, last_flush = now_m, last_drops = now_m, last_ret = now_m;
     int more = 0;
+    uint64_t last_closed = 0;
     while (!exiting) {
         struct pollfd pf[512];
         int fds[511];
@@ -621,9 +625,12 @@ int cmd_capture(int argc, char **argv)
             if (c->w) seg_flush(c);
             last_flush = now_m;
         }
-        if (now_m - last_ret >= 10 * KF_NS_PER_SEC) {
+        uint64_t closed = seg_closed_count();
+        if (now_m - last_ret >= 10 * KF_NS_PER_SEC || closed != last_closed) {
+            /* and once a segment the worker closed can go */
             if (c->retain_size || c->retain_time) do_retention(c, 0);
             last_ret = now_m;
+            last_closed = closed;
         }
         if (c->stats_every && now_m - last_stats >= c->stats_every) { print_stats(c, now_m - last_stats); last_stats = now_m; }
     }
@@ -635,7 +642,9 @@ int cmd_capture(int argc, char **argv)
     while (be->consume(c) == 1)   /* eBPF: what the ring still holds */
         ;
     if (c->stats_every) print_stats(c, 0);
+    c->sync_close = 1;
     if (seg_close(c, kf_now_ns()) != 0) rc = KF_EXIT_IO;   /* what could not be written is lost */
+    seg_wait_closed();
     be->fini(c);
     close(nlfd);
     for (size_t i = 0; i < c->nifs; i++) free(c->ifs[i]);

@@ -49,11 +49,13 @@ typedef struct cap_ctx {
     int64_t last_start;
     uint64_t seg_pkts;
     int write_failed;
+    int sync_close;         /* close segments in this thread (at exit) */
     uint64_t lost_write;    /* packets lost to write errors (disk full) */
     int64_t last_flush, last_retention;
     unsigned char *obuf;    /* EPBs not yet written (segment.c) */
     size_t olen;
     uint64_t obytes;        /* bytes of EPBs put in this segment */
+    uint64_t sync_from;     /* file offset from which writeback has not been started */
     unsigned char *vbuf;    /* VLAN re-insertion buffer */
     size_t vbuf_len;
 } cap_ctx;
@@ -77,9 +79,17 @@ int seg_write_epb(cap_ctx *c, uint32_t iface, int64_t ts, uint32_t flags, const 
 int seg_flush(cap_ctx *c);
 /* Bytes of the open segment so far, buffered ones included. */
 uint64_t seg_bytes(const cap_ctx *c);
-/* ISBs, rename. 0 ok; 1 a write had failed (disk full): the segment was cut to its last whole
- * block, as a repair does; -1 it could not be closed. */
+/* ISBs, then fdatasync and rename: in a thread of its own unless sync_close is set (see
+ * segment.c). 0 ok (or handed to the thread); 1 a write had failed (disk full): the segment was
+ * cut to its last whole block, as a repair does; -1 it could not be closed. */
 int seg_close(cap_ctx *c, int64_t now_ns);
+/* The thread that writes segments back to disk and closes them (see segment.c); without it,
+ * closes happen in the calling thread. */
+void seg_worker_start(void);
+/* Segments the worker has closed so far (retention runs after each). */
+uint64_t seg_closed_count(void);
+/* Waits for the segments being closed in the background; stops the worker. */
+void seg_wait_closed(void);
 /* Truncates a left-over .part to its last complete block and renames it to .pcapng (removes
  * it when not even the section header is whole). 0 ok, -1 with err. *kept_bytes set. */
 int seg_repair(const char *part, uint64_t *kept_bytes, char *err, size_t errlen);

@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,139 @@ static char *path_join(const char *a, const char *b)
     r[la] = '/';
     memcpy(r + la + 1, b, lb + 1);
     return r;
+}
+
+/* The end of a closed segment: its .part renamed once written and on disk (bad = 0), or, after a
+ * failed write (bad = 1, errno e), cut to its last whole block as a crash repair does.
+ * 0 ok, 1 cut after a failed write, -1 it could not be closed. */
+static int seg_finish(const char *part, int bad, int e)
+{
+    int rc = 0;
+    if (bad) {
+        /* a write failed (disk full): keep what is whole, like a crash repair */
+        uint64_t kept;
+        char err[256];
+        if (seg_repair(part, &kept, err, sizeof err) != 0) {
+            kf_err("%s: %s", part, err);
+            rc = -1;
+        } else if (kept) {
+            kf_err("%s: write failed (%s); segment closed at %llu bytes", part, strerror(e),
+                   (unsigned long long)kept);
+            rc = 1;
+        } else {
+            kf_err("%s: write failed (%s); nothing whole in it, removed", part, strerror(e));
+            rc = 1;
+        }
+    } else {
+        size_t l = strlen(part);
+        char *closed = strndup(part, l - 5);
+        if (!closed || rename(part, closed) != 0) {
+            kf_err("%s: rename: %s", part, strerror(errno));
+            rc = -1;
+        }
+        free(closed);
+    }
+    return rc;
+}
+
+/* ---- the disk worker ----
+ * A segment must be on disk (fdatasync) before its rename says it is complete. Done all at once
+ * at close, that was a burst of writeback work (milliseconds of CPU for 64 MiB) and a wait for
+ * the disk in which no packet was read: under a CPU limit (a DaemonSet's CFS quota) or at a few
+ * hundred MB/s the ring overflowed at every rotation. So a thread starts the writeback of each
+ * MiB soon after it is written (sync_file_range SYNC_FILE_RANGE_WRITE: the work spreads evenly
+ * over the packets) and, at close, waits for the rest (fdatasync), closes and renames the
+ * segment while capture goes on into the next one. A segment keeps its .part name until its data
+ * is on disk; a crash in between leaves a whole .part that the next start repairs, keeping all of
+ * it. The capture thread waits for the worker only at a close while the previous close is not
+ * done (segments closing faster than the disk takes them), and at exit. Started after privileges are dropped (capset applies to one thread only). */
+enum { JOB_RANGE, JOB_CLOSE, JOB_EXIT };
+struct job { int kind; int fd; uint64_t off, len; FILE *f; char *part; };
+#define NJOBS 64
+#define SYNC_STEP (1u << 20)
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t more, done;
+    struct job q[NJOBS];
+    unsigned head, tail;   /* q[head % NJOBS] is being done or next; tail - head queued */
+    int closing;           /* a JOB_CLOSE queued or being done */
+    uint64_t closed;       /* JOB_CLOSEs done */
+    int started;
+    pthread_t t;
+} wk = { .mu = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER,
+         .done = PTHREAD_COND_INITIALIZER };
+
+static void *wk_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&wk.mu);
+        while (wk.head == wk.tail) pthread_cond_wait(&wk.more, &wk.mu);
+        struct job j = wk.q[wk.head % NJOBS];
+        pthread_mutex_unlock(&wk.mu);
+        if (j.kind == JOB_RANGE) {
+            sync_file_range(j.fd, (off_t)j.off, (off_t)j.len, SYNC_FILE_RANGE_WRITE);
+        } else if (j.kind == JOB_CLOSE) {
+            int bad = fdatasync(fileno(j.f)) != 0;
+            int e = errno;
+            if (fclose(j.f) != 0 && !bad) { bad = 1; e = errno; }
+            seg_finish(j.part, bad, e);
+            free(j.part);
+        }
+        pthread_mutex_lock(&wk.mu);
+        wk.head++;
+        if (j.kind == JOB_CLOSE) { wk.closing = 0; wk.closed++; }
+        pthread_cond_broadcast(&wk.done);
+        pthread_mutex_unlock(&wk.mu);
+        if (j.kind == JOB_EXIT) return NULL;
+    }
+}
+
+void seg_worker_start(void)
+{
+    if (!wk.started && pthread_create(&wk.t, NULL, wk_main, NULL) == 0) wk.started = 1;
+}
+
+uint64_t seg_closed_count(void)
+{
+    pthread_mutex_lock(&wk.mu);
+    uint64_t n = wk.closed;
+    pthread_mutex_unlock(&wk.mu);
+    return n;
+}
+
+/* 0 queued; -1 no worker, or the queue is full and wait is 0. A close waits for the one before
+ * it: at most one segment is being closed, so retention is at most one segment behind. */
+static int wk_push(const struct job *j, int wait)
+{
+    if (!wk.started) return -1;
+    pthread_mutex_lock(&wk.mu);
+    while (wk.tail - wk.head >= NJOBS || (j->kind == JOB_CLOSE && wk.closing)) {
+        if (!wait) { pthread_mutex_unlock(&wk.mu); return -1; }
+        pthread_cond_wait(&wk.done, &wk.mu);
+    }
+    wk.q[wk.tail++ % NJOBS] = *j;
+    if (j->kind == JOB_CLOSE) wk.closing = 1;
+    pthread_cond_signal(&wk.more);
+    pthread_mutex_unlock(&wk.mu);
+    return 0;
+}
+
+static void wk_drain(void)
+{
+    if (!wk.started) return;
+    pthread_mutex_lock(&wk.mu);
+    while (wk.head != wk.tail) pthread_cond_wait(&wk.done, &wk.mu);
+    pthread_mutex_unlock(&wk.mu);
+}
+
+void seg_wait_closed(void)
+{
+    if (!wk.started) return;
+    struct job j = { .kind = JOB_EXIT };
+    wk_push(&j, 1);
+    pthread_join(wk.t, NULL);
+    wk.started = 0;
 }
 
 /* ---- EPBs: built in place here, not through kf_pcapng_write_epb ----
@@ -55,6 +189,12 @@ static int obuf_out(cap_ctx *c)
         o += (size_t)n;
     }
     c->olen = 0;
+    /* what the kf_pcapng writer had is out too (flushed after each of its blocks) */
+    uint64_t end = kf_pcapng_bytes(c->w) + c->obytes;
+    if (end - c->sync_from >= SYNC_STEP) {
+        struct job j = { .kind = JOB_RANGE, .fd = fd, .off = c->sync_from, .len = end - c->sync_from };
+        if (wk_push(&j, 0) == 0) c->sync_from = end;
+    }
     return 0;
 }
 
@@ -159,6 +299,7 @@ int seg_open(cap_ctx *c, int64_t now)
     c->write_failed = 0;
     c->olen = 0;
     c->obytes = 0;
+    c->sync_from = 0;
     for (size_t i = 0; i < c->nifs; i++) {
         c->ifs[i]->idb = -1;
         if (c->ifs[i]->attached && !c->ifs[i]->gone) seg_add_iface(c, c->ifs[i]);
@@ -241,38 +382,23 @@ int seg_close(cap_ctx *c, int64_t now)
     if (kf_pcapng_close(c->w) != 0) bad = 1;
     c->w = NULL;
     if (fflush(c->f) != 0) bad = 1;
+    for (size_t i = 0; i < c->nifs; i++) c->ifs[i]->idb = -1;
+    if (!bad && !c->sync_close) {
+        struct job j = { .kind = JOB_CLOSE, .f = c->f, .part = c->part };
+        if (wk_push(&j, 1) == 0) {
+            c->f = NULL;
+            c->part = NULL;
+            return 0;
+        }
+    }
+    wk_drain();   /* no writeback of this file still queued */
     if (!bad && fdatasync(fileno(c->f)) != 0) bad = 1;
     int e = errno;
     fclose(c->f);
     c->f = NULL;
-    int rc = 0;
-    if (bad) {
-        /* a write failed (disk full): keep what is whole, like a crash repair */
-        uint64_t kept;
-        char err[256];
-        if (seg_repair(c->part, &kept, err, sizeof err) != 0) {
-            kf_err("%s: %s", c->part, err);
-            rc = -1;
-        } else if (kept) {
-            kf_err("%s: write failed (%s); segment closed at %llu bytes", c->part, strerror(e),
-                   (unsigned long long)kept);
-            rc = 1;
-        } else {
-            kf_err("%s: write failed (%s); nothing whole in it, removed", c->part, strerror(e));
-            rc = 1;
-        }
-    } else {
-        size_t l = strlen(c->part);
-        char *closed = strndup(c->part, l - 5);
-        if (!closed || rename(c->part, closed) != 0) {
-            kf_err("%s: rename: %s", c->part, strerror(errno));
-            rc = -1;
-        }
-        free(closed);
-    }
+    int rc = seg_finish(c->part, bad, e);
     free(c->part);
     c->part = NULL;
-    for (size_t i = 0; i < c->nifs; i++) c->ifs[i]->idb = -1;
     return rc;
 }
 
@@ -291,12 +417,14 @@ int store_retention(const char *dir, const char *node, uint64_t max_bytes, uint6
     kf_segment *s;
     size_t n;
     if (kf_store_segments(dir, node, &s, &n, err, errlen) != 0) { kf_store_unlock(lk); return -1; }
-    uint64_t total = 0, open = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i].open) open += s[i].size;
-        else total += s[i].size;
-    }
-    total += open > reserve ? open : reserve;
+    /* the newest .part is the one being written: it counts as at least reserve bytes; an older
+     * one is a segment whose close is finishing, at its size */
+    uint64_t total = 0;
+    size_t newest_open = n;
+    for (size_t i = 0; i < n; i++)
+        if (s[i].open) newest_open = i;
+    for (size_t i = 0; i < n; i++)
+        total += i == newest_open && s[i].size < reserve ? reserve : s[i].size;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i].open) continue;   /* the open segment is never deleted */
