@@ -25,6 +25,14 @@ struct {
     __type(value, struct kf_cap_counts);
 } drops SEC(".maps");
 
+/* when this CPU last forced a wake-up of the reader (ns, bpf_ktime_get_ns) */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} last_wake SEC(".maps");
+
 static __always_inline void count_drop(__u32 ifindex)
 {
     struct kf_cap_counts *c = bpf_map_lookup_elem(&drops, &ifindex);
@@ -75,9 +83,20 @@ fill:
     e->vlan_proto = skb->vlan_proto;
     e->dir = dir;
     /* Waking the reader for every packet costs more than the copy; wake it once enough has
-     * piled up, otherwise it finds the records at its next timed poll. */
-    bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wake_bytes
-                              ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+     * piled up, otherwise it finds the records at its next timed poll. And at most once a
+     * millisecond per CPU: a reader that is slow to come (a CPU quota throttling it) would
+     * otherwise be woken again by every packet, at ~3 us each on this CPU. One wake-up is
+     * never lost: the reader's epoll keeps the ring marked ready until it reads. */
+    __u64 flags = BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wake_bytes) {
+        __u32 k = 0;
+        __u64 *lw = bpf_map_lookup_elem(&last_wake, &k);
+        if (!lw || ts - *lw >= 1000000) {
+            flags = BPF_RB_FORCE_WAKEUP;
+            if (lw) *lw = ts;
+        }
+    }
+    bpf_ringbuf_submit(e, flags);
     return TC_ACT_UNSPEC;
 drop:
     count_drop(skb->ifindex);
