@@ -6,6 +6,9 @@
 # programs inside a network namespace this script creates: a Python HTTP/1.1 keep-alive server
 # and curl clients fetching thousands of objects over persistent connections, dnsmasq answering
 # dig, all captured with tcpdump on the namespace's loopback (MTU 1500, like a pod's veth).
+# As on a node, the traffic is between many endpoints: sixteen HTTP clients and four DNS
+# clients, each with an address of its own (10.77.0.11-26, 10.77.0.50-53), talking to a server
+# at 10.77.0.1.
 # Env: KF_BENCH_MB (capture size, default 400), KF_BENCH_RUNS (best of, default 3),
 #      KF_BENCH_FILE (use this capture instead).
 set -euo pipefail
@@ -39,6 +42,7 @@ make_capture() {
     echo "read.sh: ethtool missing: loopback keeps GSO, packets will be large" >&2
   fi
   ip -n "$ns" addr add 10.77.0.1/32 dev lo
+  for a in $(seq 11 26) $(seq 50 53); do ip -n "$ns" addr add "10.77.0.$a/32" dev lo; done
   cat > "$work/srv.py" <<'EOF'
 import http.server, socketserver, zlib
 SIZES = [180, 700, 1500, 4096, 12000, 30000, 65000]
@@ -66,15 +70,18 @@ EOF
   local tdpid=$!   # ip netns exec execs tcpdump: same pid
   sleep 1.5
   for i in $(seq 1 3000); do echo "host$i.bench.test A"; echo "api-$i.svc.cluster.local AAAA"; done > "$work/names"
+  split -n l/4 -d "$work/names" "$work/names."
   local round=0
   while :; do
     round=$((round + 1))
-    # 4 clients x 2500 objects, each client on one keep-alive connection
-    for c in 1 2 3 4; do
-      ip netns exec "$ns" curl -s -o /dev/null "http://10.77.0.1:8080/r$round/c$c/obj[1-2500]" &
+    # 16 clients x 625 objects, each client (its own address) on one keep-alive connection
+    for c in $(seq 1 16); do
+      ip netns exec "$ns" curl -s -o /dev/null --interface "10.77.0.$((10 + c))" "http://10.77.0.1:8080/r$round/c$c/obj[1-625]" &
     done
-    ip netns exec "$ns" dig @10.77.0.1 +tries=1 +time=1 -f "$work/names" >/dev/null &
-    wait $(jobs -p | tail -5)
+    for q in 0 1 2 3; do
+      ip netns exec "$ns" dig @10.77.0.1 -b "10.77.0.5$q" +tries=1 +time=1 -f "$work/names.0$q" >/dev/null &
+    done
+    wait $(jobs -p | tail -20)
     local sz
     sz=$(stat -c %s "$CAP.tmp" 2>/dev/null || echo 0)
     echo "read.sh: capture $((sz / 1000000)) MB after round $round" >&2

@@ -187,6 +187,9 @@ int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u);
 void kd_conn_mem(kd_conn *c, long delta);
 /* DNS: an answer mapping ip -> name seen at ts (feeds src.dns/dst.dns and src.name/dst.name). */
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns);
+/* proto/dns.c, for the -j dispatcher: the ip -> name pairs a DNS response message teaches. */
+typedef void (*kd_name_fn)(void *arg, const kf_addr *ip, const char *name, size_t len);
+unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg);
 /* --stats counters a dissector may bump. */
 enum kd_stat { KD_STAT_PARSE_ERRORS, KD_STAT_TRUNCATED_BODIES, KD_STAT_RESYNCS,
                KD_STAT_UNANSWERED, KD_STAT__N };

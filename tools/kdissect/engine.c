@@ -139,8 +139,9 @@ struct kd_engine {
     kf_jw jw, idw;
     kd_conn *emitting; const kd_call *call;
     char idprefix[24];
-    int64_t now, emit_ts;
-    uint64_t pkt_since_flush;
+    int64_t now, emit_ts, out_ts;
+    int64_t watermark;           /* after flush_ready: no waiting record starts before this */
+    uint64_t seen;               /* packets of the capture so far (all shards' with -j) */
     uint64_t mem;                /* accounted bytes */
     int finishing;
     /* node ip cache from metadata */
@@ -270,6 +271,7 @@ static kd_rec *heap_pop(kd_engine *e)
 /* Writes one record with its id in front. */
 static void rec_output(kd_engine *e, kd_rec *r)
 {
+    e->out_ts = r->ts;
     if (!e->out_failed) {
         char id[64];
         snprintf(id, sizeof id, "%s-%06" PRIu64, e->idprefix, e->out_index++);
@@ -351,6 +353,7 @@ static void flush_ready(kd_engine *e, int all)
                 for (kd_flow *f = e->fht[i]; f; f = f->hnext)
                     if (f->dirty && f->rec_start < w) w = f->rec_start;
     }
+    e->watermark = w;
     for (;;) {
         kd_rec *best = e->hn ? e->heap[0] : NULL;
         size_t bi = (size_t)-1;
@@ -379,7 +382,10 @@ static uint64_t addr_hash(const kf_addr *a) { return mix64(hash_bytes(0xcbf29ce4
 
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
 {
-    kd_engine *e = c->e;
+    kd_engine_learn_name(c->e, ip, name, len, ts_ns);
+}
+void kd_engine_learn_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
+{
     if (!len || len > 255) return;
     if (!e->nhtcap) {
         e->nhtcap = 1024;
@@ -1498,12 +1504,46 @@ static void sweep(kd_engine *e, int64_t now)
 
 static void flows_interval(kd_engine *e, int64_t now, int all);
 
+static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
+                   uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame);
+
+/* Housekeeping by the capture's packet count (every packet, whoever dissects it, so that -j
+ * shards do it at the same packets as one engine): expiry and timers every 256 packets,
+ * flow intervals and the release of waiting records every 16384. */
+static void cadence(kd_engine *e, int64_t ts)
+{
+    if (e->seen % 16384 == 0) {
+        sweep(e, ts);
+        if (!e->o.no_conn) flows_interval(e, ts, 0);
+        flush_ready(e, 0);
+    } else if (e->seen % 256 == 0) {
+        sweep(e, ts);
+    }
+}
+
 void kd_engine_packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
                       uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame)
 {
+    e->seen++;
+    if (ts > e->now) e->now = ts;
+    packet(e, ts, linktype, data, caplen, origlen, iface, file, node, frame);
+    cadence(e, ts);
+}
+
+void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq)
+{
+    e->seen = seq ? seq : e->seen + 1;
+    if (ts > e->now) e->now = ts;
+    cadence(e, ts);
+}
+
+void kd_engine_seq(kd_engine *e, uint64_t seq) { e->seen = seq; }
+
+static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
+                   uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame)
+{
     e->st.packets++;
     e->st.bytes += origlen;
-    if (ts > e->now) e->now = ts;
     kf_l4 l4;
     int rc = kf_decode(e->dec, linktype, data, caplen, ts, &l4);
     if (rc == KF_DEC_NOT_IP) { e->st.non_ip++; return; }
@@ -1583,14 +1623,6 @@ void kd_engine_packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *dat
             f->l7 |= c->l7;
         }
     }
-    if (++e->pkt_since_flush >= 16384 + 4 * e->nconns) {
-        e->pkt_since_flush = 0;
-        sweep(e, ts);
-        if (!e->o.no_conn) flows_interval(e, ts, 0);
-        flush_ready(e, 0);
-    } else if ((e->st.packets & 255) == 0) {
-        sweep(e, ts);
-    }
 }
 
 static void flows_interval(kd_engine *e, int64_t now, int all)
@@ -1636,6 +1668,13 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg)
     if (!e->dec || !e->dup || ht_grow(e) != 0) { kd_engine_free(e); return NULL; }
     return e;
 }
+
+int64_t kd_engine_watermark(const kd_engine *e)
+{
+    return e->watermark < e->now ? e->watermark : e->now;
+}
+
+int64_t kd_engine_out_ts(const kd_engine *e) { return e->out_ts; }
 
 int kd_engine_finish(kd_engine *e)
 {

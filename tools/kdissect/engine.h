@@ -36,6 +36,19 @@ void kd_engine_packet(kd_engine *e, int64_t ts_ns, int linktype, const uint8_t *
 /* End of input: closes every connection, emits everything, flushes output. Returns 0 / -1
  * (output callback failed). */
 int kd_engine_finish(kd_engine *e);
+/* -j shards. kd_engine_pass: packet number seq of the capture (1-based, over all shards; 0 =
+ * the next one) went to another shard at ts: keep the clock and the housekeeping (expiry,
+ * timers, flow intervals, releasing waiting records) at the packets one engine would.
+ * kd_engine_seq: the next kd_engine_packet is packet number seq + 1. */
+void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq);
+void kd_engine_seq(kd_engine *e, uint64_t seq);
+/* The time before which this engine will emit no more records, as of its last release of
+ * waiting records (every 16384 packets of the capture). */
+int64_t kd_engine_watermark(const kd_engine *e);
+/* Inside the output callback: the timestamp of the record being written. */
+int64_t kd_engine_out_ts(const kd_engine *e);
+/* A name a DNS answer gave ip (what kd_learn_name does, for answers another shard dissects). */
+void kd_engine_learn_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns);
 void kd_engine_free(kd_engine *e);
 
 typedef struct kd_engine_stats {

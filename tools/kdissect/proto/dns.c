@@ -316,6 +316,47 @@ static void write_answers(kd_conn *c, kf_jw *w, const uint8_t *msg, size_t n, co
     free(rr);
 }
 
+/* ---------------------------------------------------------------- names for -j */
+
+/* The names a response teaches (what write_answers hands kd_learn_name: each answer-section
+ * A/AAAA address under the first question's name, else the record's own name), for the -j
+ * dispatcher, which passes them to the shards that do not dissect this datagram. msg is one
+ * UDP DNS message; queries and malformed messages teach nothing. Returns the count. */
+unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg)
+{
+    dns_hdr h;
+    if (read_hdr(msg, n, &h) != 0 || !(h.flags & 0x8000) || !h.an) return 0;
+    char qname[1100] = "", name[1100], data[1400];
+    size_t pos = 12;
+    for (unsigned i = 0; i < h.qd; i++) {
+        char *dst = i == 0 ? qname : name;
+        if (read_name(msg, n, &pos, dst, sizeof name) != 0 || pos + 4 > n) {
+            if (i == 0) qname[0] = 0;
+            break;
+        }
+        pos += 4;
+    }
+    unsigned k = 0, learned = 0;
+    for (unsigned i = 0; i < h.an && k < DNS_MAX_RR; i++) {
+        if (read_name(msg, n, &pos, name, sizeof name) != 0) break;
+        kf_cur cu = kf_cur_make(msg + pos, n - pos);
+        uint16_t type = kf_be16(&cu); kf_be16(&cu); kf_be32(&cu);
+        uint16_t rdlen = kf_be16(&cu);
+        if (cu.err || pos + 10 + rdlen > n) break;
+        size_t rd = pos + 10;
+        pos = rd + rdlen;
+        if (type == 41) continue;
+        k++;
+        kf_addr ip;
+        rdata_text(msg, n, rd, rdlen, type, data, sizeof data, &ip);
+        if (!ip.family) continue;
+        const char *learn = *qname ? qname : name;
+        fn(arg, &ip, learn, strlen(learn));
+        learned++;
+    }
+    return learned;
+}
+
 /* ---------------------------------------------------------------- records */
 
 static void dns_emit(kd_conn *c, int qdir, const dns_q *q, const uint8_t *resp, size_t rlen, const kd_pref *rfirst, const kd_pref *rlast)
