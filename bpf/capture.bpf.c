@@ -25,6 +25,15 @@ struct {
     __type(value, struct kf_cap_counts);
 } drops SEC(".maps");
 
+/* -f in the kernel: user space translates libpcap's classic BPF filter into a TC program that
+ * tail-calls these (0 ingress, 1 egress) for the packets it keeps (tools/ksnap/capture_ebpf.c) */
+struct {
+    __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+    __uint(max_entries, 2);
+    __type(key, __u32);
+    __type(value, __u32);
+} capture_progs SEC(".maps");
+
 /* when this CPU last forced a wake-up of the reader (ns, bpf_ktime_get_ns) */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

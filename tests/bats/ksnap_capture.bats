@@ -52,6 +52,28 @@ dns_traffic() {
   same_packets "$(segments)" "$T/td.pcap"
   run tsh -r "$(segments | head -1)" -Y dns
   assert_output ""
+  # the filter was translated and ran in the kernel, not only in user space
+  grep -q -- '-f runs in the kernel' "$T/ks.err"
+}
+
+@test "capture: -f in the kernel: loads from computed offsets, scratch memory, arithmetic: tcpdump's packets" {
+  http_server
+  dns_server
+  # HTTP GETs (offset from the TCP header length), SYN/FIN segments, and TCP segments carrying
+  # more than 1000 payload bytes (IP total length minus both header lengths): libpcap compiles
+  # this into indexed loads, ldx msh, scratch stores and loads, subtraction and shifts
+  local f='tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420 or (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0) or (tcp and ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 1000)'
+  td_start "$NS1" va "$f"
+  ks_start "$NS1" -i va -f "$f"
+  http_traffic; dns_traffic
+  sleep 0.3
+  ks_stop; td_stop
+  grep -q -- '-f runs in the kernel' "$T/ks.err"
+  same_packets "$(segments)" "$T/td.pcap"
+  run tsh -r "$(segments | head -1)" -Y 'http.request.method == "GET"'
+  [ "${#lines[@]}" -eq 3 ]
+  run tsh -r "$(segments | head -1)" -Y dns
+  assert_output ""
 }
 
 @test "capture: dig against dnsmasq with -f 'udp port 53' at snaplen 64" {

@@ -282,7 +282,9 @@ static void on_link(void *arg, const nl_link *l)
     }
 }
 
-/* ---- -f: tcpdump's syntax compiled by libpcap; run in user space on what the kernel copied ---- */
+/* ---- -f: tcpdump's syntax compiled by libpcap. The eBPF backend runs a translation of it in
+ * the kernel where it can (capture_ebpf.c: packets it rejects never reach the ring); here it
+ * runs on every packet that does reach user space, so the result is libpcap's in any case ---- */
 
 /* How many leading bytes of a packet a classic BPF program can read; UINT32_MAX when it cannot
  * be bounded (an index register loaded from data or memory). The kernel side copies that many,
@@ -563,6 +565,8 @@ int cmd_capture(int argc, char **argv)
         if (!(c->fprog_eth = compile_filter(c, DLT_EN10MB, err, sizeof err)))
             kf_usage_die("-f: %s", err);
         c->fprog_raw = compile_filter(c, DLT_RAW, err, sizeof err);   /* may mean nothing there */
+        c->kfilter = ((struct bpf_program *)c->fprog_eth)->bf_insns;
+        c->kfilter_len = ((struct bpf_program *)c->fprog_eth)->bf_len;
         uint32_t r1 = filter_reach(c->fprog_eth), r2 = c->fprog_raw ? filter_reach(c->fprog_raw) : 0;
         uint32_t r = r1 > r2 ? r1 : r2;
         if (r > c->cap_len) c->cap_len = r > KF_CAP_MAX_SNAP ? KF_CAP_MAX_SNAP : r;
@@ -575,6 +579,7 @@ int cmd_capture(int argc, char **argv)
     }
     if (r != 0) kf_die(KF_EXIT_ERR, "%s backend: %s", be->name, err);
     if (be == &cap_backend_pcap) {   /* the filter runs in the kernel there, as in tcpdump */
+        c->kfilter = NULL;
         free_filter(&c->fprog_eth);
         free_filter(&c->fprog_raw);
     }

@@ -41,6 +41,10 @@ typedef struct cap_ctx {
      * because libbpf.h, which the eBPF backend includes, has a struct of the same name) */
     void *fprog_eth, *fprog_raw;
     uint32_t cap_len;       /* bytes the kernel side copies: max(snaplen, what -f reads) */
+    /* -f for Ethernet as classic BPF instructions (the layout of linux/filter.h's struct
+     * sock_filter), for the eBPF backend to run in the kernel; NULL none */
+    const void *kfilter;
+    unsigned kfilter_len;
     /* the open segment */
     FILE *f;
     kf_pcapng_w *w;
