@@ -72,6 +72,7 @@ struct kd_conn {
     kd_conn_info info;
     kd_engine *e;
     struct kd_conn *hnext, *lprev, *lnext;
+    struct kd_conn *tprev, *tnext;   /* live connections by first_ts (the watermark's list) */
     int lru;                     /* which list */
     uint64_t hash;
     uint32_t id;
@@ -120,6 +121,8 @@ struct kd_engine {
     /* conns */
     kd_conn **ht; size_t htcap, nconns;
     kd_conn *lru_head[LRU_N], *lru_tail[LRU_N];
+    kd_conn *thead, *ttail;      /* by first_ts, oldest first */
+    int pending_early;           /* a connection waits on a record older than its first packet */
     uint32_t next_conn_id, next_flow_id;
     kd_flow **fht; size_t fhtcap, nflows;
     /* timers: indexed min-heap of conns */
@@ -343,11 +346,20 @@ static void flush_ready(kd_engine *e, int all)
 {
     int64_t w = INT64_MAX;
     if (!all) {
-        for (int l = 0; l < LRU_N; l++)
-            for (kd_conn *c = e->lru_head[l]; c; c = c->lnext) {
-                int64_t m = conn_min_pending(e, c);
-                if (m < w) w = m;
-            }
+        if (!e->o.no_conn && !e->pending_early) {
+            /* every live connection still owes its conn record, stamped first_ts, and waits on
+             * nothing older: the oldest first_ts is the minimum */
+            if (e->thead) w = e->thead->first_ts;
+        } else {
+            int early = 0;
+            for (int l = 0; l < LRU_N; l++)
+                for (kd_conn *c = e->lru_head[l]; c; c = c->lnext) {
+                    int64_t m = conn_min_pending(e, c);
+                    if (m < w) w = m;
+                    if (c->pending_ts < c->first_ts) early = 1;
+                }
+            e->pending_early = early;
+        }
         if (!e->o.no_conn)
             for (size_t i = 0; i < e->fhtcap; i++)
                 for (kd_flow *f = e->fht[i]; f; f = f->hnext)
@@ -673,7 +685,11 @@ void kd_conn_set_client(kd_conn *c, int side) { c->info.client = side & 1; }
 const kd_pref *kd_conn_cur_ref(const kd_conn *c) { return &c->cur; }
 void kd_conn_mem(kd_conn *c, long delta) { c->mem += delta; mem_add(c->e, delta); }
 void kd_stat_add(kd_conn *c, enum kd_stat what, uint64_t n) { if ((unsigned)what < KD_STAT__N) c->e->st.dstat[what] += n; }
-void kd_conn_pending(kd_conn *c, int64_t ts) { c->pending_ts = ts; }
+void kd_conn_pending(kd_conn *c, int64_t ts)
+{
+    c->pending_ts = ts;
+    if (ts < c->first_ts) c->e->pending_early = 1;   /* out-of-order input: flush_ready scans */
+}
 
 int kd_stream_ref(const kd_conn *c, int dir, uint64_t off, kd_pref *out)
 {
@@ -1223,6 +1239,8 @@ static void dir_end(kd_engine *e, kd_conn *c, int dir)
 
 static void conn_free(kd_engine *e, kd_conn *c)
 {
+    if (c->tprev) c->tprev->tnext = c->tnext; else if (e->thead == c) e->thead = c->tnext;
+    if (c->tnext) c->tnext->tprev = c->tprev; else if (e->ttail == c) e->ttail = c->tprev;
     for (int i = 0; i < 2; i++) {
         kd_dir *d = &c->dir[i];
         for (kd_seg *s = d->ooo, *n; s; s = n) { n = s->next; free(s); }
@@ -1576,6 +1594,13 @@ static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, 
         if (!c) { e->st.evicted_conns++; return; }
         dir = 0;
         c->first_ts = ts; c->first_ref = cur; c->node_idx = nidx;
+        /* into the first_ts list: at the tail unless the input went back in time */
+        kd_conn *t = e->ttail;
+        while (t && t->first_ts > ts) t = t->tprev;
+        c->tprev = t;
+        c->tnext = t ? t->tnext : e->thead;
+        if (c->tnext) c->tnext->tprev = c; else e->ttail = c;
+        if (t) t->tnext = c; else e->thead = c;
         if (transport == KD_TRANSPORT_TCP && (l4.tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == (KF_TCP_SYN | KF_TCP_ACK))
             c->info.client = 1;
     } else {
@@ -1679,21 +1704,9 @@ int64_t kd_engine_out_ts(const kd_engine *e) { return e->out_ts; }
 int kd_engine_finish(kd_engine *e)
 {
     e->finishing = 1;
-    /* close connections in creation order for stable output */
-    for (;;) {
-        kd_conn *oldest = NULL;
-        for (int l = 0; l < LRU_N; l++)
-            for (kd_conn *c = e->lru_head[l]; c; c = c->lnext)
-                if (!oldest || c->id < oldest->id) oldest = c;
-        if (!oldest) break;
-        /* closing order matters only for equal timestamps; closing all at once is O(n^2) for
-         * huge tables, so fall back to list order past a few thousand */
-        if (e->nconns > 4096) {
-            for (int l = 0; l < LRU_N; l++) while (e->lru_head[l]) conn_close(e, e->lru_head[l]);
-            break;
-        }
-        conn_close(e, oldest);
-    }
+    /* close connections oldest first (by first packet, then creation) for stable output */
+    while (e->thead) conn_close(e, e->thead);
+    for (int l = 0; l < LRU_N; l++) while (e->lru_head[l]) conn_close(e, e->lru_head[l]);   /* none left */
     if (!e->o.no_conn) flows_interval(e, e->now, 1);
     flush_ready(e, 1);
     return e->out_failed ? -1 : 0;

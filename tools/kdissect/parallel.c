@@ -145,15 +145,77 @@ static void run_fail(prun *x, int rc, const char *msg)
 
 /* ------------------------------------------------------------------ balance */
 
+/* What the balancer and the DNS name hand-over need of a packet. */
+typedef struct pinfo {
+    int ip;                     /* 0: not IP (or not decodable): shard 0 */
+    uint8_t ipver, proto;
+    uint16_t sport, dport;      /* UDP only */
+    uint64_t s[2], d[2];        /* source, destination address: kf_addr's 16 bytes */
+    const uint8_t *payload;     /* UDP only */
+    uint32_t paylen;
+} pinfo;
+
+/* Untagged Ethernet with IPv4, or IPv6 carrying TCP/UDP/ICMPv6, read in place; anything else
+ * through kf_decode (the addresses come out the same either way). */
+static void pkt_info(const kf_pkt *p, pinfo *pi)
+{
+    const uint8_t *d = p->data;
+    uint32_t n = p->caplen;
+    pi->payload = NULL; pi->paylen = 0; pi->sport = pi->dport = 0;
+    if (p->linktype == KF_LT_EN10MB && n >= 34 && d[12] == 0x08 && d[13] == 0x00 && (d[14] >> 4) == 4) {
+        const uint8_t *ip = d + 14;
+        uint32_t hl = (uint32_t)(ip[0] & 15) * 4, a = 0, b = 0;
+        pi->ip = 1; pi->ipver = 4; pi->proto = ip[9];
+        memcpy(&a, ip + 12, 4); memcpy(&b, ip + 16, 4);
+        pi->s[0] = a; pi->s[1] = 0; pi->d[0] = b; pi->d[1] = 0;   /* little-endian: the 4 bytes first */
+        int frag = ((ip[6] & 0x3f) | ip[7]) != 0;   /* MF or an offset */
+        if (pi->proto == 17 && !frag && hl >= 20 && n >= 14 + hl + 8) {
+            const uint8_t *u = ip + hl;
+            pi->sport = (uint16_t)(u[0] << 8 | u[1]); pi->dport = (uint16_t)(u[2] << 8 | u[3]);
+            pi->payload = u + 8; pi->paylen = n - 14 - hl - 8;
+        }
+        return;
+    }
+    if (p->linktype == KF_LT_EN10MB && n >= 54 && d[12] == 0x86 && d[13] == 0xDD && (d[14] >> 4) == 6 &&
+        (d[20] == 6 || d[20] == 17 || d[20] == 58)) {
+        const uint8_t *ip = d + 14;
+        pi->ip = 1; pi->ipver = 6; pi->proto = ip[6];
+        memcpy(pi->s, ip + 8, 16); memcpy(pi->d, ip + 24, 16);
+        if (pi->proto == 17 && n >= 62) {
+            const uint8_t *u = ip + 40;
+            pi->sport = (uint16_t)(u[0] << 8 | u[1]); pi->dport = (uint16_t)(u[2] << 8 | u[3]);
+            pi->payload = u + 8; pi->paylen = n - 62;
+        }
+        return;
+    }
+    kf_l4 l4;
+    int rc = kf_decode(NULL, p->linktype, p->data, p->caplen, p->ts_ns, &l4);
+    pi->ip = rc != KF_DEC_NOT_IP && l4.ipver;
+    if (!pi->ip) return;
+    pi->ipver = l4.ipver; pi->proto = l4.proto;
+    memcpy(pi->s, l4.src.a, 16); memcpy(pi->d, l4.dst.a, 16);
+    if (l4.proto == 17 && l4.payload) {
+        pi->sport = l4.sport; pi->dport = l4.dport;
+        pi->payload = l4.payload; pi->paylen = l4.paylen;
+    }
+}
+
+static int dns_port(uint16_t p) { return p == 53 || p == 5353 || p == 5355; }
+static int is_dns_answer(const pinfo *pi)
+{
+    return pi->ip && pi->proto == 17 && pi->payload && pi->paylen > 12 &&
+           (dns_port(pi->sport) || dns_port(pi->dport)) && (pi->payload[2] & 0x80);
+}
+
 /* address pair -> shard. Pairs are of a class (TCP, or anything else) by their first packet:
  * a TCP conversation and a UDP one (DNS, say) usually carry very different volumes. */
-typedef struct pairent { uint64_t h; uint8_t a[16], b[16]; int16_t shard; uint8_t cls; } pairent;
+typedef struct pairent { uint64_t w[4]; uint32_t used; int16_t shard; uint8_t cls; } pairent;
 typedef struct balancer {
     pairent *t; size_t cap, n;
     int nsh;
     uint64_t load[MAX_SHARDS], pairs[2][MAX_SHARDS];
     uint64_t cbytes[2], cpairs[2];   /* per class: bytes and pairs so far */
-    uint64_t last[4]; int last_k, last_cls, has_last;   /* the previous packet's pair */
+    pairent last;                    /* the previous packet's pair */
 } balancer;
 #define PAIRS_MAX (1u << 18)
 #define PAIR_PRIOR (1u << 20)   /* bytes a new pair is assumed to carry at least */
@@ -163,6 +225,15 @@ static uint64_t mix64(uint64_t x)
     x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
     return x;
 }
+static uint64_t pair_hash(const uint64_t w[4])
+{
+    return mix64(w[0] * 0x9E3779B97F4A7C15ULL ^ w[1] * 0xC2B2AE3D27D4EB4FULL ^
+                 w[2] * 0x165667B19E3779F9ULL ^ w[3] * 0x27D4EB2F165667C5ULL);
+}
+static int pair_eq(const uint64_t a[4], const uint64_t b[4])
+{
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+}
 
 static int pair_grow(balancer *b)
 {
@@ -170,117 +241,65 @@ static int pair_grow(balancer *b)
     pairent *nt = calloc(nc, sizeof *nt);
     if (!nt) return -1;
     for (size_t i = 0; i < b->cap; i++)
-        if (b->t[i].h) {
-            size_t j = b->t[i].h & (nc - 1);
-            while (nt[j].h) j = (j + 1) & (nc - 1);
+        if (b->t[i].used) {
+            size_t j = pair_hash(b->t[i].w) & (nc - 1);
+            while (nt[j].used) j = (j + 1) & (nc - 1);
             nt[j] = b->t[i];
         }
     free(b->t); b->t = nt; b->cap = nc;
     return 0;
 }
 
-/* The shard of this packet (whose addresses kf_decode or pkt_addrs found); counts its bytes. */
-static int bal_pick(balancer *b, const kf_l4 *l4, int rc, uint32_t bytes)
+/* The shard of this packet; counts its bytes. Depends only on the packets before it, so every
+ * worker that walks the same packets computes the same split. */
+static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
 {
-    int n = b->nsh, k = 0, cls = 1;
+    int n = b->nsh, k = 0, cls;
     uint64_t cost = (uint64_t)bytes + 64;   /* + the per-packet cost, in bytes */
-    if (rc == KF_DEC_NOT_IP || !l4->ipver || n < 2) { b->load[0] += cost; return 0; }
-    /* the pair as two addresses in a fixed order (the smaller first), as four words */
-    uint64_t s[2], d[2], w[4];
-    memcpy(s, l4->src.a, 16); memcpy(d, l4->dst.a, 16);
-    int swap = s[0] != d[0] ? __builtin_bswap64(s[0]) > __builtin_bswap64(d[0]) : __builtin_bswap64(s[1]) > __builtin_bswap64(d[1]);
-    const uint8_t *x = swap ? l4->dst.a : l4->src.a, *y = swap ? l4->src.a : l4->dst.a;
-    w[0] = swap ? d[0] : s[0]; w[1] = swap ? d[1] : s[1]; w[2] = swap ? s[0] : d[0]; w[3] = swap ? s[1] : d[1];
-    if (b->has_last && w[0] == b->last[0] && w[1] == b->last[1] && w[2] == b->last[2] && w[3] == b->last[3]) {
-        k = b->last_k; cls = b->last_cls;   /* runs of one conversation: most packets stop here */
+    if (!pi->ip || n < 2) { b->load[0] += cost; return 0; }
+    /* the pair in a fixed order (the smaller address first, compared as big-endian bytes) */
+    int swap = pi->s[0] != pi->d[0] ? __builtin_bswap64(pi->s[0]) > __builtin_bswap64(pi->d[0])
+                                    : __builtin_bswap64(pi->s[1]) > __builtin_bswap64(pi->d[1]);
+    uint64_t w[4];
+    if (swap) { w[0] = pi->d[0]; w[1] = pi->d[1]; w[2] = pi->s[0]; w[3] = pi->s[1]; }
+    else      { w[0] = pi->s[0]; w[1] = pi->s[1]; w[2] = pi->d[0]; w[3] = pi->d[1]; }
+    w[1] ^= (uint64_t)pi->ipver << 56;   /* keeps an IPv4 pair apart from the v4-mapped v6 one */
+    if (b->last.used && pair_eq(w, b->last.w)) {   /* runs of one conversation stop here */
+        k = b->last.shard; cls = b->last.cls;
         goto done;
     }
-    uint64_t h = mix64(w[0] * 0x9E3779B97F4A7C15ULL ^ mix64(w[1] ^ mix64(w[2] ^ mix64(w[3] ^ l4->ipver)))) | 1;   /* 0 marks a free slot */
+    uint64_t h = pair_hash(w);
     if (b->cap)
         for (size_t j = h & (b->cap - 1);; j = (j + 1) & (b->cap - 1)) {
             pairent *p = &b->t[j];
-            if (!p->h) break;
-            if (p->h == h && memcmp(p->a, x, 16) == 0 && memcmp(p->b, y, 16) == 0) {
-                k = p->shard; cls = p->cls;
-                goto remember;
-            }
+            if (!p->used) break;
+            if (pair_eq(p->w, w)) { b->last = *p; k = p->shard; cls = p->cls; goto done; }
         }
     /* A new pair: its future volume is unknown. Count each shard's pairs of this class at the
      * class's average so far (at least PAIR_PRIOR), plus what the shard carries: pairs that
      * start together spread out instead of following the first packets' bytes. */
-    cls = l4->proto == 6 ? 0 : 1;
+    cls = pi->proto == 6 ? 0 : 1;
     uint64_t avg = b->cpairs[cls] ? b->cbytes[cls] / b->cpairs[cls] : 0;
     if (avg < PAIR_PRIOR) avg = PAIR_PRIOR;   /* until the capture shows more */
-    for (int i = 1; i < n; i++)
-        if (b->load[i] + b->pairs[cls][i] * avg < b->load[k] + b->pairs[cls][k] * avg ||
-            (b->load[i] + b->pairs[cls][i] * avg == b->load[k] + b->pairs[cls][k] * avg && b->pairs[cls][i] < b->pairs[cls][k]))
-            k = i;
+    for (int i = 1; i < n; i++) {
+        uint64_t ei = b->load[i] + b->pairs[cls][i] * avg, ek = b->load[k] + b->pairs[cls][k] * avg;
+        if (ei < ek || (ei == ek && b->pairs[cls][i] < b->pairs[cls][k])) k = i;
+    }
     if ((b->n + 1) * 4 > b->cap * 3 && (b->cap >= PAIRS_MAX || pair_grow(b) != 0)) {
         k = (int)(h % (uint64_t)n);   /* table full: by hash, not remembered */
         goto done;
     }
     b->pairs[cls][k]++; b->cpairs[cls]++;
     size_t j = h & (b->cap - 1);
-    while (b->t[j].h) j = (j + 1) & (b->cap - 1);
-    b->t[j].h = h; memcpy(b->t[j].a, x, 16); memcpy(b->t[j].b, y, 16); b->t[j].shard = (int16_t)k;
-    b->t[j].cls = (uint8_t)cls;
+    while (b->t[j].used) j = (j + 1) & (b->cap - 1);
+    pairent *p = &b->t[j];
+    memcpy(p->w, w, sizeof w); p->used = 1; p->shard = (int16_t)k; p->cls = (uint8_t)cls;
     b->n++;
-remember:
-    memcpy(b->last, w, sizeof w); b->last_k = k; b->last_cls = cls; b->has_last = 1;
+    b->last = *p;
 done:
     b->load[k] += cost;
     b->cbytes[cls] += cost;
     return k;
-}
-
-/* Addresses (and, for UDP, ports and payload) of a packet: untagged Ethernet with IPv4, or
- * IPv6 carrying TCP/UDP/ICMPv6, read in place; anything else through kf_decode. Only what the
- * balancer and the DNS name hand-over need. */
-static int pkt_addrs(const kf_pkt *p, kf_l4 *l4)
-{
-    const uint8_t *d = p->data;
-    uint32_t n = p->caplen;
-    if (p->linktype == KF_LT_EN10MB && n >= 34 && d[12] == 0x08 && d[13] == 0x00 && (d[14] >> 4) == 4) {
-        const uint8_t *ip = d + 14;
-        uint32_t hl = (uint32_t)(ip[0] & 15) * 4;
-        memset(l4, 0, offsetof(kf_l4, tcp));
-        l4->ipver = 4;
-        l4->src.family = l4->dst.family = 4;
-        memcpy(l4->src.a, ip + 12, 4); memcpy(l4->dst.a, ip + 16, 4);
-        l4->proto = ip[9];
-        l4->payload = NULL; l4->paylen = 0;
-        int frag = ((ip[6] & 0x3f) | ip[7]) != 0;   /* MF or an offset */
-        if (l4->proto == 17 && !frag && hl >= 20 && n >= 14 + hl + 8) {
-            const uint8_t *u = ip + hl;
-            l4->sport = (uint16_t)(u[0] << 8 | u[1]); l4->dport = (uint16_t)(u[2] << 8 | u[3]);
-            l4->payload = u + 8; l4->paylen = n - 14 - hl - 8;
-        }
-        return KF_DEC_OK;
-    }
-    if (p->linktype == KF_LT_EN10MB && n >= 54 && d[12] == 0x86 && d[13] == 0xDD && (d[14] >> 4) == 6 &&
-        (d[20] == 6 || d[20] == 17 || d[20] == 58)) {
-        const uint8_t *ip = d + 14;
-        memset(l4, 0, offsetof(kf_l4, tcp));
-        l4->ipver = 6;
-        l4->src.family = l4->dst.family = 6;
-        memcpy(l4->src.a, ip + 8, 16); memcpy(l4->dst.a, ip + 24, 16);
-        l4->proto = ip[6];
-        l4->payload = NULL; l4->paylen = 0;
-        if (l4->proto == 17 && n >= 62) {
-            const uint8_t *u = ip + 40;
-            l4->sport = (uint16_t)(u[0] << 8 | u[1]); l4->dport = (uint16_t)(u[2] << 8 | u[3]);
-            l4->payload = u + 8; l4->paylen = n - 62;
-        }
-        return KF_DEC_OK;
-    }
-    return kf_decode(NULL, p->linktype, p->data, p->caplen, p->ts_ns, l4);
-}
-
-static int dns_port(uint16_t p) { return p == 53 || p == 5353 || p == 5355; }
-static int is_dns_answer(const kf_l4 *l4, int rc)
-{
-    return rc != KF_DEC_NOT_IP && l4->ipver && l4->proto == 17 && l4->payload && l4->paylen > 12 &&
-           (dns_port(l4->sport) || dns_port(l4->dport)) && (l4->payload[2] & 0x80);
 }
 
 /* ------------------------------------------------------------------ worker side */
@@ -349,17 +368,17 @@ static void *reread_worker(void *arg)
         int r;
         uint64_t n = 0;
         while ((r = kf_source_next(src, &p)) == 1) {
-            kf_l4 l4;
-            int d = pkt_addrs(&p.pkt, &l4);
-            int k = bal_pick(b, &l4, d, p.pkt.caplen);
+            pinfo pi;
+            pkt_info(&p.pkt, &pi);
+            int k = bal_pick(b, &pi, p.pkt.caplen);
             n++;
             if (k == s->idx)
                 kd_engine_packet(s->e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
                                  p.pkt.iface, p.file, p.node, p.frame);
             else {
-                if (x->dns_on && is_dns_answer(&l4, d)) {
+                if (x->dns_on && is_dns_answer(&pi)) {
                     learnctx lc = { s->e, p.pkt.ts_ns };
-                    kd_dns_names(l4.payload, l4.paylen, learn_here, &lc);
+                    kd_dns_names(pi.payload, pi.paylen, learn_here, &lc);
                 }
                 kd_engine_pass(s->e, p.pkt.ts_ns, n);
             }
@@ -649,9 +668,9 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
     int64_t last_ts = 0;
     int last_owner = -1;
     while ((r = kf_source_next(src, &p)) == 1) {
-        kf_l4 l4;
-        int d = pkt_addrs(&p.pkt, &l4);
-        int k = bal_pick(b, &l4, d, p.pkt.caplen);
+        pinfo pi;
+        pkt_info(&p.pkt, &pi);
+        int k = bal_pick(b, &pi, p.pkt.caplen);
         shard *s = &sh[k];
         item *it = slot(s, p.pkt.caplen);
         if (!it) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
@@ -661,9 +680,9 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
         it->seq = ++n;
         memcpy(s->cur->data + it->off, p.pkt.data, p.pkt.caplen);
         last_ts = p.pkt.ts_ns; last_owner = k;
-        if (x->dns_on && is_dns_answer(&l4, d)) {
+        if (x->dns_on && is_dns_answer(&pi)) {
             namectx nc = { sh, jobs, k, p.pkt.ts_ns, 0 };
-            kd_dns_names(l4.payload, l4.paylen, name_to_others, &nc);
+            kd_dns_names(pi.payload, pi.paylen, name_to_others, &nc);
             if (nc.failed) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
         }
         if (n % PASS_PKTS == 0) {   /* the others' housekeeping at this packet */
