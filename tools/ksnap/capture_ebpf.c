@@ -1,6 +1,9 @@
 /* capture_ebpf.c — the eBPF backend of ksnap capture: bpf/capture.bpf.c on TC clsact ingress and
- * egress of each interface, one shared ring buffer. libbpf-bootstrap's tc.c way: create the
- * clsact hook tolerating EEXIST, remember what we created, remove only that on exit. */
+ * egress of each interface, one shared ring buffer, read directly (see ring below). A shared
+ * ring keeps the records of all CPUs in about time order; per-CPU rings (not tried) would need a
+ * merge and pay off only when many CPUs contend for the ring's lock. libbpf-bootstrap's
+ * tc.c way: create the clsact hook tolerating EEXIST, remember what we created, remove only that
+ * on exit. -f is translated to eBPF and runs in front of the capture program where it can. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>

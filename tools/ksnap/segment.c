@@ -58,17 +58,6 @@ static int seg_finish(const char *part, int bad, int e)
     return rc;
 }
 
-/* ---- the disk worker ----
- * A segment must be on disk (fdatasync) before its rename says it is complete. Done all at once
- * at close, that was a burst of writeback work (milliseconds of CPU for 64 MiB) and a wait for
- * the disk in which no packet was read: under a CPU limit (a DaemonSet's CFS quota) or at a few
- * hundred MB/s the ring overflowed at every rotation. So a thread starts the writeback of each
- * MiB soon after it is written (sync_file_range SYNC_FILE_RANGE_WRITE: the work spreads evenly
- * over the packets) and, at close, waits for the rest (fdatasync), closes and renames the
- * segment while capture goes on into the next one. A segment keeps its .part name until its data
- * is on disk; a crash in between leaves a whole .part that the next start repairs, keeping all of
- * it. The capture thread waits for the worker only at a close while the previous close is not
- * done (segments closing faster than the disk takes them), and at exit. Started after privileges are dropped (capset applies to one thread only). */
 /* gives back the blocks seg_open allocated past what was written (a truncate to the same size
  * frees them on ext4 and xfs) */
 static void trim_prealloc(int fd)
@@ -79,6 +68,18 @@ static void trim_prealloc(int fd)
     }
 }
 
+/* ---- the disk worker ----
+ * A segment must be on disk (fdatasync) before its rename says it is complete. Done all at once
+ * at close, that was a burst of writeback work (milliseconds of CPU for 64 MiB) and a wait for
+ * the disk in which no packet was read: under a CPU limit (a DaemonSet's CFS quota) or at a few
+ * hundred MB/s the ring overflowed at every rotation. So a thread starts the writeback of each
+ * MiB soon after it is written (sync_file_range SYNC_FILE_RANGE_WRITE: the work spreads evenly
+ * over the packets) and, at close, waits for the rest (fdatasync), closes and renames the
+ * segment while capture goes on into the next one. A segment keeps its .part name until its data
+ * is on disk; a crash in between leaves a whole .part that the next start repairs, keeping all of
+ * it. The capture thread waits for the worker only at a close while the previous close is not
+ * done (segments closing faster than the disk takes them), and at exit. Started after
+ * privileges are dropped (capset applies to one thread only). */
 enum { JOB_RANGE, JOB_CLOSE, JOB_EXIT };
 struct job { int kind; int fd; uint64_t off, len; FILE *f; char *part; };
 #define NJOBS 64
