@@ -275,6 +275,11 @@ static kd_rec *heap_pop(kd_engine *e)
 static void rec_output(kd_engine *e, kd_rec *r)
 {
     e->out_ts = r->ts;
+    if (e->o.raw_out) {   /* -j: the merge writes the id */
+        if (!e->out_failed && e->out(e->out_arg, r->data, r->len) != 0) e->out_failed = 1;
+        free(r);
+        return;
+    }
     if (!e->out_failed) {
         char id[64];
         snprintf(id, sizeof id, "%s-%06" PRIu64, e->idprefix, e->out_index++);
@@ -1700,6 +1705,7 @@ int64_t kd_engine_watermark(const kd_engine *e)
 }
 
 int64_t kd_engine_out_ts(const kd_engine *e) { return e->out_ts; }
+const char *kd_engine_id_prefix(const kd_engine *e) { return e->idprefix; }
 
 int kd_engine_finish(kd_engine *e)
 {

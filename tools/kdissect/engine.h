@@ -20,6 +20,7 @@ typedef struct kd_engine_opts {
     const char *id_seed;        /* "name:size" of the first input: record ids hash it */
     kf_meta *meta;              /* borrowed; NULL = no Kubernetes context */
     uint32_t id_base, id_step;  /* conn/flow ids are base + k * step (-j shards); 0, 1 */
+    int raw_out;                /* -j shards: records go out without their "id" (the merge adds it) */
 } kd_engine_opts;
 
 /* Output: called with complete NDJSON lines (one or more), in timestamp order. Returns 0, or
@@ -47,6 +48,8 @@ void kd_engine_seq(kd_engine *e, uint64_t seq);
 int64_t kd_engine_watermark(const kd_engine *e);
 /* Inside the output callback: the timestamp of the record being written. */
 int64_t kd_engine_out_ts(const kd_engine *e);
+/* The part of every record id before "-<index>" (the same for every engine of one input). */
+const char *kd_engine_id_prefix(const kd_engine *e);
 /* A name a DNS answer gave ip (what kd_learn_name does, for answers another shard dissects). */
 void kd_engine_learn_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns);
 void kd_engine_free(kd_engine *e);

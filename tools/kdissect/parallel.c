@@ -50,7 +50,7 @@
 #define QUEUE_MAX 8
 #define RELEASE_PKTS 16384     /* the engines release waiting records this often (engine.c cadence) */
 #define PASS_PKTS 256          /* and do their housekeeping this often */
-#define OCHUNK (256u << 10)     /* spool chunk */
+#define OCHUNK (1u << 20)       /* spool chunk (each one handed over wakes the merge) */
 #define MAX_SHARDS 64
 
 enum { IT_PKT, IT_NAME, IT_PASS };
@@ -117,6 +117,7 @@ typedef struct merger {
     int n;
     kd_out_fn out; void *out_arg;
     uint64_t idx;
+    const char *idprefix;
     size_t mem, budget;
     pthread_mutex_t mu;             /* publications */
     pthread_cond_t cv;
@@ -577,21 +578,16 @@ bad:
     return -1;
 }
 
+/* The head record goes out with its id: {"id":"<prefix>-<index in the output>", then the
+ * record (the engines write it without one). */
 static int emit(merger *m, shard *s)
 {
     const char *l = s->hrec;
     size_t len = s->hlen;
-    /* {"id":"<prefix>-<digits>", ... -> renumbered in output order */
-    const char *dash = len > 8 ? memchr(l + 7, '-', len - 7) : NULL;
-    const char *q = dash ? memchr(dash, '"', len - (size_t)(dash - l)) : NULL;
-    int rc;
-    if (dash && q) {
-        char id[32];
-        int k = snprintf(id, sizeof id, "-%06" PRIu64, m->idx++);
-        rc = m->out(m->out_arg, l, (size_t)(dash - l));
-        if (rc == 0) rc = m->out(m->out_arg, id, (size_t)k);
-        if (rc == 0) rc = m->out(m->out_arg, q, len - (size_t)(q - l));
-    } else rc = m->out(m->out_arg, l, len);
+    char id[96];
+    int k = snprintf(id, sizeof id, "{\"id\":\"%s-%06" PRIu64 "\"%s", m->idprefix, m->idx++, len > 3 ? "," : "");
+    int rc = m->out(m->out_arg, id, (size_t)k);
+    if (rc == 0 && len > 1) rc = m->out(m->out_arg, l + 1, len - 1);
     s->has = 0;
     if (rc != 0) { snprintf(m->err, sizeof m->err, "write error"); return -1; }
     return 0;
@@ -754,6 +750,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     int rc = 0;
     kd_engine_opts so = *o;
     so.max_memory = o->max_memory / (uint64_t)jobs;
+    so.raw_out = 1;
     for (int i = 0; i < jobs; i++) {
         shard *s = &sh[i];
         s->idx = i; s->run = &x;
@@ -764,6 +761,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         so.id_base = (uint32_t)i; so.id_step = (uint32_t)jobs;   /* unique conn/flow ids */
         s->e = kd_engine_new(&so, shard_out, s);
         if (!s->e) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
+        m.idprefix = kd_engine_id_prefix(s->e);
     }
     int started = 0;
     for (; rc == 0 && started < jobs; started++)
