@@ -76,6 +76,21 @@ dns_traffic() {
   assert_output ""
 }
 
+@test "capture: -f that the kernel translation does not take (a shift by X) runs in user space: tcpdump's packets" {
+  http_server
+  dns_server
+  local f='tcp and (ip[0] << (ip[1] & 1)) != 0'
+  td_start "$NS1" va "$f"
+  ks_start "$NS1" -i va -f "$f"
+  http_traffic; dns_traffic
+  sleep 0.3
+  ks_stop; td_stop
+  grep -q -- '-f runs in user space only' "$T/ks.err"
+  same_packets "$(segments)" "$T/td.pcap"
+  run tsh -r "$(segments | head -1)" -Y dns
+  assert_output ""
+}
+
 @test "capture: dig against dnsmasq with -f 'udp port 53' at snaplen 64" {
   http_server
   dns_server
