@@ -1,8 +1,10 @@
 /* fuzz_kdissect: a capture file (pcap/pcapng) in, records out, through the whole kdissect
- * engine and every built-in dissector. Seeds: small captures in corpus/fuzz_kdissect/. */
+ * engine and every built-in dissector (and the same bytes as one DNS message through
+ * kd_dns_names). Seeds: small captures in corpus/fuzz_kdissect/. */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "kf_capread.h"
 #include "../../tools/kdissect/engine.h"
 #include "../../tools/kdissect/engine.c"
@@ -18,8 +20,16 @@ static int sink(void *arg, const char *buf, size_t len)
     return 0;
 }
 
+/* kd_dns_names (the -j hand-over of names) on the raw bytes as a DNS message */
+static void name_check(void *arg, const kf_addr *ip, const char *name, size_t len)
+{
+    (void)arg;
+    if ((ip->family != 4 && ip->family != 6) || strlen(name) != len || len > 1100) __builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    kd_dns_names(data, size, name_check, NULL);
     char err[256];
     kf_reader *r = kf_reader_open_mem(data, size, err, sizeof err);
     if (!r) return 0;
