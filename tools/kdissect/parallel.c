@@ -140,7 +140,7 @@ typedef struct prun {
 static void run_fail(prun *x, int rc, const char *msg)
 {
     pthread_mutex_lock(&x->emu);
-    if (!x->rc) { x->rc = rc; snprintf(x->err, sizeof x->err, "%s", msg); }
+    if (!x->rc) { snprintf(x->err, sizeof x->err, "%s", msg); __atomic_store_n(&x->rc, rc, __ATOMIC_RELAXED); }
     pthread_mutex_unlock(&x->emu);
 }
 
@@ -388,7 +388,7 @@ static void *reread_worker(void *arg)
                 const char *w;
                 while ((w = kf_source_warning(src))) kf_warn("%s", w);
             }
-            if (x->rc == -1) break;   /* output failed elsewhere: stop reading */
+            if (__atomic_load_n(&x->rc, __ATOMIC_RELAXED) == -1) break;   /* output failed: stop reading */
         }
         if (r < 0) run_fail(x, -2, kf_source_error(src));
         if (s->idx == 0) {
