@@ -13,35 +13,41 @@
 # Mode "unconstrained": each capturer has a whole core to itself. On a small machine the
 #   generator saturates first (a few hundred thousand packets a second on 2 cores), so neither
 #   drops and the drop-free rate is the generator's ceiling (marked ">="), not the capturer's.
-#   What this mode does tell: the capturer process's CPU time per packet (user + system, from
-#   /proc/PID/schedstat; this includes writing the file, but not the in-softirq copy into the ring,
-#   which runs on the generator's CPU; bpf_ns/pkt is that copy for ksnap, from bpf_stats; tcpdump's
-#   AF_PACKET copy has no such counter).
+#   What this mode does tell: the capturer process's CPU time per packet (user + system, all its
+#   threads, from /proc/PID/task/*/schedstat). That includes writing the file; for ksnap also
+#   pushing it to disk (writeback, fdatasync at each segment's close), which tcpdump leaves to the
+#   kernel's flusher threads, outside its process. It does not include the in-softirq copy into
+#   the ring, which runs on the generator's CPU: bpf_ns/pkt is that copy for ksnap, from
+#   bpf_stats; tcpdump's AF_PACKET copy has no such counter.
 # Mode "budget": each capturer runs in a cgroup with a CPU quota, the way a Kubernetes DaemonSet
 #   CPU limit is enforced (CFS bandwidth: cpu.cfs_quota_us / cpu.cfs_period_us on cgroup v1,
-#   cpu.max on v2), BUDGET percent of one core (default 5: the quota scaled to what this machine's
-#   generator can send; a drop-free rate grows in proportion to the budget, the ratio hardly does).
+#   cpu.max on v2), BUDGET percent of one core (default 3: a quota scaled down so that both
+#   capturers' limits fall within what this machine's generator can send; a drop-free rate grows
+#   in proportion to the budget, the ratio hardly does; the CFS period is 20 ms, or longer when
+#   the quota would be under the kernel's 1 ms minimum).
 #   The drop-free rate is then the capturer's own limit; the ratio ksnap/tcpdump is printed.
 #
 # Search per mode, snap length (96, 65535) and tool: rates double from START (4 x START when
-# unconstrained) until a step loses
-# packets, then three bisection steps between the last good and the first bad rate; a step where
-# the generator falls short of its target without loss ends the search at the generator's ceiling.
+# unconstrained) until a step loses packets, then three bisection steps between the last good and
+# the first bad rate; a step where the generator falls short of its target without loss ends the
+# search at the generator's ceiling. The machine may be shared: a busy neighbour can cost a step.
 # Env: KF_BIN (default ./bin), SECS (per step, default 1.5), SIZE (UDP payload bytes, default 512),
-# BUF (MiB of kernel buffer for each: ksnap --ring-size, tcpdump -B; default 4), CPU (capturer's,
-# default 0), GENCPU (generator's, default 1), BUDGET (percent of a core, default 5), START
-# (first rate, default 50000), MODES ("unconstrained budget"). Needs root. Takes about 3 minutes.
+# BUF (MiB of kernel buffer for each: ksnap --ring-size, tcpdump -B; default 8, enough for the
+# time a quota keeps a capturer off the CPU), CPU (capturer's, default 0), GENCPU (generator's,
+# default 1), BUDGET (percent of a core, default 3), START (first rate, default 25000), MODES
+# ("unconstrained budget"). Needs root. Takes about 3 minutes.
 set -euo pipefail
 : "${KF_BIN:=$(cd "$(dirname "$0")/.." && pwd)/bin}"
 SECS=${SECS:-1.5}
 SIZE=${SIZE:-512}
-BUF=${BUF:-4}
+BUF=${BUF:-8}
 CPU=${CPU:-0}
 GENCPU=${GENCPU:-1}
-BUDGET=${BUDGET:-5}
-START=${START:-50000}
+BUDGET=${BUDGET:-3}
+START=${START:-25000}
 MODES=${MODES:-"unconstrained budget"}
-PERIOD=20000   # us; the quota may not go under 1 ms
+# the CFS period: 20 ms, longer when the budget would make the quota less than its 1 ms minimum
+PERIOD=$(( (100000 + BUDGET - 1) / BUDGET > 20000 ? (100000 + BUDGET - 1) / BUDGET : 20000 ))
 [ "$(id -u)" -eq 0 ] || { echo "bench/capture.sh: needs root (network namespaces, eBPF, cgroups)" >&2; exit 1; }
 for t in tcpdump bpftool jq cc; do
   command -v $t >/dev/null || { echo "bench/capture.sh: $t not found" >&2; exit 1; }

@@ -201,7 +201,7 @@ int main(int argc, char **argv)
         int prc = kd_run_parallel(src, inputs, ninputs, &so, &o, jobs, out_write, &ob, &pstats, err, sizeof err);
         int st2 = KF_EXIT_OK;
         if (prc == -2) { kf_err("%s", err); st2 = KF_EXIT_ERR; }
-        else if (prc != 0) { kf_err("%s", err); st2 = ob.failed ? KF_EXIT_IO : KF_EXIT_ERR; }
+        else if (prc != 0) { if (!ob.failed) kf_err("%s", err); st2 = ob.failed ? KF_EXIT_IO : KF_EXIT_ERR; }   /* a failed write: as -j 1 */
         const char *w2;
         while ((w2 = kf_source_warning(src))) kf_warn("%s", w2);
         if (out_flush(&ob) != 0) st2 = KF_EXIT_IO;
