@@ -601,7 +601,11 @@ int cmd_capture(int argc, char **argv)
     if (!natt) kf_warn("no interface to capture yet; waiting for %s", c->npats ? "one that matches -i" : "one to come up");
     int rc = KF_EXIT_OK;
     if (user && drop_privileges(c, user, capfd) != 0) { rc = KF_EXIT_ERR; exiting = 1; }
-    seg_worker_start();
+    {   /* closed segments may wait for the disk while they hold at most a quarter of the
+         * retention bound (at most 8, at least 1): retention cannot remove them before */
+        uint64_t q = c->retain_size ? c->retain_size / c->seg_size / 4 : 8;
+        seg_worker_start(q < 1 ? 1 : q > 8 ? 8 : (unsigned)q);
+    }
 
     int64_t now_m = mono_now();
     int64_t last_stats = now_m, last_flush = now_m, last_drops = now_m, last_ret = now_m;

@@ -89,7 +89,7 @@ uint64_t seg_bytes(const cap_ctx *c);
 int seg_close(cap_ctx *c, int64_t now_ns);
 /* The thread that writes segments back to disk and closes them (see segment.c); without it,
  * closes happen in the calling thread. */
-void seg_worker_start(void);
+void seg_worker_start(unsigned max_closing);   /* a close waits while max_closing are pending */
 /* Segments the worker has closed so far (retention runs after each). */
 uint64_t seg_closed_count(void);
 /* Waits for the segments being closed in the background; stops the worker. */

@@ -77,9 +77,10 @@ static void trim_prealloc(int fd)
  * over the packets) and, at close, waits for the rest (fdatasync), closes and renames the
  * segment while capture goes on into the next one. A segment keeps its .part name until its data
  * is on disk; a crash in between leaves a whole .part that the next start repairs, keeping all of
- * it. The capture thread waits for the worker only at a close while the previous close is not
- * done (segments closing faster than the disk takes them), and at exit. Started after
- * privileges are dropped (capset applies to one thread only). */
+ * it. The capture thread waits for the worker only at a close while several closes are not done
+ * (segments closing faster than the disk takes them for a while; tcpdump, which never syncs,
+ * would go on filling the page cache), and at exit. Started after privileges are dropped (capset
+ * applies to one thread only). */
 enum { JOB_RANGE, JOB_CLOSE, JOB_EXIT };
 struct job { int kind; int fd; uint64_t off, len; FILE *f; char *part; };
 #define NJOBS 64
@@ -89,7 +90,8 @@ static struct {
     pthread_cond_t more, done;
     struct job q[NJOBS];
     unsigned head, tail;   /* q[head % NJOBS] is being done or next; tail - head queued */
-    int closing;           /* a JOB_CLOSE queued or being done */
+    unsigned closing;      /* JOB_CLOSEs queued or being done */
+    unsigned max_closing;  /* a close waits while this many are */
     uint64_t closed;       /* JOB_CLOSEs done */
     int started;
     pthread_t t;
@@ -116,15 +118,16 @@ static void *wk_main(void *arg)
         }
         pthread_mutex_lock(&wk.mu);
         wk.head++;
-        if (j.kind == JOB_CLOSE) { wk.closing = 0; wk.closed++; }
+        if (j.kind == JOB_CLOSE) { wk.closing--; wk.closed++; }
         pthread_cond_broadcast(&wk.done);
         pthread_mutex_unlock(&wk.mu);
         if (j.kind == JOB_EXIT) return NULL;
     }
 }
 
-void seg_worker_start(void)
+void seg_worker_start(unsigned max_closing)
 {
+    wk.max_closing = max_closing ? max_closing : 1;
     if (!wk.started && pthread_create(&wk.t, NULL, wk_main, NULL) == 0) wk.started = 1;
 }
 
@@ -136,18 +139,18 @@ uint64_t seg_closed_count(void)
     return n;
 }
 
-/* 0 queued; -1 no worker, or the queue is full and wait is 0. A close waits for the one before
- * it: at most one segment is being closed, so retention is at most one segment behind. */
+/* 0 queued; -1 no worker, or the queue is full and wait is 0. A close waits while max_closing
+ * segments are still being closed (retention cannot remove those yet). */
 static int wk_push(const struct job *j, int wait)
 {
     if (!wk.started) return -1;
     pthread_mutex_lock(&wk.mu);
-    while (wk.tail - wk.head >= NJOBS || (j->kind == JOB_CLOSE && wk.closing)) {
+    while (wk.tail - wk.head >= NJOBS || (j->kind == JOB_CLOSE && wk.closing >= wk.max_closing)) {
         if (!wait) { pthread_mutex_unlock(&wk.mu); return -1; }
         pthread_cond_wait(&wk.done, &wk.mu);
     }
     wk.q[wk.tail++ % NJOBS] = *j;
-    if (j->kind == JOB_CLOSE) wk.closing = 1;
+    if (j->kind == JOB_CLOSE) wk.closing++;
     pthread_cond_signal(&wk.more);
     pthread_mutex_unlock(&wk.mu);
     return 0;
