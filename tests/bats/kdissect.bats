@@ -412,7 +412,7 @@ GET /smuggled-obsfold"
   diff <(jq -c "$sel" "$TMP/one" | sort) <(KD -j 8 "$f" | jq -c "$sel" | sort)
 }
 
-@test "kdissect -j 2: stdin, gzip and several inputs (read once and handed out) give one thread's records" {
+@test "kdissect -j 2: stdin, gzip, snapshots and several inputs (read once and handed out) give one thread's records" {
   f=$SAMPLES/node-worker-1-cni0.pcap
   g=$SAMPLES/node-worker-1-pods.pcapng
   sel='del(.id, .stream, .conn_id, .flow_id, .capture.conn_id)'
@@ -421,6 +421,7 @@ GET /smuggled-obsfold"
   diff <(KD "$TMP/c.pcap.gz" | jq -c "$sel" | sort) <(KD -j 2 "$TMP/c.pcap.gz" | jq -c "$sel" | sort)
   diff <(KD "$f" "$g" | jq -c "$sel" | sort) <(KD -j 2 "$f" "$g" | jq -c "$sel" | sort)
   diff <(KD "$f" "$TMP/c.pcap.gz" | jq -c "$sel" | sort) <(KD -j 2 "$f" "$TMP/c.pcap.gz" | jq -c "$sel" | sort)
+  diff <(KD "$SAMPLES/demo.ksnap" | jq -c "$sel" | sort) <(KD -j 3 "$SAMPLES/demo.ksnap" | jq -c "$sel" | sort)
   run jq -s -r '[.[].timestamp] | . == sort' < <(KD -j 2 - < "$f")
   assert_output true
 }
