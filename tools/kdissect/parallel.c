@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <inttypes.h>
+#include <time.h>
 #include <malloc.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -99,6 +100,8 @@ typedef struct shard {
     ochunk *ohead, *otail;
     int64_t safe;
     int finished;
+    size_t outstanding;             /* bytes handed to the merge and not yet written or spilled */
+    pthread_cond_t cv_out;          /* the merge took some: a worker over its share may go on */
     /* merger side */
     ochunk *mhead, *mtail;          /* taken from the worker, older than anything in the file */
     size_t mbytes;
@@ -128,7 +131,7 @@ typedef struct merger {
 /* what the workers of one run share */
 typedef struct prun {
     merger *m;
-    int jobs, dns_on;
+    int jobs, dns_on, reread;
     /* reread mode */
     const char *const *inputs; size_t ninputs;
     kf_source_opts sopts;
@@ -315,6 +318,7 @@ static void publish(shard *s, int64_t safe, int finished)
         c->next = NULL;
         if (s->otail) s->otail->next = c; else s->ohead = c;
         s->otail = c;
+        s->outstanding += c->cap;
         c = NULL;
     }
     if (safe > s->safe) s->safe = safe;
@@ -333,6 +337,22 @@ static int shard_out(void *arg, const char *buf, size_t len)
     int64_t ts = kd_engine_out_ts(s->e);
     size_t need = 12 + len;
     if (s->wcur && s->wcur->len + need > s->wcur->cap) publish(s, INT64_MIN, 0);
+    if (!s->wcur && s->run->reread) {
+        /* Far ahead of the merge (it waits on a slower shard): wait a little rather than have
+         * the merge write our records to its temp file and read them back. Not for long: a
+         * shard held back by an open connection can keep the merge waiting for minutes. */
+        merger *m = s->run->m;
+        size_t share = m->budget / (size_t)m->n;
+        pthread_mutex_lock(&s->mu);
+        if (s->outstanding > share) {
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_nsec += 50 * 1000000L;
+            if (dl.tv_nsec >= 1000000000L) { dl.tv_sec++; dl.tv_nsec -= 1000000000L; }
+            while (s->outstanding > share && pthread_cond_timedwait(&s->cv_out, &s->mu, &dl) == 0) {}
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
     if (!s->wcur) {
         size_t cap = need > OCHUNK ? need : OCHUNK;
         s->wcur = malloc(sizeof *s->wcur + cap);
@@ -499,10 +519,20 @@ static void name_to_others(void *arg, const kf_addr *ip, const char *name, size_
 
 /* ------------------------------------------------------------------ merger */
 
+/* the merge is done with cap bytes of this shard's output: a worker waiting on it goes on */
+static void outstanding_sub(shard *s, size_t cap)
+{
+    pthread_mutex_lock(&s->mu);
+    s->outstanding -= cap;
+    pthread_cond_signal(&s->cv_out);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void spool_drop(merger *m, shard *s, ochunk *c)
 {
     m->mem -= c->cap;
     s->mbytes -= c->cap;
+    outstanding_sub(s, c->cap);
     free(c);
 }
 
@@ -525,6 +555,7 @@ static int take(merger *m, shard *s, int64_t *safe, int *finished)
             }
             s->spw += c->len;
             s->spilling = 1;
+            outstanding_sub(s, c->cap);
             free(c);
         } else {
             m->mem += c->cap; s->mbytes += c->cap;
@@ -747,6 +778,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     if (mb && *mb) m.budget = (size_t)strtoull(mb, NULL, 10);
     int reread = 1;
     for (size_t i = 0; i < ninputs; i++) if (!rereadable(inputs[i])) reread = 0;
+    x.reread = reread;
     int rc = 0;
     kd_engine_opts so = *o;
     so.max_memory = o->max_memory / (uint64_t)jobs;
@@ -758,6 +790,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
         pthread_cond_init(&s->cv_space, NULL);
+        pthread_cond_init(&s->cv_out, NULL);
         so.id_base = (uint32_t)i; so.id_step = (uint32_t)jobs;   /* unique conn/flow ids */
         s->e = kd_engine_new(&so, shard_out, s);
         if (!s->e) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
@@ -804,7 +837,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         free(s->wcur);
         free(s->fbuf);
         if (s->spf) fclose(s->spf);
-        pthread_mutex_destroy(&s->mu); pthread_cond_destroy(&s->cv); pthread_cond_destroy(&s->cv_space);
+        pthread_mutex_destroy(&s->mu); pthread_cond_destroy(&s->cv); pthread_cond_destroy(&s->cv_space); pthread_cond_destroy(&s->cv_out);
     }
     pthread_mutex_destroy(&m.mu); pthread_cond_destroy(&m.cv);
     pthread_mutex_destroy(&x.emu);
