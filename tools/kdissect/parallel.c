@@ -101,6 +101,7 @@ typedef struct shard {
     int64_t safe;
     int finished;
     size_t outstanding;             /* bytes handed to the merge and not yet written or spilled */
+    uint64_t pos;                   /* reread mode: packets walked so far (UINT64_MAX: all) */
     pthread_cond_t cv_out;          /* the merge took some: a worker over its share may go on */
     /* merger side */
     ochunk *mhead, *mtail;          /* taken from the worker, older than anything in the file */
@@ -331,6 +332,19 @@ static void publish(shard *s, int64_t safe, int finished)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* reread mode: is another unfinished shard well behind this one in the capture? */
+static int others_behind(const shard *s)
+{
+    merger *m = s->run->m;
+    uint64_t me = __atomic_load_n(&s->pos, __ATOMIC_RELAXED);
+    for (int i = 0; i < m->n; i++) {
+        const shard *o = &m->sh[i];
+        if (o == s || __atomic_load_n(&o->pos, __ATOMIC_RELAXED) == UINT64_MAX) continue;
+        if (__atomic_load_n(&o->pos, __ATOMIC_RELAXED) + 4 * RELEASE_PKTS < me) return 1;
+    }
+    return 0;
+}
+
 static int shard_out(void *arg, const char *buf, size_t len)
 {
     shard *s = arg;
@@ -338,18 +352,19 @@ static int shard_out(void *arg, const char *buf, size_t len)
     size_t need = 12 + len;
     if (s->wcur && s->wcur->len + need > s->wcur->cap) publish(s, INT64_MIN, 0);
     if (!s->wcur && s->run->reread) {
-        /* Far ahead of the merge (it waits on a slower shard): wait a little rather than have
-         * the merge write our records to its temp file and read them back. Not for long: a
-         * shard held back by an open connection can keep the merge waiting for minutes. */
+        /* Far ahead of the merge: if that is because another shard is behind us in the
+         * capture, wait for it to catch up rather than have the merge write our records to its
+         * temp file and read them back. A shard that is not behind but held back by an open
+         * connection is not waited for (that can last minutes): the merge spills. */
         merger *m = s->run->m;
         size_t share = m->budget / (size_t)m->n;
         pthread_mutex_lock(&s->mu);
-        if (s->outstanding > share) {
+        for (int waited = 0; s->outstanding > share && waited < 200 && others_behind(s); waited++) {
             struct timespec dl;
             clock_gettime(CLOCK_REALTIME, &dl);
-            dl.tv_nsec += 50 * 1000000L;
+            dl.tv_nsec += 1000000L;   /* 1 ms, then look again */
             if (dl.tv_nsec >= 1000000000L) { dl.tv_sec++; dl.tv_nsec -= 1000000000L; }
-            while (s->outstanding > share && pthread_cond_timedwait(&s->cv_out, &s->mu, &dl) == 0) {}
+            pthread_cond_timedwait(&s->cv_out, &s->mu, &dl);
         }
         pthread_mutex_unlock(&s->mu);
     }
@@ -404,6 +419,7 @@ static void *reread_worker(void *arg)
                 kd_engine_pass(s->e, p.pkt.ts_ns, n);
             }
             if (n % RELEASE_PKTS == 0) publish(s, kd_engine_watermark(s->e), 0);
+            if ((n & 1023) == 0) __atomic_store_n(&s->pos, n, __ATOMIC_RELAXED);
             if (s->idx == 0) {
                 const char *w;
                 while ((w = kf_source_warning(src))) kf_warn("%s", w);
@@ -419,6 +435,7 @@ static void *reread_worker(void *arg)
         free(b->t);
         free(b);
     }
+    __atomic_store_n(&s->pos, UINT64_MAX, __ATOMIC_RELAXED);   /* nobody waits for us now */
     kd_engine_finish(s->e);
     publish(s, INT64_MAX, 1);
     return NULL;
