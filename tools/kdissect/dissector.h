@@ -190,6 +190,7 @@ void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, 
 /* proto/dns.c, for the -j dispatcher: the ip -> name pairs a DNS response message teaches. */
 typedef void (*kd_name_fn)(void *arg, const kf_addr *ip, const char *name, size_t len);
 unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg);
+int kd_dns_port(uint16_t port);   /* 53, 5353, 5355: the ports DNS is hinted on */
 /* --stats counters a dissector may bump. */
 enum kd_stat { KD_STAT_PARSE_ERRORS, KD_STAT_TRUNCATED_BODIES, KD_STAT_RESYNCS,
                KD_STAT_UNANSWERED, KD_STAT__N };

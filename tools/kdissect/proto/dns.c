@@ -41,6 +41,12 @@ typedef struct dns_state {
 
 static const uint16_t dns_ports[] = { 53, 5353, 5355, 0 };
 
+int kd_dns_port(uint16_t port)
+{
+    for (const uint16_t *pp = dns_ports; *pp; pp++) if (port == *pp) return 1;
+    return 0;
+}
+
 static void cpy(char *dst, size_t cap, const char *src)
 {
     size_t l = strlen(src);
@@ -143,7 +149,7 @@ static int dns_plausible(const uint8_t *p, size_t n)
 static int dns_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
 {
     int hinted = 0;
-    for (const uint16_t *pp = dns_ports; *pp; pp++) if (ci->port[0] == *pp || ci->port[1] == *pp) hinted = 1;
+    if (kd_dns_port(ci->port[0]) || kd_dns_port(ci->port[1])) hinted = 1;
     if (ci->transport == KD_TRANSPORT_TCP) {
         if (n < 2) return hinted ? KD_PROBE_MORE : KD_PROBE_NO;
         size_t l = kf_ld_be16(p);
