@@ -228,7 +228,7 @@ static int lane_open_cur(kf_source *s, lane *l)
 {
     sfile *f = &l->files[l->cur];
     char e[256];
-    l->r = f->path ? kf_reader_open(f->path, e, sizeof e) : kf_reader_open_mem(f->mem, f->memlen, e, sizeof e);
+    l->r = f->path ? kf_reader_open_shared(f->path, s->o.share, e, sizeof e) : kf_reader_open_mem(f->mem, f->memlen, e, sizeof e);
     if (!l->r) { snprintf(s->err, sizeof s->err, "%s: %s", f->display, e); return -1; }
     if (!f->size) f->size = kf_reader_size(l->r);
     l->display = keep_str(s, f->display);

@@ -554,6 +554,70 @@ static void test_stream_big(void)
     free(f);
 }
 
+/* Readers sharing one mapping (kdissect -j): each reads exactly what a reader of its own reads,
+ * whatever the others do — one far ahead (the pages behind it are given back: the one behind
+ * faults them in again), one closing early, the file mapped again after every reader closed. */
+static uint64_t pkt_sum(const kf_pkt *p)
+{
+    uint64_t h = 1469598103934665603ULL ^ p->caplen ^ (uint64_t)p->ts_ns << 8;
+    for (uint32_t i = 0; i < p->caplen; i += 61) h = (h ^ p->data[i]) * 1099511628211ULL;
+    return h ^ (p->caplen ? p->data[p->caplen - 1] : 0);
+}
+static void test_mapshare(void)
+{
+    char path[] = "/tmp/kf_test_mapshare_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *w = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!w) { T_OK(0, "temp file"); return; }
+    uint32_t hdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1 };
+    fwrite(hdr, 4, 6, w);
+    static uint8_t buf[1500];
+    int count = 0;
+    for (size_t n = 24; n < (96u << 20); count++) {   /* past the give-back step and lag */
+        uint32_t len = 200 + (uint32_t)(count * 37) % 1300;
+        uint32_t rh[4] = { (uint32_t)count, 0, len, len };
+        for (uint32_t i = 0; i < len; i++) buf[i] = (uint8_t)(i * 7 + (uint32_t)count);
+        fwrite(rh, 4, 4, w); fwrite(buf, 1, len, w);
+        n += 16 + len;
+    }
+    fclose(w);
+    char err[256];
+    kf_reader *own = kf_reader_open(path, err, sizeof err);
+    uint64_t *want = malloc((size_t)count * sizeof *want);
+    kf_pkt p;
+    int k = 0;
+    while (kf_reader_next(own, &p) == 1 && k < count) want[k++] = pkt_sum(&p);
+    kf_reader_close(own);
+    T_EQ_INT(k, count, "mapshare: %d packets written", count);
+
+    kf_mapshare *ms = kf_mapshare_new();
+    kf_reader *a = kf_reader_open_shared(path, ms, err, sizeof err);
+    kf_reader *b = kf_reader_open_shared(path, ms, err, sizeof err);
+    kf_reader *c = kf_reader_open_shared(path, ms, err, sizeof err);
+    T_OK(a && b && c, "three readers share one mapping");
+    int ka = 0, kb = 0, kc = 0, bad = 0;
+    /* a runs through it all while b waits at a third; c reads a little and closes */
+    while (kc < 1000 && kf_reader_next(c, &p) == 1) bad += pkt_sum(&p) != want[kc++];
+    kf_reader_close(c);
+    while (kb < count / 3 && kf_reader_next(b, &p) == 1) bad += pkt_sum(&p) != want[kb++];
+    while (kf_reader_next(a, &p) == 1) bad += ka >= count || pkt_sum(&p) != want[ka++];
+    while (kf_reader_next(b, &p) == 1) bad += kb >= count || pkt_sum(&p) != want[kb++];
+    T_OK(!bad && ka == count && kb == count, "shared readers: every packet as a reader of its own reads it (%d, %d)", ka, kb);
+    kf_reader_close(a);
+    kf_reader_close(b);
+    /* after every reader closed: mapped again for the next one */
+    a = kf_reader_open_shared(path, ms, err, sizeof err);
+    ka = 0; bad = 0;
+    while (a && kf_reader_next(a, &p) == 1) bad += ka >= count || pkt_sum(&p) != want[ka++];
+    T_OK(a && !bad && ka == count, "mapped again after all closed");
+    kf_reader_close(a);
+    kf_mapshare_free(ms);
+    a = kf_reader_open_shared("/nonexistent/x.pcap", NULL, err, sizeof err);
+    T_OK(!a && strstr(err, "No such file"), "no share: as kf_reader_open (%s)", err);
+    free(want);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--dump") == 0) return dump(argv[2]);
@@ -563,5 +627,6 @@ int main(int argc, char **argv)
     test_pcapng_edges();
     test_files();
     test_stream_big();
+    test_mapshare();
     T_DONE();
 }

@@ -137,13 +137,15 @@ struct kd_engine {
     kd_name **nht; size_t nhtcap, nnames;
     /* records */
     kd_rec **heap; size_t hn, hcap; size_t heap_bytes; uint64_t rec_seq, out_index;
-    struct kd_run { FILE *f; kd_rec *head; } *runs;   /* sorted runs spilled to temp files */
+    struct kd_run { FILE *f; kd_rec *head; char *buf; } *runs;   /* sorted runs spilled to temp files */
     size_t nruns, capruns;
     kf_jw jw, idw;
     kd_conn *emitting; const kd_call *call;
     char idprefix[24];
     int64_t now, emit_ts, out_ts;
-    int64_t watermark;           /* after flush_ready: no waiting record starts before this */
+    int64_t watermark;           /* after flush_ready: nothing more will be written before this */
+    int64_t natural;             /* after flush_ready: no record yet to be made starts before this */
+    int64_t cap;                 /* -j: release nothing after this (other shards are behind) */
     uint64_t seen;               /* packets of the capture so far (all shards' with -j) */
     uint64_t mem;                /* accounted bytes */
     int finishing;
@@ -328,7 +330,11 @@ static int spill(kd_engine *e)
     }
     FILE *f = tmpfile();
     if (!f) return -1;
-    setvbuf(f, NULL, _IOFBF, 1 << 16);
+    /* glibc ignores setvbuf's size without a buffer (4 KiB writes then: a syscall each) */
+    size_t bsz = (size_t)(e->o.max_memory / 384);
+    if (bsz > (256u << 10)) bsz = 256u << 10;
+    char *buf = bsz >= 4096 ? malloc(bsz) : NULL;
+    if (buf) setvbuf(f, buf, _IOFBF, bsz);
     int ok = 1;
     while (e->hn) {
         kd_rec *r = heap_pop(e);
@@ -337,9 +343,10 @@ static int spill(kd_engine *e)
             fwrite(&len, sizeof len, 1, f) != 1 || fwrite(r->data, 1, r->len, f) != r->len) ok = 0;
         free(r);
     }
-    if (fflush(f) != 0 || !ok) { fclose(f); e->out_failed = 1; return -1; }
+    if (fflush(f) != 0 || !ok) { fclose(f); free(buf); e->out_failed = 1; return -1; }
     rewind(f);
     e->runs[e->nruns].f = f;
+    e->runs[e->nruns].buf = buf;
     e->runs[e->nruns].head = run_read(f);
     e->nruns++;
     e->st.spilled_runs++;
@@ -370,19 +377,21 @@ static void flush_ready(kd_engine *e, int all)
                 for (kd_flow *f = e->fht[i]; f; f = f->hnext)
                     if (f->dirty && f->rec_start < w) w = f->rec_start;
     }
-    e->watermark = w;
+    if (all) w = INT64_MAX;
+    e->natural = w;
+    if (w > e->cap) w = e->cap;   /* -j: what other shards cannot precede yet stays here */
     for (;;) {
         kd_rec *best = e->hn ? e->heap[0] : NULL;
         size_t bi = (size_t)-1;
         for (size_t i = 0; i < e->nruns; i++)
             if (e->runs[i].head && (!best || rec_less(e->runs[i].head, best))) { best = e->runs[i].head; bi = i; }
-        if (!best || (!all && best->ts > w)) break;
+        if (!best || best->ts > w) break;
         if (bi == (size_t)-1) rec_output(e, heap_pop(e));
         else { e->runs[bi].head = run_read(e->runs[bi].f); rec_output(e, best); }
     }
     /* drop exhausted runs */
     for (size_t i = 0; i < e->nruns;) {
-        if (!e->runs[i].head) { fclose(e->runs[i].f); e->runs[i] = e->runs[--e->nruns]; }
+        if (!e->runs[i].head) { fclose(e->runs[i].f); free(e->runs[i].buf); e->runs[i] = e->runs[--e->nruns]; }
         else i++;
     }
     /* bounded: a third of the memory budget for waiting records, the rest goes to disk */
@@ -391,6 +400,13 @@ static void flush_ready(kd_engine *e, int all)
             e->st.reorder_forced++;
             rec_output(e, heap_pop(e));
         }
+    /* nothing more goes out before the oldest record still waiting, nor before a record yet
+     * to be made */
+    w = e->natural;
+    if (e->hn && e->heap[0]->ts < w) w = e->heap[0]->ts;
+    for (size_t i = 0; i < e->nruns; i++)
+        if (e->runs[i].head && e->runs[i].head->ts < w) w = e->runs[i].head->ts;
+    e->watermark = w;
 }
 
 /* ------------------------------------------------------------------ names learned from DNS */
@@ -1687,6 +1703,7 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg)
     if (!e) return NULL;
     e->o = *o;
     e->out = out; e->out_arg = arg;
+    e->cap = INT64_MAX;
     e->dec = kf_decoder_new();
     e->dis = kd_dissectors(&e->ndis);
     e->dupmask = (1u << 16) - 1;
@@ -1702,6 +1719,19 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg)
 int64_t kd_engine_watermark(const kd_engine *e)
 {
     return e->watermark < e->now ? e->watermark : e->now;
+}
+
+int64_t kd_engine_natural(const kd_engine *e)
+{
+    return e->natural < e->now ? e->natural : e->now;
+}
+
+void kd_engine_cap(kd_engine *e, int64_t cap) { e->cap = cap; }
+
+int kd_engine_release(kd_engine *e)
+{
+    flush_ready(e, e->finishing);
+    return e->out_failed ? -1 : 0;
 }
 
 int64_t kd_engine_out_ts(const kd_engine *e) { return e->out_ts; }
@@ -1728,7 +1758,7 @@ void kd_engine_free(kd_engine *e)
     for (size_t i = 0; i < e->nhtcap; i++)
         for (kd_name *n = e->nht[i], *x; n; n = x) { x = n->hnext; free(n); }
     for (size_t i = 0; i < e->hn; i++) free(e->heap[i]);
-    for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].head); fclose(e->runs[i].f); }
+    for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].head); fclose(e->runs[i].f); free(e->runs[i].buf); }
     free(e->runs);
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup);
     free(e->files); free(e->nodes);

@@ -44,8 +44,16 @@ int kd_engine_finish(kd_engine *e);
 void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq);
 void kd_engine_seq(kd_engine *e, uint64_t seq);
 /* The time before which this engine will emit no more records, as of its last release of
- * waiting records (every 16384 packets of the capture). */
+ * waiting records (every 16384 packets of the capture, or kd_engine_release). */
 int64_t kd_engine_watermark(const kd_engine *e);
+/* As of that release: the time before which no record is yet to be made (records already made
+ * may wait before it, held back by kd_engine_cap). */
+int64_t kd_engine_natural(const kd_engine *e);
+/* Releases no waiting record after cap (INT64_MAX, the default: no cap). -j: a shard keeps what
+ * the merge could not write yet anyway, because another shard may still precede it. */
+void kd_engine_cap(kd_engine *e, int64_t cap);
+/* Releases waiting records now, up to the cap (after kd_engine_finish: all of them up to it). */
+int kd_engine_release(kd_engine *e);
 /* Inside the output callback: the timestamp of the record being written. */
 int64_t kd_engine_out_ts(const kd_engine *e);
 /* The part of every record id before "-<index>" (the same for every engine of one input). */
