@@ -292,6 +292,7 @@ static int decode_ip4(kf_decoder *d, kf_cur c, int64_t ts, kf_l4 *out, int depth
     if (off == 0 && !more) return decode_l4(out, pl, avail, wire);
     /* a fragment */
     if (!d || depth > 0) {
+        out->fragment = 1;
         if (off == 0) return decode_l4(out, pl, avail, wire);   /* first fragment: its headers */
         return KF_DEC_HELD;
     }
@@ -378,6 +379,7 @@ static int decode_ip6_chain(kf_decoder *d, kf_cur c, uint8_t nh, const uint8_t *
             out->proto = e[0];
             uint32_t avail = (uint32_t)kf_cur_left(&c);
             if (!d || depth > 0) {
+                out->fragment = 1;
                 if (off == 0) { nh = e[0]; nhp = e; continue; }   /* first fragment: its headers */
                 return KF_DEC_HELD;
             }

@@ -56,6 +56,7 @@ typedef struct kf_l4 {
     uint16_t ip_id;
     uint32_t ip_total_len;    /* IP total length from the header (datagram length on the wire) */
     uint8_t reassembled;      /* 1 if the datagram was rebuilt from fragments */
+    uint8_t fragment;         /* decoded without a kf_decoder: 1 if this is an IP fragment */
     /* L4 */
     uint16_t sport, dport;
     kf_tcpinfo tcp;           /* when proto == 6 */

@@ -426,6 +426,16 @@ GET /smuggled-obsfold"
   assert_output true
 }
 
+@test "kdissect -j 2: IP fragments (decoded once by the walker, reassembled by the owning shard) give one thread's records" {
+  sel='del(.id, .stream, .conn_id, .flow_id, .capture.conn_id)'
+  for f in "$KF_CORPUS/dns/zeek__ipv6-fragmented-dns.pcap" "$KF_CORPUS/dns/ndpi__dns_fragmented.pcap"; do
+    KD "$f" | jq -c "$sel" | sort > "$TMP/one"
+    [ "$(grep -c '"dns":true' "$TMP/one")" -gt 0 ]
+    diff "$TMP/one" <(KD -j 2 "$f" | jq -c "$sel" | sort)
+    diff <(KD - < "$f" | jq -c "$sel" | sort) <(KD -j 3 - < "$f" | jq -c "$sel" | sort)
+  done
+}
+
 @test "kdissect -j 2: records waiting on another shard past the merge budget go through a temp file, in order" {
   f=$SAMPLES/node-worker-1-cni0.pcap
   sel='del(.id, .stream, .conn_id, .flow_id, .capture.conn_id)'

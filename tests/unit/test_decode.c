@@ -74,6 +74,7 @@ static void test_link_types(void)
     eth(b, 0x0800); ip4(b, 6, 20 + 40 + 5, 7, 0, 0); tcp(b, 1234, 80, KF_TCP_SYN | KF_TCP_ACK, 1); bn(b, "hello", 5);
     bn(b, "\0\0\0\0", 4);   /* Ethernet padding must not count as payload */
     T_EQ_INT(kf_decode(NULL, KF_LT_EN10MB, b->d, b->n, 0, &l), KF_DEC_OK, "eth/ipv4/tcp ok");
+    T_EQ_INT(l.fragment, 0, "a whole datagram is no fragment");
     T_EQ_INT(l.ipver, 4, "ipv4"); T_EQ_INT(l.proto, 6, "tcp");
     T_OK(l.src.a[0] == 10 && l.src.a[3] == 1 && l.dst.a[3] == 2, "addresses");
     T_EQ_INT(l.sport, 1234, "sport"); T_EQ_INT(l.dport, 80, "dport");
@@ -206,7 +207,7 @@ static void test_ip_details(void)
     /* atomic fragment (RFC 6946): offset 0, M=0 */
     b->n = 0; ip6(b, 44, 8 + 8); b8(b, 17); b8(b, 0); b16(b, 0); b32(b, 99); udp(b, 1, 2, 8);
     T_EQ_INT(kf_decode(NULL, KF_LT_IPV6, b->d, b->n, 0, &l), KF_DEC_OK, "atomic fragment is processed at once");
-    T_OK(l.proto == 17 && l.sport == 1 && !l.reassembled, "atomic fragment fields");
+    T_OK(l.proto == 17 && l.sport == 1 && !l.reassembled && !l.fragment, "atomic fragment fields (not a fragment)");
     /* ICMP error quoting an IPv4/UDP header */
     b->n = 0; ip4(b, 1, 20 + 8 + 28, 0, 0, 0); b8(b, 3); b8(b, 3); b16(b, 0); b32(b, 0);
     ip4(b, 17, 28, 5, 0, 0); udp(b, 4444, 53, 8);
@@ -304,6 +305,7 @@ static void test_reassembly(void)
     /* without a decoder: first fragment gives its headers, others held */
     T_EQ_INT(kf_decode(NULL, KF_LT_RAW, b->d, lens[0], 0, &l), KF_DEC_OK, "no decoder: first fragment decoded");
     T_EQ_INT(l.sport, 1111, "no decoder: ports from first fragment");
+    T_EQ_INT(l.fragment, 1, "no decoder: first fragment said to be one");
     T_EQ_INT(kf_decode(NULL, KF_LT_RAW, b->d + o1, lens[1], 0, &l), KF_DEC_HELD, "no decoder: later fragment held");
     /* table pressure: 200 unfinished datagrams do not grow memory without bound */
     for (int i = 0; i < 200; i++) kf_decode(d, KF_LT_RAW, b->d, lens[0], 50LL * 1000000000, &l), b->d[5]++;
@@ -335,6 +337,9 @@ static void test_reassembly(void)
          memcmp(l.payload, u->d + 8, 3000) == 0, "v6 reassembled udp");
     T_OK(l.l3 && l.l3[6] == 60 && l.l3[40] == 17, "v6 rebuilt datagram names UDP after dest opts");
     T_EQ_INT(l.ip_total_len, 40 + 8 + 3008, "v6 rebuilt length");
+    T_EQ_INT(kf_decode(NULL, KF_LT_IPV6, v->d + at[0], vl[0], 0, &l), KF_DEC_OK, "v6 no decoder: first fragment decoded");
+    T_OK(l.fragment && l.sport == 1111, "v6 no decoder: first fragment said to be one");
+    T_EQ_INT(kf_decode(NULL, KF_LT_IPV6, v->d + at[1], vl[1], 0, &l), KF_DEC_HELD, "v6 no decoder: second fragment held");
     free(v);
     kf_decoder_free(d);
     free(b); free(u);

@@ -1543,6 +1543,8 @@ static void sweep(kd_engine *e, int64_t now)
 
 static void flows_interval(kd_engine *e, int64_t now, int all);
 
+static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
+                      const char *file, const char *node, uint64_t frame);
 static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
                    uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame);
 
@@ -1569,6 +1571,15 @@ void kd_engine_packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *dat
     cadence(e, ts);
 }
 
+void kd_engine_packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
+                         const char *file, const char *node, uint64_t frame)
+{
+    e->seen++;
+    if (ts > e->now) e->now = ts;
+    packet_l4(e, ts, rc, l4, origlen, iface, file, node, frame);
+    cadence(e, ts);
+}
+
 void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq)
 {
     e->seen = seq ? seq : e->seen + 1;
@@ -1581,37 +1592,44 @@ void kd_engine_seq(kd_engine *e, uint64_t seq) { e->seen = seq; }
 static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
                    uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame)
 {
-    e->st.packets++;
-    e->st.bytes += origlen;
     kf_l4 l4;
     int rc = kf_decode(e->dec, linktype, data, caplen, ts, &l4);
+    packet_l4(e, ts, rc, &l4, origlen, iface, file, node, frame);
+}
+
+/* The frame decoded (rc, *l4: kf_decode's; *l4 may be changed). */
+static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
+                      const char *file, const char *node, uint64_t frame)
+{
+    e->st.packets++;
+    e->st.bytes += origlen;
     if (rc == KF_DEC_NOT_IP) { e->st.non_ip++; return; }
     if (rc == KF_DEC_HELD) { e->st.held_fragments++; return; }
-    if (rc == KF_DEC_BAD || (rc == KF_DEC_TRUNC && !l4.ipver)) { e->st.decode_errors++; return; }
-    if (rc == KF_DEC_TRUNC && (l4.proto == 6 || l4.proto == 17) && !l4.sport && !l4.dport) { e->st.decode_errors++; return; }
+    if (rc == KF_DEC_BAD || (rc == KF_DEC_TRUNC && !l4->ipver)) { e->st.decode_errors++; return; }
+    if (rc == KF_DEC_TRUNC && (l4->proto == 6 || l4->proto == 17) && !l4->sport && !l4->dport) { e->st.decode_errors++; return; }
     uint32_t fidx = intern(&e->files, &e->nfiles, &e->capfiles, file, &e->last_file, &e->last_file_idx);
     uint32_t nidx = intern(&e->nodes, &e->nnodes, &e->capnodes, node, &e->last_node, &e->last_node_idx);
-    if (is_duplicate(e, &l4, ts, iface, nidx)) { e->st.duplicates++; return; }
-    uint8_t transport = l4.proto == 6 ? KD_TRANSPORT_TCP : l4.proto == 17 ? KD_TRANSPORT_UDP : KD_TRANSPORT_OTHER;
+    if (is_duplicate(e, l4, ts, iface, nidx)) { e->st.duplicates++; return; }
+    uint8_t transport = l4->proto == 6 ? KD_TRANSPORT_TCP : l4->proto == 17 ? KD_TRANSPORT_UDP : KD_TRANSPORT_OTHER;
     if (transport == KD_TRANSPORT_OTHER) {
         /* ICMP etc: one conn per address pair (ports 0) */
-        l4.sport = l4.dport = 0;
+        l4->sport = l4->dport = 0;
     }
-    if (rc == KF_DEC_TRUNC && transport == KD_TRANSPORT_TCP && !l4.tcp.hdrlen) { e->st.decode_errors++; return; }
-    uint64_t h = key_hash(l4.proto, &l4.src, l4.sport, &l4.dst, l4.dport);
+    if (rc == KF_DEC_TRUNC && transport == KD_TRANSPORT_TCP && !l4->tcp.hdrlen) { e->st.decode_errors++; return; }
+    uint64_t h = key_hash(l4->proto, &l4->src, l4->sport, &l4->dst, l4->dport);
     kd_conn *c = NULL;
     int dir = 0;
     if (e->htcap)
         for (c = e->ht[conn_bucket(e, h)]; c; c = c->hnext)
-            if (c->hash == h && conn_match(c, l4.proto, &l4.src, l4.sport, &l4.dst, l4.dport, &dir)) break;
+            if (c->hash == h && conn_match(c, l4->proto, &l4->src, l4->sport, &l4->dst, l4->dport, &dir)) break;
     /* a new SYN on a closed connection's tuple starts a new connection */
-    if (c && transport == KD_TRANSPORT_TCP && (l4.tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == KF_TCP_SYN &&
+    if (c && transport == KD_TRANSPORT_TCP && (l4->tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == KF_TCP_SYN &&
         c->lru == LRU_CLOSED) {
         conn_close(e, c); c = NULL;
     }
     kd_pref cur = { ts, frame, fidx };
     if (!c) {
-        c = conn_new(e, &l4, transport, h);
+        c = conn_new(e, l4, transport, h);
         if (!c) { e->st.evicted_conns++; return; }
         dir = 0;
         c->first_ts = ts; c->first_ref = cur; c->node_idx = nidx;
@@ -1622,7 +1640,7 @@ static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, 
         c->tnext = t ? t->tnext : e->thead;
         if (c->tnext) c->tnext->tprev = c; else e->ttail = c;
         if (t) t->tnext = c; else e->thead = c;
-        if (transport == KD_TRANSPORT_TCP && (l4.tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == (KF_TCP_SYN | KF_TCP_ACK))
+        if (transport == KD_TRANSPORT_TCP && (l4->tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == (KF_TCP_SYN | KF_TCP_ACK))
             c->info.client = 1;
     } else {
         lru_unlink(e, c); lru_append(e, c, c->lru);
@@ -1632,14 +1650,14 @@ static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, 
     kd_dir *d = &c->dir[dir];
     d->pkts++;
     d->bytes += origlen;
-    if (transport == KD_TRANSPORT_TCP) tcp_packet(e, c, dir, &l4, ts);
+    if (transport == KD_TRANSPORT_TCP) tcp_packet(e, c, dir, l4, ts);
     else if (transport == KD_TRANSPORT_UDP) {
-        d->payload += l4.paylen;
-        if (c->l7_state == 0 && c->udp_probes < 8 && l4.paylen) {
+        d->payload += l4->paylen;
+        if (c->l7_state == 0 && c->udp_probes < 8 && l4->paylen) {
             c->udp_probes++;
-            if (!probe(e, c, dir, l4.payload, l4.paylen, 1) && c->udp_probes >= 8) c->l7_state = 2;
+            if (!probe(e, c, dir, l4->payload, l4->paylen, 1) && c->udp_probes >= 8) c->l7_state = 2;
         }
-        if (c->l7_state == 1 && c->d && c->d->on_datagram) c->d->on_datagram(c, c->st, dir, l4.payload, l4.paylen, &c->cur);
+        if (c->l7_state == 1 && c->d && c->d->on_datagram) c->d->on_datagram(c, c->st, dir, l4->payload, l4->paylen, &c->cur);
     } else {
         if (c->l7_state == 0) {
             for (size_t i = 0; i < e->ndis; i++)
@@ -1648,11 +1666,11 @@ static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, 
                 }
             if (c->l7_state == 0) c->l7_state = 2;
         }
-        if (c->l7_state == 1 && c->d->on_packet) c->d->on_packet(c, c->st, dir, &l4, &c->cur);
+        if (c->l7_state == 1 && c->d->on_packet) c->d->on_packet(c, c->st, dir, l4, &c->cur);
     }
     /* flows */
     if (!e->o.no_conn) {
-        if (!c->flow && (c->info.client >= 0 || transport != KD_TRANSPORT_TCP || d->pkts + c->dir[!dir].pkts > 2 || l4.paylen)) {
+        if (!c->flow && (c->info.client >= 0 || transport != KD_TRANSPORT_TCP || d->pkts + c->dir[!dir].pkts > 2 || l4->paylen)) {
             c->flow = flow_get(e, c);
             if (c->flow) { c->flow->nconns++; c->flow->active++; c->flow->l7 |= c->l7;
                            /* count this conn's packets so far */

@@ -34,6 +34,10 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg);
 void kd_engine_packet(kd_engine *e, int64_t ts_ns, int linktype, const uint8_t *data,
                       uint32_t caplen, uint32_t origlen, uint32_t iface, const char *file,
                       const char *node, uint64_t frame);
+/* The same, for a frame the caller decoded with kf_decode(NULL, ...) (rc, *l4) that is not an
+ * IP fragment (l4->fragment = 0): what this engine's decode would give. *l4 may be changed. */
+void kd_engine_packet_l4(kd_engine *e, int64_t ts_ns, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
+                         const char *file, const char *node, uint64_t frame);
 /* End of input: closes every connection, emits everything, flushes output. Returns 0 / -1
  * (output callback failed). */
 int kd_engine_finish(kd_engine *e);

@@ -152,6 +152,8 @@ static void run_fail(prun *x, int rc, const char *msg)
 
 /* What the balancer and the DNS name hand-over need of a packet. */
 typedef struct pinfo {
+    int rc;                     /* kf_decode without reassembly */
+    kf_l4 l4;
     int ip;                     /* 0: not IP (or not decodable): shard 0 */
     uint8_t ipver, proto;
     uint16_t sport, dport;      /* UDP only */
@@ -165,15 +167,15 @@ typedef struct pinfo {
 static void pkt_info(const kf_pkt *p, pinfo *pi)
 {
     pi->payload = NULL; pi->paylen = 0; pi->sport = pi->dport = 0;
-    kf_l4 l4;
-    int rc = kf_decode(NULL, p->linktype, p->data, p->caplen, p->ts_ns, &l4);
-    pi->ip = rc != KF_DEC_NOT_IP && l4.ipver;
+    const kf_l4 *l4 = &pi->l4;
+    int rc = pi->rc = kf_decode(NULL, p->linktype, p->data, p->caplen, p->ts_ns, &pi->l4);
+    pi->ip = rc != KF_DEC_NOT_IP && l4->ipver;
     if (!pi->ip) return;
-    pi->ipver = l4.ipver; pi->proto = l4.proto;
-    memcpy(pi->s, l4.src.a, 16); memcpy(pi->d, l4.dst.a, 16);
-    if (rc == KF_DEC_OK && l4.proto == 17 && l4.payload) {   /* whole datagrams only */
-        pi->sport = l4.sport; pi->dport = l4.dport;
-        pi->payload = l4.payload; pi->paylen = l4.paylen;
+    pi->ipver = l4->ipver; pi->proto = l4->proto;
+    memcpy(pi->s, l4->src.a, 16); memcpy(pi->d, l4->dst.a, 16);
+    if (rc == KF_DEC_OK && l4->proto == 17 && l4->payload && !l4->fragment) {   /* whole datagrams only */
+        pi->sport = l4->sport; pi->dport = l4->dport;
+        pi->payload = l4->payload; pi->paylen = l4->paylen;
     }
 }
 
@@ -435,7 +437,9 @@ static void *reread_worker(void *arg)
             pkt_info(&p.pkt, &pi);
             int k = bal_pick(b, &pi, p.pkt.caplen);
             n++;
-            if (k == s->idx)
+            if (k == s->idx && !pi.l4.fragment)   /* decoded once (a fragment: by the engine's reassembly) */
+                kd_engine_packet_l4(s->e, p.pkt.ts_ns, pi.rc, &pi.l4, p.pkt.origlen, p.pkt.iface, p.file, p.node, p.frame);
+            else if (k == s->idx)
                 kd_engine_packet(s->e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
                                  p.pkt.iface, p.file, p.node, p.frame);
             else {
