@@ -428,7 +428,8 @@ typedef struct kf_mapent {
     dev_t dev; ino_t ino;
     uint8_t *map; size_t len;
     int refs;
-    size_t released;            /* pages before this were given back */
+    size_t released;            /* pages before this were given back ... */
+    size_t lo_released;         /* ... and, before this, again after a slow reader faulted them in */
     size_t *pos; size_t npos;   /* per reader that opened it; SIZE_MAX once it closed */
 } kf_mapent;
 
@@ -1042,13 +1043,21 @@ static void release_shared(kf_reader *r)
     m->pos[r->mslot] = r->pos;
     size_t lo = SIZE_MAX;
     for (size_t i = 0; i < m->npos; i++) if (m->pos[i] < lo) lo = m->pos[i];
-    size_t upto = lo > KF_RELEASE_KEEP ? lo - KF_RELEASE_KEEP : 0;
-    if (r->pos > KF_RELEASE_KEEP + KF_RELEASE_LAG && upto < r->pos - KF_RELEASE_KEEP - KF_RELEASE_LAG)
-        upto = r->pos - KF_RELEASE_KEEP - KF_RELEASE_LAG;
-    upto &= ~(size_t)4095;
-    if (upto > m->released) {
-        madvise(m->map + m->released, upto - m->released, MADV_DONTNEED);
-        m->released = upto;
+    /* behind every reader: all of it, pages a slow reader faulted in again included */
+    size_t a = lo > KF_RELEASE_KEEP ? (lo - KF_RELEASE_KEEP) & ~(size_t)4095 : 0;
+    if (a > m->len) a = m->len & ~(size_t)4095;
+    if (a > m->lo_released) {
+        madvise(m->map + m->lo_released, a - m->lo_released, MADV_DONTNEED);
+        m->lo_released = a;
+        if (a > m->released) m->released = a;
+    }
+    /* far behind this reader: given back though a slow reader still comes (it faults them in) */
+    if (r->pos > KF_RELEASE_KEEP + KF_RELEASE_LAG) {
+        size_t b = (r->pos - KF_RELEASE_KEEP - KF_RELEASE_LAG) & ~(size_t)4095;
+        if (b > m->released) {
+            madvise(m->map + m->released, b - m->released, MADV_DONTNEED);
+            m->released = b;
+        }
     }
     pthread_mutex_unlock(&r->ms->mu);
 }

@@ -8,6 +8,9 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <inttypes.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include "kf_tool.h"
 #include "kf_source.h"
 #include "kf_meta.h"
@@ -37,7 +40,7 @@ static void usage(FILE *f)
 "      --version       version\n");
 }
 
-typedef struct outbuf { char *buf; size_t len, cap; int failed; } outbuf;
+typedef struct outbuf { char *buf; size_t len, cap; int failed, werr; } outbuf;
 
 static int out_write(void *arg, const char *p, size_t n)
 {
@@ -60,6 +63,25 @@ static int out_flush(outbuf *o)
     if (!o->failed && o->len && fwrite(o->buf, 1, o->len, stdout) != o->len) o->failed = 1;
     o->len = 0;
     return o->failed ? -1 : 0;
+}
+
+/* -j: the merge's pieces go straight to standard output, from where the shards wrote them */
+static int out_writev(void *arg, struct iovec *iov, int n)
+{
+    outbuf *o = arg;
+    if (o->failed) return -1;
+    if (out_flush(o) != 0 || fflush(stdout) != 0) { o->failed = 1; o->werr = errno; return -1; }
+    while (n > 0) {
+        ssize_t w = writev(STDOUT_FILENO, iov, n < IOV_MAX ? n : IOV_MAX);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            o->failed = 1; o->werr = errno;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) { w -= (ssize_t)iov->iov_len; iov++; n--; }
+        if (n > 0) { iov->iov_base = (char *)iov->iov_base + w; iov->iov_len -= (size_t)w; }
+    }
+    return 0;
 }
 
 static void progress(kf_source *s, int final)
@@ -198,10 +220,11 @@ int main(int argc, char **argv)
     if (parallel) {
         kd_engine_free(e);
         e = NULL;
-        int prc = kd_run_parallel(src, inputs, ninputs, &so, &o, jobs, out_write, &ob, &pstats, err, sizeof err);
+        int prc = kd_run_parallel(src, inputs, ninputs, &so, &o, jobs, out_writev, &ob, &pstats, err, sizeof err);
         int st2 = KF_EXIT_OK;
         if (prc == -2) { kf_err("%s", err); st2 = KF_EXIT_ERR; }
         else if (prc != 0) { if (!ob.failed) kf_err("%s", err); st2 = ob.failed ? KF_EXIT_IO : KF_EXIT_ERR; }   /* a failed write: as -j 1 */
+        if (ob.werr && ob.werr != EPIPE) kf_err("standard output: %s", strerror(ob.werr));
         const char *w2;
         while ((w2 = kf_source_warning(src))) kf_warn("%s", w2);
         if (out_flush(&ob) != 0) st2 = KF_EXIT_IO;

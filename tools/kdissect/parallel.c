@@ -115,12 +115,23 @@ typedef struct shard {
     char *fbuf; size_t fcap;        /* head record read from the file */
 } shard;
 
+#define MV_IOV 512              /* pieces per write: 256 records */
+#define MV_STAGE (1u << 20)     /* records read back from a temp file, kept until written */
 typedef struct merger {
     shard *sh;
     int n;
-    kd_out_fn out; void *out_arg;
+    kd_outv_fn outv; void *out_arg;
+    /* output on its way: pieces (ids here, records in the spools' chunks, which are released
+     * once written), and copies of records read back from temp files */
+    struct iovec iov[MV_IOV];
+    int niov;
+    char ids[MV_IOV / 2][64];
+    int nids;
+    struct { shard *s; ochunk *c; } rel[MV_IOV];
+    int nrel;
+    char *stage; size_t stagelen;
     uint64_t idx;
-    const char *idprefix;
+    const char *idprefix; size_t idlen;
     size_t mem, budget;
     pthread_mutex_t mu;             /* publications */
     pthread_cond_t cv;
@@ -292,7 +303,7 @@ static void publish(shard *s, int64_t safe, int finished)
         c->next = NULL;
         if (s->otail) s->otail->next = c; else s->ohead = c;
         s->otail = c;
-        s->outstanding += c->cap;
+        __atomic_add_fetch(&s->outstanding, c->cap, __ATOMIC_RELAXED);
         c = NULL;
     }
     if (safe > s->safe) s->safe = safe;
@@ -368,6 +379,15 @@ static int others_behind(const shard *s)
     return 0;
 }
 
+/* Bytes handed to the merge and not written yet, over all shards (read without their locks:
+ * an estimate, enough to decide whether to wait). */
+static size_t total_outstanding(const merger *m)
+{
+    size_t t = 0;
+    for (int i = 0; i < m->n; i++) t += __atomic_load_n(&m->sh[i].outstanding, __ATOMIC_RELAXED);
+    return t;
+}
+
 static int shard_out(void *arg, const char *buf, size_t len)
 {
     shard *s = arg;
@@ -380,9 +400,9 @@ static int shard_out(void *arg, const char *buf, size_t len)
          * temp file and read them back. A shard that is not behind but held back by an open
          * connection is not waited for (that can last minutes): the merge spills. */
         merger *m = s->run->m;
-        size_t share = m->budget / (size_t)m->n;
         pthread_mutex_lock(&s->mu);
-        for (int waited = 0; s->outstanding + OCHUNK > share && waited < 200 && others_behind(s); waited++) {
+        for (int waited = 0; s->outstanding && total_outstanding(m) + OCHUNK > m->budget && waited < 200 &&
+                             others_behind(s); waited++) {
             struct timespec dl;
             clock_gettime(CLOCK_REALTIME, &dl);
             dl.tv_nsec += 1000000L;   /* 1 ms, then look again */
@@ -569,7 +589,7 @@ static void name_to_others(void *arg, const kf_addr *ip, const char *name, size_
 static void outstanding_sub(shard *s, size_t cap)
 {
     pthread_mutex_lock(&s->mu);
-    s->outstanding -= cap;
+    __atomic_sub_fetch(&s->outstanding, cap, __ATOMIC_RELAXED);
     pthread_cond_signal(&s->cv_out);
     pthread_mutex_unlock(&s->mu);
 }
@@ -589,6 +609,8 @@ static void spool_drop(merger *m, shard *s, ochunk *c)
     free(c);
 }
 
+static int flush_out(merger *m);
+
 /* Takes what the worker published into the merger's side (memory, or the file past the budget). */
 static int take(merger *m, shard *s, int64_t *safe, int *finished)
 {
@@ -601,7 +623,8 @@ static int take(merger *m, shard *s, int64_t *safe, int *finished)
     while (c) {
         ochunk *nx = c->next;
         c->next = NULL;
-        if (s->spilling || m->mem + c->cap > m->budget) {
+        /* (workers wait at the budget; the slack covers the chunk each may still hand over) */
+        if (s->spilling || m->mem + c->cap > m->budget + (size_t)m->n * 2 * OCHUNK) {
             if (!s->spf && !(s->spf = tmpfile())) { snprintf(m->err, sizeof m->err, "cannot create a temporary file"); return -1; }
             if (fseeko(s->spf, (off_t)s->spw, SEEK_SET) != 0 || fwrite(c->buf, 1, c->len, s->spf) != c->len) {
                 snprintf(m->err, sizeof m->err, "cannot write a temporary file"); free(c); return -1;
@@ -628,7 +651,9 @@ static int load(merger *m, shard *s)
         ochunk *c = s->mhead;
         s->mhead = c->next;
         if (!s->mhead) s->mtail = NULL;
-        spool_drop(m, s, c);
+        if (m->nrel == MV_IOV && flush_out(m) != 0) return -1;
+        m->rel[m->nrel].s = s; m->rel[m->nrel].c = c;   /* its records may be on their way out */
+        m->nrel++;
     }
     if (s->mhead) {
         ochunk *c = s->mhead;
@@ -662,18 +687,51 @@ bad:
     return -1;
 }
 
+/* Writes what is on its way out, then releases the chunks it came from. */
+static int flush_out(merger *m)
+{
+    int rc = 0;
+    if (m->niov && m->outv(m->out_arg, m->iov, m->niov) != 0) {
+        snprintf(m->err, sizeof m->err, "write error");
+        rc = -1;
+    }
+    m->niov = m->nids = 0;
+    m->stagelen = 0;
+    for (int i = 0; i < m->nrel; i++) spool_drop(m, m->rel[i].s, m->rel[i].c);
+    m->nrel = 0;
+    return rc;
+}
+
 /* The head record goes out with its id: {"id":"<prefix>-<index in the output>", then the
- * record (the engines write it without one). */
+ * record (the engines write it without one), in place in its chunk. */
 static int emit(merger *m, shard *s)
 {
     const char *l = s->hrec;
     size_t len = s->hlen;
-    char id[96];
-    int k = snprintf(id, sizeof id, "{\"id\":\"%s-%06" PRIu64 "\"%s", m->idprefix, m->idx++, len > 3 ? "," : "");
-    int rc = m->out(m->out_arg, id, (size_t)k);
-    if (rc == 0 && len > 1) rc = m->out(m->out_arg, l + 1, len - 1);
     s->has = 0;
-    if (rc != 0) { snprintf(m->err, sizeof m->err, "write error"); return -1; }
+    if (m->niov + 2 > MV_IOV && flush_out(m) != 0) return -1;
+    if (l == s->fbuf && len > 1) {   /* read back from the temp file: the buffer is reused */
+        if (m->stagelen + len > MV_STAGE && flush_out(m) != 0) return -1;
+        if (len <= MV_STAGE) {
+            memcpy(m->stage + m->stagelen, l, len);
+            l = m->stage + m->stagelen;
+            m->stagelen += len;
+        }
+    }
+    char *id = m->ids[m->nids++];
+    char dig[24];
+    int nd = 0;
+    for (uint64_t v = m->idx++; v || nd < 6; v /= 10) dig[nd++] = (char)('0' + v % 10);
+    size_t k = 0;
+    memcpy(id, "{\"id\":\"", 7); k = 7;
+    memcpy(id + k, m->idprefix, m->idlen); k += m->idlen;
+    id[k++] = '-';
+    while (nd) id[k++] = dig[--nd];
+    id[k++] = '"';
+    if (len > 3) id[k++] = ',';
+    m->iov[m->niov].iov_base = id; m->iov[m->niov++].iov_len = k;
+    if (len > 1) { m->iov[m->niov].iov_base = (void *)(l + 1); m->iov[m->niov++].iov_len = len - 1; }
+    if (l == s->fbuf && len > 1) return flush_out(m);   /* too big to stage: out now */
     return 0;
 }
 
@@ -709,6 +767,8 @@ static int merge(merger *m, int final)
             if (!ok) break;
             if (emit(m, &m->sh[best]) != 0 || load(m, &m->sh[best]) != 0) return -1;
         }
+        /* out before waiting: workers may be waiting for the chunks it releases */
+        if (flush_out(m) != 0) return -1;
         if (all_done || !final) return 0;
         pthread_mutex_lock(&m->mu);
         while (m->pubs == seen) pthread_cond_wait(&m->cv, &m->mu);
@@ -796,7 +856,7 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
 }
 
 int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, const kf_source_opts *sopts,
-                    const kd_engine_opts *o, int jobs, kd_out_fn out, void *out_arg,
+                    const kd_engine_opts *o, int jobs, kd_outv_fn outv, void *out_arg,
                     kd_engine_stats *agg, char *err, size_t errlen)
 {
     if (jobs > MAX_SHARDS) jobs = MAX_SHARDS;
@@ -804,7 +864,9 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     if (!sh) { snprintf(err, errlen, "out of memory"); return -1; }
     merger m;
     memset(&m, 0, sizeof m);
-    m.sh = sh; m.n = jobs; m.out = out; m.out_arg = out_arg;
+    m.sh = sh; m.n = jobs; m.outv = outv; m.out_arg = out_arg;
+    m.stage = malloc(MV_STAGE);
+    if (!m.stage) { free(sh); snprintf(err, errlen, "out of memory"); return -1; }
     m.budget = (size_t)(o->max_memory / 4);
     pthread_mutex_init(&m.mu, NULL);
     pthread_cond_init(&m.cv, NULL);
@@ -854,6 +916,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         x.natural[i] = INT64_MIN;
         kd_engine_cap(s->e, INT64_MIN);   /* until every shard has said where it is */
         m.idprefix = kd_engine_id_prefix(s->e);
+        m.idlen = strlen(m.idprefix);
     }
     int started = 0;
     for (; rc == 0 && started < jobs; started++)
@@ -899,6 +962,8 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         if (s->spf) fclose(s->spf);
         pthread_mutex_destroy(&s->mu); pthread_cond_destroy(&s->cv); pthread_cond_destroy(&s->cv_space); pthread_cond_destroy(&s->cv_out);
     }
+    for (int i = 0; i < m.nrel; i++) free(m.rel[i].c);   /* after a failed write */
+    free(m.stage);
     kf_mapshare_free(share);
     pthread_mutex_destroy(&m.mu); pthread_cond_destroy(&m.cv);
     pthread_mutex_destroy(&x.emu);
