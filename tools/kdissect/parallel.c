@@ -437,10 +437,24 @@ static void learn_here(void *arg, const kf_addr *ip, const char *name, size_t le
     kd_engine_learn_name(lc->e, ip, name, len, lc->ts);
 }
 
+/* A worker's malloc arena grows its heap a page range at a time (an mprotect each: thousands
+ * in a run) and the trim threshold set in kd_run_parallel keeps what it grew. Growing it once,
+ * up front, by blocks under the mmap threshold, costs no memory until used. */
+#define ARENA_PREGROW (56u << 20)
+static void arena_pregrow(void)
+{
+    enum { BLK = 120u << 10, N = ARENA_PREGROW / BLK };
+    void *b[N];
+    int n = 0;
+    while (n < (int)N && (b[n] = malloc(BLK))) n++;
+    while (n) free(b[--n]);
+}
+
 /* reread mode: this worker walks every packet itself and dissects its own */
 static void *reread_worker(void *arg)
 {
     shard *s = arg;
+    arena_pregrow();
     prun *x = s->run;
     char err[512];
     kf_source *src = kf_source_open(x->inputs, x->ninputs, &x->sopts, err, sizeof err);
@@ -495,6 +509,7 @@ static void *reread_worker(void *arg)
 static void *queue_worker(void *arg)
 {
     shard *s = arg;
+    arena_pregrow();
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->head && !s->done) pthread_cond_wait(&s->cv, &s->mu);
