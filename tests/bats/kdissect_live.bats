@@ -47,7 +47,7 @@ compare() { # name port dissector : tshark_<name> vs kd_<name> on $CAP (both lis
   "$KF_BIN/kdissect" --no-conn -p "$3" "$CAP" >"$W/kd.ndjson"
   kd_$1 <"$W/kd.ndjson" >"$W/kd.txt"
   [ -s "$W/tshark.txt" ] || fail "tshark decodes no $1 in $CAP"
-  diff -u "$W/tshark.txt" "$W/kd.txt" || fail "$1: kdissect (+) differs from tshark (-) on $CAP"
+  diff -u "$W/tshark.txt" "$W/kd.txt" || fail "$1: kdissect (+) differs from tshark (-) on $CAP$(keep_capture "$1")"
   # the same with flows sharded over two worker threads
   "$KF_BIN/kdissect" --no-conn -j 2 -p "$3" "$CAP" | kd_$1 >"$W/kd_j2.txt"
   diff -u "$W/kd.txt" "$W/kd_j2.txt" || fail "$1: kdissect -j 2 (+) differs from -j 1 (-) on $CAP"
@@ -55,7 +55,11 @@ compare() { # name port dissector : tshark_<name> vs kd_<name> on $CAP (both lis
 
 has() { # line... : tshark saw what the session did (so an empty or failed session cannot pass)
   local l
-  for l; do grep -qxF -- "$l" "$W/tshark.txt" || fail "session incomplete: no '$l' in tshark's view"; done
+  for l; do grep -qxF -- "$l" "$W/tshark.txt" || fail "session incomplete: no '$l' in tshark's view$(keep_capture session)"; done
+}
+keep_capture() { # name : a failing live capture is kept for a look (the test's own folder goes away)
+  local d=${KF_KEEP_DIR:-/tmp/kf-live-failures} f
+  mkdir -p "$d" && f=$d/$1-$(date +%Y%m%dT%H%M%S)-$$.pcap && cp "$CAP" "$f" && printf ' (capture kept: %s)' "$f"
 }
 
 @test "live redis: redis-server + redis-cli, pipeline and errors as tshark sees them" {

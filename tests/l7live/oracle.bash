@@ -3,6 +3,12 @@
 # facts: one line per call or message, with its command/method/status/error/topic.
 # tshark is the independent oracle; nothing here comes from kdissect's own test scripts.
 
+# The captures are taken on a namespace's loopback with two CPUs sending, so a segment can be
+# recorded after the one that follows it; tshark 4.0 does not reassemble across that by default
+# (tcp.reassemble_out_of_order: FALSE) and then misses the messages in it, which kdissect
+# reassembles: the oracle is asked to reassemble them too.
+tshark() { command tshark -o tcp.reassemble_out_of_order:TRUE "$@"; }
+
 # hex "414243" -> "ABC" (tshark prints RESP bulk strings as hex)
 _unhex_awk='function unhex(h,   s, i) { s = ""; for (i = 1; i < length(h); i += 2) s = s sprintf("%c", strtonum("0x" substr(h, i, 2))); return s }'
 
