@@ -394,8 +394,10 @@ static void flush_ready(kd_engine *e, int all)
         if (!e->runs[i].head) { fclose(e->runs[i].f); free(e->runs[i].buf); e->runs[i] = e->runs[--e->nruns]; }
         else i++;
     }
-    /* bounded: a third of the memory budget for waiting records, the rest goes to disk */
-    if (e->heap_bytes > e->o.max_memory / 3 && spill(e) != 0)
+    /* bounded: a third of the memory budget for waiting records, the rest goes to disk. Not once
+     * finishing: what waits then is what one engine holds at its end (every connection's last
+     * record), and with -j it goes out as soon as the other shards get there too */
+    if (!e->finishing && e->heap_bytes > e->o.max_memory / 3 && spill(e) != 0)
         while (e->hn && e->heap_bytes > e->o.max_memory / 3) {
             e->st.reorder_forced++;
             rec_output(e, heap_pop(e));
