@@ -10,7 +10,8 @@
 # tshark is timed on a prefix (KF_BENCH_TSHARK_MB, default 40 MB) because it runs at a few MB/s;
 # its rate is per MB like ours. Goals (issue 5): >= 500 MB/s per core with NDJSON to /dev/null,
 # peak RSS <= 128 MiB and flat when the input doubles, -j 2 >= 1.8x.
-# Env: KF_BIN, KF_BENCH_FILE, KF_BENCH_RUNS (best of, default 2), KF_BENCH_TSHARK_MB.
+# Env: KF_BIN, KF_BENCH_FILE, KF_BENCH_RUNS (best of, default 2), KF_BENCH_JRUNS (-j runs, default 9),
+# KF_BENCH_TSHARK_MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -61,23 +62,26 @@ editcap -r "$CAP" "$half" "1-$((total / 2))" 2>/dev/null
 read -r hw hc hr <<< "$(measure sh -c "'$KF_BIN/kdissect' - < '$half'")"
 echo "RSS: half input $((hr / 1024)) MiB, full input $((sr / 1024)) MiB (ratio $(awk -v a="$sr" -v b="$hr" 'BEGIN { printf "%.2f", a / b }'))"
 
-# -j 2 against -j 1, alternating (so both see the same machine), best of KF_BENCH_JRUNS each.
+# -j 2 against -j 1, alternating (so both see the same machine), best of KF_BENCH_JRUNS each
+# (and the median, since a VM's timings drift with its host). Wall time in ms from date(1):
+# time(1)'s 10 ms steps alone move a 0.45 s run's ratio by 2%.
 # The capture has 16 HTTP and 4 DNS clients of their own addresses: -j shards by address pair,
 # so a capture of one busy pair cannot go faster.
-JRUNS=${KF_BENCH_JRUNS:-5}
-b1="" b2=""
+JRUNS=${KF_BENCH_JRUNS:-9}
+: > "$work/j1"; : > "$work/j2"
 for ((i = 0; i < JRUNS; i++)); do
   for j in 1 2; do
-    /usr/bin/time -o "$work/time" -f "%e %U %S" "$KF_BIN/kdissect" -j $j "$CAP" > /dev/null 2>/dev/null || true
-    read -r w u s < "$work/time"
-    if [ $j = 1 ]; then
-      if [ -z "$b1" ] || awk -v a="$w" -v b="${b1%% *}" 'BEGIN { exit !(a < b) }'; then b1="$w $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"; fi
-    else
-      if [ -z "$b2" ] || awk -v a="$w" -v b="${b2%% *}" 'BEGIN { exit !(a < b) }'; then b2="$w $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"; fi
-    fi
+    t0=$(date +%s%N)
+    /usr/bin/time -o "$work/time" -f "%U %S" "$KF_BIN/kdissect" -j $j "$CAP" > /dev/null 2>/dev/null || true
+    t1=$(date +%s%N)
+    read -r u s < "$work/time"
+    echo "$(( (t1 - t0) / 1000000 )) $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" >> "$work/j$j"
   done
 done
-echo "kdissect -j 1 / -j 2 (best of $JRUNS, alternating): wall ${b1%% *}s / ${b2%% *}s, cpu ${b1##* }s / ${b2##* }s -> speed-up $(awk -v a="${b1%% *}" -v b="${b2%% *}" 'BEGIN { printf "%.2f", a / b }')x (goal >= 1.8x on 2 cores)"
+best() { sort -n "$1" | head -1; }
+median() { sort -n "$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+b1=$(best "$work/j1") b2=$(best "$work/j2") m1=$(median "$work/j1") m2=$(median "$work/j2")
+echo "kdissect -j 1 / -j 2 (alternating, $JRUNS runs each): best wall ${b1%% *} / ${b2%% *} ms (cpu ${b1##* }s / ${b2##* }s) -> speed-up $(awk -v a="${b1%% *}" -v b="${b2%% *}" 'BEGIN { printf "%.2f", a / b }')x; median ${m1} / ${m2} ms -> $(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", a / b }')x (goal >= 1.8x on 2 cores)"
 
 # tshark on a prefix
 if command -v tshark >/dev/null; then
