@@ -484,6 +484,16 @@ GET /smuggled-obsfold"
   [ -w /dev/full ] || skip "no /dev/full"
   run bash -c "'$KF_BIN/kdissect' '$KF_CORPUS/http1/zeek__methods.pcap' > /dev/full"
   [ "$status" -eq 3 ]
+  # with -j the merge's failed write stops the workers (they neither wait for it nor keep
+  # what they would have written): from a file and from stdin, one message
+  f=$SAMPLES/node-worker-1-cni0.pcap
+  [ -f "$f" ] || f=$KF_CORPUS/http1/zeek__methods.pcap
+  run timeout 60 bash -c "'$KF_BIN/kdissect' -j 2 '$f' > /dev/full"
+  [ "$status" -eq 3 ]
+  [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"standard output: No space left on device"* ]]
+  run timeout 60 bash -c "'$KF_BIN/kdissect' -j 3 - < '$f' > /dev/full"
+  [ "$status" -eq 3 ]
+  [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"standard output: No space left on device"* ]]
 }
 
 # Filters from KFL.md that name only HTTP/DNS/conn/Kubernetes fields, each with a jq twin.

@@ -152,11 +152,16 @@ typedef struct prun {
     char err[512];
 } prun;
 
+static int out_failed(const prun *x) { return __atomic_load_n(&x->rc, __ATOMIC_RELAXED) == -1; }
+
 static void run_fail(prun *x, int rc, const char *msg)
 {
     pthread_mutex_lock(&x->emu);
     if (!x->rc) { snprintf(x->err, sizeof x->err, "%s", msg); __atomic_store_n(&x->rc, rc, __ATOMIC_RELAXED); }
     pthread_mutex_unlock(&x->emu);
+    pthread_mutex_lock(&x->m->mu);   /* finished workers waiting for the others: look again */
+    pthread_cond_broadcast(&x->m->cv);
+    pthread_mutex_unlock(&x->m->mu);
 }
 
 /* ------------------------------------------------------------------ balance */
@@ -355,8 +360,9 @@ static void finish_shard(shard *s)
         if (cap == INT64_MAX) break;
         publish(s, kd_engine_watermark(s->e), 0);
         pthread_mutex_lock(&m->mu);
-        while (global_cap(x) == cap) pthread_cond_wait(&m->cv, &m->mu);
+        while (global_cap(x) == cap && !out_failed(x)) pthread_cond_wait(&m->cv, &m->mu);
         pthread_mutex_unlock(&m->mu);
+        if (out_failed(x)) break;
     }
     publish(s, INT64_MAX, 1);
 }
@@ -391,6 +397,7 @@ static size_t total_outstanding(const merger *m)
 static int shard_out(void *arg, const char *buf, size_t len)
 {
     shard *s = arg;
+    if (out_failed(s->run)) return -1;   /* nothing more is written: keep nothing */
     int64_t ts = kd_engine_out_ts(s->e);
     size_t need = 12 + len;
     if (s->wcur && s->wcur->len + need > s->wcur->cap) publish(s, INT64_MIN, 0);
@@ -489,7 +496,7 @@ static void *reread_worker(void *arg)
                 const char *w;
                 while ((w = kf_source_warning(src))) kf_warn("%s", w);
             }
-            if (__atomic_load_n(&x->rc, __ATOMIC_RELAXED) == -1) break;   /* output failed: stop reading */
+            if (out_failed(x)) break;   /* output failed: stop reading */
         }
         if (r < 0) run_fail(x, -2, kf_source_error(src));
         if (s->idx == 0) {
@@ -939,6 +946,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
             snprintf(err, errlen, "cannot start worker %d", started); rc = -1; break;
         }
     if (rc == 0 && !reread) rc = dispatch(src, &x, sh, jobs, err, errlen);
+    if (rc == -1) run_fail(&x, -1, err);   /* the workers keep nothing more */
     if (!reread)
         for (int i = 0; i < started; i++) {
             if (rc == 0) push(&sh[i]);
