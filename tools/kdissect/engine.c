@@ -175,11 +175,6 @@ static uint64_t hash_words(uint64_t h, const uint8_t *p, size_t n)
     memcpy(&w, p, n);
     return (h ^ w ^ n) * 0x9E3779B97F4A7C15ULL;
 }
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
-    return x;
-}
 static void mem_add(kd_engine *e, long d)
 {
     e->mem = (uint64_t)((int64_t)e->mem + d);
@@ -413,7 +408,7 @@ static void flush_ready(kd_engine *e, int all)
 
 /* ------------------------------------------------------------------ names learned from DNS */
 
-static uint64_t addr_hash(const kf_addr *a) { return mix64(hash_bytes(0xcbf29ce484222325ULL, a->a, a->family == 4 ? 4 : 16) ^ a->family); }
+static uint64_t addr_hash(const kf_addr *a) { return kd_mix64(hash_bytes(0xcbf29ce484222325ULL, a->a, a->family == 4 ? 4 : 16) ^ a->family); }
 
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
 {
@@ -802,7 +797,7 @@ static uint64_t key_hash(uint8_t proto, const kf_addr *a, uint16_t pa, const kf_
     /* symmetric: both directions hash the same */
     uint64_t ha = hash_bytes(0xcbf29ce484222325ULL, a->a, 16) ^ ((uint64_t)pa << 7);
     uint64_t hb = hash_bytes(0xcbf29ce484222325ULL, b->a, 16) ^ ((uint64_t)pb << 7);
-    return mix64((ha ^ hb) + (ha < hb ? ha : hb) * 31 + proto);
+    return kd_mix64((ha ^ hb) + (ha < hb ? ha : hb) * 31 + proto);
 }
 static int conn_match(const kd_conn *c, uint8_t proto, const kf_addr *s, uint16_t sp, const kf_addr *d, uint16_t dp, int *dir)
 {
@@ -845,7 +840,7 @@ static kd_flow *flow_get(kd_engine *e, kd_conn *c)
     int cl = c->info.client >= 0 ? c->info.client : 0;
     const kf_addr *ca = &c->info.addr[cl], *sa = &c->info.addr[!cl];
     uint16_t sp = c->info.port[!cl];
-    uint64_t h = mix64(hash_bytes(hash_bytes(0xcbf29ce484222325ULL, ca->a, 16), sa->a, 16) ^ sp ^ ((uint64_t)c->info.ipproto << 16));
+    uint64_t h = kd_mix64(hash_bytes(hash_bytes(0xcbf29ce484222325ULL, ca->a, 16), sa->a, 16) ^ sp ^ ((uint64_t)c->info.ipproto << 16));
     if (!e->fhtcap) {
         e->fhtcap = 1024;
         e->fht = calloc(e->fhtcap, sizeof *e->fht);
@@ -1511,7 +1506,7 @@ static int is_duplicate(kd_engine *e, const kf_l4 *l4, int64_t ts, uint32_t ifac
         h = hash_words(h, p, 7);           /* skip hop limit */
         h = hash_words(h, p + 8, take - 8);
     } else return 0;
-    h = mix64(h ^ n ^ (uint64_t)node << 48);
+    h = kd_mix64(h ^ n ^ (uint64_t)node << 48);
     struct dupent *de = &e->dup[h & e->dupmask];
     /* copies on different interfaces may come out of the file slightly out of time order */
     int64_t dt = ts >= de->ts ? ts - de->ts : de->ts - ts;
@@ -1584,7 +1579,7 @@ void kd_engine_packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t o
 
 void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq)
 {
-    e->seen = seq ? seq : e->seen + 1;
+    e->seen = seq;
     if (ts > e->now) e->now = ts;
     cadence(e, ts);
 }
@@ -1731,7 +1726,7 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg)
     kf_jw_init(&e->jw);
     kf_jw_init(&e->idw);
     uint64_t h = hash_bytes(0xcbf29ce484222325ULL, o->id_seed ? o->id_seed : "", o->id_seed ? strlen(o->id_seed) : 0);
-    snprintf(e->idprefix, sizeof e->idprefix, "%016" PRIx64, mix64(h));
+    snprintf(e->idprefix, sizeof e->idprefix, "%016" PRIx64, kd_mix64(h));
     if (!e->dec || !e->dup || ht_grow(e) != 0) { kd_engine_free(e); return NULL; }
     return e;
 }

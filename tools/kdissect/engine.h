@@ -7,6 +7,13 @@
 #include "dissector.h"
 #include "kf_meta.h"
 
+/* 64-bit finaliser (MurmurHash3's fmix64) for the engine's and the -j balancer's hash tables. */
+static inline uint64_t kd_mix64(uint64_t x)
+{
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+    return x;
+}
+
 typedef struct kd_engine kd_engine;
 
 typedef struct kd_engine_opts {
@@ -41,8 +48,8 @@ void kd_engine_packet_l4(kd_engine *e, int64_t ts_ns, int rc, kf_l4 *l4, uint32_
 /* End of input: closes every connection, emits everything, flushes output. Returns 0 / -1
  * (output callback failed). */
 int kd_engine_finish(kd_engine *e);
-/* -j shards. kd_engine_pass: packet number seq of the capture (1-based, over all shards; 0 =
- * the next one) went to another shard at ts: keep the clock and the housekeeping (expiry,
+/* -j shards. kd_engine_pass: packet number seq of the capture (1-based, over all shards)
+ * went to another shard at ts: keep the clock and the housekeeping (expiry,
  * timers, flow intervals, releasing waiting records) at the packets one engine would.
  * kd_engine_seq: the next kd_engine_packet is packet number seq + 1. */
 void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq);

@@ -214,14 +214,9 @@ typedef struct balancer {
 #define PAIRS_MAX (1u << 18)
 #define PAIR_PRIOR (1u << 20)   /* bytes a new pair is assumed to carry at least */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
-    return x;
-}
 static uint64_t pair_hash(const uint64_t w[4])
 {
-    return mix64(w[0] * 0x9E3779B97F4A7C15ULL ^ w[1] * 0xC2B2AE3D27D4EB4FULL ^
+    return kd_mix64(w[0] * 0x9E3779B97F4A7C15ULL ^ w[1] * 0xC2B2AE3D27D4EB4FULL ^
                  w[2] * 0x165667B19E3779F9ULL ^ w[3] * 0x27D4EB2F165667C5ULL);
 }
 static int pair_eq(const uint64_t a[4], const uint64_t b[4])
