@@ -208,21 +208,26 @@ static void write_questions(kf_jw *w, const uint8_t *msg, size_t n, const dns_hd
 }
 
 /* rdata as text */
-static void rdata_text(const uint8_t *msg, size_t n, size_t rd, size_t rdlen, uint16_t type, char *out, size_t cap, kf_addr *ip)
+/* The address of an A or AAAA record (family 0 for any other). */
+static void rdata_addr(const uint8_t *msg, size_t rd, size_t rdlen, uint16_t type, kf_addr *ip)
+{
+    memset(ip, 0, sizeof *ip);
+    if (type == 1 && rdlen == 4) { ip->family = 4; memcpy(ip->a, msg + rd, 4); }
+    else if (type == 28 && rdlen == 16) { ip->family = 6; memcpy(ip->a, msg + rd, 16); }
+}
+
+static void rdata_text(const uint8_t *msg, size_t n, size_t rd, size_t rdlen, uint16_t type, char *out, size_t cap)
 {
     size_t pos = rd;
     char a[1100], b[1100];
     out[0] = 0;
-    if (ip) ip->family = 0;
     kf_cur c = kf_cur_make(msg + rd, rdlen);
     switch (type) {
     case 1:
-        if (rdlen == 4) { snprintf(out, cap, "%u.%u.%u.%u", msg[rd], msg[rd + 1], msg[rd + 2], msg[rd + 3]);
-                          if (ip) { memset(ip, 0, sizeof *ip); ip->family = 4; memcpy(ip->a, msg + rd, 4); } }
+        if (rdlen == 4) snprintf(out, cap, "%u.%u.%u.%u", msg[rd], msg[rd + 1], msg[rd + 2], msg[rd + 3]);
         return;
     case 28:
-        if (rdlen == 16) { kf_addr x; memset(&x, 0, sizeof x); x.family = 6; memcpy(x.a, msg + rd, 16);
-                           kf_addr_str(&x, out, cap); if (ip) *ip = x; }
+        if (rdlen == 16) { kf_addr x; rdata_addr(msg, rd, rdlen, type, &x); kf_addr_str(&x, out, cap); }
         return;
     case 2: case 5: case 12: case 39:
         if (read_name(msg, rd + rdlen <= n ? rd + rdlen : n, &pos, a, sizeof a) == 0) snprintf(out, cap, "%s", a);
@@ -274,7 +279,7 @@ static void rdata_text(const uint8_t *msg, size_t n, size_t rd, size_t rdlen, ui
 }
 
 /* Answers of a response message: the dns_answers list and the detailed records. */
-static void write_answers(kd_conn *c, kf_jw *w, const uint8_t *msg, size_t n, const dns_hdr *h, size_t pos, int64_t ts, const char *qname)
+static void write_answers(kf_jw *w, const uint8_t *msg, size_t n, const dns_hdr *h, size_t pos)
 {
     char name[1100], data[1400], tb[16];
     struct { char name[1100]; uint16_t type; uint32_t ttl; char data[600]; int sect; } *rr = malloc(sizeof *rr * DNS_MAX_RR);
@@ -291,12 +296,7 @@ static void write_answers(kd_conn *c, kf_jw *w, const uint8_t *msg, size_t n, co
         pos = rd + rdlen;
         int sect = i < h->an ? 0 : i < (unsigned)h->an + h->ns ? 1 : 2;
         if (type == 41) continue;    /* OPT pseudo-record */
-        kf_addr ip;
-        rdata_text(msg, n, rd, rdlen, type, data, sizeof data, &ip);
-        if (sect == 0 && ip.family) {
-            const char *learn = qname && *qname ? qname : name;
-            kd_learn_name(c, &ip, learn, strlen(learn), ts);
-        }
+        rdata_text(msg, n, rd, rdlen, type, data, sizeof data);
         cpy(rr[k].name, sizeof rr[k].name, name);
         rr[k].type = type; rr[k].ttl = ttl; rr[k].sect = sect;
         cpy(rr[k].data, sizeof rr[k].data, data);
@@ -324,15 +324,16 @@ static void write_answers(kd_conn *c, kf_jw *w, const uint8_t *msg, size_t n, co
 
 /* ---------------------------------------------------------------- names for -j */
 
-/* The names a response teaches (what write_answers hands kd_learn_name: each answer-section
- * A/AAAA address under the first question's name, else the record's own name), for the -j
- * dispatcher, which passes them to the shards that do not dissect this datagram. msg is one
- * UDP DNS message; queries and malformed messages teach nothing. Returns the count. */
+/* The names a response teaches: each answer-section A/AAAA address under the first question's
+ * name, else the record's own name. The dissector learns them through this (dns_emit), and -j
+ * hands them to the shards that do not dissect the datagram, so both learn the same. msg is one
+ * DNS message; queries and malformed messages teach nothing. Returns the count. */
 unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg)
 {
     dns_hdr h;
     if (read_hdr(msg, n, &h) != 0 || !(h.flags & 0x8000) || !h.an) return 0;
-    char qname[1100] = "", name[1100], data[1400];
+    char qname[1100], name[1100];
+    qname[0] = 0;
     size_t pos = 12;
     for (unsigned i = 0; i < h.qd; i++) {
         char *dst = i == 0 ? qname : name;
@@ -354,7 +355,7 @@ unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg)
         if (type == 41) continue;
         k++;
         kf_addr ip;
-        rdata_text(msg, n, rd, rdlen, type, data, sizeof data, &ip);
+        rdata_addr(msg, rd, rdlen, type, &ip);
         if (!ip.family) continue;
         const char *learn = *qname ? qname : name;
         fn(arg, &ip, learn, strlen(learn));
@@ -364,6 +365,13 @@ unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg)
 }
 
 /* ---------------------------------------------------------------- records */
+
+typedef struct learnctx { kd_conn *c; int64_t ts; } learnctx;
+static void learn_name(void *arg, const kf_addr *ip, const char *name, size_t len)
+{
+    learnctx *lc = arg;
+    kd_learn_name(lc->c, ip, name, len, lc->ts);
+}
 
 static void dns_emit(kd_conn *c, int qdir, const dns_q *q, const uint8_t *resp, size_t rlen, const kd_pref *rfirst, const kd_pref *rlast)
 {
@@ -378,11 +386,10 @@ static void dns_emit(kd_conn *c, int qdir, const dns_q *q, const uint8_t *resp, 
     int qok = qm && read_hdr(qm, q->mlen, &qh) == 0;
     int rok = resp && read_hdr(resp, rlen, &rh) == 0;
     size_t after = 12;
-    char qname[1100] = "";
     if (rok) {
         write_questions(w, resp, rlen, &rh, &after);
-        size_t p = 12;
-        if (rh.qd) read_name(resp, rlen, &p, qname, sizeof qname);
+        learnctx lc = { c, rfirst->ts_ns };
+        kd_dns_names(resp, rlen, learn_name, &lc);
     } else if (qok) {
         write_questions(w, qm, q->mlen, &qh, NULL);
     }
@@ -400,7 +407,7 @@ static void dns_emit(kd_conn *c, int qdir, const dns_q *q, const uint8_t *resp, 
         kf_jw_kstr(w, "dns_rcode", rcode_name(rc));
         kf_jw_kbool(w, "dns_truncated", (rh.flags & 0x0200) != 0);
         kf_jw_kbool(w, "dns_authoritative", (rh.flags & 0x0400) != 0);
-        write_answers(c, w, resp, rlen, &rh, after, rfirst->ts_ns, qname);
+        write_answers(w, resp, rlen, &rh, after);
     } else {
         kf_jw_kint(w, "status_code", 0);
         kf_jw_key(w, "dns_answers"); kf_jw_arr_begin(w); kf_jw_arr_end(w);
