@@ -9,24 +9,28 @@
  * packets before, so the same input always splits the same way.
  *
  * Two ways to feed the shards:
- * - uncompressed capture files and store folders are read by every worker itself (each maps
- *   the files and walks every packet, dissecting only its own): no copies, no hand-over
- *   between cores; walking a packet that is not ours costs a few nanoseconds;
+ * - uncompressed capture files and store folders are read by every worker itself (through one
+ *   mapping of each file, kf_mapshare; each walks every packet and dissects only its own): no
+ *   copies, no hand-over between cores. Walking the packets that are not ours is what -j 2
+ *   costs over -j 1 (~5% of a packet's work each); a single reader handing the packets out in
+ *   place measured no faster (the hand-off and a third busy thread cost as much);
  * - stdin, gzip and snapshots are read once, by this thread, which copies each packet into
  *   its shard's queue (decompressing twice would cost more than the copy).
  *
  * What a shard cannot see by itself reaches it in packet order, so it happens at the point in
  * the capture where one engine would do it:
- * - time: every TICK_PKTS packets each engine is told the capture's time (idle connections
- *   expire, timers fire, waiting records are released);
+ * - time: every PASS_PKTS packets each engine is told the capture's time (idle connections
+ *   expire, timers fire), every RELEASE_PKTS it releases waiting records;
  * - names: ip -> name pairs of DNS answers dissected by another shard (src.name/dst.name).
  *
- * Each engine writes its records in timestamp order into a spool and, after each tick, says
- * the time before which it will write nothing more. This thread merges the spools record by
- * record by (timestamp, shard): a record goes out once no shard can still write an earlier
- * one. Ids are renumbered in output order. A spool that waits on a slower shard stays in
- * memory up to a budget (a quarter of --max-memory), then goes to a temp file, read back in
- * order.
+ * Each engine writes its records in timestamp order into a spool and, after each release, says
+ * the time before which it will write nothing more. An engine releases nothing past the least
+ * of all shards' "natural" watermarks (no record yet to be made starts before it), so what must
+ * wait for another shard waits in its own engine, and the merge can write what it gets. This
+ * thread merges the spools record by record by (timestamp, shard): a record goes out once no
+ * shard can still write an earlier one, in place (writev from the spool), ids renumbered in
+ * output order. What still waits on a slower shard stays in memory up to a budget (a quarter of
+ * --max-memory; workers over it wait a little), then goes to a temp file, read back in order.
  *
  * Differences from -j 1 (man page): conn_id/flow_id/stream numbers differ (unique, interleaved
  * by shard); records with the same timestamp may come in another order; a flow's per-interval
