@@ -25,6 +25,19 @@ dns_traffic() {
   local i
   for i in 1 2 3 4 5; do ip netns exec "$NS2" dig +short @10.77.0.1 "h$i.test.kf" >/dev/null; done
 }
+filtered() { # filter : ksnap and tcpdump with -f FILTER on va over HTTP and DNS traffic: the same
+  # packets, and no DNS among them
+  http_server
+  dns_server
+  td_start "$NS1" va "$1"
+  ks_start "$NS1" -i va -f "$1"
+  http_traffic; dns_traffic
+  sleep 0.3
+  ks_stop; td_stop
+  same_packets "$(segments)" "$T/td.pcap"
+  run tsh -r "$(segments | head -1)" -Y dns
+  assert_output ""
+}
 
 @test "capture: HTTP over veth: same packets as tcpdump (count, bytes, content)" {
   http_server
@@ -42,53 +55,24 @@ dns_traffic() {
 }
 
 @test "capture: -f 'tcp port 8080' and DNS noise: exactly tcpdump's packets" {
-  http_server
-  dns_server
-  td_start "$NS1" va 'tcp port 8080'
-  ks_start "$NS1" -i va -f 'tcp port 8080'
-  http_traffic; dns_traffic
-  sleep 0.3
-  ks_stop; td_stop
-  same_packets "$(segments)" "$T/td.pcap"
-  run tsh -r "$(segments | head -1)" -Y dns
-  assert_output ""
+  filtered 'tcp port 8080'
   # the filter was translated and ran in the kernel, not only in user space
   grep -q -- '-f runs in the kernel' "$T/ks.err"
 }
 
 @test "capture: -f in the kernel: loads from computed offsets, scratch memory, arithmetic: tcpdump's packets" {
-  http_server
-  dns_server
   # HTTP GETs (offset from the TCP header length), SYN/FIN segments, and TCP segments carrying
   # more than 1000 payload bytes (IP total length minus both header lengths): libpcap compiles
   # this into indexed loads, ldx msh, scratch stores and loads, subtraction and shifts
-  local f='tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420 or (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0) or (tcp and ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 1000)'
-  td_start "$NS1" va "$f"
-  ks_start "$NS1" -i va -f "$f"
-  http_traffic; dns_traffic
-  sleep 0.3
-  ks_stop; td_stop
+  filtered 'tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420 or (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0) or (tcp and ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 1000)'
   grep -q -- '-f runs in the kernel' "$T/ks.err"
-  same_packets "$(segments)" "$T/td.pcap"
   run tsh -r "$(segments | head -1)" -Y 'http.request.method == "GET"'
   [ "${#lines[@]}" -eq 3 ]
-  run tsh -r "$(segments | head -1)" -Y dns
-  assert_output ""
 }
 
 @test "capture: -f that the kernel translation does not take (a shift by X) runs in user space: tcpdump's packets" {
-  http_server
-  dns_server
-  local f='tcp and (ip[0] << (ip[1] & 1)) != 0'
-  td_start "$NS1" va "$f"
-  ks_start "$NS1" -i va -f "$f"
-  http_traffic; dns_traffic
-  sleep 0.3
-  ks_stop; td_stop
+  filtered 'tcp and (ip[0] << (ip[1] & 1)) != 0'
   grep -q -- '-f runs in user space only' "$T/ks.err"
-  same_packets "$(segments)" "$T/td.pcap"
-  run tsh -r "$(segments | head -1)" -Y dns
-  assert_output ""
 }
 
 @test "capture: dig against dnsmasq with -f 'udp port 53' at snaplen 64" {
