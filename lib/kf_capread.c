@@ -421,6 +421,16 @@ kf_reader *kf_reader_open_file(FILE *f, char *err, size_t errlen)
 
 /* ---------- mappings shared between readers ---------- */
 
+/* The whole file, read-only, to be read from start to end; NULL if it cannot be mapped. */
+static void *map_file(int fd, size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return NULL;
+    madvise(p, len, MADV_SEQUENTIAL);
+    madvise(p, len, MADV_WILLNEED);
+    return p;
+}
+
 /* One mapped file and where each reader of it is: pages behind the slowest reader are given
  * back once, for all of them. */
 typedef struct kf_mapent {
@@ -459,11 +469,9 @@ static int mapshare_join(kf_mapshare *ms, kf_reader *r, int fd, const struct sta
     kf_mapent *m = ms->head;
     while (m && !(m->dev == st->st_dev && m->ino == st->st_ino && m->len == (size_t)st->st_size)) m = m->next;
     if (!m) {
-        void *p = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) goto out;
+        uint8_t *p = map_file(fd, (size_t)st->st_size);
+        if (!p) goto out;
         if (!(m = calloc(1, sizeof *m))) { munmap(p, (size_t)st->st_size); errno = ENOMEM; goto out; }
-        madvise(p, (size_t)st->st_size, MADV_SEQUENTIAL);
-        madvise(p, (size_t)st->st_size, MADV_WILLNEED);
         m->dev = st->st_dev; m->ino = st->st_ino; m->map = p; m->len = (size_t)st->st_size;
         m->next = ms->head; ms->head = m;
     }
@@ -510,32 +518,25 @@ kf_reader *kf_reader_open_shared(const char *path, kf_mapshare *ms, char *err, s
     struct stat st;
     if (fstat(fd, &st) != 0) { snprintf(err, errlen, "%s", strerror(errno)); close(fd); return NULL; }
     if (S_ISDIR(st.st_mode)) { snprintf(err, errlen, "is a directory"); close(fd); return NULL; }
-    if (S_ISREG(st.st_mode) && st.st_size > 0 && ms) {
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
         kf_reader *r = reader_new();
         if (!r) { close(fd); snprintf(err, errlen, "out of memory"); return NULL; }
-        if (mapshare_join(ms, r, fd, &st) == 0) {
-            r->mode = IN_MEM;
-            r->base = r->ment->map; r->len = (size_t)st.st_size;
-            r->rawsize = (uint64_t)st.st_size;
-            r->fd = fd;
+        size_t len = (size_t)st.st_size;
+        if (ms) {   /* one mapping for every reader of the file in ms */
+            if (mapshare_join(ms, r, fd, &st) == 0) r->base = r->ment->map;
             r->next_rel = KF_RELEASE_STEP;
+        } else if ((r->map = map_file(fd, len))) {
+            r->maplen = len;
+            r->base = r->map;
+        }
+        if (r->base) {
+            r->mode = IN_MEM;
+            r->len = len;
+            r->rawsize = (uint64_t)len;
+            r->fd = fd;
             return finish_open(r, err, errlen);
         }
         free(r);   /* not mapped: read as a stream below */
-    } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m != MAP_FAILED) {
-            madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-            madvise(m, (size_t)st.st_size, MADV_WILLNEED);
-            kf_reader *r = reader_new();
-            if (!r) { munmap(m, (size_t)st.st_size); close(fd); snprintf(err, errlen, "out of memory"); return NULL; }
-            r->mode = IN_MEM;
-            r->map = m; r->maplen = (size_t)st.st_size;
-            r->base = m; r->len = (size_t)st.st_size;
-            r->rawsize = (uint64_t)st.st_size;
-            r->fd = fd;
-            return finish_open(r, err, errlen);
-        }
     }
     if (S_ISREG(st.st_mode) && st.st_size == 0) { snprintf(err, errlen, "empty file"); close(fd); return NULL; }
     FILE *f = fdopen(fd, "rb");
@@ -1044,8 +1045,7 @@ static void release_shared(kf_reader *r)
     size_t lo = SIZE_MAX;
     for (size_t i = 0; i < m->npos; i++) if (m->pos[i] < lo) lo = m->pos[i];
     /* behind every reader: all of it, pages a slow reader faulted in again included */
-    size_t a = lo > KF_RELEASE_KEEP ? (lo - KF_RELEASE_KEEP) & ~(size_t)4095 : 0;
-    if (a > m->len) a = m->len & ~(size_t)4095;
+    size_t a = lo > KF_RELEASE_KEEP ? (lo - KF_RELEASE_KEEP) & ~(size_t)4095 : 0;   /* lo <= r->pos */
     if (a > m->lo_released) {
         madvise(m->map + m->lo_released, a - m->lo_released, MADV_DONTNEED);
         m->lo_released = a;
