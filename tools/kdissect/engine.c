@@ -1542,8 +1542,6 @@ static void flows_interval(kd_engine *e, int64_t now, int all);
 
 static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
                       const char *file, const char *node, uint64_t frame);
-static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
-                   uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame);
 
 /* Housekeeping by the capture's packet count (every packet, whoever dissects it, so that -j
  * shards do it at the same packets as one engine): expiry and timers every 256 packets,
@@ -1562,10 +1560,9 @@ static void cadence(kd_engine *e, int64_t ts)
 void kd_engine_packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
                       uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame)
 {
-    e->seen++;
-    if (ts > e->now) e->now = ts;
-    packet(e, ts, linktype, data, caplen, origlen, iface, file, node, frame);
-    cadence(e, ts);
+    kf_l4 l4;
+    int rc = kf_decode(e->dec, linktype, data, caplen, ts, &l4);
+    kd_engine_packet_l4(e, ts, rc, &l4, origlen, iface, file, node, frame);
 }
 
 void kd_engine_packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
@@ -1585,14 +1582,6 @@ void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq)
 }
 
 void kd_engine_seq(kd_engine *e, uint64_t seq) { e->seen = seq; }
-
-static void packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
-                   uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame)
-{
-    kf_l4 l4;
-    int rc = kf_decode(e->dec, linktype, data, caplen, ts, &l4);
-    packet_l4(e, ts, rc, &l4, origlen, iface, file, node, frame);
-}
 
 /* The frame decoded (rc, *l4: kf_decode's; *l4 may be changed). */
 static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,

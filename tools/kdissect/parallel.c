@@ -170,39 +170,24 @@ static void run_fail(prun *x, int rc, const char *msg)
 
 /* ------------------------------------------------------------------ balance */
 
-/* What the balancer and the DNS name hand-over need of a packet. */
-typedef struct pinfo {
-    int rc;                     /* kf_decode without reassembly */
-    kf_l4 l4;
-    int ip;                     /* 0: not IP (or not decodable): shard 0 */
-    uint8_t ipver, proto;
-    uint16_t sport, dport;      /* UDP only */
-    uint64_t s[2], d[2];        /* source, destination address: kf_addr's 16 bytes */
-    const uint8_t *payload;     /* UDP only */
-    uint32_t paylen;
-} pinfo;
+/* A packet as the balancer and the DNS name hand-over see it: kf_decode without reassembly (a
+ * non-first fragment still has its addresses). (A hand-rolled Ethernet/IP fast path measured
+ * no faster on bench/dissect.sh.) */
+typedef struct pinfo { int rc; kf_l4 l4; } pinfo;
 
-/* kf_decode without reassembly: a non-first fragment still has its addresses. (A hand-rolled
- * Ethernet/IP fast path measured no faster on bench/dissect.sh.) */
 static void pkt_info(const kf_pkt *p, pinfo *pi)
 {
-    pi->payload = NULL; pi->paylen = 0; pi->sport = pi->dport = 0;
-    const kf_l4 *l4 = &pi->l4;
-    int rc = pi->rc = kf_decode(NULL, p->linktype, p->data, p->caplen, p->ts_ns, &pi->l4);
-    pi->ip = rc != KF_DEC_NOT_IP && l4->ipver;
-    if (!pi->ip) return;
-    pi->ipver = l4->ipver; pi->proto = l4->proto;
-    memcpy(pi->s, l4->src.a, 16); memcpy(pi->d, l4->dst.a, 16);
-    if (rc == KF_DEC_OK && l4->proto == 17 && l4->payload && !l4->fragment) {   /* whole datagrams only */
-        pi->sport = l4->sport; pi->dport = l4->dport;
-        pi->payload = l4->payload; pi->paylen = l4->paylen;
-    }
+    pi->rc = kf_decode(NULL, p->linktype, p->data, p->caplen, p->ts_ns, &pi->l4);
 }
 
+static int is_ip(const pinfo *pi) { return pi->rc != KF_DEC_NOT_IP && pi->l4.ipver; }
+
+/* a whole UDP datagram (no fragment) to or from a DNS port with the response bit */
 static int is_dns_answer(const pinfo *pi)
 {
-    return pi->ip && pi->proto == 17 && pi->payload && pi->paylen > 12 &&
-           (kd_dns_port(pi->sport) || kd_dns_port(pi->dport)) && (pi->payload[2] & 0x80);
+    const kf_l4 *l = &pi->l4;
+    return pi->rc == KF_DEC_OK && l->ipver && l->proto == 17 && l->payload && !l->fragment && l->paylen > 12 &&
+           (kd_dns_port(l->sport) || kd_dns_port(l->dport)) && (l->payload[2] & 0x80);
 }
 
 /* address pair -> shard. Pairs are of a class (TCP, or anything else) by their first packet:
@@ -249,14 +234,15 @@ static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
 {
     int n = b->nsh, k = 0, cls;
     uint64_t cost = (uint64_t)bytes + 64;   /* + the per-packet cost, in bytes */
-    if (!pi->ip || n < 2) { b->load[0] += cost; return 0; }
+    if (!is_ip(pi) || n < 2) { b->load[0] += cost; return 0; }
     /* the pair in a fixed order (the smaller address first, compared as big-endian bytes) */
-    int swap = pi->s[0] != pi->d[0] ? __builtin_bswap64(pi->s[0]) > __builtin_bswap64(pi->d[0])
-                                    : __builtin_bswap64(pi->s[1]) > __builtin_bswap64(pi->d[1]);
-    uint64_t w[4];
-    if (swap) { w[0] = pi->d[0]; w[1] = pi->d[1]; w[2] = pi->s[0]; w[3] = pi->s[1]; }
-    else      { w[0] = pi->s[0]; w[1] = pi->s[1]; w[2] = pi->d[0]; w[3] = pi->d[1]; }
-    w[1] ^= (uint64_t)pi->ipver << 56;   /* keeps an IPv4 pair apart from the v4-mapped v6 one */
+    uint64_t sa[2], da[2], w[4];
+    memcpy(sa, pi->l4.src.a, 16); memcpy(da, pi->l4.dst.a, 16);
+    int swap = sa[0] != da[0] ? __builtin_bswap64(sa[0]) > __builtin_bswap64(da[0])
+                              : __builtin_bswap64(sa[1]) > __builtin_bswap64(da[1]);
+    if (swap) { w[0] = da[0]; w[1] = da[1]; w[2] = sa[0]; w[3] = sa[1]; }
+    else      { w[0] = sa[0]; w[1] = sa[1]; w[2] = da[0]; w[3] = da[1]; }
+    w[1] ^= (uint64_t)pi->l4.ipver << 56;   /* keeps an IPv4 pair apart from the v4-mapped v6 one */
     if (b->last.used && pair_eq(w, b->last.w)) {   /* runs of one conversation stop here */
         k = b->last.shard; cls = b->last.cls;
         goto done;
@@ -271,7 +257,7 @@ static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
     /* A new pair: its future volume is unknown. Count each shard's pairs of this class at the
      * class's average so far (at least PAIR_PRIOR), plus what the shard carries: pairs that
      * start together spread out instead of following the first packets' bytes. */
-    cls = pi->proto == 6 ? 0 : 1;
+    cls = pi->l4.proto == 6 ? 0 : 1;
     uint64_t avg = b->cpairs[cls] ? b->cbytes[cls] / b->cpairs[cls] : 0;
     if (avg < PAIR_PRIOR) avg = PAIR_PRIOR;   /* until the capture shows more */
     for (int i = 1; i < n; i++) {
@@ -485,7 +471,7 @@ static void *reread_worker(void *arg)
             else {
                 if (x->dns_on && is_dns_answer(&pi)) {
                     learnctx lc = { s->e, p.pkt.ts_ns };
-                    kd_dns_names(pi.payload, pi.paylen, learn_here, &lc);
+                    kd_dns_names(pi.l4.payload, pi.l4.paylen, learn_here, &lc);
                 }
                 kd_engine_pass(s->e, p.pkt.ts_ns, n);
             }
@@ -731,13 +717,14 @@ static int emit(merger *m, shard *s)
     size_t len = s->hlen;
     s->has = 0;
     if (m->niov + 2 > MV_IOV && flush_out(m) != 0) return -1;
-    if (l == s->fbuf && len > 1) {   /* read back from the temp file: the buffer is reused */
+    int unstaged = 0;   /* read back from the temp file into a buffer the next record reuses */
+    if (l == s->fbuf && len > 1) {
         if (m->stagelen + len > MV_STAGE && flush_out(m) != 0) return -1;
         if (len <= MV_STAGE) {
             memcpy(m->stage + m->stagelen, l, len);
             l = m->stage + m->stagelen;
             m->stagelen += len;
-        }
+        } else unstaged = 1;
     }
     char *id = m->ids[m->nids++];
     char dig[24];
@@ -752,7 +739,7 @@ static int emit(merger *m, shard *s)
     if (len > 3) id[k++] = ',';
     m->iov[m->niov].iov_base = id; m->iov[m->niov++].iov_len = k;
     if (len > 1) { m->iov[m->niov].iov_base = (void *)(l + 1); m->iov[m->niov++].iov_len = len - 1; }
-    if (l == s->fbuf && len > 1) return flush_out(m);   /* too big to stage: out now */
+    if (unstaged) return flush_out(m);   /* too big to stage: out now */
     return 0;
 }
 
@@ -843,7 +830,7 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
         last_ts = p.pkt.ts_ns; last_owner = k;
         if (x->dns_on && is_dns_answer(&pi)) {
             namectx nc = { sh, jobs, k, p.pkt.ts_ns, 0 };
-            kd_dns_names(pi.payload, pi.paylen, name_to_others, &nc);
+            kd_dns_names(pi.l4.payload, pi.l4.paylen, name_to_others, &nc);
             if (nc.failed) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
         }
         if (n % PASS_PKTS == 0) {   /* the others' housekeeping at this packet */
