@@ -31,7 +31,7 @@ endif
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -Itools/common -I$(BUILD)/gen $(SANFLAGS) -MMD -MP
+            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -Ilib/kfl -Itools/common -I$(BUILD)/gen $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 LDLIBS   := -lpcap -lbpf -lelf -larchive -ljansson -lz -lm -lpthread
 
@@ -40,6 +40,10 @@ MULTIARCH:= $(shell $(CC) -print-multiarch 2>/dev/null)
 
 LIB_SRC    := $(sort $(wildcard lib/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# KFL's engine (lexer, parser, checker, evaluator, scanner): its own archive, linked into every
+# tool (kfl, kstat, …); fuzz targets and unit tests that need its internals #include its .c files
+KFL_SRC    := $(sort $(wildcard lib/kfl/*.c))
+KFL_OBJ    := $(KFL_SRC:%.c=$(BUILD)/%.o)
 COMMON_SRC := $(sort $(wildcard tools/common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 TOOLS      := $(filter-out common,$(notdir $(patsubst %/,%,$(wildcard tools/*/))))
@@ -48,7 +52,7 @@ SKELS      := $(BPF_SRC:bpf/%.bpf.c=$(BUILD)/gen/%.skel.h)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-TOOL_FILES := $(shell find tools -name '*.[ch]')
+TOOL_FILES := $(shell find tools lib/kfl -name '*.[ch]')
 
 .PHONY: all tools units test demo deps install clean fuzz fuzz-smoke bench
 all: tools
@@ -57,6 +61,9 @@ deps:
 	@scripts/install-deps
 
 $(BUILD)/libkf.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libkfl.a: $(KFL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -79,9 +86,9 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
 define tool_rule
 $(1)_SRC := $$(shell find tools/$(1) -name '*.c' | sort)
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
-$(BIN)/$(1): $$($(1)_OBJ) $(COMMON_OBJ) $(BUILD)/libkf.a
+$(BIN)/$(1): $$($(1)_OBJ) $(COMMON_OBJ) $(BUILD)/libkfl.a $(BUILD)/libkf.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $(COMMON_OBJ) $(BUILD)/libkf.a $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $(COMMON_OBJ) $(BUILD)/libkfl.a $(BUILD)/libkf.a $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 tools: $(TOOLS:%=$(BIN)/%)
@@ -107,7 +114,7 @@ demo: deps
 	@KF_BIN=$(abspath $(BIN)) scripts/demo
 
 # --- fuzzing: libFuzzer with clang; the replay driver runs the seeds under any compiler
-FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Ilib/kfl -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # a target that needs a tool's code #includes that tool's .c files itself
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) | $(SKELS)
 	@mkdir -p $(@D)

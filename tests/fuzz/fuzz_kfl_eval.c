@@ -2,15 +2,15 @@
  * NDJSON lines. Each line is run through the fuzzed filter (when it compiles) and through a fixed
  * filter that reaches into nested objects, lists and maps. Checks, besides memory safety: a line
  * jansson accepts as an object must be accepted by the scanner too. */
-#include "../../tools/kfl/value.c"
-#include "../../tools/kfl/ktime.c"
-#include "../../tools/kfl/regex.c"
-#include "../../tools/kfl/vars.c"
-#include "../../tools/kfl/lex.c"
-#include "../../tools/kfl/parse.c"
-#include "../../tools/kfl/check.c"
-#include "../../tools/kfl/scan.c"
-#include "../../tools/kfl/eval.c"
+#include "../../lib/kfl/value.c"
+#include "../../lib/kfl/ktime.c"
+#include "../../lib/kfl/regex.c"
+#include "../../lib/kfl/vars.c"
+#include "../../lib/kfl/lex.c"
+#include "../../lib/kfl/parse.c"
+#include "../../lib/kfl/check.c"
+#include "../../lib/kfl/scan.c"
+#include "../../lib/kfl/eval.c"
 
 static const char fixed[] =
     "src.pod.name.startsWith(\"a\") || request.headers[\"x\"] == \"y\" || \"q\" in dns_questions || "

@@ -1,14 +1,14 @@
 /* Fuzz target: kfl's lexer, parser and checker (and --explain's renderer) on arbitrary
  * expressions. The first byte chooses --allow-unknown. */
-#include "../../tools/kfl/value.c"
-#include "../../tools/kfl/ktime.c"
-#include "../../tools/kfl/regex.c"
-#include "../../tools/kfl/vars.c"
-#include "../../tools/kfl/lex.c"
-#include "../../tools/kfl/parse.c"
-#include "../../tools/kfl/check.c"
-#include "../../tools/kfl/scan.c"
-#include "../../tools/kfl/eval.c"
+#include "../../lib/kfl/value.c"
+#include "../../lib/kfl/ktime.c"
+#include "../../lib/kfl/regex.c"
+#include "../../lib/kfl/vars.c"
+#include "../../lib/kfl/lex.c"
+#include "../../lib/kfl/parse.c"
+#include "../../lib/kfl/check.c"
+#include "../../lib/kfl/scan.c"
+#include "../../lib/kfl/eval.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,9 +2,9 @@
  * translation, exact numeric comparison across int/uint/double, JSON value decoding. */
 #include "t.h"
 #include "kf_time.h"
-#include "../../tools/kfl/value.c"
-#include "../../tools/kfl/ktime.c"
-#include "../../tools/kfl/regex.c"
+#include "../../lib/kfl/value.c"
+#include "../../lib/kfl/ktime.c"
+#include "../../lib/kfl/regex.c"
 
 static int ts_ok(const char *s, int64_t want)
 {

@@ -3,7 +3,7 @@
  * constant folding) → eval.c (values over one record) with scan.c (the selective scanner that
  * finds only the fields an expression uses), value.c (values, arena, JSON decoding), regex.c
  * (RE2 syntax onto POSIX ERE), ktime.c (timestamps and durations), vars.c (the variable table),
- * main.c (the grep-like CLI). Nothing here prints or exits except main.c.
+ * tools/kfl/main.c (the grep-like CLI). Nothing here prints or exits: kfl and kstat link it (libkfl.a).
  * Every non-main file can be #included into one translation unit (the fuzz targets do). */
 #ifndef KFL_H
 #define KFL_H
