@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: C unit tests (TAP), then bats files (TAP). Prints "N passed, N failed, N skipped".
 # Env: KF_BIN (tools), KF_UNITS (unit test binaries), KF_ONLY (substring to select tests),
+#      KF_CORPUS (default tests/corpus, the vendored public captures; a bigger corpus is opt-in),
 #      KF_REQUIRE_LIVE=1 (tests needing root/eBPF/netns fail instead of skipping).
 set -u
 cd "$(dirname "$0")/.."
 export KF_ROOT=$PWD
-export KF_CORPUS=${KF_CORPUS:-$(cd .. && pwd)/shared/corpus}
+# the public captures the tests need live in tests/corpus; KF_CORPUS=DIR runs them on another corpus
+export KF_CORPUS=${KF_CORPUS:-$PWD/tests/corpus}
 export TZ=UTC LC_ALL=C
 pass=0 fail=0 skip=0 failed_names=()
 log=$(mktemp -d)

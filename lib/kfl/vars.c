@@ -1,4 +1,4 @@
-/* vars.c — the variables KFL knows: the record's fields (../shared/KFL.md's table, plus the
+/* vars.c — the variables KFL knows: the record's fields (docs/kfl.md reference table, plus the
  * objects docs/schema.md nests them in). A name's path is where it sits in the JSON record
  * ("src.pod.name" is {"src":{"pod":{"name":…}}}); the TCP metrics are also known by their bare
  * names, as Kubeshark's docs write them. Group "kdissect": the further top-level fields kdissect

@@ -3,7 +3,7 @@ bats_load_library bats-support 2>/dev/null || load /usr/lib/bats/bats-support/lo
 bats_load_library bats-assert 2>/dev/null || load /usr/lib/bats/bats-assert/load
 : "${KF_BIN:=$BATS_TEST_DIRNAME/../../bin}"
 : "${KF_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
-: "${KF_CORPUS:=$(cd "$KF_ROOT/.." && pwd)/shared/corpus}"
+: "${KF_CORPUS:=$KF_ROOT/tests/corpus}"
 export TZ=UTC LC_ALL=C
 SAMPLES=$KF_ROOT/samples
 

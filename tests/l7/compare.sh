@@ -8,7 +8,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 proto=$1
-: "${KF_BIN:=$here/../../bin}" "${KF_CORPUS:=$here/../../../shared/corpus}"
+: "${KF_BIN:=$here/../../bin}" "${KF_CORPUS:=$here/../corpus}"
 export LC_ALL=C
 case $proto in
   tls|tls-server) dir=tls ;; redis) dir=redis ;; http2) dir="http2 grpc" ;;

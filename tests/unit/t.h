@@ -17,6 +17,6 @@ static int t_n, t_fail;
     int t_e_ = t_a_ && t_b_ && strcmp(t_a_, t_b_) == 0; T_OK(t_e_, __VA_ARGS__); \
     if (!t_e_) printf("#   got \"%s\", want \"%s\"\n", t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)"); } while (0)
 #define T_DONE() do { printf("1..%d\n", t_n); return t_fail ? 1 : 0; } while (0)
-/* Path of ../shared/corpus relative to the repository (tests run from the repo root). */
-static inline const char *t_corpus(void) { const char *c = getenv("KF_CORPUS"); return c ? c : "../shared/corpus"; }
+/* The vendored public captures, relative to the repository (tests run from the repo root). */
+static inline const char *t_corpus(void) { const char *c = getenv("KF_CORPUS"); return c ? c : "tests/corpus"; }
 #endif

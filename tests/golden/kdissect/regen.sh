@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 ROOT=$PWD
 KF_BIN=${KF_BIN:-$ROOT/bin}
-KF_CORPUS=${KF_CORPUS:-$(cd .. && pwd)/shared/corpus}
+KF_CORPUS=${KF_CORPUS:-$PWD/tests/corpus}
 export TZ=UTC LC_ALL=C
 while IFS=$'\t' read -r name input args; do
   [[ -z "$name" || "$name" == \#* ]] && continue

@@ -2,11 +2,11 @@
 # Regenerates the golden NDJSON of tests/golden/l7 on purpose (never run by tests): one file per
 # corpus capture of the L7 protocols, <dir>/<capture>.ndjson. Review the diff before committing.
 # Usage: regen.sh [CORPUS_DIR…]   (default: all of them)
-# Env: KF_BIN (default bin/), KF_CORPUS (default ../shared/corpus).
+# Env: KF_BIN (default bin/), KF_CORPUS (default tests/corpus).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-: "${KF_BIN:=$root/bin}" "${KF_CORPUS:=$(cd "$root/.." && pwd)/shared/corpus}"
+: "${KF_BIN:=$root/bin}" "${KF_CORPUS:=$root/tests/corpus}"
 export TZ=UTC LC_ALL=C
 n=0
 dirs=${*:-tls redis http2 grpc postgres mysql kafka amqp websocket}
