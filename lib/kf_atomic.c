@@ -1,4 +1,5 @@
-/* kf_atomic — write-then-rename output files (see kf_atomic.h). */
+/* kf_atomic — output paths: write-then-rename for files, write-through for devices and FIFOs,
+ * symlinks followed (see kf_atomic.h). */
 #include "kf_atomic.h"
 
 #include <errno.h>
@@ -16,18 +17,88 @@ static void clear(kf_atomic *a)
     memset(a, 0, sizeof *a);
 }
 
+/* The descriptor a path names when it is one of the process's own (/dev/stdout, /dev/fd/N,
+ * /proc/self/fd/N), else -1. Opening those anew would start a second file position (and
+ * clobber a `>>` append); writing to the descriptor itself keeps the shell's redirection. */
+static int fd_alias(const char *path)
+{
+    if (strcmp(path, "/dev/stdout") == 0) return 1;
+    if (strcmp(path, "/dev/stderr") == 0) return 2;
+    const char *n = NULL;
+    if (strncmp(path, "/dev/fd/", 8) == 0) n = path + 8;
+    else if (strncmp(path, "/proc/self/fd/", 14) == 0) n = path + 14;
+    if (!n || !*n || strlen(n) > 6 || strspn(n, "0123456789") != strlen(n)) return -1;
+    return atoi(n);
+}
+
+/* The last target of a chain of symbolic links (the path itself when it is none), even when that
+ * target does not exist yet; NULL with errno set (ELOOP after 40 links). */
+static char *follow_links(const char *path)
+{
+    char *cur = strdup(path);
+    for (int hops = 0; cur; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        if (hops == 40) { free(cur); errno = ELOOP; return NULL; }
+        char t[4096];
+        ssize_t n = readlink(cur, t, sizeof t - 1);
+        if (n < 0) { free(cur); return NULL; }
+        t[n] = 0;
+        char *next;
+        if (t[0] == '/') next = strdup(t);
+        else {
+            char *d = strdup(cur);
+            next = d ? malloc(strlen(d) + (size_t)n + 2) : NULL;
+            if (next) sprintf(next, "%s/%s", dirname(d), t);
+            free(d);
+        }
+        free(cur);
+        cur = next;
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
 int kf_atomic_open(kf_atomic *a, const char *path, mode_t mode, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
     if (!path || !*path) { snprintf(err, errlen, "empty output path"); return -1; }
-    if (strcmp(path, "-") == 0) {
+    int alias = strcmp(path, "-") == 0 ? 1 : fd_alias(path);
+    if (alias == 1) {
         a->f = stdout;
         a->is_stdout = 1;
         return 0;
     }
+    if (alias >= 0) {
+        int fd = dup(alias);
+        if (fd < 0 || !(a->f = fdopen(fd, "w"))) {
+            snprintf(err, errlen, "descriptor %d is not open for writing", alias);
+            if (fd >= 0) close(fd);
+            return -1;
+        }
+        a->in_place = 1;
+        return 0;
+    }
     if (mode == 0) mode = 0640;
-    char *d1 = strdup(path), *d2 = strdup(path);
-    a->path = strdup(path);
+    char *real = follow_links(path);
+    if (!real) { snprintf(err, errlen, "cannot follow the symbolic link: %s", strerror(errno)); return -1; }
+    struct stat st;
+    if (stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) { free(real); snprintf(err, errlen, "is a directory"); return -1; }
+        /* a device, FIFO or socket: write through it, in place (a FIFO waits for its reader) */
+        int fd = open(real, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || !(a->f = fdopen(fd, "w"))) {
+            snprintf(err, errlen, "cannot open: %s", strerror(errno));
+            if (fd >= 0) close(fd);
+            free(real);
+            return -1;
+        }
+        a->path = real;
+        a->in_place = 1;
+        return 0;
+    }
+    char *d1 = strdup(real), *d2 = strdup(real);
+    a->path = real;
     if (!d1 || !d2 || !a->path) {
         free(d1); free(d2); clear(a);
         snprintf(err, errlen, "out of memory");
@@ -68,6 +139,14 @@ int kf_atomic_commit(kf_atomic *a, char *err, size_t errlen)
         return 0;
     }
     int e = 0;
+    if (a->in_place) {
+        if (fflush(a->f) != 0 || ferror(a->f)) e = errno ? errno : EIO;
+        if (fclose(a->f) != 0 && !e) e = errno ? errno : EIO;
+        a->f = NULL;
+        clear(a);
+        if (e) { snprintf(err, errlen, "write error: %s", strerror(e)); return -1; }
+        return 0;
+    }
     if (fflush(a->f) != 0 || ferror(a->f)) e = errno ? errno : EIO;
     if (!e && fsync(fileno(a->f)) < 0 && errno != EINVAL) e = errno;
     if (fclose(a->f) != 0 && !e) e = errno ? errno : EIO;
@@ -100,6 +179,6 @@ void kf_atomic_abort(kf_atomic *a)
 {
     if (a->is_stdout) { if (a->f) fflush(a->f); clear(a); return; }
     if (a->f) { fclose(a->f); a->f = NULL; }
-    if (a->tmp) unlink(a->tmp);
+    if (a->tmp) unlink(a->tmp);   /* in place: nothing to remove, and what was written stays */
     clear(a);
 }

@@ -1,7 +1,16 @@
-/* kf_atomic — write a file so that it appears whole or not at all: data goes to a temporary
- * file beside the target (".<name>.tmp.XXXXXX", mode 0640 unless given), and kf_atomic_commit
- * fsyncs and renames it over the target. kf_atomic_abort removes the temporary file.
- * Path "-" means standard output: nothing temporary, commit just flushes. */
+/* kf_atomic — write an output path without ever destroying what is there.
+ * - A new path or a regular file: data goes to a temporary file beside the target
+ *   (".<name>.tmp.XXXXXX", mode 0640 unless given), and kf_atomic_commit fsyncs and renames it
+ *   over the target, so the file appears whole or not at all; kf_atomic_abort removes the
+ *   temporary file.
+ * - A symbolic link is followed (to its last target, even a missing one): the file it points to is
+ *   replaced as above, beside itself, and the link stays a link.
+ * - Anything else that exists (a character or block device such as /dev/null, a FIFO, a socket)
+ *   is opened and written through in place, as tcpdump -w does: nothing temporary, nothing
+ *   renamed, and an abort cannot take back what was written.
+ * - "-", "/dev/stdout", "/dev/stderr", "/dev/fd/N" and "/proc/self/fd/N" write to that already
+ *   open descriptor (the shell's redirection, appends included): commit just flushes.
+ * - A directory is refused. */
 #ifndef KF_ATOMIC_H
 #define KF_ATOMIC_H
 #include <stdio.h>
@@ -11,7 +20,8 @@
 typedef struct kf_atomic {
     FILE *f;
     char *path, *tmp;
-    int is_stdout;
+    int is_stdout;      /* writes to standard output (path "-" or /dev/stdout) */
+    int in_place;       /* written through: a device, FIFO, socket or an inherited descriptor */
 } kf_atomic;
 
 /* Returns 0, or -1 with a message in err. mode 0 means 0640. */

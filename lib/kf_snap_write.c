@@ -48,7 +48,7 @@ static kf_snapw *snapw_open(const char *path, size_t reserve, int level, int thr
     w->level = level;
     w->reserve = reserve;
     if (reserve && fseeko(w->out.f, (off_t)reserve, SEEK_SET) != 0) {
-        snprintf(err, errlen, "cannot seek in the temporary file");
+        snprintf(err, errlen, "cannot seek in the output (a snapshot needs a seekable file, not a pipe or device)");
         kf_atomic_abort(&w->out);
         free(w);
         return NULL;
