@@ -514,7 +514,7 @@ int kfl_check(kfl_prog *p)
     ck_state s = { .p = p };
     if (!p->root) return 0;
     if (ck_node(&s, &p->root)) return -1;
-    if (p->root->type != KT_DYN && p->root->type != KT_BOOL)
+    if (!p->any_type && p->root->type != KT_DYN && p->root->type != KT_BOOL)
         return ck_fail(&s, p->root->pos, "a filter must be a bool expression, this one is %s", tn(p->root->type));
     return 0;
 }
@@ -522,9 +522,16 @@ int kfl_check(kfl_prog *p)
 kfl_prog *kfl_compile(const char *src, size_t n, int allow_unknown, int64_t now_ns,
                       char *err, size_t errlen, size_t *errpos)
 {
+    return kfl_compile_flags(src, n, allow_unknown ? KFL_ALLOW_UNKNOWN : 0, now_ns, err, errlen, errpos);
+}
+
+kfl_prog *kfl_compile_flags(const char *src, size_t n, int flags, int64_t now_ns,
+                            char *err, size_t errlen, size_t *errpos)
+{
     kfl_prog *p = calloc(1, sizeof *p);
     if (!p) { snprintf(err, errlen, "out of memory"); *errpos = 0; return NULL; }
-    p->allow_unknown = allow_unknown;
+    p->allow_unknown = !!(flags & KFL_ALLOW_UNKNOWN);
+    p->any_type = !!(flags & KFL_VALUE);
     p->now = now_ns;
     p->src = src; p->srclen = n;
     p->root = kfl_parse(p, src, n);

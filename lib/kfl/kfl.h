@@ -139,6 +139,7 @@ typedef struct kfl_prog {
     int nslots;              /* macro variables */
     int64_t now;
     int allow_unknown;
+    int any_type;            /* KFL_VALUE: the root may be of any type (kstat's --by), not only bool */
     kfl_trie *trie;          /* the selective scanner's key tree */
     kfl_regex **regs; int nregs, capregs;
     const char *src; size_t srclen;
@@ -149,6 +150,12 @@ typedef struct kfl_prog {
  * offset into src). now_ns: the value of now(). */
 kfl_prog *kfl_compile(const char *src, size_t n, int allow_unknown, int64_t now_ns,
                       char *err, size_t errlen, size_t *errpos);
+/* the same with flags: KFL_ALLOW_UNKNOWN (as allow_unknown above), KFL_VALUE (an expression of
+ * any type whose value is wanted, as kstat's --by keys, not a filter) */
+#define KFL_ALLOW_UNKNOWN 1
+#define KFL_VALUE 2
+kfl_prog *kfl_compile_flags(const char *src, size_t n, int flags, int64_t now_ns,
+                            char *err, size_t errlen, size_t *errpos);
 void kfl_prog_free(kfl_prog *p);
 /* renders the checked expression fully parenthesised */
 void kfl_explain(const kfl_prog *p, char *buf, size_t len);
