@@ -1,0 +1,250 @@
+/* engine_int.h — kdissect engine internals shared by its parts (not for dissectors: they see
+ * dissector.h; nor for main.c: it sees engine.h):
+ *   engine.c         the connection table and dispatch (packets, probing, dissector API, timers,
+ *                    expiry, flows, lifecycle)
+ *   engine_tcp.c     TCP reassembly and analysis (stream buffers, out-of-order queue, gaps)
+ *   engine_record.c  record writing (envelope with Kubernetes context, conn and flow records)
+ *   engine_order.c   reordering and spill (records wait in a heap, spill sorted runs to disk)
+ * Hand-written: no library does TCP reassembly with per-byte packet references for us. */
+#ifndef KD_ENGINE_INT_H
+#define KD_ENGINE_INT_H
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <inttypes.h>
+#include "engine.h"
+#include "kf_json.h"
+#include "kf_time.h"
+
+#define KD_PROBE_MAX 4096u           /* bytes per direction kept while probing */
+#define KD_BUF_MAX (256u * 1024u)    /* unconsumed bytes per direction */
+#define KD_OOO_MAX (1024u * 1024u)   /* out-of-order bytes per direction */
+#define KD_UNACKED 16                /* unacknowledged segments remembered per direction (RTT) */
+#define KD_BUF_SHRINK_OVER (64u * 1024u)  /* a buffer this big, once nearly empty, shrinks … */
+#define KD_BUF_KEEP (16u * 1024u)         /* … to this */
+#define KD_UDP_PROBES 8              /* datagrams probed before a UDP conn is left undissected */
+#define KD_UPGRADE_ROUNDS 4          /* dissector hand-overs (upgrades) within one delivery */
+#define KD_L7_BITS 31                /* dissectors a conn's/flow's l7 bitmask can name */
+#define KD_CONN_BUCKETS_MIN 4096     /* connection table: first size (grows at 3/4 load) */
+#define KD_FLOW_BUCKETS 1024         /* flow table buckets */
+#define KD_NAME_BUCKETS 1024         /* names learned from DNS: buckets, */
+#define KD_NAMES_MAX 65536           /* entries, */
+#define KD_NAME_LEN_MAX 255          /* and a name's length */
+#define KD_DUP_SLOTS (1u << 16)      /* duplicate check: direct-mapped slots */
+#define KD_SWEEP_EVERY 256           /* packets between expiry/timer sweeps */
+#define KD_RELEASE_EVERY 16384       /* packets between flow intervals and record releases */
+#define KD_HEAP_MIN 1024             /* first sizes of growing arrays: waiting records, */
+#define KD_TIMERS_MIN 256            /* timers, */
+#define KD_RUNS_MIN 8                /* spilled runs, */
+#define KD_REFS_MIN 8                /* packet references per direction, */
+#define KD_BUF_MIN 1024              /* stream buffers, */
+#define KD_NAMES_INTERN_MIN 16       /* interned file/node names */
+#define KD_RUN_RECORD_MAX (1u << 30) /* a spilled record longer than this is corrupt */
+#define KD_SPILL_BUF_MAX (256u << 10) /* stdio buffer of a spill file: max_memory / 384, at most this */
+#define KD_SPILL_BUF_DIV 384
+#define KD_SPILL_BUF_MIN 4096
+#define KD_REORDER_SHARE 3           /* waiting records may hold 1/3 of --max-memory … */
+#define KD_CONN_SHARE_NUM 2          /* … connections 2/3 before the oldest are evicted */
+#define KD_CONN_SHARE_DEN 3
+#define KD_FNV_OFFSET 0xcbf29ce484222325ULL   /* FNV-1a */
+#define KD_FNV_PRIME 0x100000001b3ULL
+/* TCP analysis (Wireshark's defaults) */
+#define KD_WSCALE_MAX 14             /* RFC 7323 */
+#define KD_RTO_DEFAULT_NS 3000000    /* out-of-order threshold without a handshake RTT: 3 ms */
+#define KD_FAST_RETRANS_NS 20000000  /* a fast retransmission follows the dup ACKs within 20 ms */
+#define KD_ACK_AHEAD_MAX (1 << 30)   /* an ACK further ahead than this is not a capture loss */
+/* tcp.completeness bits (Wireshark) */
+enum { KD_CC_SYN = 1, KD_CC_SYNACK = 2, KD_CC_ACK = 4, KD_CC_DATA = 8, KD_CC_FIN = 16, KD_CC_RST = 32 };
+
+/* ------------------------------------------------------------------ structures */
+
+typedef struct kd_seg {
+    struct kd_seg *next;
+    uint64_t off;
+    uint32_t len;
+    kd_pref ref;
+    uint8_t data[];
+} kd_seg;
+
+typedef struct kd_refent { uint64_t off; kd_pref ref; } kd_refent;
+
+typedef struct kd_dir {
+    /* reassembly */
+    int have_base, ended, eof_sent, after_gap, fin_seen;
+    uint32_t base;
+    uint64_t next, fin_off;
+    kd_seg *ooo;
+    size_t ooo_bytes;
+    uint8_t *buf;
+    size_t blen, bcap;
+    uint64_t boff;
+    kd_refent *refs;
+    size_t nref, refcap;
+    int probe_no;                /* every dissector said no to this direction */
+    /* counters */
+    uint64_t pkts, bytes, payload;
+    /* tcp.analysis (Wireshark's semantics) */
+    int an_seen;
+    uint32_t nextseq, lastack, win, maxseqtobeacked;
+    int64_t nextseq_ts, lastack_ts;
+    int wscale;                  /* -1 unknown */
+    uint32_t dupacks;
+    int last_keepalive;
+    struct { uint32_t end; int64_t ts; } unacked[KD_UNACKED];
+    int nunacked;
+} kd_dir;
+
+typedef struct kd_flow {
+    struct kd_flow *hnext;
+    uint64_t hash;
+    uint32_t id;
+    uint8_t ipproto;
+    kf_addr ca, sa;              /* client, server */
+    uint16_t sport;
+    int64_t first_ts, last_ts, rec_start;
+    uint64_t pkts[2], bytes[2];  /* [0] client side sent, [1] server side sent */
+    uint32_t nconns, active;
+    uint32_t l7;                 /* bitmask over the dissector table */
+    const char *file; uint32_t file_idx, node_idx;
+    kd_pref first_ref, last_ref;
+    int dirty;
+} kd_flow;
+
+struct kd_conn {
+    kd_conn_info info;
+    kd_engine *e;
+    struct kd_conn *hnext, *lprev, *lnext;
+    struct kd_conn *tprev, *tnext;   /* live connections by first_ts (the watermark's list) */
+    int lru;                     /* which list */
+    uint64_t hash;
+    uint32_t id;
+    kd_flow *flow;
+    int64_t first_ts, last_ts;
+    kd_pref first_ref, last_ref, cur;
+    uint32_t node_idx;
+    const kd_dissector *d;
+    void *st;
+    int l7_state;                /* 0 probing, 1 active, 2 none */
+    int udp_probes;
+    uint32_t l7;                 /* detected, bitmask */
+    const kd_dissector *up_d;    /* pending upgrade */
+    void *up_st;
+    int64_t pending_ts, timer_ts;
+    int timer_idx;
+    long mem;
+    kd_dir dir[2];
+    /* tcp */
+    uint8_t syn[2], synack, fin[2], rst[2], hs_done, closed, refused;
+    uint32_t completeness;
+    int64_t syn_ts, synack_ts, hs_ack_ts, data_ts[2];
+    uint64_t retrans, fast_retrans, spurious, ooo, dupacks, zerowin, winfull, lost, keepalive,
+             rst_count, fin_count, data_pkts, goodput;
+    uint64_t rtt_n, rtt_sum, rtt_min, rtt_max, jit_sum, rtt_last;
+    int emitted;
+};
+
+typedef struct kd_rec { int64_t ts; uint64_t seq; size_t len; char data[]; } kd_rec;
+
+typedef struct kd_name {
+    struct kd_name *hnext;
+    kf_addr ip;
+    int64_t ts;
+    char name[];
+} kd_name;
+
+enum { LRU_TCP, LRU_CLOSED, LRU_UDP, LRU_N };
+
+struct kd_engine {
+    kd_engine_opts o;
+    kd_out_fn out; void *out_arg; int out_failed;
+    kf_decoder *dec;
+    kd_engine_stats st;
+    const kd_dissector *const *dis; size_t ndis;
+    /* conns */
+    kd_conn **ht; size_t htcap, nconns;
+    kd_conn *lru_head[LRU_N], *lru_tail[LRU_N];
+    kd_conn *thead, *ttail;      /* by first_ts, oldest first */
+    int pending_early;           /* a connection waits on a record older than its first packet */
+    uint32_t next_conn_id, next_flow_id;
+    kd_flow **fht; size_t fhtcap, nflows;
+    /* timers: indexed min-heap of conns */
+    kd_conn **th; size_t thn, thcap;
+    /* dup table */
+    struct dupent { uint64_t h; int64_t ts; uint32_t iface, node; } *dup;
+    size_t dupmask;
+    /* names */
+    const char **files; size_t nfiles, capfiles; const char *last_file; uint32_t last_file_idx;
+    const char **nodes; size_t nnodes, capnodes; const char *last_node; uint32_t last_node_idx;
+    /* dns names */
+    kd_name **nht; size_t nhtcap, nnames;
+    /* records */
+    kd_rec **heap; size_t hn, hcap; size_t heap_bytes; uint64_t rec_seq, out_index;
+    struct kd_run { FILE *f; kd_rec *head; char *buf; } *runs;   /* sorted runs spilled to temp files */
+    size_t nruns, capruns;
+    kf_jw jw, idw;
+    kd_conn *emitting; const kd_call *call;
+    char idprefix[24];
+    int64_t now, emit_ts, out_ts;
+    int64_t watermark;           /* after flush_ready: nothing more will be written before this */
+    int64_t natural;             /* after flush_ready: no record yet to be made starts before this */
+    int64_t cap;                 /* -j: release nothing after this (other shards are behind) */
+    uint64_t seen;               /* packets of the capture so far (all shards' with -j) */
+    uint64_t mem;                /* accounted bytes */
+    int finishing;
+    /* node ip cache from metadata */
+    int node_ips_built;
+};
+
+/* ------------------------------------------------------------------ small helpers */
+
+static inline uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= KD_FNV_PRIME; }
+    return h;
+}
+static inline void mem_add(kd_engine *e, long d)
+{
+    e->mem = (uint64_t)((int64_t)e->mem + d);
+    if (e->mem > e->st.peak_memory) e->st.peak_memory = e->mem;
+}
+static inline const char *file_name(const kd_engine *e, uint32_t i) { return i < e->nfiles && e->files[i] ? e->files[i] : ""; }
+static inline const char *node_name(const kd_engine *e, uint32_t i) { return i < e->nnodes && e->nodes[i] ? e->nodes[i] : ""; }
+
+static inline int dis_index(const kd_engine *e, const kd_dissector *d)
+{
+    for (size_t i = 0; i < e->ndis; i++) if (e->dis[i] == d) return (int)i;
+    return -1;
+}
+static inline void lru_unlink(kd_engine *e, kd_conn *c)
+{
+    if (c->lprev) c->lprev->lnext = c->lnext; else e->lru_head[c->lru] = c->lnext;
+    if (c->lnext) c->lnext->lprev = c->lprev; else e->lru_tail[c->lru] = c->lprev;
+    c->lprev = c->lnext = NULL;
+}
+static inline void lru_append(kd_engine *e, kd_conn *c, int l)
+{
+    c->lru = l;
+    c->lnext = NULL; c->lprev = e->lru_tail[l];
+    if (e->lru_tail[l]) e->lru_tail[l]->lnext = c; else e->lru_head[l] = c;
+    e->lru_tail[l] = c;
+}
+
+/* ------------------------------------------------------------------ between the parts */
+
+/* engine_order.c */
+void kde_heap_push(kd_engine *e, kd_rec *r);
+void kde_flush_ready(kd_engine *e, int all);
+/* engine_record.c */
+void kde_emit_flow(kd_engine *e, kd_flow *f, const kd_conn *any);
+void kde_emit_conn(kd_engine *e, kd_conn *c);
+/* engine_tcp.c */
+void kde_tcp_packet(kd_engine *e, kd_conn *c, int dir, const kf_l4 *l4, int64_t ts);
+void kde_dir_end(kd_engine *e, kd_conn *c, int dir);
+void kde_buf_consume(kd_dir *d, size_t k);
+void kde_buf_release(kd_engine *e, kd_conn *c, kd_dir *d);
+/* engine.c */
+void kde_run_dissector(kd_engine *e, kd_conn *c, int dir, unsigned flags);
+void kde_apply_upgrade(kd_engine *e, kd_conn *c);
+int kde_probe(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, size_t n, int final);
+#endif

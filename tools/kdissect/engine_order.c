@@ -1,0 +1,183 @@
+/* engine_order.c — kdissect engine: reordering and spill of records (see engine_int.h for the parts). */
+#include "engine_int.h"
+
+/* ------------------------------------------------------------------ record heap */
+
+static int rec_less(const kd_rec *a, const kd_rec *b)
+{
+    return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
+void kde_heap_push(kd_engine *e, kd_rec *r)
+{
+    if (e->hn == e->hcap) {
+        size_t nc = e->hcap ? e->hcap * 2 : KD_HEAP_MIN;
+        kd_rec **nh = realloc(e->heap, nc * sizeof *nh);
+        if (!nh) { free(r); return; }
+        e->heap = nh; e->hcap = nc;
+    }
+    size_t i = e->hn++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!rec_less(r, e->heap[p])) break;
+        e->heap[i] = e->heap[p]; i = p;
+    }
+    e->heap[i] = r;
+    e->heap_bytes += sizeof *r + r->len;
+    mem_add(e, (long)(sizeof *r + r->len));
+}
+static kd_rec *heap_pop(kd_engine *e)
+{
+    if (!e->hn) return NULL;
+    kd_rec *top = e->heap[0], *last = e->heap[--e->hn];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l >= e->hn) break;
+        m = l;
+        if (l + 1 < e->hn && rec_less(e->heap[l + 1], e->heap[l])) m = l + 1;
+        if (!rec_less(e->heap[m], last)) break;
+        e->heap[i] = e->heap[m]; i = m;
+    }
+    if (e->hn) e->heap[i] = last;
+    e->heap_bytes -= sizeof *top + top->len;
+    mem_add(e, -(long)(sizeof *top + top->len));
+    return top;
+}
+/* Writes one record with its id in front. */
+static void rec_output(kd_engine *e, kd_rec *r)
+{
+    e->out_ts = r->ts;
+    if (e->o.raw_out) {   /* -j: the merge writes the id */
+        if (!e->out_failed && e->out(e->out_arg, r->data, r->len) != 0) e->out_failed = 1;
+        free(r);
+        return;
+    }
+    if (!e->out_failed) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%06" PRIu64, e->idprefix, e->out_index++);
+        size_t need = strlen(id) + r->len + 16;
+        if (e->idw.cap < need) {
+            char *nb = realloc(e->idw.buf, need);
+            if (!nb) { e->out_failed = 1; free(r); return; }
+            e->idw.buf = nb; e->idw.cap = need;
+        }
+        int k = snprintf(e->idw.buf, need, "{\"id\":\"%s\"%s", id, r->len > 3 ? "," : "");
+        memcpy(e->idw.buf + k, r->data + 1, r->len - 1);
+        if (e->out(e->out_arg, e->idw.buf, (size_t)k + r->len - 1) != 0) e->out_failed = 1;
+    }
+    free(r);
+}
+
+static int64_t conn_min_pending(const kd_engine *e, const kd_conn *c)
+{
+    int64_t m = c->pending_ts;
+    if (!e->o.no_conn && !c->emitted && c->first_ts < m) m = c->first_ts;
+    return m;
+}
+
+/* Outputs every record no connection can precede any more. */
+/* Spilled runs: when waiting records outgrow their budget they are written, sorted, to a temp
+ * file; output merges the runs with the heap, so order holds with bounded memory. */
+static kd_rec *run_read(FILE *f)
+{
+    int64_t ts; uint64_t seq, len;
+    if (fread(&ts, sizeof ts, 1, f) != 1 || fread(&seq, sizeof seq, 1, f) != 1 || fread(&len, sizeof len, 1, f) != 1)
+        return NULL;
+    if (len > KD_RUN_RECORD_MAX) return NULL;
+    kd_rec *r = malloc(sizeof *r + len);
+    if (!r) return NULL;
+    r->ts = ts; r->seq = seq; r->len = (size_t)len;
+    if (fread(r->data, 1, (size_t)len, f) != len) { free(r); return NULL; }
+    return r;
+}
+static int spill(kd_engine *e)
+{
+    if (e->nruns == e->capruns) {
+        size_t nc = e->capruns ? e->capruns * 2 : KD_RUNS_MIN;
+        struct kd_run *nr = realloc(e->runs, nc * sizeof *nr);
+        if (!nr) return -1;
+        e->runs = nr; e->capruns = nc;
+    }
+    FILE *f = tmpfile();
+    if (!f) return -1;
+    /* glibc ignores setvbuf's size without a buffer (4 KiB writes then: a syscall each) */
+    size_t bsz = (size_t)(e->o.max_memory / KD_SPILL_BUF_DIV);
+    if (bsz > KD_SPILL_BUF_MAX) bsz = KD_SPILL_BUF_MAX;
+    char *buf = bsz >= KD_SPILL_BUF_MIN ? malloc(bsz) : NULL;
+    if (buf) setvbuf(f, buf, _IOFBF, bsz);
+    int ok = 1;
+    while (e->hn) {
+        kd_rec *r = heap_pop(e);
+        uint64_t seq = r->seq, len = r->len;
+        if (fwrite(&r->ts, sizeof r->ts, 1, f) != 1 || fwrite(&seq, sizeof seq, 1, f) != 1 ||
+            fwrite(&len, sizeof len, 1, f) != 1 || fwrite(r->data, 1, r->len, f) != r->len) ok = 0;
+        free(r);
+    }
+    if (fflush(f) != 0 || !ok) { fclose(f); free(buf); e->out_failed = 1; return -1; }
+    rewind(f);
+    e->runs[e->nruns].f = f;
+    e->runs[e->nruns].buf = buf;
+    e->runs[e->nruns].head = run_read(f);
+    e->nruns++;
+    e->st.spilled_runs++;
+    return 0;
+}
+
+/* Outputs every record no connection can precede any more (all: everything). */
+void kde_flush_ready(kd_engine *e, int all)
+{
+    int64_t w = INT64_MAX;
+    if (!all) {
+        if (!e->o.no_conn && !e->pending_early) {
+            /* every live connection still owes its conn record, stamped first_ts, and waits on
+             * nothing older: the oldest first_ts is the minimum */
+            if (e->thead) w = e->thead->first_ts;
+        } else {
+            int early = 0;
+            for (int l = 0; l < LRU_N; l++)
+                for (kd_conn *c = e->lru_head[l]; c; c = c->lnext) {
+                    int64_t m = conn_min_pending(e, c);
+                    if (m < w) w = m;
+                    if (c->pending_ts < c->first_ts) early = 1;
+                }
+            e->pending_early = early;
+        }
+        if (!e->o.no_conn)
+            for (size_t i = 0; i < e->fhtcap; i++)
+                for (kd_flow *f = e->fht[i]; f; f = f->hnext)
+                    if (f->dirty && f->rec_start < w) w = f->rec_start;
+    }
+    if (all) w = INT64_MAX;
+    e->natural = w;
+    if (w > e->cap) w = e->cap;   /* -j: what other shards cannot precede yet stays here */
+    for (;;) {
+        kd_rec *best = e->hn ? e->heap[0] : NULL;
+        size_t bi = (size_t)-1;
+        for (size_t i = 0; i < e->nruns; i++)
+            if (e->runs[i].head && (!best || rec_less(e->runs[i].head, best))) { best = e->runs[i].head; bi = i; }
+        if (!best || best->ts > w) break;
+        if (bi == (size_t)-1) rec_output(e, heap_pop(e));
+        else { e->runs[bi].head = run_read(e->runs[bi].f); rec_output(e, best); }
+    }
+    /* drop exhausted runs */
+    for (size_t i = 0; i < e->nruns;) {
+        if (!e->runs[i].head) { fclose(e->runs[i].f); free(e->runs[i].buf); e->runs[i] = e->runs[--e->nruns]; }
+        else i++;
+    }
+    /* bounded: a third of the memory budget for waiting records, the rest goes to disk. Not once
+     * finishing: what waits then is what one engine holds at its end (every connection's last
+     * record), and with -j it goes out as soon as the other shards get there too */
+    if (!e->finishing && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE && spill(e) != 0)
+        while (e->hn && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE) {
+            e->st.reorder_forced++;
+            rec_output(e, heap_pop(e));
+        }
+    /* nothing more goes out before the oldest record still waiting, nor before a record yet
+     * to be made */
+    w = e->natural;
+    if (e->hn && e->heap[0]->ts < w) w = e->heap[0]->ts;
+    for (size_t i = 0; i < e->nruns; i++)
+        if (e->runs[i].head && e->runs[i].head->ts < w) w = e->runs[i].head->ts;
+    e->watermark = w;
+}
+

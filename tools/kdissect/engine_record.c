@@ -1,0 +1,423 @@
+/* engine_record.c — kdissect engine: record writing (names learned from DNS, envelope, conn and flow records) (see engine_int.h for the parts). */
+#include "engine_int.h"
+
+/* ------------------------------------------------------------------ names learned from DNS */
+
+static uint64_t addr_hash(const kf_addr *a) { return kd_mix64(hash_bytes(KD_FNV_OFFSET, a->a, a->family == 4 ? 4 : 16) ^ a->family); }
+
+void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
+{
+    kd_engine_learn_name(c->e, ip, name, len, ts_ns);
+}
+void kd_engine_learn_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
+{
+    if (!len || len > KD_NAME_LEN_MAX) return;
+    if (!e->nhtcap) {
+        e->nhtcap = KD_NAME_BUCKETS;
+        e->nht = calloc(e->nhtcap, sizeof *e->nht);
+        if (!e->nht) { e->nhtcap = 0; return; }
+    }
+    size_t b = addr_hash(ip) & (e->nhtcap - 1);
+    for (kd_name **pp = &e->nht[b]; *pp; pp = &(*pp)->hnext) {
+        kd_name *n = *pp;
+        if (kf_addr_eq(&n->ip, ip)) {
+            if (strlen(n->name) == len && memcmp(n->name, name, len) == 0) { n->ts = ts_ns < n->ts ? ts_ns : n->ts; return; }
+            *pp = n->hnext; free(n); e->nnames--;
+            break;
+        }
+    }
+    if (e->nnames >= KD_NAMES_MAX) return;
+    kd_name *n = malloc(sizeof *n + len + 1);
+    if (!n) return;
+    n->ip = *ip; n->ts = ts_ns;
+    memcpy(n->name, name, len); n->name[len] = 0;
+    n->hnext = e->nht[b]; e->nht[b] = n; e->nnames++;
+}
+static const char *learned_name(const kd_engine *e, const kf_addr *ip)
+{
+    if (!e->nhtcap) return NULL;
+    for (kd_name *n = e->nht[addr_hash(ip) & (e->nhtcap - 1)]; n; n = n->hnext)
+        if (kf_addr_eq(&n->ip, ip)) return n->name;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ record envelope */
+
+typedef struct kd_side {
+    kf_ipinfo ii;
+    const kf_workload *svc;
+    int found;
+} kd_side;
+
+static void write_json_obj(kf_jw *w, const char *key, json_t *obj)
+{
+    if (!obj || !json_is_object(obj)) return;
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!s) return;
+    kf_jw_key(w, key);
+    kf_jw_raw(w, s, strlen(s));
+    free(s);
+}
+
+static void side_lookup(kd_engine *e, const kf_addr *ip, int64_t ts, kd_side *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!e->o.meta) return;
+    s->found = kf_meta_lookup(e->o.meta, ip, ts, &s->ii);
+    if (s->ii.pod) {
+        const kf_workload *sv[1];
+        if (kf_meta_pod_services(e->o.meta, s->ii.pod, ts, sv, 1) > 0) s->svc = sv[0];
+    }
+    if (!s->svc && s->ii.service) s->svc = s->ii.service;
+}
+
+static const char *node_ip_of(kd_engine *e, const char *node)
+{
+    if (!e->o.meta || !node || !*node) return NULL;
+    const kf_binding *b;
+    size_t n = kf_meta_bindings(e->o.meta, &b);
+    for (size_t i = 0; i < n; i++)
+        if (b[i].w && b[i].w->kind == KF_WK_NODE && b[i].w->name && strcmp(b[i].w->name, node) == 0) {
+            static __thread char buf[64];
+            return kf_addr_str(&b[i].ip, buf, sizeof buf);
+        }
+    return NULL;
+}
+
+static void write_endpoint(kd_engine *e, kf_jw *w, const char *key, const kf_addr *ip,
+                           uint16_t port, const kd_side *s)
+{
+    char ab[64];
+    kf_jw_key(w, key);
+    kf_jw_obj_begin(w);
+    kf_jw_kstr(w, "ip", kf_addr_str(ip, ab, sizeof ab));
+    kf_jw_kint(w, "port", port);
+    const kf_workload *pod = s->ii.pod, *svc = s->svc;
+    const char *dns = learned_name(e, ip);
+    const char *name = pod ? pod->name : svc ? svc->name : dns ? dns : "";
+    const char *ns = pod ? pod->namespace_ : svc ? svc->namespace_ : NULL;
+    kf_jw_kstr(w, "name", name ? name : "");
+    if (ns) kf_jw_kstr(w, "namespace", ns);
+    kf_jw_kstr(w, "dns", dns ? dns : "");
+    if (pod || svc) {
+        kf_jw_key(w, "pod");
+        kf_jw_obj_begin(w);
+        if (pod) {
+            kf_jw_kstr(w, "name", pod->name);
+            kf_jw_kstr(w, "namespace", pod->namespace_);
+            if (pod->uid) kf_jw_kstr(w, "uid", pod->uid);
+            write_json_obj(w, "labels", pod->labels);
+            if (pod->owner_kind && pod->owner_name) {
+                kf_jw_key(w, "owner");
+                kf_jw_obj_begin(w);
+                kf_jw_kstr(w, "kind", pod->owner_kind);
+                kf_jw_kstr(w, "name", pod->owner_name);
+                kf_jw_obj_end(w);
+            }
+        } else {   /* KFL: pod.name / pod.namespace fall back to the service's */
+            kf_jw_kstr(w, "name", svc->name);
+            kf_jw_kstr(w, "namespace", svc->namespace_);
+        }
+        kf_jw_obj_end(w);
+    }
+    if (svc) {
+        kf_jw_key(w, "service");
+        kf_jw_obj_begin(w);
+        kf_jw_kstr(w, "name", svc->name);
+        kf_jw_kstr(w, "namespace", svc->namespace_);
+        kf_jw_obj_end(w);
+    }
+    const char *nodename = pod && pod->node ? pod->node : s->ii.node ? s->ii.node->name : NULL;
+    if (nodename) {
+        kf_jw_key(w, "node");
+        kf_jw_obj_begin(w);
+        kf_jw_kstr(w, "name", nodename);
+        kf_jw_obj_end(w);
+    }
+    if (pod) kf_jw_kbool(w, "host_network", pod->host_network);
+    kf_jw_obj_end(w);
+}
+
+static void write_conn_tuple(kd_engine *e, kf_jw *w, const kd_conn *c)
+{
+    char a[64], b[64], buf[160];
+    const kd_conn_info *ci = &c->info;
+    int cl = ci->client >= 0 ? ci->client : 0;
+    kf_addr_str(&ci->addr[cl], a, sizeof a);
+    kf_addr_str(&ci->addr[!cl], b, sizeof b);
+    kf_jw_key(w, "conn");
+    kf_jw_obj_begin(w);
+    kf_jw_kstr(w, "proto", ci->transport == KD_TRANSPORT_TCP ? "tcp" : ci->transport == KD_TRANSPORT_UDP ? "udp"
+               : ci->ipproto == 1 ? "icmp" : ci->ipproto == 58 ? "icmp6" : "ip");
+    int v6 = ci->addr[0].family == 6;
+    snprintf(buf, sizeof buf, v6 ? "[%s]:%u" : "%s:%u", a, ci->port[cl]);
+    kf_jw_kstr(w, "a", buf);
+    snprintf(buf, sizeof buf, v6 ? "[%s]:%u" : "%s:%u", b, ci->port[!cl]);
+    kf_jw_kstr(w, "b", buf);
+    kf_jw_obj_end(w);
+}
+
+/* Opens a record and writes the fields every record has. src = side `srcside`. */
+static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_t elapsed_us,
+                       const char *protocol, const char *flag, const char *flag2,
+                       const kd_pref *first, const kd_pref *last)
+{
+    kf_jw *w = &e->jw;
+    kf_jw_reset(w);
+    kf_jw_obj_begin(w);
+    kf_jw_ktime(w, "timestamp", ts);
+    kf_jw_kint(w, "elapsed_time", elapsed_us);
+    kf_jw_kstr(w, "protocol", protocol);
+    if (flag) kf_jw_kbool(w, flag, 1);
+    if (flag2) kf_jw_kbool(w, flag2, 1);
+    char id[16];
+    snprintf(id, sizeof id, "c-%08x", c->id);
+    kf_jw_kstr(w, "stream", id);
+    kf_jw_kstr(w, "conn_id", id);
+    if (c->flow) { snprintf(id, sizeof id, "f-%08x", c->flow->id); kf_jw_kstr(w, "flow_id", id); }
+    kf_jw_kstr(w, "capture_source", "af_packet");
+    kf_jw_kbool(w, "has_pcap", 1);
+    const char *node = node_name(e, c->node_idx);
+    const char *nip = node_ip_of(e, node);
+    kf_jw_key(w, "node");
+    kf_jw_obj_begin(w);
+    kf_jw_kstr(w, "name", node);
+    kf_jw_kstr(w, "ip", nip ? nip : "");
+    kf_jw_obj_end(w);
+    kf_jw_kstr(w, "node_name", node);
+    kf_jw_kstr(w, "node_ip", nip ? nip : "");
+    const kd_conn_info *ci = &c->info;
+    kd_side s[2];
+    side_lookup(e, &ci->addr[srcside], ts, &s[0]);
+    side_lookup(e, &ci->addr[!srcside], ts, &s[1]);
+    write_endpoint(e, w, "src", &ci->addr[srcside], ci->port[srcside], &s[0]);
+    write_endpoint(e, w, "dst", &ci->addr[!srcside], ci->port[!srcside], &s[1]);
+    if (e->o.meta) {
+        const char *lists[3][2];
+        for (int i = 0; i < 2; i++) {
+            const kf_workload *pod = s[i].ii.pod, *svc = s[i].svc;
+            lists[0][i] = pod ? pod->namespace_ : svc ? svc->namespace_ : NULL;
+            lists[1][i] = pod ? pod->name : NULL;
+            lists[2][i] = svc ? svc->name : NULL;
+        }
+        static const char *keys[3] = { "namespaces", "pods", "services" };
+        for (int k = 0; k < 3; k++) {
+            kf_jw_key(w, keys[k]);
+            kf_jw_arr_begin(w);
+            for (int i = 0; i < 2; i++)
+                if (lists[k][i] && *lists[k][i] && !(i == 1 && lists[k][0] && strcmp(lists[k][0], lists[k][1]) == 0))
+                    kf_jw_str(w, lists[k][i]);
+            kf_jw_arr_end(w);
+        }
+        /* local = the side whose pod runs on the capturing node (else the client side) */
+        int local = 0;
+        for (int i = 0; i < 2; i++) {
+            const char *pn = s[i].ii.pod ? s[i].ii.pod->node : s[i].ii.node ? s[i].ii.node->name : NULL;
+            if (pn && strcmp(pn, node) == 0) { local = i; break; }
+        }
+        const kf_workload *lp = s[local].ii.pod, *rp = s[!local].ii.pod;
+        if (lp) { write_json_obj(w, "local_labels", lp->labels); write_json_obj(w, "local_annotations", lp->annotations); }
+        if (rp) { write_json_obj(w, "remote_labels", rp->labels); write_json_obj(w, "remote_annotations", rp->annotations); }
+    }
+    kf_jw_key(w, "capture");
+    kf_jw_obj_begin(w);
+    kf_jw_kstr(w, "file", file_name(e, first->file));
+    if (last->file != first->file) kf_jw_kstr(w, "last_file", file_name(e, last->file));
+    kf_jw_kstr(w, "node", node);
+    kf_jw_kuint(w, "first_frame", first->frame);
+    kf_jw_kuint(w, "last_frame", last->frame);
+    kf_jw_ktime(w, "first_ts", first->ts_ns);
+    kf_jw_ktime(w, "last_ts", last->ts_ns);
+    write_conn_tuple(e, w, c);
+    kf_jw_ktime(w, "conn_first_ts", c->first_ts);
+    kf_jw_ktime(w, "conn_last_ts", c->last_ts);
+    kf_jw_obj_end(w);
+    return w;
+}
+
+static void finish_record(kd_engine *e, int64_t ts)
+{
+    kf_jw *w = &e->jw;
+    kf_jw_obj_end(w);
+    kf_jw_newline(w);
+    if (kf_jw_failed(w)) return;
+    kd_rec *r = malloc(sizeof *r + w->len);
+    if (!r) return;
+    r->ts = ts; r->seq = e->rec_seq++; r->len = w->len;
+    memcpy(r->data, w->buf, w->len);
+    kde_heap_push(e, r);
+    e->st.records++;
+}
+
+static int pref_earlier(const kd_pref *a, const kd_pref *b)
+{
+    if (!b->frame && !b->ts_ns) return 1;
+    if (!a->frame && !a->ts_ns) return 0;
+    return a->ts_ns < b->ts_ns || (a->ts_ns == b->ts_ns && (a->file < b->file || (a->file == b->file && a->frame < b->frame)));
+}
+
+kf_jw *kd_emit_begin(kd_conn *c, const kd_call *call)
+{
+    kd_engine *e = c->e;
+    e->emitting = c;
+    e->call = call;
+    const kd_pref *refs[4] = { &call->req_first, &call->req_last, &call->resp_first, &call->resp_last };
+    int use[4] = { call->has_req, call->has_req, call->has_resp, call->has_resp };
+    const kd_pref *first = NULL, *last = NULL;
+    for (int i = 0; i < 4; i++) {
+        if (!use[i] || (!refs[i]->frame && !refs[i]->ts_ns)) continue;
+        if (!first || pref_earlier(refs[i], first)) first = refs[i];
+        if (!last || pref_earlier(last, refs[i])) last = refs[i];
+    }
+    if (!first) first = last = &c->cur;
+    int64_t ts = call->has_req ? call->req_first.ts_ns : call->resp_first.ts_ns;
+    if (!call->has_req && !call->has_resp) ts = first->ts_ns;
+    int64_t el = call->has_req && call->has_resp ? (call->resp_first.ts_ns - call->req_first.ts_ns) / 1000 : 0;
+    if (el < 0) el = 0;
+    const char *flag2 = c->info.transport == KD_TRANSPORT_TCP ? "tcp" : c->info.transport == KD_TRANSPORT_UDP ? "udp" : NULL;
+    const kd_dissector *d = c->d ? c->d : c->up_d;
+    int di = d ? dis_index(e, d) : -1;
+    e->st.records_by_proto[di >= 0 && di < KD_L7_BITS ? di : KD_L7_BITS]++;
+    e->emit_ts = ts;
+    return envelope(e, c, call->req_dir & 1, ts, el, call->protocol ? call->protocol : d ? d->protocol : "",
+                    call->flag ? call->flag : d ? d->flag : NULL, flag2, first, last);
+}
+
+void kd_emit_end(kd_conn *c)
+{
+    kd_engine *e = c->e;
+    if (e->emitting != c) return;
+    finish_record(e, e->emit_ts);
+    e->emitting = NULL;
+}
+
+static void l7_list(kf_jw *w, const char *key, const kd_engine *e, uint32_t mask)
+{
+    kf_jw_key(w, key);
+    kf_jw_arr_begin(w);
+    for (size_t i = 0; i < e->ndis && i < KD_L7_BITS; i++)
+        if (mask >> i & 1) kf_jw_str(w, e->dis[i]->l7_name ? e->dis[i]->l7_name : e->dis[i]->protocol);
+    kf_jw_arr_end(w);
+}
+
+/* local side without metadata: the client; with metadata, the side whose pod is on the node */
+static int local_side(kd_engine *e, const kd_conn *c)
+{
+    int cl = c->info.client >= 0 ? c->info.client : 0;
+    if (!e->o.meta) return cl;
+    const char *node = node_name(e, c->node_idx);
+    for (int i = 0; i < 2; i++) {
+        kf_ipinfo ii;
+        if (kf_meta_lookup(e->o.meta, &c->info.addr[i], c->first_ts, &ii)) {
+            const char *pn = ii.pod ? ii.pod->node : ii.node ? ii.node->name : NULL;
+            if (pn && strcmp(pn, node) == 0) return i;
+        }
+    }
+    return cl;
+}
+
+void kde_emit_flow(kd_engine *e, kd_flow *f, const kd_conn *any)
+{
+    if (e->o.no_conn || !f->dirty || !any) return;
+    /* a fake conn view carrying the flow's endpoints and node */
+    kd_conn fc;
+    memset(&fc, 0, sizeof fc);
+    fc.e = e; fc.id = any->id; fc.flow = f; fc.node_idx = f->node_idx;
+    fc.info = any->info;
+    int cl = any->info.client >= 0 ? any->info.client : 0;
+    fc.info.client = 0;
+    fc.info.addr[0] = f->ca; fc.info.addr[1] = f->sa;
+    fc.info.port[0] = any->info.port[cl]; fc.info.port[1] = f->sport;
+    fc.first_ts = f->rec_start; fc.last_ts = f->last_ts;
+    int tcp = any->info.transport == KD_TRANSPORT_TCP;
+    int local = local_side(e, &fc);
+    kf_jw *w = envelope(e, &fc, 0, f->rec_start, (f->last_ts - f->rec_start) / 1000, tcp ? "TCP" : any->info.transport == KD_TRANSPORT_UDP ? "UDP" : "IP",
+                        "flow", tcp ? "tcp_flow" : any->info.transport == KD_TRANSPORT_UDP ? "udp_flow" : NULL, &f->first_ref, &f->last_ref);
+    kf_jw_kbool(w, tcp ? "tcp" : "udp", 1);
+    kf_jw_kstr(w, "flow_state", f->active ? "open" : "closed");
+    double dur = (double)(f->last_ts - f->rec_start) / 1e9;
+    if (dur < 1.0) dur = 1.0;
+    const char *side[2] = { "local", "remote" };
+    for (int s = 0; s < 2; s++) {
+        int k = s == 0 ? local : !local;
+        char key[32];
+        snprintf(key, sizeof key, "flow_%s_pkts", side[s]); kf_jw_kuint(w, key, f->pkts[k]);
+        snprintf(key, sizeof key, "flow_%s_bytes", side[s]); kf_jw_kuint(w, key, f->bytes[k]);
+        snprintf(key, sizeof key, "flow_%s_pps", side[s]); kf_jw_kdouble(w, key, (double)f->pkts[k] / dur);
+        snprintf(key, sizeof key, "flow_%s_bps", side[s]); kf_jw_kdouble(w, key, (double)f->bytes[k] * 8 / dur);
+    }
+    kf_jw_kuint(w, "flow_conns", f->nconns);
+    l7_list(w, "flow_l7_detected", e, f->l7);
+    finish_record(e, f->rec_start);
+    e->st.flow_records++;
+    f->dirty = 0;
+    memset(f->pkts, 0, sizeof f->pkts); memset(f->bytes, 0, sizeof f->bytes);
+    f->nconns = f->active;
+    f->rec_start = f->last_ts;
+}
+
+void kde_emit_conn(kd_engine *e, kd_conn *c)
+{
+    if (e->o.no_conn || c->emitted) return;
+    c->emitted = 1;
+    int tcp = c->info.transport == KD_TRANSPORT_TCP, udp = c->info.transport == KD_TRANSPORT_UDP;
+    if (!tcp && !udp) return;
+    int cl = c->info.client >= 0 ? c->info.client : 0;
+    kf_jw *w = envelope(e, c, cl, c->first_ts, (c->last_ts - c->first_ts) / 1000, tcp ? "TCP" : "UDP", "conn",
+                        tcp ? "tcp_conn" : "udp_conn", &c->first_ref, &c->last_ref);
+    kf_jw_kbool(w, tcp ? "tcp" : "udp", 1);
+    const char *state;
+    if (tcp) {
+        if (c->rst[0] || c->rst[1] || (c->fin[0] && c->fin[1])) state = "closed";
+        else if (c->syn[0] || c->syn[1] ? !c->hs_done : 0) state = "in_progress";
+        else state = "open";
+    } else state = e->finishing ? "open" : "closed";
+    kf_jw_kstr(w, "conn_state", state);
+    int local = local_side(e, c);
+    kf_jw_kuint(w, "conn_local_pkts", c->dir[local].pkts);
+    kf_jw_kuint(w, "conn_local_bytes", c->dir[local].bytes);
+    kf_jw_kuint(w, "conn_remote_pkts", c->dir[!local].pkts);
+    kf_jw_kuint(w, "conn_remote_bytes", c->dir[!local].bytes);
+    l7_list(w, "conn_l7_detected", e, c->l7);
+    if (tcp) {
+        const char *et = NULL, *em = NULL;
+        int srv = !cl;
+        if (c->refused) { et = "refused"; em = "connection refused (SYN answered by RST)"; }
+        else if (c->rst[0] || c->rst[1]) { et = "reset"; em = c->rst[srv] ? "reset by server" : "reset by client"; }
+        else if ((c->syn[0] || c->syn[1]) && !c->synack) { et = "timeout"; em = "SYN not answered"; }
+        else if ((c->fin[0] != c->fin[1])) { et = "half-open"; em = c->fin[cl] ? "client closed, server did not" : "server closed, client did not"; }
+        if (et) { kf_jw_kstr(w, "tcp_error_type", et); kf_jw_kstr(w, "tcp_error_message", em); }
+        kf_jw_key(w, "tcp_metrics");
+        kf_jw_obj_begin(w);
+        uint64_t rt = c->retrans + c->fast_retrans + c->spurious;
+        kf_jw_kuint(w, "retransmissions", rt);
+        kf_jw_kuint(w, "fast_retransmissions", c->fast_retrans);
+        kf_jw_kdouble(w, "retransmission_rate", c->data_pkts ? (double)rt / (double)c->data_pkts : 0.0);
+        kf_jw_kuint(w, "zero_window_events", c->zerowin);
+        kf_jw_kuint(w, "window_full_events", c->winfull);
+        kf_jw_kuint(w, "out_of_order", c->ooo);
+        kf_jw_kuint(w, "dup_acks", c->dupacks);
+        kf_jw_kuint(w, "missing_segments", c->lost);
+        kf_jw_kuint(w, "rst_count", c->rst_count);
+        kf_jw_kuint(w, "fin_count", c->fin_count);
+        kf_jw_kuint(w, "keepalive_count", c->keepalive);
+        kf_jw_kuint(w, "connection_completeness", c->completeness);
+        if (c->syn_ts && c->hs_ack_ts) kf_jw_kint(w, "initial_rtt_us", (c->hs_ack_ts - c->syn_ts) / 1000);
+        if (c->syn_ts && c->synack_ts) kf_jw_kint(w, "handshake_time_us", (c->synack_ts - c->syn_ts) / 1000);
+        if (c->data_ts[cl] && c->data_ts[!cl] && c->data_ts[!cl] >= c->data_ts[cl])
+            kf_jw_kint(w, "time_to_first_byte_us", (c->data_ts[!cl] - c->data_ts[cl]) / 1000);
+        if (c->rtt_n) {
+            kf_jw_kuint(w, "rtt_min_us", c->rtt_min / 1000);
+            kf_jw_kuint(w, "rtt_avg_us", c->rtt_sum / c->rtt_n / 1000);
+            kf_jw_kuint(w, "rtt_max_us", c->rtt_max / 1000);
+            kf_jw_kuint(w, "jitter_us", c->rtt_n > 1 ? c->jit_sum / (c->rtt_n - 1) / 1000 : 0);
+        }
+        kf_jw_kuint(w, "goodput_bytes", c->goodput);
+        kf_jw_obj_end(w);
+    } else {
+        kf_jw_kuint(w, "udp_length", c->dir[0].payload + c->dir[1].payload);
+    }
+    finish_record(e, c->first_ts);
+    e->st.conn_records++;
+}
+
