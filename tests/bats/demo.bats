@@ -18,4 +18,7 @@ teardown() { rm -rf "$out"; }
   codes=$(tshark -r "$out/5xx.pcapng" -Y http.response -T fields -e http.response.code 2>/dev/null | sort | tr '\n' ' ')
   [ "$codes" = "500 500 502 503 " ]
   tshark -r "$out/5xx.pcapng" -N n -T fields -e ip.src_host 2>/dev/null | grep -q '^payment-7d9f8b6c5-x2x7k.shop$'
+  # kstat: the stats table (gRPC's failure inside HTTP 200 counted) and the map
+  assert_output --regexp 'GRPC +shop/fraud +4 +[0-9.]+ +1 +25\.0%'
+  assert_output --regexp 'shop/orders +→ +shop/payment +HTTP +8 +3 +37\.5%'
 }

@@ -3,6 +3,7 @@
 #include "kf_tool.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,16 +57,29 @@ static ssize_t kl_read(kl_in *in, char *dst, size_t cap)
     return (ssize_t)((char *)in->z.next_out - dst);
 }
 
+/* a file name for messages: control characters as \xNN */
+static void kl_display(const char *path, char *out, size_t len)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)path; *p && o + 5 < len; p++) {
+        if (*p < 0x20 || *p == 0x7f) o += (size_t)snprintf(out + o, len - o, "\\x%02x", *p);
+        else out[o++] = (char)*p;
+    }
+    out[o] = 0;
+}
+
 int kf_lines_read(const char *path, kf_line_fn fn, void *ctx)
 {
-    kl_in in = { .name = path };
+    char disp[1024];
+    kl_display(path, disp, sizeof disp);
+    kl_in in = { .name = disp };
     size_t cap = 1 << 20, have = 0;
     char *buf = malloc(cap);
     long long lineno = 0;
     int rc = 0;
     if (!buf) { kf_err("out of memory"); return -1; }
     if (!strcmp(path, "-")) { in.fd = 0; in.name = "(standard input)"; }
-    else if ((in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) { kf_err("%s: %s", path, strerror(errno)); free(buf); return -1; }
+    else if ((in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) { kf_err("%s: %s", disp, strerror(errno)); free(buf); return -1; }
     ssize_t got;
     do {                                   /* a pipe may give one byte first: two for the magic */
         got = kl_read(&in, buf + have, cap - have);

@@ -5,7 +5,8 @@
 #define KF_LINES_H
 #include <stddef.h>
 
-/* Called for each non-blank line (without its '\n'); lineno counts from 1. Returns 0 to go on,
+/* Called for each non-blank line (without its '\n'); lineno counts from 1; name is the file's
+ * name for messages (control characters shown as \xNN). Returns 0 to go on,
  * 1 to stop reading this input, -1 to stop with an error (the callback reported it). */
 typedef int (*kf_line_fn)(void *ctx, const char *name, const char *line, size_t n, long long lineno);
 

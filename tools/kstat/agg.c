@@ -278,9 +278,9 @@ static void ep_http(kst_agg *a)
     if (fstr(a, F_METHOD, &m, &mn)) { sb_put(&a->ep, m, mn); sb_ch(&a->ep, ' '); }
     fstr(a, F_PATH, &p, &pn);
     if (a->o.raw_paths) { sb_put(&a->ep, p, pn); return; }
-    char *t = malloc(pn + 1);
+    char *t = malloc(pn * 4 + 1);                 /* "0" -> "{id}": at most four times longer */
     if (!t) return;
-    size_t tn = kst_template_path(p, pn, t, pn + 1);
+    size_t tn = kst_template_path(p, pn, t, pn * 4 + 1);
     sb_put(&a->ep, t, tn);
     free(t);
 }

@@ -47,6 +47,7 @@ static void usage(void)
            "      --csv              CSV with a header line\n"
            "      --table            the aligned table even to a pipe\n"
            "      --skip-invalid     skip lines that are not kdissect records (counted on stderr)\n"
+           "      --errors           print what counts as an error, per protocol, and exit\n"
            "  -h, --help             this help;  --version  the version\n"
            "\n"
            "Examples:\n"
@@ -86,8 +87,8 @@ int kst_read_inputs(kst_agg *a, char **files, int nfiles, int skip_invalid)
     for (int i = 0; i < nfiles; i++)
         if (kf_lines_read(files[i], feed_line, &f)) return -1;
     if (f.invalid)
-        kf_warn("%llu line%s not kdissect records, skipped", (unsigned long long)f.invalid,
-                f.invalid == 1 ? " was" : "s were");
+        kf_warn("%llu line%s kdissect record%s, skipped", (unsigned long long)f.invalid,
+                f.invalid == 1 ? " was not a" : "s were not", f.invalid == 1 ? "" : "s");
     return kst_agg_finish(a);
 }
 
@@ -270,16 +271,26 @@ static void table_row(kf_table *t, kst_agg *a, kst_group *g, kst_stats *s, const
     kst_human_us(q.max, b, sizeof b); kf_table_cell(t, b);
 }
 
+/* the error classification as a Markdown table (docs/kstat.md holds the same, checked by a test) */
+static void print_errors(void)
+{
+    printf("| protocol | error | client error | endpoint |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < kst_nerrclasses(); i++) {
+        const kst_errclass *e = kst_errclass_at(i);
+        printf("| %s | %s | %s | %s |\n", e->protocol, e->error, *e->client_error ? e->client_error : "-", e->endpoint);
+    }
+}
+
 static int cmd_stats(int argc, char **argv)
 {
-    enum { O_JSON = 256, O_CSV, O_TABLE, O_RAW, O_SKIP, O_VERSION };
+    enum { O_JSON = 256, O_CSV, O_TABLE, O_RAW, O_SKIP, O_VERSION, O_ERRORS };
     static const struct option opts[] = {
         { "by", required_argument, 0, 'b' }, { "top", required_argument, 0, 'n' },
         { "sort", required_argument, 0, 's' }, { "every", required_argument, 0, 'e' },
         { "raw-paths", no_argument, 0, O_RAW }, { "json", no_argument, 0, O_JSON },
         { "csv", no_argument, 0, O_CSV }, { "table", no_argument, 0, O_TABLE },
         { "skip-invalid", no_argument, 0, O_SKIP }, { "help", no_argument, 0, 'h' },
-        { "version", no_argument, 0, O_VERSION }, { 0, 0, 0, 0 },
+        { "version", no_argument, 0, O_VERSION }, { "errors", no_argument, 0, O_ERRORS }, { 0, 0, 0, 0 },
     };
     char **by = NULL; int nby = 0;
     long long top = 0;
@@ -313,6 +324,7 @@ static int cmd_stats(int argc, char **argv)
         case O_SKIP: skip = 1; break;
         case 'h': usage(); return kf_finish_stdout(KF_EXIT_OK);
         case O_VERSION: printf("kstat %s\n", KF_VERSION); return kf_finish_stdout(KF_EXIT_OK);
+        case O_ERRORS: print_errors(); return kf_finish_stdout(KF_EXIT_OK);
         default: kf_usage_die("unknown option");
         }
     }
