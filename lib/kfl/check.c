@@ -265,8 +265,9 @@ static int ck_call(ck_state *s, kfl_node *n)
         n->type = KT_TS;
         if (a[0]->op == N_LIT && a[0]->lit.k == KT_STRING) {
             int64_t ns;
-            if (kfl_ts_parse(a[0]->lit.s.p, a[0]->lit.s.n, &ns))
-                return ck_fail(s, a[0]->pos, "bad timestamp: expected RFC 3339, as in \"2026-03-14T22:00:00Z\"");
+            if (kfl_ts_parse_any(a[0]->lit.s.p, a[0]->lit.s.n, s->p->now, &ns))
+                return ck_fail(s, a[0]->pos, "bad timestamp: expected RFC 3339 (\"2026-03-14T22:00:00Z\"), "
+                               "local time (\"2026-03-14 19:23:45\"), epoch seconds or a relative time (docs/time.md)");
         }
         break;
     case F_DURATION:

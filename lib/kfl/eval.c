@@ -237,7 +237,11 @@ static kfl_val ev_fn(kfl_ctx *c, const kfl_node *n)
             return ev_tval(KT_TS, a[0].i * 1000000000LL);
         }
         if (a[0].k != KT_STRING) return kfl_err_val(nov);
-        if (kfl_ts_parse(a[0].s.p, a[0].s.n, &ns)) return kfl_err_val("bad timestamp");
+        /* a literal (the filter's own words) takes every form of docs/time.md; a string computed
+         * from the record stays strict RFC 3339, as CEL has it */
+        int lit = n->args[0]->op == N_LIT;
+        if (lit ? kfl_ts_parse_any(a[0].s.p, a[0].s.n, c->prog->now, &ns) : kfl_ts_parse(a[0].s.p, a[0].s.n, &ns))
+            return kfl_err_val("bad timestamp");
         return ev_tval(KT_TS, ns);
     }
     case F_DURATION: {

@@ -59,6 +59,8 @@ void kfl_val_format(const kfl_val *v, char *buf, size_t len);
 
 /* ---- time (ktime.c): own RFC 3339 and CEL duration parsers, kept local to kfl ---- */
 int kfl_ts_parse(const char *s, size_t n, int64_t *ns);        /* RFC 3339; 0 ok, -1 bad */
+/* timestamp()'s argument: RFC 3339 or any form of docs/time.md (now_ns is "now"); 0 ok, -1 bad */
+int kfl_ts_parse_any(const char *s, size_t n, int64_t now_ns, int64_t *ns);
 int kfl_dur_parse(const char *s, size_t n, int64_t *ns);       /* "1h2m3.5s", "-5m", "250ms" */
 void kfl_ts_format(int64_t ns, char *buf, size_t len);         /* 2026-03-14T17:23:45.1Z */
 void kfl_dur_format(int64_t ns, char *buf, size_t len);        /* "300s", "1.5s" (CEL's form) */

@@ -2,6 +2,7 @@
  * epoch, and CEL's duration syntax (a sequence of decimal numbers with units h m s ms us ns),
  * which differs from lib/kf_time's argument syntax (no days, no bare numbers). */
 #include "kfl.h"
+#include "kf_time.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -153,4 +154,17 @@ void kfl_dur_format(int64_t ns, char *buf, size_t len)
     char fs[16]; snprintf(fs, sizeof fs, "%09llu", (unsigned long long)f);
     for (int k = 8; k > 0 && fs[k] == '0'; k--) fs[k] = 0;
     snprintf(buf, len, "%s%llu.%ss", ns < 0 ? "-" : "", (unsigned long long)s, fs);
+}
+
+/* timestamp("…") beyond RFC 3339: every time form docs/time.md lists (local time without a zone,
+ * "… UTC", epoch numbers, pasted human output, relative to now), through lib/kf_time, with
+ * now_ns as "now". */
+int kfl_ts_parse_any(const char *s, size_t n, int64_t now_ns, int64_t *ns)
+{
+    if (kfl_ts_parse(s, n, ns) == 0) return 0;
+    char buf[160], err[256];
+    if (n >= sizeof buf || memchr(s, 0, n)) return -1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return kf_time_parse(buf, now_ns, ns, err, sizeof err) == 0 ? 0 : -1;
 }

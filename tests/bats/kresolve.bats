@@ -129,7 +129,7 @@ setup() {
   run script -qec "'$KF_BIN/kresolve' workloads '$T/ev.ndjson' --namespace shop" /dev/null
   assert_success
   assert_output --regexp 'KIND +NAMESPACE +NAME'
-  assert_output --partial "10.0.0.5 [2026-03-14T10:00:00.000000000Z .. 2026-03-14T11:00:00.000000000Z]"
+  assert_output --partial "10.0.0.5 [2026-03-14 10:00:00 UTC .. 2026-03-14 11:00:00 UTC]"
   run bash -c "'$KF_BIN/kresolve' workloads '$T/ev.ndjson' --namespace shop | head -c 1"
   assert_output "{"
 }

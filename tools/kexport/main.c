@@ -11,6 +11,7 @@
 #include "kexport.h"
 #include "kf_atomic.h"
 #include "kf_snap.h"
+#include "kf_span.h"
 #include "kf_store.h"
 #include "kf_time.h"
 #include "kf_tool.h"
@@ -107,6 +108,7 @@ typedef struct ctx {
     const char *bpf_expr, *out_path, *calls_path, *keylog_path;
     strv nodes, workloads, ips, metas, inputs;
     int64_t from, to;
+    const char *from_s, *to_s;  /* as given: relative ones are resolved against the input (kf_span) */
     int scope, scope_set, names, names_set, annotate, stats;
     enum kx_format format;
     uint32_t snaplen;
@@ -194,6 +196,44 @@ static int64_t parse_time_arg(const char *opt, const char *s)
     return ns;
 }
 
+/* Relative times (--from -10m, now, 19:23) count from the input's "now": a snapshot's end, a
+ * file's last packet, the wall clock for a live store (lib/kf_span.h, docs/time.md). */
+static void resolve_relative(ctx *c)
+{
+    int rf = c->from_s && kf_time_is_relative(c->from_s), rt = c->to_s && kf_time_is_relative(c->to_s);
+    if (!rf && !rt) return;
+    kf_span sp;
+    char err[2048];
+    if (kf_span_of((const char *const *)c->inputs.v, c->inputs.n, 0, &sp, err, sizeof err) != 0)
+        kf_die(KF_EXIT_ERR, "%s", err);
+    if (!sp.known && !sp.live)
+        kf_warn("relative times count from the wall clock: the end of standard input is not known");
+    if (!sp.known || sp.live) return;     /* parsed against the wall clock already */
+    if (rf) kf_time_parse(c->from_s, sp.now, &c->from, err, sizeof err);
+    if (rt) kf_time_parse(c->to_s, sp.now, &c->to, err, sizeof err);
+    if (kf_verbose) {
+        char b[96];
+        kf_warn("relative times count from the input's end, %s", kf_time_human(sp.now, 0, 3, b, sizeof b));
+    }
+}
+
+/* The window selected no packet: say the window and what the input holds, in one line. */
+static void report_empty_window(ctx *c)
+{
+    char a[96], b[96], f[96], l[96], err[2048];
+    kf_span sp;
+    kf_time_human(c->from, 0, 3, a, sizeof a);
+    kf_time_human(c->to, 0, 3, b, sizeof b);
+    const char *wa = c->from == KF_T_MIN ? "the start" : a, *wb = c->to == KF_T_MAX ? "the end" : b;
+    if (kf_span_of((const char *const *)c->inputs.v, c->inputs.n, 1, &sp, err, sizeof err) != 0 || !sp.known)
+        kf_warn("the window %s .. %s selected no packet", wa, wb);
+    else if (sp.first > sp.last)
+        kf_warn("the window %s .. %s selected no packet; the input holds no packet", wa, wb);
+    else
+        kf_warn("the window %s .. %s selected no packet; the input holds %s .. %s", wa, wb,
+                kf_time_human(sp.first, 0, 3, f, sizeof f), kf_time_human(sp.last, 0, 3, l, sizeof l));
+}
+
 static void parse_args(ctx *c, int argc, char **argv)
 {
     int o;
@@ -209,8 +249,8 @@ static void parse_args(ctx *c, int argc, char **argv)
         case 'v': kf_verbose++; break;
         case 'h': usage(stdout); exit(kf_finish_stdout(KF_EXIT_OK));
         case O_VERSION: printf("kexport %s\n", KF_VERSION); exit(kf_finish_stdout(KF_EXIT_OK));
-        case O_FROM: c->from = parse_time_arg("--from", optarg); break;
-        case O_TO: c->to = parse_time_arg("--to", optarg); break;
+        case O_FROM: c->from = parse_time_arg("--from", optarg); c->from_s = optarg; break;
+        case O_TO: c->to = parse_time_arg("--to", optarg); c->to_s = optarg; break;
         case O_NODE: strv_push(&c->nodes, optarg); break;
         case O_WORKLOAD: strv_push(&c->workloads, optarg); break;
         case O_IP: strv_push(&c->ips, optarg); break;
@@ -242,6 +282,7 @@ static void parse_args(ctx *c, int argc, char **argv)
     }
     for (int i = optind; i < argc; i++) strv_push(&c->inputs, argv[i]);
     if (c->inputs.n == 0) kf_usage_die("no INPUT given (a pcap/pcapng file, a store DIR, a .ksnap, or -)");
+    resolve_relative(c);
     if (c->from != KF_T_MIN && c->to != KF_T_MAX && c->from > c->to)
         kf_usage_die("--from is after --to");
     if (c->calls_path && !strcmp(c->calls_path, "-"))
@@ -757,6 +798,7 @@ int main(int argc, char **argv)
                     (unsigned long long)c.ns[i].matched, (unsigned long long)c.ns[i].written);
     }
     int code = c.written ? KF_EXIT_OK : KF_EXIT_NONE;
+    if (!c.read && (c.from != KF_T_MIN || c.to != KF_T_MAX)) report_empty_window(&c);
     if (c.use_calls && c.calls.n == 0) kf_warn("no usable call records: nothing selected");
     if (c.use_calls && c.calls.n) {
         size_t none = 0, line = 0;

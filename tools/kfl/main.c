@@ -2,6 +2,7 @@
  *   kfl [OPTIONS] EXPR [FILE…]     writes the lines whose record matches, unchanged
  * Exit: 0 something selected, 1 nothing, 2 error (grep's convention). */
 #include "kfl.h"
+#include "kf_time.h"
 #include "kf_tool.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,8 @@ static void usage(void)
            "      --vars           list the known variables and their types\n"
            "      --allow-unknown  accept names that are not known variables (absent: null)\n"
            "      --skip-invalid   count lines that are not JSON objects and go on\n"
+           "      --now TIME       the time now() stands for (default: when kfl starts); on\n"
+           "                       frozen records give their end, e.g. --now '2026-03-14 17:30'\n"
            "  -h, --help           this help;  --version  the version\n"
            "\n"
            "Examples:\n"
@@ -279,7 +282,7 @@ static void print_vars(void)
 int main(int argc, char **argv)
 {
     kf_set_prog(argv[0]);
-    enum { O_CHECK = 256, O_EXPLAIN, O_VARS, O_ALLOW, O_SKIP, O_VERSION };
+    enum { O_CHECK = 256, O_EXPLAIN, O_VARS, O_ALLOW, O_SKIP, O_VERSION, O_NOW };
     static const struct option opts[] = {
         { "invert-match", no_argument, 0, 'v' }, { "count", no_argument, 0, 'c' },
         { "quiet", no_argument, 0, 'q' }, { "silent", no_argument, 0, 'q' },
@@ -287,11 +290,15 @@ int main(int argc, char **argv)
         { "check", no_argument, 0, O_CHECK }, { "explain", no_argument, 0, O_EXPLAIN },
         { "vars", no_argument, 0, O_VARS }, { "allow-unknown", no_argument, 0, O_ALLOW },
         { "skip-invalid", no_argument, 0, O_SKIP }, { "help", no_argument, 0, 'h' },
-        { "version", no_argument, 0, O_VERSION }, { 0, 0, 0, 0 },
+        { "version", no_argument, 0, O_VERSION }, { "now", required_argument, 0, O_NOW },
+        { 0, 0, 0, 0 },
     };
     run r = { .max = -1 };
     const char *exprfile = NULL;
     int check = 0, explain = 0, vars = 0, allow = 0, c;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
     while ((c = getopt_long(argc, argv, "+vcqm:f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'v': r.invert = 1; break;
@@ -309,6 +316,12 @@ int main(int argc, char **argv)
         case O_VARS: vars = 1; break;
         case O_ALLOW: allow = 1; break;
         case O_SKIP: r.skip_invalid = 1; break;
+        case O_NOW: {
+            char terr[256];
+            int64_t wall = now;
+            if (kf_time_parse(optarg, wall, &now, terr, sizeof terr) != 0) kf_usage_die("--now: %s", terr);
+            break;
+        }
         case 'h': usage(); return kf_finish_stdout(KF_EXIT_OK);
         case O_VERSION: printf("kfl %s\n", KF_VERSION); return kf_finish_stdout(KF_EXIT_OK);
         default: kf_usage_die("unknown option");
@@ -328,10 +341,8 @@ int main(int argc, char **argv)
         if (!src) kf_die(KF_EXIT_ERR, "out of memory");
         memcpy(src, argv[optind++], srclen + 1);
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     char err[256]; size_t errpos = 0;
-    r.prog = kfl_compile(src, srclen, allow, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, err, sizeof err, &errpos);
+    r.prog = kfl_compile(src, srclen, allow, now, err, sizeof err, &errpos);
     if (!r.prog) { report_compile_error(where, src, srclen, errpos, err); free(src); return KF_EXIT_ERR; }
     if (explain) {
         char *b = malloc(65536);

@@ -14,6 +14,7 @@
 #include "kf_tool.h"
 #include "kf_meta.h"
 #include "kf_snap.h"
+#include "kf_span.h"
 #include "kf_store.h"
 #include "kf_time.h"
 #include "focus.h"
@@ -229,7 +230,8 @@ static const char *tt(int64_t ns, char *b, size_t l)
 {
     if (ns == KF_T_MIN) return "-";
     if (ns == KF_T_MAX) return "now";
-    return kf_time_rfc3339(ns, b, l);
+    /* read by a person: local time first, UTC in parentheses (docs/time.md); ms when not whole */
+    return kf_time_human(ns, 0, ns % KF_NS_PER_SEC ? 3 : 0, b, l);
 }
 
 static void emit(json_t *o)
@@ -290,7 +292,7 @@ static int run_workloads(const opts *o, kf_meta *m, strset *bpf)
         size_t cnt, st;
         find_wb(v, nb, w, &cnt, &st);
         found++;
-        char b1[40], b2[40], ipb[64];
+        char b1[96], b2[96], ipb[64];
         if (o->bpf) {
             for (size_t k = st; k < st + cnt; k++) if (b_in(o, v[k].b)) ss_add(bpf, ipstr(&v[k].b->ip, ipb, sizeof ipb));
             continue;
@@ -363,7 +365,7 @@ static int run_ips(const opts *o, kf_meta *m, strset *bpf)
 {
     const kf_binding *bs;
     size_t nb = kf_meta_bindings(m, &bs), found = 0;
-    char ipb[64], b1[40], b2[40];
+    char ipb[64], b1[96], b2[96];
     if (o->table && !o->bpf) printf("%-40s %-8s %-16s %-40s %-16s %-30s %s\n", "IP", "KIND", "NAMESPACE", "NAME", "NODE", "FROM", "TO");
     for (size_t i = 0; i < nb;) {
         size_t e = i;
@@ -426,6 +428,7 @@ int main(int argc, char **argv)
         { "label", 1, 0, 'l' }, { "type", 1, 0, 't' }, { "at", 1, 0, 'a' }, { "ip", 1, 0, 'i' },
         { "bpf", 0, 0, 'b' }, { "json", 0, 0, 'j' }, { "table", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { 0 } };
     int c, force = -1;
+    const char *at_s = NULL;
     char err[512];
     optind = 2;
     while ((c = getopt_long(argc, argv, "n:N:r:l:t:a:i:bjTh", lo, NULL)) != -1) {
@@ -448,6 +451,7 @@ int main(int argc, char **argv)
         case 'a':
             if (kf_time_parse(optarg, kf_now_ns(), &o.at, err, sizeof err) != 0) kf_usage_die("--at: %s", err);
             o.has_at = 1;
+            at_s = optarg;
             break;
         case 'i': {
             kf_addr a = { 0 };
@@ -467,6 +471,18 @@ int main(int argc, char **argv)
     }
     if (o.nips && o.mode != 'i') kf_usage_die("--ip belongs to 'kresolve ips'");
     if (optind >= argc) kf_usage_die("a SOURCE is required (snapshot, store DIR, event file or kubectl JSON)");
+    if (at_s && kf_time_is_relative(at_s)) {
+        /* --at -10m on snapshots counts from their end (when they were frozen); on a store, an
+         * event file or kubectl JSON from the wall clock (docs/time.md) */
+        int snaps = 0, other = 0;
+        for (int i = optind; i < argc; i++) {
+            if (strcmp(argv[i], "-") && kf_snap_detect(argv[i]) == 1) snaps++;
+            else other++;
+        }
+        kf_span sp;
+        if (snaps && !other && kf_span_of((const char *const *)argv + optind, (size_t)(argc - optind), 0, &sp, err, sizeof err) == 0)
+            kf_time_parse(at_s, sp.now, &o.at, err, sizeof err);
+    }
     o.table = force >= 0 ? force : isatty(1);
     kf_meta *m = kf_meta_new();
     int bad = 0;
