@@ -5,13 +5,70 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Temporary files still open, removed when SIGINT, SIGTERM or SIGHUP ends the process (an
+ * interrupted kexport -o or ksnap freeze left hundreds of MB beside the output). The handler
+ * is installed only where the signal's action is the default one (a tool with its own handler,
+ * ksnap capture, keeps it); it unlinks every registered name (unlink is async-signal-safe), then
+ * restores the default action and raises the signal again so the exit status stays "killed by". */
+#define KF_ATOMIC_SLOTS 64
+static _Atomic(char *) live[KF_ATOMIC_SLOTS];
+static const int cleanup_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void on_signal(int sig)
+{
+    int e = errno;
+    for (int i = 0; i < KF_ATOMIC_SLOTS; i++) {
+        char *t = atomic_load(&live[i]);
+        if (t) unlink(t);
+    }
+    signal(sig, SIG_DFL);
+    errno = e;
+    raise(sig);
+}
+
+static void install_once(void)
+{
+    for (size_t i = 0; i < sizeof cleanup_sigs / sizeof *cleanup_sigs; i++) {
+        struct sigaction old, sa;
+        if (sigaction(cleanup_sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigfillset(&sa.sa_mask);
+        sigaction(cleanup_sigs[i], &sa, NULL);
+    }
+}
+
+static void track(char *tmp)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_once);
+    for (int i = 0; i < KF_ATOMIC_SLOTS; i++) {
+        char *expect = NULL;
+        if (atomic_compare_exchange_strong(&live[i], &expect, tmp)) return;
+    }
+    /* more than 64 outputs open at once: the rest are not cleaned up on a signal */
+}
+
+static void untrack(const char *tmp)
+{
+    if (!tmp) return;
+    for (int i = 0; i < KF_ATOMIC_SLOTS; i++) {
+        char *expect = (char *)tmp;
+        if (atomic_compare_exchange_strong(&live[i], &expect, NULL)) return;
+    }
+}
+
 static void clear(kf_atomic *a)
 {
+    untrack(a->tmp);
     free(a->path);
     free(a->tmp);
     memset(a, 0, sizeof *a);
@@ -117,6 +174,7 @@ int kf_atomic_open(kf_atomic *a, const char *path, mode_t mode, char *err, size_
         clear(a);
         return -1;
     }
+    track(a->tmp);
     if (fchmod(fd, mode) < 0 || !(a->f = fdopen(fd, "w"))) {
         int e = errno;
         close(fd);

@@ -10,7 +10,9 @@
  *   renamed, and an abort cannot take back what was written.
  * - "-", "/dev/stdout", "/dev/stderr", "/dev/fd/N" and "/proc/self/fd/N" write to that already
  *   open descriptor (the shell's redirection, appends included): commit just flushes.
- * - A directory is refused. */
+ * - A directory is refused.
+ * SIGINT, SIGTERM and SIGHUP remove the temporary files still open (where the tool left those
+ * signals at their default action), then end the process as the signal would have. */
 #ifndef KF_ATOMIC_H
 #define KF_ATOMIC_H
 #include <stdio.h>

@@ -20,6 +20,7 @@
 #include "kf_meta.h"
 #include "kf_time.h"
 #include "kf_store.h"
+#include "kf_limits.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -718,6 +719,117 @@ int kf_meta_load_buffer(kf_meta *m, const char *buf, size_t len, int64_t at_ns, 
     return rc;
 }
 
+/* ---------- streaming: bounded memory whatever the input ----------
+ * Bytes are scanned for the ends of top-level JSON values (depth of {} and [] outside strings);
+ * complete values go to parse_impl in batches, the unfinished rest stays. A newline followed by
+ * '{' at depth > 0 starts a new value (kubectl and our writers put a top-level '{' only in column
+ * 0): a torn line ends there, is reported by parse_impl and skipped, and the next event is kept.
+ * One value longer than KF_MAX_META_VALUE, a NUL byte (binary data), or more than
+ * KF_MAX_META_TOTAL bytes in all stop the reading with a message naming the limit. */
+typedef struct mscan {
+    int depth, in_str, esc, nl;   /* nl: the last byte was '\n' */
+} mscan;
+
+/* Scans buf[from, len): returns the end of the last complete value (0 if none), -1 at a NUL */
+static ssize_t scan_values(mscan *st, const char *buf, size_t from, size_t len)
+{
+    ssize_t cut = 0;
+    for (size_t i = from; i < len; i++) {
+        char c = buf[i];
+        if (c == 0) return -1;
+        if (st->in_str) {
+            if (st->esc) st->esc = 0;
+            else if (c == '\\') st->esc = 1;
+            else if (c == '"') st->in_str = 0;
+            else if (c == '\n') { st->in_str = 0; }   /* raw newline: not JSON; resync below */
+            if (c != '\n') { st->nl = 0; continue; }
+        }
+        if (c == '{' && st->nl && st->depth > 0) { cut = (ssize_t)i; st->depth = 0; }
+        st->nl = c == '\n';
+        if (c == '"') st->in_str = 1;
+        else if (c == '{' || c == '[') st->depth++;
+        else if ((c == '}' || c == ']') && st->depth > 0) { if (--st->depth == 0) cut = (ssize_t)i + 1; }
+        else if (c == '\n' && st->depth == 0) cut = (ssize_t)i + 1;
+    }
+    return cut;
+}
+
+int kf_meta_parse_stream(kf_meta_read_fn rd, void *rud, int64_t at_ns, kf_meta_event_fn fn, void *ud,
+                         char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = 0;
+    uint64_t vmax = kf_limit(KF_LIMIT_META_VALUE, KF_LIMIT_META_VALUE_DEFAULT);
+    uint64_t tmax = kf_limit(KF_LIMIT_META_TOTAL, KF_LIMIT_META_TOTAL_DEFAULT);
+    size_t cap = 1 << 20, len = 0, scanned = 0;
+    char *buf = malloc(cap);
+    if (!buf) { snprintf(err, errlen, "out of memory"); return -1; }
+    mscan st = { 0, 0, 0, 1 };
+    int64_t line = 1;
+    uint64_t base = 0;
+    int rc = 0, stop = 0;
+    char e1[512] = "", hb[32];
+    for (;;) {
+        if (len == cap) {
+            size_t nc = cap * 2;
+            char *nb = nc > vmax + (1u << 20) ? NULL : realloc(buf, nc);
+            if (!nb) {
+                snprintf(err, errlen, "line %lld (offset %llu): a JSON value longer than %s (limit %s); stopped reading",
+                         (long long)line, (unsigned long long)base, kf_limit_human(vmax, hb, sizeof hb), KF_LIMIT_META_VALUE);
+                rc = -1; break;
+            }
+            buf = nb; cap = nc;
+        }
+        ssize_t k = rd(rud, buf + len, cap - len);
+        if (k < 0) { snprintf(err, errlen, "read error at offset %llu", (unsigned long long)(base + len)); rc = -1; break; }
+        if (k == 0) stop = 1;
+        len += (size_t)k;
+        ssize_t cut = scan_values(&st, buf, scanned, len);
+        scanned = len;
+        if (cut < 0) {
+            snprintf(err, errlen, "offset %llu: a NUL byte: binary data, not JSON; stopped reading",
+                     (unsigned long long)(base + len));
+            rc = -1; break;
+        }
+        if (stop) cut = (ssize_t)len;   /* the end: whatever is left is the last value */
+        if (cut > 0 && (stop || len == cap || cut >= (ssize_t)(1 << 19))) {
+            if (base + (uint64_t)cut > tmax) {
+                snprintf(err, errlen, "more than %s of metadata (limit %s); stopped reading",
+                         kf_limit_human(tmax, hb, sizeof hb), KF_LIMIT_META_TOTAL);
+                rc = -1; break;
+            }
+            if (parse_impl(buf, (size_t)cut, at_ns, line, (size_t)base, fn, ud, e1, sizeof e1) != 0 && !rc) {
+                snprintf(err, errlen, "%s", e1);
+                rc = -1;
+            }
+            line = line_at(buf, 0, (size_t)cut, line);
+            base += (uint64_t)cut;
+            memmove(buf, buf + cut, len - (size_t)cut);
+            len -= (size_t)cut;
+            scanned = len;
+        }
+        if (stop) break;
+    }
+    free(buf);
+    return rc;
+}
+
+typedef struct fdread { int fd; } fdread;
+static ssize_t fd_read(void *ud, void *buf, size_t n)
+{
+    fdread *f = ud;
+    for (;;) {
+        ssize_t r = read(f->fd, buf, n);
+        if (r < 0 && errno == EINTR) continue;
+        return r;
+    }
+}
+
+int kf_meta_load_stream(kf_meta *m, kf_meta_read_fn rd, void *rud, int64_t at_ns, char *err, size_t errlen)
+{
+    if (at_ns == KF_T_MIN) at_ns = kf_now_ns();
+    return kf_meta_parse_stream(rd, rud, at_ns, add_cb, m, err, errlen);
+}
+
 static int read_all(const char *path, char **buf, size_t *len, int64_t *mtime, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -752,6 +864,17 @@ int kf_meta_load_file(kf_meta *m, const char *path, int64_t at_ns, char *err, si
 {
     char *buf; size_t len; int64_t mt;
     if (err && errlen) err[0] = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode) &&
+        (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > kf_limit(KF_LIMIT_META_VALUE, KF_LIMIT_META_VALUE_DEFAULT))) {
+        /* a pipe, a device or a large file: streamed, in bounded memory */
+        fdread f = { open(path, O_RDONLY | O_CLOEXEC) };
+        if (f.fd < 0) { snprintf(err, errlen, "%s", strerror(errno)); return -1; }
+        int64_t t = at_ns != KF_T_MIN ? at_ns : (S_ISREG(st.st_mode) ? (int64_t)st.st_mtim.tv_sec * KF_NS_PER_SEC + st.st_mtim.tv_nsec : KF_T_MIN);
+        int rc = kf_meta_load_stream(m, fd_read, &f, t, err, errlen);
+        close(f.fd);
+        return rc;
+    }
     if (read_all(path, &buf, &len, &mt, err, errlen) != 0) return -1;
     int rc = kf_meta_load_buffer(m, buf, len, at_ns == KF_T_MIN ? mt : at_ns, err, errlen);
     free(buf);

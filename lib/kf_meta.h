@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <jansson.h>
 #include "kf_decode.h"
 
@@ -88,4 +89,13 @@ char *kf_meta_event_line(int64_t ts_ns, const char *type, const json_t *obj);
 typedef int (*kf_meta_event_fn)(void *ud, int64_t ts_ns, const char *type, json_t *obj);
 int kf_meta_parse_buffer(const char *buf, size_t len, int64_t at_ns, int64_t first_line,
                          kf_meta_event_fn fn, void *ud, char *err, size_t errlen);
+/* Streaming (bounded memory): rd reads up to n bytes into buf, returns the count, 0 at the end,
+ * -1 on error. Values are handed to fn as kf_meta_parse_buffer does; a bad value is reported
+ * (first one in err) and skipped, the rest kept. One value longer than KF_MAX_META_VALUE, a NUL
+ * byte or more than KF_MAX_META_TOTAL bytes stop the reading (kf_limits.h). 0 or -1. */
+typedef ssize_t (*kf_meta_read_fn)(void *ud, void *buf, size_t n);
+int kf_meta_parse_stream(kf_meta_read_fn rd, void *rud, int64_t at_ns, kf_meta_event_fn fn, void *ud,
+                         char *err, size_t errlen);
+/* kf_meta_parse_stream into the model (at_ns KF_T_MIN = now). */
+int kf_meta_load_stream(kf_meta *m, kf_meta_read_fn rd, void *rud, int64_t at_ns, char *err, size_t errlen);
 #endif

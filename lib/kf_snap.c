@@ -3,6 +3,7 @@
  * absolute paths, ".." components, hard and symbolic links, devices, fifos, sockets.
  * Directory entries (other tar writers add them) are skipped. */
 #include "kf_snap.h"
+#include "kf_limits.h"
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -143,6 +144,17 @@ ssize_t kf_snap_read(kf_snap *s, void *buf, size_t n)
 
 int kf_snap_read_all(kf_snap *s, uint8_t **buf, size_t *len)
 {
+    return kf_snap_read_max(s, buf, len, SIZE_MAX, NULL);
+}
+
+int kf_snap_read_max(kf_snap *s, uint8_t **buf, size_t *len, size_t max, const char *limit)
+{
+    if (max != SIZE_MAX && s->size > (int64_t)max) {
+        char hb[32];
+        snprintf(s->err, sizeof s->err, "member '%s': %lld bytes, more than %s (limit %s)", s->name,
+                 (long long)s->size, kf_limit_human(max, hb, sizeof hb), limit ? limit : "");
+        return -1;
+    }
     /* the header's size is a hint only: never trust it for more than 256 MiB up front */
     size_t cap = s->size > 0 && s->size < (256 << 20) ? (size_t)s->size + 1 : 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
@@ -157,11 +169,20 @@ int kf_snap_read_all(kf_snap *s, uint8_t **buf, size_t *len)
         if (r < 0) { free(b); return -1; }
         if (r == 0) break;
         n += (size_t)r;
+        if (n > max) {
+            char hb[32];
+            snprintf(s->err, sizeof s->err, "member '%s': more than %s (limit %s)", s->name,
+                     kf_limit_human(max, hb, sizeof hb), limit ? limit : "");
+            free(b);
+            return -1;
+        }
     }
     *buf = b;
     *len = n;
     return 0;
 }
+
+ssize_t kf_snap_read_fn(void *s, void *buf, size_t n) { return kf_snap_read(s, buf, n); }
 
 const char *kf_snap_error(const kf_snap *s) { return s ? s->err : ""; }
 

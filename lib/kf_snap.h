@@ -23,6 +23,11 @@ int kf_snap_next(kf_snap *s, const char **name, int64_t *size);
 ssize_t kf_snap_read(kf_snap *s, void *buf, size_t n);
 /* Reads the whole current member into a malloc'd buffer (caller frees). */
 int kf_snap_read_all(kf_snap *s, uint8_t **buf, size_t *len);
+/* The same refusing a member longer than max bytes ("member 'x': more than 32 MiB (limit
+ * <limit>)"): the header's size is checked first, then what is read. */
+int kf_snap_read_max(kf_snap *s, uint8_t **buf, size_t *len, size_t max, const char *limit);
+/* kf_snap_read with a void * handle, for stream readers (kf_meta_load_stream). */
+ssize_t kf_snap_read_fn(void *s, void *buf, size_t n);
 const char *kf_snap_error(const kf_snap *s);
 void kf_snap_close(kf_snap *s);
 

@@ -1,6 +1,7 @@
 /* kf_snap_manifest — building, checking and reading a snapshot's manifest.json. */
 #include "kf_snap.h"
 #include "kf_time.h"
+#include "kf_limits.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,7 @@ int kf_manifest_check(const json_t *m, char *err, size_t errlen)
     const char *k;
     json_object_foreach(mem, k, x) {
         if (!kf_snap_name_ok(k) || !json_is_integer(json_object_get(x, "size")) ||
+            json_integer_value(json_object_get(x, "size")) < 0 ||
             !is_hex64(json_string_value(json_object_get(x, "sha256")))) {
             snprintf(err, errlen, "manifest.json: member '%s': bad entry", k);
             return -1;
@@ -113,10 +115,14 @@ json_t *kf_snap_read_manifest(const char *path, char *err, size_t errlen)
         return NULL;
     }
     uint8_t *buf; size_t len;
-    if (kf_snap_read_all(s, &buf, &len) != 0) { snprintf(err, errlen, "%s", kf_snap_error(s)); kf_snap_close(s); return NULL; }
+    if (kf_snap_read_max(s, &buf, &len, kf_limit(KF_LIMIT_MANIFEST, KF_LIMIT_MANIFEST_DEFAULT), KF_LIMIT_MANIFEST) != 0) {
+        snprintf(err, errlen, "%s", kf_snap_error(s));
+        kf_snap_close(s);
+        return NULL;
+    }
     kf_snap_close(s);
     json_error_t je;
-    json_t *m = json_loadb((const char *)buf, len, 0, &je);
+    json_t *m = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
     free(buf);
     if (!m) { snprintf(err, errlen, "manifest.json: line %d: %s", je.line, je.text); return NULL; }
     if (kf_manifest_check(m, err, errlen) != 0) { json_decref(m); return NULL; }

@@ -243,7 +243,9 @@ int kf_snapw_commit(kf_snapw *w, char *err, size_t errlen)
 void kf_snapw_abort(kf_snapw *w)
 {
     if (!w) return;
-    if (w->a) archive_write_free(w->a);   /* closes the FILE stream writer; the temp file is removed below */
+    /* marked failed first: a plain free finishes the open member, padding it with zeros up to
+     * its declared size (2^62 bytes declared: for ever) */
+    if (w->a) { archive_write_fail(w->a); archive_write_free(w->a); }   /* the temp file is removed below */
     kf_atomic_abort(&w->out);
     free(w);
 }

@@ -1,4 +1,5 @@
 #include "kf_tool.h"
+#include "kf_text.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,10 @@ static void vmsg(const char *fmt, va_list ap)
     vsnprintf(buf + n, sizeof buf - n, fmt, ap);
     size_t l = strlen(buf);
     if (l && buf[l - 1] == '\n') buf[--l] = 0;
-    fprintf(stderr, "%s\n", buf);
+    /* messages quote names and text from the input: one line, no terminal controls */
+    char safe[4 * sizeof buf];
+    kf_text_escape(buf, safe, sizeof safe);
+    fprintf(stderr, "%s\n", safe);
 }
 
 void kf_err(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vmsg(fmt, ap); va_end(ap); }
@@ -35,9 +39,10 @@ void kf_die(int code, const char *fmt, ...)
 
 void kf_usage_die(const char *fmt, ...)
 {
-    char buf[2048];
+    char buf[2048], safe[4 * sizeof buf];
     va_list ap; va_start(ap, fmt); vsnprintf(buf, sizeof buf, fmt, ap); va_end(ap);
-    fprintf(stderr, "%s: %s\nTry '%s --help'.\n", kf_prog, buf, kf_prog);
+    kf_text_escape(buf, safe, sizeof safe);
+    fprintf(stderr, "%s: %s\nTry '%s --help'.\n", kf_prog, safe, kf_prog);
     exit(KF_EXIT_ERR);
 }
 

@@ -11,6 +11,7 @@
 #include "kf_sha256.h"
 #include "kf_snap.h"
 #include "kf_time.h"
+#include "kf_limits.h"
 
 static int64_t jtime(const json_t *v)
 {
@@ -98,9 +99,33 @@ int cmd_info(int argc, char **argv)
 }
 
 /* ---------------- verify ---------------- */
-/* Streams every member after the manifest, hashing it. Returns 0 all good, KF_EXIT_VERIFY on a
- * mismatch or damage (message names the member), KF_EXIT_ERR when the file is no snapshot. */
-static int verify_one(const char *path, int quiet)
+/* One pass over a snapshot: the manifest first, then every member checked against it (listed,
+ * once, the size in its header and the bytes read equal to the manifest's size, sha256), and at
+ * the end every listed member seen. verify, and both passes of merge, are this walk:
+ *   meta:  meta/events.ndjson is streamed into it while being hashed (merge's first pass);
+ *   w:     the members named in take are copied into it while being hashed (merge's second
+ *          pass); expect: the manifest must be this one (it was read before).
+ * A member whose header disagrees with the manifest is refused before a byte of it is copied
+ * (a declared 2^62 bytes had merge pad zeros for ever). Returns 0, KF_EXIT_VERIFY (message
+ * printed, naming the member), KF_EXIT_ERR (not a snapshot) or KF_EXIT_IO (writing w). */
+typedef struct walk {
+    kf_meta *meta;
+    kf_snapw *w;
+    const json_t *take, *expect;
+    int64_t mtime;
+    size_t nver;
+} walk;
+
+typedef struct hashread { kf_snap *s; kf_sha256 *c; int64_t got; } hashread;
+static ssize_t hash_read(void *ud, void *buf, size_t n)
+{
+    hashread *h = ud;
+    ssize_t r = kf_snap_read(h->s, buf, n);
+    if (r > 0) { kf_sha256_update(h->c, buf, (size_t)r); h->got += r; }
+    return r;
+}
+
+static int walk_snapshot(const char *path, walk *wk)
 {
     char err[1024];
     kf_snap *s = kf_snap_open(path, err, sizeof err);
@@ -123,9 +148,13 @@ static int verify_one(const char *path, int quiet)
         return r < 0 ? KF_EXIT_VERIFY : KF_EXIT_ERR;
     }
     uint8_t *mb; size_t ml;
-    if (kf_snap_read_all(s, &mb, &ml) != 0) { kf_err("%s: %s", path, kf_snap_error(s)); kf_snap_close(s); return KF_EXIT_VERIFY; }
+    if (kf_snap_read_max(s, &mb, &ml, kf_limit(KF_LIMIT_MANIFEST, KF_LIMIT_MANIFEST_DEFAULT), KF_LIMIT_MANIFEST) != 0) {
+        kf_err("%s: %s", path, kf_snap_error(s));
+        kf_snap_close(s);
+        return KF_EXIT_VERIFY;
+    }
     json_error_t je;
-    json_t *m = json_loadb((const char *)mb, ml, 0, &je);
+    json_t *m = json_loadb((const char *)mb, ml, JSON_REJECT_DUPLICATES, &je);
     free(mb);
     if (!m || kf_manifest_check(m, err, sizeof err) != 0) {
         kf_err("%s: member 'manifest.json': %s", path, m ? err : je.text);
@@ -133,44 +162,89 @@ static int verify_one(const char *path, int quiet)
         kf_snap_close(s);
         return KF_EXIT_VERIFY;
     }
+    if (wk->expect && !json_equal(m, (json_t *)wk->expect)) {
+        kf_err("%s: member 'manifest.json': changed while being read", path);
+        json_decref(m);
+        kf_snap_close(s);
+        return KF_EXIT_VERIFY;
+    }
     json_t *mem = json_object_get(m, "members"), *seen = json_object();
     int rc = 0;
-    size_t nver = 0;
+    uint64_t nmem = 0, maxmem = kf_limit(KF_LIMIT_MEMBERS, KF_LIMIT_MEMBERS_DEFAULT);
     static uint8_t buf[1 << 16];
     while ((r = kf_snap_next(s, &name, &size)) == 1) {
         json_t *e = json_object_get(mem, name);
-        if (!e) { kf_err("%s: member '%s': not in the manifest", path, name); rc = KF_EXIT_VERIFY; continue; }
-        if (json_object_get(seen, name)) { kf_err("%s: member '%s': appears twice", path, name); rc = KF_EXIT_VERIFY; continue; }
+        if (++nmem > maxmem) { kf_err("%s: more than %llu members (limit %s)", path, (unsigned long long)maxmem, KF_LIMIT_MEMBERS); rc = KF_EXIT_VERIFY; break; }
+        if (!e) { kf_err("%s: member '%s': not in the manifest", path, name); rc = KF_EXIT_VERIFY; if (wk->w || wk->meta) break; continue; }
+        if (json_object_get(seen, name)) { kf_err("%s: member '%s': appears twice", path, name); rc = KF_EXIT_VERIFY; if (wk->w || wk->meta) break; continue; }
         json_object_set_new(seen, name, json_true());
+        int64_t want = json_integer_value(json_object_get(e, "size"));
+        if (size != want) {
+            kf_err("%s: member '%s': size %lld in the archive, manifest says %lld", path, name, (long long)size, (long long)want);
+            rc = KF_EXIT_VERIFY;
+            if (wk->w || wk->meta) break;
+            continue;
+        }
+        int copy = wk->w && wk->take && json_object_get(wk->take, name);
+        if (copy && kf_snapw_begin(wk->w, name, want, wk->mtime) != 0) { kf_err("%s", kf_snapw_error(wk->w)); rc = KF_EXIT_IO; break; }
         kf_sha256 c;
         kf_sha256_init(&c);
-        ssize_t n;
+        ssize_t n = 0;
         int64_t got = 0;
-        while ((n = kf_snap_read(s, buf, sizeof buf)) > 0) { kf_sha256_update(&c, buf, (size_t)n); got += n; }
-        if (n < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; break; }
+        char merr[1024] = "";
+        if (wk->meta && !strcmp(name, "meta/events.ndjson")) {
+            hashread h = { s, &c, 0 };
+            if (kf_meta_load_stream(wk->meta, hash_read, &h, KF_T_MIN, merr, sizeof merr) != 0 && !merr[0])
+                snprintf(merr, sizeof merr, "not valid");
+            while ((n = hash_read(&h, buf, sizeof buf)) > 0) {}   /* the rest, hashed */
+            got = h.got;
+            if (n < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; break; }
+        } else {
+            while ((n = kf_snap_read(s, buf, sizeof buf)) > 0) {
+                kf_sha256_update(&c, buf, (size_t)n);
+                got += n;
+                if (got > want) break;
+                if (copy && kf_snapw_write(wk->w, buf, (size_t)n) != 0) { kf_err("%s", kf_snapw_error(wk->w)); rc = KF_EXIT_IO; break; }
+            }
+            if (rc) break;
+            if (n < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; break; }
+        }
         uint8_t d[32]; char hex[65];
         kf_sha256_final(&c, d);
         kf_sha256_hex(d, hex);
-        const char *want = json_string_value(json_object_get(e, "sha256"));
-        if (got != json_integer_value(json_object_get(e, "size"))) {
-            kf_err("%s: member '%s': size %lld, manifest says %lld", path, name, (long long)got,
-                   (long long)json_integer_value(json_object_get(e, "size")));
+        const char *wsha = json_string_value(json_object_get(e, "sha256"));
+        if (got != want) {
+            kf_err("%s: member '%s': size %lld, manifest says %lld", path, name, (long long)got, (long long)want);
             rc = KF_EXIT_VERIFY;
-        } else if (!want || strcmp(want, hex)) {
-            kf_err("%s: member '%s': sha256 mismatch (%s, manifest says %s)", path, name, hex, want ? want : "-");
+        } else if (!wsha || strcmp(wsha, hex)) {
+            kf_err("%s: member '%s': sha256 mismatch (%s, manifest says %s)", path, name, hex, wsha ? wsha : "-");
             rc = KF_EXIT_VERIFY;
-        } else nver++;
+        } else {
+            wk->nver++;
+            if (strstr(merr, "stopped reading")) { kf_err("%s: meta/events.ndjson: %s", path, merr); rc = KF_EXIT_ERR; }
+            else if (merr[0]) kf_warn("%s: meta/events.ndjson: %s (skipped; the rest is kept)", path, merr);
+        }
+        if (rc && (wk->w || wk->meta)) break;
     }
     if (r < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; }
-    if (r == 0) {
+    if (r == 0 && !rc) {
         const char *k; json_t *x;
         json_object_foreach(mem, k, x)
             if (!json_object_get(seen, k)) { kf_err("%s: member '%s': missing from the archive", path, k); rc = KF_EXIT_VERIFY; }
     }
-    if (!rc && !quiet) printf("%s: OK, %zu members verified\n", path, nver);
     json_decref(seen);
     json_decref(m);
     kf_snap_close(s);
+    return rc;
+}
+
+/* Streams every member after the manifest, hashing it. Returns 0 all good, KF_EXIT_VERIFY on a
+ * mismatch or damage (message names the member), KF_EXIT_ERR when the file is no snapshot. */
+static int verify_one(const char *path, int quiet)
+{
+    walk wk = { 0 };
+    int rc = walk_snapshot(path, &wk);
+    if (!rc && !quiet) printf("%s: OK, %zu members verified\n", path, wk.nver);
     return rc;
 }
 
@@ -199,70 +273,6 @@ int cmd_verify(int argc, char **argv)
 }
 
 /* ---------------- merge ---------------- */
-static int copy_members(const char *in, json_t *take, kf_snapw *w, int64_t mtime)
-{
-    char err[1024];
-    kf_snap *s = kf_snap_open(in, err, sizeof err);
-    if (!s) { kf_err("%s: %s", in, err); return KF_EXIT_ERR; }
-    const char *name;
-    int64_t size;
-    int r, rc = 0;
-    static uint8_t buf[1 << 16];
-    while ((r = kf_snap_next(s, &name, &size)) == 1) {
-        json_t *e = json_object_get(take, name);
-        if (!e) continue;
-        int64_t want = json_integer_value(json_object_get(e, "size"));
-        if (kf_snapw_begin(w, name, want, mtime) != 0) { kf_err("%s", kf_snapw_error(w)); rc = KF_EXIT_IO; break; }
-        kf_sha256 c;
-        kf_sha256_init(&c);
-        ssize_t n;
-        int64_t got = 0;
-        while ((n = kf_snap_read(s, buf, sizeof buf)) > 0) {
-            kf_sha256_update(&c, buf, (size_t)n);
-            if (got + n > want) { n = want - got; }
-            got += n;
-            if (n > 0 && kf_snapw_write(w, buf, (size_t)n) != 0) { kf_err("%s", kf_snapw_error(w)); rc = KF_EXIT_IO; break; }
-        }
-        if (rc) break;
-        if (n < 0) { kf_err("%s: %s", in, kf_snap_error(s)); rc = KF_EXIT_VERIFY; break; }
-        uint8_t d[32]; char hex[65];
-        kf_sha256_final(&c, d);
-        kf_sha256_hex(d, hex);
-        const char *sha = json_string_value(json_object_get(e, "sha256"));
-        if (got != want || !sha || strcmp(sha, hex)) {
-            kf_err("%s: member '%s': does not match its manifest (run ksnap verify)", in, name);
-            rc = KF_EXIT_VERIFY;
-            break;
-        }
-    }
-    if (r < 0) { kf_err("%s: %s", in, kf_snap_error(s)); rc = KF_EXIT_VERIFY; }
-    kf_snap_close(s);
-    return rc;
-}
-
-static int load_events(const char *in, kf_meta *meta)
-{
-    char err[1024];
-    kf_snap *s = kf_snap_open(in, err, sizeof err);
-    if (!s) { kf_err("%s: %s", in, err); return KF_EXIT_ERR; }
-    const char *name;
-    int64_t size;
-    int r, rc = 0;
-    while ((r = kf_snap_next(s, &name, &size)) == 1) {
-        if (strcmp(name, "meta/events.ndjson")) continue;
-        uint8_t *b; size_t l;
-        if (kf_snap_read_all(s, &b, &l) != 0) { kf_err("%s: %s", in, kf_snap_error(s)); rc = KF_EXIT_VERIFY; break; }
-        if (kf_meta_load_buffer(meta, (const char *)b, l, KF_T_MIN, err, sizeof err) != 0) {
-            kf_err("%s: meta/events.ndjson: %s", in, err);
-            rc = KF_EXIT_ERR;
-        }
-        free(b);
-    }
-    if (r < 0) { kf_err("%s: %s", in, kf_snap_error(s)); rc = KF_EXIT_VERIFY; }
-    kf_snap_close(s);
-    return rc;
-}
-
 /* 1 if node n has the same segments (names, sizes, hashes) in both manifests */
 static int same_node(json_t *a, json_t *b, const char *node)
 {
@@ -302,13 +312,24 @@ int cmd_merge(int argc, char **argv)
     char **in = argv + optind;
     json_t **mans = calloc((size_t)nin, sizeof *mans);
     json_t **take = calloc((size_t)nin, sizeof *take);
+    if (!mans || !take) kf_die(KF_EXIT_ERR, "out of memory");
     char err[1024];
+    json_t *man = NULL, *owner = NULL;
+    kf_meta *meta = NULL;
+    kf_snapw *w = NULL;
+    char *ev = NULL, *mt = NULL;
+    size_t evl = 0;
+    int rc = 0;
     int64_t from = KF_T_MAX, to = KF_T_MIN;
     const char *filter = NULL;
     int filter_mixed = 0;
     for (int i = 0; i < nin; i++) {
         mans[i] = kf_snap_read_manifest(in[i], err, sizeof err);
-        if (!mans[i]) kf_die(KF_EXIT_ERR, "%s: %s", in[i], err);
+        if (!mans[i]) {
+            kf_err("%s: %s", in[i], err);
+            rc = access(in[i], R_OK) == 0 && kf_snap_detect(in[i]) ? KF_EXIT_VERIFY : KF_EXIT_ERR;
+            goto done;
+        }
         json_t *w = json_object_get(mans[i], "window");
         int64_t f = jtime(json_object_get(w, "from")), t = jtime(json_object_get(w, "to"));
         if (f < from) from = f;
@@ -317,8 +338,8 @@ int cmd_merge(int argc, char **argv)
         if (i == 0) filter = fl;
         else if ((fl == NULL) != (filter == NULL) || (fl && strcmp(fl, filter))) filter_mixed = 1;
     }
-    json_t *man = kf_manifest_new(from, to, filter_mixed ? NULL : filter, "ksnap " KF_VERSION);
-    json_t *owner = json_object();   /* node -> index of the input that provides it */
+    man = kf_manifest_new(from, to, filter_mixed ? NULL : filter, "ksnap " KF_VERSION);
+    owner = json_object();   /* node -> index of the input that provides it */
     for (int i = 0; i < nin; i++) {
         take[i] = json_object();
         json_t *nodes = json_object_get(mans[i], "nodes"), *n;
@@ -327,8 +348,11 @@ int cmd_merge(int argc, char **argv)
             json_t *prev = json_object_get(owner, name);
             if (prev) {
                 int j = (int)json_integer_value(prev);
-                if (!same_node(mans[j], mans[i], name))
-                    kf_die(KF_EXIT_ERR, "node '%s' is in %s and %s with different contents: not merged", name, in[j], in[i]);
+                if (!same_node(mans[j], mans[i], name)) {
+                    kf_err("node '%s' is in %s and %s with different contents: not merged", name, in[j], in[i]);
+                    rc = KF_EXIT_ERR;
+                    goto done;
+                }
                 continue;   /* identical: taken once */
             }
             json_object_set_new(owner, name, json_integer(i));
@@ -342,41 +366,61 @@ int cmd_merge(int argc, char **argv)
             json_array_foreach(json_object_get(n, "segments"), k, sg) {
                 const char *sn = json_string_value(sg);
                 json_t *e = json_object_get(json_object_get(mans[i], "members"), sn ? sn : "");
-                if (!e) kf_die(KF_EXIT_ERR, "%s: manifest lists '%s' without a member entry", in[i], sn ? sn : "?");
-                if (json_object_get(json_object_get(man, "members"), sn))
-                    kf_die(KF_EXIT_ERR, "member '%s' comes from two snapshots", sn);
+                if (!e) {
+                    kf_err("%s: member 'manifest.json': lists segment '%s' without a member entry", in[i], sn ? sn : "?");
+                    rc = KF_EXIT_VERIFY;
+                    goto done;
+                }
+                if (json_object_get(json_object_get(man, "members"), sn)) {
+                    kf_err("member '%s' comes from two snapshots", sn);
+                    rc = KF_EXIT_ERR;
+                    goto done;
+                }
                 json_object_set(json_object_get(man, "members"), sn, e);
                 json_object_set(take[i], sn, e);
             }
         }
     }
-    /* metadata: every input's events, replayed together, written for the merged window */
-    kf_meta *meta = kf_meta_new();
-    for (int i = 0; i < nin; i++) {
-        int r = load_events(in[i], meta);
-        if (r) kf_die(r, "%s: not written", out);
+    /* first pass: every input verified whole (each member against its manifest) and its
+     * metadata events replayed together, before anything is written */
+    meta = kf_meta_new();
+    if (!meta) { kf_err("out of memory"); rc = KF_EXIT_ERR; goto done; }
+    for (int i = 0; i < nin && !rc; i++) {
+        walk wk = { .meta = meta, .expect = mans[i] };
+        rc = walk_snapshot(in[i], &wk);
     }
+    if (rc) goto done;   /* (the message named the input; nothing was written) */
     kf_meta_finish(meta);
-    char *ev = NULL; size_t evl = 0;
     FILE *mf = open_memstream(&ev, &evl);
-    if (!mf || kf_meta_write_window(meta, from, to, mf) != 0) kf_die(KF_EXIT_ERR, "out of memory");
-    fclose(mf);
+    if (!mf) { kf_err("out of memory"); rc = KF_EXIT_ERR; goto done; }
+    int werr = kf_meta_write_window(meta, from, to, mf);
+    if (fclose(mf) != 0 || werr != 0) { kf_err("writing metadata: out of memory"); rc = KF_EXIT_ERR; goto done; }
     kf_meta_free(meta);
+    meta = NULL;
     uint8_t d[32];
     kf_sha256 hc;
     kf_sha256_init(&hc); kf_sha256_update(&hc, ev, evl); kf_sha256_final(&hc, d);
     kf_manifest_add_member(man, "meta/events.ndjson", NULL, (int64_t)evl, d);
-    char *mt = json_dumps(man, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    mt = json_dumps(man, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     int64_t now = kf_now_ns();
-    kf_snapw *w = kf_snapw_open(out, 0, 2, err, sizeof err);
-    if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
-    int rc = kf_snapw_add(w, "manifest.json", mt, strlen(mt), now) == 0 ? 0 : KF_EXIT_IO;
+    /* second pass: the members copied, each verified again as it is copied (the inputs may
+     * change between the passes); any mismatch removes the output */
+    w = kf_snapw_open(out, 0, 2, err, sizeof err);
+    if (!w) { kf_err("%s: %s", out, err); rc = KF_EXIT_IO; goto done; }
+    rc = kf_snapw_add(w, "manifest.json", mt, strlen(mt), now) == 0 ? 0 : KF_EXIT_IO;
     if (rc) kf_err("%s: %s", out, kf_snapw_error(w));
-    for (int i = 0; !rc && i < nin; i++)
-        if (json_object_size(take[i])) rc = copy_members(in[i], take[i], w, now);
+    for (int i = 0; !rc && i < nin; i++) {
+        if (!json_object_size(take[i])) continue;
+        walk wk = { .w = w, .take = take[i], .expect = mans[i], .mtime = now };
+        rc = walk_snapshot(in[i], &wk);
+    }
     if (!rc && kf_snapw_add(w, "meta/events.ndjson", ev, evl, now) != 0) { kf_err("%s: %s", out, kf_snapw_error(w)); rc = KF_EXIT_IO; }
-    if (rc) { kf_snapw_abort(w); kf_err("%s: not written", out); }
+    if (rc) kf_snapw_abort(w);
     else if (kf_snapw_commit(w, err, sizeof err) != 0) { kf_err("%s: %s", out, err); rc = KF_EXIT_IO; }
+    w = NULL;
+done:
+    if (w) kf_snapw_abort(w);
+    kf_meta_free(meta);
     for (int i = 0; i < nin; i++) { json_decref(mans[i]); json_decref(take[i]); }
     free(mans); free(take);
     json_decref(man); json_decref(owner);

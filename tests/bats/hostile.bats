@@ -1,0 +1,128 @@
+#!/usr/bin/env bats
+# Hostile input (issue 21): crafted snapshots and files (tests/hostile/craft.py: python3 tarfile
+# and the zstd command, none of our code; bombs are generated here, never committed) through
+# every tool under a memory limit and a timeout (tests/hostile/hostile.bash: one-line errors,
+# exit codes, nothing left behind, nothing written outside the output path).
+load helpers
+load ../hostile/hostile
+
+setup_file() {
+  load ../hostile/hostile
+  hostile_craft
+}
+setup() { hostile_craft; }
+
+merge_refuses() { # crafted-name what-stderr-says
+  hrun 4 "$KF_BIN/ksnap" merge "$C/$1.ksnap" -o out.ksnap
+  [[ "$err" == *"$2"* ]] || { echo "stderr: $err"; return 1; }
+  [ ! -e "$W/out.ksnap" ]
+}
+
+@test "merge: verifies every member of every input, refuses (exit 4) and writes nothing" {
+  hrun 0 --out out.ksnap "$KF_BIN/ksnap" merge "$C/good.ksnap" -o out.ksnap
+  "$KF_BIN/ksnap" verify -q "$W/out.ksnap"
+  merge_refuses tampered-events "member 'meta/events.ndjson': size 14159 in the archive, manifest says 14038"
+  merge_refuses unlisted "member 'meta/extra.ndjson': not in the manifest"
+  merge_refuses twice "appears twice"
+  merge_refuses longer-than-manifest "manifest says 221506"
+  merge_refuses shorter-than-manifest "manifest says 221526"
+  merge_refuses missing "missing from the archive"
+  merge_refuses negative-size "bad entry"
+  merge_refuses events-bomb "member 'meta/events.ndjson'"
+  merge_refuses zero-member "sha256 mismatch"
+  merge_refuses manifest-bomb "(limit KF_MAX_MANIFEST)"
+}
+
+@test "merge: tampered metadata of the same size is caught by its sha256" {
+  python3 - "$C/good.ksnap" "$BATS_TEST_TMPDIR/same-size.ksnap" <<'PY'
+import io, subprocess, sys, tarfile
+raw = subprocess.run(['zstd', '-dc', sys.argv[1]], check=True, capture_output=True).stdout
+src = tarfile.open(fileobj=io.BytesIO(raw))
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT) as dst:
+    for ti in src.getmembers():
+        data = src.extractfile(ti).read()
+        if ti.name == 'meta/events.ndjson':
+            data = data.replace(b'"ADDED"', b'"XDDED"', 1)
+        dst.addfile(ti, io.BytesIO(data))
+open(sys.argv[2], 'wb').write(subprocess.run(['zstd', '-q', '-c'], input=buf.getvalue(), check=True, capture_output=True).stdout)
+PY
+  run "$KF_BIN/ksnap" verify "$BATS_TEST_TMPDIR/same-size.ksnap"
+  assert_failure 4
+  hrun 4 "$KF_BIN/ksnap" merge "$BATS_TEST_TMPDIR/same-size.ksnap" -o out.ksnap
+  [[ "$err" == *"member 'meta/events.ndjson': sha256 mismatch"* ]]
+}
+
+@test "merge: a declared size of 2^62 fails at once (no padding for ever)" {
+  hrun 4 "$KF_BIN/ksnap" merge "$C/declared-2e62.ksnap" -o out.ksnap
+  [ ! -e "$W/out.ksnap" ]
+}
+
+@test "verify, info: a manifest bomb stops at KF_MAX_MANIFEST in bounded memory" {
+  hrun 4 "$KF_BIN/ksnap" verify "$C/manifest-bomb.ksnap"
+  [[ "$err" == *"(limit KF_MAX_MANIFEST)"* ]]
+  hrun 2 "$KF_BIN/ksnap" info "$C/manifest-bomb.ksnap"
+  [[ "$err" == *"(limit KF_MAX_MANIFEST)"* ]]
+  KF_MAX_MANIFEST=1K hrun 4 "$KF_BIN/ksnap" verify "$C/good.ksnap"
+  [[ "$err" == *"more than 1 KiB (limit KF_MAX_MANIFEST)"* ]]
+}
+
+@test "messages: control characters of member names are escaped, one line" {
+  hrun 4 "$KF_BIN/ksnap" verify "$C/control-names.ksnap"
+  [[ "$err" == *'\x1b[2J\nEVIL.pcapng'* ]]
+  hrun 4 "$KF_BIN/ksnap" merge "$C/control-names.ksnap" -o out.ksnap
+  [[ "$err" == *'\x1b[2J\nEVIL.pcapng'* ]]
+}
+
+# a tool stopped by SIGINT/TERM/HUP while writing leaves no temporary file beside its output
+signal_leaves_nothing() { # signal cmd...
+  local sig=$1; shift
+  local d=$BATS_TEST_TMPDIR/sig.$sig
+  rm -rf "$d"; mkdir -p "$d"
+  ( cd "$d" && exec "$@" ) 2>/dev/null &
+  local pid=$! i
+  for i in $(seq 1 200); do ls -A "$d" | grep -q '\.tmp\.' && break; sleep 0.05; done
+  ls -A "$d" | grep -q '\.tmp\.' || { echo "no temporary file appeared"; return 1; }
+  kill -"$sig" "$pid"; wait "$pid" || true
+  [ -z "$(ls -A "$d")" ] || { echo "left behind after SIG$sig: $(ls -A "$d")"; return 1; }
+}
+
+@test "signals: kexport -o, ksnap freeze and merge remove their temporary files on INT, TERM, HUP" {
+  mkfifo "$BATS_TEST_TMPDIR/slow"
+  for sig in INT TERM HUP; do
+    # kexport reads a pcap from a FIFO that gives 7 MB of packets and then waits: the output is open
+    ( python3 -c 'import sys,struct,time
+o = sys.stdout.buffer
+o.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+pkt = bytes(14) + bytes([0x45]) + bytes(45)
+o.write(b"".join(struct.pack("<IIII", 1773507600 + i // 1000, i % 1000, 60, 60) + pkt for i in range(100000)))
+o.flush(); time.sleep(15)' > "$BATS_TEST_TMPDIR/slow" & )
+    signal_leaves_nothing $sig "$KF_BIN/kexport" "$BATS_TEST_TMPDIR/slow" -o out.pcapng
+  done
+  UNITS=${KF_UNITS:-$KF_ROOT/build/tests}
+  "$UNITS/test_snap" --make-store "$BATS_TEST_TMPDIR/st" >/dev/null
+  # a large member makes merge and freeze take long enough to be stopped while writing
+  python3 - "$BATS_TEST_TMPDIR/big.ksnap" <<'PY'
+import hashlib, io, json, os, subprocess, sys, tarfile
+n = 600 << 20
+data_sha = hashlib.sha256()
+chunk = os.urandom(1 << 20)
+for i in range(n >> 20): data_sha.update(chunk)
+man = {"format": "kforensics-snapshot", "version": 1, "id": "0"*32, "created": "2026-03-14T17:00:00Z",
+       "tool": "test", "window": {"from": "2026-03-14T17:00:00Z", "to": "2026-03-14T17:01:00Z"}, "filter": None,
+       "nodes": {"n1": {"first_packet": None, "last_packet": None, "packets": 0, "bytes": 0, "segments": ["nodes/n1/20260314T170000.000000000Z.pcapng"]}},
+       "members": {"nodes/n1/20260314T170000.000000000Z.pcapng": {"size": n, "sha256": data_sha.hexdigest()}}}
+z = subprocess.Popen(['zstd', '-q', '-c', '-1', '-T2'], stdin=subprocess.PIPE, stdout=open(sys.argv[1], 'wb'))
+def add(name, size):
+    ti = tarfile.TarInfo(name); ti.size = size; ti.mode = 0o440
+    z.stdin.write(ti.tobuf(tarfile.PAX_FORMAT))
+mb = json.dumps(man).encode()
+add('manifest.json', len(mb)); z.stdin.write(mb + b'\0' * (-len(mb) % 512))
+add('nodes/n1/20260314T170000.000000000Z.pcapng', n)
+for i in range(n >> 20): z.stdin.write(chunk)
+z.stdin.write(b'\0' * 1024); z.stdin.close(); z.wait()
+PY
+  for sig in INT TERM HUP; do
+    signal_leaves_nothing $sig "$KF_BIN/ksnap" merge "$BATS_TEST_TMPDIR/big.ksnap" -o out.ksnap
+  done
+}

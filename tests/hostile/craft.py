@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Crafts hostile inputs for tests/hostile (issue 21): snapshots that lie about their members,
+bombs that unpack to gigabytes from a few hundred KB, names with terminal controls.
+Nothing here is committed output: every file is generated into OUTDIR when the tests run.
+
+usage: craft.py OUTDIR [--bomb-mib N]   (bomb size for the "unpacks to N MiB" cases, default 4096)
+
+The base is samples/demo.ksnap (one node, one segment, meta/events.ndjson). Each variant is a
+pax tar written with Python's tarfile and compressed by the zstd command, as ksnap writes them.
+"""
+import hashlib, io, json, os, subprocess, sys, tarfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMO = os.path.join(HERE, '..', '..', 'samples', 'demo.ksnap')
+ZERO_BLOCK = b'\0' * 512
+
+
+def load_base():
+    raw = subprocess.run(['zstd', '-dc', DEMO], check=True, capture_output=True).stdout
+    members = []
+    with tarfile.open(fileobj=io.BytesIO(raw), mode='r:') as t:
+        for ti in t.getmembers():
+            members.append((ti.name, t.extractfile(ti).read()))
+    return members
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+class Writer:
+    """A zstd-compressed pax tar, written member by member (data may be a generator)."""
+
+    def __init__(self, path):
+        self.f = open(path, 'wb')
+        self.z = subprocess.Popen(['zstd', '-q', '-c', '-1', '-T2'], stdin=subprocess.PIPE, stdout=self.f)
+
+    def header(self, name, size):
+        ti = tarfile.TarInfo(name)
+        ti.size = size
+        ti.mode = 0o440
+        ti.mtime = 1764140413
+        self.z.stdin.write(ti.tobuf(tarfile.PAX_FORMAT, 'utf-8', 'surrogateescape'))
+
+    def add(self, name, data, size=None):
+        if isinstance(data, bytes):
+            data = [data]
+        n = 0
+        self.header(name, size if size is not None else sum(len(d) for d in data))
+        for d in data:
+            self.z.stdin.write(d)
+            n += len(d)
+        if n % 512:
+            self.z.stdin.write(b'\0' * (512 - n % 512))
+
+    def add_stream(self, name, size, chunks):
+        self.header(name, size)
+        n = 0
+        for d in chunks:
+            self.z.stdin.write(d)
+            n += len(d)
+        assert n == size
+        if n % 512:
+            self.z.stdin.write(b'\0' * (512 - n % 512))
+
+    def raw(self, b):
+        self.z.stdin.write(b)
+
+    def close(self, end=True):
+        if end:
+            self.z.stdin.write(ZERO_BLOCK * 2)
+        self.z.stdin.close()
+        self.z.wait()
+        self.f.close()
+
+
+def manifest_of(members, edit=None):
+    man = json.loads(dict(members)['manifest.json'])
+    if edit:
+        edit(man)
+    return json.dumps(man, indent=1).encode()
+
+
+def write(path, members, man=None):
+    w = Writer(path)
+    for name, data in members:
+        w.add(name, man if (name == 'manifest.json' and man is not None) else data)
+    w.close()
+
+
+def repeat(unit, total):
+    """total bytes made of unit repeated, in 1 MiB chunks"""
+    block = unit * (max(1, (1 << 20) // len(unit)))
+    left = total
+    while left > 0:
+        b = block[:left]
+        left -= len(b)
+        yield b
+
+
+def main():
+    out = sys.argv[1]
+    bomb = 4096 << 20
+    if '--bomb-mib' in sys.argv:
+        bomb = int(sys.argv[sys.argv.index('--bomb-mib') + 1]) << 20
+    os.makedirs(out, exist_ok=True)
+    base = load_base()
+    d = dict(base)
+    seg = [n for n, _ in base if n.startswith('nodes/')][0]
+    P = lambda n: os.path.join(out, n)
+
+    write(P('good.ksnap'), base)
+    # 1: tampered metadata (manifest kept), an unlisted member, a member twice, sizes that lie,
+    #    a listed member missing, a negative size, a declared size of 2^62
+    write(P('tampered-events.ksnap'), [(n, v + b'{"ts":"2026-11-26T06:56:00Z","type":"DELETED","object":{"kind":"Pod","metadata":{"name":"x","namespace":"y","uid":"u"}}}\n' if n == 'meta/events.ndjson' else v) for n, v in base])
+    write(P('unlisted.ksnap'), base + [('meta/extra.ndjson', b'{}\n')])
+    write(P('twice.ksnap'), base[:2] + [(seg, d[seg])] + base[2:])
+
+    def size_delta(k):
+        def e(m):
+            m['members'][seg]['size'] += k
+        return e
+    write(P('longer-than-manifest.ksnap'), base, manifest_of(base, size_delta(-10)))
+    write(P('shorter-than-manifest.ksnap'), base, manifest_of(base, size_delta(+10)))
+    write(P('missing.ksnap'), [(n, v) for n, v in base if n != seg])
+
+    def neg(m):
+        m['members'][seg]['size'] = -1
+    write(P('negative-size.ksnap'), base, manifest_of(base, neg))
+
+    def huge(m):
+        m['members'][seg]['size'] = 1 << 62
+    w = Writer(P('declared-2e62.ksnap'))
+    w.add('manifest.json', manifest_of(base, huge))
+    w.header(seg, 1 << 62)
+    w.raw(d[seg][:65536])
+    w.close(end=False)
+    # 9: member names with a newline and an escape sequence
+    w = Writer(P('control-names.ksnap'))
+    w.add('manifest.json', d['manifest.json'])
+    w.add('nodes/worker-1/\x1b[2J\nEVIL.pcapng', d[seg])
+    w.close()
+
+    # 2: a metadata line that unpacks to `bomb` bytes; a manifest of `bomb` bytes
+    head = b'{"ts":"2026-11-26T06:56:00Z","type":"ADDED","object":{"kind":"Pod","metadata":{"name":"'
+    tail = b'"}}}\n'
+    body = bomb - len(head) - len(tail)
+    ev_chunks = lambda: [head] + list(repeat(b'a', body)) + [tail]
+
+    def mevents(m):
+        m['members']['meta/events.ndjson'] = {'size': bomb, 'sha256': '0' * 64}
+    w = Writer(P('events-bomb.ksnap'))
+    w.add('manifest.json', manifest_of(base, mevents))
+    w.add(seg, d[seg])
+    w.header('meta/events.ndjson', bomb)
+    for c in [head]:
+        w.raw(c)
+    for c in repeat(b'a', body):
+        w.raw(c)
+    w.raw(tail)
+    if bomb % 512:
+        w.raw(b'\0' * (512 - bomb % 512))
+    w.close()
+
+    man = d['manifest.json']
+    w = Writer(P('manifest-bomb.ksnap'))
+    w.header('manifest.json', len(man) + bomb)
+    w.raw(man)
+    for c in repeat(b' ', bomb):
+        w.raw(c)
+    if (len(man) + bomb) % 512:
+        w.raw(b'\0' * (512 - (len(man) + bomb) % 512))
+    w.add(seg, d[seg])
+    w.close()
+
+    # 3: a member of `bomb` zero bytes named like a capture (not a pcap: must fail at once)
+    def mzero(m):
+        m['members'][seg] = {'size': bomb, 'sha256': '0' * 64}
+    w = Writer(P('zero-member.ksnap'))
+    w.add('manifest.json', manifest_of(base, mzero))
+    w.header(seg, bomb)
+    for c in repeat(b'\0', bomb):
+        w.raw(c)
+    w.raw(d['meta/events.ndjson'] and b'')
+    w.add('meta/events.ndjson', d['meta/events.ndjson'])
+    w.close()
+
+    # 5: a store-like metadata file with a torn line and the next event glued on, and a Pod
+    #    whose metadata is an array (the writer accepted it, every reader refused the file)
+    evs = d['meta/events.ndjson'].split(b'\n')
+    torn = b'\n'.join(evs[:3]) + b'\n' + evs[3][: len(evs[3]) // 2] + evs[4] + b'\n' + b'\n'.join(evs[5:])
+    open(P('torn-events.ndjson'), 'wb').write(torn)
+    open(P('bad-pod.json'), 'wb').write(b'{"kind":"Pod","metadata":[]}\n')
+
+
+if __name__ == '__main__':
+    main()
