@@ -88,16 +88,16 @@ signal_leaves_nothing() { # signal cmd...
 }
 
 @test "signals: kexport -o, ksnap freeze and merge remove their temporary files on INT, TERM, HUP" {
-  mkfifo "$BATS_TEST_TMPDIR/slow"
   for sig in INT TERM HUP; do
-    # kexport reads a pcap from a FIFO that gives 7 MB of packets and then waits: the output is open
+    mkfifo "$BATS_TEST_TMPDIR/slow.$sig"   # one each: a killed reader leaves the writer's rest
+    # kexport reads a pcap from a FIFO that gives 23 MB of packets (more than the reader buffers) and then waits: the output is open
     ( python3 -c 'import sys,struct,time
 o = sys.stdout.buffer
 o.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
 pkt = bytes(14) + bytes([0x45]) + bytes(45)
-o.write(b"".join(struct.pack("<IIII", 1773507600 + i // 1000, i % 1000, 60, 60) + pkt for i in range(100000)))
-o.flush(); time.sleep(15)' > "$BATS_TEST_TMPDIR/slow" & )
-    signal_leaves_nothing $sig "$KF_BIN/kexport" "$BATS_TEST_TMPDIR/slow" -o out.pcapng
+o.write(b"".join(struct.pack("<IIII", 1773507600 + i // 1000, i % 1000, 60, 60) + pkt for i in range(300000)))
+o.flush(); time.sleep(15)' > "$BATS_TEST_TMPDIR/slow.$sig" & )
+    signal_leaves_nothing $sig "$KF_BIN/kexport" "$BATS_TEST_TMPDIR/slow.$sig" -o out.pcapng
   done
   UNITS=${KF_UNITS:-$KF_ROOT/build/tests}
   "$UNITS/test_snap" --make-store "$BATS_TEST_TMPDIR/st" >/dev/null
