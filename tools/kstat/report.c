@@ -17,7 +17,7 @@
 #include "report_html.h"
 #include "report_svg.h"
 #include <getopt.h>
-#include <jansson.h>
+#include "kfl.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,8 @@
 
 #define KR_MAX_KEYS 100000       /* distinct DNS names / TCP edges / nodes kept; the rest: "(other)" */
 #define KR_CELL 160              /* characters of a string shown in a table cell */
+#define KR_ATTR 2048             /* characters of a name in a data attribute */
+#define KR_CMD_MAX 4096          /* bytes of a KFL selection given as a command */
 
 /* ---- a string-keyed table: key -> index into the caller's array ---- */
 typedef struct { char **keys; size_t *idx; size_t cap, n; } smap;
@@ -116,8 +118,7 @@ typedef struct {
     char **files; int nfiles;
 
     kst_agg *ga, *sa;              /* groups + map; per-destination series */
-    uint64_t lines, bad, records, nolink;
-    char first_bad[160];
+    uint64_t lines, bad, records;
     int64_t tmin, tmax;
 
     smap nodes_m; cap_node *nodes; size_t nodes_cap;
@@ -125,46 +126,99 @@ typedef struct {
     smap dns_m; dns_fail *dns; size_t dns_cap; uint64_t dns_other;
     smap tcp_m; tcp_edge *tcp; size_t tcp_cap;
     char *source0;                 /* the first record's capture (snapshot or file) */
+    kfl_prog *prog; char *prog_src; kfl_node **items; kfl_ctx ctx; kfl_arena ar;   /* the fields read */
     int nomem;
 } rep;
 
-/* ---- record access (jansson) ---- */
-static const char *jstr(json_t *o, const char *path)
+/* ---- record access: KFL's selective scanner (as agg.c), one list expression of the fields ---- */
+#define RF(X) \
+    X(ID, "id") X(TS, "timestamp") X(NODE, "node_name") X(CNODE, "capture.node") X(FILE, "capture.file") \
+    X(PROTO, "protocol") X(CONN, "conn") X(FLOW, "flow") X(TCP, "tcp") X(DNS, "dns") \
+    X(UNANS, "unanswered") X(ELAPSED, "elapsed_time") X(METHOD, "method") X(URL, "url") X(PATH, "path") \
+    X(QT, "dns_question_types") X(Q, "dns_questions") X(REDIS, "redis_command") X(PGQ, "postgresql_query") \
+    X(MYQ, "mysql_query") X(KAPI, "kafka_api_key_name") X(KSUM, "kafka_request_summary") \
+    X(AMQP, "amqp_summary") X(MGC, "mongodb_command") X(MGCOLL, "mongodb_collection") X(SNI, "tlsx_sni") \
+    X(GRPC, "grpc_status") X(STATUS, "status_code") X(RCODE, "dns_rcode") X(DNSRESP, "dns_response") \
+    X(REDISERR, "redis_error") X(TCPERR, "tcp_error_type") X(RETR, "tcp_metrics.retransmissions") \
+    X(ZW, "tcp_metrics.zero_window_events") X(LP, "conn_local_pkts") X(RP, "conn_remote_pkts") \
+    X(S_OWNER, "src.pod.owner.name") X(S_PODNS, "src.pod.namespace") X(S_SVC, "src.service.name") \
+    X(S_SVCNS, "src.service.namespace") X(S_POD, "src.pod.name") X(S_DNS, "src.dns") X(S_IP, "src.ip") \
+    X(D_OWNER, "dst.pod.owner.name") X(D_PODNS, "dst.pod.namespace") X(D_SVC, "dst.service.name") \
+    X(D_SVCNS, "dst.service.namespace") X(D_POD, "dst.pod.name") X(D_DNS, "dst.dns") X(D_IP, "dst.ip")
+#define RF_ENUM(e, s) R_##e,
+#define RF_NAME(e, s) s,
+enum { RF(RF_ENUM) R_COUNT };
+static const char *const rf_names[] = { RF(RF_NAME) };
+
+static kfl_val rv(rep *R, int f) { return kfl_eval(&R->ctx, R->items[f]); }
+/* a field the variable table knows as part of a map (capture.file) is a selection, not a slot */
+static int rfound(rep *R, int f) { return R->items[f]->op != N_VAR || R->ctx.slots[R->items[f]->idx].found; }
+/* a NUL-terminated copy (in the per-record arena) of a string field; "" when absent */
+static const char *rcopy(rep *R, const char *p, size_t n)
 {
-    char tmp[128];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    char *save = NULL;
-    json_t *v = o;
-    for (char *t = strtok_r(tmp, ".", &save); t && v; t = strtok_r(NULL, ".", &save)) v = json_object_get(v, t);
-    return json_is_string(v) ? json_string_value(v) : "";
+    char *c = kfl_alloc(&R->ar, n + 1);
+    if (!c) { R->nomem = 1; return ""; }
+    memcpy(c, p, n);
+    c[n] = 0;
+    return c;
 }
-static json_int_t jint(json_t *o, const char *path)
+static const char *rstr(rep *R, int f)
 {
-    char tmp[128];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    char *save = NULL;
-    json_t *v = o;
-    for (char *t = strtok_r(tmp, ".", &save); t && v; t = strtok_r(NULL, ".", &save)) v = json_object_get(v, t);
-    if (json_is_integer(v)) return json_integer_value(v);
-    if (json_is_real(v)) return (json_int_t)json_real_value(v);
+    if (!rfound(R, f)) return "";
+    kfl_val v = rv(R, f);
+    return v.k == KT_STRING ? rcopy(R, v.s.p, v.s.n) : "";
+}
+static int64_t rnum(rep *R, int f)
+{
+    if (!rfound(R, f)) return 0;
+    kfl_val v = rv(R, f);
+    if (v.k == KT_INT) return v.i;
+    if (v.k == KT_UINT) return v.u > INT64_MAX ? INT64_MAX : (int64_t)v.u;
+    if (v.k == KT_DOUBLE && isfinite(v.d)) return (int64_t)v.d;
     return 0;
 }
-static int jbool(json_t *o, const char *k) { return json_is_true(json_object_get(o, k)); }
-static const char *jlist0(json_t *o, const char *k)
+static int rbool(rep *R, int f)
 {
-    json_t *l = json_object_get(o, k);
-    json_t *v = json_is_array(l) ? json_array_get(l, 0) : NULL;
-    return json_is_string(v) ? json_string_value(v) : "";
+    if (!rfound(R, f)) return 0;
+    kfl_val v = rv(R, f);
+    return v.k == KT_BOOL && v.b;
+}
+static const char *rlist0(rep *R, int f)
+{
+    if (!rfound(R, f)) return "";
+    kfl_val v = rv(R, f);
+    if (v.k != KT_LIST || !v.l->n || v.l->v[0].k != KT_STRING) return "";
+    return rcopy(R, v.l->v[0].s.p, v.l->v[0].s.n);
+}
+
+static int rep_fields_init(rep *R, char *err, size_t errlen)
+{
+    kr_buf src = {0};
+    kr_puts(&src, "[");
+    for (int f = 0; f < R_COUNT; f++) { kr_puts(&src, rf_names[f]); kr_puts(&src, f + 1 < R_COUNT ? "," : "]"); }
+    if (src.oom) { snprintf(err, errlen, "out of memory"); return -1; }
+    size_t pos = 0;
+    R->prog = kfl_compile_flags(src.p, src.n, KFL_VALUE | KFL_ALLOW_UNKNOWN, 0, err, errlen, &pos);
+    R->prog_src = src.p;                   /* the program keeps pointers into its source */
+    if (!R->prog) return -1;
+    if (!R->prog->root || R->prog->root->op != N_LIST || R->prog->root->nargs != R_COUNT) {
+        snprintf(err, errlen, "internal: report fields");
+        return -1;
+    }
+    R->items = R->prog->root->args;
+    kfl_ctx_init(&R->ctx, R->prog);
+    if (!R->ctx.slots || !R->ctx.locals) { snprintf(err, errlen, "out of memory"); return -1; }
+    return 0;
 }
 
 /* The map's node id of one side, as agg.c's side_id: namespace/owner workload, else
  * namespace/service, else namespace/pod, else the DNS name, else the IP. */
-static char *side_id(json_t *r, const char *side)
+static char *side_id(rep *R, int dst)
 {
-    json_t *e = json_object_get(r, side);
-    const char *owner = jstr(e, "pod.owner.name"), *podns = jstr(e, "pod.namespace");
-    const char *svc = jstr(e, "service.name"), *svcns = jstr(e, "service.namespace");
-    const char *pod = jstr(e, "pod.name"), *dns = jstr(e, "dns"), *ip = jstr(e, "ip");
+    int o = dst ? R_D_OWNER - R_S_OWNER : 0;
+    const char *owner = rstr(R, R_S_OWNER + o), *podns = rstr(R, R_S_PODNS + o);
+    const char *svc = rstr(R, R_S_SVC + o), *svcns = rstr(R, R_S_SVCNS + o);
+    const char *pod = rstr(R, R_S_POD + o), *dns = rstr(R, R_S_DNS + o), *ip = rstr(R, R_S_IP + o);
     char *s = NULL;
     int k;
     if (*owner) k = asprintf(&s, "%s/%s", podns, owner);
@@ -175,41 +229,42 @@ static char *side_id(json_t *r, const char *side)
 }
 
 /* where the packets are: the snapshot of "snap.ksnap:nodes/…", else the capture file itself */
-static char *source_of(json_t *r)
+static char *source_of(rep *R)
 {
-    const char *f = jstr(r, "capture.file");
+    const char *f = rstr(R, R_FILE);
     const char *k = strstr(f, ".ksnap:");
     return k ? strndup(f, (size_t)(k + 6 - f)) : strdup(f);
 }
 
-static char *what_of(json_t *r, const char *proto)
+static char *what_of(rep *R, const char *proto)
 {
     char *s = NULL;
     int k = -1;
-    if (!strcmp(proto, "HTTP") || !strcmp(proto, "HTTP2"))
-        k = asprintf(&s, "%s %s", jstr(r, "method"), *jstr(r, "url") ? jstr(r, "url") : jstr(r, "path"));
-    else if (!strcmp(proto, "GRPC")) k = asprintf(&s, "%s", jstr(r, "path"));
-    else if (!strcmp(proto, "DNS")) k = asprintf(&s, "%s %s", jlist0(r, "dns_question_types"), jlist0(r, "dns_questions"));
-    else if (!strcmp(proto, "REDIS")) k = asprintf(&s, "%s", jstr(r, "redis_command"));
-    else if (!strcmp(proto, "POSTGRESQL")) k = asprintf(&s, "%s", jstr(r, "postgresql_query"));
-    else if (!strcmp(proto, "MYSQL")) k = asprintf(&s, "%s", jstr(r, "mysql_query"));
-    else if (!strcmp(proto, "KAFKA")) k = asprintf(&s, "%s %s", jstr(r, "kafka_api_key_name"), jstr(r, "kafka_request_summary"));
-    else if (!strcmp(proto, "AMQP")) k = asprintf(&s, "%s", jstr(r, "amqp_summary"));
-    else if (!strcmp(proto, "MONGODB")) k = asprintf(&s, "%s %s", jstr(r, "mongodb_command"), jstr(r, "mongodb_collection"));
-    else if (!strcmp(proto, "TLS")) k = asprintf(&s, "%s", jstr(r, "tlsx_sni"));
-    else k = asprintf(&s, "%s", jstr(r, "protocol"));
+    if (!strcmp(proto, "HTTP") || !strcmp(proto, "HTTP2")) {
+        const char *u = rstr(R, R_URL);
+        k = asprintf(&s, "%s %s", rstr(R, R_METHOD), *u ? u : rstr(R, R_PATH));
+    } else if (!strcmp(proto, "GRPC")) k = asprintf(&s, "%s", rstr(R, R_PATH));
+    else if (!strcmp(proto, "DNS")) k = asprintf(&s, "%s %s", rlist0(R, R_QT), rlist0(R, R_Q));
+    else if (!strcmp(proto, "REDIS")) k = asprintf(&s, "%s", rstr(R, R_REDIS));
+    else if (!strcmp(proto, "POSTGRESQL")) k = asprintf(&s, "%s", rstr(R, R_PGQ));
+    else if (!strcmp(proto, "MYSQL")) k = asprintf(&s, "%s", rstr(R, R_MYQ));
+    else if (!strcmp(proto, "KAFKA")) k = asprintf(&s, "%s %s", rstr(R, R_KAPI), rstr(R, R_KSUM));
+    else if (!strcmp(proto, "AMQP")) k = asprintf(&s, "%s", rstr(R, R_AMQP));
+    else if (!strcmp(proto, "MONGODB")) k = asprintf(&s, "%s %s", rstr(R, R_MGC), rstr(R, R_MGCOLL));
+    else if (!strcmp(proto, "TLS")) k = asprintf(&s, "%s", rstr(R, R_SNI));
+    else k = asprintf(&s, "%s", proto);
     return k < 0 ? NULL : s;
 }
 
-static char *status_of(json_t *r, const char *proto)
+static char *status_of(rep *R, const char *proto)
 {
     char *s = NULL;
     int k = -1;
-    if (jbool(r, "unanswered")) k = asprintf(&s, "no answer");
-    else if (!strcmp(proto, "GRPC")) k = asprintf(&s, "grpc %lld (http %lld)", (long long)jint(r, "grpc_status"), (long long)jint(r, "status_code"));
-    else if (!strcmp(proto, "DNS")) k = asprintf(&s, "%s", jstr(r, "dns_rcode"));
-    else if (!strcmp(proto, "REDIS")) k = asprintf(&s, "%s", jbool(r, "redis_error") ? "error" : "ok");
-    else if (json_object_get(r, "status_code")) k = asprintf(&s, "%lld", (long long)jint(r, "status_code"));
+    if (rbool(R, R_UNANS)) k = asprintf(&s, "no answer");
+    else if (!strcmp(proto, "GRPC")) k = asprintf(&s, "grpc %lld (http %lld)", (long long)rnum(R, R_GRPC), (long long)rnum(R, R_STATUS));
+    else if (!strcmp(proto, "DNS")) k = asprintf(&s, "%s", rstr(R, R_RCODE));
+    else if (!strcmp(proto, "REDIS")) k = asprintf(&s, "%s", rbool(R, R_REDISERR) ? "error" : "ok");
+    else if (rfound(R, R_STATUS)) k = asprintf(&s, "%lld", (long long)rnum(R, R_STATUS));
     else k = asprintf(&s, "%s", "");
     return k < 0 ? NULL : s;
 }
@@ -238,18 +293,18 @@ static void heap_up(slow_call *h, size_t i)
     }
 }
 
-static void take_slow(rep *R, json_t *r, const char *proto, int64_t ts, int64_t us)
+static void take_slow(rep *R, const char *proto, int64_t ts, int64_t us)
 {
     if (R->top == 0) return;
     if (R->nslow == R->top && us <= R->slow[0].us) return;
     slow_call c = {.us = us, .ts = ts};
-    c.id = strdup(jstr(r, "id"));
+    c.id = strdup(rstr(R, R_ID));
     c.protocol = strdup(proto);
-    c.what = what_of(r, proto);
-    c.status = status_of(r, proto);
-    c.src = side_id(r, "src");
-    c.dst = side_id(r, "dst");
-    c.source = source_of(r);
+    c.what = what_of(R, proto);
+    c.status = status_of(R, proto);
+    c.src = side_id(R, 0);
+    c.dst = side_id(R, 1);
+    c.source = source_of(R);
     if (!c.id || !c.protocol || !c.what || !c.status || !c.src || !c.dst || !c.source) { slow_free(&c); R->nomem = 1; return; }
     if (R->nslow < R->top) {
         R->slow[R->nslow] = c;
@@ -261,13 +316,13 @@ static void take_slow(rep *R, json_t *r, const char *proto, int64_t ts, int64_t 
     }
 }
 
-static void take_dns(rep *R, json_t *r, int64_t ts)
+static void take_dns(rep *R, int64_t ts)
 {
-    int unans = jbool(r, "unanswered");
-    json_int_t rc = jint(r, "status_code");
-    if (!unans && (rc == 0 || !jbool(r, "dns_response"))) return;
-    const char *q = jlist0(r, "dns_questions"), *qt = jlist0(r, "dns_question_types");
-    const char *rcode = unans ? "no answer" : jstr(r, "dns_rcode");
+    int unans = rbool(R, R_UNANS);
+    int64_t rc = rnum(R, R_STATUS);
+    if (!unans && (rc == 0 || !rbool(R, R_DNSRESP))) return;
+    const char *q = rlist0(R, R_Q), *qt = rlist0(R, R_QT);
+    const char *rcode = unans ? "no answer" : rstr(R, R_RCODE);
     char rcbuf[32];
     if (!*rcode) { snprintf(rcbuf, sizeof rcbuf, "rcode %lld", (long long)rc); rcode = rcbuf; }
     kr_buf key = {0};
@@ -280,14 +335,14 @@ static void take_dns(rep *R, json_t *r, int64_t ts)
     if (grow_arr((void **)&R->dns, &R->dns_cap, i + 1, sizeof *R->dns) < 0) { R->nomem = 1; return; }
     dns_fail *d = &R->dns[i];
     if (created) {
-        d->name = strdup(q); d->qtype = strdup(qt); d->rcode = strdup(rcode); d->source = source_of(r);
+        d->name = strdup(q); d->qtype = strdup(qt); d->rcode = strdup(rcode); d->source = source_of(R);
         d->first = d->last = ts;
         if (!d->name || !d->qtype || !d->rcode || !d->source) { R->nomem = 1; return; }
     }
     d->n++;
     if (ts < d->first) d->first = ts;
     if (ts > d->last) d->last = ts;
-    char *c = side_id(r, "src");
+    char *c = side_id(R, 0);
     if (!c) { R->nomem = 1; return; }
     size_t k;
     for (k = 0; k < 3 && d->clients[k]; k++)
@@ -296,9 +351,9 @@ static void take_dns(rep *R, json_t *r, int64_t ts)
     else { if (k == 3) d->more_clients++; free(c); }
 }
 
-static void take_tcp(rep *R, json_t *r)
+static void take_tcp(rep *R)
 {
-    char *s = side_id(r, "src"), *d = side_id(r, "dst");
+    char *s = side_id(R, 0), *d = side_id(R, 1);
     if (!s || !d) { free(s); free(d); R->nomem = 1; return; }
     kr_buf key = {0};
     kr_puts(&key, s); kr_put(&key, "\x1f", 1); kr_puts(&key, d);
@@ -310,19 +365,18 @@ static void take_tcp(rep *R, json_t *r)
         return;
     }
     tcp_edge *e = &R->tcp[i];
-    if (created) { e->src = s; e->dst = d; e->source = source_of(r); }
+    if (created) { e->src = s; e->dst = d; e->source = source_of(R); }
     else { free(s); free(d); }
-    const char *et = jstr(r, "tcp_error_type");
-    json_t *m = json_object_get(r, "tcp_metrics");
+    const char *et = rstr(R, R_TCPERR);
     e->conns++;
     e->refused += !strcmp(et, "refused");
     e->reset += !strcmp(et, "reset");
     e->timeout += !strcmp(et, "timeout");
     e->half_open += !strcmp(et, "half-open");
-    uint64_t rt = (uint64_t)jint(m, "retransmissions"), zw = (uint64_t)jint(m, "zero_window_events");
+    uint64_t rt = (uint64_t)rnum(R, R_RETR), zw = (uint64_t)rnum(R, R_ZW);
     e->retrans += rt;
     e->zero_window += zw;
-    e->pkts += (uint64_t)jint(r, "conn_local_pkts") + (uint64_t)jint(r, "conn_remote_pkts");
+    e->pkts += (uint64_t)rnum(R, R_LP) + (uint64_t)rnum(R, R_RP);
     e->with_trouble += *et || rt || zw;
 }
 
@@ -333,40 +387,43 @@ static int on_line(void *ctx, const char *name, const char *line, size_t n, long
     R->lines++;
     int rc = kst_agg_add(R->ga, line, n, &why);
     if (rc == KST_NOMEM) { kf_err("%s: out of memory", name); return -1; }
-    if (rc == KST_BAD) {
-        if (!R->bad++) snprintf(R->first_bad, sizeof R->first_bad, "line %lld: %s", lineno, why ? why : "bad record");
-        return 0;
+    if (rc == KST_BAD) {                   /* as kstat: the first bad line stops, no page */
+        R->bad++;
+        kf_err("%s:%lld: %s", name, lineno, why ? why : "not a record");
+        return -1;
     }
     if (kst_agg_add(R->sa, line, n, &why) == KST_NOMEM) { kf_err("%s: out of memory", name); return -1; }
-    json_error_t je;
-    json_t *r = json_loadb(line, n, JSON_DECODE_ANY, &je);
-    if (!json_is_object(r)) { json_decref(r); R->nolink++; return 0; }
+    size_t off;
+    kfl_arena_reset(&R->ar);
+    kfl_arena_reset(&R->ctx.ar);
+    if (kfl_scan_line(R->prog, line, n, R->ctx.slots, &off)) return 0;   /* agg.c read it: cannot be */
     R->records++;
-    if (!R->source0 && !(R->source0 = source_of(r))) R->nomem = 1;
+    if (!R->source0 && !(R->source0 = source_of(R))) R->nomem = 1;
     int64_t ts = 0;
-    const char *t = jstr(r, "timestamp");
-    if (kf_time_parse_rfc3339(t, strlen(t), &ts) == 0) {
-        if (!R->tmin || ts < R->tmin) R->tmin = ts;
-        if (ts > R->tmax) R->tmax = ts;
+    if (rfound(R, R_TS)) {
+        kfl_val tv = rv(R, R_TS);
+        if (tv.k == KT_TS) {
+            ts = tv.i;
+            if (!R->tmin || ts < R->tmin) R->tmin = ts;
+            if (ts > R->tmax) R->tmax = ts;
+        }
     }
-    const char *node = jstr(r, "node_name");
-    if (!*node) node = jstr(r, "node.name");
-    if (!*node) node = jstr(r, "capture.node");
+    const char *node = rstr(R, R_NODE);
+    if (!*node) node = rstr(R, R_CNODE);
     int created;
     size_t ni = smap_get(&R->nodes_m, node, strlen(node), &created);
     if (ni != (size_t)-1 && grow_arr((void **)&R->nodes, &R->nodes_cap, ni + 1, sizeof *R->nodes) == 0) {
         if (created) R->nodes[ni].name = strdup(node);
         R->nodes[ni].records++;
     }
-    const char *proto = jstr(r, "protocol");
-    int conn = jbool(r, "conn"), flow = jbool(r, "flow");
-    if (rc == KST_COUNTED && !conn && !flow && !jbool(r, "unanswered")) {
-        int64_t us = jint(r, "elapsed_time");
-        if (us > 0) take_slow(R, r, proto, ts, us);
+    const char *proto = rstr(R, R_PROTO);
+    int conn = rbool(R, R_CONN), flow = rbool(R, R_FLOW);
+    if (rc == KST_COUNTED && !conn && !flow && !rbool(R, R_UNANS)) {
+        int64_t us = rnum(R, R_ELAPSED);
+        if (us > 0) take_slow(R, proto, ts, us);
     }
-    if (jbool(r, "dns") && !conn && !flow) take_dns(R, r, ts);
-    if (conn && jbool(r, "tcp")) take_tcp(R, r);
-    json_decref(r);
+    if (rbool(R, R_DNS) && !conn && !flow) take_dns(R, ts);
+    if (conn && rbool(R, R_TCP)) take_tcp(R);
     if (R->nomem) { kf_err("%s: out of memory", name); return -1; }
     return 0;
 }
@@ -376,6 +433,10 @@ static int on_line(void *ctx, const char *name, const char *line, size_t n, long
 /* the input part: "kfl EXPR FILES" when the report read files, else "kdissect SRC | kfl EXPR" */
 static void cmd_kfl(rep *R, kr_buf *c, const char *expr, const char *source)
 {
+    if (strlen(expr) + strlen(source) > KR_CMD_MAX) {   /* a giant path or name: no command to give */
+        kr_printf(c, "# no command: it would be %zu bytes long (a name or path in it is that long)", strlen(expr) + strlen(source));
+        return;
+    }
     int from_files = R->nfiles > 0;
     for (int i = 0; i < R->nfiles; i++)
         if (!strcmp(R->files[i], "-")) from_files = 0;
@@ -392,6 +453,7 @@ static void cmd_kfl(rep *R, kr_buf *c, const char *expr, const char *source)
 
 static void cmd_kexport(kr_buf *c, const char *source, const char *out)
 {
+    if (c->n && c->p[0] == '#') return;
     kr_puts(c, " | kexport ");
     kr_sh_quote(c, source, strlen(source));
     kr_puts(c, " --calls - -o ");
@@ -474,7 +536,9 @@ static int kfl_endpoint(kr_buf *e, const char *proto, const char *ep)
         return 1;
     }
     if ((!strcmp(proto, "TCP") || !strcmp(proto, "UDP")) && ep[0] == ':') {
-        kr_printf(e, " && dst.port == %lld", atoll(ep + 1));
+        /* kstat counts a connection record whose calls nobody else counts, or that failed */
+        kr_printf(e, " && dst.port == %lld && conn && (size(conn_l7_detected) == 0 || "
+                     "tcp_error_type in [\"refused\", \"reset\", \"timeout\"])", atoll(ep + 1));
         return 1;
     }
     static const struct { const char *p, *f; } one[] = {
@@ -546,7 +610,7 @@ static void attr_node(void *ctx, size_t i, kr_buf *out)
 {
     map_ctx *m = ctx;
     kr_puts(out, " data-id=\"");
-    kr_escs(out, m->nodes[i]->id, 0);
+    kr_escs(out, m->nodes[i]->id, KR_ATTR);
     kr_printf(out, "\" data-kind=\"%s\"", m->nodes[i]->kind);
 }
 static void attr_edge(void *ctx, size_t i, kr_buf *out)
@@ -554,11 +618,11 @@ static void attr_edge(void *ctx, size_t i, kr_buf *out)
     map_ctx *m = ctx;
     kst_edge *e = m->edges[i];
     kr_puts(out, " data-src=\"");
-    kr_escs(out, e->src, 0);
+    kr_escs(out, e->src, KR_ATTR);
     kr_puts(out, "\" data-dst=\"");
-    kr_escs(out, e->dst, 0);
+    kr_escs(out, e->dst, KR_ATTR);
     kr_puts(out, "\" data-protocol=\"");
-    kr_escs(out, e->protocol, 0);
+    kr_escs(out, e->protocol, KR_ATTR);
     kr_printf(out, "\" data-calls=\"%llu\" data-errors=\"%llu\" data-p99=\"%lld\"", (unsigned long long)e->st.calls,
               (unsigned long long)e->st.errors, (long long)kst_lat_quantile(&e->st.lat, 0.99));
 }
@@ -808,7 +872,7 @@ static void section_slow(rep *R, kr_buf *b)
         char tb[96];
         human_time(c->ts, tb, sizeof tb);
         kr_puts(b, "<tr data-id=\"");
-        kr_escs(b, c->id, 0);
+        kr_escs(b, c->id, KR_ATTR);
         kr_puts(b, "\">");
         td_text(b, "time", tb);
         td_text(b, "protocol", c->protocol);
@@ -840,7 +904,8 @@ static int cmp_dns(const void *a, const void *b)
     const dns_fail *x = a, *y = b;
     if (x->n != y->n) return x->n > y->n ? -1 : 1;
     int c = strcmp(x->name, y->name);
-    return c ? c : strcmp(x->rcode, y->rcode);
+    if (!c) c = strcmp(x->rcode, y->rcode);
+    return c ? c : strcmp(x->qtype, y->qtype);
 }
 
 static void section_dns(rep *R, kr_buf *b)
@@ -1037,9 +1102,8 @@ static void page(rep *R, kr_buf *b)
     }
     kr_puts(b, "</header>\n<section id=\"summary\"><h2>Window and capture</h2>\n");
     if (!R->records) {
-        kr_printf(b, "<p class=\"empty\" id=\"no-records\">The input held no records%s, so there is nothing to report. "
-                     "Make records with <code>kdissect SNAPSHOT</code>.</p>\n",
-                  R->bad ? " kstat could read" : "");
+        kr_puts(b, "<p class=\"empty\" id=\"no-records\">The input held no records, so there is nothing to report. "
+                   "Make records with <code>kdissect SNAPSHOT</code>.</p>\n");
     } else {
         kr_puts(b, "<dl class=\"facts\">");
         human_time(R->tmin, t1, sizeof t1);
@@ -1060,11 +1124,6 @@ static void page(rep *R, kr_buf *b)
             kr_puts(b, "</tr>");
         }
         kr_puts(b, "</tbody></table>\n");
-    }
-    if (R->bad) {
-        kr_printf(b, "<p class=\"note\" id=\"bad-lines\">%s input lines were not records (first: ", kr_count(R->bad, c1, sizeof c1));
-        kr_escs(b, R->first_bad, 0);
-        kr_puts(b, ").</p>\n");
     }
     kr_puts(b, "</section>\n");
     if (R->records) {
@@ -1148,17 +1207,16 @@ int kst_report_main(int argc, char **argv)
     static const char *const by_dst[] = {"dst"};
     kst_opts so = {.by = by_dst, .nby = 1, .every_ns = R.step_ns, .want_groups = 1};
     R.sa = R.ga ? kst_agg_new(&so, err, sizeof err) : NULL;
-    if (!R.ga || !R.sa) kf_die(KF_EXIT_ERR, "%s", err);
+    if (!R.ga || !R.sa || rep_fields_init(&R, err, sizeof err) < 0) kf_die(KF_EXIT_ERR, "%s", err);
     if (R.top && !(R.slow = calloc(R.top, sizeof *R.slow))) kf_die(KF_EXIT_ERR, "out of memory");
     int rc = 0;
     if (R.nfiles == 0) rc = kf_lines_read("-", on_line, &R);
     for (int i = 0; i < R.nfiles && rc == 0; i++) rc = kf_lines_read(R.files[i], on_line, &R);
-    if (rc < 0) return KF_EXIT_IO;
+    if (rc < 0) return R.bad ? KF_EXIT_ERR : KF_EXIT_IO;
     if (kst_agg_finish(R.ga) < 0 || kst_agg_finish(R.sa) < 0) kf_die(KF_EXIT_ERR, "out of memory");
     kr_buf b = {0};
     page(&R, &b);
     if (b.oom || R.nomem) kf_die(KF_EXIT_ERR, "out of memory while writing the page");
-    if (R.bad) kf_warn("%llu input lines were not records (first: %s)", (unsigned long long)R.bad, R.first_bad);
     kf_atomic out;
     const char *path = R.out ? R.out : "-";
     if (kf_atomic_open(&out, path, 0644, err, sizeof err) < 0) kf_die(KF_EXIT_IO, "%s", err);
@@ -1186,5 +1244,9 @@ int kst_report_main(int argc, char **argv)
     free(R.tcp);
     smap_free(&R.tcp_m);
     free(R.source0);
+    kfl_ctx_free(&R.ctx);
+    kfl_prog_free(R.prog);
+    free(R.prog_src);
+    kfl_arena_free(&R.ar);
     return KF_EXIT_OK;
 }
