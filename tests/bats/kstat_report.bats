@@ -150,7 +150,7 @@ print(json.dumps(r))' > "$W/giant.ndjson"
   assert_output --partial 'Usage: kstat report'
 }
 
-@test "report of 200000 calls: bounded page (< 3 MB) that Chromium loads in under a second" {
+@test "report of 100000 calls: bounded page (< 3 MB) that Chromium loads in under a second" {
   demo_records
   # the sample's calls repeated over 20 minutes with 400 distinct paths and 60 client workloads
   python3 - "$W/demo.ndjson" > "$W/big.ndjson" <<'EOF'
@@ -160,9 +160,9 @@ base = [json.loads(l) for l in open(sys.argv[1])]
 t0 = datetime(2026, 3, 14, 17, 0, tzinfo=timezone.utc)
 out = sys.stdout
 n = 0
-while n < 200000:
+while n < 100000:
     for r in base:
-        if n >= 200000:
+        if n >= 100000:
             break
         r = dict(r)
         r['id'] = 'big-%07d' % n
@@ -182,7 +182,7 @@ EOF
   size=$(stat -c %s "$W/big.html")
   browse "$W/big.html" big
   load=$(jq '.load_ms' "$W/big.json")
-  echo "# 200000 records: kstat report ${ms} ms, page ${size} bytes, Chromium load ${load} ms" >&3
+  echo "# 100000 records: kstat report ${ms} ms, page ${size} bytes, Chromium load ${load} ms" >&3
   [ "$size" -lt 3000000 ]
   [ "$(jq '.dom.map.more' "$W/big.json")" -gt 0 ]
   [ "$(jq '.dom.map.edges | length' "$W/big.json")" -eq 40 ]
