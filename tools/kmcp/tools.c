@@ -901,9 +901,13 @@ static int run_kstat(kmcp_req *req, targs *t, char **kargs, int nk, const char *
     int last = r.nstages - 1;
     /* kfl exits 1 when nothing matched: kstat then saw no record (its own exit decides) */
     if (rc < 0 || r.cancelled || (!r.stopped && (r.status[last] < 0 || r.status[last] > 1 || (expr && r.status[0] > 1)))) {
-        char *m = kmcp_run_message(&r);
-        kmcp_result_error(t->res, r.cancelled ? "Cancelled." : "%s", m && *m ? m : "kstat failed");
-        free(m);
+        /* kstat's whole message: a bad --by expression comes with its caret lines */
+        const char *m = r.err.p ? r.err.p : "";
+        size_t n = strlen(m);
+        while (n && m[n - 1] == '\n') n--;
+        if (r.cancelled) kmcp_result_error(t->res, "Cancelled.");
+        else if (!n) kmcp_result_error(t->res, "kstat failed without a message.");
+        else kmcp_result_error(t->res, "%.*s", (int)n, m);
         kmcp_run_free(&r);
         return -1;
     }
@@ -945,7 +949,6 @@ static int t_get_api_stats(kmcp_req *req, targs *t)
     if (check_kfl(req, t->res, kfl) < 0) { free(by); free(calls); return 0; }
     char *byj = NULL;
     for (size_t i = 0; i < nb; i++) {
-        if (check_kfl(req, t->res, by[i]) < 0) { free(by); free(calls); free(byj); return 0; }
         char *n;
         if (asprintf(&n, "%s%s%s", byj ? byj : "", byj ? "," : "", by[i]) < 0) break;
         free(byj);
