@@ -33,10 +33,12 @@ EXTRACT = r"""
                      : (td.getAttribute('title') !== null ? td.getAttribute('title') : td.textContent);
   const tables = {};
   document.querySelectorAll('table[id]').forEach((t) => {
-    tables[t.id] = Array.from(t.tBodies[0] ? t.tBodies[0].rows : []).map((r) => {
+    const rows = Array.from(t.tBodies[0] ? t.tBodies[0].rows : []).filter((r) => !r.classList.contains('cmdrow'));
+    tables[t.id] = rows.map((r) => {
       const o = {};
       Array.from(r.cells).forEach((td) => { if (td.dataset.k) o[td.dataset.k] = cell(td); });
-      const cmd = r.querySelector('td.cmd code');
+      const next = r.nextElementSibling;   // the row's command is the row under it
+      const cmd = next && next.classList.contains('cmdrow') ? next.querySelector('td.cmd code') : null;
       if (cmd) o.command = cmd.textContent;
       if (r.dataset.id) o.id = r.dataset.id;
       return o;
@@ -174,6 +176,7 @@ def main():
     ap.add_argument('--screenshot')
     ap.add_argument('--width', type=int, default=1280)
     ap.add_argument('--timeout', type=float, default=60)
+    ap.add_argument('--clip', help='Y:HEIGHT of the page to screenshot (default: all of it)')
     a = ap.parse_args()
     url = 'file://' + os.path.abspath(a.page)
     b = Browser(a.timeout)
@@ -195,9 +198,13 @@ def main():
         dom = dom['result']['value']
         if a.screenshot:
             h = b.send('Page.getLayoutMetrics', session=s)['cssContentSize']['height']
+            y, ch = 0, min(h, 16000)
+            if a.clip:
+                y, ch = (float(v) for v in a.clip.split(':'))
+                ch = max(1, min(ch, h - y))
             shot = b.send('Page.captureScreenshot', {
                 'format': 'png', 'captureBeyondViewport': True,
-                'clip': {'x': 0, 'y': 0, 'width': a.width, 'height': min(h, 16000), 'scale': 1}}, session=s)
+                'clip': {'x': 0, 'y': y, 'width': a.width, 'height': ch, 'scale': 1}}, session=s)
             with open(a.screenshot, 'wb') as f:
                 f.write(base64.b64decode(shot['data']))
         console, requests = [], []

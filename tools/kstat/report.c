@@ -590,9 +590,10 @@ static void td_text(kr_buf *b, const char *k, const char *s)
     kr_escs(b, s, KR_CELL);
     kr_puts(b, "</td>");
 }
-static void td_cmd(kr_buf *b, const kr_buf *cmd)
+/* the command that reproduces a row: a row of its own under it, the width of the table */
+static void td_cmd(kr_buf *b, const kr_buf *cmd, int ncols)
 {
-    kr_puts(b, "<td class=\"cmd\"><code>");
+    kr_printf(b, "</tr>\n<tr class=\"cmdrow\"><td class=\"cmd\" colspan=\"%d\"><code>", ncols);
     kr_esc(b, cmd->p ? cmd->p : "", cmd->n, 0);
     kr_puts(b, "</code></td>");
 }
@@ -815,11 +816,11 @@ static void section_endpoints(rep *R, kr_buf *b)
               kr_count(shown, c, sizeof c), kr_count(nf, c + 16, 16));
     kr_puts(b, "<table class=\"sortable\" id=\"failing\"><thead><tr><th>protocol</th><th>source</th><th>destination</th>"
                "<th>endpoint</th><th>calls</th><th>errors</th><th>error %</th><th>4xx</th><th>no answer</th>"
-               "<th>p50</th><th>p99</th><th>max</th><th>reproduce</th></tr></thead><tbody>\n");
+               "<th>p50</th><th>p99</th><th>max</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < shown; i++) {
         kst_group *g = f[i];
         const char *proto = g->key_text[0], *src = g->key_text[1], *dst = g->key_text[2], *ep = g->key_text[3];
-        kr_puts(b, "<tr data-row=\"group\">");
+        kr_puts(b, "<tr class=\"row\">");
         td_text(b, "protocol", proto);
         td_text(b, "src", src);
         td_text(b, "dst", dst);
@@ -845,7 +846,7 @@ static void section_endpoints(rep *R, kr_buf *b)
         cmd_kfl(R, &cmd, e.p ? e.p : "", R->source0 ? R->source0 : "SNAPSHOT");
         cmd_kexport(&cmd, R->source0 ? R->source0 : "SNAPSHOT", out);
         if (!exact) kr_puts(&cmd, "   # every endpoint of this protocol between the two");
-        td_cmd(b, &cmd);
+        td_cmd(b, &cmd, 12);
         kr_free(&e);
         kr_free(&cmd);
         kr_puts(b, "</tr>\n");
@@ -866,12 +867,12 @@ static void section_slow(rep *R, kr_buf *b)
     if (!R->nslow) { kr_puts(b, "<p class=\"empty\">No answered calls.</p></section>\n"); return; }
     qsort(R->slow, R->nslow, sizeof *R->slow, cmp_slow);
     kr_puts(b, "<table class=\"sortable\" id=\"slowest\"><thead><tr><th>time</th><th>protocol</th><th>request</th>"
-               "<th>status</th><th>latency</th><th>source &#8594; destination</th><th>reproduce</th></tr></thead><tbody>\n");
+               "<th>status</th><th>latency</th><th>source &#8594; destination</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < R->nslow; i++) {
         slow_call *c = &R->slow[i];
         char tb[96];
         human_time(c->ts, tb, sizeof tb);
-        kr_puts(b, "<tr data-id=\"");
+        kr_puts(b, "<tr class=\"row\" data-id=\"");
         kr_escs(b, c->id, KR_ATTR);
         kr_puts(b, "\">");
         td_text(b, "time", tb);
@@ -891,7 +892,7 @@ static void section_slow(rep *R, kr_buf *b)
         snprintf(out, sizeof out, "slow-%zu.pcapng", i + 1);
         cmd_kfl(R, &cmd, e.p ? e.p : "", c->source);
         cmd_kexport(&cmd, c->source, out);
-        td_cmd(b, &cmd);
+        td_cmd(b, &cmd, 6);
         kr_free(&e);
         kr_free(&cmd);
         kr_puts(b, "</tr>\n");
@@ -920,10 +921,10 @@ static void section_dns(rep *R, kr_buf *b)
               kr_count(shown, c1, sizeof c1), kr_count(n, c2, sizeof c2),
               R->dns_other ? " Some names beyond the report's limit are not counted." : "");
     kr_puts(b, "<table class=\"sortable\" id=\"dnsfail\"><thead><tr><th>name</th><th>type</th><th>answer</th><th>queries</th>"
-               "<th>clients</th><th>first</th><th>last</th><th>reproduce</th></tr></thead><tbody>\n");
+               "<th>clients</th><th>first</th><th>last</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < shown; i++) {
         dns_fail *d = &R->dns[i];
-        kr_puts(b, "<tr>");
+        kr_puts(b, "<tr class=\"row\">");
         td_text(b, "name", d->name);
         td_text(b, "qtype", d->qtype);
         td_text(b, "rcode", d->rcode);
@@ -954,7 +955,7 @@ static void section_dns(rep *R, kr_buf *b)
         snprintf(out, sizeof out, "dns-%zu.pcapng", i + 1);
         cmd_kfl(R, &cmd, e.p ? e.p : "", d->source);
         cmd_kexport(&cmd, d->source, out);
-        td_cmd(b, &cmd);
+        td_cmd(b, &cmd, 7);
         kr_free(&e);
         kr_free(&cmd);
         kr_puts(b, "</tr>\n");
@@ -988,13 +989,13 @@ static void section_tcp(rep *R, kr_buf *b)
                "packets of the edge's connections.</p>\n");
     kr_puts(b, "<table class=\"sortable\" id=\"tcptrouble\"><thead><tr><th>source</th><th>destination</th><th>connections</th>"
                "<th>refused</th><th>reset</th><th>timed out</th><th>half-open</th><th>retransmissions</th>"
-               "<th>retrans. %</th><th>zero windows</th><th>reproduce</th></tr></thead><tbody>\n");
+               "<th>retrans. %</th><th>zero windows</th></tr></thead><tbody>\n");
     size_t shown = 0;
     for (size_t i = 0; i < n && shown < R->top; i++) {
         tcp_edge *e = &R->tcp[i];
         if (!e->with_trouble) continue;
         shown++;
-        kr_puts(b, "<tr>");
+        kr_puts(b, "<tr class=\"row\">");
         td_text(b, "src", e->src);
         td_text(b, "dst", e->dst);
         td_num(b, "conns", e->conns);
@@ -1015,7 +1016,7 @@ static void section_tcp(rep *R, kr_buf *b)
         snprintf(out, sizeof out, "tcp-%zu.pcapng", shown);
         cmd_kfl(R, &cmd, x.p ? x.p : "", e->source);
         cmd_kexport(&cmd, e->source, out);
-        td_cmd(b, &cmd);
+        td_cmd(b, &cmd, 10);
         kr_free(&x);
         kr_free(&cmd);
         kr_puts(b, "</tr>\n");
@@ -1035,8 +1036,9 @@ static const char CSS[] =
     "user-select:none;white-space:nowrap}th.asc::after{content:\" \\25B2\"}th.desc::after{content:\" \\25BC\"}\n"
     "td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.bad{color:var(--bad);font-weight:600}"
     "td.warn{color:var(--warn)}\n"
-    "td.cmd{min-width:18em;max-width:34em}td.cmd code{font:11px/1.3 ui-monospace,Menlo,Consolas,monospace;color:#33414f;"
-    "word-break:break-all;white-space:pre-wrap}\n"
+    "tr.row td{border-bottom:none}tr.cmdrow td{padding:0 6px 6px 18px}td.cmd code{font:11px/1.35 ui-monospace,Menlo,"
+    "Consolas,monospace;color:#4a5866;word-break:break-all;white-space:pre-wrap}td.cmd code::before{content:\"$ \";"
+    "color:#9aa6b2}tbody tr.row:hover td,tbody tr.row:hover+tr.cmdrow td{background:#f7f9fb}\n"
     ".map{overflow:auto;border:1px solid var(--line);border-radius:6px;padding:8px;background:#fff}"
     ".map svg{max-width:100%;height:auto;display:block;margin:auto}\n"
     ".map g.edge:hover path{stroke-width:4}.map g.edge:hover text{font-weight:700}\n"
@@ -1061,10 +1063,12 @@ static const char JS[] =
     "var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows),d=th.classList.contains('desc')?1:-1;"
     "t.querySelectorAll('th').forEach(function(h){h.classList.remove('asc','desc')});"
     "th.classList.add(d>0?'asc':'desc');"
+    "rows=rows.filter(function(r){return !r.classList.contains('cmdrow')});"
     "rows.sort(function(x,y){var a=x.cells[i],c=y.cells[i];var u=a.dataset.v,v=c.dataset.v;"
     "if(u!==undefined&&v!==undefined)return d*(parseFloat(u)-parseFloat(v));"
     "return d*a.textContent.localeCompare(c.textContent)});"
-    "rows.forEach(function(r){b.appendChild(r)})})})});";
+    "rows.forEach(function(r){var n=r.nextElementSibling;b.appendChild(r);"
+    "if(n&&n.classList.contains('cmdrow'))b.appendChild(n)})})})});";
 
 static void page(rep *R, kr_buf *b)
 {
