@@ -21,4 +21,8 @@ teardown() { rm -rf "$out"; }
   # kstat: the stats table (gRPC's failure inside HTTP 200 counted) and the map
   assert_output --regexp 'GRPC +shop/fraud +4 +[0-9.]+ +1 +25\.0%'
   assert_output --regexp 'shop/orders +→ +shop/payment +HTTP +8 +3 +37\.5%'
+  # kstat report: the page, with the map and the failing endpoints
+  grep -q '<h1 id="title">INC-4711 checkout failures (demo)</h1>' "$out/report.html"
+  grep -q 'data-id="shop/payment" data-kind="workload" class="node"' "$out/report.html"
+  [ "$(grep -c '<tr class="cmdrow">' "$out/report.html")" -gt 10 ]
 }

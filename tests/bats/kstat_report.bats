@@ -188,3 +188,16 @@ EOF
   [ "$(jq '.dom.map.edges | length' "$W/big.json")" -eq 40 ]
   awk -v l="$load" 'BEGIN { exit !(l < 1000) }'
 }
+
+@test "the committed example (docs/report-example.html) opens cleanly and holds the sample's numbers" {
+  cd "$KF_ROOT"
+  "$KF_BIN/kdissect" samples/demo.ksnap > "$W/demo.ndjson"
+  browse docs/report-example.html example
+  check_against_kstat "$W/demo.ndjson" example
+  [ -s docs/report-example.png ]
+  grep -q 'docs/report-example.html' README.md
+  # regenerated the documented way, it has the same tables (the map's layout may differ by Graphviz version)
+  TZ=Asia/Kolkata "$KF_BIN/kstat" report --title "INC-4711 checkout failures (sample)" -o "$W/again.html" < "$W/demo.ndjson"
+  python3 "$REPORT_T/browser.py" "$W/again.html" > "$W/again.json"
+  diff <(jq -S '.dom.tables' "$W/example.json") <(jq -S '.dom.tables' "$W/again.json")
+}

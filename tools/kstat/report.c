@@ -669,7 +669,8 @@ static void section_map(rep *R, kr_buf *b)
         double r = kst_stats_error_ratio(&e->st);
         char lab[200], c1[32], c2[32];
         int64_t p99 = kst_lat_quantile(&e->st.lat, 0.99);
-        snprintf(lab, sizeof lab, "%s %s calls%s%s%s p99 %s", e->protocol, kr_count(e->st.calls, c1, sizeof c1),
+        snprintf(lab, sizeof lab, "%s %s call%s%s%s%s p99 %s", e->protocol, kr_count(e->st.calls, c1, sizeof c1),
+                 e->st.calls == 1 ? "" : "s",
                  e->st.errors ? ", " : "", e->st.errors ? kr_count(e->st.errors, c2, sizeof c2) : "",
                  e->st.errors ? " err," : ",", p99 >= 0 ? "" : "-");
         if (p99 >= 0) {

@@ -178,7 +178,8 @@ char *kr_us_human(int64_t us, char *buf, size_t len)
     if (us < 0) snprintf(buf, len, "-");
     else if (us < 1000) snprintf(buf, len, "%lld \xC2\xB5s", (long long)us);
     else if (us < 10000) snprintf(buf, len, "%.2f ms", us / 1e3);
-    else if (us < 1000000) snprintf(buf, len, "%.1f ms", us / 1e3);
+    else if (us < 100000) snprintf(buf, len, "%.1f ms", us / 1e3);
+    else if (us < 1000000) snprintf(buf, len, "%.0f ms", us / 1e3);
     else if (us < 60000000) snprintf(buf, len, "%.2f s", us / 1e6);
     else snprintf(buf, len, "%.1f min", us / 6e7);
     return buf;
