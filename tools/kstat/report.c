@@ -1180,6 +1180,31 @@ static int parse_count(const char *s, size_t *out)
     return 0;
 }
 
+static void rep_free(rep *R)
+{
+    kst_agg_free(R->ga);
+    kst_agg_free(R->sa);
+    for (size_t i = 0; i < R->nslow; i++) slow_free(&R->slow[i]);
+    free(R->slow);
+    for (size_t i = 0; i < R->nodes_m.n; i++) free(R->nodes[i].name);
+    free(R->nodes);
+    smap_free(&R->nodes_m);
+    for (size_t i = 0; i < R->dns_m.n; i++) {
+        free(R->dns[i].name); free(R->dns[i].qtype); free(R->dns[i].rcode); free(R->dns[i].source);
+        for (int k = 0; k < 3; k++) free(R->dns[i].clients[k]);
+    }
+    free(R->dns);
+    smap_free(&R->dns_m);
+    for (size_t i = 0; i < R->tcp_m.n; i++) { free(R->tcp[i].src); free(R->tcp[i].dst); free(R->tcp[i].source); }
+    free(R->tcp);
+    smap_free(&R->tcp_m);
+    free(R->source0);
+    kfl_ctx_free(&R->ctx);
+    kfl_prog_free(R->prog);
+    free(R->prog_src);
+    kfl_arena_free(&R->ar);
+}
+
 int kst_report_main(int argc, char **argv)
 {
     rep R = {.top = 15, .top_edges = 40, .services = 6, .step_ns = KF_NS_PER_SEC};
@@ -1217,41 +1242,29 @@ int kst_report_main(int argc, char **argv)
     int rc = 0;
     if (R.nfiles == 0) rc = kf_lines_read("-", on_line, &R);
     for (int i = 0; i < R.nfiles && rc == 0; i++) rc = kf_lines_read(R.files[i], on_line, &R);
-    if (rc < 0) return R.bad ? KF_EXIT_ERR : KF_EXIT_IO;
+    if (rc < 0) { rep_free(&R); return R.bad ? KF_EXIT_ERR : KF_EXIT_IO; }
     if (kst_agg_finish(R.ga) < 0 || kst_agg_finish(R.sa) < 0) kf_die(KF_EXIT_ERR, "out of memory");
     kr_buf b = {0};
     page(&R, &b);
     if (b.oom || R.nomem) kf_die(KF_EXIT_ERR, "out of memory while writing the page");
     kf_atomic out;
     const char *path = R.out ? R.out : "-";
-    if (kf_atomic_open(&out, path, 0644, err, sizeof err) < 0) kf_die(KF_EXIT_IO, "%s", err);
+    if (kf_atomic_open(&out, path, 0644, err, sizeof err) < 0) {
+        kf_err("%s", err);
+        kr_free(&b);
+        rep_free(&R);
+        return KF_EXIT_IO;
+    }
     if (fwrite(b.p, 1, b.n, out.f) != b.n) {
         kf_err("%s: write failed", path);
         kf_atomic_abort(&out);
+        kr_free(&b);
+        rep_free(&R);
         return KF_EXIT_IO;
     }
-    if (kf_atomic_commit(&out, err, sizeof err) < 0) { kf_err("%s", err); return KF_EXIT_IO; }
+    int ok = kf_atomic_commit(&out, err, sizeof err) == 0;
+    if (!ok) kf_err("%s", err);
     kr_free(&b);
-    kst_agg_free(R.ga);
-    kst_agg_free(R.sa);
-    for (size_t i = 0; i < R.nslow; i++) slow_free(&R.slow[i]);
-    free(R.slow);
-    for (size_t i = 0; i < R.nodes_m.n; i++) free(R.nodes[i].name);
-    free(R.nodes);
-    smap_free(&R.nodes_m);
-    for (size_t i = 0; i < R.dns_m.n; i++) {
-        free(R.dns[i].name); free(R.dns[i].qtype); free(R.dns[i].rcode); free(R.dns[i].source);
-        for (int k = 0; k < 3; k++) free(R.dns[i].clients[k]);
-    }
-    free(R.dns);
-    smap_free(&R.dns_m);
-    for (size_t i = 0; i < R.tcp_m.n; i++) { free(R.tcp[i].src); free(R.tcp[i].dst); free(R.tcp[i].source); }
-    free(R.tcp);
-    smap_free(&R.tcp_m);
-    free(R.source0);
-    kfl_ctx_free(&R.ctx);
-    kfl_prog_free(R.prog);
-    free(R.prog_src);
-    kfl_arena_free(&R.ar);
-    return KF_EXIT_OK;
+    rep_free(&R);
+    return ok ? KF_EXIT_OK : KF_EXIT_IO;
 }
