@@ -1054,10 +1054,9 @@ static const char CSS[] =
     ".badge.bad{background:#fbe3e6;color:var(--bad)}\n"
     "footer{margin-top:32px;font-size:12px;color:var(--dim);border-top:1px solid var(--line);padding-top:8px}\n"
     "@media print{body{max-width:none;padding:0;font-size:11px}th{cursor:auto}section{break-inside:auto}"
-    ".map,svg.chart,tr{break-inside:avoid}details{display:block}details>summary{display:none}"
-    "details:not([open])>*{display:block}h2{break-after:avoid}}\n";
+    ".map,svg.chart,tr{break-inside:avoid}details>summary{display:none}h2{break-after:avoid}}\n";
 
-/* sorting: a click on a header sorts by that column (numbers by data-v) */
+/* sorting: a click on a header sorts by that column (numbers by data-v); printing unfolds <details> */
 static const char JS[] =
     "document.querySelectorAll('table.sortable').forEach(function(t){"
     "t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){"
@@ -1069,7 +1068,8 @@ static const char JS[] =
     "if(u!==undefined&&v!==undefined)return d*(parseFloat(u)-parseFloat(v));"
     "return d*a.textContent.localeCompare(c.textContent)});"
     "rows.forEach(function(r){var n=r.nextElementSibling;b.appendChild(r);"
-    "if(n&&n.classList.contains('cmdrow'))b.appendChild(n)})})})});";
+    "if(n&&n.classList.contains('cmdrow'))b.appendChild(n)})})})});"
+    "window.addEventListener('beforeprint',function(){document.querySelectorAll('details').forEach(function(d){d.open=true})});";
 
 static void page(rep *R, kr_buf *b)
 {
