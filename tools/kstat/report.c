@@ -607,17 +607,36 @@ static const char *edge_color(double r)
 
 typedef struct { kst_node **nodes; kst_edge **edges; } map_ctx;
 
-static void attr_node(void *ctx, size_t i, kr_buf *out)
+static void attr_node(void *ctx, size_t i, int what, kr_buf *out)
 {
     map_ctx *m = ctx;
+    if (what) {
+        char a[32], b[32];
+        kr_escs(out, m->nodes[i]->id, 200);
+        kr_printf(out, " (%s): %s calls in, %s out", m->nodes[i]->kind, kr_count(m->nodes[i]->calls_in, a, sizeof a),
+                  kr_count(m->nodes[i]->calls_out, b, sizeof b));
+        return;
+    }
     kr_puts(out, " data-id=\"");
     kr_escs(out, m->nodes[i]->id, KR_ATTR);
     kr_printf(out, "\" data-kind=\"%s\"", m->nodes[i]->kind);
 }
-static void attr_edge(void *ctx, size_t i, kr_buf *out)
+static void attr_edge(void *ctx, size_t i, int what, kr_buf *out)
 {
     map_ctx *m = ctx;
     kst_edge *e = m->edges[i];
+    if (what) {
+        char a[32], b[32], c[32], d[32];
+        kr_escs(out, e->src, 200);
+        kr_puts(out, " \xE2\x86\x92 ");
+        kr_escs(out, e->dst, 200);
+        kr_printf(out, ", ");
+        kr_escs(out, e->protocol, 40);
+        kr_printf(out, ": %s calls, %s errors (%s), p99 %s", kr_count(e->st.calls, a, sizeof a),
+                  kr_count(e->st.errors, b, sizeof b), kr_pct(kst_stats_error_ratio(&e->st), c, sizeof c),
+                  kr_us_human(kst_lat_quantile(&e->st.lat, 0.99), d, sizeof d));
+        return;
+    }
     kr_puts(out, " data-src=\"");
     kr_escs(out, e->src, KR_ATTR);
     kr_puts(out, "\" data-dst=\"");

@@ -154,9 +154,18 @@ static void put_svg(kr_buf *out, const char *s, size_t n, kr_attr_fn an, kr_attr
             continue;
         }
         kr_put(out, g, (size_t)(num_end + 1 - g));
-        if (kind == 'n' && an) an(ctx, idx, out);
-        if (kind == 'e' && ae) ae(ctx, idx, out);
+        kr_attr_fn fn = kind == 'n' ? an : ae;
+        if (fn) fn(ctx, idx, 0, out);
         p = num_end + 1;
+        /* dot's <title> of the group holds its internal name (n3, n0->n1): ours instead */
+        const char *t = memmem(p, (size_t)(end - p), "<title>", 7);
+        const char *nextg = memmem(p, (size_t)(end - p), "<g ", 3);
+        const char *te = t ? memmem(t, (size_t)(end - t), "</title>", 8) : NULL;
+        if (fn && t && te && (!nextg || t < nextg)) {
+            kr_put(out, p, (size_t)(t + 7 - p));
+            fn(ctx, idx, 1, out);
+            p = te;
+        }
     }
 }
 

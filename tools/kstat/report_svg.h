@@ -24,10 +24,11 @@ const char *kr_color(size_t i);
 
 /* Runs `dot -Tsvg` on the DOT text src (dot from PATH, or the program KSTAT_DOT names) with a
  * time limit and appends the <svg> element it prints to out (XML prolog and comments dropped).
- * Nodes and edges the DOT text gave id="knN" / id="keN" get the attributes attr_node(N) /
- * attr_edge(N) return (already escaped, e.g. ` data-id="…"`) added to their <g>. 0, or -1 with a
- * message in err (dot missing, failed, timed out). */
-typedef void (*kr_attr_fn)(void *ctx, size_t idx, kr_buf *out);
+ * Nodes and edges the DOT text gave id="knN" / id="keN" get the attributes attr_node(ctx, N, 0,
+ * out) / attr_edge(…) write (already escaped, e.g. ` data-id="…"`) added to their <g>, and the
+ * text they write with what = 1 (escaped) as the group's <title> (the hover text) in place of
+ * dot's internal name. 0, or -1 with a message in err (dot missing, failed, timed out). */
+typedef void (*kr_attr_fn)(void *ctx, size_t idx, int what, kr_buf *out);
 int kr_dot_svg(const char *src, size_t n, kr_buf *out, kr_attr_fn attr_node, kr_attr_fn attr_edge,
                void *ctx, int timeout_ms, char *err, size_t errlen);
 #endif
