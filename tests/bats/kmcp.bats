@@ -289,6 +289,31 @@ EOF
   [ "$(jq -r .result.structuredContent.status <<<"$output")" = not_started ]
 }
 
+@test "kmcp: progress notifications while waiting; a cancelled wait stops the dissection it started and keeps nothing" {
+  need_mcp_clients
+  slow_bin
+  cp "$SAMPLES/demo.ksnap" "$SNAPS/"
+  steps='[{"call":"start_snapshot_dissection","args":{"snapshot":"demo","wait_seconds":60},"progress":true,"cancel_after_ms":2500},
+          {"sleep_ms":1000},
+          {"call":"get_snapshot_dissection_status","args":{"snapshot":"demo"}},
+          {"call":"list_api_calls","args":{"snapshot":"demo"}}]'
+  printf '%s' "$steps" | "$MCP_NODE" "$MCP_DIR/client.mjs" --stdio "$T/bin/kmcp" --snapshots "$SNAPS" >"$T/out.jsonl" 2>"$T/client.err" 3>&-
+  # the SDK reports the cancellation as an error of the call; progress came before it
+  step 0 | jq -e '.error.message | test("cancel|abort"; "i")'
+  [ "$(sc 2 .status)" = not_started ] || { step 2; false; }
+  txt 3 | grep -q 'start_snapshot_dissection'
+  ! kill -0 "$(cat "$KD_PID_FILE")" 2>/dev/null
+  [ -z "$(ls -A "$SNAPS" | grep -v -e '^demo.ksnap$' -e '^exports$')" ] || { ls -la "$SNAPS"; false; }
+  # progress: the same wait, not cancelled, for 2 s: notifications with a total of 100
+  steps='[{"call":"start_snapshot_dissection","args":{"snapshot":"demo","wait_seconds":2},"progress":true}]'
+  printf '%s' "$steps" | "$MCP_NODE" "$MCP_DIR/client.mjs" --stdio "$T/bin/kmcp" --snapshots "$SNAPS" >"$T/out.jsonl" 2>"$T/client.err" 3>&-
+  [ "$(sc 0 .status)" = running ]
+  [ "$(sc 0 .records)" -ge 100 ]
+  [ "$(step 0 | jq '.progress | length')" -ge 1 ]
+  [ "$(step 0 | jq '.progress[0].total')" -eq 100 ]
+  step 0 | jq -e '.progress[-1].message | test("dissecting: [0-9]+ records")'
+}
+
 @test "kmcp: killed mid-dissection (SIGKILL): the next start removes the half-written folder" {
   slow_bin
   cp "$SAMPLES/demo.ksnap" "$SNAPS/"

@@ -2,7 +2,7 @@
 // the tests: it connects over stdio or Streamable HTTP, then runs a script of steps read as JSON
 // from standard input and prints one JSON line per step.
 //   node client.mjs --stdio KMCP [ARGS...]      |  node client.mjs --http URL [--token FILE]
-// Steps: {"list":true} | {"call":"tool","args":{...},"label":"x","progress":true,"cancel_after_ms":N}
+// Steps: {"list":true} | {"sleep_ms":N} | {"call":"tool","args":{...},"label":"x","progress":true,"cancel_after_ms":N}
 // An argument string "$x.a.b.0.c" is replaced by that path of step x's result (structuredContent
 // first, so "$calls.calls.0.id"). Output lines: {"step":i,"tool":…,"result":…} or {"step":i,"error":{code,message}}.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -47,6 +47,7 @@ function resolve(v) {
 
 for (const [i, s] of steps.entries()) {
   try {
+    if (s.sleep_ms) { await new Promise((r) => setTimeout(r, s.sleep_ms)); out({ step: i, slept: s.sleep_ms }); continue; }
     if (s.list) {
       const r = await client.listTools();
       out({ step: i, tools: r.tools });

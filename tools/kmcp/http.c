@@ -139,8 +139,15 @@ static void conn_send(void *sink, json_t *msg)
         json_decref(msg);
     } else if (is_progress) {
         json_decref(msg);                 /* no channel for it */
+    } else if (c->pending) {             /* a batch: its answers go out as one array */
+        if (!json_is_array(c->pending)) {
+            json_t *a = json_array();
+            json_array_append_new(a, c->pending);
+            c->pending = a;
+        }
+        if (json_is_array(msg)) json_array_extend(c->pending, msg), json_decref(msg);
+        else json_array_append_new(c->pending, msg);
     } else {
-        json_decref(c->pending);
         c->pending = msg;
     }
     pthread_mutex_unlock(&c->mu);
