@@ -218,7 +218,7 @@ typedef struct hdr { char *name; char *value; } hdr;
 static void add_hdr(hdr *h, int *nh, int max, const char *name, size_t nl, const char *val, size_t vl, const char *sep)
 {
     for (int i = 0; i < *nh; i++)
-        if (strlen(h[i].name) == nl && memcmp(h[i].name, name, nl) == 0) {
+        if (strlen(h[i].name) == nl && strncasecmp(h[i].name, name, nl) == 0) {   /* names are stored lower-case */
             size_t ol = strlen(h[i].value), sl = strlen(sep);
             char *j = realloc(h[i].value, ol + sl + vl + 1);
             if (!j) return;

@@ -269,9 +269,9 @@ static int h2_is_text(const uint8_t *p, size_t n)
 }
 
 /* Writes headers as a map (repeated names joined with ", "; pseudo-headers included). */
-static void h2_write_headers(kf_jw *w, const h2_fields *f)
+static void h2_write_headers(kf_jw *w, const char *key, const h2_fields *f)
 {
-    kf_jw_key(w, "headers");
+    kf_jw_key(w, key);
     kf_jw_obj_begin(w);
     size_t i = 0;
     while (i < f->len) {
@@ -506,7 +506,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
     if (t->grpc) { call.protocol = "GRPC"; call.flag = "grpc"; }
     kf_jw *w = kd_emit_begin(s->conn, &call);
     if (!w) return;
-    kf_jw_kbool(w, "http", 1);
+    if (t->grpc) kf_jw_kbool(w, "http", 1);   /* else kd_emit_begin wrote it as the flag */
     kf_jw_kstr(w, "http_version", "2");
     kf_jw_kint(w, "http2_stream_id", t->id);
     const char *method = h2_get(&t->req, ":method");
@@ -538,7 +538,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
     {
         kf_jw_key(w, "request");
         kf_jw_obj_begin(w);
-        h2_write_headers(w, &t->req);
+        h2_write_headers(w, "headers", &t->req);
         h2_write_cookies(w, &t->req, 0);
         kf_jw_kuint(w, "body_size", t->req_body.total);
         if (!t->grpc) h2_write_body(w, &t->req_body, h2_get(&t->req, "content-encoding"), limit);
@@ -547,22 +547,12 @@ static void h2_emit(h2_state *s, h2_stream *t)
     {
         kf_jw_key(w, "response");
         kf_jw_obj_begin(w);
-        h2_write_headers(w, &t->resp);
+        h2_write_headers(w, "headers", &t->resp);
         h2_write_cookies(w, &t->resp, 1);
         kf_jw_kuint(w, "body_size", t->resp_body.total);
         if (!t->grpc) h2_write_body(w, &t->resp_body, h2_get(&t->resp, "content-encoding"), limit);
         if (t->trailers.n) {
-            kf_jw_key(w, "trailers");
-            kf_jw_obj_begin(w);
-            size_t i = 0;
-            while (i < t->trailers.len) {
-                const char *n = t->trailers.buf + i;
-                size_t nl = strlen(n);
-                const char *v = n + nl + 1;
-                kf_jw_kstr(w, n, v);
-                i += nl + 1 + strlen(v) + 1;
-            }
-            kf_jw_obj_end(w);
+            h2_write_headers(w, "trailers", &t->trailers);   /* repeated names joined: one key each */
         }
         kf_jw_obj_end(w);
     }
