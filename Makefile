@@ -53,6 +53,7 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 TOOL_FILES := $(shell find tools lib/kfl -name '*.[ch]')
+GEN_H      := $(BUILD)/gen/kfl_vars.h
 
 .PHONY: all tools units test demo deps install clean fuzz fuzz-smoke bench
 all: tools
@@ -67,9 +68,15 @@ $(BUILD)/libkfl.a: $(KFL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c | $(SKELS)
+$(BUILD)/%.o: %.c | $(SKELS) $(GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# --- the field registry (docs/fields.tsv) -> kfl's variable table; the docs generated from it are
+# committed and checked by tests/bats/fields.bats (scripts/fields docs regenerates them)
+$(BUILD)/gen/kfl_vars.h: docs/fields.tsv scripts/fields
+	@mkdir -p $(@D)
+	scripts/fields gen-c $@
 
 # --- eBPF: bpf/x.bpf.c -> build/gen/x.skel.h (bpftool gen skeleton)
 $(BUILD)/gen/vmlinux.h:
@@ -94,13 +101,13 @@ $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 tools: $(TOOLS:%=$(BIN)/%)
 
 # --- unit tests (each tests/unit/test_x.c is a program printing TAP lines)
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkf.a tests/unit/t.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkf.a tests/unit/t.h $(GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
 # fuzz targets also build with the normal compiler against a replay driver, so every build
 # (gcc, SANITIZE=1) runs their seed corpora as tests (tests/bats/fuzz_replay.bats)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
-$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libkf.a $(TOOL_FILES)
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libkf.a $(TOOL_FILES) $(GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DKF_FUZZ -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
 units: $(UNIT_BIN) $(REPLAY_BIN)
@@ -116,7 +123,7 @@ demo: deps
 # --- fuzzing: libFuzzer with clang; the replay driver runs the seeds under any compiler
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Ilib/kfl -Itools/common -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # a target that needs a tool's code #includes that tool's .c files itself
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) | $(SKELS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) $(GEN_H) | $(SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -DKF_FUZZ -o $@ $< $(LIB_SRC) $(LDLIBS)
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)

@@ -75,6 +75,7 @@ void kfl_regex_free(kfl_regex *re);
 /* ---- variables (vars.c) ---- */
 typedef struct { const char *name, *path; uint8_t type, elem; const char *group; } kfl_var;
 extern const kfl_var kfl_vars[];
+extern const char *const kfl_var_groups[];   /* the groups in the registry's order, NULL-ended */
 extern const size_t kfl_nvars;
 const kfl_var *kfl_var_find(const char *name, size_t n);
 const char *kfl_var_suggest(const char *name, size_t n);       /* closest known name or NULL */

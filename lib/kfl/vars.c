@@ -1,14 +1,12 @@
-/* vars.c — the variables KFL knows: the record's fields (docs/kfl.md reference table, plus the
- * objects docs/schema.md nests them in). A name's path is where it sits in the JSON record
- * ("src.pod.name" is {"src":{"pod":{"name":…}}}); the TCP metrics are also known by their bare
- * names, as Kubeshark's docs write them. Group "kdissect": the further top-level fields kdissect
- * writes (dns_rcode, icmp_code, tlsx_versions…), so filters on them need no --allow-unknown. */
+/* vars.c — the variables KFL knows: every field of the record. The table is generated at build
+ * time from the field registry, docs/fields.tsv (scripts/fields gen-c -> build/gen/kfl_vars.h,
+ * sorted by name for the binary search below); docs/fields.md says how to add a field. A name's
+ * path is where it sits in the JSON record ("src.pod.name" is {"src":{"pod":{"name":…}}}); the
+ * TCP metrics are also known by their bare names, as Kubeshark's docs write them. */
 #include "kfl.h"
 #include <string.h>
 
-const kfl_var kfl_vars[] = {
-#include "vars_table.h"
-};
+#include "kfl_vars.h"
 const size_t kfl_nvars = sizeof kfl_vars / sizeof kfl_vars[0];
 
 const kfl_var *kfl_var_find(const char *name, size_t n)

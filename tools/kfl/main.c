@@ -262,13 +262,11 @@ static char *read_expr_file(const char *path, size_t *n)
 
 static void print_vars(void)
 {
-    const char *groups[] = { "network", "kubernetes", "identity", "flags", "http", "grpc", "dns", "tls", "redis",
-                             "kafka", "amqp", "ldap", "diameter", "sql", "ws", "l4", "conn", "tcp_metrics", "kdissect" };
-    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
-        printf("# %s\n", groups[g]);
+    for (const char *const *g = kfl_var_groups; *g; g++) {
+        printf("# %s\n", *g);
         for (size_t i = 0; i < kfl_nvars; i++) {
             const kfl_var *v = &kfl_vars[i];
-            if (strcmp(v->group, groups[g])) continue;
+            if (strcmp(v->group, *g)) continue;
             char t[48];
             if (v->type == KT_LIST || v->type == KT_MAP)
                 snprintf(t, sizeof t, v->type == KT_LIST ? "list(%s)" : "map(string, %s)", kfl_type_name(v->elem));
