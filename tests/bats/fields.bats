@@ -18,8 +18,8 @@ setup_file() {
   while IFS= read -r f; do
     "$KF_BIN/kdissect" "$f" > "$out/r$i.ndjson" 2>/dev/null || true   # broken captures exit 2; what they wrote counts
     i=$((i + 1))
-  done < <({ find "$KF_CORPUS" -path '*/expected' -prune -o -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) -print
-             find "$KF_ROOT/tests" "$KF_ROOT/samples" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.ksnap' \) -print; } | sort)
+  done < <(find "$KF_CORPUS" "$KF_ROOT/tests" "$KF_ROOT/samples" -path '*/expected' -prune -o -type f \
+             \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' -o -name '*.ksnap' \) -print | sort -u)
   "$KF_BIN/kdissect" --meta "$KF_ROOT/samples/meta-events.ndjson" "$KF_ROOT/samples/demo.ksnap" > "$out/demo-meta.ndjson" 2>/dev/null
   echo "$i" > "$BATS_FILE_TMPDIR/n"
 }
