@@ -497,12 +497,16 @@ static int parse_human_paren(const dt_parts *local, const char *p, const char *e
         if (bestd > 15 * 3600) return -1;
         while (r < close && *r == ' ') r++;
         if (close - r != 3 || strncmp(r, "UTC", 3) != 0) return -1;
-        *ns = best * NS + u.frac;
+        __int128 v = (__int128)best * NS + u.frac;   /* year 1013 does not fit: refused, not wrapped */
+        if (v > INT64_MAX || v < INT64_MIN) return -1;
+        *ns = (int64_t)v;
         return 0;
     }
     while (r < close && *r == ' ') r++;
     if (close - r != 3 || strncmp(r, "UTC", 3) != 0) return -1;
-    *ns = dt_utc_sec(&u) * NS + u.frac;
+    __int128 v = (__int128)dt_utc_sec(&u) * NS + u.frac;
+    if (v > INT64_MAX || v < INT64_MIN) return -1;
+    *ns = (int64_t)v;
     return 0;
 }
 

@@ -126,3 +126,16 @@ PY
     signal_leaves_nothing $sig "$KF_BIN/ksnap" merge "$BATS_TEST_TMPDIR/big.ksnap" -o out.ksnap
   done
 }
+
+@test "kfl matches(): RE2 semantics (Python re as the oracle) in linear time on backtracking bombs" {
+  run timeout 300 python3 "$KF_ROOT/tests/kfl/regex_oracle.py" "$KF_BIN/kfl" 400
+  echo "$output" | tail -20
+  assert_success
+}
+
+@test "time: a pasted UTC date beyond int64 nanoseconds is refused, not wrapped" {
+  run env TZ=Asia/Kolkata "$KF_BIN/kexport" "$SAMPLES/node-worker-1-pods.pcapng" --from '2026-03-15 01:00:00 IST (1013-03-14 19:30:00 UTC)' -o "$BATS_TEST_TMPDIR/x.pcapng"
+  assert_failure 2
+  [[ "${lines[0]}" == *"bad time"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/x.pcapng" ]
+}

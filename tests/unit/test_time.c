@@ -111,6 +111,9 @@ int main(void)
     ok_parse("2026-03-15 01:00:00 IST (2026-03-14 19:30:00 UTC)", 0, 1773516600LL * S);
     ok_parse("2026-03-15 01:00:00.5 IST (19:30:00.5 UTC)", 0, 1773516600LL * S + 500000000);
     bad_parse("2026-03-14 22:53:45 PST");
+    /* issue 21: a pasted UTC date out of int64 nanoseconds is refused (it wrapped silently) */
+    bad_parse("2026-03-15 01:00:00 IST (1013-03-14 19:30:00 UTC)");
+    bad_parse("2026-03-15 01:00:00 IST (9999-03-14 19:30:00 UTC)");
     T_EQ_STR(kf_time_human(T0 * S, 0, 0, b, sizeof b), "2026-03-14 22:53:45 IST (17:23:45 UTC)", "human IST");
     T_EQ_STR(kf_time_human(T0 * S + 123456789, 0, 3, b, sizeof b), "2026-03-14 22:53:45.123 IST (17:23:45.123 UTC)",
              "human IST with ms");
