@@ -53,6 +53,9 @@ demo_records() { [ -s "$W/demo.ndjson" ] || "$KF_BIN/kdissect" "$SAMPLES/demo.ks
   python3 "$REPORT_T/browser.py" "$W/stdin.html" > "$W/stdin.json"
   run jq -r '.dom.tables.slowest[0].command' "$W/stdin.json"
   assert_output --regexp "^kdissect '[^']*/demo\.ksnap' \| kfl 'id == \"[0-9a-f]{16}-[0-9]{6}\"' \| kexport '[^']*/demo\.ksnap' --calls - -o slow-1\.pcapng$"
+  # gzip-compressed standard input: the same page
+  gzip -c "$W/demo.ndjson" | "$KF_BIN/kstat" report -o "$W/gz.html"
+  cmp "$W/stdin.html" "$W/gz.html"
   id=$(jq -r '.dom.tables.slowest[0].id' "$W/stdin.json")
   cd "$KF_ROOT"
   run bash -c "PATH=$KF_BIN:\$PATH; $(jq -r '.dom.tables.slowest[0].command | sub(" \\| kexport .*"; "")' "$W/stdin.json") | jq -r .id"
@@ -96,6 +99,8 @@ demo_records() { [ -s "$W/demo.ndjson" ] || "$KF_BIN/kdissect" "$SAMPLES/demo.ks
   # from a pipe, and gzip-compressed
   : | "$KF_BIN/kstat" report > "$W/empty2.html"
   grep -q 'id="no-records"' "$W/empty2.html"
+  : | gzip -c | "$KF_BIN/kstat" report > "$W/empty3.html"
+  grep -q 'id="no-records"' "$W/empty3.html"
 }
 
 @test "report of records without Kubernetes context: IPs and DNS names are the map's nodes" {
