@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # kstat report of a live capture: tests/l7live/capture-incident.sh makes a small incident inside a
-# network namespace it creates (HTTP 503s, a slow dependency, a gRPC NOT_FOUND, DNS NXDOMAIN from
-# dnsmasq), kdissect turns it into records, and headless Chromium opens the page. The judges: the
+# network namespace it creates (HTTP 503s and a 500 passed on as 502, a slow dependency, a gRPC
+# NOT_FOUND, DNS NXDOMAIN from dnsmasq), kdissect turns it into records, and headless Chromium
+# opens the page. The judges: the
 # browser (no console error, no request), kstat map --format json (the map), kstat --json (the
 # failing-endpoints table), Python over the records (slowest calls, DNS failures, TCP trouble),
 # kfl (each row's command), and what the clients were told to do.
@@ -31,6 +32,11 @@ setup() {
   j() { jq -r "$1" "$W/live.json"; }
   # four 503s from /api/pay, found through DNS: the frontend is a DNS name on the map
   [ "$(j '.dom.tables.failing[] | select(.protocol == "HTTP" and .endpoint == "GET /api/pay") | "\(.calls) \(.errors) \(.dst)"')" = "4 4 frontend.kf.test" ]
+  # order 5: the backend's 500 passed on as 502, on endpoints kstat templates ({id}); their
+  # commands (path.matches) select the 6 calls of each (check_commands ran them)
+  [ "$(j '.dom.tables.failing[] | select(.endpoint == "GET /api/orders/{id}") | "\(.calls) \(.errors) \(.src) \(.dst)"')" = "6 1 $(j '.dom.tables.failing[] | select(.endpoint == "GET /api/pay") | .src') frontend.kf.test" ]
+  [ "$(j '.dom.tables.failing[] | select(.endpoint == "GET /stock/{id}") | "\(.calls) \(.errors) \(.src)"')" = "6 1 frontend.kf.test" ]
+  j '.dom.tables.failing[] | select(.endpoint == "GET /stock/{id}") | .command' | grep -q 'path.matches('
   # the gRPC service answered NOT_FOUND once among four GetOrder calls
   [ "$(j '.dom.tables.failing[] | select(.protocol == "GRPC") | "\(.endpoint) \(.calls) \(.errors)"')" = "/kf.live.Orders/GetOrder 4 1" ]
   # the slow dependency: the slowest calls are the frontend's calls to the backend (>= 250 ms)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A small incident on one namespace loopback, for `kstat report`'s live test: a client (.1) calls
 # a frontend (.2, found through DNS) whose /api/orders/N waits on a slow backend (.3, 250 ms per
-# answer) and whose /api/pay answers 503; a gRPC service (.4) answers NOT_FOUND to one call in
+# answer, a 500 for order 5, passed on as 502) and whose /api/pay answers 503; a gRPC service (.4) answers NOT_FOUND to one call in
 # four; the DNS server (.5, dnsmasq) answers NXDOMAIN for names it does not know.
 # Usage: capture-incident.sh OUTDIR -> OUTDIR/incident.pcap (+ OUTDIR/client.log)
 L7_PROTO=incident

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """HTTP servers for tests/l7live/capture-incident.sh: a small incident on one loopback.
-    servers.py backend ADDR PORT           every answer 250 ms late (the slow dependency)
-    servers.py frontend ADDR PORT BACKEND  /api/orders/N calls the backend (from ADDR), /api/pay
+    servers.py backend ADDR PORT           every answer 250 ms late (the slow dependency); /stock/5
+                                           answers 500
+    servers.py frontend ADDR PORT BACKEND  /api/orders/N calls the backend (from ADDR; 502 when it
+                                           fails), /api/pay
                                            answers 503, /health 200
 Both serve until killed; one line on stdout once listening."""
 import http.client
@@ -30,6 +32,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if mode == 'backend':
             time.sleep(0.25)
+            if self.path == '/stock/5':
+                return self.reply(500, 'stock db down\n')
             return self.reply(200, 'stock ok\n')
         if self.path.startswith('/api/orders/'):
             c = http.client.HTTPConnection(sys.argv[4], 8081, timeout=5, source_address=(addr, 0))
