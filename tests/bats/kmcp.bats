@@ -118,7 +118,7 @@ check_every_tool() {
 }
 
 start_http() { # ARGS…: kmcp --http on a free loopback port; sets URL, HTTP_PID
-  "$KF_BIN/kmcp" --http 127.0.0.1:0 "$@" 2>"$T/http.err" 3>&- &
+  "${KMCP:-$KF_BIN/kmcp}" --http 127.0.0.1:0 "$@" 2>"$T/http.err" 3>&- &
   HTTP_PID=$!
   for _ in $(seq 100); do grep -q 'listening on' "$T/http.err" && break; sleep 0.05; done
   URL=$(sed -n 's/^kmcp: listening on //p' "$T/http.err")
@@ -312,6 +312,71 @@ EOF
   [ "$(step 0 | jq '.progress | length')" -ge 1 ]
   [ "$(step 0 | jq '.progress[0].total')" -eq 100 ]
   step 0 | jq -e '.progress[-1].message | test("dissecting: [0-9]+ records")'
+}
+
+@test "kmcp: progress over Streamable HTTP comes as an event stream before the answer" {
+  need_mcp_clients
+  slow_bin
+  cp "$SAMPLES/demo.ksnap" "$SNAPS/"
+  KMCP=$T/bin/kmcp start_http --snapshots "$SNAPS"
+  echo '[{"call":"start_snapshot_dissection","args":{"snapshot":"demo","wait_seconds":2},"progress":true}]' |
+    "$MCP_NODE" "$MCP_DIR/client.mjs" --http "$URL" >"$T/out.jsonl" 2>"$T/client.err" 3>&-
+  [ "$(sc 0 .status)" = running ]
+  [ "$(step 0 | jq '.progress | length')" -ge 1 ]
+  # the same with curl: text/event-stream, the progress notification, then the answer
+  init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+  hdrs=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+  sid=$(curl -s -D - -o /dev/null "${hdrs[@]}" -d "$init" "$URL" | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+  call='{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"get_snapshot_dissection_status","arguments":{"snapshot":"demo","wait_seconds":1},"_meta":{"progressToken":"p1"}}}'
+  curl -s -D "$T/h" "${hdrs[@]}" -H "Mcp-Session-Id: $sid" -d "$call" "$URL" >"$T/sse"
+  grep -qi '^content-type: text/event-stream' "$T/h"
+  sed -n 's/^data: //p' "$T/sse" | head -1 | jq -e '.method == "notifications/progress" and .params.progressToken == "p1"'
+  sed -n 's/^data: //p' "$T/sse" | tail -1 | jq -e '.id == 9 and .result.structuredContent.status == "running"'
+}
+
+@test "kmcp: every time form the CLIs take (epoch ms as a number, local time, RFC 3339 with an offset) selects the same calls jq does" {
+  need_mcp_clients
+  cp "$SAMPLES/demo.ksnap" "$SNAPS/"
+  from_ms=$(date -u -d 2026-11-26T06:55:50Z +%s)000
+  steps='[{"call":"start_snapshot_dissection","args":{"snapshot":"demo","wait_seconds":60}},
+ {"call":"list_api_calls","args":{"snapshot":"demo","kfl":"http","start_time":'$from_ms',"end_time":"2026-11-26 06:55:55.4"}},
+ {"call":"list_api_calls","args":{"snapshot":"demo","kfl":"http","start_time":"2026-11-26T08:55:50+02:00","end_time":"2026-11-26T06:55:55.400Z"}}]'
+  mcp_stdio "$steps" --snapshots "$SNAPS"
+  want=$(zcat "$SNAPS/demo.dissection/calls.ndjson.gz" | jq -r 'select(.http and .timestamp >= "2026-11-26T06:55:50" and .timestamp <= "2026-11-26T06:55:55.4") | .id' | tr '\n' ' ')
+  [ -n "$want" ]
+  [ "$(sc 1 '.calls[].id' | tr '\n' ' ')" = "$want" ]
+  [ "$(sc 2 '.calls[].id' | tr '\n' ' ')" = "$want" ]
+}
+
+@test "kmcp: results are capped by bytes too: truncated, a cursor, and the pages add up to every call" {
+  need_mcp_clients
+  cp "$SAMPLES/demo.ksnap" "$SNAPS/"
+  steps='[{"call":"start_snapshot_dissection","args":{"snapshot":"demo","wait_seconds":60}},
+ {"call":"list_api_calls","args":{"snapshot":"demo","limit":1000},"label":"p1"},
+ {"call":"list_api_calls","args":{"snapshot":"demo","limit":1000,"cursor":"$p1.next_cursor"},"label":"p2"},
+ {"call":"list_api_calls","args":{"snapshot":"demo","limit":1000,"cursor":"$p2.next_cursor"},"label":"p3"},
+ {"call":"list_api_calls","args":{"snapshot":"demo","limit":1000,"cursor":"$p3.next_cursor"},"label":"p4"},
+ {"call":"list_api_calls","args":{"snapshot":"demo","limit":1000,"cursor":"$p4.next_cursor"}}]'
+  # the dissection in gzip members of 4 KiB of records (index.tsv says where each starts), so
+  # the pages after a cursor start reading in the middle of the file
+  KMCP_CHUNK_BYTES=4096 mcp_stdio "$steps" --snapshots "$SNAPS" --max-bytes 16K
+  [ "$(wc -l < "$SNAPS/demo.dissection/index.tsv")" -ge 10 ]
+  [ "$(zcat "$SNAPS/demo.dissection/calls.ndjson.gz" | wc -l)" -eq "$("$KF_BIN/kdissect" "$SNAPS/demo.ksnap" | wc -l)" ]
+  [ "$(sc 1 .truncated)" = true ] && [ "$(sc 1 .truncated_by)" = bytes ]
+  got= last=0
+  for i in 1 2 3 4 5; do
+    step $i | jq -e '(.result.structuredContent | tostring | length) <= 16384' >/dev/null
+    got+=$(sc $i '.calls[].id' | tr '\n' ' ')
+    [ "$(sc $i .truncated)" = false ] && { last=$i; break; }
+  done
+  [ "$last" -ge 2 ]                     # more than one page, and the last one says so
+  want=$(zcat "$SNAPS/demo.dissection/calls.ndjson.gz" | jq -r 'select((.conn // false | not) and (.flow // false | not)) | .id' | tr '\n' ' ')
+  [ "$got" = "$want" ] || { echo "got  $got"; echo "want $want"; false; }
+  # every call found by its id from its member
+  ids=$(zcat "$SNAPS/demo.dissection/calls.ndjson.gz" | jq -r .id | awk 'NR % 9 == 1')
+  steps=$(for id in $ids; do printf '{"call":"get_api_call","args":{"snapshot":"demo","id":"%s"}}\n' "$id"; done | jq -s -c .)
+  mcp_stdio "$steps" --snapshots "$SNAPS"
+  [ "$(jq -r '.result.structuredContent.call.id' "$T/out.jsonl" | grep -v null | tr '\n' ' ')" = "$(echo $ids) " ]
 }
 
 @test "kmcp: killed mid-dissection (SIGKILL): the next start removes the half-written folder" {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 const argv = process.argv.slice(2);
 let transport;
 if (argv[0] === '--stdio') {
-  transport = new StdioClientTransport({ command: argv[1], args: argv.slice(2), stderr: 'inherit' });
+  transport = new StdioClientTransport({ command: argv[1], args: argv.slice(2), stderr: 'inherit', env: { ...process.env } });
 } else if (argv[0] === '--http') {
   const headers = {};
   const ti = argv.indexOf('--token');

@@ -96,16 +96,46 @@ void kmcp_dissect_startup(void)
 }
 
 /* --- the worker */
+/* calls.ndjson.gz is written as gzip members of about CHUNK bytes of records each, and
+ * index.tsv says where each member starts ("<first record index>\t<byte offset>"), so one record
+ * or a page after a cursor is read from its member on, not from the start (concatenated members
+ * are plain gzip to zcat, kfl and kstat). */
+#define CHUNK (4u << 20)
 typedef struct sink {
     job *j;
     gzFile gz;
-    int failed;
+    const char *path;
+    FILE *index;
+    size_t chunk_bytes, chunk;
+    int failed, started;
 } sink;
+
+long long kmcp_record_index(const char *line, size_t len)
+{
+    const char *id = memmem(line, len < 200 ? len : 200, "\"id\":\"", 6);
+    if (!id) return -1;
+    id += 6;
+    const char *q = memchr(id, '"', (size_t)(line + len - id));
+    const char *d = q ? memrchr(id, '-', (size_t)(q - id)) : NULL;
+    return d ? strtoll(d + 1, NULL, 10) : -1;
+}
 
 static int on_record(void *arg, char *line, size_t len)
 {
     sink *s = arg;
     if (!len) return 0;
+    if (!s->started || s->chunk_bytes >= s->chunk) {      /* a new member starts with this record */
+        long long off = 0;
+        if (s->started) {
+            struct stat st;
+            if (gzclose(s->gz) != Z_OK || stat(s->path, &st) < 0 || !(s->gz = gzopen(s->path, "ab3"))) { s->gz = NULL; s->failed = 1; return 1; }
+            off = (long long)st.st_size;
+        }
+        if (fprintf(s->index, "%lld\t%lld\n", kmcp_record_index(line, len), off) < 0) { s->failed = 1; return 1; }
+        s->started = 1;
+        s->chunk_bytes = 0;
+    }
+    s->chunk_bytes += len + 1;
     if (gzwrite(s->gz, line, (unsigned)len) != (int)len || gzwrite(s->gz, "\n", 1) != 1) { s->failed = 1; return 1; }
     job *j = s->j;
     const char *t = strstr(line, "\"timestamp\":\"");
@@ -206,12 +236,24 @@ static void *worker(void *arg)
     set_phase(j, "dissecting");
     if (asprintf(&calls, "%s/calls.ndjson.gz", tmp) < 0) goto out;
     {
-        sink s = {.j = j, .gz = gzopen(calls, "wb3")};
-        if (!s.gz) { fail(j, "cannot write calls.ndjson.gz: %s", strerror(errno)); goto out; }
+        char *ixp = NULL;
+        if (asprintf(&ixp, "%s/index.tsv", tmp) < 0) goto out;
+        sink s = {.j = j, .gz = gzopen(calls, "wb3"), .path = calls, .index = fopen(ixp, "we"), .chunk = CHUNK};
+        const char *cb = getenv("KMCP_CHUNK_BYTES");       /* tests: many members from a small input */
+        if (cb && atoi(cb) > 0) s.chunk = (size_t)atoi(cb);
+        free(ixp);
+        if (!s.gz || !s.index) {
+            fail(j, "cannot write calls.ndjson.gz: %s", strerror(errno));
+            if (s.gz) gzclose(s.gz);
+            if (s.index) fclose(s.index);
+            goto out;
+        }
         char *av[] = {"kdissect", snap, NULL};
         kmcp_run r = {.argv = {av}, .nstages = 1, .out_fd = -1, .on_line = on_record, .arg = &s, .cancel = &j->cancel};
         int rc = kmcp_run_pipeline(&r);
-        int zc = gzclose(s.gz);
+        int zc = s.gz ? gzclose(s.gz) : Z_ERRNO;
+        if (fflush(s.index) != 0 || fsync(fileno(s.index)) < 0) s.failed = 1;
+        if (fclose(s.index) != 0) s.failed = 1;
         if (rc < 0 || r.cancelled || s.failed || zc != Z_OK || (r.status[0] != 0 && r.status[0] != 1)) {
             msg = s.failed || zc != Z_OK ? strdup("writing calls.ndjson.gz failed (disk full?)") : kmcp_run_message(&r);
             fail(j, r.cancelled ? "cancelled" : "kdissect failed: %s", msg);
@@ -485,4 +527,19 @@ void kmcp_dissect_shutdown(void)
         j->joined = 1;
     }
     pthread_mutex_unlock(&mu);
+}
+
+long long kmcp_dissect_offset(const char *name, long long ix)
+{
+    char *p = kmcp_dissect_file(name, "index.tsv");
+    FILE *f = p ? fopen(p, "re") : NULL;
+    free(p);
+    if (!f) return 0;
+    long long first, off, best = 0;
+    while (fscanf(f, "%lld\t%lld\n", &first, &off) == 2) {
+        if (first > ix) break;
+        best = off;
+    }
+    fclose(f);
+    return best;
 }

@@ -83,6 +83,7 @@ typedef struct kmcp_run {
     char **argv[4];          /* pipeline stages; argv[0] of each is a tool name (found in bindir) */
     int nstages;
     const char *in_path;     /* first stage's stdin (NULL: /dev/null) */
+    long long in_offset;     /* read in_path from this byte on */
     int out_fd;              /* >= 0: last stage writes here instead of a callback */
     kmcp_line_fn on_line;
     void *arg;
@@ -115,6 +116,10 @@ json_t *kmcp_dissect_list(void);
 int kmcp_dissect_delete(const char *name);
 /* paths of a completed dissection's files (NULL when not complete); malloc'd */
 char *kmcp_dissect_file(const char *name, const char *file);
+/* the record index in a record's id ("…-000123" -> 123), -1 if none */
+long long kmcp_record_index(const char *line, size_t len);
+/* byte offset of the gzip member of calls.ndjson.gz holding record index ix (0 without an index) */
+long long kmcp_dissect_offset(const char *name, long long ix);
 /* waits for a dissection to finish, reporting progress to r; 0 done, -1 cancelled/failed */
 int kmcp_dissect_wait(kmcp_req *r, const char *name, int timeout_s);
 

@@ -81,6 +81,7 @@ int kmcp_run_pipeline(kmcp_run *r)
         kmcp_buf_add(&r->err, m, strlen(m), ERR_CAP);
         goto out;
     }
+    if (r->in_offset > 0 && lseek(in, (off_t)r->in_offset, SEEK_SET) < 0) goto out;
     if (pipe2(errp, O_CLOEXEC) < 0) goto out;
     if (r->out_fd < 0 && pipe2(outp, O_CLOEXEC) < 0) goto out;
     prev = in;

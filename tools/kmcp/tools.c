@@ -667,11 +667,14 @@ static json_t *compact(json_t *rec)
     return o;
 }
 
-static long long id_index(const char *id)
+static long long kmcp_record_index_of(const char *id)
 {
     const char *d = id ? strrchr(id, '-') : NULL;
-    return d ? strtoll(d + 1, NULL, 10) : -1;
+    char *e;
+    long long v = d ? strtoll(d + 1, &e, 10) : -1;
+    return d && *e == 0 && d[1] ? v : -1;
 }
+
 
 typedef struct page {
     size_t limit, bytes_cap, bytes, matched;
@@ -710,10 +713,10 @@ static json_t *l4_row(json_t *rec)
 static int page_line(void *arg, char *line, size_t len)
 {
     page *p = arg;
+    long long ix = kmcp_record_index(line, len);       /* before parsing: skipping is cheap */
+    if (ix >= 0 && ix <= p->after) return 0;
     json_t *rec = json_loadb(line, len, 0, NULL);
     if (!rec) return 0;
-    long long ix = id_index(json_string_value(json_object_get(rec, "id")));
-    if (ix <= p->after) { json_decref(rec); return 0; }
     if (json_array_size(p->rows) >= p->limit) {
         p->truncated = 1;
         snprintf(p->reason, sizeof p->reason, "limit");
@@ -743,7 +746,7 @@ static int page_line(void *arg, char *line, size_t len)
     }
     p->bytes += n;
     json_array_append_new(p->rows, row);
-    p->last_index = ix;
+    p->last_index = ix >= 0 ? ix : p->last_index;
     json_decref(rec);
     return 0;
 }
@@ -780,8 +783,10 @@ static int list_records(kmcp_req *req, targs *t, int l4)
     char *expr = kfl_expr(l4 ? "(conn || flow)" : "!(conn || flow)", kfl, from, to);
     page p = {.limit = (size_t)limit, .bytes_cap = g_cfg.max_bytes - 4096, .after = after, .fields = fields, .nfields = nf,
               .l4 = l4, .rows = json_array(), .last_index = after};
-    char *av[] = {"kfl", expr, calls, NULL};
-    kmcp_run r = {.argv = {av}, .nstages = 1, .out_fd = -1, .on_line = page_line, .arg = &p, .req = req, .timeout_s = 3600};
+    /* after a cursor, kfl reads from the gzip member holding the next record on */
+    char *av[] = {"kfl", expr, "-", NULL};
+    kmcp_run r = {.argv = {av}, .nstages = 1, .out_fd = -1, .on_line = page_line, .arg = &p, .req = req, .timeout_s = 3600,
+                  .in_path = calls, .in_offset = after >= 0 ? kmcp_dissect_offset(nm, after + 1) : 0};
     int rc = kmcp_run_pipeline(&r);
     if (rc < 0 || r.cancelled || (!r.stopped && r.status[0] != 0 && r.status[0] != 1)) {
         char *m = kmcp_run_message(&r);
@@ -841,8 +846,11 @@ static int t_get_api_call(kmcp_req *req, targs *t)
     char *expr = NULL;
     if (asprintf(&expr, "id == \"%s\"", id) < 0) { free(calls); return 0; }
     one o = {id, NULL};
-    char *av[] = {"kfl", "-m", "1", expr, calls, NULL};
-    kmcp_run r = {.argv = {av}, .nstages = 1, .out_fd = -1, .on_line = one_line, .arg = &o, .req = req, .timeout_s = 3600};
+    /* from the gzip member that holds it (index.tsv), not from the start */
+    char *av[] = {"kfl", "-m", "1", expr, "-", NULL};
+    long long ix = kmcp_record_index_of(id);
+    kmcp_run r = {.argv = {av}, .nstages = 1, .out_fd = -1, .on_line = one_line, .arg = &o, .req = req, .timeout_s = 3600,
+                  .in_path = calls, .in_offset = ix >= 0 ? kmcp_dissect_offset(nm, ix) : 0};
     kmcp_run_pipeline(&r);
     if (r.cancelled) kmcp_result_error(t->res, "Cancelled.");
     else if (!o.rec) kmcp_result_error(t->res, "No call with id '%s' in snapshot '%s'.", id, nm);
