@@ -334,6 +334,27 @@ EOF
   sed -n 's/^data: //p' "$T/sse" | tail -1 | jq -e '.id == 9 and .result.structuredContent.status == "running"'
 }
 
+@test "kmcp: an HTTP client that disconnects while waiting for its dissection: the dissection stops, nothing is left" {
+  slow_bin
+  cp "$SAMPLES/demo.ksnap" "$SNAPS/"
+  KMCP=$T/bin/kmcp start_http --snapshots "$SNAPS"
+  init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+  hdrs=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+  sid=$(curl -s -D - -o /dev/null "${hdrs[@]}" -d "$init" "$URL" | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+  call='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"start_snapshot_dissection","arguments":{"snapshot":"demo","wait_seconds":60}}}'
+  run curl -s --max-time 2 "${hdrs[@]}" -H "Mcp-Session-Id: $sid" -d "$call" "$URL"
+  [ "$status" -eq 28 ]                          # curl gave up: the connection is closed
+  status_call='{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_snapshot_dissection_status","arguments":{"snapshot":"demo"}}}'
+  for _ in $(seq 50); do
+    st=$(curl -s "${hdrs[@]}" -H "Mcp-Session-Id: $sid" -d "$status_call" "$URL" | jq -r .result.structuredContent.status)
+    [ "$st" = not_started ] && break
+    sleep 0.1
+  done
+  [ "$st" = not_started ]
+  ! kill -0 "$(cat "$KD_PID_FILE")" 2>/dev/null
+  [ -z "$(ls -A "$SNAPS" | grep -v -e '^demo.ksnap$' -e '^exports$')" ] || { ls -la "$SNAPS"; false; }
+}
+
 @test "kmcp: every time form the CLIs take (epoch ms as a number, local time, RFC 3339 with an offset) selects the same calls jq does" {
   need_mcp_clients
   cp "$SAMPLES/demo.ksnap" "$SNAPS/"

@@ -508,7 +508,7 @@ int kmcp_dissect_wait(kmcp_req *r, const char *name, int timeout_s)
         if (!done) kmcp_progress(r, p * 100.0, 100.0, m);
         json_decref(s);
         if (done) return 0;
-        if (r && r->cancelled) return -1;
+        if (kmcp_req_cancelled(r)) return -1;
         if (kf_now_ns() > until) return 1;
         usleep(200000);
     }

@@ -153,6 +153,14 @@ static void conn_send(void *sink, json_t *msg)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* the peer closed the connection (POLLRDHUP: its FIN arrived) while we work on its request */
+static int http_gone(void *sink)
+{
+    conn *c = sink;
+    struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+    return c->broken || (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)));
+}
+
 static const char *hdr(char **names, char **vals, int n, const char *name)
 {
     for (int i = 0; i < n; i++) if (!strcasecmp(names[i], name)) return vals[i];
@@ -348,6 +356,7 @@ int kmcp_serve_http(const char *addr, const char *token_file, int allow_remote)
         }
         snprintf(port, sizeof port, "%s", colon + 1);
     }
+    kmcp_client_gone = http_gone;
     if (token_file) {
         FILE *f = fopen(token_file, "r");
         if (!f) kf_die(KF_EXIT_ERR, "%s: %s", token_file, strerror(errno));

@@ -35,6 +35,10 @@ struct kmcp_req {
     double last_progress;
     kmcp_req *next;              /* in the session's list of requests in flight */
 };
+/* Set by a transport that can tell when the client behind a sink went away (HTTP: the
+ * connection closed); a request whose client is gone is treated as cancelled. */
+extern int (*kmcp_client_gone)(void *sink);
+int kmcp_req_cancelled(kmcp_req *r);
 /* Sends notifications/progress when the client asked for it (progress only grows). */
 void kmcp_progress(kmcp_req *r, double progress, double total, const char *message);
 

@@ -29,6 +29,15 @@ static json_t *result_msg(json_t *id, json_t *result)
     return json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result);
 }
 
+int (*kmcp_client_gone)(void *sink);
+
+int kmcp_req_cancelled(kmcp_req *r)
+{
+    if (!r) return 0;
+    if (!r->cancelled && kmcp_client_gone && kmcp_client_gone(r->sink)) r->cancelled = 1;
+    return r->cancelled;
+}
+
 void kmcp_session_init(kmcp_session *s)
 {
     memset(s, 0, sizeof *s);

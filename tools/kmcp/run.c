@@ -53,7 +53,7 @@ static int64_t mono_ms(void)
 
 static int want_stop(kmcp_run *r)
 {
-    return (r->req && r->req->cancelled) || (r->cancel && *r->cancel);
+    return kmcp_req_cancelled(r->req) || (r->cancel && *r->cancel);
 }
 
 int kmcp_run_pipeline(kmcp_run *r)
