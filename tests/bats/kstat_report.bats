@@ -206,3 +206,17 @@ EOF
   python3 "$REPORT_T/browser.py" "$W/again.html" > "$W/again.json"
   diff <(jq -S '.dom.tables' "$W/example.json") <(jq -S '.dom.tables' "$W/again.json")
 }
+
+@test "report of records over two days: the charts step in 30 minutes, chosen from a plain file's first and last record" {
+  demo_records
+  jq -c 'select(.protocol == "HTTP")' "$W/demo.ndjson" | head -3 |
+    jq -c '.timestamp = "2026-03-1\(input_line_number + 3)T10:00:00.000000000Z"' > "$W/days.ndjson"
+  run "$KF_BIN/kstat" report -o "$W/days.html" "$W/days.ndjson"
+  assert_success
+  grep -q 'busiest destinations, per 30m00s' "$W/days.html"
+  # read from a pipe the finest step is 1 s, widened to the same 30 minutes for the chart
+  "$KF_BIN/kstat" report -o "$W/days2.html" < "$W/days.ndjson"
+  grep -q 'busiest destinations, per 30m00s' "$W/days2.html"
+  browse "$W/days.html" days
+  [ "$(jq '.dom.charts[0].points' "$W/days.json")" -eq 3 ]
+}

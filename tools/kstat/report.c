@@ -16,12 +16,15 @@
 #include "kf_tool.h"
 #include "report_html.h"
 #include "report_svg.h"
+#include <fcntl.h>
 #include <getopt.h>
 #include "kfl.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define KR_MAX_KEYS 100000       /* distinct DNS names / TCP edges / nodes kept; the rest: "(other)" */
 #define KR_CELL 160              /* characters of a string shown in a table cell */
@@ -750,8 +753,10 @@ static void section_charts(rep *R, kr_buf *b)
     }
     /* bucket width: the step, widened so a chart has at most 120 points */
     int64_t span = R->tmax - R->tmin;
+    static const int64_t mult[] = {1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400};
     int64_t w = R->step_ns;
-    while (span / w > 120) w += R->step_ns;
+    for (size_t i = 0; i < sizeof mult / sizeof *mult && span / w > 120; i++) w = R->step_ns * mult[i];
+    while (span / w > 120) w *= 2;
     int64_t t0 = R->tmin - (R->tmin % w + w) % w;
     int64_t t1 = R->tmax - (R->tmax % w + w) % w + w;
     kr_line *err = calloc(k, sizeof *err), *p99 = calloc(k, sizeof *p99);
@@ -1166,6 +1171,62 @@ static void page(rep *R, kr_buf *b)
     kr_printf(b, "<script>%s</script>\n</body></html>\n", JS);
 }
 
+/* The time of a record line from its "timestamp" member (kdissect writes it near the start). */
+static int line_ts(const char *p, size_t n, int64_t *ts)
+{
+    const char *k = memmem(p, n, "\"timestamp\":\"", 13);
+    if (!k) return -1;
+    k += 13;
+    const char *e = memchr(k, '"', (size_t)(p + n - k));
+    return e ? kf_time_parse_rfc3339(k, (size_t)(e - k), ts) : -1;
+}
+
+/* The span of a plain (not compressed) regular file of records, from its first and last line
+ * (kdissect writes records in time order); -1 when it cannot be told cheaply. */
+static int file_span(const char *path, int64_t *first, int64_t *last)
+{
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    int rc = -1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 2) {
+        ssize_t k = pread(fd, buf, sizeof buf, 0);
+        if (k > 2 && !((unsigned char)buf[0] == 0x1f && (unsigned char)buf[1] == 0x8b)) {
+            const char *nl = memchr(buf, '\n', (size_t)k);
+            size_t l1 = nl ? (size_t)(nl - buf) : (size_t)k;
+            off_t off = st.st_size > (off_t)sizeof buf ? st.st_size - (off_t)sizeof buf : 0;
+            ssize_t m = line_ts(buf, l1, first) == 0 ? pread(fd, buf, sizeof buf, off) : -1;
+            while (m > 0 && buf[m - 1] == '\n') m--;
+            if (m > 0) {
+                const char *q = memrchr(buf, '\n', (size_t)m);
+                const char *ls = q ? q + 1 : (off == 0 ? buf : NULL);
+                if (ls && line_ts(ls, (size_t)(buf + m - ls), last) == 0 && *last >= *first) rc = 0;
+            }
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+/* the charts' step when none is given: 1 s, or for files whose span can be read, the round step
+ * that gives at most about 120 points (so a window of days keeps few buckets per destination) */
+static int64_t auto_step(char **files, int nfiles)
+{
+    static const int64_t steps[] = {1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400};
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    if (nfiles == 0) return KF_NS_PER_SEC;
+    for (int i = 0; i < nfiles; i++) {
+        int64_t a, b;
+        if (!strcmp(files[i], "-") || file_span(files[i], &a, &b) < 0) return KF_NS_PER_SEC;
+        if (a < lo) lo = a;
+        if (b > hi) hi = b;
+    }
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+        if ((hi - lo) / (steps[i] * KF_NS_PER_SEC) <= 120) return steps[i] * KF_NS_PER_SEC;
+    return 86400 * KF_NS_PER_SEC;
+}
+
 static void usage(void)
 {
     printf("Usage: kstat report [OPTIONS] [FILE...]\n"
@@ -1180,8 +1241,9 @@ static void usage(void)
            "      --top N          rows per table (default 15)\n"
            "      --top-edges N    edges drawn on the map, the busiest (default 40; the rest are counted)\n"
            "      --services N     destinations in the charts (default 6)\n"
-           "      --step DUR       the charts' finest time step (default 1s; widened to at most 120\n"
-           "                       points; a long window reads with less memory at --step 1m)\n"
+           "      --step DUR       the charts' finest time step (default: 1s, or for plain files the\n"
+           "                       round step giving about 120 points; a long window read from a pipe\n"
+           "                       takes less memory with --step 1m); widened to at most 120 points\n"
            "  -h, --help           this help\n"
            "\n"
            "Example:\n"
@@ -1226,7 +1288,7 @@ static void rep_free(rep *R)
 
 int kst_report_main(int argc, char **argv)
 {
-    rep R = {.top = 15, .top_edges = 40, .services = 6, .step_ns = KF_NS_PER_SEC};
+    rep R = {.top = 15, .top_edges = 40, .services = 6, .step_ns = 0};
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"title", required_argument, 0, 't'},
         {"top", required_argument, 0, 'T'}, {"top-edges", required_argument, 0, 'E'},
@@ -1250,6 +1312,7 @@ int kst_report_main(int argc, char **argv)
     }
     R.files = argv + optind;
     R.nfiles = argc - optind;
+    if (!R.step_ns) R.step_ns = auto_step(R.files, R.nfiles);
     char err[512];
     kst_opts go = {.want_groups = 1, .want_map = 1};
     R.ga = kst_agg_new(&go, err, sizeof err);
