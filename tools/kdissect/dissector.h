@@ -57,6 +57,21 @@ typedef struct kd_pref {
     uint32_t file;
 } kd_pref;
 
+/* Time arithmetic that saturates instead of overflowing (signed overflow is undefined, and a
+ * capture's timestamps may sit anywhere in int64: pcapng's are 64-bit units): a - b, and a + d. */
+static inline int64_t kd_ts_diff(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) return a > b ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t kd_ts_add(int64_t a, int64_t d)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, d, &r)) return d > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* Options the user gave that dissectors honour. */
 typedef struct kd_opts {
     size_t body_limit;          /* --body-limit: bytes of decoded body kept in a record (4096) */

@@ -181,6 +181,29 @@ static int ht_grow(kd_engine *e)
     return 0;
 }
 
+static int fht_grow(kd_engine *e)
+{
+    size_t nc = e->fhtcap ? e->fhtcap * 2 : KD_FLOW_BUCKETS;
+    kd_flow **nt = calloc(nc, sizeof *nt);
+    if (!nt) return -1;
+    /* each chain moves in its order (appended at the tail), so flows of one bucket keep their
+     * relative order: the order records of equal time are written in does not depend on when
+     * the table grew */
+    kd_flow **tail = NULL;
+    if (e->fhtcap) { tail = calloc(nc, sizeof *tail); if (!tail) { free(nt); return -1; } }
+    for (size_t i = 0; i < e->fhtcap; i++)
+        for (kd_flow *f = e->fht[i], *n; f; f = n) {
+            n = f->hnext; f->hnext = NULL;
+            size_t b = f->hash & (nc - 1);
+            if (tail[b]) tail[b]->hnext = f; else nt[b] = f;
+            tail[b] = f;
+        }
+    free(tail);
+    mem_add(e, (long)((nc - e->fhtcap) * sizeof *nt));
+    free(e->fht); e->fht = nt; e->fhtcap = nc;
+    return 0;
+}
+
 /* flows: client ip, server ip, server port, protocol */
 static kd_flow *flow_get(kd_engine *e, kd_conn *c)
 {
@@ -188,14 +211,12 @@ static kd_flow *flow_get(kd_engine *e, kd_conn *c)
     const kf_addr *ca = &c->info.addr[cl], *sa = &c->info.addr[!cl];
     uint16_t sp = c->info.port[!cl];
     uint64_t h = kd_mix64(hash_bytes(hash_bytes(KD_FNV_OFFSET, ca->a, 16), sa->a, 16) ^ sp ^ ((uint64_t)c->info.ipproto << 16));
-    if (!e->fhtcap) {
-        e->fhtcap = KD_FLOW_BUCKETS;
-        e->fht = calloc(e->fhtcap, sizeof *e->fht);
-        if (!e->fht) { e->fhtcap = 0; return NULL; }
-    }
+    if (!e->fhtcap && fht_grow(e) != 0) return NULL;
     for (kd_flow *f = e->fht[h & (e->fhtcap - 1)]; f; f = f->hnext)
         if (f->hash == h && f->ipproto == c->info.ipproto && f->sport == sp && kf_addr_eq(&f->ca, ca) && kf_addr_eq(&f->sa, sa))
             return f;
+    /* the table doubles at 3/4 load: a lookup stays O(1) however many flows there are */
+    if (e->nflows + 1 > e->fhtcap / 4 * 3) fht_grow(e);
     kd_flow *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->hash = h; f->ipproto = c->info.ipproto; f->ca = *ca; f->sa = *sa; f->sport = sp;
@@ -375,7 +396,7 @@ static int is_duplicate(kd_engine *e, const kf_l4 *l4, int64_t ts, uint32_t ifac
     h = kd_mix64(h ^ n ^ (uint64_t)node << 48);
     struct dupent *de = &e->dup[h & e->dupmask];
     /* copies on different interfaces may come out of the file slightly out of time order */
-    int64_t dt = ts >= de->ts ? ts - de->ts : de->ts - ts;
+    int64_t dt = ts >= de->ts ? kd_ts_diff(ts, de->ts) : kd_ts_diff(de->ts, ts);
     if (de->h == h && de->node == node && de->iface != iface && dt <= e->o.dup_window_ns) return 1;
     de->h = h; de->ts = ts; de->iface = iface; de->node = node;
     return 0;
@@ -387,7 +408,7 @@ static void sweep(kd_engine *e, int64_t now)
     for (int li = 0; li < LRU_N; li++) {
         int l = lists[li];
         int64_t idle = l == LRU_TCP ? e->o.tcp_idle_ns : l == LRU_CLOSED ? e->o.closed_linger_ns : e->o.udp_idle_ns;
-        while (e->lru_head[l] && e->lru_head[l]->last_ts + idle < now) conn_close(e, e->lru_head[l]);
+        while (e->lru_head[l] && kd_ts_add(e->lru_head[l]->last_ts, idle) < now) conn_close(e, e->lru_head[l]);
     }
     while (e->thn && e->th[0]->timer_ts <= now) {
         kd_conn *c = e->th[0];
@@ -395,7 +416,14 @@ static void sweep(kd_engine *e, int64_t now)
         c->timer_ts = 0;
         if (c->l7_state == 1 && c->d && c->d->on_timer) c->d->on_timer(c, c->st, now);
     }
-    /* memory: evict the least recently used connections */
+}
+
+/* Memory: evicts the least recently used connections while connections and their buffers hold
+ * more than their share of --max-memory. Checked after every packet (a compare), so the bound
+ * holds between sweeps too: 20k connections each holding out-of-order bytes passed it
+ * several times over in the 256 packets between two sweeps. */
+static void evict_over_budget(kd_engine *e)
+{
     while (e->mem - e->heap_bytes > e->o.max_memory * KD_CONN_SHARE_NUM / KD_CONN_SHARE_DEN && e->nconns > 1) {
         kd_conn *v = e->lru_head[LRU_CLOSED] ? e->lru_head[LRU_CLOSED] : e->lru_head[LRU_UDP] ? e->lru_head[LRU_UDP] : e->lru_head[LRU_TCP];
         if (!v) break;
@@ -414,6 +442,7 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
  * packets, flow intervals and the release of waiting records every KD_RELEASE_EVERY. */
 static void cadence(kd_engine *e, int64_t ts)
 {
+    if (e->mem - e->heap_bytes > e->o.max_memory * KD_CONN_SHARE_NUM / KD_CONN_SHARE_DEN) evict_over_budget(e);
     if (e->seen % KD_RELEASE_EVERY == 0) {
         sweep(e, ts);
         if (!e->o.no_conn) flows_interval(e, ts, 0);
@@ -546,7 +575,7 @@ static void flows_interval(kd_engine *e, int64_t now, int all)
     for (size_t i = 0; i < e->fhtcap; i++) {
         for (kd_flow **pp = &e->fht[i]; *pp;) {
             kd_flow *f = *pp;
-            if (f->dirty && (all || now - f->rec_start >= e->o.flow_interval_ns)) {
+            if (f->dirty && (all || kd_ts_diff(now, f->rec_start) >= e->o.flow_interval_ns)) {
                 /* find any connection of the flow to take the endpoints from */
                 kd_conn any;
                 memset(&any, 0, sizeof any);
@@ -556,7 +585,7 @@ static void flows_interval(kd_engine *e, int64_t now, int all)
                 any.id = 0; any.node_idx = f->node_idx;
                 kde_emit_flow(e, f, &any);
             }
-            if (!f->active && !f->dirty && (all || now - f->last_ts > e->o.udp_idle_ns)) {
+            if (!f->active && !f->dirty && (all || kd_ts_diff(now, f->last_ts) > e->o.udp_idle_ns)) {
                 *pp = f->hnext; free(f); e->nflows--; mem_add(e, -(long)sizeof *f);
                 continue;
             }
@@ -576,7 +605,11 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg)
     e->cap = INT64_MAX;
     e->dec = kf_decoder_new();
     e->dis = kd_dissectors(&e->ndis);
-    e->dupmask = KD_DUP_SLOTS - 1;
+    /* the duplicate check's table: KD_DUP_SLOTS, fewer on a small budget (-j shards get a
+     * share each: eight full tables took 12 MB of a 16M budget) */
+    size_t slots = KD_DUP_SLOTS;
+    while (slots > KD_DUP_SLOTS_MIN && slots * sizeof *e->dup > o->max_memory / KD_DUP_SHARE) slots /= 2;
+    e->dupmask = slots - 1;
     e->dup = calloc(e->dupmask + 1, sizeof *e->dup);
     kf_jw_init(&e->jw);
     kf_jw_init(&e->idw);

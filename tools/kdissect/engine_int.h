@@ -26,11 +26,13 @@
 #define KD_UPGRADE_ROUNDS 4          /* dissector hand-overs (upgrades) within one delivery */
 #define KD_L7_BITS 31                /* dissectors a conn's/flow's l7 bitmask can name */
 #define KD_CONN_BUCKETS_MIN 4096     /* connection table: first size (grows at 3/4 load) */
-#define KD_FLOW_BUCKETS 1024         /* flow table buckets */
+#define KD_FLOW_BUCKETS 1024         /* flow table: first size (grows at 3/4 load) */
 #define KD_NAME_BUCKETS 1024         /* names learned from DNS: buckets, */
 #define KD_NAMES_MAX 65536           /* entries, */
 #define KD_NAME_LEN_MAX 255          /* and a name's length */
-#define KD_DUP_SLOTS (1u << 16)      /* duplicate check: direct-mapped slots */
+#define KD_DUP_SLOTS (1u << 16)      /* duplicate check: direct-mapped slots, */
+#define KD_DUP_SLOTS_MIN 4096        /* at least, */
+#define KD_DUP_SHARE 16              /* and at most 1/16 of --max-memory */
 #define KD_SWEEP_EVERY 256           /* packets between expiry/timer sweeps */
 #define KD_RELEASE_EVERY 16384       /* packets between flow intervals and record releases */
 #define KD_HEAP_MIN 1024             /* first sizes of growing arrays: waiting records, */

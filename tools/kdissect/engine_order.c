@@ -7,6 +7,7 @@ static int rec_less(const kd_rec *a, const kd_rec *b)
 {
     return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
 }
+static void heap_over_budget(kd_engine *e);
 void kde_heap_push(kd_engine *e, kd_rec *r)
 {
     if (e->hn == e->hcap) {
@@ -24,6 +25,9 @@ void kde_heap_push(kd_engine *e, kd_rec *r)
     e->heap[i] = r;
     e->heap_bytes += sizeof *r + r->len;
     mem_add(e, (long)(sizeof *r + r->len));
+    /* over its share of --max-memory: to disk now, not at the next release (up to 16384
+     * packets later: records of evicted connections piled up far past the budget meanwhile) */
+    if (!e->finishing && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE) heap_over_budget(e);
 }
 static kd_rec *heap_pop(kd_engine *e)
 {
@@ -123,6 +127,17 @@ static int spill(kd_engine *e)
     return 0;
 }
 
+/* Waiting records past their share of the budget: a sorted run to a temp file; without one,
+ * the oldest go out now (out of order, counted). */
+static void heap_over_budget(kd_engine *e)
+{
+    if (spill(e) == 0) return;
+    while (e->hn && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE) {
+        e->st.reorder_forced++;
+        rec_output(e, heap_pop(e));
+    }
+}
+
 /* Outputs every record no connection can precede any more (all: everything). */
 void kde_flush_ready(kd_engine *e, int all)
 {
@@ -167,11 +182,7 @@ void kde_flush_ready(kd_engine *e, int all)
     /* bounded: a third of the memory budget for waiting records, the rest goes to disk. Not once
      * finishing: what waits then is what one engine holds at its end (every connection's last
      * record), and with -j it goes out as soon as the other shards get there too */
-    if (!e->finishing && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE && spill(e) != 0)
-        while (e->hn && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE) {
-            e->st.reorder_forced++;
-            rec_output(e, heap_pop(e));
-        }
+    if (!e->finishing && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE) heap_over_budget(e);
     /* nothing more goes out before the oldest record still waiting, nor before a record yet
      * to be made */
     w = e->natural;

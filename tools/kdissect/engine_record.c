@@ -272,7 +272,7 @@ kf_jw *kd_emit_begin(kd_conn *c, const kd_call *call)
     if (!first) first = last = &c->cur;
     int64_t ts = call->has_req ? call->req_first.ts_ns : call->resp_first.ts_ns;
     if (!call->has_req && !call->has_resp) ts = first->ts_ns;
-    int64_t el = call->has_req && call->has_resp ? (call->resp_first.ts_ns - call->req_first.ts_ns) / 1000 : 0;
+    int64_t el = call->has_req && call->has_resp ? kd_ts_diff(call->resp_first.ts_ns, call->req_first.ts_ns) / 1000 : 0;
     if (el < 0) el = 0;
     const char *flag2 = c->info.transport == KD_TRANSPORT_TCP ? "tcp" : c->info.transport == KD_TRANSPORT_UDP ? "udp" : NULL;
     const kd_dissector *d = c->d ? c->d : c->up_d;
@@ -331,11 +331,11 @@ void kde_emit_flow(kd_engine *e, kd_flow *f, const kd_conn *any)
     fc.first_ts = f->rec_start; fc.last_ts = f->last_ts;
     int tcp = any->info.transport == KD_TRANSPORT_TCP;
     int local = local_side(e, &fc);
-    kf_jw *w = envelope(e, &fc, 0, f->rec_start, (f->last_ts - f->rec_start) / 1000, tcp ? "TCP" : any->info.transport == KD_TRANSPORT_UDP ? "UDP" : "IP",
+    kf_jw *w = envelope(e, &fc, 0, f->rec_start, kd_ts_diff(f->last_ts, f->rec_start) / 1000, tcp ? "TCP" : any->info.transport == KD_TRANSPORT_UDP ? "UDP" : "IP",
                         "flow", tcp ? "tcp_flow" : any->info.transport == KD_TRANSPORT_UDP ? "udp_flow" : NULL, &f->first_ref, &f->last_ref);
     kf_jw_kbool(w, tcp ? "tcp" : "udp", 1);
     kf_jw_kstr(w, "flow_state", f->active ? "open" : "closed");
-    double dur = (double)(f->last_ts - f->rec_start) / 1e9;
+    double dur = (double)kd_ts_diff(f->last_ts, f->rec_start) / 1e9;
     if (dur < 1.0) dur = 1.0;
     const char *side[2] = { "local", "remote" };
     for (int s = 0; s < 2; s++) {
@@ -363,7 +363,7 @@ void kde_emit_conn(kd_engine *e, kd_conn *c)
     int tcp = c->info.transport == KD_TRANSPORT_TCP, udp = c->info.transport == KD_TRANSPORT_UDP;
     if (!tcp && !udp) return;
     int cl = c->info.client >= 0 ? c->info.client : 0;
-    kf_jw *w = envelope(e, c, cl, c->first_ts, (c->last_ts - c->first_ts) / 1000, tcp ? "TCP" : "UDP", "conn",
+    kf_jw *w = envelope(e, c, cl, c->first_ts, kd_ts_diff(c->last_ts, c->first_ts) / 1000, tcp ? "TCP" : "UDP", "conn",
                         tcp ? "tcp_conn" : "udp_conn", &c->first_ref, &c->last_ref);
     kf_jw_kbool(w, tcp ? "tcp" : "udp", 1);
     const char *state;
@@ -402,10 +402,10 @@ void kde_emit_conn(kd_engine *e, kd_conn *c)
         kf_jw_kuint(w, "fin_count", c->fin_count);
         kf_jw_kuint(w, "keepalive_count", c->keepalive);
         kf_jw_kuint(w, "connection_completeness", c->completeness);
-        if (c->syn_ts && c->hs_ack_ts) kf_jw_kint(w, "initial_rtt_us", (c->hs_ack_ts - c->syn_ts) / 1000);
-        if (c->syn_ts && c->synack_ts) kf_jw_kint(w, "handshake_time_us", (c->synack_ts - c->syn_ts) / 1000);
+        if (c->syn_ts && c->hs_ack_ts) kf_jw_kint(w, "initial_rtt_us", kd_ts_diff(c->hs_ack_ts, c->syn_ts) / 1000);
+        if (c->syn_ts && c->synack_ts) kf_jw_kint(w, "handshake_time_us", kd_ts_diff(c->synack_ts, c->syn_ts) / 1000);
         if (c->data_ts[cl] && c->data_ts[!cl] && c->data_ts[!cl] >= c->data_ts[cl])
-            kf_jw_kint(w, "time_to_first_byte_us", (c->data_ts[!cl] - c->data_ts[cl]) / 1000);
+            kf_jw_kint(w, "time_to_first_byte_us", kd_ts_diff(c->data_ts[!cl], c->data_ts[cl]) / 1000);
         if (c->rtt_n) {
             kf_jw_kuint(w, "rtt_min_us", c->rtt_min / 1000);
             kf_jw_kuint(w, "rtt_avg_us", c->rtt_sum / c->rtt_n / 1000);

@@ -231,10 +231,10 @@ done:
     if ((seglen > 0 || (fl & (KF_TCP_SYN | KF_TCP_FIN))) && !keepalive && f->an_seen) {
         int not_adv = f->nextseq && SEQ_LT(t->seq, f->nextseq);
         if (seglen > 1 && f->nextseq - 1 == t->seq) not_adv = 0;
-        int64_t thres = c->syn_ts && c->hs_ack_ts ? c->hs_ack_ts - c->syn_ts : KD_RTO_DEFAULT_NS;
+        int64_t thres = c->syn_ts && c->hs_ack_ts ? kd_ts_diff(c->hs_ack_ts, c->syn_ts) : KD_RTO_DEFAULT_NS;
         if (thres <= 0) thres = KD_RTO_DEFAULT_NS;
-        if (not_adv && r->dupacks >= 2 && r->lastack == t->seq && ts - r->lastack_ts < KD_FAST_RETRANS_NS) c->fast_retrans++;
-        else if (not_adv && ts - f->nextseq_ts < thres &&
+        if (not_adv && r->dupacks >= 2 && r->lastack == t->seq && kd_ts_diff(ts, r->lastack_ts) < KD_FAST_RETRANS_NS) c->fast_retrans++;
+        else if (not_adv && kd_ts_diff(ts, f->nextseq_ts) < thres &&
                  f->nextseq != t->seq + seglen + ((fl & (KF_TCP_SYN | KF_TCP_FIN)) ? 1 : 0)) c->ooo++;
         else if (seglen > 0 && r->an_seen && r->lastack && SEQ_LE(t->seq + seglen, r->lastack)) c->spurious++;
         else if (not_adv) c->retrans++;
@@ -253,7 +253,7 @@ done:
         int k = 0, hit = -1;
         while (k < r->nunacked && SEQ_LE(r->unacked[k].end, t->ack)) { hit = k; k++; }
         if (hit >= 0) {
-            uint64_t rtt = (uint64_t)(ts - r->unacked[hit].ts);
+            uint64_t rtt = (uint64_t)kd_ts_diff(ts, r->unacked[hit].ts);
             if (!c->rtt_n || rtt < c->rtt_min) c->rtt_min = rtt;
             if (rtt > c->rtt_max) c->rtt_max = rtt;
             if (c->rtt_n) c->jit_sum += rtt > c->rtt_last ? rtt - c->rtt_last : c->rtt_last - rtt;

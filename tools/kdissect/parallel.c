@@ -147,6 +147,8 @@ typedef struct merger {
 typedef struct prun {
     merger *m;
     int jobs, dns_on, reread;
+    size_t pairs_max;               /* balancer table limit (every reread worker keeps one) */
+    int qmax;                       /* copy mode: batches queued per shard (QUEUE_MAX, less on a small budget) */
     /* reread mode */
     const char *const *inputs; size_t ninputs;
     kf_source_opts sopts;
@@ -199,6 +201,7 @@ typedef struct balancer {
     uint64_t load[MAX_SHARDS], pairs[2][MAX_SHARDS];
     uint64_t cbytes[2], cpairs[2];   /* per class: bytes and pairs so far */
     pairent last;                    /* the previous packet's pair */
+    size_t maxcap;                   /* table size limit (PAIRS_MAX, less on a small budget) */
 } balancer;
 #define PAIRS_MAX (1u << 18)
 #define PAIR_PRIOR (1u << 20)   /* bytes a new pair is assumed to carry at least */
@@ -264,7 +267,7 @@ static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
         uint64_t ei = b->load[i] + b->pairs[cls][i] * avg, ek = b->load[k] + b->pairs[cls][k] * avg;
         if (ei < ek || (ei == ek && b->pairs[cls][i] < b->pairs[cls][k])) k = i;
     }
-    if ((b->n + 1) * 4 > b->cap * 3 && (b->cap >= PAIRS_MAX || pair_grow(b) != 0)) {
+    if ((b->n + 1) * 4 > b->cap * 3 && (b->cap >= b->maxcap || pair_grow(b) != 0)) {
         k = (int)(h % (uint64_t)n);   /* table full: by hash, not remembered */
         goto done;
     }
@@ -433,12 +436,13 @@ static void learn_here(void *arg, const kf_addr *ip, const char *name, size_t le
  * in a run) and the trim threshold set in kd_run_parallel keeps what it grew. Growing it once,
  * up front, by blocks under the mmap threshold, costs no memory until used. */
 #define ARENA_PREGROW (56u << 20)
+static size_t arena_pregrow_bytes = ARENA_PREGROW;   /* kd_run_parallel: at most the shard's budget / 2 */
 static void arena_pregrow(void)
 {
     enum { BLK = 120u << 10, N = ARENA_PREGROW / BLK };
     void *b[N];
-    int n = 0;
-    while (n < (int)N && (b[n] = malloc(BLK))) n++;
+    int n = 0, want = (int)(arena_pregrow_bytes / BLK);
+    while (n < want && n < (int)N && (b[n] = malloc(BLK))) n++;
     while (n) free(b[--n]);
 }
 
@@ -454,7 +458,7 @@ static void *reread_worker(void *arg)
     balancer *b = calloc(1, sizeof *b);
     if (!b && src) { run_fail(x, -1, "out of memory"); kf_source_close(src); src = NULL; }
     if (src) {
-        b->nsh = x->jobs;
+        b->nsh = x->jobs; b->maxcap = x->pairs_max;
         kf_src_pkt p;
         int r;
         uint64_t n = 0;
@@ -544,7 +548,7 @@ static void push(shard *s)
     if (!b) return;
     if (!b->n) { free(b); return; }
     pthread_mutex_lock(&s->mu);
-    while (s->queued >= QUEUE_MAX) pthread_cond_wait(&s->cv_space, &s->mu);
+    while (s->queued >= s->run->qmax) pthread_cond_wait(&s->cv_space, &s->mu);
     b->next = NULL;
     if (s->tail) s->tail->next = b; else s->head = b;
     s->tail = b; s->queued++;
@@ -809,7 +813,7 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
     merger *m = x->m;
     balancer *b = calloc(1, sizeof *b);
     if (!b) { snprintf(err, errlen, "out of memory"); return -1; }
-    b->nsh = jobs;
+    b->nsh = jobs; b->maxcap = x->pairs_max;
     int rc = 0, r;
     kf_src_pkt p;
     uint64_t n = 0;
@@ -892,10 +896,22 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     }
     /* Worker threads get malloc arenas of their own, which glibc grows and shrinks by a little
      * at a time (an mprotect each): a wide pad and no trimming took 10% off a -j 2 run. */
+    /* Both scale with the budget: --max-memory bounds the whole process, and each arena may keep
+     * up to its trim threshold free (at 16M, -j 8 took 260 MB with a fixed 32 MiB pad and 56 MiB
+     * pregrowth per worker). Together the arenas keep at most half the budget. */
     {
-        uint64_t pad = o->max_memory / 4 < (32u << 20) ? o->max_memory / 4 : (32u << 20);
+        uint64_t per = o->max_memory / (uint64_t)jobs;
+        uint64_t pad = per / 8 < (32u << 20) ? per / 8 : (32u << 20);
         mallopt(M_TOP_PAD, (int)pad);
         mallopt(M_TRIM_THRESHOLD, (int)(pad * 4));
+        arena_pregrow_bytes = per / 2 < ARENA_PREGROW ? (size_t)(per / 2) : ARENA_PREGROW;
+        /* copy mode: packets queued for a shard take at most a quarter of its budget */
+        uint64_t q = per / 4 / BATCH_BYTES;
+        x.qmax = q < 2 ? 2 : q > QUEUE_MAX ? QUEUE_MAX : (int)q;
+        /* the balancer's pair table (one per reread worker): at most a quarter of a shard's
+         * budget (2^18 pairs, 10 MiB each, took 80 MB at -j 8 whatever the budget) */
+        x.pairs_max = PAIRS_MAX;
+        while (x.pairs_max > 4096 && x.pairs_max * sizeof(pairent) > per / 4) x.pairs_max /= 2;
     }
     const char *mb = getenv("KDISSECT_MERGE_BUDGET");   /* tests: make the merger spill early */
     if (mb && *mb) m.budget = (size_t)strtoull(mb, NULL, 10);

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""mkcap.py — crafted captures for kdissect's bounds tests (generated, never committed).
+
+  mkcap.py syns N OUT          N TCP SYNs, each from its own address/port (N distinct flows)
+  mkcap.py extreme-ts OUT      pcapng (ns resolution) whose packets sit near INT64_MIN/MAX:
+                               a TCP conversation, a DNS query/answer, UDP, ICMP
+  mkcap.py gaps N OUT [SEGS]   N TCP connections open at once, each with SEGS (1) out-of-order
+                               segments after a hole never filled (held by reassembly)
+"""
+import struct, sys
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def ip4(src, dst, proto, payload):
+    h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), 0, 0x4000, 64, proto, 0, src, dst)
+    h = h[:10] + struct.pack('!H', csum(h)) + h[12:]
+    return h + payload
+
+
+def tcp(src, dst, sp, dp, seq, ack, flags, data=b''):
+    t = struct.pack('!HHIIBBHHH', sp, dp, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
+    ph = src + dst + struct.pack('!BBH', 0, 6, len(t))
+    t = t[:16] + struct.pack('!H', csum(ph + t)) + t[18:]
+    return ip4(src, dst, 6, t)
+
+
+def udp(src, dst, sp, dp, data):
+    u = struct.pack('!HHHH', sp, dp, 8 + len(data), 0) + data
+    return ip4(src, dst, 17, u)
+
+
+def eth(frame):
+    return b'\x02\0\0\0\0\x02' + b'\x02\0\0\0\0\x01' + b'\x08\x00' + frame
+
+
+def addr(i):
+    return struct.pack('!I', (10 << 24) | (i & 0xffffff))
+
+
+SRV = bytes([10, 255, 255, 1])
+
+
+def pcap(out, frames):
+    """frames: (ts_us, ethernet frame) pairs"""
+    with open(out, 'wb') as f:
+        f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1))
+        for ts, fr in frames:
+            f.write(struct.pack('<IIII', ts // 1000000, ts % 1000000, len(fr), len(fr)))
+            f.write(fr)
+
+
+def pcapng(out, frames):
+    """frames: (ts_ns as a signed 64-bit value, ethernet frame); if_tsresol = 9 (ns)"""
+    def block(t, body):
+        body += b'\0' * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack('<II', t, n) + body + struct.pack('<I', n)
+    with open(out, 'wb') as f:
+        f.write(block(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1)))
+        opt = struct.pack('<HH', 9, 1) + b'\x09\0\0\0' + struct.pack('<HH', 0, 0)
+        f.write(block(1, struct.pack('<HHI', 1, 0, 262144) + opt))
+        for ts, fr in frames:
+            u = ts & 0xffffffffffffffff
+            f.write(block(6, struct.pack('<IIIII', 0, u >> 32, u & 0xffffffff, len(fr), len(fr)) + fr))
+
+
+def syns(n, out):
+    pcap(out, ((1700000000000000 + i, eth(tcp(addr(i), SRV, 1024 + i % 60000, 80, i * 7919, 0, 0x02)))
+               for i in range(n)))
+
+
+def extreme(out):
+    c, s = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    conv = [tcp(c, s, 40000, 80, 100, 0, 0x02), tcp(s, c, 80, 40000, 500, 101, 0x12),
+            tcp(c, s, 40000, 80, 101, 501, 0x10),
+            tcp(c, s, 40000, 80, 101, 501, 0x18, b'GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+            tcp(s, c, 80, 40000, 501, 128, 0x18, b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
+            tcp(c, s, 40000, 80, 128, 540, 0x11), tcp(s, c, 80, 40000, 540, 129, 0x11)]
+    dnsq = struct.pack('!HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b'\x01x\0\0\x01\0\x01'
+    dnsr = struct.pack('!HHHHHH', 0x1234, 0x8180, 1, 1, 0, 0) + b'\x01x\0\0\x01\0\x01' + \
+        b'\xc0\x0c\0\x01\0\x01\0\0\0\x3c\0\x04\x0a\0\0\x09'
+    other = [udp(c, s, 5000, 53, dnsq), udp(s, c, 53, 5000, dnsr),
+             ip4(c, s, 1, b'\x08\0\xf7\xff\0\x01\0\x01'), ip4(s, c, 1, b'\0\0\xff\xff\0\x01\0\x01')]
+    lo, hi = -(1 << 63), (1 << 63) - 1
+    frames = []
+    for base, step in ((lo, 1), (hi - 40 * 10**9, 3 * 10**9)):
+        t = base
+        for fr in conv + other:
+            frames.append((t, eth(fr)))
+            t += step
+    frames.append((hi, eth(tcp(c, s, 40001, 80, 1, 0, 0x02))))
+    frames.append((lo, eth(udp(c, s, 5001, 9999, b'x'))))   # back in time by the whole range
+    pcapng(out, frames)
+
+
+def gaps(n, out, segs=1):
+    """n connections open at once, each with a 1000-byte hole then segs out-of-order segments of
+    1400 bytes, round-robin over the connections (all held by reassembly until the end)"""
+    def frames():
+        t = 1700000000000000
+        for i in range(n):
+            c = addr(i)
+            yield t, eth(tcp(c, SRV, 2000 + i % 60000, 80, 0, 0, 0x02)); t += 1
+            yield t, eth(tcp(SRV, c, 80, 2000 + i % 60000, 0, 1, 0x12)); t += 1
+        for k in range(segs):
+            for i in range(n):
+                yield t, eth(tcp(addr(i), SRV, 2000 + i % 60000, 80, 1001 + 1400 * k, 1, 0x18, b'x' * 1400)); t += 1
+    pcap(out, frames())
+
+
+if __name__ == '__main__':
+    cmd = sys.argv[1]
+    if cmd == 'syns':
+        syns(int(sys.argv[2]), sys.argv[3])
+    elif cmd == 'extreme-ts':
+        extreme(sys.argv[2])
+    elif cmd == 'gaps':
+        gaps(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+    else:
+        sys.exit(__doc__)
