@@ -1111,7 +1111,7 @@ static void page(rep *R, kr_buf *b)
     kr_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     kr_printf(b, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-                 "script-src 'sha256-%s'; img-src data:; base-uri 'none'; form-action 'none'\">\n", h64);
+                 "script-src 'sha256-%s'; base-uri 'none'; form-action 'none'\">\n", h64);
     kr_printf(b, "<meta name=\"generator\" content=\"kstat report %s\">\n<title>", KF_VERSION);
     kr_escs(b, title, 200);
     kr_printf(b, "</title>\n<style>%s</style>\n</head><body>\n<header><h1 id=\"title\">", CSS);
