@@ -4,6 +4,7 @@
 #   make demo       install what is missing, build, run the pipeline on bundled sample data
 #   make SANITIZE=1 ...   the same with ASan+UBSan (separate build folder, build-san/)
 #   make fuzz-smoke run each fuzz target for a short time
+#   make fuzz-long  run each fuzz target for 10 minutes (KF_FUZZ_SECONDS), not part of make test
 #   make install PREFIX=/usr/local
 # Adding a file needs no edit here: lib/*.c form libkf.a, tools/<tool>/**/*.c form bin/<tool>
 # (tools/common/*.c are linked into every tool), tests/unit/test_*.c are unit tests,
@@ -55,7 +56,7 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 TOOL_FILES := $(shell find tools lib/kfl -name '*.[ch]')
 GEN_H      := $(BUILD)/gen/kfl_vars.h
 
-.PHONY: all tools units test demo deps install clean fuzz fuzz-smoke bench
+.PHONY: all tools units test demo deps install clean fuzz fuzz-smoke fuzz-long bench
 all: tools
 
 deps:
@@ -129,6 +130,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) $(GEN_H) | $(SKELS)
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 fuzz-smoke: deps fuzz
 	@tests/fuzz/smoke.sh $(BUILD)/fuzz
+fuzz-long: deps fuzz
+	@tests/fuzz/long.sh $(BUILD)/fuzz
 
 bench: tools
 	@for b in bench/*.sh; do echo "== $$b"; KF_BIN=$(abspath $(BIN)) $$b || exit 1; done

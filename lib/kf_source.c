@@ -2,10 +2,18 @@
  *
  * Every input becomes one or more "lanes": a plain file is one lane; a store contributes one
  * lane per node whose segments are read one after the other (they do not overlap in time); a
- * snapshot contributes one lane per node of its spilled members. Lanes are merged with a binary
+ * snapshot contributes one lane per node of its members. Lanes are merged with a binary
  * min-heap on the time stamp of each lane's pending packet (ties: lane order), so only one reader
  * per lane is open at a time. A packet handed out stays valid until the next call: its lane is
- * only advanced at the start of the next kf_source_next. */
+ * only advanced at the start of the next kf_source_next.
+ *
+ * Snapshot members are read as streams straight out of the archive, never held in memory or
+ * copied to a temporary file (issue 21: 40 members of 50 MB took 2 GB of RAM, a 10 GiB member
+ * of zeros 10 GB of $TMPDIR before failing "not a pcap"). Each lane owns its own handle on the
+ * archive and moves it forward to its next member; a lane whose next member lies behind its
+ * handle (members out of time order in the archive) reopens the archive. Several nodes in one
+ * snapshot so decompress the archive once per node: memory stays bounded, time grows with the
+ * node count. */
 #include "kf_source.h"
 #include "kf_snap.h"
 #include "kf_store.h"
@@ -20,15 +28,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SPILL_MEM_MAX (64u << 20)   /* snapshot members up to this size stay in memory */
 #define NODE_TAG "kforensics-node: "
 
 typedef struct sfile {
     char *path;             /* file to open, or NULL when held in memory */
     char *display;          /* name used in messages and kf_src_pkt.file */
     char *node;             /* node from the store/snapshot folder, or NULL (learn from the file) */
-    uint8_t *mem; size_t memlen;   /* spilled snapshot member (malloc'd or mmap'd) */
-    int mapped;
+    const char *snap;              /* snapshot member: the archive (owned by the source) */
+    char *member;                  /* ... the member's name */
+    uint64_t ordinal;              /* ... its place among the archive's members (1-based) */
     uint64_t size;
     int64_t start_ns, end_ns;      /* store segments: covered time (KF_T_MIN/MAX unknown) */
     int open;                      /* a store's .part being written: a cut end is expected */
@@ -45,6 +53,9 @@ typedef struct lane {
     kf_src_pkt pending;
     int have;               /* pending holds a packet */
     uint64_t done_bytes;    /* sizes of the lane's finished files */
+    kf_snap *sn;            /* snapshot lanes: the lane's handle on the archive */
+    uint64_t sn_ord;        /* ... the member it is at (0: none yet) */
+    FILE *sf;               /* ... the member as a stream for the reader */
 } lane;
 
 struct kf_source {
@@ -131,11 +142,7 @@ static char *base_node(const char *path)
 
 static void sfile_free(sfile *f)
 {
-    free(f->path); free(f->display); free(f->node);
-    if (f->mem) {
-        if (f->mapped) munmap(f->mem, f->memlen);
-        else free(f->mem);
-    }
+    free(f->path); free(f->display); free(f->node); free(f->member);
 }
 
 static lane *add_lane(kf_source *s, uint32_t input)
@@ -219,16 +226,53 @@ static void lane_close_reader(kf_source *s, lane *l)
     l->done_bytes += l->files[l->cur].size ? l->files[l->cur].size : kf_reader_pos(l->r);
     kf_reader_close(l->r);
     l->r = NULL;
+    if (l->sf) { fclose(l->sf); l->sf = NULL; }
     l->nifmap = 0;
     l->dsb_taken = 0;
 }
 
 /* Opens the lane's file at l->cur. 1 ok, 0 skipped (node filter), -1 error. */
+static ssize_t member_read(void *c, char *buf, size_t n)
+{
+    ssize_t r = kf_snap_read(c, buf, n);
+    if (r < 0) { errno = EIO; return -1; }
+    return r;
+}
+
+/* Moves the lane's archive handle to f's member and opens it as a stream in l->sf. */
+static int lane_seek_member(kf_source *s, lane *l, const sfile *f)
+{
+    char e[512];
+    if (l->sn && l->sn_ord >= f->ordinal) { kf_snap_close(l->sn); l->sn = NULL; }
+    if (!l->sn) {
+        if (!(l->sn = kf_snap_open(f->snap, e, sizeof e))) { snprintf(s->err, sizeof s->err, "%s: %s", f->snap, e); return -1; }
+        l->sn_ord = 0;
+    }
+    const char *name;
+    int64_t size;
+    while (l->sn_ord < f->ordinal) {
+        int rc = kf_snap_next(l->sn, &name, &size);
+        if (rc <= 0) {
+            snprintf(s->err, sizeof s->err, "%s: %s", f->snap, rc < 0 ? kf_snap_error(l->sn) : "archive ended early (changed while being read?)");
+            return -1;
+        }
+        l->sn_ord++;
+    }
+    if (strcmp(name, f->member)) { snprintf(s->err, sizeof s->err, "%s: changed while being read", f->snap); return -1; }
+    static const cookie_io_functions_t io = { .read = member_read };
+    if (!(l->sf = fopencookie(l->sn, "r", io))) { snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
+    return 0;
+}
+
 static int lane_open_cur(kf_source *s, lane *l)
 {
     sfile *f = &l->files[l->cur];
     char e[256];
-    l->r = f->path ? kf_reader_open_shared(f->path, s->o.share, e, sizeof e) : kf_reader_open_mem(f->mem, f->memlen, e, sizeof e);
+    if (f->snap) {
+        if (lane_seek_member(s, l, f) < 0) return -1;
+        l->r = kf_reader_open_file(l->sf, e, sizeof e);
+        if (!l->r) { fclose(l->sf); l->sf = NULL; }
+    } else l->r = kf_reader_open_shared(f->path, s->o.share, e, sizeof e);
     if (!l->r) { snprintf(s->err, sizeof s->err, "%s: %s", f->display, e); return -1; }
     if (!f->size) f->size = kf_reader_size(l->r);
     l->display = keep_str(s, f->display);
@@ -378,58 +422,6 @@ static int add_store(kf_source *s, const char *dir, uint32_t input)
     return 0;
 }
 
-/* Spills the current member into memory or an unlinked temporary file mapped into memory. */
-static int spill_member(kf_source *s, kf_snap *sn, int64_t size, sfile *f)
-{
-    uint64_t memmax = SPILL_MEM_MAX;
-    const char *mm = getenv("KF_SPILL_MEM_MAX");   /* tests force the temporary-file path */
-    if (mm && *mm) memmax = strtoull(mm, NULL, 10);
-    if (size >= 0 && (uint64_t)size <= memmax) {
-        uint8_t *b; size_t len;
-        if (kf_snap_read_all(sn, &b, &len) != 0) {
-            snprintf(s->err, sizeof s->err, "%s: %s", f->display, kf_snap_error(sn));
-            return -1;
-        }
-        f->mem = b; f->memlen = len; f->size = len;
-        return 0;
-    }
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        char t[4096];
-        snprintf(t, sizeof t, "%s/kf-spill-XXXXXX", tmp);
-        fd = mkstemp(t);
-        if (fd >= 0) unlink(t);
-    }
-    if (fd < 0) { snprintf(s->err, sizeof s->err, "%s: temporary file: %s", f->display, strerror(errno)); return -1; }
-    uint8_t *chunk = malloc(1 << 16);
-    if (!chunk) { close(fd); snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
-    uint64_t total = 0;
-    for (;;) {
-        ssize_t k = kf_snap_read(sn, chunk, 1 << 16);
-        if (k < 0) {
-            snprintf(s->err, sizeof s->err, "%s: %s", f->display, kf_snap_error(sn));
-            close(fd); free(chunk);
-            return -1;
-        }
-        if (k == 0) break;
-        if (write(fd, chunk, (size_t)k) != k) {
-            snprintf(s->err, sizeof s->err, "%s: temporary file: %s", f->display, strerror(errno));
-            close(fd); free(chunk);
-            return -1;
-        }
-        total += (uint64_t)k;
-    }
-    free(chunk);
-    if (total == 0) { close(fd); f->mem = NULL; f->memlen = 0; return 0; }
-    void *m = mmap(NULL, total, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) { snprintf(s->err, sizeof s->err, "%s: mmap: %s", f->display, strerror(errno)); return -1; }
-    f->mem = m; f->memlen = total; f->mapped = 1; f->size = total;
-    return 0;
-}
-
 static int cmp_start(const void *a, const void *b)
 {
     const sfile *x = a, *y = b;
@@ -445,7 +437,11 @@ static int add_snapshot(kf_source *s, const char *path, uint32_t input)
     int64_t size;
     int rc, got_meta = 0;
     size_t first_lane = s->nlanes;
+    uint64_t ord = 0;
+    const char *spath = keep_str(s, path);
+    if (!spath) { snprintf(s->err, sizeof s->err, "out of memory"); kf_snap_close(sn); return -1; }
     while ((rc = kf_snap_next(sn, &name, &size)) == 1) {
+        ord++;
         if (strncmp(name, "nodes/", 6) == 0) {
             const char *nb = name + 6, *sl = strchr(nb, '/');
             if (!sl || sl == nb || strchr(sl + 1, '/')) continue;
@@ -471,23 +467,25 @@ static int add_snapshot(kf_source *s, const char *path, uint32_t input)
             if (!f->node || !f->display) { snprintf(s->err, sizeof s->err, "out of memory"); kf_snap_close(sn); return -1; }
             snprintf(f->display, dl, "%s:%s", path, name);
             if (kf_segname_parse(sl + 1, &start, &open) == 0) f->start_ns = start;
-            if (spill_member(s, sn, size, f) < 0) { kf_snap_close(sn); return -1; }
-            if (!f->mem) {   /* empty member: nothing to read */
+            f->snap = spath;
+            f->ordinal = ord;
+            f->size = size > 0 ? (uint64_t)size : 0;
+            if (!(f->member = strdup(name))) { snprintf(s->err, sizeof s->err, "out of memory"); kf_snap_close(sn); return -1; }
+            if (size == 0) {   /* empty member: nothing to read */
                 sfile_free(f);
                 l->nfiles--;
                 if (l->nfiles == 0) s->nlanes--;
             }
         } else if (strcmp(name, "meta/events.ndjson") == 0 && !s->o.no_meta) {
-            uint8_t *b; size_t len;
-            if (kf_snap_read_all(sn, &b, &len) != 0) {
-                snprintf(s->err, sizeof s->err, "%s: %s", path, kf_snap_error(sn));
-                kf_snap_close(sn);
-                return -1;
-            }
             if (!s->meta) s->meta = kf_meta_new();
-            if (s->meta && kf_meta_load_buffer(s->meta, (const char *)b, len, KF_T_MIN, e, sizeof e) != 0)
+            if (s->meta && kf_meta_load_stream(s->meta, kf_snap_read_fn, sn, KF_T_MIN, e, sizeof e) != 0) {
+                if (strstr(kf_snap_error(sn), "member '")) {   /* the archive itself is damaged */
+                    snprintf(s->err, sizeof s->err, "%s: %s", path, kf_snap_error(sn));
+                    kf_snap_close(sn);
+                    return -1;
+                }
                 warnf(s, "%s:meta/events.ndjson: %s", path, e);
-            free(b);
+            }
             got_meta = 1;
         }
     }
@@ -630,6 +628,8 @@ void kf_source_close(kf_source *s)
     for (size_t i = 0; i < s->nlanes; i++) {
         lane *l = &s->lanes[i];
         if (l->r) kf_reader_close(l->r);
+        if (l->sf) fclose(l->sf);
+        kf_snap_close(l->sn);
         for (size_t k = 0; k < l->nfiles; k++) sfile_free(&l->files[k]);
         free(l->files);
         free(l->ifmap);

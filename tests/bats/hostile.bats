@@ -139,3 +139,25 @@ PY
   [[ "${lines[0]}" == *"bad time"* ]]
   [ ! -e "$BATS_TEST_TMPDIR/x.pcapng" ]
 }
+
+@test "snapshots are read as streams: 8 members of 48 MB in bounded memory, a GiB of zeros fails at once" {
+  for t in kdissect "kexport -o out.pcap"; do
+    # (held in memory before: 400 MB RSS for kdissect and kexport)
+    KF_HOSTILE_AS=$((256 << 20)) hrun 0 --out out.pcap "$KF_BIN/"$t "$C/big-members.ksnap"
+  done
+  [ "$(echo "$output" | wc -l)" -ge 1 ]
+  # a member of zeros named like a capture: refused at its first bytes, nothing spilled to disk
+  for t in kdissect "kexport -o out.pcap"; do
+    KF_HOSTILE_FSIZE=$((1 << 20)) hrun 2 "$KF_BIN/"$t "$C/zero-member.ksnap"
+    [[ "$err" == *"not a pcap or pcapng file"* ]]
+  done
+}
+
+@test "metadata bombs: a snapshot's events line of a GiB is cut at KF_MAX_META_VALUE, packets still read" {
+  KF_HOSTILE_AS=$((384 << 20)) hrun 0 "$KF_BIN/kdissect" "$C/events-bomb.ksnap"
+  [[ "$err" == *"(limit KF_MAX_META_VALUE)"* ]]
+  [ -n "$output" ]
+  KF_HOSTILE_AS=$((384 << 20)) hrun 0 --out out.pcapng "$KF_BIN/kexport" --names "$C/events-bomb.ksnap" -o out.pcapng
+  [[ "$err" == *"(limit KF_MAX_META_VALUE)"* ]]
+  KF_HOSTILE_AS=$((384 << 20)) hrun 4 "$KF_BIN/ksnap" merge "$C/events-bomb.ksnap" -o out.ksnap
+}

@@ -98,6 +98,36 @@ def repeat(unit, total):
         yield b
 
 
+def big_members(path, count, size):
+    """count members of about size bytes each: valid pcaps, one node, consecutive segments"""
+    import struct
+    eth_ip_udp = (b'\x02' * 6 + b'\x04' * 6 + b'\x08\x00' +
+                  bytes([0x45, 0, 0, 46, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]) +
+                  struct.pack('>HHHH', 40000, 9999, 26, 0) + b'x' * 18)
+    recs = []
+    nrec = (size - 24) // (16 + len(eth_ip_udp))
+    t0 = 1773507600
+    members = []
+    for k in range(count):
+        body = bytearray(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        base = t0 + k * 60
+        for i in range(nrec):
+            body += struct.pack('<IIII', base + i * 50 // nrec, (i * 997) % 1000000, len(eth_ip_udp), len(eth_ip_udp))
+            body += eth_ip_udp
+        name = 'nodes/n1/%s.pcap' % __import__('time').strftime('%Y%m%dT%H%M%S.000000000Z', __import__('time').gmtime(base))
+        members.append((name, bytes(body)))
+    man = {"format": "kforensics-snapshot", "version": 1, "id": "0" * 32, "created": "2026-03-14T17:00:00Z",
+           "tool": "craft", "window": {"from": "2026-03-14T17:00:00Z", "to": "2026-03-14T18:00:00Z"}, "filter": None,
+           "nodes": {"n1": {"first_packet": None, "last_packet": None, "packets": nrec * count, "bytes": 0,
+                            "segments": [n for n, _ in members]}},
+           "members": {n: {"size": len(b), "sha256": sha(b)} for n, b in members}}
+    w = Writer(path)
+    w.add('manifest.json', json.dumps(man).encode())
+    for n, b in members:
+        w.add(n, b)
+    w.close()
+
+
 def main():
     out = sys.argv[1]
     bomb = 4096 << 20
@@ -184,6 +214,9 @@ def main():
     w.raw(d['meta/events.ndjson'] and b'')
     w.add('meta/events.ndjson', d['meta/events.ndjson'])
     w.close()
+
+    # 3: many large valid members (pcap of small UDP packets), to measure memory while reading
+    big_members(P('big-members.ksnap'), 8, 48 << 20)
 
     # 5: a store-like metadata file with a torn line and the next event glued on, and a Pod
     #    whose metadata is an array (the writer accepted it, every reader refused the file)

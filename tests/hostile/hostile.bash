@@ -5,6 +5,7 @@
 : "${KF_HOSTILE_AS:=$((512 << 20))}"      # address-space limit (prlimit --as), bytes
 : "${KF_HOSTILE_TIMEOUT:=60}"              # seconds per command
 : "${KF_HOSTILE_BOMB_MIB:=1024}"           # what the bombs unpack to
+: "${KF_HOSTILE_FSIZE:=unlimited}"         # largest file a command may write (prlimit --fsize)
 
 # craft once per bats file into $C
 hostile_craft() {
@@ -24,7 +25,7 @@ hrun() {
   W=$(mktemp -d "$BATS_TEST_TMPDIR/w.XXXXXX")
   mkdir "$W/tmp"
   set +e
-  (cd "$W" && TMPDIR="$W/tmp" exec prlimit --as="$KF_HOSTILE_AS" timeout -k 5 "$KF_HOSTILE_TIMEOUT" "$@") >"$W.out" 2>"$W.err"
+  (cd "$W" && TMPDIR="$W/tmp" exec prlimit --as="$KF_HOSTILE_AS" --fsize="$KF_HOSTILE_FSIZE" timeout -k 5 "$KF_HOSTILE_TIMEOUT" "$@") >"$W.out" 2>"$W.err"
   status=$?
   set -e
   output=$(head -c 100000 "$W.out"); err=$(cat "$W.err")
