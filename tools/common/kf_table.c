@@ -133,3 +133,29 @@ void kf_table_free(kf_table *t)
 }
 
 int kf_is_terminal(FILE *f) { return isatty(fileno(f)); }
+
+int kf_split_list(const char *arg, char ***items, int *n)
+{
+    int depth = 0;
+    char q = 0;
+    const char *start = arg;
+    for (const char *p = arg;; p++) {
+        if (*p && q) { if (*p == '\\' && p[1]) p++; else if (*p == q) q = 0; continue; }
+        if (*p == '"' || *p == '\'') { q = *p; continue; }
+        if (*p == '(' || *p == '[' || *p == '{') depth++;
+        if ((*p == ')' || *p == ']' || *p == '}') && depth > 0) depth--;
+        if (*p == 0 || (*p == ',' && depth == 0)) {
+            char **ni = realloc(*items, (size_t)(*n + 1) * sizeof *ni);
+            if (!ni) return -1;
+            *items = ni;
+            size_t l = (size_t)(p - start);
+            while (l && *start == ' ') { start++; l--; }
+            while (l && start[l - 1] == ' ') l--;
+            if (!((*items)[*n] = strndup(start, l))) return -1;
+            (*n)++;
+            start = p + 1;
+        }
+        if (*p == 0) break;
+    }
+    return 0;
+}

@@ -18,6 +18,9 @@ void kf_table_hide_empty(kf_table *t, int col);
 /* prints with two spaces between columns; max_width > 0 cuts wider cells with "…" */
 void kf_table_print(kf_table *t, FILE *f, int max_width);
 void kf_table_free(kf_table *t);
+/* splits "a,b[1,2],f(\"x,y\")" at commas outside brackets and quotes, appending malloc'd
+ * trimmed items to *items (kstat --by, kfl --fields); 0 or -1 (no memory) */
+int kf_split_list(const char *arg, char ***items, int *n);
 /* 1 when the stream is a terminal (the tools' rule: a table on a terminal, NDJSON to a pipe) */
 int kf_is_terminal(FILE *f);
 #endif

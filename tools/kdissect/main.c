@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <sys/uio.h>
 #include "kf_tool.h"
+#include "kf_calls.h"
 #include "kf_source.h"
 #include "kf_meta.h"
 #include "kf_time.h"
@@ -33,6 +34,9 @@ static void usage(FILE *f)
 "      --body-limit N  keep at most N bytes of each decoded body (default 4096)\n"
 "      --no-conn       no conn/flow records\n"
 "      --stats         counters on stderr at the end\n"
+"      --json          NDJSON even on a terminal (there the default is a compact call\n"
+"                      table: time, protocol, source -> destination, request, status,\n"
+"                      latency; to a pipe or file always NDJSON)\n"
 "      --progress      progress bar on stderr (when it is a terminal)\n"
 "      --max-memory N  memory budget for flows, buffers and ordering (default 96M)\n"
 "  -j N                worker threads (flows sharded across them)\n"
@@ -122,13 +126,15 @@ int main(int argc, char **argv)
     kd_engine_opts_default(&o);
     const char *meta_src = NULL, *protos = NULL;
     int stats = 0, prog = 0, jobs = 1;
-    enum { O_META = 256, O_BODY, O_NOCONN, O_STATS, O_PROGRESS, O_MAXMEM, O_VERSION };
+    enum { O_META = 256, O_BODY, O_NOCONN, O_STATS, O_PROGRESS, O_MAXMEM, O_VERSION, O_JSON };
+    int json = 0;
     static const struct option lo[] = {
         { "meta", required_argument, 0, O_META }, { "protocols", required_argument, 0, 'p' },
         { "body-limit", required_argument, 0, O_BODY }, { "no-conn", no_argument, 0, O_NOCONN },
         { "stats", no_argument, 0, O_STATS }, { "progress", no_argument, 0, O_PROGRESS },
         { "max-memory", required_argument, 0, O_MAXMEM }, { "jobs", required_argument, 0, 'j' },
-        { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, O_VERSION }, { 0, 0, 0, 0 },
+        { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, O_VERSION },
+        { "json", no_argument, 0, O_JSON }, { 0, 0, 0, 0 },
     };
     int ch;
     uint64_t v;
@@ -141,6 +147,7 @@ int main(int argc, char **argv)
             o.d.body_limit = (size_t)v; break;
         case O_NOCONN: o.no_conn = 1; break;
         case O_STATS: stats = 1; break;
+        case O_JSON: json = 1; break;
         case O_PROGRESS: prog = 1; break;
         case O_MAXMEM:
             if (kf_size_parse(optarg, &v) != 0 || v < (4ULL << 20)) kf_usage_die("--max-memory: need a size of at least 4M: %s", optarg);
@@ -181,6 +188,7 @@ int main(int argc, char **argv)
         free(copy);
     }
     if (optind >= argc) kf_usage_die("no INPUT given");
+    if (!json) kf_calls_tty_begin();     /* a terminal: a call table, not 2 KB JSON lines */
     const char *const *inputs = (const char *const *)argv + optind;
     size_t ninputs = (size_t)(argc - optind);
 

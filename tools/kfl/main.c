@@ -4,6 +4,9 @@
 #include "kfl.h"
 #include "kf_time.h"
 #include "kf_tool.h"
+#include "kf_calls.h"
+#include "kf_table.h"
+#include "kf_time.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +36,12 @@ static void usage(void)
            "      --vars           list the known variables and their types\n"
            "      --allow-unknown  accept names that are not known variables (absent: null)\n"
            "      --skip-invalid   count lines that are not JSON objects and go on\n"
+           "      --fields EXPR,.. print these KFL expressions of each selected record as\n"
+           "                       columns: tab-separated to a pipe, an aligned table on a\n"
+           "                       terminal (like tshark -T fields, with KFL expressions)\n"
+           "      --json           the records' NDJSON even on a terminal (default there: a\n"
+           "                       compact call table: time, protocol, source -> destination,\n"
+           "                       request, status, latency)\n"
            "      --now TIME       the time now() stands for (default: when kfl starts); on\n"
            "                       frozen records give their end, e.g. --now '2026-03-14 17:30'\n"
            "  -h, --help           this help;  --version  the version\n"
@@ -41,6 +50,7 @@ static void usage(void)
            "  kdissect snap.ksnap | kfl 'http && status_code >= 500'\n"
            "  kfl -c 'dns && \"google.com\" in dns_questions' calls.ndjson.gz\n"
            "  kfl 'timestamp > now() - duration(\"5m\") && dst.service.name == \"payments\"' calls.ndjson\n"
+           "  kfl --fields timestamp,src.name,dst.name,path,status_code 'http' calls.ndjson\n"
            "Exit status: 0 if a record was selected, 1 if none, 2 on error.\n"
            "The language: man kfl, or docs/kfl.md.\n");
 }
@@ -130,7 +140,78 @@ typedef struct {
     char *buf; size_t cap;
     long long invalid;
     int nfiles;
+    /* --fields: one program holding the list of expressions; a table on a terminal */
+    kfl_prog *fprog;
+    kfl_ctx fctx;
+    int nfields;
+    kf_table *table;
+    char *cell; size_t cellcap;
 } run;
+
+/* ---- --fields: a value as text (TSV: RFC 3339 times, tabs and newlines escaped; the table:
+ * times for people, local with UTC in parentheses) ---- */
+static void cell_put(run *r, size_t *n, const char *p, size_t len)
+{
+    if (*n + len + 1 > r->cellcap) {
+        size_t cap = r->cellcap ? r->cellcap : 256;
+        while (cap < *n + len + 1) cap *= 2;
+        char *nc = realloc(r->cell, cap);
+        if (!nc) return;
+        r->cell = nc; r->cellcap = cap;
+    }
+    memcpy(r->cell + *n, p, len);
+    *n += len;
+    r->cell[*n] = 0;
+}
+
+static void field_text(run *r, size_t *n, const kfl_val *v, int human)
+{
+    char b[128];
+    switch (v->k) {
+    case KT_NULL: case KT_ERR: break;
+    case KT_STRING: case KT_BYTES:
+        if (human) { cell_put(r, n, v->s.p, v->s.n); break; }
+        for (size_t i = 0; i < v->s.n; i++) {
+            char c = v->s.p[i];
+            const char *e = c == '\t' ? "\\t" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\\' ? "\\\\" : NULL;
+            if (e) cell_put(r, n, e, 2); else cell_put(r, n, &c, 1);
+        }
+        break;
+    case KT_TS:
+        if (human) kf_time_human(v->i, 0, 3, b, sizeof b); else kf_time_rfc3339(v->i, b, sizeof b);
+        cell_put(r, n, b, strlen(b));
+        break;
+    case KT_LIST:
+        for (size_t i = 0; i < v->l->n; i++) {
+            if (i) cell_put(r, n, ",", 1);
+            field_text(r, n, &v->l->v[i], human);
+        }
+        break;
+    default: {
+        char *big = malloc(4096);
+        if (!big) break;
+        kfl_val_format(v, big, 4096);
+        cell_put(r, n, big, strlen(big));
+        free(big);
+    }
+    }
+}
+
+static void emit_fields(run *r, const char *line, size_t n)
+{
+    size_t off;
+    kfl_arena_reset(&r->fctx.ar);
+    if (kfl_scan_line(r->fprog, line, n, r->fctx.slots, &off)) return;
+    for (int i = 0; i < r->nfields; i++) {
+        kfl_val v = kfl_eval(&r->fctx, r->fprog->root->args[i]);
+        size_t len = 0;
+        cell_put(r, &len, "", 0);
+        field_text(r, &len, &v, r->table != NULL);
+        if (r->table) kf_table_cell(r->table, r->cell ? r->cell : "");
+        else { if (i) putchar_unlocked('\t'); fputs_unlocked(r->cell ? r->cell : "", stdout); }
+    }
+    if (!r->table) putchar_unlocked('\n');
+}
 
 /* every complete line of buf[0, len) (and the last one without '\n' when at_eof); *used gets
  * the bytes consumed. Returns 0 go on, 1 stop everything (-q matched), 2 stop this file (-m),
@@ -166,7 +247,8 @@ static int scan_block(run *r, const char *name, const char *buf, size_t len, int
         if (m != r->invert) {
             ++*sel;
             if (r->quiet) { rc = 1; break; }
-            if (!r->count) {
+            if (r->fprog && !r->count) emit_fields(r, ls, ll);
+            else if (!r->count) {
                 if (nl) fwrite_unlocked(ls, 1, ll + 1, stdout);
                 else { fwrite_unlocked(ls, 1, ll, stdout); putchar_unlocked('\n'); }
             }
@@ -280,7 +362,7 @@ static void print_vars(void)
 int main(int argc, char **argv)
 {
     kf_set_prog(argv[0]);
-    enum { O_CHECK = 256, O_EXPLAIN, O_VARS, O_ALLOW, O_SKIP, O_VERSION, O_NOW };
+    enum { O_CHECK = 256, O_EXPLAIN, O_VARS, O_ALLOW, O_SKIP, O_VERSION, O_NOW, O_FIELDS, O_JSON };
     static const struct option opts[] = {
         { "invert-match", no_argument, 0, 'v' }, { "count", no_argument, 0, 'c' },
         { "quiet", no_argument, 0, 'q' }, { "silent", no_argument, 0, 'q' },
@@ -289,11 +371,13 @@ int main(int argc, char **argv)
         { "vars", no_argument, 0, O_VARS }, { "allow-unknown", no_argument, 0, O_ALLOW },
         { "skip-invalid", no_argument, 0, O_SKIP }, { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION }, { "now", required_argument, 0, O_NOW },
+        { "fields", required_argument, 0, O_FIELDS }, { "json", no_argument, 0, O_JSON },
         { 0, 0, 0, 0 },
     };
     run r = { .max = -1 };
     const char *exprfile = NULL;
-    int check = 0, explain = 0, vars = 0, allow = 0, c;
+    int check = 0, explain = 0, vars = 0, allow = 0, json = 0, c;
+    char **fields = NULL, *fields_src = NULL; int nfields = 0;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
@@ -314,6 +398,8 @@ int main(int argc, char **argv)
         case O_VARS: vars = 1; break;
         case O_ALLOW: allow = 1; break;
         case O_SKIP: r.skip_invalid = 1; break;
+        case O_FIELDS: if (kf_split_list(optarg, &fields, &nfields)) kf_die(KF_EXIT_ERR, "out of memory"); break;
+        case O_JSON: json = 1; break;
         case O_NOW: {
             char terr[256];
             int64_t wall = now;
@@ -359,6 +445,36 @@ int main(int argc, char **argv)
     }
     if (check || explain) { kfl_prog_free(r.prog); free(src); return kf_finish_stdout(KF_EXIT_OK); }
 
+    if (nfields) {
+        /* each expression checked alone (messages point into what was written), then one
+         * program for all, so each selected line is scanned once for them */
+        size_t cap = 2;
+        for (int i = 0; i < nfields; i++) {
+            kfl_prog *p = kfl_compile_flags(fields[i], strlen(fields[i]), KFL_VALUE | (allow ? KFL_ALLOW_UNKNOWN : 0),
+                                            now, err, sizeof err, &errpos);
+            if (!p) { report_compile_error("--fields", fields[i], strlen(fields[i]), errpos, err); return KF_EXIT_ERR; }
+            kfl_prog_free(p);
+            cap += strlen(fields[i]) + 3;
+        }
+        char *all = malloc(cap);
+        if (!all) kf_die(KF_EXIT_ERR, "out of memory");
+        size_t o = 0;
+        all[o++] = '[';
+        for (int i = 0; i < nfields; i++) o += (size_t)sprintf(all + o, "%s(%s)", i ? "," : "", fields[i]);
+        all[o++] = ']'; all[o] = 0;
+        r.fprog = kfl_compile_flags(all, o, KFL_VALUE | (allow ? KFL_ALLOW_UNKNOWN : 0), now, err, sizeof err, &errpos);
+        if (!r.fprog || !r.fprog->root || r.fprog->root->op != N_LIST || r.fprog->root->nargs != nfields)
+            kf_die(KF_EXIT_ERR, "--fields: an expression with a top-level comma (put it in parentheses)");
+        r.nfields = nfields;
+        kfl_ctx_init(&r.fctx, r.fprog);
+        if (!r.fctx.slots || !r.fctx.locals) kf_die(KF_EXIT_ERR, "out of memory");
+        if (!json && !r.count && !r.quiet && kf_is_terminal(stdout)) {
+            r.table = kf_table_new(nfields, (const char *const *)fields, NULL);
+            if (!r.table) kf_die(KF_EXIT_ERR, "out of memory");
+        }
+        fields_src = all;        /* the program's names point into it: freed after it */
+    } else if (!json && !r.count && !r.quiet) kf_calls_tty_begin();   /* a terminal: the call table */
+
     kfl_ctx_init(&r.ctx, r.prog);
     r.cap = 1 << 20;     /* grows for longer lines */
     r.buf = malloc(r.cap);
@@ -377,6 +493,10 @@ int main(int argc, char **argv)
         if (rc == 1) stop = 1;
     }
     if (r.count && !r.quiet && nfiles == 1) printf("%lld\n", selected);
+    if (r.table) { kf_table_print(r.table, stdout, 80); kf_table_free(r.table); }
+    if (r.fprog) { kfl_ctx_free(&r.fctx); kfl_prog_free(r.fprog); }
+    for (int i = 0; i < nfields; i++) free(fields[i]);
+    free(fields); free(r.cell); free(fields_src);
     if (r.invalid) kf_warn("%lld line%s not JSON objects, skipped", r.invalid, r.invalid == 1 ? " was" : "s were");
     int code = r.quiet && selected ? KF_EXIT_OK : errors ? KF_EXIT_ERR : selected ? KF_EXIT_OK : KF_EXIT_NONE;
     kfl_ctx_free(&r.ctx);

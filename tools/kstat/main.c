@@ -93,30 +93,7 @@ int kst_read_inputs(kst_agg *a, char **files, int nfiles, int skip_invalid)
 }
 
 /* ---- options shared by the subcommands ---- */
-int kst_parse_by(const char *arg, char ***by, int *nby)
-{
-    /* commas split, except inside parentheses, brackets, braces and quotes */
-    int depth = 0; char q = 0;
-    const char *start = arg;
-    for (const char *p = arg;; p++) {
-        if (*p && q) { if (*p == '\\' && p[1]) p++; else if (*p == q) q = 0; continue; }
-        if (*p == '"' || *p == '\'') { q = *p; continue; }
-        if (*p == '(' || *p == '[' || *p == '{') depth++;
-        if ((*p == ')' || *p == ']' || *p == '}') && depth > 0) depth--;
-        if (*p == 0 || (*p == ',' && depth == 0)) {
-            char **nb = realloc(*by, (size_t)(*nby + 1) * sizeof *nb);
-            if (!nb) return -1;
-            *by = nb;
-            size_t l = (size_t)(p - start);
-            while (l && (*start == ' ')) { start++; l--; }
-            while (l && start[l - 1] == ' ') l--;
-            if (!((*by)[(*nby)++] = strndup(start, l))) return -1;
-            start = p + 1;
-        }
-        if (*p == 0) break;
-    }
-    return 0;
-}
+int kst_parse_by(const char *arg, char ***by, int *nby) { return kf_split_list(arg, by, nby); }
 
 /* ---- statistics output ---- */
 enum { OUT_TABLE, OUT_JSON, OUT_CSV };
