@@ -136,7 +136,8 @@ void kst_series_free(kst_bucket *b, size_t n);
 
 /* The map (want_map): nodes and edges after kst_agg_finish; edges sorted by calls (most first).
  * top_edges > 0 keeps that many, *more gets how many were left out; nodes are those the kept
- * edges touch, with calls_in/out over the kept edges. */
+ * edges touch, with calls_in/out over the kept edges. The arrays belong to the aggregator: valid
+ * until the next kst_map_nodes call or kst_agg_free. */
 size_t kst_map_nodes(const kst_agg *a, size_t top_edges, kst_node ***nodes, size_t *more);
 size_t kst_map_edges(const kst_agg *a, size_t top_edges, kst_edge ***edges);
 
