@@ -22,7 +22,7 @@ load helpers
 
 @test "repo: tests default to the vendored corpus, a bigger one is opt-in with KF_CORPUS" {
   grep -q 'KF_CORPUS=${KF_CORPUS:-$PWD/tests/corpus}' "$KF_ROOT/tests/run.sh"
-  run grep -rlE --exclude=repo.bats '\.\./shared|shared/corpus' "$KF_ROOT/tests" "$KF_ROOT/Makefile" "$KF_ROOT/scripts" "$KF_ROOT/bench"
+  run grep -rlE --exclude=repo.bats --exclude-dir=node_modules '\.\./shared|shared/corpus' "$KF_ROOT/tests" "$KF_ROOT/Makefile" "$KF_ROOT/scripts" "$KF_ROOT/bench"
   [ "$status" -eq 1 ] || { echo "$output"; false; }
 }
 
