@@ -139,6 +139,8 @@ start_http() { # ARGS…: kmcp --http on a free loopback port; sets URL, HTTP_PI
   tok=$(cat "$T/token")
   [ "$(curl -s -o /dev/null -w '%{http_code}' "${hdrs[@]}" -H "Authorization: Bearer $tok" -H 'Origin: http://evil.example' -d "$init" "$URL")" = 403 ]
   [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "$URL")" = 405 ]
+  # DNS rebinding: a Host naming another host is refused on a loopback server
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "${hdrs[@]}" -H "Authorization: Bearer $tok" -H 'Host: evil.example:8765' -d "$init" "$URL")" = 403 ]
   # without a session: 400; a made-up session: 404
   ping='{"jsonrpc":"2.0","id":2,"method":"ping"}'
   [ "$(curl -s -o /dev/null -w '%{http_code}' "${hdrs[@]}" -H "Authorization: Bearer $tok" -d "$ping" "$URL")" = 400 ]

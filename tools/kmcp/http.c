@@ -28,6 +28,7 @@
 #define MAX_SESSIONS 64
 
 static char *token;
+static int loopback_only;        /* bound to loopback: a Host that names another host is refused */
 
 typedef struct hsession {
     char id[33];
@@ -233,7 +234,7 @@ static int serve_one(conn *c)
     long long blen = cl ? strtoll(cl, NULL, 10) : 0;
     if (te) { respond(c, 411, "Length Required", NULL, NULL, NULL, 0); return -1; }
     if (blen < 0 || blen > MAX_BODY) { respond(c, 413, "Payload Too Large", NULL, NULL, NULL, 0); return -1; }
-    char auth[512] = "", origin[256] = "", sid[80] = "", pver[32] = "", accept[256] = "";
+    char auth[512] = "", origin[256] = "", sid[80] = "", pver[32] = "", accept[256] = "", host[300] = "";
     const char *v;
     if ((v = hdr(names, vals, nh, "Authorization"))) snprintf(auth, sizeof auth, "%s", v);
     int has_origin = (v = hdr(names, vals, nh, "Origin")) != NULL;
@@ -241,6 +242,8 @@ static int serve_one(conn *c)
     if ((v = hdr(names, vals, nh, "Mcp-Session-Id"))) snprintf(sid, sizeof sid, "%s", v);
     if ((v = hdr(names, vals, nh, "MCP-Protocol-Version"))) snprintf(pver, sizeof pver, "%s", v);
     if ((v = hdr(names, vals, nh, "Accept"))) snprintf(accept, sizeof accept, "%s", v);
+    int has_host = (v = hdr(names, vals, nh, "Host")) != NULL;
+    if (has_host) snprintf(host, sizeof host, "http://%s", v);
     /* the body (the buffer may move: header values were copied above) */
     while (c->n < hl + (size_t)blen) {
         if (c->cap < hl + (size_t)blen + 1) { c->cap = hl + (size_t)blen + 1; c->buf = realloc(c->buf, c->cap); }
@@ -256,6 +259,7 @@ static int serve_one(conn *c)
 
     if (strcmp(target, "/mcp") && strcmp(target, "/")) { respond(c, 404, "Not Found", NULL, NULL, NULL, 1); goto done; }
     if (has_origin && !origin_ok(origin)) { respond_error(c, 403, "Forbidden", -32600, "Origin not allowed", NULL); goto done; }
+    if (loopback_only && has_host && !origin_ok(host)) { respond_error(c, 403, "Forbidden", -32600, "Host not allowed", NULL); goto done; }
     if (token) {
         const char *b = strncasecmp(auth, "Bearer ", 7) ? NULL : auth + 7;
         if (!b || strcmp(b, token)) {
@@ -376,6 +380,7 @@ int kmcp_serve_http(const char *addr, const char *token_file, int allow_remote)
     else if (ai->ai_family == AF_INET6) loop = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
     if (!loop && !allow_remote) kf_die(KF_EXIT_ERR, "--http %s: not a loopback address (add --allow-remote and --token-file to serve others)", addr);
     if (!loop && !token) kf_die(KF_EXIT_ERR, "--http %s: serving beyond loopback needs --token-file", addr);
+    loopback_only = loop;
     int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
