@@ -161,3 +161,30 @@ PY
   [[ "$err" == *"(limit KF_MAX_META_VALUE)"* ]]
   KF_HOSTILE_AS=$((384 << 20)) hrun 4 "$KF_BIN/ksnap" merge "$C/events-bomb.ksnap" -o out.ksnap
 }
+
+@test "readers of /dev/zero stop at once with one line naming what they hit (they grew without end)" {
+  hrun 2 "$KF_BIN/kresolve" workloads /dev/zero
+  [[ "$err" == *"NUL byte"* ]]
+  hrun 2 "$KF_BIN/kresolve" workloads --name x /dev/zero
+  hrun 2 "$KF_BIN/kdissect" --meta /dev/zero "$SAMPLES/node-worker-1-pods.pcapng"
+  mkdir -p "$BATS_TEST_TMPDIR/st"
+  hrun 2 "$KF_BIN/ksnap" meta import --dir "$BATS_TEST_TMPDIR/st" /dev/zero
+  hrun 2 "$KF_BIN/kexport" "$SAMPLES/node-worker-1-pods.pcapng" --calls /dev/zero -o out.pcapng
+  [[ "$err" == *"line 1: a NUL byte"* ]]
+  hrun 2 "$KF_BIN/kfl" true /dev/zero
+  # a line without end: stopped at KF_MAX_LINE
+  KF_MAX_LINE=1M hrun 2 sh -c "tr '\\0' a < /dev/zero | '$KF_BIN/kfl' true"
+  [[ "$err" == *"(limit KF_MAX_LINE)"* ]]
+}
+
+@test "kfl: a long line through a pipe is searched once (200 MB: 85 s before)" {
+  python3 -c "import json,sys; sys.stdout.write(json.dumps({'http':True,'url':'a'*60000000})+'\n')" > "$BATS_TEST_TMPDIR/long.ndjson"
+  KF_HOSTILE_TIMEOUT=15 hrun 0 sh -c "cat '$BATS_TEST_TMPDIR/long.ndjson' | '$KF_BIN/kfl' http | wc -c"
+  [ "$output" -eq 60000026 ]
+}
+
+@test "kresolve: a directory that is no store is bad input (exit 2, said), not 'nothing found'" {
+  mkdir -p "$BATS_TEST_TMPDIR/NOT_A_STORE"
+  hrun 2 "$KF_BIN/kresolve" workloads "$BATS_TEST_TMPDIR/NOT_A_STORE"
+  [[ "$err" == *"not a capture store"* ]]
+}

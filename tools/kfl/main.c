@@ -1,6 +1,7 @@
 /* kfl — grep for NDJSON records with KFL (Kubeshark's filter language, a CEL subset).
  *   kfl [OPTIONS] EXPR [FILE…]     writes the lines whose record matches, unchanged
  * Exit: 0 something selected, 1 nothing, 2 error (grep's convention). */
+#include "kf_limits.h"
 #include "kfl.h"
 #include "kf_time.h"
 #include "kf_tool.h"
@@ -296,14 +297,31 @@ static int run_file(run *r, const char *path, long long *selected)
         if (got < 0) { rc = -1; goto out; }
         have = (size_t)got;
     }
+    /* plain: bytes of buf[0, clean) are known to hold no '\n' and no NUL, so a long line coming
+     * through a pipe in small reads is searched once, not from its start on every read (a 200 MB
+     * line took 13 s); a line is at most KF_MAX_LINE; a NUL byte means binary input, not NDJSON */
+    size_t clean = 0;
+    uint64_t maxline = kf_limit(KF_LIMIT_LINE, KF_LIMIT_LINE_DEFAULT);
     for (;;) {
-        size_t used;
-        rc = scan_block(r, in.name, r->buf, have, got == 0, &used, &lineno, &sel);
-        if (rc == 2) { rc = 0; break; }
-        if (rc || got == 0) break;
-        /* keep the partial line, read more */
-        if (used > 0) { memmove(r->buf, r->buf + used, have - used); have -= used; }
+        if (memchr(r->buf + clean, 0, have - clean)) {
+            kf_err("%s:%lld: a NUL byte: binary data, not NDJSON", in.name, lineno + 1);
+            rc = -1; break;
+        }
+        if (got == 0 || memchr(r->buf + clean, '\n', have - clean)) {
+            size_t used;
+            rc = scan_block(r, in.name, r->buf, have, got == 0, &used, &lineno, &sel);
+            if (rc == 2) { rc = 0; break; }
+            if (rc || got == 0) break;
+            /* keep the partial line (no '\n' in it), read more */
+            if (used > 0) { memmove(r->buf, r->buf + used, have - used); have -= used; }
+        }
+        clean = have;
         if (have == r->cap) {
+            if (r->cap >= maxline) {
+                char hb[32];
+                kf_err("%s:%lld: a line longer than %s (limit %s)", in.name, lineno + 1, kf_limit_human(maxline, hb, sizeof hb), KF_LIMIT_LINE);
+                rc = -1; goto out;
+            }
             size_t ncap = r->cap * 2;
             char *nb = realloc(r->buf, ncap);
             if (!nb) { kf_err("%s:%lld: line too long (out of memory)", in.name, lineno + 1); rc = -1; goto out; }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "kf_tool.h"
+#include "kf_limits.h"
 #include "kf_meta.h"
 #include "kf_snap.h"
 #include "kf_span.h"
@@ -67,6 +68,7 @@ static int load_source(kf_meta *m, const char *src)
     struct stat st;
     if (stat(src, &st) != 0) { kf_err("%s: cannot open: %m", src); return -1; }
     if (S_ISDIR(st.st_mode)) {
+        if (!kf_store_is_store(src)) { kf_err("%s: a directory but not a capture store", src); return -1; }
         int lfd = kf_store_lock(src, "meta", 0, 0);
         int rc = kf_meta_load_store(m, src, err, sizeof err);
         if (lfd >= 0) kf_store_unlock(lfd);
@@ -79,14 +81,13 @@ static int load_source(kf_meta *m, const char *src)
         const char *name; int64_t size; int r, rc = 0, found = 0;
         while ((r = kf_snap_next(s, &name, &size)) == 1) {
             if (strcmp(name, "meta/events.ndjson")) continue;
-            uint8_t *b; size_t l;
             found = 1;
-            if (kf_snap_read_all(s, &b, &l) != 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; break; }
-            if (kf_meta_load_buffer(m, (const char *)b, l, KF_T_MIN, err, sizeof err) != 0) {
-                kf_err("%s: meta/events.ndjson: %s", src, err);
-                rc = -1;
+            if (kf_meta_load_stream(m, kf_snap_read_fn, s, KF_T_MIN, err, sizeof err) != 0) {
+                if (strstr(err, "stopped reading") || strstr(kf_snap_error(s), "member '")) {
+                    kf_err("%s: meta/events.ndjson: %s", src, kf_snap_error(s)[0] ? kf_snap_error(s) : err);
+                    rc = -1;
+                } else kf_warn("%s: meta/events.ndjson: %s (skipped; the rest is kept)", src, err);
             }
-            free(b);
             break;   /* the last member: nothing after it to read */
         }
         if (r < 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; }
@@ -115,19 +116,35 @@ static int slurp(const char *path, char **buf, size_t *len, int64_t *mtime)
     struct stat st;
     if (fstat(fd, &st) != 0) { close(fd); return -1; }
     *mtime = (int64_t)st.st_mtim.tv_sec * KF_NS_PER_SEC + st.st_mtim.tv_nsec;
+    /* the pre-filter holds whole files: at most KF_MAX_META_TOTAL (/dev/zero grew without end) */
+    uint64_t max = kf_limit(KF_LIMIT_META_TOTAL, KF_LIMIT_META_TOTAL_DEFAULT);
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) { close(fd); errno = EFBIG; return -1; }
     size_t cap = (size_t)st.st_size + 1, n = 0;
     char *b = malloc(cap);
     if (!b) { close(fd); errno = ENOMEM; return -1; }
     for (;;) {
-        if (n == cap) { char *nb = realloc(b, cap * 2); if (!nb) { free(b); close(fd); errno = ENOMEM; return -1; } b = nb; cap *= 2; }
+        if (n == cap) {
+            if (cap > max) { free(b); close(fd); errno = EFBIG; return -1; }
+            char *nb = realloc(b, cap * 2); if (!nb) { free(b); close(fd); errno = ENOMEM; return -1; } b = nb; cap *= 2;
+        }
         ssize_t r = read(fd, b + n, cap - n);
         if (r < 0) { if (errno == EINTR) continue; free(b); close(fd); return -1; }
         if (r == 0) break;
+        if (memchr(b + n, 0, (size_t)r)) { free(b); close(fd); errno = EILSEQ; return -1; }   /* /dev/zero */
         n += (size_t)r;
     }
     close(fd);
     *buf = b; *len = n;
     return 0;
+}
+
+static void slurp_err(const char *p)
+{
+    char hb[32];
+    if (errno == EFBIG) kf_err("%s: more than %s of metadata (limit %s)", p,
+                               kf_limit_human(kf_limit(KF_LIMIT_META_TOTAL, KF_LIMIT_META_TOTAL_DEFAULT), hb, sizeof hb), KF_LIMIT_META_TOTAL);
+    else if (errno == EILSEQ) kf_err("%s: a NUL byte: binary data, not JSON", p);
+    else kf_err("%s: %m", p);
 }
 
 static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -138,6 +155,7 @@ static int gather_source(srcs *out, const char *src)
     struct stat st;
     if (stat(src, &st) != 0) { kf_err("%s: cannot open: %m", src); return -1; }
     if (S_ISDIR(st.st_mode)) {
+        if (!kf_store_is_store(src)) { kf_err("%s: a directory but not a capture store", src); return -1; }
         size_t l = strlen(src) + 8;
         char *md = malloc(l);
         snprintf(md, l, "%s/meta", src);
@@ -160,7 +178,7 @@ static int gather_source(srcs *out, const char *src)
             char *p = malloc(pl), *b; size_t bl; int64_t mt;
             snprintf(p, pl, "%s/%s", md, names[i]);
             if (slurp(p, &b, &bl, &mt) == 0) srcs_add(out, b, bl, mt, p, strstr(names[i], ".part") && i + 1 == n);
-            else kf_err("%s: %m", p);
+            else slurp_err(p);
             free(p); free(names[i]);
         }
         if (lfd >= 0) kf_store_unlock(lfd);
@@ -174,7 +192,7 @@ static int gather_source(srcs *out, const char *src)
         while ((r = kf_snap_next(s, &name, &size)) == 1) {
             if (strcmp(name, "meta/events.ndjson")) continue;
             uint8_t *b; size_t l;
-            if (kf_snap_read_all(s, &b, &l) != 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; break; }
+            if (kf_snap_read_max(s, &b, &l, kf_limit(KF_LIMIT_META_TOTAL, KF_LIMIT_META_TOTAL_DEFAULT), KF_LIMIT_META_TOTAL) != 0) { kf_err("%s: %s", src, kf_snap_error(s)); rc = -1; break; }
             char dn[4200];
             snprintf(dn, sizeof dn, "%s: meta/events.ndjson", src);
             srcs_add(out, (char *)b, l, KF_T_MIN, dn, 0);
@@ -185,7 +203,7 @@ static int gather_source(srcs *out, const char *src)
         return rc;
     }
     char *b; size_t bl; int64_t mt;
-    if (slurp(src, &b, &bl, &mt) != 0) { kf_err("%s: %m", src); return -1; }
+    if (slurp(src, &b, &bl, &mt) != 0) { slurp_err(src); return -1; }
     srcs_add(out, b, bl, mt, src, 0);
     return 0;
 }

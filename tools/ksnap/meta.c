@@ -379,6 +379,12 @@ static int meta_record(int argc, char **argv)
 /* ---------------- import ---------------- */
 typedef struct imp { char **lines; int64_t *ts; size_t n, cap; uint64_t skipped; } imp;
 
+static ssize_t file_read(void *f, void *buf, size_t n)
+{
+    size_t k = fread(buf, 1, n, f);
+    return k == 0 && ferror((FILE *)f) ? -1 : (ssize_t)k;
+}
+
 static int import_event(void *ud, int64_t ts, const char *type, json_t *obj)
 {
     imp *im = ud;
@@ -429,19 +435,15 @@ static int meta_import(int argc, char **argv)
         int64_t t = at;
         if (t == KF_T_MIN) t = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)
                                    ? (int64_t)sb.st_mtim.tv_sec * KF_NS_PER_SEC + sb.st_mtim.tv_nsec : kf_now_ns();
-        char *b = NULL; size_t bl = 0, cap = 0, k;
-        char tmp[65536];
-        while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) {
-            if (bl + k > cap) { cap = (bl + k) * 2; b = realloc(b, cap); if (!b) kf_die(KF_EXIT_ERR, "out of memory"); }
-            memcpy(b + bl, tmp, k); bl += k;
-        }
+        /* streamed: bounded memory whatever the file (/dev/zero grew without end) */
+        int perr = kf_meta_parse_stream(file_read, f, t, import_event, &im, err, sizeof err);
         if (ferror(f)) { kf_err("%s: %s", argv[i], strerror(errno)); rc = KF_EXIT_ERR; }
-        if (f != stdin) fclose(f);
-        if (kf_meta_parse_buffer(b ? b : "", bl, t, 1, import_event, &im, err, sizeof err) != 0) {
-            kf_err("%s: %s (the valid events are kept)", argv[i], err);
+        else if (perr != 0) {
+            if (strstr(err, "stopped reading")) kf_err("%s: %s", argv[i], err);
+            else kf_err("%s: %s (the valid events are kept)", argv[i], err);
             rc = KF_EXIT_ERR;
         }
-        free(b);
+        if (f != stdin) fclose(f);
     }
     if (!im.n) {
         if (!rc) kf_err("no Kubernetes events in the input");
