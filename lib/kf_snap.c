@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct kf_snap {
@@ -61,9 +62,15 @@ kf_snap *kf_snap_open_mem(const void *buf, size_t len, char *err, size_t errlen)
 
 kf_snap *kf_snap_open(const char *path, char *err, size_t errlen)
 {
+    /* our own words for a path that is not there (libarchive says only "Failed to open") */
+    struct stat st;
+    int is_stdin = !strcmp(path, "-");
+    if (!is_stdin && stat(path, &st) != 0) { snprintf(err, errlen, "cannot open: %s", strerror(errno)); return NULL; }
+    if (!is_stdin && S_ISDIR(st.st_mode)) { snprintf(err, errlen, "is a directory, not a snapshot"); return NULL; }
     kf_snap *s = snap_new(err, errlen);
     if (!s) return NULL;
-    if (archive_read_open_filename(s->a, path, 1 << 16) != ARCHIVE_OK) {
+    if ((is_stdin ? archive_read_open_fd(s->a, STDIN_FILENO, 1 << 16)
+                  : archive_read_open_filename(s->a, path, 1 << 16)) != ARCHIVE_OK) {
         const char *e = archive_error_string(s->a);
         snprintf(err, errlen, "%s", e ? e : "cannot open archive");
         archive_read_free(s->a);

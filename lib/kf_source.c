@@ -71,6 +71,7 @@ struct kf_source {
     kf_meta *meta;
     uint64_t total;
     int started;
+    FILE *stdin_snap;       /* a .ksnap that came on standard input, spooled (unlinked file) */
     char err[1024];
 };
 
@@ -513,6 +514,36 @@ static int is_regular(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Standard input holding a .ksnap (`cat x.ksnap | kdissect -`): its first bytes are the zstd
+ * magic. A snapshot is read by members, so it is spooled to an unlinked temporary file and read
+ * from there (path: that file's /proc/self/fd entry). Anything else: the peeked bytes go back
+ * (glibc takes several ungetc) for the capture reader. 1 snapshot (path set), 0 not, -1 error. */
+static int stdin_snapshot(kf_source *s, char *path, size_t len)
+{
+    unsigned char m[4];
+    size_t k = fread(m, 1, 4, stdin);
+    int snap = k == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd;
+    if (!snap) {
+        for (size_t i = k; i > 0; i--) ungetc(m[i - 1], stdin);
+        return 0;
+    }
+    FILE *t = tmpfile();
+    if (!t) { snprintf(s->err, sizeof s->err, "stdin: cannot spool the snapshot: %s", strerror(errno)); return -1; }
+    static char buf[1 << 16];
+    size_t r = 4;
+    int bad = fwrite(m, 1, 4, t) != 4;
+    memcpy(buf, m, 4);
+    while (!bad && (r = fread(buf, 1, sizeof buf, stdin)) > 0) bad = fwrite(buf, 1, r, t) != r;
+    if (bad || ferror(stdin) || fflush(t) != 0) {
+        snprintf(s->err, sizeof s->err, "stdin: cannot spool the snapshot: %s", strerror(errno ? errno : EIO));
+        fclose(t);
+        return -1;
+    }
+    s->stdin_snap = t;
+    snprintf(path, len, "/proc/self/fd/%d", fileno(t));
+    return 1;
+}
+
 kf_source *kf_source_open(const char *const *inputs, size_t n, const kf_source_opts *opts,
                           char *err, size_t errlen)
 {
@@ -525,7 +556,10 @@ kf_source *kf_source_open(const char *const *inputs, size_t n, const kf_source_o
     for (size_t i = 0; i < n; i++) {
         const char *in = inputs[i];
         int rc;
-        if (strcmp(in, "-") != 0 && is_dir(in)) {
+        char spool[64];
+        if (strcmp(in, "-") == 0 && !s->stdin_snap && (rc = stdin_snapshot(s, spool, sizeof spool)) != 0) {
+            if (rc > 0) rc = add_snapshot(s, spool, (uint32_t)i);
+        } else if (strcmp(in, "-") != 0 && is_dir(in)) {
             if (!kf_store_is_store(in)) {
                 snprintf(s->err, sizeof s->err, "%s: a directory but not a capture store", in);
                 rc = -1;
@@ -598,6 +632,7 @@ const char *kf_source_warning(kf_source *s)
 {
     if (s->wpos >= s->nwarn) return NULL;
     free(s->lastwarn);
+    if (s->stdin_snap) fclose(s->stdin_snap);
     s->lastwarn = s->warns[s->wpos];
     s->warns[s->wpos++] = NULL;
     return s->lastwarn;

@@ -44,7 +44,7 @@ sample_captures() {
   run KD
   [ "$status" -eq 2 ]
   assert_output --partial "kdissect: no INPUT given"
-  assert_output --partial "Try 'kdissect --help'"
+  assert_output --partial "(see 'kdissect --help')"
   run KD --frobnicate x
   [ "$status" -eq 2 ]
   run KD -p nosuchproto "$KF_CORPUS/http1/zeek__get.pcap"

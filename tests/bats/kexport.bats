@@ -33,7 +33,7 @@ tshark_clean() {
   run "$KX" -o "$W/x.pcapng"
   assert_failure 2
   assert_output --partial "kexport: no INPUT given"
-  assert_output --partial "Try 'kexport --help'"
+  assert_output --partial "(see 'kexport --help')"
   run "$KX" -F pcapx worker-1.pcap -o "$W/x.pcapng"
   assert_failure 2
   run "$KX" --from 'not a time' worker-1.pcap -o "$W/x.pcapng"

@@ -27,7 +27,7 @@ J
   run "$KFL"
   [ "$status" -eq 2 ]
   [[ "$output" == *"kfl: no filter expression given"* ]]
-  [[ "$output" == *"Try 'kfl --help'."* ]]
+  [[ "$output" == *"(see 'kfl --help')"* ]]
   run "$KFL" --frobnicate x
   [ "$status" -eq 2 ]
   run "$KFL" -m x http

@@ -136,7 +136,7 @@ print(json.dumps(r))' > "$W/giant.ndjson"
   demo_records
   run "$KF_BIN/kstat" report --top x /dev/null
   assert_failure 2
-  assert_output --partial "Try 'kstat --help'"
+  assert_output --partial "(see 'kstat --help')"
   printf '%s\nnot json\n' "$(head -1 "$W/demo.ndjson")" > "$W/bad.ndjson"
   run "$KF_BIN/kstat" report -o "$W/bad.html" "$W/bad.ndjson"
   assert_failure 2

@@ -22,8 +22,13 @@ void kf_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* kf_err then exit(code) */
 void kf_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-/* "tool: bad usage: …\nTry 'tool --help'.\n" then exit(KF_EXIT_ERR) */
+/* "tool: …  (see 'tool --help')\n", one line, then exit(KF_EXIT_ERR) */
 void kf_usage_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* getopt_long that words its own errors in one line and exits 2: "tool: unknown option '--x'",
+ * "tool: option '--from' needs a value" (getopt's messages are off: kf_set_prog sets opterr 0).
+ * Every tool parses its options with it, so a new tool gets the same words. */
+struct option;
+int kf_getopt(int argc, char *const *argv, const char *optstring, const struct option *longopts);
 /* Checks stdout for a write error (EPIPE is quiet); returns KF_EXIT_IO on failure, else rc. */
 int kf_finish_stdout(int rc);
 /* 1 if the global --verbose/-v count asks for libraries' messages */

@@ -15,6 +15,7 @@
 #include "kf_calls.h"
 #include "kf_source.h"
 #include "kf_meta.h"
+#include "kf_snap.h"
 #include "kf_time.h"
 #include "engine.h"
 #include "parallel.h"
@@ -28,7 +29,7 @@ static void usage(FILE *f)
 "INPUT: pcap, pcapng, gzip of either, .ksnap snapshot, store DIR, or - (stdin).\n"
 "Several inputs are merged in time order.\n"
 "\n"
-"  --meta SOURCE       Kubernetes metadata (events NDJSON, kubectl JSON, store DIR);\n"
+"  --meta SOURCE       Kubernetes metadata (events NDJSON, kubectl JSON, store DIR, .ksnap);\n"
 "                      default: the metadata inside snapshots/stores among the inputs\n"
 "  -p, --protocols L   only these dissectors (comma list, e.g. http1,dns); 'list' lists\n"
 "      --body-limit N  keep at most N bytes of each decoded body (default 4096)\n"
@@ -39,7 +40,7 @@ static void usage(FILE *f)
 "                      latency; to a pipe or file always NDJSON)\n"
 "      --progress      progress bar on stderr (when it is a terminal)\n"
 "      --max-memory N  memory budget for flows, buffers and ordering (default 96M)\n"
-"  -j N                worker threads (flows sharded across them)\n"
+"  -j, --jobs N        worker threads (flows sharded across them; 0 = all cores)\n"
 "  -h, --help          this help\n"
 "      --version       version\n");
 }
@@ -138,7 +139,7 @@ int main(int argc, char **argv)
     };
     int ch;
     uint64_t v;
-    while ((ch = getopt_long(argc, argv, "p:j:h", lo, NULL)) != -1) {
+    while ((ch = kf_getopt(argc, argv, "p:j:h", lo)) != -1) {
         switch (ch) {
         case O_META: meta_src = optarg; break;
         case 'p': protos = optarg; break;
@@ -155,7 +156,8 @@ int main(int argc, char **argv)
         case 'j': {
             char *end;
             long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 64) kf_usage_die("-j: not a thread count: %s", optarg);
+            if (*end || end == optarg || n < 0 || n > 64) kf_usage_die("-j: not a thread count (0 = all cores, up to 64): %s", optarg);
+            if (n == 0) { n = sysconf(_SC_NPROCESSORS_ONLN); n = n < 1 ? 1 : n > 64 ? 64 : n; }
             jobs = (int)n; break;
         }
         case 'h': usage(stdout); return kf_finish_stdout(KF_EXIT_OK);
@@ -206,10 +208,16 @@ int main(int argc, char **argv)
     kf_source *src = kf_source_open(inputs, ninputs, &so, err, sizeof err);
     if (!src) kf_die(KF_EXIT_ERR, "%s", err);
     kf_meta *own = NULL;
-    if (meta_src) {
+    kf_source *meta_snap = NULL;    /* --meta X.ksnap: the snapshot's metadata, as kexport's */
+    struct stat ms;
+    if (meta_src && stat(meta_src, &ms) == 0 && S_ISREG(ms.st_mode) && kf_snap_detect(meta_src) == 1) {
+        kf_source_opts mo = { KF_T_MIN, KF_T_MAX, NULL, 0, 0, NULL };
+        const char *one[1] = { meta_src };
+        if (!(meta_snap = kf_source_open(one, 1, &mo, err, sizeof err))) kf_die(KF_EXIT_ERR, "%s", err);
+        if (!(o.meta = kf_source_meta(meta_snap))) kf_die(KF_EXIT_ERR, "%s: no metadata in this snapshot", meta_src);
+    } else if (meta_src) {
         own = kf_meta_new();
         if (!own) kf_die(KF_EXIT_ERR, "out of memory");
-        struct stat ms;
         int rc = stat(meta_src, &ms) == 0 && S_ISDIR(ms.st_mode)
                  ? kf_meta_load_store(own, meta_src, err, sizeof err)
                  : kf_meta_load_file(own, meta_src, KF_T_MIN, err, sizeof err);
@@ -238,6 +246,7 @@ int main(int argc, char **argv)
         if (out_flush(&ob) != 0) st2 = KF_EXIT_IO;
         if (stats) print_stats(&pstats, dis, ndis);
         kf_source_close(src);
+        kf_source_close(meta_snap);
         if (own) kf_meta_free(own);
         free(ob.buf);
         return kf_finish_stdout(st2);
@@ -266,6 +275,7 @@ int main(int argc, char **argv)
     if (stats) print_stats(kd_engine_get_stats(e), dis, ndis);
     kd_engine_free(e);
     kf_source_close(src);
+    kf_source_close(meta_snap);
     if (own) kf_meta_free(own);
     free(ob.buf);
     return kf_finish_stdout(status);

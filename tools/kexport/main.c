@@ -3,6 +3,7 @@
  * opens with Kubernetes names in it. */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,7 +238,7 @@ static void report_empty_window(ctx *c)
 static void parse_args(ctx *c, int argc, char **argv)
 {
     int o;
-    while ((o = getopt_long(argc, argv, "f:o:F:vh", longopts, NULL)) != -1) {
+    while ((o = kf_getopt(argc, argv, "f:o:F:vh", longopts)) != -1) {
         switch (o) {
         case 'f': c->bpf_expr = optarg; break;
         case 'o': c->out_path = optarg; break;
@@ -348,13 +349,39 @@ static void lock_stores(ctx *c)
 
 /* When every packet can only come from one node, the SHB says so as ksnap does
  * ("kforensics-node: NODE", docs/store.md), so that tools reading the export back learn the
- * node. One node: a single --node, or a single plain file.
+ * node. One node: a single --node, a snapshot or store of one node, or a single plain file.
  * Returns the comment (malloc'd) or NULL. */
 static char *single_node(ctx *c)
 {
     const char *node = NULL;
+    char *owned = NULL;
+    struct stat sst;
+    const char *in0 = c->inputs.v[0];
     if (c->nodes.n == 1) {
         node = c->nodes.v[0];
+    } else if (c->inputs.n == 1 && strcmp(in0, "-") && stat(in0, &sst) == 0 &&
+               (S_ISDIR(sst.st_mode) || kf_snap_detect(in0))) {
+        /* a snapshot (its manifest) or a store (its node folders) holding one node */
+        char err[1024];
+        if (S_ISDIR(sst.st_mode)) {
+            char **nodes = NULL;
+            size_t n = 0, real = 0;
+            if (kf_store_nodes(in0, &nodes, &n, err, sizeof err) != 0) return NULL;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(nodes[i], "meta")) { real++; if (!owned) owned = strdup(nodes[i]); }
+            kf_strv_free(nodes, n);
+            if (real != 1) { free(owned); return NULL; }
+        } else {
+            json_t *m = kf_snap_read_manifest(in0, err, sizeof err);
+            json_t *nodes = m ? json_object_get(m, "nodes") : NULL;
+            if (nodes && json_object_size(nodes) == 1) {
+                void *it = json_object_iter(nodes);
+                owned = strdup(json_object_iter_key(it));
+            }
+            json_decref(m);
+            if (!owned) return NULL;
+        }
+        node = owned;
     } else {
         /* one plain file (a file has one node; interfaces of further inputs may not be
          * known before their first packet) */
@@ -373,7 +400,9 @@ static char *single_node(ctx *c)
     }
     if (!node) return NULL;
     char *s;
-    return asprintf(&s, "kforensics-node: %s", node) < 0 ? NULL : s;
+    if (asprintf(&s, "kforensics-node: %s", node) < 0) s = NULL;
+    free(owned);
+    return s;
 }
 
 static void load_meta(ctx *c)

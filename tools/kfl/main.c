@@ -29,7 +29,7 @@ static void usage(void)
            "\n"
            "  -v, --invert-match   select the records that do not match\n"
            "  -c, --count          print the number of selected records instead of them\n"
-           "  -q, --quiet          print nothing; exit 0 at the first selected record\n"
+           "  -q, --quiet          print nothing; exit 0 at the first selected record (--silent)\n"
            "  -m, --max-count N    stop reading a file after N selected records\n"
            "  -f, --file FILE      read the expression from FILE ('//' comments allowed)\n"
            "      --check          only compile the expression (exit 0 if it is valid)\n"
@@ -399,7 +399,7 @@ int main(int argc, char **argv)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-    while ((c = getopt_long(argc, argv, "+vcqm:f:h", opts, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "+vcqm:f:h", opts)) != -1) {
         switch (c) {
         case 'v': r.invert = 1; break;
         case 'c': r.count = 1; break;

@@ -130,7 +130,7 @@ int main(int argc, char **argv)
         {0, 0, 0, 0}};
     const char *store = NULL, *snaps = NULL, *exps = NULL, *http = NULL, *token = NULL;
     int remote = 0, c;
-    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "vh", opts)) != -1) {
         switch (c) {
         case O_STORE: store = optarg; break;
         case O_SNAP: snaps = optarg; break;

@@ -23,17 +23,80 @@
 #include <errno.h>
 #include <fcntl.h>
 
+/* One requirement of a kubectl label selector (-l): key=v, key==v, key!=v, key in (a,b),
+ * key notin (a,b), key, !key. */
+enum { LR_EQ, LR_NE, LR_IN, LR_NOTIN, LR_EXISTS, LR_NOT_EXISTS };
+struct lreq { char *key; int op; char **vals; size_t nvals; };
+
 typedef struct opts {
     int mode;                       /* 'w' workloads, 'i' ips */
     const char *name;
     const char **nss; size_t nns;
     regex_t re; int has_re;
-    const char **labels; size_t nlabels;
+    struct lreq *reqs; size_t nreqs;  /* label selector requirements (all must hold) */
     int type;                       /* 0 any, KF_WK_* */
     int64_t at; int has_at;
     kf_addr *ips; size_t nips;
     int bpf, table;
 } opts;
+
+/* Parses a kubectl label selector into o->reqs; anything it does not support (gt, lt, a bad
+ * key or value) is a usage error, never a silently empty answer. */
+static void sel_skip(const char **p) { while (**p == ' ' || **p == '\t') (*p)++; }
+static int sel_keych(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '/'; }
+static char *sel_word(const char **p)
+{
+    const char *b = *p;
+    while (sel_keych(**p)) (*p)++;
+    return strndup(b, (size_t)(*p - b));
+}
+static void parse_selector(opts *o, const char *sel)
+{
+    const char *p = sel;
+    for (;;) {
+        sel_skip(&p);
+        o->reqs = realloc(o->reqs, (o->nreqs + 1) * sizeof *o->reqs);
+        struct lreq *q = &o->reqs[o->nreqs++];
+        memset(q, 0, sizeof *q);
+        int neg = *p == '!';
+        if (neg) { p++; sel_skip(&p); }
+        q->key = sel_word(&p);
+        if (!q->key[0]) kf_usage_die("-l '%s': expected a label key at column %d", sel, (int)(p - sel) + 1);
+        sel_skip(&p);
+        if (neg) q->op = LR_NOT_EXISTS;
+        else if (*p == ',' || !*p) q->op = LR_EXISTS;
+        else if (p[0] == '!' && p[1] == '=') { q->op = LR_NE; p += 2; }
+        else if (p[0] == '=' && p[1] == '=') { q->op = LR_EQ; p += 2; }
+        else if (p[0] == '=') { q->op = LR_EQ; p += 1; }
+        else if (!strncmp(p, "notin", 5) && !sel_keych(p[5])) { q->op = LR_NOTIN; p += 5; }
+        else if (!strncmp(p, "in", 2) && !sel_keych(p[2])) { q->op = LR_IN; p += 2; }
+        else kf_usage_die("-l '%s': unsupported selector at column %d (supported: =, ==, !=, in, notin, key, !key)",
+                          sel, (int)(p - sel) + 1);
+        if (q->op == LR_EQ || q->op == LR_NE) {
+            sel_skip(&p);
+            q->vals = malloc(sizeof *q->vals);
+            q->vals[q->nvals++] = sel_word(&p);   /* an empty value is allowed, as in kubectl */
+        } else if (q->op == LR_IN || q->op == LR_NOTIN) {
+            sel_skip(&p);
+            if (*p != '(') kf_usage_die("-l '%s': expected '(' after %s", sel, q->op == LR_IN ? "in" : "notin");
+            p++;
+            for (;;) {
+                sel_skip(&p);
+                q->vals = realloc(q->vals, (q->nvals + 1) * sizeof *q->vals);
+                q->vals[q->nvals++] = sel_word(&p);
+                sel_skip(&p);
+                if (*p == ',') { p++; continue; }
+                if (*p == ')') { p++; break; }
+                kf_usage_die("-l '%s': expected ',' or ')' at column %d", sel, (int)(p - sel) + 1);
+            }
+        }
+        sel_skip(&p);
+        if (!*p) break;
+        if (*p != ',') kf_usage_die("-l '%s': unsupported selector at column %d (supported: =, ==, !=, in, notin, key, !key)",
+                                    sel, (int)(p - sel) + 1);
+        p++;
+    }
+}
 
 static void usage(FILE *f)
 {
@@ -42,12 +105,14 @@ static void usage(FILE *f)
         "       kresolve ips SOURCE... [--ip IP]... [filters] [--at TIME] [--bpf]\n"
         "Answers who held which IP, and when, from recorded Kubernetes metadata.\n"
         "SOURCE: a .ksnap snapshot, a capture store DIR, an event file (ksnap meta format) or\n"
-        "kubectl JSON (List, object, watch output).\n"
+        "kubectl JSON (List, object, watch output); - reads standard input.\n"
         "filters:\n"
         "  --name N            exact name\n"
-        "  --namespace NS      namespace (repeatable: any of them)\n"
+        "  -n, --namespace NS  namespace (repeatable: any of them)\n"
         "  --name-regex RE     extended regular expression on the name\n"
-        "  --label k=v | k     label equal to v, or present (repeatable: all of them)\n"
+        "  -l, --selector SEL  label selector, kubectl's syntax: k=v, k==v, k!=v, k in (a,b),\n"
+        "                      k notin (a,b), k, !k, comma-separated (all of them; repeatable;\n"
+        "                      --label is the same option)\n"
         "  --type pod|service|node\n"
         "  --ip IP             (ips) only this IP (repeatable)\n"
         "  --at TIME           as of TIME: only what existed then, and the IPs held then\n"
@@ -218,15 +283,18 @@ static int wl_matches(const opts *o, const kf_workload *w)
         if (!ok) return 0;
     }
     if (o->has_re && (!w->name || regexec(&o->re, w->name, 0, NULL, 0) != 0)) return 0;
-    for (size_t i = 0; i < o->nlabels; i++) {
-        const char *eq = strchr(o->labels[i], '=');
-        char key[512];
-        size_t kl = eq ? (size_t)(eq - o->labels[i]) : strlen(o->labels[i]);
-        if (kl >= sizeof key) return 0;
-        memcpy(key, o->labels[i], kl); key[kl] = 0;
-        json_t *v = json_object_get(w->labels, key);
-        if (!v) return 0;
-        if (eq && (!json_is_string(v) || strcmp(json_string_value(v), eq + 1))) return 0;
+    for (size_t i = 0; i < o->nreqs; i++) {
+        const struct lreq *q = &o->reqs[i];
+        json_t *v = json_object_get(w->labels, q->key);
+        const char *sv = json_is_string(v) ? json_string_value(v) : NULL;
+        int in = 0;
+        for (size_t k = 0; sv && k < q->nvals; k++) if (!strcmp(sv, q->vals[k])) in = 1;
+        switch (q->op) {   /* as Kubernetes: != and notin also select objects without the key */
+        case LR_EXISTS: if (!v) return 0; break;
+        case LR_NOT_EXISTS: if (v) return 0; break;
+        case LR_EQ: case LR_IN: if (!in) return 0; break;
+        case LR_NE: case LR_NOTIN: if (in) return 0; break;
+        }
     }
     if (o->has_at && !((w->created_ns == KF_T_MIN || w->created_ns <= o->at) && o->at < w->deleted_ns)) return 0;
     return 1;
@@ -442,24 +510,24 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "ips") || !strcmp(argv[1], "list_ips")) o.mode = 'i';
     else kf_usage_die("unknown command '%s' (workloads or ips)", argv[1]);
     static const struct option lo[] = {
-        { "name", 1, 0, 'n' }, { "namespace", 1, 0, 'N' }, { "name-regex", 1, 0, 'r' },
-        { "label", 1, 0, 'l' }, { "type", 1, 0, 't' }, { "at", 1, 0, 'a' }, { "ip", 1, 0, 'i' },
+        { "name", 1, 0, 'm' }, { "namespace", 1, 0, 'n' }, { "name-regex", 1, 0, 'r' },
+        { "selector", 1, 0, 'l' }, { "label", 1, 0, 'l' }, { "type", 1, 0, 't' }, { "at", 1, 0, 'a' }, { "ip", 1, 0, 'i' },
         { "bpf", 0, 0, 'b' }, { "json", 0, 0, 'j' }, { "table", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { 0 } };
     int c, force = -1;
     const char *at_s = NULL;
     char err[512];
     optind = 2;
-    while ((c = getopt_long(argc, argv, "n:N:r:l:t:a:i:bjTh", lo, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "n:N:r:l:t:a:i:bjTh", lo)) != -1) {
         switch (c) {
-        case 'n': o.name = optarg; break;
-        case 'N': o.nss = realloc(o.nss, (o.nns + 1) * sizeof *o.nss); o.nss[o.nns++] = optarg; break;
+        case 'm': o.name = optarg; break;
+        case 'n': case 'N': o.nss = realloc(o.nss, (o.nns + 1) * sizeof *o.nss); o.nss[o.nns++] = optarg; break;
         case 'r': {
             int rc = regcomp(&o.re, optarg, REG_EXTENDED | REG_NOSUB);
             if (rc) { regerror(rc, &o.re, err, sizeof err); kf_usage_die("--name-regex: %s", err); }
             o.has_re = 1;
             break;
         }
-        case 'l': o.labels = realloc(o.labels, (o.nlabels + 1) * sizeof *o.labels); o.labels[o.nlabels++] = optarg; break;
+        case 'l': parse_selector(&o, optarg); break;
         case 't':
             if (!strcmp(optarg, "pod")) o.type = KF_WK_POD;
             else if (!strcmp(optarg, "service") || !strcmp(optarg, "svc")) o.type = KF_WK_SERVICE;
@@ -489,6 +557,22 @@ int main(int argc, char **argv)
     }
     if (o.nips && o.mode != 'i') kf_usage_die("--ip belongs to 'kresolve ips'");
     if (optind >= argc) kf_usage_die("a SOURCE is required (snapshot, store DIR, event file or kubectl JSON)");
+    /* SOURCE "-": standard input (a snapshot, events or kubectl JSON), spooled to an unlinked
+     * temporary file so that every loader can read it like a file */
+    static char stdin_path[64];
+    for (int i = optind; i < argc; i++) {
+        if (strcmp(argv[i], "-")) continue;
+        if (!stdin_path[0]) {
+            FILE *t = tmpfile();
+            char buf[65536];
+            size_t r;
+            int bad = !t;
+            while (!bad && (r = fread(buf, 1, sizeof buf, stdin)) > 0) bad = fwrite(buf, 1, r, t) != r;
+            if (bad || ferror(stdin) || fflush(t) != 0) kf_die(KF_EXIT_ERR, "standard input: cannot read: %m");
+            snprintf(stdin_path, sizeof stdin_path, "/proc/self/fd/%d", fileno(t));
+        }
+        argv[i] = stdin_path;
+    }
     if (at_s && kf_time_is_relative(at_s)) {
         /* --at -10m on snapshots counts from their end (when they were frozen); on a store, an
          * event file or kubectl JSON from the wall clock (docs/time.md) */
@@ -548,7 +632,12 @@ int main(int argc, char **argv)
     free(bpf.v);
     kf_meta_free(m);
     if (o.has_re) regfree(&o.re);
-    free(o.nss); free(o.labels); free(o.ips);
+    for (size_t i = 0; i < o.nreqs; i++) {
+        free(o.reqs[i].key);
+        for (size_t k = 0; k < o.reqs[i].nvals; k++) free(o.reqs[i].vals[k]);
+        free(o.reqs[i].vals);
+    }
+    free(o.nss); free(o.reqs); free(o.ips);
     if (bad) rc = KF_EXIT_ERR;
     return kf_finish_stdout(rc);
 }

@@ -378,7 +378,8 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: ksnap capture --dir DIR [--node NAME] [-i IFACE|GLOB]... [--snaplen N] [-f FILTER]\n"
 "                     [--segment-size 64M] [--segment-time 1m] [--retain-size 2G]\n"
-"                     [--retain-time 24h] [--backend ebpf|pcap] [--stats 10s] [--user USER]\n"
+"                     [--retain-time 24h] [--backend ebpf|pcap] [--ring-size 32M]\n"
+"                     [--stats 10s] [--user USER] [-v]\n"
 "Capture this node's packets into DIR/NODE/<start-utc>.pcapng segments (docs/store.md).\n"
 "  --dir DIR            the store\n"
 "  --node NAME          node name (default: the host name)\n"
@@ -444,7 +445,7 @@ int cmd_capture(int argc, char **argv)
     char hostname[256];
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "i:s:f:vh", opts, NULL)) != -1) {
+    while ((o = kf_getopt(argc, argv, "i:s:f:vh", opts)) != -1) {
         uint64_t v;
         switch (o) {
         case O_DIR: c->dir = optarg; break;

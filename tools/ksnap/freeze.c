@@ -81,9 +81,10 @@ static void usage(FILE *f)
         "  --dir DIR       a capture store (several allowed)\n"
         "  --from, --to    the window (RFC 3339, local time, epoch, or relative like -15m)\n"
         "  --node NODE     only this node (repeatable)\n"
-        "  -f BPF          keep only packets matching this tcpdump filter\n"
+        "  -f, --filter BPF  keep only packets matching this tcpdump filter\n"
         "  --level N       zstd level (default 3)\n"
-        "  -o FILE         the archive to create (refuses to overwrite)\n");
+        "  -j, --threads N compression and hashing threads (default 2; 0 = all cores)\n"
+        "  -o, --output FILE the archive to create (refuses to overwrite)\n");
 }
 
 static fnode *node_get(freezer *fz, const char *name)
@@ -398,7 +399,7 @@ int cmd_freeze(int argc, char **argv)
     int level = 0, threads = 2, c;
     freezer fz = { 0 };
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:F:T:n:f:o:L:j:h", lo, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "d:F:T:n:f:o:L:j:h", lo)) != -1) {
         switch (c) {
         case 'd': dirs = realloc(dirs, (ndirs + 1) * sizeof *dirs); dirs[ndirs++] = optarg; break;
         case 'n': nodes = realloc(nodes, (nnodes + 1) * sizeof *nodes); nodes[nnodes++] = optarg; break;
@@ -407,7 +408,14 @@ int cmd_freeze(int argc, char **argv)
         case 'f': fz.filter = optarg; break;
         case 'o': out = optarg; break;
         case 'L': level = atoi(optarg); if (level < 1 || level > 22) kf_usage_die("--level: 1..22"); break;
-        case 'j': threads = atoi(optarg); if (threads < 0 || threads > 64) kf_usage_die("--threads: 0..64"); break;
+        case 'j': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || end == optarg || n < 0 || n > 64) kf_usage_die("--threads: 0 (all cores) .. 64: %s", optarg);
+            if (n == 0) { n = sysconf(_SC_NPROCESSORS_ONLN); n = n < 1 ? 1 : n > 64 ? 64 : n; }
+            threads = (int)n;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: kf_usage_die("unknown option");
         }

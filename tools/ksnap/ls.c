@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <sys/stat.h>
 #include "kf_capread.h"
+#include "kf_snap.h"
 #include "kf_json.h"
 #include "kf_store.h"
 #include "kf_time.h"
@@ -62,6 +66,8 @@ static void usage(FILE *f)
 "usage: ksnap ls DIR... [--json] [--utc]\n"
 "Per node of each store: oldest and newest packet (local time, UTC in parentheses),\n"
 "segments, bytes, packets, drops, and whether a capture is running.\n"
+"A folder of snapshots (or .ksnap files named directly): one line per snapshot, oldest\n"
+"window first: its window, nodes, packets and size (read from each manifest).\n"
 "  --json   one JSON object with every node and the cluster-wide oldest/newest packet\n"
 "  --utc    times in UTC only\n");
 }
@@ -82,13 +88,125 @@ static const char *tm(int64_t ns, int utc, char *buf, size_t len)
     return kf_time_human(ns, utc, 3, buf, len);
 }
 
+/* ---- a folder of snapshots ---- */
+typedef struct snap_row { char *path; json_t *m; int64_t from, to; uint64_t size; } snap_row;
+
+static int64_t mtime_of(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    int64_t ns;
+    if (!json_is_string(v) || kf_time_parse_rfc3339(json_string_value(v), json_string_length(v), &ns) != 0) return INT64_MIN;
+    return ns;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const snap_row *x = a, *y = b;
+    if (x->from != y->from) return x->from < y->from ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static int add_snap(snap_row **v, size_t *n, const char *path)
+{
+    char err[1024];
+    json_t *m = kf_snap_read_manifest(path, err, sizeof err);
+    if (!m) { kf_err("%s: %s", path, err); return -1; }
+    struct stat st;
+    snap_row *nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv) kf_die(KF_EXIT_ERR, "out of memory");
+    *v = nv;
+    snap_row *r = &nv[(*n)++];
+    r->path = strdup(path);
+    r->m = m;
+    json_t *w = json_object_get(m, "window");
+    r->from = mtime_of(w, "from");
+    r->to = mtime_of(w, "to");
+    r->size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    return 0;
+}
+
+/* Lists the snapshots among args (files, or folders holding *.ksnap); -1 when an arg is
+ * neither, 0 listed, 1 nothing found. */
+static int list_snapshots(char **args, int nargs, int json, int utc)
+{
+    snap_row *v = NULL;
+    size_t n = 0;
+    int bad = 0;
+    for (int a = 0; a < nargs; a++) {
+        struct stat st;
+        if (stat(args[a], &st) != 0) { kf_err("%s: cannot open: %m", args[a]); bad = 1; continue; }
+        if (!S_ISDIR(st.st_mode)) { if (add_snap(&v, &n, args[a]) != 0) bad = 1; continue; }
+        DIR *d = opendir(args[a]);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            size_t l = strlen(e->d_name);
+            if (e->d_name[0] == '.' || l < 7 || strcmp(e->d_name + l - 6, ".ksnap")) continue;
+            char *p = malloc(strlen(args[a]) + l + 2);
+            if (!p) kf_die(KF_EXIT_ERR, "out of memory");
+            sprintf(p, "%s/%s", args[a], e->d_name);
+            if (add_snap(&v, &n, p) != 0) bad = 1;
+            free(p);
+        }
+        if (d) closedir(d);
+    }
+    if (n) qsort(v, n, sizeof *v, row_cmp);
+    if (!json && n) printf("%-40s %-50s %5s %10s %10s\n", "SNAPSHOT", "WINDOW", "NODES", "PACKETS", "SIZE");
+    for (size_t i = 0; i < n; i++) {
+        snap_row *r = &v[i];
+        json_t *nodes = json_object_get(r->m, "nodes"), *nd;
+        const char *name;
+        uint64_t pk = 0;
+        json_object_foreach(nodes, name, nd) pk += (uint64_t)json_integer_value(json_object_get(nd, "packets"));
+        if (json) {
+            json_t *o = json_pack("{s:s, s:O?, s:O?, s:I, s:I, s:I}", "path", r->path,
+                                  "id", json_object_get(r->m, "id"), "window", json_object_get(r->m, "window"),
+                                  "nodes", (json_int_t)json_object_size(nodes), "packets", (json_int_t)pk,
+                                  "bytes", (json_int_t)r->size);
+            char *t = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            if (t) puts(t);
+            free(t);
+            json_decref(o);
+        } else {
+            char b1[96], b2[96], win[200], hb[32];
+            snprintf(win, sizeof win, "%s .. %s", tm(r->from == INT64_MIN ? INT64_MAX : r->from, utc, b1, sizeof b1),
+                     tm(r->to == INT64_MIN ? INT64_MAX : r->to, utc, b2, sizeof b2));
+            human_bytes(r->size, hb, sizeof hb);
+            printf("%-40s %-50s %5zu %10" PRIu64 " %10s\n", r->path, win, json_object_size(nodes), pk, hb);
+        }
+        free(r->path);
+        json_decref(r->m);
+    }
+    free(v);
+    if (bad) return -1;
+    return n ? 0 : 1;
+}
+
+/* Is this argument a store (a node folder with segments), or something ksnap ls lists as
+ * snapshots? */
+static int is_snapshot_arg(const char *a)
+{
+    struct stat st;
+    if (stat(a, &st) != 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return kf_snap_detect(a) == 1;
+    if (kf_store_is_store(a)) return 0;
+    DIR *d = opendir(a);
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        found = l > 6 && !strcmp(e->d_name + l - 6, ".ksnap");
+    }
+    if (d) closedir(d);
+    return found;
+}
+
 int cmd_ls(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "json", 0, 0, 'j' }, { "utc", 0, 0, 'u' }, { "help", 0, 0, 'h' }, { 0 } };
     int json = 0, utc = 0, o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = kf_getopt(argc, argv, "h", opts)) != -1) {
         switch (o) {
         case 'j': json = 1; break;
         case 'u': utc = 1; break;
@@ -97,6 +215,13 @@ int cmd_ls(int argc, char **argv)
         }
     }
     if (optind >= argc) kf_usage_die("which store? (ksnap ls DIR...)");
+    int snaps = 0;
+    for (int a = optind; a < argc; a++) snaps += is_snapshot_arg(argv[a]);
+    if (snaps == argc - optind) {
+        int r = list_snapshots(argv + optind, argc - optind, json, utc);
+        return r < 0 ? KF_EXIT_ERR : r ? KF_EXIT_NONE : KF_EXIT_OK;
+    }
+    if (snaps) kf_usage_die("give either stores or snapshots, not both");
     node_sum *ns = NULL;
     size_t nn = 0;
     int rc = KF_EXIT_OK;
@@ -110,7 +235,7 @@ int cmd_ls(int argc, char **argv)
             rc = KF_EXIT_ERR;
             continue;
         }
-        if (n == 0) kf_warn("%s: no capture store here (no node folder with segments)", dir);
+        if (n == 0) kf_warn("%s: no capture store here (no node folder with segments) and no .ksnap", dir);
         for (size_t i = 0; i < n; i++) {
             node_sum *nv = realloc(ns, (nn + 1) * sizeof *nv);
             if (!nv) kf_die(KF_EXIT_ERR, "out of memory");

@@ -270,7 +270,7 @@ static int meta_record(int argc, char **argv)
     r.keep_ns = 7 * 86400 * KF_NS_PER_SEC;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:h", lo, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "d:h", lo)) != -1) {
         switch (c) {
         case 'd': r.dir = optarg; break;
         case 'r': if (kf_duration_parse(optarg, &r.rotate_ns) != 0) kf_usage_die("--rotate: bad duration '%s'", optarg); break;
@@ -408,7 +408,7 @@ static int meta_import(int argc, char **argv)
     const char *dir = NULL, *at_s = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:a:h", lo, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "d:a:h", lo)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'a': at_s = optarg; break;

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 "(default 2G) or for segments that ended more than --retain-time ago (default 24h), as a running\n"
 "ksnap capture does; 0 turns a bound off. The open segment is never removed, and a node whose\n"
 "segments a reader (ksnap freeze, kexport) is reading is skipped this time.\n"
-"With --snapshots, removes the .ksnap archives in FOLDER written more than --keep ago.\n"
+"With --snapshots, removes the .ksnap archives in FOLDER written more than --keep ago\n"
+"(--keep 0 is refused: it never means \"delete all\").\n"
 "Prints each file removed (or, with --dry-run, that would be) and the space freed.\n");
 }
 
@@ -101,7 +102,7 @@ int cmd_prune(int argc, char **argv)
     int64_t rtime = 24 * 3600 * KF_NS_PER_SEC, keep = -1;
     int dry = 0, o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = kf_getopt(argc, argv, "h", opts)) != -1) {
         switch (o) {
         case O_DIR: dir = optarg; break;
         case O_SNAP: snaps = optarg; break;
@@ -115,6 +116,10 @@ int cmd_prune(int argc, char **argv)
         case O_KEEP:
             if (kf_duration_parse(optarg, &keep) != 0 || keep < 0)
                 kf_usage_die("--keep: '%s' is not a duration", optarg);
+            /* elsewhere 0 means "no bound", so --keep 0 must not mean "delete every snapshot";
+             * a prune that keeps everything has nothing to do: refused, never guessed */
+            if (keep == 0)
+                kf_usage_die("--keep 0: 0 means no limit here as for --retain-time, so nothing would be pruned; give an age such as --keep 30d");
             break;
         case O_DRY: dry = 1; break;
         case 'h': usage(stdout); return 0;

@@ -42,7 +42,7 @@ int cmd_info(int argc, char **argv)
     static const struct option lo[] = { { "json", 0, 0, 'j' }, { "utc", 0, 0, 'u' }, { "help", 0, 0, 'h' }, { 0 } };
     int json = 0, utc = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "juh", lo, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "juh", lo)) != -1) {
         if (c == 'j') json = 1;
         else if (c == 'u') utc = 1;
         else if (c == 'h') { info_usage(stdout); return 0; }
@@ -253,13 +253,14 @@ int cmd_verify(int argc, char **argv)
     static const struct option lo[] = { { "quiet", 0, 0, 'q' }, { "help", 0, 0, 'h' }, { 0 } };
     int quiet = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "qh", lo)) != -1) {
         if (c == 'q') quiet = 1;
         else if (c == 'h') {
             printf("usage: ksnap verify [-q] FILE.ksnap...\n"
                    "Recomputes the sha256 of every member and compares it with manifest.json.\n"
                    "Exit 0 all verified, 4 a member differs, is missing or is damaged (named on\n"
-                   "stderr), 2 not a snapshot.\n");
+                   "stderr), 2 not a snapshot. FILE - reads standard input.\n"
+                   "  -q, --quiet  print nothing on success\n");
             return 0;
         } else kf_usage_die("unknown option");
     }
@@ -289,19 +290,51 @@ static int same_node(json_t *a, json_t *b, const char *node)
     return 1;
 }
 
+/* Windows that do not overlap merge into one window with a stretch nobody captured: said, in
+ * one line per gap, so that "no packet" there is not read as "no traffic". */
+static void warn_gaps(char **in, json_t **mans, int nin)
+{
+    int *ord = malloc((size_t)nin * sizeof *ord);
+    if (!ord) return;
+    for (int i = 0; i < nin; i++) ord[i] = i;
+    for (int i = 1; i < nin; i++)       /* insertion sort by window start: a handful of inputs */
+        for (int j = i; j > 0; j--) {
+            int64_t a = jtime(json_object_get(json_object_get(mans[ord[j - 1]], "window"), "from"));
+            int64_t b = jtime(json_object_get(json_object_get(mans[ord[j]], "window"), "from"));
+            if (a <= b) break;
+            int t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t;
+        }
+    int64_t reach = KF_T_MIN;
+    int last = -1;
+    for (int k = 0; k < nin; k++) {
+        json_t *w = json_object_get(mans[ord[k]], "window");
+        int64_t f = jtime(json_object_get(w, "from")), t = jtime(json_object_get(w, "to"));
+        if (last >= 0 && f != KF_T_MIN && reach != KF_T_MIN && f > reach) {
+            char a[96], b[96], d[64];
+            kf_warn("warning: the windows of %s and %s do not overlap: nothing was captured from %s to %s (%s)",
+                    in[last], in[ord[k]], kf_time_human(reach, 0, 3, a, sizeof a), kf_time_human(f, 0, 3, b, sizeof b),
+                    kf_duration_human(f - reach, d, sizeof d));
+        }
+        if (t > reach || last < 0) { reach = t; last = ord[k]; }
+    }
+    free(ord);
+}
+
 int cmd_merge(int argc, char **argv)
 {
     static const struct option lo[] = { { "output", 1, 0, 'o' }, { "help", 0, 0, 'h' }, { 0 } };
     const char *out = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "o:h", lo)) != -1) {
         if (c == 'o') out = optarg;
         else if (c == 'h') {
             printf("usage: ksnap merge A.ksnap B.ksnap... -o C.ksnap\n"
                    "Merges snapshots of one incident taken on different nodes into one: the union of\n"
                    "the nodes (the same node twice only when identical), the union of the windows,\n"
-                   "the metadata events of all. Every copied member is checked against its hash.\n");
+                   "the metadata events of all. Every copied member is checked against its hash.\n"
+                   "Windows that do not overlap are merged with a warning naming the gap.\n"
+                   "  -o, --output FILE  the snapshot to create (never overwritten)\n");
             return 0;
         } else kf_usage_die("unknown option");
     }
@@ -338,6 +371,7 @@ int cmd_merge(int argc, char **argv)
         if (i == 0) filter = fl;
         else if ((fl == NULL) != (filter == NULL) || (fl && strcmp(fl, filter))) filter_mixed = 1;
     }
+    warn_gaps(in, mans, nin);
     man = kf_manifest_new(from, to, filter_mixed ? NULL : filter, "ksnap " KF_VERSION);
     owner = json_object();   /* node -> index of the input that provides it */
     for (int i = 0; i < nin; i++) {

@@ -273,7 +273,7 @@ static int cmd_stats(int argc, char **argv)
     long long top = 0;
     int sort = S_CALLS, out = kf_is_terminal(stdout) ? OUT_TABLE : OUT_JSON, skip = 0, c;
     kst_opts o = { .want_groups = 1 };
-    while ((c = getopt_long(argc, argv, "b:n:s:e:h", opts, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "b:n:s:e:h", opts)) != -1) {
         switch (c) {
         case 'b': if (kst_parse_by(optarg, &by, &nby)) kf_die(KF_EXIT_ERR, "out of memory"); break;
         case 'n': {

@@ -196,7 +196,7 @@ int kst_map_main(int argc, char **argv)
     };
     int fmt = kf_is_terminal(stdout) ? M_TEXT : M_JSON, skip = 0, c;
     long long top = 0;
-    while ((c = getopt_long(argc, argv, "f:n:h", opts, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "f:n:h", opts)) != -1) {
         switch (c) {
         case 'f':
             if (!strcmp(optarg, "text")) fmt = M_TEXT;

@@ -1296,7 +1296,7 @@ int kst_report_main(int argc, char **argv)
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:t:h", opts, NULL)) != -1) {
+    while ((c = kf_getopt(argc, argv, "o:t:h", opts)) != -1) {
         switch (c) {
         case 'o': R.out = optarg; break;
         case 't': R.title = optarg; break;
