@@ -8,7 +8,8 @@ M={'tools/ksnap/capture.c':[['ksnap','capture']],'tools/ksnap/ls.c':[['ksnap','l
    'tools/ksnap/freeze.c':[['ksnap','freeze']],'tools/ksnap/meta.c':[['ksnap','meta','record'],['ksnap','meta','import']],
    'tools/ksnap/snapcmds.c':[['ksnap','info'],['ksnap','verify'],['ksnap','merge']],
    'tools/kexport/main.c':[['kexport']],'tools/kdissect/main.c':[['kdissect']],'tools/kfl/main.c':[['kfl']],
-   'tools/kresolve/main.c':[['kresolve','workloads']],'tools/kstat/main.c':[['kstat']],'tools/kstat/map.c':[['kstat','map']]}
+   'tools/kresolve/main.c':[['kresolve','workloads']],'tools/kstat/main.c':[['kstat']],'tools/kstat/map.c':[['kstat','map']],
+   'tools/kstat/report.c':[['kstat','report']],'tools/kmcp/main.c':[['kmcp']]}
 bad=0
 for f,cmds in M.items():
     p=os.path.join(root,f)
