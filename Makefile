@@ -5,7 +5,7 @@
 #   make SANITIZE=1 ...   the same with ASan+UBSan (separate build folder, build-san/)
 #   make fuzz-smoke run each fuzz target for a short time
 #   make fuzz-long  run each fuzz target for 10 minutes (KF_FUZZ_SECONDS), not part of make test
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (tools, man pages, docs, bash completion); make uninstall
 # Adding a file needs no edit here: lib/*.c form libkf.a, tools/<tool>/**/*.c form bin/<tool>
 # (tools/common/*.c are linked into every tool), tests/unit/test_*.c are unit tests,
 # tests/fuzz/fuzz_*.c fuzz targets, bpf/*.bpf.c become build/<name>.skel.h.
@@ -56,7 +56,7 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 TOOL_FILES := $(shell find tools lib/kfl -name '*.[ch]')
 GEN_H      := $(BUILD)/gen/kfl_vars.h
 
-.PHONY: all tools units test demo deps install clean fuzz fuzz-smoke fuzz-long bench
+.PHONY: all tools units test demo deps install uninstall clean fuzz fuzz-smoke fuzz-long bench
 all: tools
 
 deps:
@@ -136,10 +136,29 @@ fuzz-long: deps fuzz
 bench: tools
 	@for b in bench/*.sh; do echo "== $$b"; KF_BIN=$(abspath $(BIN)) $$b || exit 1; done
 
+# make install [PREFIX=/usr/local] [DESTDIR=…]: the tools, their man pages, the docs (docs/,
+# README.md, deploy/) and bash completion for every tool in tools/ (one generated script; each
+# tool's name links to it, as bash-completion loads completions by command name).
+# make uninstall removes exactly those files.
+DOCDIR  := $(PREFIX)/share/doc/kforensics
+COMPDIR := $(PREFIX)/share/bash-completion/completions
+
 install: tools
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(DOCDIR)/docs \
+	  $(DESTDIR)$(DOCDIR)/deploy $(DESTDIR)$(COMPDIR)
 	install -m 0755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(shell find docs -maxdepth 1 -type f) $(DESTDIR)$(DOCDIR)/docs/
+	install -m 0644 $(wildcard deploy/*) $(DESTDIR)$(DOCDIR)/deploy/
+	sed 's/^complete -F _kforensics .*/complete -F _kforensics $(TOOLS)/' scripts/kforensics-completion.bash \
+	  > $(DESTDIR)$(COMPDIR)/kforensics && chmod 0644 $(DESTDIR)$(COMPDIR)/kforensics
+	for t in $(TOOLS); do ln -sf kforensics $(DESTDIR)$(COMPDIR)/$$t; done
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%) $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
+	rm -f $(TOOLS:%=$(DESTDIR)$(COMPDIR)/%) $(DESTDIR)$(COMPDIR)/kforensics
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-san bin
