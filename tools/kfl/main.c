@@ -470,7 +470,12 @@ int main(int argc, char **argv)
         for (int i = 0; i < nfields; i++) {
             kfl_prog *p = kfl_compile_flags(fields[i], strlen(fields[i]), KFL_VALUE | (allow ? KFL_ALLOW_UNKNOWN : 0),
                                             now, err, sizeof err, &errpos);
-            if (!p) { report_compile_error("--fields", fields[i], strlen(fields[i]), errpos, err); return KF_EXIT_ERR; }
+            if (!p) {
+                report_compile_error("--fields", fields[i], strlen(fields[i]), errpos, err);
+                for (int k = 0; k < nfields; k++) free(fields[k]);
+                free(fields); kfl_prog_free(r.prog); free(src);
+                return KF_EXIT_ERR;
+            }
             kfl_prog_free(p);
             cap += strlen(fields[i]) + 3;
         }

@@ -308,8 +308,13 @@ static int cmd_stats(int argc, char **argv)
     o.by = (const char *const *)by; o.nby = nby;
     char err[512];
     kst_agg *a = kst_agg_new(&o, err, sizeof err);
-    if (!a) { kf_err("%s", err); return KF_EXIT_ERR; }
-    if (kst_read_inputs(a, argv + optind, argc - optind, skip)) { kst_agg_free(a); return KF_EXIT_ERR; }
+    if (!a) kf_err("%s", err);
+    if (!a || kst_read_inputs(a, argv + optind, argc - optind, skip)) {
+        kst_agg_free(a);
+        for (int i = 0; i < nby; i++) free(by[i]);
+        free(by);
+        return KF_EXIT_ERR;
+    }
 
     size_t ng = kst_agg_ngroups(a);
     ranked *rk = calloc(ng ? ng : 1, sizeof *rk);
