@@ -49,7 +49,23 @@ import csv, sys
 for r in csv.reader(sys.stdin):
     print("\t".join([r[0], r[1], r[2], r[3], r[5], r[10], r[13]]))' | sort > "$T/a"
 sort "$T/jq.tsv" > "$T/b"
-same=1; cmp -s "$T/a" "$T/b" || same=0
+# calls and errors exact; p50/p99 exact for groups of <= 1024 calls, else within 1% (the sketch)
+same=1
+python3 - "$T/a" "$T/b" > "$T/diff" <<'EOF2' || same=0
+import sys
+a = {tuple(l.split("\t")[:3]): l.rstrip("\n").split("\t")[3:] for l in open(sys.argv[1])}
+b = {tuple(l.split("\t")[:3]): l.rstrip("\n").split("\t")[3:] for l in open(sys.argv[2])}
+bad = 0
+for k in sorted(set(a) | set(b)):
+    x, y = a.get(k), b.get(k)
+    if not x or not y or x[:2] != y[:2]:
+        print("group", k, "kstat", x, "jq", y); bad += 1; continue
+    for i in (2, 3):
+        ok = x[i] == y[i] if int(x[0]) <= 1024 else abs(int(x[i]) - int(y[i])) <= 0.01 * int(y[i])
+        if not ok:
+            print("group", k, "kstat", x, "jq", y); bad += 1
+sys.exit(1 if bad else 0)
+EOF2
 
 read -r ek uk sk rk < "$T/t_kstat"; read -r ej uj sj rj < "$T/t_jq"; read -r e2 u2 s2 r2 < "$T/t_kstat2"
 awk -v b="$bytes" -v ek="$ek" -v uk="$uk" -v sk="$sk" -v rk="$rk" -v ej="$ej" -v uj="$uj" -v sj="$sj" -v rj="$rj" \
@@ -62,5 +78,5 @@ awk -v b="$bytes" -v ek="$ek" -v uk="$uk" -v sk="$sk" -v rk="$rk" -v ej="$ej" -v
   printf "ratio kstat/jq: %.1fx wall, %.1fx CPU\n", ej / ek, cj / ck
   printf "kstat max RSS: %d KB on %.0f MB, %d KB on twice that (%.2fx)\n", rk, mb, r2, r2 / rk
   if (!same) { print "MISMATCH: kstat and jq computed different statistics"; exit 1 }
-  print "kstat and jq agree on calls, errors, p50 and p99 of every group"
-}' || { diff "$T/a" "$T/b" | head -20; exit 1; }
+  print "kstat and jq agree on calls and errors of every group, p50 and p99 exactly (within 1% for groups over 1024 calls)"
+}' || { head -20 "$T/diff"; exit 1; }
