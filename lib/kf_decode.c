@@ -172,6 +172,30 @@ static int decode_l4(kf_l4 *out, const uint8_t *p, uint32_t avail, uint32_t wire
         if (out->paylen > out->wire_paylen) out->paylen = out->wire_paylen;
         return KF_DEC_OK;
     }
+    case 132: {   /* SCTP: common header, then chunks (type, flags, length; padded to 4) */
+        const uint8_t *h = kf_cur_take(&c, 12);
+        if (!h) return KF_DEC_TRUNC;
+        out->sport = kf_ld_be16(h);
+        out->dport = kf_ld_be16(h + 2);
+        out->sctp_vtag = kf_ld_be32(h + 4);
+        out->sctp_checksum = kf_ld_be32(h + 8);
+        out->payload = c.p;
+        out->paylen = (uint32_t)kf_cur_left(&c);
+        out->wire_paylen = wire > 12 ? wire - 12 : 0;
+        if (out->paylen > out->wire_paylen) out->paylen = out->wire_paylen;
+        const uint8_t *q = out->payload;
+        uint32_t left = out->paylen;
+        while (left >= 4 && out->sctp_nchunks < 0xFFFF) {
+            uint16_t cl = kf_ld_be16(q + 2);
+            if (!out->sctp_nchunks) { out->sctp_chunk_type = q[0]; out->sctp_chunk_flags = q[1]; out->sctp_chunk_len = cl; }
+            out->sctp_nchunks++;
+            if (cl < 4) break;   /* malformed: counted, not walked past */
+            uint32_t step = ((uint32_t)cl + 3u) & ~3u;
+            if (step >= left) break;
+            q += step; left -= step;
+        }
+        return KF_DEC_OK;
+    }
     case 1: case 58: {
         const uint8_t *h = kf_cur_take(&c, 4);
         if (!h) return KF_DEC_TRUNC;

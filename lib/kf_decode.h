@@ -64,6 +64,12 @@ typedef struct kf_l4 {
     const uint8_t *icmp_inner;      /* ICMP error: the quoted original IP header, or NULL */
     uint32_t icmp_inner_len;
     uint16_t udp_len;         /* UDP length field */
+    /* SCTP (proto 132, RFC 9260): the common header's checksum and verification tag, the first
+     * chunk's type, flags and length field, and how many chunks the packet holds */
+    uint32_t sctp_checksum, sctp_vtag;
+    uint8_t sctp_chunk_type, sctp_chunk_flags;
+    uint16_t sctp_chunk_len;
+    uint16_t sctp_nchunks;
     const uint8_t *payload;   /* L4 payload (bytes captured) */
     uint32_t paylen;          /* captured payload bytes */
     uint32_t wire_paylen;     /* payload length per the IP/L4 headers (may exceed paylen) */

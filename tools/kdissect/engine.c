@@ -542,7 +542,8 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
     } else {
         if (c->l7_state == 0) {
             for (size_t i = 0; i < e->ndis; i++)
-                if ((e->o.enabled >> i & 1) && (e->dis[i]->transports & KD_TRANSPORT_OTHER) && e->dis[i]->on_packet) {
+                if ((e->o.enabled >> i & 1) && (e->dis[i]->transports & KD_TRANSPORT_OTHER) && e->dis[i]->on_packet &&
+                    (!e->dis[i]->probe || e->dis[i]->probe(&c->info, dir, l4->payload, l4->paylen) != KD_PROBE_NO)) {
                     activate(e, c, e->dis[i], (int)i); break;
                 }
             if (c->l7_state == 0) c->l7_state = 2;

@@ -176,6 +176,7 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     kf_jw_kstr(w, "conn_id", id);
     if (c->flow) { snprintf(id, sizeof id, "f-%08x", c->flow->id); kf_jw_kstr(w, "flow_id", id); }
     kf_jw_kstr(w, "capture_source", "af_packet");
+    kf_jw_kstr(w, "capture_backend", "af_packet");
     kf_jw_kbool(w, "has_pcap", 1);
     const char *node = node_name(e, c->node_idx);
     const char *nip = node_ip_of(e, node);
@@ -192,6 +193,16 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     side_lookup(e, &ci->addr[!srcside], ts, &s[1]);
     write_endpoint(e, w, "src", &ci->addr[srcside], ci->port[srcside], &s[0]);
     write_endpoint(e, w, "dst", &ci->addr[!srcside], ci->port[!srcside], &s[1]);
+    {   /* dns_resolutions: both sides' DNS names, once each (Kubeshark's KFL) */
+        const char *d0 = learned_name(e, &ci->addr[srcside]), *d1 = learned_name(e, &ci->addr[!srcside]);
+        if ((d0 && *d0) || (d1 && *d1)) {
+            kf_jw_key(w, "dns_resolutions");
+            kf_jw_arr_begin(w);
+            if (d0 && *d0) kf_jw_str(w, d0);
+            if (d1 && *d1 && !(d0 && strcmp(d0, d1) == 0)) kf_jw_str(w, d1);
+            kf_jw_arr_end(w);
+        }
+    }
     if (e->o.meta) {
         const char *lists[3][2];
         for (int i = 0; i < 2; i++) {
@@ -216,6 +227,13 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
             if (pn && strcmp(pn, node) == 0) { local = i; break; }
         }
         const kf_workload *lp = s[local].ii.pod, *rp = s[!local].ii.pod;
+        for (int i = 0; i < 2; i++) {   /* each side's node, and whether the metadata knew the IP */
+            const kd_side *sd = &s[i == 0 ? local : !local];
+            const char *pn = sd->ii.pod ? sd->ii.pod->node : sd->ii.node ? sd->ii.node->name : NULL;
+            if (pn && *pn) kf_jw_kstr(w, i == 0 ? "local_node_name" : "remote_node_name", pn);
+            kf_jw_kstr(w, i == 0 ? "local_resolution_status" : "remote_resolution_status",
+                       sd->ii.pod || sd->svc || sd->ii.node ? "" : "not_found");
+        }
         if (lp) { write_json_obj(w, "local_labels", lp->labels); write_json_obj(w, "local_annotations", lp->annotations); }
         if (rp) { write_json_obj(w, "remote_labels", rp->labels); write_json_obj(w, "remote_annotations", rp->annotations); }
     }

@@ -556,6 +556,7 @@ static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs
     kf_jw *w = kd_emit_begin(c, &call);
     if (gql) {
         kf_jw_kbool(w, "gql", 1);
+        kf_jw_kbool(w, "gqlv1", 1);   /* Kubeshark: GraphQL over HTTP/1 */
         kf_jw_kstr(w, "gql_operation", op);
         kf_jw_kstr(w, "gql_operation_type", type);
     }

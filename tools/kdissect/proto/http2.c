@@ -526,6 +526,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
         char op[128], type[16];
         if (h2_graphql(path, h2_get(&t->req, "content-type"), &t->req_body, op, sizeof op, type, sizeof type)) {
             kf_jw_kbool(w, "gql", 1);
+            kf_jw_kbool(w, "gqlv2", 1);   /* Kubeshark: GraphQL over HTTP/2 */
             kf_jw_kstr(w, "gql_operation", op);
             kf_jw_kstr(w, "gql_operation_type", type);
         }

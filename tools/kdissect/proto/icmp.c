@@ -109,6 +109,8 @@ static void icmp_emit(icmp_state *s, int dir, const kf_l4 *l4, const kd_pref *re
     kf_jw_kint(w, "icmp_code", code);
     kf_jw_kstr(w, "icmp_type_name", icmp_type_name(v6, type));
     kf_jw_kbool(w, "icmp_v6", v6);
+    kf_jw_kint(w, "icmp_version", v6 ? 6 : 4);
+    kf_jw_kuint(w, "icmp_length", 8u + (req ? req->len : l4->wire_paylen));   /* header + data */
     if (req) {
         kf_jw_kint(w, "icmp_echo_id", req->id);
         kf_jw_kint(w, "icmp_echo_seq", req->seq);

@@ -245,6 +245,7 @@ static void mongo_emit(mongo_state *s, mongo_req *q, int has_resp, uint32_t rop,
     }
     kf_jw_kuint(w, "mongodb_request_size", q ? q->size : 0);
     kf_jw_kuint(w, "mongodb_response_size", rsize);
+    kf_jw_kuint(w, "mongodb_total_size", (q ? q->size : 0) + rsize);
     kd_emit_end(s->conn);
 }
 

@@ -142,6 +142,8 @@ typedef struct my_call {
     kd_pref first, last, rfirst, rlast;
     int has_resp, has_req;
     uint64_t req_size, resp_size;
+    uint32_t stmt_id;           /* prepared statement: from STMT_PREPARE's OK, or the command's */
+    int has_stmt;
     int error, ok;
     uint16_t err_code;
     char sqlstate[6], errmsg[256];
@@ -213,6 +215,8 @@ static void my_emit(my_state *s)
     if (c->ssl) kf_jw_kbool(w, "mysql_ssl_request", 1);
     kf_jw_kuint(w, "mysql_request_size", c->req_size);
     kf_jw_kuint(w, "mysql_response_size", c->resp_size);
+    kf_jw_kuint(w, "mysql_total_size", c->req_size + c->resp_size);
+    if (c->has_stmt) kf_jw_kuint(w, "mysql_statement_id", c->stmt_id);
     kf_jw_kuint(w, "mysql_response_packets", c->packets);
     if (!c->has_resp) kf_jw_kbool(w, "mysql_no_response", 1);
     kd_emit_end(s->conn);
@@ -297,6 +301,10 @@ static void my_client_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
         const char *q = my_stmt_query(s, id, &ql);
         if (q) { memcpy(c->query, q, ql); c->query[ql] = 0; c->qlen = ql; }
     }
+    if ((c->cmd == 0x17 || c->cmd == 0x18 || c->cmd == 0x19 || c->cmd == 0x1a || c->cmd == 0x1c) && len >= 5) {
+        c->stmt_id = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+        c->has_stmt = 1;   /* EXECUTE, SEND_LONG_DATA, CLOSE, RESET, FETCH name their statement */
+    }
     if (c->cmd == 0x16) s->pending_prepare = 1;
     /* COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response; COM_QUIT may not */
     if (c->cmd == 0x19 || c->cmd == 0x18) my_emit(s);
@@ -358,6 +366,7 @@ static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
             if (c->cmd == 0x16 && s->pending_prepare && len >= 5) {
                 uint32_t id = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
                 s->pending_prepare = 0;
+                c->stmt_id = id; c->has_stmt = 1;
                 if (!s->stmts) {
                     s->stmts = calloc(MY_STMTS, sizeof *s->stmts);
                     if (s->stmts) kd_conn_mem(s->conn, (long)(MY_STMTS * sizeof *s->stmts));

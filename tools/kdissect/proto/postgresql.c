@@ -217,6 +217,7 @@ static void pg_emit(pg_state *s, pg_call *c)
     if (c->ssl_answer) { char a[2] = {c->ssl_answer, 0}; kf_jw_kstr(w, "postgresql_ssl_response", a); }
     kf_jw_kuint(w, "postgresql_request_size", c->req_size);
     kf_jw_kuint(w, "postgresql_response_size", c->resp_size);
+    kf_jw_kuint(w, "postgresql_total_size", c->req_size + c->resp_size);
     if (!c->has_resp) kf_jw_kbool(w, "postgresql_no_response", 1);
     kd_emit_end(s->conn);
 }

@@ -18,13 +18,15 @@ KD_WEAK(kd_proto_postgresql);
 KD_WEAK(kd_proto_mysql);
 KD_WEAK(kd_proto_mongodb);
 KD_WEAK(kd_proto_icmp);
+KD_WEAK(kd_proto_radius);
+KD_WEAK(kd_proto_sctp);
 
 /* Order matters only among dissectors whose probes could both accept the same bytes: the
  * stricter (binary, magic-checked) ones first, then the text protocols. */
 static const kd_dissector *all[] = {
-    &kd_proto_http2, &kd_proto_grpc, &kd_proto_tls, &kd_proto_http1, &kd_proto_dns,
+    &kd_proto_http2, &kd_proto_grpc, &kd_proto_tls, &kd_proto_http1, &kd_proto_radius, &kd_proto_dns,
     &kd_proto_postgresql, &kd_proto_mysql, &kd_proto_mongodb, &kd_proto_kafka,
-    &kd_proto_amqp, &kd_proto_redis, &kd_proto_websocket, &kd_proto_icmp,
+    &kd_proto_amqp, &kd_proto_redis, &kd_proto_websocket, &kd_proto_sctp, &kd_proto_icmp,
 };
 
 const kd_dissector *const *kd_dissectors(size_t *n)
