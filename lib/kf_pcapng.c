@@ -312,6 +312,8 @@ int kf_pcapng_write_epb(kf_pcapng_w *w, const kf_epb *p)
     b_pad(w);
     int opts = 0;
     if (p->comment && *p->comment) { b_opt_str(w, OPT_COMMENT, p->comment); opts = 1; }
+    for (size_t i = 0; i < p->ncomments; i++)
+        if (p->comments[i] && *p->comments[i]) { b_opt_str(w, OPT_COMMENT, p->comments[i]); opts = 1; }
     if (p->has_flags) { uint8_t t[4]; put32(t, p->flags); b_opt(w, EPB_FLAGS, t, 4); opts = 1; }
     if (p->has_dropcount) { b_opt_u64(w, EPB_DROPCOUNT, p->dropcount); opts = 1; }
     if (opts) b_opt_end(w);

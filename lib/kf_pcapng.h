@@ -40,6 +40,8 @@ typedef struct kf_epb {
     uint64_t dropcount;     /* epb_dropcount; written when has_dropcount */
     int has_dropcount;
     const char *comment;    /* opt_comment or NULL */
+    const char *const *comments;  /* further opt_comments, one option each (e.g. one per call) */
+    size_t ncomments;
 } kf_epb;
 
 kf_pcapng_w *kf_pcapng_open(FILE *f, const kf_shb_opts *shb);

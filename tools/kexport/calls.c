@@ -87,6 +87,16 @@ static char *side_text(json_t *side)
     return strdup(buf);
 }
 
+/* gRPC's status codes (grpc/doc/statuscodes.md) */
+static const char *grpc_status_name(long long s)
+{
+    static const char *const names[] = { "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
+        "DATA_LOSS", "UNAUTHENTICATED" };
+    return s >= 0 && s < (long long)(sizeof names / sizeof names[0]) ? names[s] : "";
+}
+
 static char *label_text(json_t *r)
 {
     char buf[1024];
@@ -99,9 +109,26 @@ static char *label_text(json_t *r)
         /* keep comments short: long URLs are cut */
         n += snprintf(buf + n, sizeof buf - (size_t)n, " %.200s", path);
     }
-    json_t *st = json_object_get(r, "status_code");
-    if (json_is_integer(st) && n > 0 && (size_t)n < sizeof buf)
-        n += snprintf(buf + n, sizeof buf - (size_t)n, " -> %lld", (long long)json_integer_value(st));
+    /* the protocol's own status: gRPC's grpc-status (an HTTP 200 can carry a failure), DNS's
+     * rcode, a database's error code; HTTP's status code otherwise */
+    json_t *st = json_object_get(r, "status_code"), *gs = json_object_get(r, "grpc_status");
+    const char *rc = jstr(r, "dns_rcode");
+    if (n > 0 && (size_t)n < sizeof buf) {
+        size_t left = sizeof buf - (size_t)n;
+        if (json_is_integer(gs) && (json_is_true(json_object_get(r, "grpc")) || json_integer_value(gs) >= 0)) {
+            long long g = json_integer_value(gs);
+            n += snprintf(buf + n, left, " -> grpc-status %lld %s", g, grpc_status_name(g));
+            if (json_is_integer(st)) n += snprintf(buf + n, sizeof buf - (size_t)n, " (HTTP %lld)", (long long)json_integer_value(st));
+        } else if (rc) {
+            n += snprintf(buf + n, left, " -> %.32s", rc);
+        } else if (json_is_false(json_object_get(r, "postgresql_success")) && jstr(r, "postgresql_error_code")) {
+            n += snprintf(buf + n, left, " -> error %.16s", jstr(r, "postgresql_error_code"));
+        } else if (json_is_false(json_object_get(r, "mysql_success")) && json_is_integer(json_object_get(r, "mysql_error_code"))) {
+            n += snprintf(buf + n, left, " -> error %lld", (long long)json_integer_value(json_object_get(r, "mysql_error_code")));
+        } else if (json_is_integer(st)) {
+            n += snprintf(buf + n, left, " -> %lld", (long long)json_integer_value(st));
+        }
+    }
     const char *id = jstr(r, "id");
     if (id && n > 0 && (size_t)n < sizeof buf)
         snprintf(buf + n, sizeof buf - (size_t)n, " [%.64s]", id);

@@ -144,9 +144,12 @@ typedef struct kx_out_opts {
 } kx_out_opts;
 /* f stays the caller's. pcapng: the SHB is written now; pcap: at the first packet or at close. */
 kx_out *kx_out_open(FILE *f, const kx_out_opts *o, char *err, size_t errlen);
-/* Writes one packet (its interface's IDB first if new). comment may be NULL.
+#define KX_MAX_COMMENTS 16       /* comments of ours on one packet (calls starting in it) */
+/* Writes one packet (its interface's IDB first if new) with comments[0..ncomments) of ours,
+ * each its own opt_comment, before the packet's own comment.
  * Returns 0, -1 on a write error, -2 when -F pcap meets a second link type (message in err). */
-int kx_out_packet(kx_out *w, const kf_src_pkt *p, const char *comment, char *err, size_t errlen);
+int kx_out_packet(kx_out *w, const kf_src_pkt *p, const char *const *comments, size_t ncomments,
+                  char *err, size_t errlen);
 /* pcapng: a DSB (ignored for pcap, returns 1). */
 int kx_out_dsb(kx_out *w, uint32_t type, const void *data, uint32_t len);
 /* pcapng: an NRB of n names; pcap: ignored. */

@@ -123,6 +123,11 @@ typedef struct ctx {
     kx_endpoints eps;
     int use_eps, use_calls;
     kx_set named, conns, dsbs;
+    /* IPs that more than one workload held within the export (names, NRB): named with all
+     * holders; a packet comment says who held it wherever the holder changes */
+    struct reused { kf_addr ip; char name[512]; char last[256]; size_t holders; } *reused;
+    size_t nreused;
+    int64_t name_end;       /* the export's end, for whom an IP's name must cover (KF_T_MIN: not yet known) */
     kx_set tls_setup, data_phase;   /* --scope conn: connections kept whole (TLS, HTTP/2) / others */
     kf_atomic out;
     int out_open;
@@ -164,6 +169,7 @@ static void cleanup(ctx *c)
     kx_calls_free(&c->calls);
     kx_endpoints_free(&c->eps);
     kx_set_free(&c->named);
+    free(c->reused);
     kx_set_free(&c->conns);
     kx_set_free(&c->dsbs);
     kx_set_free(&c->tls_setup);
@@ -516,12 +522,86 @@ static void copy_dsbs(ctx *c)
 }
 
 /* New names for the packet's addresses, as one NRB before the packet. */
+static int addr_eq(const kf_addr *a, const kf_addr *b)
+{
+    return a->family == b->family && !memcmp(a->a, b->a, a->family == 4 ? 4 : 16);
+}
+
+/* The end of what the export can hold: --to, else the inputs' end when it is cheap to know
+ * (snapshots: their manifest; stores: now), else no bound (plain files: every later holder the
+ * metadata knows). */
+static int64_t export_end(ctx *c)
+{
+    if (c->name_end != KF_T_MIN) return c->name_end;
+    c->name_end = KF_T_MAX;
+    if (c->to != KF_T_MAX) return c->name_end = c->to;
+    for (size_t i = 0; i < c->inputs.n; i++) {
+        struct stat st;
+        const char *in = c->inputs.v[i];
+        if (!strcmp(in, "-") || stat(in, &st) != 0 || (!S_ISDIR(st.st_mode) && kf_snap_detect(in) != 1))
+            return c->name_end;
+    }
+    kf_span sp;
+    char err[1024];
+    if (kf_span_of((const char *const *)c->inputs.v, c->inputs.n, 0, &sp, err, sizeof err) == 0 && sp.known)
+        c->name_end = sp.now;
+    return c->name_end;
+}
+
+/* The names of every holder of ip from ts to the export's end, in time order, "a/b"; the count. */
+static size_t holders_of(ctx *c, const kf_addr *ip, int64_t ts, char *out, size_t len)
+{
+    const kf_binding *b;
+    size_t nb = kf_meta_bindings(c->meta, &b), n = 0;
+    int64_t end = export_end(c);
+    struct { int64_t t; char name[256]; } h[8];
+    for (size_t i = 0; i < nb && n < 8; i++) {
+        if (!addr_eq(&b[i].ip, ip) || b[i].to_ns <= ts || b[i].from_ns > end) continue;
+        int64_t t = b[i].from_ns > ts ? b[i].from_ns : ts;
+        char nm[256];
+        if (!kx_meta_name(c->meta, ip, t, nm, sizeof nm)) continue;
+        size_t k = 0;
+        while (k < n && strcmp(h[k].name, nm)) k++;
+        if (k < n) { if (t < h[k].t) h[k].t = t; continue; }
+        h[n].t = t;
+        snprintf(h[n].name, sizeof h[n].name, "%s", nm);
+        n++;
+    }
+    for (size_t i = 1; i < n; i++)          /* a handful: insertion sort by time */
+        for (size_t j = i; j > 0 && h[j].t < h[j - 1].t; j--) { __typeof__(h[0]) t = h[j]; h[j] = h[j - 1]; h[j - 1] = t; }
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < n && o < len; i++) o += (size_t)snprintf(out + o, len - o, "%s%s", i ? "/" : "", h[i].name);
+    return n;
+}
+
+/* A packet comment where a reused IP's holder changes: who holds it at this packet. */
+static const char *reuse_comment(ctx *c, const kf_l4 *l4, int64_t ts, char *buf, size_t len)
+{
+    const kf_addr *a[2] = { &l4->src, &l4->dst };
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < 2; i++)
+        for (size_t k = 0; k < c->nreused; k++) {
+            struct reused *r = &c->reused[k];
+            if (!addr_eq(&r->ip, a[i])) continue;
+            char now[256], ab[64];
+            if (!kx_meta_name(c->meta, a[i], ts, now, sizeof now) || !strcmp(now, r->last)) break;
+            snprintf(r->last, sizeof r->last, "%s", now);
+            if (o < len)
+                o += (size_t)snprintf(buf + o, len - o, "%s%s is %s here (IP reused: its name lists all %zu holders, %s)",
+                                      o ? "; " : "", kf_addr_str(a[i], ab, sizeof ab), now, r->holders, r->name);
+            break;
+        }
+    return buf[0] ? buf : NULL;
+}
+
 static void name_addrs(ctx *c, const kf_l4 *l4, int64_t ts)
 {
     const kf_addr *a[2] = { &l4->src, &l4->dst };
     int fam[2];
     uint8_t addr[2][16];
-    char names[2][256];
+    char names[2][512];
     const char *np[2];
     size_t k = 0;
     for (int i = 0; i < 2; i++) {
@@ -530,6 +610,19 @@ static void name_addrs(ctx *c, const kf_l4 *l4, int64_t ts)
         if (r < 0) fail(c, KF_EXIT_ERR, "out of memory");
         if (r == 0) continue;
         if (!kx_meta_name(c->meta, a[i], ts, names[k], sizeof names[k])) continue;
+        char all[512];
+        size_t nh = holders_of(c, a[i], ts, all, sizeof all);
+        if (nh > 1) {
+            struct reused *nv = realloc(c->reused, (c->nreused + 1) * sizeof *nv);
+            if (!nv) fail(c, KF_EXIT_ERR, "out of memory");
+            c->reused = nv;
+            struct reused *r = &c->reused[c->nreused++];
+            memset(r, 0, sizeof *r);
+            r->ip = *a[i];
+            r->holders = nh;
+            snprintf(r->name, sizeof r->name, "%s", all);
+            snprintf(names[k], sizeof names[k], "%s", all);
+        }
         fam[k] = a[i]->family;
         memcpy(addr[k], a[i]->a, 16);
         np[k] = names[k];
@@ -583,9 +676,11 @@ static int conn_setup(ctx *c, const kx_conn *k, const kf_l4 *l4)
 
 /* --calls: does the packet belong to a selected call's connection (or, with --scope call, to
  * the call's own frames)? *first: the call whose first packet this is (for --annotate). */
-static int calls_match(ctx *c, const kf_src_pkt *p, const kf_l4 *l4, int dec, kx_call **first)
+/* Whether the packet belongs to a selected call; the calls whose first packet it is (up to
+ * KX_MAX_COMMENTS: several calls can start in one packet, HTTP/2 or pipelining) go to starts. */
+static int calls_match(ctx *c, const kf_src_pkt *p, const kf_l4 *l4, int dec, kx_call **starts, size_t *nstarts)
 {
-    *first = NULL;
+    *nstarts = 0;
     if (!l4->ipver) return 0;
     int ported = l4->proto == 6 || l4->proto == 17 || l4->proto == 132;
     int noports = dec == KF_DEC_HELD;     /* a later IP fragment: ports unknown */
@@ -626,7 +721,7 @@ static int calls_match(ctx *c, const kf_src_pkt *p, const kf_l4 *l4, int dec, kx
         x->packets++;
         if (!x->annotated && ts >= x->first_ts && (!same_file || p->frame >= x->first_frame)) {
             x->annotated = 1;
-            if (!*first) *first = x;
+            if (*nstarts < KX_MAX_COMMENTS) starts[(*nstarts)++] = x;
         }
     }
     return hit;
@@ -683,6 +778,7 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.from = KF_T_MIN;
     c.to = KF_T_MAX;
+    c.name_end = KF_T_MIN;
     c.format = KX_PCAPNG;
     kx_calls_init(&c.calls);
     kx_set_init(&c.named, sizeof(kf_addr));
@@ -752,7 +848,7 @@ int main(int argc, char **argv)
     kf_src_pkt p;
     int rc;
     const char *wmsg;
-    char cbuf[2048];
+    static char cbufs[KX_MAX_COMMENTS][2048];
     while ((rc = kf_source_next(c.src, &p)) == 1) {
         while ((wmsg = kf_source_warning(c.src))) kf_warn("%s", wmsg);
         if (c.dsb_done < kf_source_dsb_count(c.src)) copy_dsbs(&c);
@@ -781,17 +877,28 @@ int main(int argc, char **argv)
             if (!kx_endpoints_match(&c.eps, &l4.src, p.pkt.ts_ns) &&
                 !kx_endpoints_match(&c.eps, &l4.dst, p.pkt.ts_ns)) continue;
         }
-        kx_call *first = NULL;
-        if (c.use_calls && !calls_match(&c, &p, &l4, dec, &first)) continue;
+        kx_call *starts[KX_MAX_COMMENTS];
+        size_t nstarts = 0;
+        if (c.use_calls && !calls_match(&c, &p, &l4, dec, starts, &nstarts)) continue;
         c.matched++;
         if (st) st->matched++;
-        const char *comment = NULL;
+        const char *comments[KX_MAX_COMMENTS + 1];
+        size_t ncomments = 0;
         if (c.annotate) {
-            if (first) comment = call_comment(&c, first, p.pkt.ts_ns, cbuf, sizeof cbuf);
-            else if (!c.use_calls && c.meta) comment = conn_comment(&c, &l4, p.pkt.ts_ns, cbuf, sizeof cbuf);
+            for (size_t k = 0; k < nstarts; k++)
+                comments[ncomments++] = call_comment(&c, starts[k], p.pkt.ts_ns, cbufs[k], sizeof cbufs[k]);
+            if (!nstarts && !c.use_calls && c.meta &&
+                (comments[0] = conn_comment(&c, &l4, p.pkt.ts_ns, cbufs[0], sizeof cbufs[0])))
+                ncomments = 1;
         }
-        if (c.names && c.meta && l4.ipver) name_addrs(&c, &l4, p.pkt.ts_ns);
-        int wr = kx_out_packet(c.w, &p, comment, err, sizeof err);
+        if (c.names && c.meta && l4.ipver) {
+            name_addrs(&c, &l4, p.pkt.ts_ns);
+            static char rbuf[1200];
+            if (c.nreused && ncomments < KX_MAX_COMMENTS &&
+                (comments[ncomments] = reuse_comment(&c, &l4, p.pkt.ts_ns, rbuf, sizeof rbuf)))
+                ncomments++;
+        }
+        int wr = kx_out_packet(c.w, &p, comments, ncomments, err, sizeof err);
         if (wr == -2) fail(&c, KF_EXIT_ERR, "%s", err);
         if (wr != 0) fail(&c, KF_EXIT_IO, "%s: %s", outname, err);
         c.written++;
@@ -825,6 +932,12 @@ int main(int argc, char **argv)
             kf_warn("node %s: read %llu, matched %llu, wrote %llu",
                     c.ns[i].node[0] ? c.ns[i].node : "(none)", (unsigned long long)c.ns[i].read,
                     (unsigned long long)c.ns[i].matched, (unsigned long long)c.ns[i].written);
+    }
+    for (size_t k = 0; k < c.nreused; k++) {
+        char ab[64];
+        kf_warn("%s had %zu holders in this export: a Name Resolution Block cannot change over time, so it "
+                "names the IP '%s'; a packet comment names the holder wherever it changes",
+                kf_addr_str(&c.reused[k].ip, ab, sizeof ab), c.reused[k].holders, c.reused[k].name);
     }
     int code = c.written ? KF_EXIT_OK : KF_EXIT_NONE;
     if (!c.read && (c.from != KF_T_MIN || c.to != KF_T_MAX)) report_empty_window(&c);

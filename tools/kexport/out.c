@@ -30,8 +30,6 @@ struct kx_out {
     int *by_src;            /* global source iface id -> output id, -1 unknown */
     size_t nby_src;
     int failed;
-    char *cbuf;             /* comment join buffer */
-    size_t ccap;
 };
 
 kx_out *kx_out_open(FILE *f, const kx_out_opts *o, char *err, size_t errlen)
@@ -141,22 +139,8 @@ static int iface_for(kx_out *w, const kf_src_pkt *p)
     return id;
 }
 
-static const char *join_comments(kx_out *w, const char *ours, const char *theirs)
-{
-    if (!ours) return theirs;
-    if (!theirs) return ours;
-    size_t need = strlen(ours) + strlen(theirs) + 2;
-    if (need > w->ccap) {
-        char *nb = realloc(w->cbuf, need);
-        if (!nb) return ours;
-        w->cbuf = nb;
-        w->ccap = need;
-    }
-    snprintf(w->cbuf, need, "%s\n%s", ours, theirs);
-    return w->cbuf;
-}
-
-int kx_out_packet(kx_out *w, const kf_src_pkt *p, const char *comment, char *err, size_t errlen)
+int kx_out_packet(kx_out *w, const kf_src_pkt *p, const char *const *comments, size_t ncomments,
+                  char *err, size_t errlen)
 {
     uint32_t caplen = p->pkt.caplen;
     if (w->o.snaplen && caplen > w->o.snaplen) caplen = w->o.snaplen;
@@ -193,7 +177,14 @@ int kx_out_packet(kx_out *w, const kf_src_pkt *p, const char *comment, char *err
     e.has_flags = p->pkt.has_flags;
     e.dropcount = p->pkt.dropcount;
     e.has_dropcount = p->pkt.dropcount != 0;
-    e.comment = join_comments(w, comment, p->pkt.comment);
+    /* ours first, each its own opt_comment (one per call), then the packet's own */
+    const char *all[KX_MAX_COMMENTS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < ncomments && n < KX_MAX_COMMENTS; i++) if (comments[i]) all[n++] = comments[i];
+    if (p->pkt.comment) all[n++] = p->pkt.comment;
+    e.comment = n ? all[0] : NULL;
+    e.comments = n > 1 ? all + 1 : NULL;
+    e.ncomments = n > 1 ? n - 1 : 0;
     if (kf_pcapng_write_epb(w->png, &e) != 0) {
         snprintf(err, errlen, "%s", kf_pcapng_error(w->png));
         return -1;
@@ -242,7 +233,6 @@ int kx_out_close(kx_out *w, char *err, size_t errlen)
     for (size_t i = 0; i < w->nifs; i++) { free(w->ifs[i].node); free(w->ifs[i].name); }
     free(w->ifs);
     free(w->by_src);
-    free(w->cbuf);
     free(w->default_node);
     free(w->default_name);
     free(w->default_desc);
