@@ -269,3 +269,17 @@ seg_start() { # file -> start in ns from its name
   ! grep -q 'va: capturing' "$T/ks.err"
   grep -q 'vx0: capturing' "$T/ks.err"
 }
+
+@test "store: an idle capture leaves no trail of empty segments (issue 20)" {
+  ks_start "$NS1" -i va --segment-time 0.2s
+  sleep 2    # ten segment times without a packet (IPv6 off: nothing stray on va)
+  ks_stop
+  n=$(segments | wc -l)
+  [ "$n" -le 1 ] || { ls -l "$STORE/n1"; fail "$n segments for an idle capture"; }
+  # traffic after the idle time still rotates by time as before
+  ks_start "$NS1" -i va --segment-time 0.5s
+  sleep 1.2
+  for i in $(seq 6); do get 1; sleep 0.2; done
+  ks_stop
+  [ "$(segments | wc -l)" -ge 3 ]
+}

@@ -627,7 +627,9 @@ int cmd_capture(int argc, char **argv)
         int64_t now = kf_now_ns();
         if (c->write_failed || !c->w) recover(c);   /* disk full: evict the oldest, go on */
         if (rotate_now) { rotate_now = 0; rotate(c, now); }
-        else if (c->w && c->seg_time && now >= c->seg_start + c->seg_time + KF_NS_PER_SEC / 5)
+        /* an idle capture keeps its one empty segment open instead of leaving a trail of empty
+         * ones behind; the first packet past its time rotates it (cap_deliver) */
+        else if (c->w && c->seg_pkts && c->seg_time && now >= c->seg_start + c->seg_time + KF_NS_PER_SEC / 5)
             rotate(c, now < c->seg_start + 2 * c->seg_time ? c->seg_start + c->seg_time : now);
         forget_gone(c);
         if (now_m - last_drops >= KF_NS_PER_SEC / 5) { be->poll_drops(c); last_drops = now_m; }
