@@ -482,15 +482,25 @@ static int ev_type_of(const char *t)
 
 /* rawobj: the object's compact JSON text when the caller has it (an interchange line as this
  * library writes it): then it is kept as is, saving a trim and a dump per event. */
+const char *kf_meta_event_invalid(const char *type, const json_t *obj)
+{
+    if (!type || !ev_type_of(type)) return "type is not ADDED, MODIFIED or DELETED";
+    if (!json_is_object(obj)) return "the object is not a JSON object";
+    if (!jstr(obj, "kind")) return "no kind";
+    json_t *md = json_object_get(obj, "metadata");
+    if (!json_is_object(md)) return "metadata is not an object";
+    if (!jstr(md, "name") && !jstr(md, "uid")) return "metadata has neither name nor uid";
+    return NULL;
+}
+
 static int add_event_impl(kf_meta *m, int64_t ts_ns, const char *type, json_t *obj,
                           const char *rawobj, size_t rawlen)
 {
     int ty = ev_type_of(type);
-    if (!m || !ty || !json_is_object(obj)) return -1;
+    if (!m || kf_meta_event_invalid(type, obj)) return -1;
     const char *kind = jstr(obj, "kind");
     json_t *md = json_object_get(obj, "metadata");
     const char *name = jstr(md, "name"), *ns = jstr(md, "namespace"), *uid = jstr(md, "uid");
-    if (!kind || (!name && !uid)) return -1;
     if (m->nev == m->capev) {
         size_t nc = m->capev ? m->capev * 2 : 256;
         mev *n = realloc(m->ev, nc * sizeof *n);

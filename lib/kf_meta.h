@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include "kf_decode.h"
@@ -89,6 +90,16 @@ char *kf_meta_event_line(int64_t ts_ns, const char *type, const json_t *obj);
 typedef int (*kf_meta_event_fn)(void *ud, int64_t ts_ns, const char *type, json_t *obj);
 int kf_meta_parse_buffer(const char *buf, size_t len, int64_t at_ns, int64_t first_line,
                          kf_meta_event_fn fn, void *ud, char *err, size_t errlen);
+/* NULL if every reader accepts the event, else why not ("metadata is not an object"): writers
+ * (ksnap meta record/import) check with this, so they never store what readers refuse. */
+const char *kf_meta_event_invalid(const char *type, const json_t *obj);
+/* 1 if a loader's error means the input was abandoned (a limit hit, binary data, unreadable):
+ * bad input. Otherwise only bad values were skipped and the rest kept: readers warn and go on. */
+static inline int kf_meta_err_fatal(const char *err)
+{
+    return strstr(err, "stopped reading") || strstr(err, "read error") || strstr(err, "(limit ") ||
+           !strchr(err, ' ');
+}
 /* Streaming (bounded memory): rd reads up to n bytes into buf, returns the count, 0 at the end,
  * -1 on error. Values are handed to fn as kf_meta_parse_buffer does; a bad value is reported
  * (first one in err) and skipped, the rest kept. One value longer than KF_MAX_META_VALUE, a NUL

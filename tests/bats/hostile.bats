@@ -188,3 +188,39 @@ PY
   hrun 2 "$KF_BIN/kresolve" workloads "$BATS_TEST_TMPDIR/NOT_A_STORE"
   [[ "$err" == *"not a capture store"* ]]
 }
+
+@test "metadata writers: whole lines only on a failed write, nothing readers refuse; readers skip a bad line" {
+  local st=$BATS_TEST_TMPDIR/st
+  mkdir -p "$st"
+  # the file size limit makes a write fail half-way, as a full disk does (SIGXFSZ ignored: EFBIG)
+  run bash -c "trap '' XFSZ; prlimit --fsize=3000 '$KF_BIN/ksnap' meta record --dir '$st' < '$SAMPLES/meta-events.ndjson'"
+  assert_failure 3
+  python3 -c "
+import glob, json, sys
+n = 0
+for f in glob.glob(sys.argv[1] + '/meta/*.ndjson*'):
+    data = open(f, 'rb').read()
+    assert data == b'' or data.endswith(b'\n'), f + ': ends in a torn line'
+    for l in data.splitlines():
+        json.loads(l); n += 1
+assert n > 0
+" "$st"
+  # a Pod whose metadata is an array: refused by the writers, not stored
+  run "$KF_BIN/ksnap" meta record --dir "$st" < "$C/bad-pod.json"
+  [[ "$output" == *"metadata is not an object; not stored"* ]]
+  ! grep -q '"spec":{},"status":{}' "$st"/meta/*
+  run "$KF_BIN/ksnap" meta import --dir "$st" "$C/bad-pod.json"
+  assert_failure 2
+  # a torn line with the next event glued on: readers warn, keep the rest, exit 0
+  hrun 0 "$KF_BIN/kresolve" workloads "$C/torn-events.ndjson"
+  [[ "$err" == *"skipped; the rest is kept"* ]]
+  [ "$(echo "$output" | wc -l)" -ge 3 ]
+  hrun 0 "$KF_BIN/kdissect" --meta "$C/torn-events.ndjson" "$SAMPLES/node-worker-1-pods.pcapng"
+  [[ "$err" == *"skipped; the rest is kept"* ]]
+}
+
+@test "kexport: a time stamp before 1970 in the input is bad input (exit 2, naming the input), not an I/O error" {
+  hrun 2 "$KF_BIN/kexport" "$C/pre1970.pcapng" -o out.pcapng
+  [[ "$err" == *"pre1970.pcapng: frame 1: time stamp before 1970"* ]]
+  [ ! -e "$W/out.pcapng" ]
+}

@@ -1,17 +1,32 @@
 /* Fuzz target: the Kubernetes metadata loader (kf_meta_load_buffer: event lines, kubectl Lists,
  * pretty-printed watch streams, malformed input and resynchronisation), then the replay and
- * every query over whatever was loaded. */
+ * every query over whatever was loaded. An odd first byte loads through the streaming loader
+ * (kf_meta_load_stream) instead, in reads of 1..64 bytes, so values cross every boundary. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kf_meta.h"
 
+typedef struct feed { const uint8_t *p; size_t n, step; } feed;
+static ssize_t feed_read(void *ud, void *buf, size_t n)
+{
+    feed *f = ud;
+    size_t k = f->n < n ? f->n : n;
+    if (k > f->step) k = f->step;
+    memcpy(buf, f->p, k);
+    f->p += k; f->n -= k;
+    return (ssize_t)k;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     kf_meta *m = kf_meta_new();
     char err[256];
-    kf_meta_load_buffer(m, (const char *)data, size, 1773484200000000000LL, err, sizeof err);
+    if (size > 1 && (data[0] & 1)) {
+        feed f = { data + 1, size - 1, (size_t)(data[0] >> 2) + 1 };
+        kf_meta_load_stream(m, feed_read, &f, 1773484200000000000LL, err, sizeof err);
+    } else kf_meta_load_buffer(m, (const char *)data, size, 1773484200000000000LL, err, sizeof err);
     kf_meta_finish(m);
     const kf_binding *b;
     size_t nb = kf_meta_bindings(m, &b);

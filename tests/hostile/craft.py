@@ -218,12 +218,25 @@ def main():
     # 3: many large valid members (pcap of small UDP packets), to measure memory while reading
     big_members(P('big-members.ksnap'), 8, 48 << 20)
 
+    # 8: a pcapng whose interface's if_tsoffset puts its packet 100 years before 1970
+    import struct
+
+    def blk(t, body):
+        body += b'\0' * ((-len(body)) % 4)
+        return struct.pack('<II', t, 12 + len(body)) + body + struct.pack('<I', 12 + len(body))
+    shb = blk(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1))
+    idb = blk(1, struct.pack('<HHI', 1, 0, 65535) + struct.pack('<HH', 14, 8) + struct.pack('<q', -3155760000) + b'\0' * 4)
+    pkt = bytes(14) + bytes([0x45]) + bytes(45)
+    ts = 1000 * 1000000
+    epb = blk(6, struct.pack('<IIIII', 0, ts >> 32, ts & 0xffffffff, len(pkt), len(pkt)) + pkt)
+    open(P('pre1970.pcapng'), 'wb').write(shb + idb + epb)
+
     # 5: a store-like metadata file with a torn line and the next event glued on, and a Pod
     #    whose metadata is an array (the writer accepted it, every reader refused the file)
     evs = d['meta/events.ndjson'].split(b'\n')
     torn = b'\n'.join(evs[:3]) + b'\n' + evs[3][: len(evs[3]) // 2] + evs[4] + b'\n' + b'\n'.join(evs[5:])
     open(P('torn-events.ndjson'), 'wb').write(torn)
-    open(P('bad-pod.json'), 'wb').write(b'{"kind":"Pod","metadata":[]}\n')
+    open(P('bad-pod.json'), 'wb').write(b'{"type":"ADDED","object":{"kind":"Pod","metadata":[]}}\n')
 
 
 if __name__ == '__main__':

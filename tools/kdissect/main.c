@@ -221,7 +221,8 @@ int main(int argc, char **argv)
         int rc = stat(meta_src, &ms) == 0 && S_ISDIR(ms.st_mode)
                  ? kf_meta_load_store(own, meta_src, err, sizeof err)
                  : kf_meta_load_file(own, meta_src, KF_T_MIN, err, sizeof err);
-        if (rc != 0) kf_die(KF_EXIT_ERR, "%s: %s", meta_src, err);
+        if (rc != 0 && kf_meta_err_fatal(err)) kf_die(KF_EXIT_ERR, "%s: %s", meta_src, err);
+        if (rc != 0) kf_warn("%s: %s (skipped; the rest is kept)", meta_src, err);
         kf_meta_finish(own);
         o.meta = own;
     } else {

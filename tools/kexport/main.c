@@ -437,7 +437,8 @@ static void load_meta(ctx *c)
         if (!c->own_meta && !(c->own_meta = kf_meta_new())) fail(c, KF_EXIT_ERR, "out of memory");
         int rc = S_ISDIR(st.st_mode) ? kf_meta_load_store(c->own_meta, p, err, sizeof err)
                                      : kf_meta_load_file(c->own_meta, p, KF_T_MIN, err, sizeof err);
-        if (rc != 0) fail(c, KF_EXIT_ERR, "%s: %s", p, err);
+        if (rc != 0 && kf_meta_err_fatal(err)) fail(c, KF_EXIT_ERR, "%s: %s", p, err);
+        if (rc != 0) kf_warn("%s: %s (skipped; the rest is kept)", p, err);
     }
     kf_meta_finish(c->own_meta);
     c->meta = c->own_meta;
@@ -898,6 +899,10 @@ int main(int argc, char **argv)
                 (comments[ncomments] = reuse_comment(&c, &l4, p.pkt.ts_ns, rbuf, sizeof rbuf)))
                 ncomments++;
         }
+        /* pcap and pcapng hold no time before 1970: that is the input's fault, not the output's */
+        if (p.pkt.ts_ns < 0)
+            fail(&c, KF_EXIT_ERR, "%s: frame %llu: time stamp before 1970, which pcap/pcapng cannot hold",
+                 p.file, (unsigned long long)p.frame);
         int wr = kx_out_packet(c.w, &p, comments, ncomments, err, sizeof err);
         if (wr == -2) fail(&c, KF_EXIT_ERR, "%s", err);
         if (wr != 0) fail(&c, KF_EXIT_IO, "%s: %s", outname, err);

@@ -137,7 +137,8 @@ static int load_source(kf_meta *m, const char *src)
         int lfd = kf_store_lock(src, "meta", 0, 0);
         int rc = kf_meta_load_store(m, src, err, sizeof err);
         if (lfd >= 0) kf_store_unlock(lfd);
-        if (rc != 0) { kf_err("%s", err); return -1; }
+        if (rc != 0 && kf_meta_err_fatal(err)) { kf_err("%s", err); return -1; }
+        if (rc != 0) kf_warn("%s (skipped; the rest is kept)", err);
         return 0;
     }
     if (kf_snap_detect(src)) {
@@ -160,7 +161,10 @@ static int load_source(kf_meta *m, const char *src)
         kf_snap_close(s);
         return rc;
     }
-    if (kf_meta_load_file(m, src, KF_T_MIN, err, sizeof err) != 0) { kf_err("%s: %s", src, err); return -1; }
+    if (kf_meta_load_file(m, src, KF_T_MIN, err, sizeof err) != 0) {
+        if (kf_meta_err_fatal(err)) { kf_err("%s: %s", src, err); return -1; }
+        kf_warn("%s: %s (skipped; the rest is kept)", src, err);
+    }
     return 0;
 }
 
@@ -610,10 +614,8 @@ int main(int argc, char **argv)
         for (int i = optind; i < argc; i++) if (gather_source(&sv, argv[i]) != 0) bad = 1;
         focus_apply(sv.v, sv.n, needles, nneedles, o.mode == 'w');
         for (size_t i = 0; i < sv.n; i++) {
-            if (kf_meta_load_buffer(m, sv.v[i].buf, sv.v[i].len, sv.v[i].at_ns, err, sizeof err) != 0 && !sv.v[i].lenient) {
-                kf_err("%s: %s", sv.v[i].name, err);
-                bad = 1;
-            }
+            if (kf_meta_load_buffer(m, sv.v[i].buf, sv.v[i].len, sv.v[i].at_ns, err, sizeof err) != 0 && !sv.v[i].lenient)
+                kf_warn("%s: %s (skipped; the rest is kept)", sv.v[i].name, err);
             free(sv.v[i].buf); free(sv.v[i].name);
         }
         free(sv.v);

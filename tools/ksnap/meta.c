@@ -210,6 +210,12 @@ static int record_event(void *ud, int64_t ts, const char *type, json_t *obj)
     json_t *md = json_object_get(obj, "metadata");
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     if (!kept_kind(kind)) { r->skipped++; return 0; }
+    const char *why = kf_meta_event_invalid(type, obj);
+    if (why) {   /* what readers would refuse is not stored (one such line cost a store its metadata) */
+        kf_warn("standard input: %s %s: %s; not stored", type, kind, why);
+        r->skipped++;
+        return 0;
+    }
     const char *uid = json_string_value(json_object_get(md, "uid"));
     const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
     if (uid && rv && strcmp(type, "DELETED")) {
@@ -222,10 +228,24 @@ static int record_event(void *ud, int64_t ts, const char *type, json_t *obj)
     if (r->part && ((r->rotate_ns && ts - r->part_start >= r->rotate_ns) || (r->rotate_size && r->part_size >= r->rotate_size)))
         part_close(r);
     if (!r->part && part_open(r, ts) != 0) { free(line); return 0; }
-    size_t l = strlen(line);
-    if (fwrite(line, 1, l, r->part) != l || fflush(r->part) != 0) {
-        if (!r->io_failed) kf_err("%s: %s", r->part_path, strerror(errno));
+    /* whole lines only: a write that fails half-way (disk full) is cut back to the last complete
+     * line, so the next event never lands glued to a torn one */
+    size_t l = strlen(line), done = 0;
+    int fd = fileno(r->part);
+    off_t good = lseek(fd, 0, SEEK_END);
+    int werr = fflush(r->part) != 0 || good < 0 ? errno : 0;
+    while (!werr && done < l) {
+        ssize_t k = write(fd, line + done, l - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) { werr = k < 0 ? errno : EIO; break; }
+        done += (size_t)k;
+    }
+    if (werr) {
+        if (good >= 0 && ftruncate(fd, good) != 0 && !r->io_failed) kf_warn("%s: %s", r->part_path, strerror(errno));
+        if (!r->io_failed) kf_err("%s: %s (the event is lost; the file keeps whole lines)", r->part_path, strerror(werr));
         r->io_failed = 1;
+        free(line);
+        return 0;
     }
     r->part_size += l;
     r->stored++;
@@ -389,6 +409,7 @@ static int import_event(void *ud, int64_t ts, const char *type, json_t *obj)
 {
     imp *im = ud;
     if (!kept_kind(json_string_value(json_object_get(obj, "kind")))) { im->skipped++; return 0; }
+    if (kf_meta_event_invalid(type, obj)) return -1;   /* readers would refuse it: not stored */
     char *l = kf_meta_event_line(ts, type, obj);
     if (!l) return -1;
     if (im->n == im->cap) {
