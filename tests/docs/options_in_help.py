@@ -21,6 +21,8 @@ for f,cmds in M.items():
     for t,cmd in zip(tables,cmds):
         names=re.findall(r'\{\s*"([a-z0-9-]+)"',t)
         exe=[os.path.join(binp,cmd[0])]+cmd[1:]
+        if not os.access(exe[0], os.X_OK):
+            print(f"{exe[0]}: not built"); bad+=1; break
         h=subprocess.run(exe+['--help'],capture_output=True,text=True)
         txt=h.stdout+h.stderr
         for n in names:
