@@ -34,7 +34,7 @@ CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
             -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -Ilib/kfl -Itools/common -I$(BUILD)/gen $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
-LDLIBS   := -lpcap -lbpf -lelf -larchive -ljansson -lz -lm -lpthread
+LDLIBS   := -lpcap -lbpf -lelf -larchive -ljansson -lz -lcrypto -lm -lpthread
 
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH:= $(shell $(CC) -print-multiarch 2>/dev/null)

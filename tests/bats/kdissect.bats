@@ -19,13 +19,12 @@ corpus_captures() { # folder
   for f in "$KF_CORPUS/$1"/*.pcap "$KF_CORPUS/$1"/*.pcapng; do [ -f "$f" ] && echo "$f"; done
 }
 # samples/ captures tshark can read and see the same in (when present). Not the .ksnap (tshark
-# cannot open it: compared with its source capture below) nor node-worker-1-tls.pcapng (tshark
-# decrypts it with its key log; TLS decryption is not kdissect's yet).
+# cannot open it: compared with its source capture below). node-worker-1-tls.pcapng carries its
+# key log in a DSB: both tshark and kdissect decrypt its HTTP.
 sample_captures() {
   local f
   for f in "$SAMPLES"/*.pcap "$SAMPLES"/*.pcapng; do
     [ -f "$f" ] || continue
-    case "$f" in *-tls.pcapng) continue ;; esac
     echo "$f"
   done
 }

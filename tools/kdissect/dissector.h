@@ -76,6 +76,7 @@ static inline int64_t kd_ts_add(int64_t a, int64_t d)
 typedef struct kd_opts {
     size_t body_limit;          /* --body-limit: bytes of decoded body kept in a record (4096) */
     int64_t req_timeout_ns;     /* a request unanswered this long is emitted as such (DNS: 10 s) */
+    struct kf_keylog *tls_keys; /* TLS secrets (--tls-keylog, the inputs' DSBs); NULL: none */
 } kd_opts;
 
 /* The connection as a dissector may see it. addr/port [0] = side A, [1] = side B. */
@@ -208,8 +209,24 @@ unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg);
 int kd_dns_port(uint16_t port);   /* 53, 5353, 5355: the ports DNS is hinted on */
 /* --stats counters a dissector may bump. */
 enum kd_stat { KD_STAT_PARSE_ERRORS, KD_STAT_TRUNCATED_BODIES, KD_STAT_RESYNCS,
-               KD_STAT_UNANSWERED, KD_STAT__N };
+               KD_STAT_UNANSWERED, KD_STAT_TLS_DECRYPTED, KD_STAT_TLS_UNDECRYPTED, KD_STAT__N };
 void kd_stat_add(kd_conn *c, enum kd_stat what, uint64_t n);
+
+/* Layers: a dissector that runs inside another one's bytes (the plaintext of a decrypted TLS
+ * connection, inner.c). While a layer is entered, the engine API serves the inner dissector:
+ * kd_stream_ref and kd_conn_upgrade go to the layer's functions, records are named after
+ * layer->d and get layer->decorate's fields before they close. */
+typedef struct kd_layer {
+    const kd_dissector *d;
+    int (*stream_ref)(void *arg, int dir, uint64_t off, kd_pref *out);
+    int (*upgrade)(void *arg, const char *name, const kd_upgrade *u);
+    void (*decorate)(void *arg, kf_jw *w);
+    void *arg;
+} kd_layer;
+/* Enters l (NULL: leaves) for the calls that follow; returns the layer entered before. */
+const kd_layer *kd_conn_layer(kd_conn *c, const kd_layer *l);
+/* The options and the dissector table as -p enabled it: 1 when d may run. */
+int kd_conn_dissector_enabled(const kd_conn *c, const kd_dissector *d);
 
 /* ---- The table (proto/table.c) ---- */
 /* Every built-in dissector, in probing order; NULL-terminated. */

@@ -72,6 +72,7 @@ void kd_conn_pending(kd_conn *c, int64_t ts)
 
 int kd_stream_ref(const kd_conn *c, int dir, uint64_t off, kd_pref *out)
 {
+    if (c->layer) return c->layer->stream_ref(c->layer->arg, dir, off, out);
     const kd_dir *d = &c->dir[dir & 1];
     size_t lo = 0, hi = d->nref;
     while (lo < hi) {   /* last entry with off <= target */
@@ -132,6 +133,7 @@ void kd_conn_timer(kd_conn *c, int64_t ts)
 int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u)
 {
     kd_engine *e = c->e;
+    if (c->layer) return c->layer->upgrade ? c->layer->upgrade(c->layer->arg, name, u) : -1;
     const kd_dissector *d = kd_dissector_find(name);
     if (!d || !dis_enabled(e, d) || c->up_d) return -1;
     void *st = calloc(1, d->state_size ? d->state_size : 1);
@@ -148,6 +150,16 @@ int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u)
     if (i >= 0) c->l7 |= 1u << i;
     return 0;
 }
+
+const kd_layer *kd_conn_layer(kd_conn *c, const kd_layer *l)
+{
+    const kd_layer *old = c->layer;
+    c->layer = l;
+    int i = l && l->d ? dis_index(c->e, l->d) : -1;
+    if (i >= 0 && i < KD_L7_BITS) { c->l7 |= 1u << i; if (c->flow) c->flow->l7 |= 1u << i; }
+    return old;
+}
+int kd_conn_dissector_enabled(const kd_conn *c, const kd_dissector *d) { return dis_enabled(c->e, d); }
 
 /* ------------------------------------------------------------------ connections */
 

@@ -131,6 +131,7 @@ struct kd_conn {
     uint32_t l7;                 /* detected, bitmask */
     const kd_dissector *up_d;    /* pending upgrade */
     void *up_st;
+    const kd_layer *layer;       /* entered layer (kd_conn_layer): serves its inner dissector */
     int64_t pending_ts, timer_ts;
     int timer_idx;
     long mem;

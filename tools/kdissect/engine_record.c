@@ -293,7 +293,7 @@ kf_jw *kd_emit_begin(kd_conn *c, const kd_call *call)
     int64_t el = call->has_req && call->has_resp ? kd_ts_diff(call->resp_first.ts_ns, call->req_first.ts_ns) / 1000 : 0;
     if (el < 0) el = 0;
     const char *flag2 = c->info.transport == KD_TRANSPORT_TCP ? "tcp" : c->info.transport == KD_TRANSPORT_UDP ? "udp" : NULL;
-    const kd_dissector *d = c->d ? c->d : c->up_d;
+    const kd_dissector *d = c->layer ? c->layer->d : c->d ? c->d : c->up_d;
     int di = d ? dis_index(e, d) : -1;
     e->st.records_by_proto[di >= 0 && di < KD_L7_BITS ? di : KD_L7_BITS]++;
     e->emit_ts = ts;
@@ -305,6 +305,7 @@ void kd_emit_end(kd_conn *c)
 {
     kd_engine *e = c->e;
     if (e->emitting != c) return;
+    if (c->layer && c->layer->decorate) c->layer->decorate(c->layer->arg, &e->jw);
     finish_record(e, e->emit_ts);
     e->emitting = NULL;
 }

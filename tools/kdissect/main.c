@@ -17,6 +17,7 @@
 #include "kf_meta.h"
 #include "kf_snap.h"
 #include "kf_time.h"
+#include "kf_keylog.h"
 #include "engine.h"
 #include "parallel.h"
 
@@ -40,6 +41,8 @@ static void usage(FILE *f)
 "                      latency; to a pipe or file always NDJSON)\n"
 "      --progress      progress bar on stderr (when it is a terminal)\n"
 "      --max-memory N  memory budget for flows, buffers and ordering (default 96M)\n"
+"      --tls-keylog F  decrypt TLS with the secrets of this NSS key log (SSLKEYLOGFILE);\n"
+"                      the inputs' Decryption Secrets Blocks are used too\n"
 "  -j, --jobs N        worker threads (flows sharded across them; 0 = all cores)\n"
 "  -h, --help          this help\n"
 "      --version       version\n");
@@ -109,13 +112,13 @@ static void print_stats(const kd_engine_stats *s, const kd_dissector *const *dis
                 "\nbuffer_overflows %" PRIu64 "\nooo_dropped_bytes %" PRIu64 "\nevicted_conns %" PRIu64
                 "\nrecords %" PRIu64 "\nconn_records %" PRIu64 "\nflow_records %" PRIu64 "\nreorder_forced %" PRIu64 "\nspilled_runs %" PRIu64
                 "\ntruncated_bodies %" PRIu64 "\nparse_errors %" PRIu64 "\nresyncs %" PRIu64 "\nunanswered %" PRIu64
-                "\npeak_memory %" PRIu64 "\n",
+                "\ntls_decrypted %" PRIu64 "\ntls_undecrypted %" PRIu64 "\npeak_memory %" PRIu64 "\n",
                 s->packets, s->bytes, s->duplicates, s->non_ip, s->decode_errors, s->held_fragments,
                 s->tcp_conns, s->udp_conns, s->other_conns, s->flows, s->gaps, s->gap_bytes,
                 s->buffer_overflows, s->ooo_dropped_bytes, s->evicted_conns, s->records, s->conn_records,
                 s->flow_records, s->reorder_forced, s->spilled_runs, s->dstat[KD_STAT_TRUNCATED_BODIES],
                 s->dstat[KD_STAT_PARSE_ERRORS], s->dstat[KD_STAT_RESYNCS], s->dstat[KD_STAT_UNANSWERED],
-                s->peak_memory);
+                s->dstat[KD_STAT_TLS_DECRYPTED], s->dstat[KD_STAT_TLS_UNDECRYPTED], s->peak_memory);
         for (size_t i = 0; i < ndis && i < 31; i++)
             if (s->records_by_proto[i]) fprintf(stderr, "records_%s %" PRIu64 "\n", dis[i]->name, s->records_by_proto[i]);
     }
@@ -127,13 +130,15 @@ int main(int argc, char **argv)
     kd_engine_opts_default(&o);
     const char *meta_src = NULL, *protos = NULL;
     int stats = 0, prog = 0, jobs = 1;
-    enum { O_META = 256, O_BODY, O_NOCONN, O_STATS, O_PROGRESS, O_MAXMEM, O_VERSION, O_JSON };
+    enum { O_META = 256, O_BODY, O_NOCONN, O_STATS, O_PROGRESS, O_MAXMEM, O_VERSION, O_JSON, O_KEYLOG };
     int json = 0;
+    const char *keylog = NULL;
     static const struct option lo[] = {
         { "meta", required_argument, 0, O_META }, { "protocols", required_argument, 0, 'p' },
         { "body-limit", required_argument, 0, O_BODY }, { "no-conn", no_argument, 0, O_NOCONN },
         { "stats", no_argument, 0, O_STATS }, { "progress", no_argument, 0, O_PROGRESS },
         { "max-memory", required_argument, 0, O_MAXMEM }, { "jobs", required_argument, 0, 'j' },
+        { "tls-keylog", required_argument, 0, O_KEYLOG },
         { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, O_VERSION },
         { "json", no_argument, 0, O_JSON }, { 0, 0, 0, 0 },
     };
@@ -149,6 +154,7 @@ int main(int argc, char **argv)
         case O_NOCONN: o.no_conn = 1; break;
         case O_STATS: stats = 1; break;
         case O_JSON: json = 1; break;
+        case O_KEYLOG: keylog = optarg; break;
         case O_PROGRESS: prog = 1; break;
         case O_MAXMEM:
             if (kf_size_parse(optarg, &v) != 0 || v < (4ULL << 20)) kf_usage_die("--max-memory: need a size of at least 4M: %s", optarg);
@@ -203,6 +209,11 @@ int main(int argc, char **argv)
     o.id_seed = seed;
 
     char err[512];
+    /* TLS secrets: --tls-keylog's, and those of the inputs' DSBs as they are read */
+    kf_keylog *keys = kf_keylog_new();
+    if (!keys) kf_die(KF_EXIT_ERR, "out of memory");
+    if (keylog && kf_keylog_load_file(keys, keylog, err, sizeof err) != 0) kf_die(KF_EXIT_ERR, "%s: %s", keylog, err);
+    o.d.tls_keys = keys;
     kf_source_opts so = { .from_ns = KF_T_MIN, .to_ns = KF_T_MAX };
     so.no_meta = meta_src != NULL;
     kf_source *src = kf_source_open(inputs, ninputs, &so, err, sizeof err);
@@ -249,6 +260,7 @@ int main(int argc, char **argv)
         kf_source_close(src);
         kf_source_close(meta_snap);
         if (own) kf_meta_free(own);
+        kf_keylog_free(keys);
         free(ob.buf);
         return kf_finish_stdout(st2);
     }
@@ -257,7 +269,9 @@ int main(int argc, char **argv)
     int rc, status = KF_EXIT_OK;
     uint64_t n = 0;
     time_t last = 0;
+    size_t dsbs = 0;
     while ((rc = kf_source_next(src, &p)) == 1) {
+        kf_keylog_add_dsbs(keys, src, &dsbs);
         kd_engine_packet(e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
                          p.pkt.iface, p.file, p.node, p.frame);
         if (show && (++n & 4095) == 0) {
@@ -278,6 +292,7 @@ int main(int argc, char **argv)
     kf_source_close(src);
     kf_source_close(meta_snap);
     if (own) kf_meta_free(own);
+    kf_keylog_free(keys);
     free(ob.buf);
     return kf_finish_stdout(status);
 }

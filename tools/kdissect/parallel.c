@@ -47,6 +47,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include "parallel.h"
+#include "kf_keylog.h"
 #include "kf_decode.h"
 #include "kf_tool.h"
 
@@ -152,6 +153,7 @@ typedef struct prun {
     /* reread mode */
     const char *const *inputs; size_t ninputs;
     kf_source_opts sopts;
+    struct kf_keylog *keys;         /* TLS secrets: the DSBs read are added to them */
     pthread_mutex_t emu;
     int64_t natural[MAX_SHARDS];    /* per shard: no record yet to be made starts before this */
     int rc;                         /* first failure: -1 / -2 */
@@ -462,7 +464,9 @@ static void *reread_worker(void *arg)
         kf_src_pkt p;
         int r;
         uint64_t n = 0;
+        size_t dsbs = 0;
         while ((r = kf_source_next(src, &p)) == 1) {
+            if (x->keys) kf_keylog_add_dsbs(x->keys, src, &dsbs);
             pinfo pi;
             pkt_info(&p.pkt, &pi);
             int k = bal_pick(b, &pi, p.pkt.caplen);
@@ -819,7 +823,9 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
     uint64_t n = 0;
     int64_t last_ts = 0;
     int last_owner = -1;
+    size_t dsbs = 0;
     while ((r = kf_source_next(src, &p)) == 1) {
+        if (x->keys) kf_keylog_add_dsbs(x->keys, src, &dsbs);
         pinfo pi;
         pkt_info(&p.pkt, &pi);
         int k = bal_pick(b, &pi, p.pkt.caplen);
@@ -887,6 +893,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     x.m = &m; x.jobs = jobs;
     x.inputs = inputs; x.ninputs = ninputs;
     x.sopts = *sopts; x.sopts.no_meta = 1;   /* the metadata is loaded already (o->meta) */
+    x.keys = o->d.tls_keys;
     pthread_mutex_init(&x.emu, NULL);
     {   /* names from DNS answers go to other shards only when the DNS dissector is on */
         size_t nd;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kf_cursor.h"
+#include "kf_keylog.h"
 
 #define TLS_MAX_CIPHERS 160
 #define TLS_MAX_EXTS 64
@@ -38,6 +39,8 @@ typedef struct tls_hello {
     char alpn[TLS_MAX_ALPN][48]; int n_alpn;
     int has_sni, has_ech;
     int sslv2_kinds;            /* SSLv2-only cipher kinds offered */
+    uint8_t random[32];
+    int etm;                    /* encrypt_then_mac (22) among the extensions */
     uint16_t cipher;            /* ServerHello: the chosen suite */
     uint16_t selected_version;  /* ServerHello: supported_versions, else legacy_version */
 } tls_hello;
@@ -263,6 +266,7 @@ static void tls_parse_extensions(kf_cur *c, tls_hello *h)
         kf_cur e = kf_cur_sub(c, len);
         if (e.err) { c->err = 1; return; }
         if (h->n_exts < TLS_MAX_EXTS) h->exts[h->n_exts++] = type;
+        if (type == 22) h->etm = 1;
         switch (type) {
         case 0: { /* server_name: list<2> of (type(1), name<2>) */
             if (!h->client) break;
@@ -324,7 +328,8 @@ static int tls_parse_hello_v(const uint8_t *body, size_t n, int client, int dtls
     h->client = client;
     kf_cur c = kf_cur_make(body, n);
     h->legacy_version = kf_be16(&c);
-    kf_cur_skip(&c, 32);
+    const uint8_t *rnd = kf_cur_take(&c, 32);
+    if (rnd) memcpy(h->random, rnd, 32);
     if (dtls && client) {   /* DTLS ClientHello: session_id, then cookie<0..2^8-1> (RFC 6347 4.2.1) */
         kf_cur_skip(&c, kf_u8(&c));
         kf_cur_skip(&c, kf_u8(&c));
@@ -482,6 +487,8 @@ typedef struct tls_dir {
  * start of a handshake message (off: stream offset of the record that carries its first byte) */
 typedef void (*tls_hello_fn)(void *ctx, const tls_hello *h, uint64_t last_off);
 typedef void (*tls_start_fn)(void *ctx, uint64_t off);
+/* every whole record (header included) at stream offset off, after the hellos in it were reported */
+typedef void (*tls_rec_fn)(void *ctx, const uint8_t *rec, size_t len, uint64_t off);
 
 static void tls_dir_free(tls_dir *d) { free(d->hs); memset(d, 0, sizeof *d); }
 
@@ -545,7 +552,7 @@ static void tls_hs_drain(tls_dir *d, uint64_t rec_end_off, tls_hello_fn fn, void
  * bytes consumed (whole records); the caller keeps the rest and offers it again with more
  * data. Sets d->bad when the stream is not TLS (the caller should stop feeding). */
 static size_t tls_dir_feed(tls_dir *d, const uint8_t *p, size_t n, uint64_t base, tls_hello_fn fn,
-                           tls_start_fn start, void *ctx)
+                           tls_start_fn start, tls_rec_fn rec, void *ctx)
 {
     size_t off = 0;
     while (!d->bad && n - off >= 1) {
@@ -573,6 +580,7 @@ static size_t tls_dir_feed(tls_dir *d, const uint8_t *p, size_t n, uint64_t base
             if (tls_hs_append(d, r + 5, rlen) < 0) d->bad = 1;
             else tls_hs_drain(d, base + off + 5 + rlen - 1, fn, ctx);
         }
+        if (rec) rec(ctx, r, 5 + (size_t)rlen, base + off);
         off += 5 + (size_t)rlen;
     }
     return off;
@@ -581,6 +589,7 @@ static size_t tls_dir_feed(tls_dir *d, const uint8_t *p, size_t n, uint64_t base
 /* --- dissector glue ---------------------------------------------------------------------- */
 #ifndef KD_PARSE_ONLY
 #include "../dissector.h"
+#include "../tlsdec.h"
 
 static const uint16_t tls_ports[] = {443, 8443, 6443, 10250, 9443, 2379, 636, 993, 995, 465, 0};
 
@@ -599,6 +608,13 @@ typedef struct tls_state {
     int dtls;
     uint8_t *dbuf[2]; uint32_t dcap[2], dlen[2], dhave[2];   /* DTLS hello being reassembled */
     uint16_t dseq[2]; uint8_t dtype[2];
+    /* decryption (tlsdec.c, inner.c), when the key log has this connection's secrets */
+    kd_tlsdec *dec;
+    kd_inner *inner;
+    uint64_t rec_off;           /* stream offset of the record being decrypted */
+    int dec_failed;
+    uint16_t dec_version, dec_suite;
+    char dec_sni[256], dec_alpn[48];
 } tls_state;
 
 static void tls_write_str_list_versions(kf_jw *w, const tls_hello *h)
@@ -700,6 +716,67 @@ static void tls_emit(tls_state *s, const tls_hello *ch, const tls_hello *sh, con
     kd_emit_end(s->conn);
 }
 
+/* the fields every record made of the plaintext carries */
+static void tls_decorate(void *arg, kf_jw *w)
+{
+    tls_state *s = arg;
+    char b[48];
+    kf_jw_kbool(w, "tls", 1);
+    if (s->dec_sni[0]) kf_jw_kstr(w, "tlsx_sni", s->dec_sni);
+    kf_jw_kint(w, "tlsx_version", s->dec_version);
+    kf_jw_kstr(w, "tlsx_version_name", tls_version_name(s->dec_version, b, sizeof b));
+    kf_jw_kint(w, "tlsx_cipher_suite", s->dec_suite);
+    kf_jw_kstr(w, "tlsx_cipher_suite_name", tls_suite_name(s->dec_suite, b, sizeof b));
+    if (s->dec_alpn[0]) kf_jw_kstr(w, "tlsx_alpn", s->dec_alpn);
+}
+
+/* After a ServerHello answered a ClientHello: decrypt from here on if the keys are known. */
+static void tls_dec_start(tls_state *s, const tls_hello *ch, const tls_hello *sh)
+{
+    const kd_conn_info *ci = kd_conn_get_info(s->conn);
+    kf_keylog *keys = ci->opts ? ci->opts->tls_keys : NULL;
+    if (!keys || s->dec || !kd_tlsdec_new || !kd_inner_new || !kf_keylog_count(keys)) return;
+    kd_tls_params p = { .version = sh->selected_version, .suite = sh->cipher, .etm = sh->etm && ch->etm,
+                        .client_dir = s->ch_dir };
+    memcpy(p.client_random, ch->random, 32);
+    memcpy(p.server_random, sh->random, 32);
+    int why = 0;
+    s->dec = kd_tlsdec_new(&p, keys, &why);
+    if (!s->dec) { kd_stat_add(s->conn, KD_STAT_TLS_UNDECRYPTED, 1); return; }
+    kd_conn_mem(s->conn, (long)kd_tlsdec_mem(s->dec));
+    const char *alpn = sh->n_alpn ? sh->alpn[0] : "";
+    const char *hint = strcmp(alpn, "h2") == 0 ? "http2"
+                       : strncmp(alpn, "http/1", 6) == 0 || strcmp(alpn, "http/0.9") == 0 ? "http1" : NULL;
+    s->inner = kd_inner_new(s->conn, hint, tls_decorate, s);
+    if (!s->inner) { kd_conn_mem(s->conn, -(long)kd_tlsdec_mem(s->dec)); kd_tlsdec_free(s->dec); s->dec = NULL; return; }
+    s->dec_version = p.version;
+    s->dec_suite = p.suite;
+    snprintf(s->dec_sni, sizeof s->dec_sni, "%s", ch->has_sni ? ch->sni : "");
+    /* as the TLS record names it: the server's choice (TLS 1.3 hides it), else the first offered */
+    snprintf(s->dec_alpn, sizeof s->dec_alpn, "%s", *alpn ? alpn : ch->n_alpn ? ch->alpn[0] : "");
+}
+
+static void tls_on_plain(void *arg, int dir, const uint8_t *p, size_t n, size_t ct_off)
+{
+    tls_state *s = arg;
+    kd_pref first, last;
+    uint64_t at = s->rec_off + 5 + ct_off;
+    kd_stream_ref(s->conn, dir, at, &first);
+    kd_stream_ref(s->conn, dir, at + n - 1, &last);
+    kd_inner_data(s->inner, dir, p, n, &first, &last);
+}
+
+static void tls_on_rec(void *ctx, const uint8_t *rec, size_t len, uint64_t off)
+{
+    tls_state *s = ctx;
+    if (!s->dec || kd_tlsdec_dead(s->dec, s->cur_dir)) return;
+    s->rec_off = off;
+    if (kd_tlsdec_record(s->dec, s->cur_dir, rec, len, tls_on_plain, s) < 0) {
+        s->dec_failed = 1;
+        kd_inner_gap(s->inner, s->cur_dir);
+    }
+}
+
 static void tls_on_start(void *ctx, uint64_t off)
 {
     tls_state *s = ctx;
@@ -726,6 +803,7 @@ static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
             tls_emit(s, &s->ch, h, &s->start_ref[s->cur_dir], &last);
             s->has_ch = 0;
             kd_conn_pending(s->conn, INT64_MAX);
+            if (!s->dtls) tls_dec_start(s, &s->ch, h);
         } else {
             s->ch_dir = s->cur_dir ^ 1;
             tls_emit(s, NULL, h, &s->start_ref[s->cur_dir], &last);
@@ -755,17 +833,29 @@ static size_t tls_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_
 {
     tls_state *s = st;
     s->conn = c;
-    if (s->done[dir]) return n;
+    if (s->done[dir]) {
+        if (s->inner && (flags & KD_DATA_EOF)) kd_inner_eof(s->inner, dir);
+        return n;
+    }
     s->cur_dir = dir;
     tls_dir *d = &s->d[dir];
     size_t before = d->hs_cap;
-    size_t used = tls_dir_feed(d, p, n, off, tls_on_hello, tls_on_start, s);
+    size_t used = tls_dir_feed(d, p, n, off, tls_on_hello, tls_on_start, tls_on_rec, s);
     if (d->hs_cap != before) kd_conn_mem(c, (long)d->hs_cap - (long)before);
     if (d->bad) {
         if (d->records == 0) kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
         s->done[dir] = 1;
         return n;
     }
+    if (s->dec && !kd_tlsdec_dead(s->dec, dir)) {   /* decrypting: read every record */
+        if (d->encrypted && d->hs_cap && d->hs_len == 0) {
+            kd_conn_mem(c, -(long)d->hs_cap);
+            free(d->hs); d->hs = NULL; d->hs_cap = 0;
+        }
+        if (flags & KD_DATA_EOF) kd_inner_eof(s->inner, dir);
+        return used;
+    }
+    if (s->inner && (flags & KD_DATA_EOF)) kd_inner_eof(s->inner, dir);
     /* once both sides are encrypted nothing more is readable */
     if (d->encrypted && d->hs_len == 0 && (!s->has_ch || s->ch_dir != dir)) {
         kd_conn_mem(c, -(long)d->hs_cap);
@@ -821,6 +911,13 @@ static void tls_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len
     tls_state *s = st;
     s->d[dir].hs_len = 0;
     s->done[dir] = 1;     /* records cannot be found again reliably after a gap */
+    if (s->dec) { kd_tlsdec_kill(s->dec, dir); kd_inner_gap(s->inner, dir); }
+}
+
+static void tls_kd_timer(kd_conn *c, void *st, int64_t now)
+{
+    tls_state *s = st;
+    if (s->inner) kd_inner_timer(s->inner, now);
 }
 
 static void tls_kd_close(kd_conn *c, void *st)
@@ -829,11 +926,20 @@ static void tls_kd_close(kd_conn *c, void *st)
     s->conn = c;
     if (s->has_ch) { tls_emit(s, &s->ch, NULL, NULL, NULL); s->has_ch = 0; }
     kd_conn_pending(c, INT64_MAX);
+    if (s->inner) kd_inner_close(s->inner);
 }
 
 static void tls_kd_destroy(kd_conn *c, void *st)
 {
     tls_state *s = st;
+    if (s->dec) {
+        kd_stat_add(c, s->dec_failed || !kd_tlsdec_records(s->dec, NULL) ? KD_STAT_TLS_UNDECRYPTED
+                                                                          : KD_STAT_TLS_DECRYPTED, 1);
+        kd_inner_free(s->inner);
+        kd_conn_mem(c, -(long)kd_tlsdec_mem(s->dec));
+        kd_tlsdec_free(s->dec);
+        s->inner = NULL; s->dec = NULL;
+    }
     for (int i = 0; i < 2; i++) {
         if (s->d[i].hs_cap) kd_conn_mem(c, -(long)s->d[i].hs_cap);
         tls_dir_free(&s->d[i]);
@@ -847,7 +953,7 @@ const kd_dissector kd_proto_tls = {
     .name = "tls", .protocol = "TLS", .flag = "tlsx", .l7_name = "TLS",
     .transports = KD_TRANSPORT_TCP | KD_TRANSPORT_UDP, .ports = tls_ports, .state_size = sizeof(tls_state),
     .probe = tls_kd_probe, .init = tls_kd_init, .on_data = tls_kd_data, .on_gap = tls_kd_gap,
-    .on_datagram = tls_kd_datagram,
+    .on_datagram = tls_kd_datagram, .on_timer = tls_kd_timer,
     .on_close = tls_kd_close, .destroy = tls_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */
