@@ -6,6 +6,8 @@
                                a TCP conversation, a DNS query/answer, UDP, ICMP
   mkcap.py gaps N OUT [SEGS]   N TCP connections open at once, each with SEGS (1) out-of-order
                                segments after a hole never filled (held by reassembly)
+  mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
+                               200 (a body of exactly --body-limit bytes was read past its end)
 """
 import struct, sys
 
@@ -116,6 +118,17 @@ def gaps(n, out, segs=1):
     pcap(out, frames())
 
 
+def gql_body(n, out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    req = (b'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/graphql\r\n'
+           b'Content-Length: %d\r\n\r\n' % n) + b' ' * n
+    resp = b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'
+    fr = [tcp(c, s_, 40000, 80, 100, 0, 0x02), tcp(s_, c, 80, 40000, 500, 101, 0x12),
+          tcp(c, s_, 40000, 80, 101, 501, 0x10), tcp(c, s_, 40000, 80, 101, 501, 0x18, req),
+          tcp(s_, c, 80, 40000, 501, 101 + len(req), 0x18, resp)]
+    pcap(out, ((1700000000000000 + i, eth(f)) for i, f in enumerate(fr)))
+
+
 if __name__ == '__main__':
     cmd = sys.argv[1]
     if cmd == 'syns':
@@ -124,5 +137,7 @@ if __name__ == '__main__':
         extreme(sys.argv[2])
     elif cmd == 'gaps':
         gaps(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+    elif cmd == 'gql-body':
+        gql_body(int(sys.argv[2]), sys.argv[3])
     else:
         sys.exit(__doc__)

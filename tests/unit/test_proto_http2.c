@@ -4,6 +4,7 @@
 #include "../../tools/kdissect/proto/hpack.c"
 #include "../../tools/kdissect/proto/grpc.c"
 #include "../../tools/kdissect/proto/protobuf.c"
+#include "../../tools/kdissect/proto/http_common.c"
 #include "../../tools/kdissect/proto/http2.c"
 #include "../l7/fake_engine.h"
 

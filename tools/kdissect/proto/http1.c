@@ -20,7 +20,7 @@
 #include <zlib.h>
 #include <jansson.h>
 #include "../dissector.h"
-#include "gql.h"
+#include "http_common.h"
 #include "kf_json.h"
 
 #define H1_MAX_HEAD (64 * 1024)
@@ -161,132 +161,6 @@ static void msg_unref(kd_conn *c, h1_msg *m)
     if (m && --m->refs <= 0) msg_free(c, m);
 }
 
-/* Percent-decodes into out (NUL-terminated); returns length. */
-static size_t pct_decode(const char *s, size_t n, char *out, int plus)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n + 0 && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
-            char h[3] = { s[i + 1], s[i + 2], 0 };
-            out[k++] = (char)strtol(h, NULL, 16); i += 2;
-        } else if (plus && s[i] == '+') out[k++] = ' ';
-        else out[k++] = s[i];
-    }
-    out[k] = 0;
-    return k;
-}
-
-/* query string "a=1&b=2&a=3" -> {"a":"1,3"...}: repeated keys joined with "," */
-static char *render_query(const char *q)
-{
-    json_t *o = json_object();
-    if (!o) return NULL;
-    const char *p = q;
-    while (*p) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len) {
-            const char *eq = memchr(p, '=', len);
-            size_t kl = eq ? (size_t)(eq - p) : len;
-            char *k = malloc(kl + 1), *v = malloc(len + 1);
-            if (k && v) {
-                pct_decode(p, kl, k, 1);
-                if (eq) pct_decode(eq + 1, len - kl - 1, v, 1); else v[0] = 0;
-                json_t *old = json_object_get(o, k);
-                if (old && json_is_string(old)) {
-                    size_t ol = strlen(json_string_value(old)), vl = strlen(v);
-                    char *j = malloc(ol + vl + 2);
-                    if (j) { memcpy(j, json_string_value(old), ol); j[ol] = ','; memcpy(j + ol + 1, v, vl + 1);
-                             json_object_set_new(o, k, json_stringn_nocheck(j, ol + vl + 1)); free(j); }
-                } else json_object_set_new(o, k, json_stringn_nocheck(v, strlen(v)));
-            }
-            free(k); free(v);
-        }
-        if (!amp) break;
-        p = amp + 1;
-    }
-    /* jansson insists on UTF-8 for keys: drop the object if a key was not */
-    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return s;
-}
-
-/* One header map being built: names lower-cased, repeated values joined with ", ". Rendered
- * with kf_jw (which escapes invalid UTF-8 as \\xNN) after collecting. */
-typedef struct hdr { char *name; char *value; } hdr;
-
-static void add_hdr(hdr *h, int *nh, int max, const char *name, size_t nl, const char *val, size_t vl, const char *sep)
-{
-    for (int i = 0; i < *nh; i++)
-        if (strlen(h[i].name) == nl && strncasecmp(h[i].name, name, nl) == 0) {   /* names are stored lower-case */
-            size_t ol = strlen(h[i].value), sl = strlen(sep);
-            char *j = realloc(h[i].value, ol + sl + vl + 1);
-            if (!j) return;
-            memcpy(j + ol, sep, sl); memcpy(j + ol + sl, val, vl); j[ol + sl + vl] = 0;
-            h[i].value = j;
-            return;
-        }
-    if (*nh >= max) return;
-    h[*nh].name = malloc(nl + 1);
-    h[*nh].value = malloc(vl + 1);
-    if (!h[*nh].name || !h[*nh].value) { free(h[*nh].name); free(h[*nh].value); return; }
-    for (size_t i = 0; i < nl; i++) h[*nh].name[i] = (char)tolower((unsigned char)name[i]);
-    h[*nh].name[nl] = 0;
-    memcpy(h[*nh].value, val, vl); h[*nh].value[vl] = 0;
-    (*nh)++;
-}
-static char *render_hdrs(hdr *h, int nh)
-{
-    kf_jw w;
-    kf_jw_init(&w);
-    kf_jw_obj_begin(&w);
-    for (int i = 0; i < nh; i++) {
-        /* keys go through the escaper too: names are tokens, but be safe */
-        char kb[512];
-        size_t kl = kf_json_escape(h[i].name, strlen(h[i].name), kb, sizeof kb);
-        if (kl >= sizeof kb) continue;
-        kf_jw_key(&w, kb);
-        kf_jw_str(&w, h[i].value);
-    }
-    kf_jw_obj_end(&w);
-    char *s = kf_jw_failed(&w) ? NULL : dupn((const uint8_t *)w.buf, w.len);
-    kf_jw_free(&w);
-    return s;
-}
-
-static void parse_cookies(hdr *ck, int *nck, const char *v, int set_cookie)
-{
-    const char *p = v;
-    while (*p) {
-        while (*p == ' ' || *p == ';' || *p == ',' || *p == '\t') p++;
-        const char *end = strchr(p, set_cookie ? '\n' : ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (set_cookie) {   /* only the first pair of a Set-Cookie line; attributes skipped */
-            const char *semi = memchr(p, ';', len);
-            size_t pl = semi ? (size_t)(semi - p) : len;
-            const char *eq = memchr(p, '=', pl);
-            if (eq && eq > p) add_hdr(ck, nck, 64, p, (size_t)(eq - p), eq + 1, pl - (size_t)(eq - p) - 1, ",");
-        } else {
-            const char *eq = memchr(p, '=', len);
-            if (eq && eq > p) {
-                size_t kl = (size_t)(eq - p);
-                while (kl && p[kl - 1] == ' ') kl--;
-                add_hdr(ck, nck, 64, p, kl, eq + 1, len - (size_t)(eq - p) - 1, ",");
-            }
-        }
-        if (!end) break;
-        p = end + 1;
-    }
-    /* cookie names are case-sensitive: add_hdr lower-cased them; acceptable for lookups */
-}
-
-static int lc_eq(const char *a, size_t an, const char *b)
-{
-    size_t bn = strlen(b);
-    if (an != bn) return 0;
-    for (size_t i = 0; i < an; i++) if (tolower((unsigned char)a[i]) != b[i]) return 0;
-    return 1;
-}
 static int has_token(const char *v, const char *tok)
 {
     size_t tl = strlen(tok);
@@ -347,24 +221,19 @@ static int parse_head(kd_conn *c, h1_msg *m, const uint8_t *p, size_t hl)
         m->reason = dupn(rs, (size_t)(p + ll - rs));
     }
 fields:;
-    hdr h[128], ck[64];
-    int nh = 0, nck = 0;
+    kd_hmap h = { 0 }, ck = { 0 };
     const uint8_t *q = nl + 1, *end = p + hl;
-    char *last_name = NULL; size_t last_nl = 0;
-    (void)last_name; (void)last_nl;
-    int last_idx = -1;
+    int have_field = 0;
     while (q < end) {
         const uint8_t *e = memchr(q, '\n', (size_t)(end - q));
         if (!e) e = end;
         size_t l = (size_t)(e - q);
         if (l && q[l - 1] == '\r') l--;
         if (l == 0) break;
-        if ((q[0] == ' ' || q[0] == '\t') && last_idx >= 0) {   /* obs-fold: continue the value */
-            size_t ol = strlen(h[last_idx].value);
+        if ((q[0] == ' ' || q[0] == '\t') && have_field) {   /* obs-fold: continue the value */
             size_t s = 0;
             while (s < l && (q[s] == ' ' || q[s] == '\t')) s++;
-            char *j = realloc(h[last_idx].value, ol + 1 + (l - s) + 1);
-            if (j) { j[ol] = ' '; memcpy(j + ol + 1, q + s, l - s); j[ol + 1 + l - s] = 0; h[last_idx].value = j; }
+            kd_http_header_fold(&h, (const char *)q + s, l - s);
         } else {
             const uint8_t *colon = memchr(q, ':', l);
             if (colon && colon > q) {
@@ -373,18 +242,15 @@ fields:;
                 const uint8_t *v = colon + 1, *ve = q + l;
                 while (v < ve && (*v == ' ' || *v == '\t')) v++;
                 while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-                int before = nh;
-                add_hdr(h, &nh, 128, (const char *)q, nlen, (const char *)v, (size_t)(ve - v),
-                        lc_eq((const char *)q, nlen, "set-cookie") ? "\n" : ", ");
-                for (int i = 0; i < nh; i++)
-                    if (strlen(h[i].name) == nlen && strncasecmp(h[i].name, (const char *)q, nlen) == 0) { last_idx = i; break; }
-                (void)before;
+                /* one entry per name whatever its case (a duplicate JSON key before) */
+                kd_http_header(&h, (const char *)q, nlen, (const char *)v, (size_t)(ve - v));
+                have_field = 1;
             }
         }
         q = e + 1;
     }
-    for (int i = 0; i < nh; i++) {
-        const char *n = h[i].name, *v = h[i].value;
+    for (int i = 0; i < h.n; i++) {
+        const char *n = h.e[i].name, *v = h.e[i].value;
         if (!strcmp(n, "content-length")) {
             /* repeated identical values are joined: take the first; invalid -> ignored */
             char *endp;
@@ -409,16 +275,21 @@ fields:;
         else if (!strcmp(n, "sec-websocket-extensions")) { free(m->ws_ext); m->ws_ext = strdup(v); }
         else if (!strcmp(n, "http2-settings")) { free(m->h2settings); m->h2settings = strdup(v); }
         else if (!strcmp(n, "expect")) { if (has_token(v, "100-continue")) m->expect100 = 1; }
-        if (!strcmp(n, "cookie") && m->is_req) parse_cookies(ck, &nck, v, 0);
-        if (!strcmp(n, "set-cookie") && !m->is_req) parse_cookies(ck, &nck, v, 1);
+        if (!strcmp(n, "cookie") && m->is_req) kd_http_cookies(&ck, v, h.e[i].vl, 0);
+        if (!strcmp(n, "set-cookie") && !m->is_req) kd_http_cookies(&ck, v, h.e[i].vl, 1);
     }
-    m->headers_json = render_hdrs(h, nh);
-    m->cookies_json = render_hdrs(ck, nck);
-    for (int i = 0; i < nh; i++) { free(h[i].name); free(h[i].value); }
-    for (int i = 0; i < nck; i++) { free(ck[i].name); free(ck[i].value); }
+    m->headers_json = kd_hmap_json(&h);
+    m->cookies_json = kd_hmap_json(&ck);
+    kd_hmap_free(&h);
+    kd_hmap_free(&ck);
     if (m->is_req && m->url) {
         const char *qm = strchr(m->url, '?');
-        if (qm) m->query_json = render_query(qm + 1);
+        if (qm) {
+            kd_hmap qs = { 0 };
+            kd_http_query(&qs, qm + 1, strlen(qm + 1));
+            m->query_json = kd_hmap_json(&qs);
+            kd_hmap_free(&qs);
+        }
     }
     return 0;
 }
@@ -501,32 +372,6 @@ static void write_body(kf_jw *w, const h1_msg *m)
     if (m->truncated) kf_jw_kbool(w, "body_truncated", 1);
 }
 
-/* GraphQL over HTTP: path or content type says so, or a JSON body with a "query" string. */
-static int graphql_info(const h1_msg *rq, char *op, size_t opn, char *type, size_t tn)
-{
-    op[0] = type[0] = 0;
-    int hint = (rq->url && strstr(rq->url, "graphql")) || (rq->content_type && strstr(rq->content_type, "graphql"));
-    const char *query = NULL;
-    json_t *j = NULL;
-    if (rq->blen && rq->body[0] == '{') {
-        j = json_loadb((const char *)rq->body, rq->blen, 0, NULL);
-        if (j && json_is_object(j)) {
-            json_t *q = json_object_get(j, "query");
-            if (json_is_string(q)) query = json_string_value(q);
-            json_t *on = json_object_get(j, "operationName");
-            if (json_is_string(on)) snprintf(op, opn, "%s", json_string_value(on));
-        }
-    }
-    if (!query && rq->content_type && strstr(rq->content_type, "application/graphql") && rq->blen) query = (const char *)rq->body;
-    if (!query && rq->url && hint) {
-        const char *qp = strstr(rq->url, "query=");
-        if (qp) query = qp + 6;
-    }
-    int is = kd_gql_classify(query, type, tn, op, opn);
-    if (j) json_decref(j);
-    return is;
-}
-
 /* ---------------------------------------------------------------- records */
 
 static void write_side(kf_jw *w, const char *key, const h1_msg *m)
@@ -552,7 +397,7 @@ static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs
     if (rq) { call.has_req = 1; call.req_first = rq->first; call.req_last = rq->last; }
     if (rs) { call.has_resp = 1; call.resp_first = rs->first; call.resp_last = rs->last; }
     char op[128], type[32];
-    int gql = rq && graphql_info(rq, op, sizeof op, type, sizeof type);
+    int gql = rq && kd_http_graphql(rq->url, rq->content_type, rq->body, rq->blen, 0, op, sizeof op, type, sizeof type);
     kf_jw *w = kd_emit_begin(c, &call);
     if (gql) {
         kf_jw_kbool(w, "gql", 1);

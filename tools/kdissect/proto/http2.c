@@ -90,7 +90,7 @@ static int h2_probe_bytes(const uint8_t *p, size_t n)
 #include <strings.h>
 #include <zlib.h>
 #include "../dissector.h"
-#include "gql.h"
+#include "http_common.h"
 
 /* Decoded header fields of one block: entries "name\0value\0" packed in a buffer. */
 typedef struct h2_fields {
@@ -268,55 +268,11 @@ static int h2_is_text(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* Writes headers as a map (repeated names joined with ", "; pseudo-headers included). */
-static void h2_write_headers(kf_jw *w, const char *key, const h2_fields *f)
+/* The message's header fields as the shared HTTP layer's map (http_common.h), pseudo-headers
+ * included; cookies (ck: NULL = none) from every cookie field (RFC 9113 8.2.3 lets a client
+ * split them). */
+static void h2_maps(const h2_fields *f, kd_hmap *h, kd_hmap *ck, int response)
 {
-    kf_jw_key(w, key);
-    kf_jw_obj_begin(w);
-    size_t i = 0;
-    while (i < f->len) {
-        const char *n = f->buf + i;
-        size_t nl = strlen(n);
-        const char *v = n + nl + 1;
-        size_t vl = strlen(v);
-        size_t next = i + nl + 1 + vl + 1;
-        /* skip if this name already appeared before (it was written joined) */
-        int seen = 0;
-        for (size_t j = 0; j < i;) {
-            const char *n2 = f->buf + j;
-            size_t l2 = strlen(n2);
-            if (!strcmp(n2, n)) { seen = 1; break; }
-            j += l2 + 1 + strlen(n2 + l2 + 1) + 1;
-        }
-        if (!seen) {
-            /* join all values of this name */
-            char joined[8192];
-            size_t jl = 0;
-            for (size_t j = i; j < f->len;) {
-                const char *n2 = f->buf + j;
-                size_t l2 = strlen(n2);
-                const char *v2 = n2 + l2 + 1;
-                size_t vl2 = strlen(v2);
-                if (!strcmp(n2, n)) {
-                    if (jl && jl + 2 < sizeof joined) { memcpy(joined + jl, ", ", 2); jl += 2; }
-                    size_t c = vl2 < sizeof joined - jl ? vl2 : sizeof joined - jl;
-                    memcpy(joined + jl, v2, c);
-                    jl += c;
-                }
-                j += l2 + 1 + vl2 + 1;
-            }
-            kf_jw_kstrn(w, n, joined, jl);
-        }
-        i = next;
-    }
-    kf_jw_obj_end(w);
-}
-
-/* "a=b; c=d" (cookie) or each set-cookie's first pair, as a map. */
-static void h2_write_cookies(kf_jw *w, const h2_fields *f, int response)
-{
-    kf_jw_key(w, "cookies");
-    kf_jw_obj_begin(w);
     const char *want = response ? "set-cookie" : "cookie";
     size_t i = 0;
     while (i < f->len) {
@@ -324,26 +280,23 @@ static void h2_write_cookies(kf_jw *w, const h2_fields *f, int response)
         size_t nl = strlen(n);
         const char *v = n + nl + 1;
         size_t vl = strlen(v);
-        if (!strcmp(n, want)) {
-            const char *p = v, *e = v + vl;
-            while (p < e) {
-                const char *semi = memchr(p, ';', (size_t)(e - p));
-                const char *end = semi ? semi : e;
-                while (p < end && *p == ' ') p++;
-                const char *eq = memchr(p, '=', (size_t)(end - p));
-                if (eq && eq > p) {
-                    char key[256];
-                    size_t kl = (size_t)(eq - p) < sizeof key - 1 ? (size_t)(eq - p) : sizeof key - 1;
-                    memcpy(key, p, kl); key[kl] = 0;
-                    kf_jw_kstrn(w, key, eq + 1, (size_t)(end - eq - 1));
-                }
-                if (response) break;    /* attributes after the first pair are not cookies */
-                p = semi ? semi + 1 : e;
-            }
-        }
+        kd_http_header(h, n, nl, v, vl);
+        if (ck && !strcmp(n, want)) kd_http_cookies(ck, v, vl, response);
         i += nl + 1 + vl + 1;
     }
-    kf_jw_obj_end(w);
+}
+
+/* Writes "headers" and "cookies" (the same objects HTTP/1 writes for the same fields). */
+static void h2_write_headers(kf_jw *w, const h2_fields *f, int response)
+{
+    kd_hmap h = { 0 }, ck = { 0 };
+    h2_maps(f, &h, &ck, response);
+    kf_jw_key(w, "headers");
+    kd_hmap_write(w, &h);
+    kf_jw_key(w, "cookies");
+    kd_hmap_write(w, &ck);
+    kd_hmap_free(&h);
+    kd_hmap_free(&ck);
 }
 
 /* A compressed gRPC message (gzip or deflate, per grpc-encoding) inflated, up to 64 KiB, and
@@ -433,61 +386,13 @@ static size_t h2_pct_mode(const char *s, size_t n, char *out, size_t cap, int pl
     return o;
 }
 
-static size_t h2_pct(const char *s, size_t n, char *out, size_t cap) { return h2_pct_mode(s, n, out, cap, 1); }
-
 static void h2_write_query(kf_jw *w, const char *q)
 {
+    kd_hmap m = { 0 };
+    if (q) kd_http_query(&m, q, strlen(q));
     kf_jw_key(w, "query_string");
-    kf_jw_obj_begin(w);
-    while (q && *q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        const char *eq = memchr(q, '=', len);
-        size_t kl = eq ? (size_t)(eq - q) : len;
-        if (kl) {
-            char k[256], v[2048];
-            h2_pct(q, kl, k, sizeof k);
-            size_t vl = eq ? h2_pct(eq + 1, len - kl - 1, v, sizeof v) : 0;
-            if (!eq) v[0] = 0;
-            kf_jw_kstrn(w, k, v, vl);
-        }
-        q = amp ? amp + 1 : NULL;
-    }
-    kf_jw_obj_end(w);
-}
-
-/* GraphQL over HTTP (graphql.org/learn/serving-over-http): a JSON body with "query" (and
- * "operationName"), an application/graphql body, or ?query= on a path naming graphql. Writes
- * the operation name and type ("query", "mutation", "subscription"); returns 1 if GraphQL. */
-static int h2_graphql(const char *path, const char *ct, const h2_body *b, char *op, size_t opn,
-                      char *type, size_t tn)
-{
-    op[0] = type[0] = 0;
-    int hint = (path && strstr(path, "graphql")) || (ct && strstr(ct, "graphql"));
-    const char *query = NULL;
-    char qbuf[512];
-    json_t *j = NULL;
-    if (b->len && b->buf[0] == '{' && !b->truncated) {
-        j = json_loadb((const char *)b->buf, b->len, 0, NULL);
-        if (j && json_is_object(j)) {
-            json_t *q = json_object_get(j, "query");
-            if (json_is_string(q)) query = json_string_value(q);
-            json_t *on = json_object_get(j, "operationName");
-            if (json_is_string(on)) snprintf(op, opn, "%s", json_string_value(on));
-        }
-    }
-    if (!query && ct && strstr(ct, "application/graphql") && b->len) {
-        size_t k = b->len < sizeof qbuf - 1 ? b->len : sizeof qbuf - 1;
-        memcpy(qbuf, b->buf, k); qbuf[k] = 0;
-        query = qbuf;
-    }
-    if (!query && path && hint) {
-        const char *qp = strstr(path, "query=");
-        if (qp) { h2_pct(qp + 6, strcspn(qp + 6, "&"), qbuf, sizeof qbuf); query = qbuf; }
-    }
-    int is = kd_gql_classify(query, type, tn, op, opn);
-    if (j) json_decref(j);
-    return is;
+    kd_hmap_write(w, &m);
+    kd_hmap_free(&m);
 }
 
 static void h2_emit(h2_state *s, h2_stream *t)
@@ -506,7 +411,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
     if (t->grpc) { call.protocol = "GRPC"; call.flag = "grpc"; }
     kf_jw *w = kd_emit_begin(s->conn, &call);
     if (!w) return;
-    if (t->grpc) kf_jw_kbool(w, "http", 1);   /* else kd_emit_begin wrote it as the flag */
+    if (t->grpc) kf_jw_kbool(w, "http", 1);   /* else the engine wrote it (the descriptor's flag) */
     kf_jw_kstr(w, "http_version", "2");
     kf_jw_kint(w, "http2_stream_id", t->id);
     const char *method = h2_get(&t->req, ":method");
@@ -524,7 +429,8 @@ static void h2_emit(h2_state *s, h2_stream *t)
     if (status) kf_jw_kint(w, "status_code", atoi(status));
     if (!t->grpc) {
         char op[128], type[16];
-        if (h2_graphql(path, h2_get(&t->req, "content-type"), &t->req_body, op, sizeof op, type, sizeof type)) {
+        if (kd_http_graphql(path, h2_get(&t->req, "content-type"), t->req_body.buf, t->req_body.len, t->req_body.truncated,
+                            op, sizeof op, type, sizeof type)) {
             kf_jw_kbool(w, "gql", 1);
             kf_jw_kbool(w, "gqlv2", 1);   /* Kubeshark: GraphQL over HTTP/2 */
             kf_jw_kstr(w, "gql_operation", op);
@@ -539,8 +445,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
     {
         kf_jw_key(w, "request");
         kf_jw_obj_begin(w);
-        h2_write_headers(w, "headers", &t->req);
-        h2_write_cookies(w, &t->req, 0);
+        h2_write_headers(w, &t->req, 0);
         kf_jw_kuint(w, "body_size", t->req_body.total);
         if (!t->grpc) h2_write_body(w, &t->req_body, h2_get(&t->req, "content-encoding"), limit);
         kf_jw_obj_end(w);
@@ -548,12 +453,15 @@ static void h2_emit(h2_state *s, h2_stream *t)
     {
         kf_jw_key(w, "response");
         kf_jw_obj_begin(w);
-        h2_write_headers(w, "headers", &t->resp);
-        h2_write_cookies(w, &t->resp, 1);
+        h2_write_headers(w, &t->resp, 1);
         kf_jw_kuint(w, "body_size", t->resp_body.total);
         if (!t->grpc) h2_write_body(w, &t->resp_body, h2_get(&t->resp, "content-encoding"), limit);
         if (t->trailers.n) {
-            h2_write_headers(w, "trailers", &t->trailers);   /* repeated names joined: one key each */
+            kd_hmap tr = { 0 };   /* repeated names joined: one key each */
+            h2_maps(&t->trailers, &tr, NULL, 1);
+            kf_jw_key(w, "trailers");
+            kd_hmap_write(w, &tr);
+            kd_hmap_free(&tr);
         }
         kf_jw_obj_end(w);
     }

@@ -1,0 +1,189 @@
+/* http_common.c — the HTTP layer HTTP/1 and HTTP/2 share (http_common.h). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+#include "http_common.h"
+#include "gql.h"
+
+static int hmap_find(const kd_hmap *m, const char *name, size_t nl, int fold)
+{
+    for (int i = 0; i < m->n; i++) {
+        const char *k = m->e[i].name;
+        if (strlen(k) != nl) continue;
+        if (fold ? strncasecmp(k, name, nl) == 0 : memcmp(k, name, nl) == 0) return i;
+    }
+    return -1;
+}
+
+/* Adds name = val; fold: names lower-cased and compared without case. A repeated name gets
+ * sep + val appended to its value. */
+static void hmap_add(kd_hmap *m, int max, int fold, const char *name, size_t nl, const char *val, size_t vl,
+                     const char *sep)
+{
+    int i = hmap_find(m, name, nl, fold);
+    if (i >= 0) {
+        kd_hent *h = &m->e[i];
+        size_t sl = h->vl ? strlen(sep) : 0;   /* after an empty value: no separator */
+        char *j = realloc(h->value, h->vl + sl + vl + 1);
+        if (!j) return;
+        memcpy(j + h->vl, sep, sl); memcpy(j + h->vl + sl, val, vl);
+        h->vl += sl + vl; j[h->vl] = 0;
+        h->value = j;
+        return;
+    }
+    if (m->n >= max) return;
+    if (m->n == m->cap) {
+        int nc = m->cap ? m->cap * 2 : 16;
+        kd_hent *ne = realloc(m->e, (size_t)nc * sizeof *ne);
+        if (!ne) return;
+        m->e = ne; m->cap = nc;
+    }
+    char *k = malloc(nl + 1), *v = malloc(vl + 1);
+    if (!k || !v) { free(k); free(v); return; }
+    for (size_t x = 0; x < nl; x++) k[x] = fold ? (char)tolower((unsigned char)name[x]) : name[x];
+    k[nl] = 0;
+    memcpy(v, val, vl); v[vl] = 0;
+    m->e[m->n++] = (kd_hent){ k, v, vl };
+}
+
+void kd_http_header(kd_hmap *h, const char *name, size_t nl, const char *val, size_t vl)
+{
+    int sc = nl == 10 && strncasecmp(name, "set-cookie", 10) == 0;
+    hmap_add(h, KD_HTTP_MAX_FIELDS, 1, name, nl, val, vl, sc ? "\n" : ", ");
+}
+
+void kd_http_header_fold(kd_hmap *h, const char *text, size_t n)
+{
+    if (!h->n) return;
+    kd_hent *e = &h->e[h->n - 1];
+    char *j = realloc(e->value, e->vl + 1 + n + 1);
+    if (!j) return;
+    j[e->vl] = ' '; memcpy(j + e->vl + 1, text, n);
+    e->vl += 1 + n; j[e->vl] = 0;
+    e->value = j;
+}
+
+const char *kd_http_get(const kd_hmap *h, const char *lname)
+{
+    int i = hmap_find(h, lname, strlen(lname), 0);
+    return i >= 0 ? h->e[i].value : NULL;
+}
+
+void kd_http_cookies(kd_hmap *ck, const char *v, size_t vl, int set_cookie)
+{
+    const char *p = v, *e = v + vl;
+    while (p < e) {
+        /* one pair: up to ';' (Cookie), or a whole Set-Cookie line, of which the first pair */
+        const char *line_end = set_cookie ? memchr(p, '\n', (size_t)(e - p)) : NULL;
+        if (!line_end) line_end = e;
+        const char *semi = memchr(p, ';', (size_t)(line_end - p));
+        const char *end = semi ? semi : line_end;
+        const char *k = p;
+        while (k < end && (*k == ' ' || *k == '\t')) k++;
+        const char *eq = memchr(k, '=', (size_t)(end - k));
+        if (eq && eq > k) {
+            size_t kl = (size_t)(eq - k);
+            while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t')) kl--;
+            if (kl) hmap_add(ck, KD_HTTP_MAX_COOKIES, 0, k, kl, eq + 1, (size_t)(end - eq - 1), ",");
+        }
+        p = set_cookie ? line_end + 1 : end + 1;
+    }
+}
+
+size_t kd_http_pct(const char *s, size_t n, char *out, size_t cap, int plus)
+{
+    size_t o = 0;
+    if (!cap) return 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        if (s[i] == '%' && i + 2 < n) {
+            int hi = s[i + 1], lo = s[i + 2];
+            int h = hi >= '0' && hi <= '9' ? hi - '0' : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
+            int l = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
+            if (h >= 0 && l >= 0) { out[o++] = (char)(h * 16 + l); i += 2; continue; }
+        }
+        out[o++] = plus && s[i] == '+' ? ' ' : s[i];
+    }
+    out[o] = 0;
+    return o;
+}
+
+void kd_http_query(kd_hmap *q, const char *qs, size_t n)
+{
+    const char *p = qs, *e = qs + n;
+    while (p < e) {
+        const char *amp = memchr(p, '&', (size_t)(e - p));
+        const char *end = amp ? amp : e;
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        size_t kl = eq ? (size_t)(eq - p) : (size_t)(end - p);
+        if (kl) {
+            char k[256], v[2048];
+            size_t kn = kd_http_pct(p, kl, k, sizeof k, 1);
+            size_t vn = eq ? kd_http_pct(eq + 1, (size_t)(end - eq - 1), v, sizeof v, 1) : 0;
+            if (!eq) v[0] = 0;
+            hmap_add(q, KD_HTTP_MAX_QUERY, 0, k, kn, v, vn, ",");
+        }
+        p = end + 1;
+    }
+}
+
+void kd_hmap_write(kf_jw *w, const kd_hmap *m)
+{
+    kf_jw_obj_begin(w);
+    for (int i = 0; i < m->n; i++) {
+        /* keys go through the escaper (kf_jw_key takes them as they are) */
+        char kb[512];
+        size_t kl = kf_json_escape(m->e[i].name, strlen(m->e[i].name), kb, sizeof kb);
+        if (kl >= sizeof kb) continue;
+        kf_jw_key(w, kb);
+        kf_jw_strn(w, m->e[i].value, m->e[i].vl);
+    }
+    kf_jw_obj_end(w);
+}
+
+char *kd_hmap_json(const kd_hmap *m)
+{
+    kf_jw w;
+    kf_jw_init(&w);
+    kd_hmap_write(&w, m);
+    char *s = NULL;
+    if (!kf_jw_failed(&w) && (s = malloc(w.len + 1))) { memcpy(s, w.buf, w.len); s[w.len] = 0; }
+    kf_jw_free(&w);
+    return s;
+}
+
+void kd_hmap_free(kd_hmap *m)
+{
+    for (int i = 0; i < m->n; i++) { free(m->e[i].name); free(m->e[i].value); }
+    free(m->e);
+    memset(m, 0, sizeof *m);
+}
+
+int kd_http_graphql(const char *target, const char *ctype, const uint8_t *body, size_t blen, int cut,
+                    char *op, size_t opn, char *type, size_t tn)
+{
+    op[0] = type[0] = 0;
+    int hint = (target && strstr(target, "graphql")) || (ctype && strstr(ctype, "graphql"));
+    const char *query = NULL;
+    size_t qn = 0;
+    char qbuf[512];
+    json_t *j = NULL;
+    if (blen && body[0] == '{' && !cut) {
+        j = json_loadb((const char *)body, blen, 0, NULL);
+        if (j && json_is_object(j)) {
+            json_t *q = json_object_get(j, "query");
+            if (json_is_string(q)) { query = json_string_value(q); qn = json_string_length(q); }
+            json_t *on = json_object_get(j, "operationName");
+            if (json_is_string(on)) snprintf(op, opn, "%s", json_string_value(on));
+        }
+    }
+    if (!query && ctype && strstr(ctype, "application/graphql") && blen) { query = (const char *)body; qn = blen; }
+    if (!query && target && hint) {
+        const char *qp = strstr(target, "query=");
+        if (qp) { qn = kd_http_pct(qp + 6, strcspn(qp + 6, "&"), qbuf, sizeof qbuf, 1); query = qbuf; }
+    }
+    int is = kd_gql_classify(query, qn, type, tn, op, opn);
+    if (j) json_decref(j);
+    return is;
+}

@@ -1,0 +1,46 @@
+/* http_common.h — what HTTP/1 (http1.c) and HTTP/2 (http2.c) share, so the same request gives
+ * the same `request`/`response` objects over either: the header map (RFC 9110 5.2/5.3: names
+ * without case, repeated fields joined once), cookies (RFC 6265: names keep their case), the
+ * query string (WHATWG urlencoded: '+' is a space) and GraphQL detection
+ * (graphql.org/learn/serving-over-http). */
+#ifndef KD_HTTP_COMMON_H
+#define KD_HTTP_COMMON_H
+#include <stddef.h>
+#include <stdint.h>
+#include "kf_json.h"
+
+/* A map being built: one entry per name, in first-seen order, values joined on repeats. */
+typedef struct kd_hent { char *name; char *value; size_t vl; } kd_hent;
+typedef struct kd_hmap { kd_hent *e; int n, cap; } kd_hmap;
+
+#define KD_HTTP_MAX_FIELDS 128      /* header names kept per message */
+#define KD_HTTP_MAX_COOKIES 64      /* cookie names kept per message */
+#define KD_HTTP_MAX_QUERY 64        /* query keys kept per request */
+
+/* Header field: the name lower-cased, compared without case; a repeated name's values joined
+ * with ", " (set-cookie: with "\n", its values may hold commas). */
+void kd_http_header(kd_hmap *h, const char *name, size_t nl, const char *val, size_t vl);
+/* Appends to the last value added (obs-fold continuation line): " " + text. */
+void kd_http_header_fold(kd_hmap *h, const char *text, size_t n);
+/* A header's value (name in lower case), or NULL. */
+const char *kd_http_get(const kd_hmap *h, const char *lname);
+/* Cookies of one Cookie value ("a=1; b=2") or Set-Cookie value(s) ("\n"-joined; the first pair
+ * of each, attributes are not cookies). Names keep their case; repeats joined with ",". */
+void kd_http_cookies(kd_hmap *ck, const char *v, size_t vl, int set_cookie);
+/* A query string (without '?'): keys and values percent-decoded, '+' a space; a repeated key's
+ * values joined with ","; a key without '=' has the value "". */
+void kd_http_query(kd_hmap *q, const char *qs, size_t n);
+/* Writes the map as a JSON object (the key, if any, written by the caller). */
+void kd_hmap_write(kf_jw *w, const kd_hmap *m);
+/* The map as JSON object text (malloc'd), or NULL. */
+char *kd_hmap_json(const kd_hmap *m);
+void kd_hmap_free(kd_hmap *m);
+/* Percent-decodes s[0..n) into out (cap bytes, NUL-terminated); plus: '+' is a space. */
+size_t kd_http_pct(const char *s, size_t n, char *out, size_t cap, int plus);
+
+/* GraphQL over HTTP: target (url/:path), content type, request body (not NUL-terminated; cut:
+ * the body was truncated). Returns 1 when the request is a GraphQL operation, with its type
+ * ("query", "mutation", "subscription") and name ("" when anonymous). */
+int kd_http_graphql(const char *target, const char *ctype, const uint8_t *body, size_t blen, int cut,
+                    char *op, size_t opn, char *type, size_t tn);
+#endif
