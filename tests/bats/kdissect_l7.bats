@@ -225,3 +225,13 @@ oracle() { # proto
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | tail -1 | cut -d' ' -f1)" -ge 1000 ]
 }
+
+@test "calls: a request without a response is unanswered; one whose reply is not due (CLIENT REPLY OFF) is not" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" redis-noreply "$BATS_TEST_TMPDIR/r.pcap"
+  # tshark (oracle) sees the seven RESP messages the capture holds: five commands, two replies
+  [ "$(tshark -n -r "$BATS_TEST_TMPDIR/r.pcap" -Y resp 2>/dev/null | wc -l)" -eq 7 ]
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$BATS_TEST_TMPDIR/r.pcap' | jq -r '\"\(.redis_command) \(.redis_response // \"-\") \(.redis_no_response // false) \(.unanswered // false)\"'"
+  assert_success
+  # before: the lost GET said redis_no_response ("the client turned replies off")
+  assert_output $'GET k v false false\nCLIENT REPLY OFF - true false\nSET a 1 - true false\nCLIENT REPLY ON OK false false\nGET lost - false true'
+}

@@ -6,6 +6,8 @@
                                a TCP conversation, a DNS query/answer, UDP, ICMP
   mkcap.py gaps N OUT [SEGS]   N TCP connections open at once, each with SEGS (1) out-of-order
                                segments after a hole never filled (held by reassembly)
+  mkcap.py redis-noreply OUT   Redis: GET answered; CLIENT REPLY OFF, SET (no reply due); CLIENT
+                               REPLY ON answered; then a GET whose reply the capture lacks
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -129,6 +131,23 @@ def gql_body(n, out):
     pcap(out, ((1700000000000000 + i, eth(f)) for i, f in enumerate(fr)))
 
 
+def redis_noreply(out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    def cmd(*a):
+        return b'*%d\r\n' % len(a) + b''.join(b'$%d\r\n%s\r\n' % (len(x), x) for x in a)
+    talk = [(0, cmd(b'GET', b'k')), (1, b'$1\r\nv\r\n'), (0, cmd(b'CLIENT', b'REPLY', b'OFF')),
+            (0, cmd(b'SET', b'a', b'1')), (0, cmd(b'CLIENT', b'REPLY', b'ON')), (1, b'+OK\r\n'),
+            (0, cmd(b'GET', b'lost'))]
+    fr = [tcp(c, s_, 40000, 6379, 100, 0, 0x02), tcp(s_, c, 6379, 40000, 500, 101, 0x12),
+          tcp(c, s_, 40000, 6379, 101, 501, 0x10)]
+    seq = [101, 501]
+    for d, data in talk:
+        src, dst, sp, dp = (c, s_, 40000, 6379) if d == 0 else (s_, c, 6379, 40000)
+        fr.append(tcp(src, dst, sp, dp, seq[d], seq[1 - d], 0x18, data))
+        seq[d] += len(data)
+    pcap(out, ((1700000000000000 + 1000 * i, eth(f)) for i, f in enumerate(fr)))
+
+
 if __name__ == '__main__':
     cmd = sys.argv[1]
     if cmd == 'syns':
@@ -137,6 +156,8 @@ if __name__ == '__main__':
         extreme(sys.argv[2])
     elif cmd == 'gaps':
         gaps(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+    elif cmd == 'redis-noreply':
+        redis_noreply(sys.argv[2])
     elif cmd == 'gql-body':
         gql_body(int(sys.argv[2]), sys.argv[3])
     else:

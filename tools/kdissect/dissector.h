@@ -123,6 +123,8 @@ typedef struct kd_call {
     kd_pref resp_first, resp_last;  /* response's (when has_resp) */
     const char *protocol;       /* NULL = descriptor's .protocol; e.g. "GRPC" from http2.c */
     const char *flag;           /* NULL = descriptor's .flag; the engine writes "<flag>": true */
+    int no_response;            /* the request expects no response (CLIENT REPLY OFF, acks=0 …):
+                                 * not "unanswered" (dissectors with .calls) */
 } kd_call;
 /* The engine derives: timestamp = req_first.ts (resp_first.ts without a request),
  * elapsed_time = (resp_first.ts - req_first.ts) / 1000 when both exist, else 0,
@@ -136,6 +138,8 @@ typedef struct kd_dissector {
     unsigned transports;        /* KD_TRANSPORT_* it handles */
     const uint16_t *ports;      /* hint ports, 0-terminated (NULL = none): probed first */
     int upgrade_only;           /* 1: never probed; only reached through kd_conn_upgrade */
+    int calls;                  /* 1: records are calls; the engine writes "unanswered": true on
+                                 * a request without response (has_req, !has_resp, !no_response) */
     size_t state_size;          /* per-connection state, zeroed by the engine */
 
     /* p/n: the first bytes seen in direction dir (TCP: in order, from the stream's start as

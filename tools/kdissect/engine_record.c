@@ -305,6 +305,11 @@ void kd_emit_end(kd_conn *c)
 {
     kd_engine *e = c->e;
     if (e->emitting != c) return;
+    /* one rule for every protocol that has calls: a request whose response was not seen */
+    const kd_dissector *d = c->d ? c->d : c->up_d;
+    const kd_call *call = e->call;
+    if (d && d->calls && call && call->has_req && !call->has_resp && !call->no_response)
+        kf_jw_kbool(&e->jw, "unanswered", 1);
     if (c->layer && c->layer->decorate) c->layer->decorate(c->layer->arg, &e->jw);
     finish_record(e, e->emit_ts);
     e->emitting = NULL;

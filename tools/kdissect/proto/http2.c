@@ -883,7 +883,7 @@ static void h2_kd_destroy(kd_conn *c, void *st)
 
 const kd_dissector kd_proto_http2 = {
     .name = "http2", .protocol = "HTTP2", .flag = "http", .l7_name = "HTTP2",
-    .transports = KD_TRANSPORT_TCP, .ports = h2_ports, .state_size = sizeof(h2_state),
+    .transports = KD_TRANSPORT_TCP, .ports = h2_ports, .calls = 1, .state_size = sizeof(h2_state),
     .probe = h2_kd_probe, .init = h2_kd_init, .on_data = h2_kd_data, .on_gap = h2_kd_gap,
     .on_upgrade = h2_kd_upgrade, .on_close = h2_kd_close, .destroy = h2_kd_destroy,
 };

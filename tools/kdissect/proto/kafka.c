@@ -436,6 +436,7 @@ typedef struct kafka_state {
 
 static const uint16_t kafka_ports[] = {9092, 9093, 9094, 29092, 0};
 
+#define KAFKA_NO_RESPONSE (INT32_MIN + 1)   /* kafka_emit's err: none is due (acks=0), none seen */
 static void kafka_emit(kafka_state *s, const kafka_pend *q, int has_resp, int32_t corr,
                        const kd_pref *rf, const kd_pref *rl, uint64_t rsize, int32_t err)
 {
@@ -443,6 +444,8 @@ static void kafka_emit(kafka_state *s, const kafka_pend *q, int has_resp, int32_
     call.req_dir = s->client;
     call.has_req = q != NULL;
     call.has_resp = has_resp;
+    call.no_response = q && !has_resp && err == KAFKA_NO_RESPONSE;   /* Produce with acks=0 */
+    if (err == KAFKA_NO_RESPONSE) err = INT32_MIN;
     if (q) { call.req_first = q->first; call.req_last = q->last; }
     if (has_resp) { call.resp_first = *rf; call.resp_last = *rl; }
     kf_jw *w = kd_emit_begin(s->conn, &call);
@@ -510,7 +513,7 @@ static void kafka_on_request(kafka_state *s, const uint8_t *p, size_t have, uint
         if (kafka_flexible(0, q->r.ver)) kafka_skip_tags(&c);
         if (q->r.ver >= 3) kafka_str(&c, kafka_flexible(0, q->r.ver), &cl);
         int16_t acks = (int16_t)kf_be16(&c);
-        if (!c.err && acks == 0) { kafka_emit(s, q, 0, 0, NULL, NULL, 0, INT32_MIN); q->used = 0; s->npend--; }
+        if (!c.err && acks == 0) { kafka_emit(s, q, 0, 0, NULL, NULL, 0, KAFKA_NO_RESPONSE); q->used = 0; s->npend--; }
     }
     kafka_pending_update(s);
 }
@@ -645,7 +648,7 @@ static void kafka_kd_destroy(kd_conn *c, void *st)
 
 const kd_dissector kd_proto_kafka = {
     .name = "kafka", .protocol = "KAFKA", .flag = "kafka", .l7_name = "KAFKA",
-    .transports = KD_TRANSPORT_TCP, .ports = kafka_ports, .state_size = sizeof(kafka_state),
+    .transports = KD_TRANSPORT_TCP, .ports = kafka_ports, .calls = 1, .state_size = sizeof(kafka_state),
     .probe = kafka_kd_probe, .init = kafka_kd_init, .on_data = kafka_kd_data, .on_gap = kafka_kd_gap,
     .on_close = kafka_kd_close, .destroy = kafka_kd_destroy,
 };

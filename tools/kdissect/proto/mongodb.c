@@ -210,9 +210,10 @@ static int mongo_body_doc(uint32_t op, const uint8_t *p, size_t n, mongo_doc *d,
 }
 
 static void mongo_emit(mongo_state *s, mongo_req *q, int has_resp, uint32_t rop, const mongo_doc *rd,
-                       const kd_pref *rf, const kd_pref *rl, uint64_t rsize)
+                       const kd_pref *rf, const kd_pref *rl, uint64_t rsize, int silent)
 {
     kd_call call = {0};
+    call.no_response = silent;   /* OP_MSG moreToCome: no reply due (else "unanswered") */
     call.req_dir = s->client;
     call.has_req = q != NULL;
     call.has_resp = has_resp;
@@ -241,7 +242,7 @@ static void mongo_emit(mongo_state *s, mongo_req *q, int has_resp, uint32_t rop,
         kf_jw_kstr(w, "mongodb_reply_op", mongo_op_name(rop));
     } else {
         kf_jw_kbool(w, "mongodb_success", 0);
-        kf_jw_kbool(w, "mongodb_no_response", 1);
+        if (silent) kf_jw_kbool(w, "mongodb_no_response", 1);
     }
     kf_jw_kuint(w, "mongodb_request_size", q ? q->size : 0);
     kf_jw_kuint(w, "mongodb_response_size", rsize);
@@ -277,7 +278,7 @@ static void mongo_message(mongo_state *s, int dir, const uint8_t *m, size_t have
             if (!s->pend[i].used) { slot = i; break; }
             if (s->pend[i].first.ts_ns < s->pend[oldest].first.ts_ns) oldest = i;
         }
-        if (slot < 0) { kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1); mongo_emit(s, &s->pend[oldest], 0, 0, NULL, NULL, NULL, 0); slot = oldest; }
+        if (slot < 0) { kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1); mongo_emit(s, &s->pend[oldest], 0, 0, NULL, NULL, NULL, 0, 0); slot = oldest; }
         mongo_req *q = &s->pend[slot];
         memset(q, 0, sizeof *q);
         q->used = 1; q->id = id; q->op = op; q->first = *f; q->last = *l; q->size = size;
@@ -285,7 +286,7 @@ static void mongo_message(mongo_state *s, int dir, const uint8_t *m, size_t have
             kd_stat_add(s->conn, KD_STAT_PARSE_ERRORS, 1);
         /* OP_MSG with moreToCome (flag bit 1) expects no reply */
         if (op == 2013 && blen >= 4 && (body[0] & 0x02)) {
-            mongo_emit(s, q, 0, 0, NULL, NULL, NULL, 0);
+            mongo_emit(s, q, 0, 0, NULL, NULL, NULL, 0, 1);
             q->used = 0;
         }
         mongo_pending(s);
@@ -296,7 +297,7 @@ static void mongo_message(mongo_state *s, int dir, const uint8_t *m, size_t have
     mongo_req *q = NULL;
     for (int i = 0; s->pend && i < MONGO_PENDING; i++)
         if (s->pend[i].used && s->pend[i].id == resp_to) { q = &s->pend[i]; break; }
-    mongo_emit(s, q, 1, op, &rd, f, l, size);
+    mongo_emit(s, q, 1, op, &rd, f, l, size, 0);
     if (q) q->used = 0;
     mongo_pending(s);
 }
@@ -374,7 +375,7 @@ static void mongo_kd_close(kd_conn *c, void *st)
         for (int i = 0; s->pend && i < MONGO_PENDING; i++)
             if (s->pend[i].used && (best < 0 || s->pend[i].first.ts_ns < s->pend[best].first.ts_ns)) best = i;
         if (best < 0) break;
-        mongo_emit(s, &s->pend[best], 0, 0, NULL, NULL, NULL, 0);
+        mongo_emit(s, &s->pend[best], 0, 0, NULL, NULL, NULL, 0, 0);
         s->pend[best].used = 0;
     }
     kd_conn_pending(c, INT64_MAX);
@@ -390,7 +391,7 @@ static void mongo_kd_destroy(kd_conn *c, void *st)
 
 const kd_dissector kd_proto_mongodb = {
     .name = "mongodb", .protocol = "MONGODB", .flag = "mongodb", .l7_name = "MONGODB",
-    .transports = KD_TRANSPORT_TCP, .ports = mongo_ports, .state_size = sizeof(mongo_state),
+    .transports = KD_TRANSPORT_TCP, .ports = mongo_ports, .calls = 1, .state_size = sizeof(mongo_state),
     .probe = mongo_kd_probe, .init = mongo_kd_init, .on_data = mongo_kd_data, .on_gap = mongo_kd_gap,
     .on_close = mongo_kd_close, .destroy = mongo_kd_destroy,
 };

@@ -191,6 +191,9 @@ static void my_emit(my_state *s)
     call.has_resp = c->has_resp;
     call.req_first = c->first; call.req_last = c->last;
     call.resp_first = c->rfirst; call.resp_last = c->rlast;
+    /* COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response; COM_QUIT is answered by
+     * closing the connection */
+    call.no_response = !c->handshake && (c->cmd == 0x19 || c->cmd == 0x18 || c->cmd == 0x01);
     if (!call.has_req && !call.has_resp) return;
     kf_jw *w = kd_emit_begin(s->conn, &call);
     if (!w) return;
@@ -218,7 +221,7 @@ static void my_emit(my_state *s)
     kf_jw_kuint(w, "mysql_total_size", c->req_size + c->resp_size);
     if (c->has_stmt) kf_jw_kuint(w, "mysql_statement_id", c->stmt_id);
     kf_jw_kuint(w, "mysql_response_packets", c->packets);
-    if (!c->has_resp) kf_jw_kbool(w, "mysql_no_response", 1);
+    if (!c->has_resp && call.no_response) kf_jw_kbool(w, "mysql_no_response", 1);   /* else "unanswered" */
     kd_emit_end(s->conn);
 }
 
@@ -503,7 +506,7 @@ static void my_kd_destroy(kd_conn *c, void *st)
 
 const kd_dissector kd_proto_mysql = {
     .name = "mysql", .protocol = "MYSQL", .flag = "mysql", .l7_name = "MYSQL",
-    .transports = KD_TRANSPORT_TCP, .ports = my_ports, .state_size = sizeof(my_state),
+    .transports = KD_TRANSPORT_TCP, .ports = my_ports, .calls = 1, .state_size = sizeof(my_state),
     .probe = my_kd_probe, .init = my_kd_init, .on_data = my_kd_data, .on_gap = my_kd_gap,
     .on_close = my_kd_close, .destroy = my_kd_destroy,
 };

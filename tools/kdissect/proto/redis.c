@@ -413,6 +413,7 @@ typedef struct redis_req {
     int has_resp;
     kd_pref rfirst, rlast;
     redis_msg r;
+    int silenced;               /* sent while CLIENT REPLY OFF/SKIP was in effect */
 } redis_req;
 
 typedef struct redis_state {
@@ -441,6 +442,7 @@ static void redis_emit(redis_state *s, const redis_req *rq, const redis_msg *rs,
     call.has_resp = rs != NULL;
     if (rq) { call.req_first = rq->first; call.req_last = rq->last; }
     if (rs) { call.resp_first = *rf; call.resp_last = *rl; }
+    call.no_response = rq && rq->silenced;
     kf_jw *w = kd_emit_begin(s->conn, &call);
     if (!w) return;
     size_t qs = rq ? rq->size : 0;
@@ -462,8 +464,8 @@ static void redis_emit(redis_state *s, const redis_req *rq, const redis_msg *rs,
         kf_jw_kbool(w, "redis_error", rs->is_error);
         if (rs->is_error) kf_jw_kstrn(w, "redis_error_message", rs->summary, rs->summary_len);
         if (rs->is_push) kf_jw_kbool(w, "redis_push", 1);
-    } else {
-        kf_jw_kbool(w, "redis_no_response", 1);
+    } else if (rq && rq->silenced) {
+        kf_jw_kbool(w, "redis_no_response", 1);   /* the client turned replies off; else "unanswered" */
     }
     kd_emit_end(s->conn);
 }
@@ -499,7 +501,7 @@ static void redis_push_request(redis_state *s, const redis_msg *m, size_t len, c
         else if (!strcmp(rq.m.arg2, "SKIP")) { s->reply_skip = 1; noreply = 1; }
         else if (!strcmp(rq.m.arg2, "ON")) { s->reply_off = 0; noreply = 0; }
     }
-    if (noreply) { redis_emit(s, &rq, NULL, 0, NULL, NULL); return; }
+    if (noreply) { rq.silenced = 1; redis_emit(s, &rq, NULL, 0, NULL, NULL); return; }
     if (s->count == s->cap && s->cap < REDIS_QUEUE) {
         unsigned ncap = s->cap ? s->cap * 2 : 4;
         redis_req *nq = malloc(ncap * sizeof *nq);
@@ -709,7 +711,7 @@ static void redis_kd_destroy(kd_conn *c, void *st)
 
 const kd_dissector kd_proto_redis = {
     .name = "redis", .protocol = "REDIS", .flag = "redis", .l7_name = "REDIS",
-    .transports = KD_TRANSPORT_TCP, .ports = redis_ports, .state_size = sizeof(redis_state),
+    .transports = KD_TRANSPORT_TCP, .ports = redis_ports, .calls = 1, .state_size = sizeof(redis_state),
     .probe = redis_kd_probe, .init = redis_kd_init, .on_data = redis_kd_data, .on_gap = redis_kd_gap,
     .on_close = redis_kd_close, .destroy = redis_kd_destroy,
 };

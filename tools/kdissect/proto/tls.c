@@ -951,7 +951,7 @@ static void tls_kd_destroy(kd_conn *c, void *st)
 
 const kd_dissector kd_proto_tls = {
     .name = "tls", .protocol = "TLS", .flag = "tlsx", .l7_name = "TLS",
-    .transports = KD_TRANSPORT_TCP | KD_TRANSPORT_UDP, .ports = tls_ports, .state_size = sizeof(tls_state),
+    .transports = KD_TRANSPORT_TCP | KD_TRANSPORT_UDP, .ports = tls_ports, .calls = 1, .state_size = sizeof(tls_state),
     .probe = tls_kd_probe, .init = tls_kd_init, .on_data = tls_kd_data, .on_gap = tls_kd_gap,
     .on_datagram = tls_kd_datagram, .on_timer = tls_kd_timer,
     .on_close = tls_kd_close, .destroy = tls_kd_destroy,
