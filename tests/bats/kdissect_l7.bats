@@ -235,3 +235,17 @@ oracle() { # proto
   # before: the lost GET said redis_no_response ("the client turned replies off")
   assert_output $'GET k v false false\nCLIENT REPLY OFF - true false\nSET a 1 - true false\nCLIENT REPLY ON OK false false\nGET lost - false true'
 }
+
+@test "dns: the extended RCODE of an EDNS OPT record is part of status_code and dns_rcode (tshark as oracle)" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" dns-ext-rcode "$BATS_TEST_TMPDIR/d.pcap"
+  # tshark: header rcode and the OPT's extended bits -> the full code (RFC 6891 6.1.3)
+  t=$(tshark -n -r "$BATS_TEST_TMPDIR/d.pcap" -Y 'dns.flags.response == 1' -T fields -e dns.flags.rcode -e dns.resp.ext_rcode 2>/dev/null |
+      awk 'function hex(s,  v, i) { s = tolower(s); sub(/^0x/, "", s); v = 0
+             for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
+           { printf "%d\n", hex($2) * 16 + $1 }')
+  k=$(kd "$BATS_TEST_TMPDIR/d.pcap" | jq -r 'select(.dns_response) | .status_code')
+  [ "$t" = "$k" ]
+  # before: BADVERS (16) came out as NOERROR, BADCOOKIE (23) as YXRRSET
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$BATS_TEST_TMPDIR/d.pcap' | jq -r '\"\(.status_code) \(.dns_rcode)\"'"
+  assert_output $'16 BADVERS\n23 BADCOOKIE\n3 NXDOMAIN'
+}

@@ -34,9 +34,15 @@ kd_http() { # ndjson [complete-only]
 tshark_dns() { # capture
   local d; d=$(kd_decode_as "$1")
   # shellcheck disable=SC2086
-  tshark -n -r "$1" $d -Y 'dns || mdns' -T fields -E occurrence=a -E aggregator='|' -e dns.flags.response -e dns.flags.rcode 2>/dev/null |
-    awk -F'\t' '{ n = split($1, f, "|"); split($2, r, "|");
-                  for (i = 1; i <= n; i++) if (f[i] == "0" || f[i] == "False") print "q"; else print "r " r[i] }' | sort
+  # the full RCODE: the header's 4 bits and an EDNS OPT record's extended bits (RFC 6891 6.1.3),
+  # when every message of the packet has its OPT (else the header's)
+  tshark -n -r "$1" $d -Y 'dns || mdns' -T fields -E occurrence=a -E aggregator='|' -e dns.flags.response -e dns.flags.rcode \
+      -e dns.resp.ext_rcode 2>/dev/null |
+    awk -F'\t' 'function hex(s,  v, i) { s = tolower(s); sub(/^0x/, "", s); v = 0
+                  for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
+                { n = split($1, f, "|"); split($2, r, "|"); m = split($3, x, "|");
+                  for (i = 1; i <= n; i++) if (f[i] == "0" || f[i] == "False") print "q";
+                  else print "r " (m == n ? hex(x[i]) * 16 + r[i] : r[i]) }' | sort
 }
 kd_dns() { # ndjson
   jq -r 'select(.dns == true) | (if .dns_request then "q" else empty end), (if .dns_response then "r " + (.status_code|tostring) else empty end)' "$1" | sort

@@ -8,6 +8,8 @@
                                segments after a hole never filled (held by reassembly)
   mkcap.py redis-noreply OUT   Redis: GET answered; CLIENT REPLY OFF, SET (no reply due); CLIENT
                                REPLY ON answered; then a GET whose reply the capture lacks
+  mkcap.py dns-ext-rcode OUT   DNS queries answered with EDNS extended RCODEs: BADVERS (16),
+                               BADCOOKIE (23), and a plain NXDOMAIN with an OPT record
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -148,6 +150,19 @@ def redis_noreply(out):
     pcap(out, ((1700000000000000 + 1000 * i, eth(f)) for i, f in enumerate(fr)))
 
 
+def dns_ext_rcode(out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    q = b'\x07example\x03com\x00\x00\x01\x00\x01'
+    def opt(ext):   # root name, type OPT, UDP size 1232, TTL = ext rcode | version | flags
+        return b'\x00\x00\x29\x04\xd0' + struct.pack('!BBHH', ext, 0, 0, 0)
+    fr = []
+    for i, (ext, rc) in enumerate(((1, 0), (1, 7), (0, 3))):
+        qid = 0x100 + i
+        fr.append(udp(c, s_, 5000 + i, 53, struct.pack('!HHHHHH', qid, 0x0100, 1, 0, 0, 1) + q + opt(0)))
+        fr.append(udp(s_, c, 53, 5000 + i, struct.pack('!HHHHHH', qid, 0x8180 | rc, 1, 0, 0, 1) + q + opt(ext)))
+    pcap(out, ((1700000000000000 + 1000 * i, eth(f)) for i, f in enumerate(fr)))
+
+
 if __name__ == '__main__':
     cmd = sys.argv[1]
     if cmd == 'syns':
@@ -158,6 +173,8 @@ if __name__ == '__main__':
         gaps(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1)
     elif cmd == 'redis-noreply':
         redis_noreply(sys.argv[2])
+    elif cmd == 'dns-ext-rcode':
+        dns_ext_rcode(sys.argv[2])
     elif cmd == 'gql-body':
         gql_body(int(sys.argv[2]), sys.argv[3])
     else:

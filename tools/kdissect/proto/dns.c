@@ -113,8 +113,11 @@ static const char *type_name(uint16_t t, char *buf, size_t n)
 }
 static const char *rcode_name(unsigned r)
 {
+    /* RFC 6895 2.3 (IANA DNS RCODEs); 16 and up exist only with EDNS's extended bits */
     static const char *n[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-                               "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE" };
+                               "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI", "RCODE", "RCODE",
+                               "RCODE", "RCODE", "BADVERS", "BADKEY", "BADTIME", "BADMODE", "BADNAME",
+                               "BADALG", "BADTRUNC", "BADCOOKIE" };
     return r < sizeof n / sizeof n[0] ? n[r] : "RCODE";
 }
 
@@ -278,6 +281,26 @@ static void rdata_text(const uint8_t *msg, size_t n, size_t rd, size_t rdlen, ui
     }
 }
 
+/* The response's full RCODE: the header's 4 bits, and with an EDNS OPT record (RFC 6891 6.1.3)
+ * the upper 8 bits from its TTL field (BADVERS 16 read as NOERROR, BADCOOKIE 23 as YXRRSET
+ * before). pos: the first record after the questions. */
+static unsigned full_rcode(const uint8_t *msg, size_t n, const dns_hdr *h, size_t pos)
+{
+    unsigned rc = h->flags & 15, total = (unsigned)h->an + h->ns + h->ar;
+    char name[1100];
+    for (unsigned i = 0; i < total && i < 4096; i++) {
+        if (read_name(msg, n, &pos, name, sizeof name) != 0) break;
+        kf_cur cu = kf_cur_make(msg + pos, n - pos);
+        uint16_t type = kf_be16(&cu); kf_be16(&cu);
+        uint32_t ttl = kf_be32(&cu);
+        uint16_t rdlen = kf_be16(&cu);
+        if (cu.err || pos + 10 + rdlen > n) break;
+        pos += 10 + rdlen;
+        if (type == 41 && i >= (unsigned)h->an + h->ns) return (ttl >> 24) << 4 | rc;
+    }
+    return rc;
+}
+
 /* Answers of a response message: the dns_answers list and the detailed records. */
 static void write_answers(kf_jw *w, const uint8_t *msg, size_t n, const dns_hdr *h, size_t pos)
 {
@@ -402,7 +425,7 @@ static void dns_emit(kd_conn *c, int qdir, const dns_q *q, const uint8_t *resp, 
     kf_jw_kuint(w, "dns_response_length", resp ? rlen : 0);
     kf_jw_kuint(w, "dns_total_size", (q ? q->len : 0) + (resp ? rlen : 0));
     if (rok) {
-        unsigned rc = rh.flags & 15;
+        unsigned rc = full_rcode(resp, rlen, &rh, after);
         kf_jw_kint(w, "status_code", rc);
         kf_jw_kstr(w, "dns_rcode", rcode_name(rc));
         kf_jw_kbool(w, "dns_truncated", (rh.flags & 0x0200) != 0);
