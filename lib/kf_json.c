@@ -33,8 +33,10 @@ void kf_jw_reset(kf_jw *w)
     w->failed = 0;
 }
 
-/* Makes room for n more bytes plus a terminating NUL; 0 ok, -1 (sticky) on failure. */
-static int jw_reserve(kf_jw *w, size_t n)
+/* Makes room for n more bytes plus a terminating NUL; 0 ok, -1 (sticky) on failure.
+ * The common case (room already there) is inlined; growing is out of line. Measured on
+ * bench/data/api-one.pcap: jw_reserve alone was 7 % of kdissect's instructions. */
+static int jw_grow(kf_jw *w, size_t n)
 {
     if (w->failed) return -1;
     if (n > SIZE_MAX / 2 - w->len) { w->failed = 1; return -1; }
@@ -49,6 +51,12 @@ static int jw_reserve(kf_jw *w, size_t n)
     return 0;
 }
 
+static inline int jw_reserve(kf_jw *w, size_t n)
+{
+    if (__builtin_expect(!w->failed && n < w->cap && w->len < w->cap - n, 1)) return 0;
+    return jw_grow(w, n);
+}
+
 static void jw_put(kf_jw *w, const char *s, size_t n)
 {
     if (jw_reserve(w, n) < 0) return;
@@ -57,7 +65,7 @@ static void jw_put(kf_jw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-static void jw_putc(kf_jw *w, char c)
+static inline void jw_putc(kf_jw *w, char c)
 {
     if (jw_reserve(w, 1) < 0) return;
     w->buf[w->len++] = c;
@@ -123,14 +131,61 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 
 static const char hexd[] = "0123456789abcdef";
 
-/* Escapes s[0..n) into out (which has room for 6*n bytes); returns bytes written. */
+/* 1 for a byte that is copied as it is (0x20..0x7f except '"' and '\\'): one load per byte
+ * instead of four compares in the loops below. */
+static const unsigned char jw_plain[256] = {
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,
+    1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+};
+
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define KF_JW_SWAR 1
+/* High bit set in each byte of v that needs a look (< 0x20, >= 0x80, '"' or '\\'). Bytes above
+ * the first such byte may be flagged falsely (borrows run upwards), the lowest flag is exact,
+ * and only that one is used. */
+static inline uint64_t swar_special(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    uint64_t m = (v - ones * 0x20) | (q - ones) | (b - ones);
+    m &= ~v;
+    return (m | v) & high;
+}
+#endif
+
+/* Escapes s[0..n) into out (which has room for 6*n bytes); returns bytes written.
+ * Hand-written fast path: runs of bytes that need no escaping (nearly all of an HTTP record)
+ * are found and copied 8 bytes at a time (SWAR). Measured on a 50 000-packet prefix of
+ * bench/data/api-one.pcap with callgrind: escape_into went from 20.7 % of all instructions
+ * (about 12 per output byte) to (see commit message). */
 static size_t escape_into(const unsigned char *s, size_t n, char *out)
 {
     char *o = out;
     size_t i = 0;
     while (i < n) {
+#ifdef KF_JW_SWAR
+        /* 8 input bytes left means at least 48 bytes of room: the whole word may be stored */
+        while (i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            uint64_t m = swar_special(v);
+            memcpy(o, &v, 8);
+            if (!m) { o += 8; i += 8; continue; }
+            unsigned k = (unsigned)__builtin_ctzll(m) >> 3;
+            o += k; i += k;
+            break;
+        }
+        if (i >= n) break;
+#endif
         unsigned c = s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { *o++ = (char)c; i++; continue; }
+        if (jw_plain[c]) { *o++ = (char)c; i++; continue; }
         if (c >= 0x80) {
             size_t k = utf8_seq(s + i, n - i);
             if (k) { memcpy(o, s + i, k); o += k; i += k; continue; }
@@ -160,6 +215,12 @@ size_t kf_json_escape(const char *s, size_t n, char *out, size_t outcap)
     /* like snprintf: writes whole escapes only, NUL-terminates when outcap > 0, returns the
      * full length (without NUL) */
     const unsigned char *u = (const unsigned char *)s;
+    /* fast path: room for the worst case (6 bytes per input byte), so escape in one go */
+    if (out && n < (SIZE_MAX - 1) / 6 && outcap > 6 * n) {
+        size_t m = escape_into(u, n, out);
+        out[m] = '\0';
+        return m;
+    }
     size_t need = 0, wrote = 0, i = 0;
     int room = out && outcap > 0;
     char tmp[8];
@@ -189,11 +250,25 @@ static void jw_string(kf_jw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
+/* Keys are short (a record has about 150 of them, 5 bytes on average), so the per-call cost
+ * dominated: one reservation for quote, key and colon, and a table-driven copy that hands
+ * over to escape_into only at a byte that needs escaping. Measured with callgrind on a
+ * 50 000-packet prefix of bench/data/api-one.pcap: see the commit message. */
 void kf_jw_key(kf_jw *w, const char *k)
 {
     jw_sep(w);
-    jw_string(w, k, strlen(k));
-    jw_putc(w, ':');
+    size_t n = strlen(k);
+    if (n > (SIZE_MAX - 8) / 6 || jw_reserve(w, n * 6 + 3) < 0) { w->failed = 1; return; }
+    char *o = w->buf + w->len;
+    const unsigned char *u = (const unsigned char *)k;
+    size_t i = 0;
+    *o++ = '"';
+    while (i < n && jw_plain[u[i]]) *o++ = (char)u[i++];
+    if (i < n) o += escape_into(u + i, n - i, o);
+    *o++ = '"';
+    *o++ = ':';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
     w->after_key = 1;
 }
 
