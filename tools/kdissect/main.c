@@ -233,6 +233,8 @@ int main(int argc, char **argv)
                  ? kf_meta_load_store(own, meta_src, err, sizeof err)
                  : kf_meta_load_file(own, meta_src, KF_T_MIN, err, sizeof err);
         if (rc != 0 && kf_meta_err_fatal(err)) kf_die(KF_EXIT_ERR, "%s: %s", meta_src, err);
+        /* a bad line among good ones is skipped; a file with no event at all is not metadata */
+        if (rc != 0 && kf_meta_event_count(own) == 0) kf_die(KF_EXIT_ERR, "%s: not metadata: %s", meta_src, err);
         if (rc != 0) kf_warn("%s: %s (skipped; the rest is kept)", meta_src, err);
         kf_meta_finish(own);
         o.meta = own;
