@@ -369,23 +369,6 @@ static void h2_write_body(kf_jw *w, const h2_body *b, const char *encoding, size
     free(dec);
 }
 
-/* Percent-decodes into out (bounded); plus: '+' means a space (query strings, not gRPC). */
-static size_t h2_pct_mode(const char *s, size_t n, char *out, size_t cap, int plus)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 1 < cap; i++) {
-        if (s[i] == '%' && i + 2 < n) {
-            int hi = s[i + 1], lo = s[i + 2];
-            int h = hi >= '0' && hi <= '9' ? hi - '0' : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
-            int l = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
-            if (h >= 0 && l >= 0) { out[o++] = (char)(h * 16 + l); i += 2; continue; }
-        }
-        out[o++] = plus && s[i] == '+' ? ' ' : s[i];
-    }
-    out[o] = 0;
-    return o;
-}
-
 static void h2_write_query(kf_jw *w, const char *q)
 {
     kd_hmap m = { 0 };
@@ -480,7 +463,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
         kf_jw_kint(w, "grpc_status", gs ? atoi(gs) : 0);
         if (gm) {   /* grpc-message is percent-encoded (PROTOCOL-HTTP2.md) */
             char msg[1024];
-            size_t ml = h2_pct_mode(gm, strlen(gm), msg, sizeof msg, 0);
+            size_t ml = kd_http_pct(gm, strlen(gm), msg, sizeof msg, 0);
             kf_jw_kstrn(w, "grpc_message", msg, ml);
         }
         kf_jw_kuint(w, "grpc_request_messages", t->g[0].messages);
