@@ -87,6 +87,17 @@ oracle() { # proto
   [ "$(echo "$r" | jq -r 'select(.tlsx) | .tlsx_sni')" = "database-1.cyx4x7yvdoay.us-east-1.rds.amazonaws.com" ]
 }
 
+@test "tls: TLS 1.3 HelloRetryRequest (middlebox compatibility): one record per ClientHello, as tshark" {
+  # tests/l7/captures/tls13_hrr.pcapng: tests/l7live/capture-tlshrr.sh, key log injected. Before:
+  # the dummy ChangeCipherSpec ended parsing; one record, the second ClientHello and ServerHello lost
+  run "$KF_ROOT/tests/l7/tls_hrr_check.sh" "$KF_BIN/kdissect" "$KF_ROOT/tests/l7/captures/tls13_hrr.pcapng"
+  echo "$output"
+  assert_success
+  r=$(kd "$KF_ROOT/tests/l7/captures/tls13_hrr.pcapng" | jq -c 'select(.tlsx)')
+  [ "$(echo "$r" | jq -s 'map(.tlsx_hello_retry // false)' -c)" = "[true,false]" ]
+  [ "$(echo "$r" | jq -r 'select(.tlsx_hello_retry) | .tlsx_info')" = "server asked for another ClientHello (HelloRetryRequest)" ]
+}
+
 @test "redis: command, key, sizes, error; KFL's session filter selects by key" {
   r=$(kd "$KF_CORPUS/redis/zeek__set.pcap" | jq -c 'select(.redis)' | head -1)
   [ "$(echo "$r" | jq -r .redis_type)" = "SET" ]

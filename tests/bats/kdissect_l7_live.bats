@@ -92,6 +92,16 @@ tls_session() {
     "$(echo "$r" | jq -r .tlsx_ja3s | sort)" ]
 }
 
+@test "live tls: a TLS 1.3 HelloRetryRequest with middlebox compatibility: both ClientHellos and ServerHellos as tshark" {
+  for t in openssl editcap; do command -v $t >/dev/null || skip "$t not installed"; done
+  "$KF_ROOT/tests/l7live/capture-tlshrr.sh" "$W/hrr" >"$W/hrr.log" 2>&1 || fail "capture: $(cat "$W/hrr.log")"
+  editcap --inject-secrets "tls,$W/hrr/tlshrr.keys" "$W/hrr/tlshrr.pcap" "$W/hrr.pcapng"
+  run "$KF_ROOT/tests/l7/tls_hrr_check.sh" "$KF_BIN/kdissect" "$W/hrr.pcapng"
+  echo "$output"
+  assert_success
+  [ "$(kd "$W/hrr.pcapng" | jq -s 'map(select(.tlsx_hello_retry)) | length')" -eq 1 ]
+}
+
 icmp_session() {
   ip netns exec "$NS" ping -c 2 -i 0.2 127.0.0.1 >/dev/null
   ip netns exec "$NS" ping -6 -c 1 ::1 >/dev/null

@@ -43,6 +43,7 @@ typedef struct tls_hello {
     int etm;                    /* encrypt_then_mac (22) among the extensions */
     uint16_t cipher;            /* ServerHello: the chosen suite */
     uint16_t selected_version;  /* ServerHello: supported_versions, else legacy_version */
+    int hrr;                    /* ServerHello: a HelloRetryRequest (its random is the magic) */
 } tls_hello;
 
 /* --- names ----------------------------------------------------------------------------- */
@@ -250,6 +251,14 @@ static void tls_md5_hex(const void *data, size_t n, char out[33])
 
 /* --- hello parsing ------------------------------------------------------------------------ */
 
+/* RFC 8446 4.1.3: a HelloRetryRequest is a ServerHello whose random is SHA-256("HelloRetryRequest") */
+static const uint8_t tls_hrr_random[32] = {
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+
+/* TLS 1.3 or one of its drafts */
+static int tls_is_13(uint16_t v) { return v == 0x0304 || (v >> 8) == 0x7f; }
+
 static void tls_copy_str(char *dst, size_t cap, const uint8_t *p, size_t n)
 {
     if (!p) { dst[0] = 0; return; }
@@ -330,6 +339,7 @@ static int tls_parse_hello_v(const uint8_t *body, size_t n, int client, int dtls
     h->legacy_version = kf_be16(&c);
     const uint8_t *rnd = kf_cur_take(&c, 32);
     if (rnd) memcpy(h->random, rnd, 32);
+    h->hrr = rnd && !client && !dtls && memcmp(rnd, tls_hrr_random, 32) == 0;
     if (dtls && client) {   /* DTLS ClientHello: session_id, then cookie<0..2^8-1> (RFC 6347 4.2.1) */
         kf_cur_skip(&c, kf_u8(&c));
         kf_cur_skip(&c, kf_u8(&c));
@@ -474,13 +484,17 @@ static uint16_t tls_client_max_version(const tls_hello *h)
 /* --- record layer, per direction ------------------------------------------------------------
  * Handshake messages are gathered across records (a ClientHello may span several records and
  * several TCP segments). Once a direction sends ChangeCipherSpec or application data, its
- * remaining handshake is encrypted and ignored. */
+ * remaining handshake is encrypted and ignored — except that in TLS 1.3 (tls13, set by the
+ * caller once a ServerHello or HelloRetryRequest chose it) a ChangeCipherSpec is only the
+ * middlebox-compatibility dummy (RFC 8446 D.4): the second ClientHello after a
+ * HelloRetryRequest and the real ServerHello follow it in plaintext. */
 #define TLS_HS_MAX (1u << 18)
 
 typedef struct tls_dir {
     uint8_t *hs; size_t hs_len, hs_cap;
     int encrypted, bad;
     int records;
+    int tls13;                  /* TLS 1.3 was chosen: ChangeCipherSpec changes nothing */
 } tls_dir;
 
 /* callbacks: each ClientHello / ServerHello found (last_off: stream offset of its last byte);
@@ -574,7 +588,7 @@ static size_t tls_dir_feed(tls_dir *d, const uint8_t *p, size_t n, uint64_t base
         if (type < 20 || type > 24 || r[1] != 3 || rlen > 16384 + 2048) { d->bad = 1; break; }
         if (n - off < 5 + (size_t)rlen) break;
         d->records++;
-        if (type == 20 || type == 23) d->encrypted = 1;
+        if (type == 23 || (type == 20 && !d->tls13)) d->encrypted = 1;
         if (type == 22 && !d->encrypted) {
             if (d->hs_len == 0 && start) start(ctx, base + off);
             if (tls_hs_append(d, r + 5, rlen) < 0) d->bad = 1;
@@ -701,6 +715,11 @@ static void tls_emit(tls_state *s, const tls_hello *ch, const tls_hello *sh, con
         if (jl >= sizeof ja3s) jl = sizeof ja3s - 1;
         tls_md5_hex(ja3s, jl, md5);
         kf_jw_kstr(w, "tlsx_ja3s", md5);
+        if (sh->hrr) {
+            kf_jw_kbool(w, "tlsx_hello_retry", 1);
+            il += (size_t)snprintf(info + il, il < sizeof info ? sizeof info - il : 0,
+                                   "server asked for another ClientHello (HelloRetryRequest); ");
+        }
     } else {
         il += (size_t)snprintf(info + il, il < sizeof info ? sizeof info - il : 0, "no ServerHello seen; ");
     }
@@ -799,11 +818,18 @@ static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
         kd_conn_set_client(s->conn, s->cur_dir);
         kd_conn_pending(s->conn, s->ch_first.ts_ns);
     } else {
+        if (!s->dtls && tls_is_13(h->selected_version)) {
+            /* from here a ChangeCipherSpec is the dummy of middlebox compatibility mode */
+            s->d[0].tls13 = s->d[1].tls13 = 1;
+            /* a HelloRetryRequest refuses any early data: the second ClientHello is plaintext */
+            if (h->hrr) s->d[s->cur_dir ^ 1].encrypted = 0;
+        }
         if (s->has_ch && s->ch_dir != s->cur_dir) {
             tls_emit(s, &s->ch, h, &s->start_ref[s->cur_dir], &last);
             s->has_ch = 0;
             kd_conn_pending(s->conn, INT64_MAX);
-            if (!s->dtls) tls_dec_start(s, &s->ch, h);
+            /* after a HelloRetryRequest the keys follow the second ClientHello's ServerHello */
+            if (!s->dtls && !h->hrr) tls_dec_start(s, &s->ch, h);
         } else {
             s->ch_dir = s->cur_dir ^ 1;
             tls_emit(s, NULL, h, &s->start_ref[s->cur_dir], &last);
