@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "kf_cursor.h"
 #include "kf_keylog.h"
 
@@ -188,63 +189,17 @@ static int tls_version_deprecated(uint16_t v)
     return v == 0x0002 || v == 0x0200 || v == 0x0300 || v == 0x0301 || v == 0x0302 || v == 0xfeff;
 }
 
-/* --- MD5 (RFC 1321) ---------------------------------------------------------------------
- * Hand-written because JA3 is defined as an MD5 and nothing kdissect links provides one:
- * the Makefile links libpcap, libbpf, libarchive, jansson and zlib, not libcrypto. */
-typedef struct { uint32_t a, b, c, d; uint64_t len; uint8_t buf[64]; size_t n; } tls_md5;
-
-static const uint32_t tls_md5_k[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
-static const uint8_t tls_md5_r[64] = {
-    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-    5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21,
-    6, 10, 15, 21, 6, 10, 15, 21};
-
-static void tls_md5_block(tls_md5 *m, const uint8_t *p)
-{
-    uint32_t w[16], a = m->a, b = m->b, c = m->c, d = m->d;
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
-               (uint32_t)p[4 * i + 3] << 24;
-    for (int i = 0; i < 64; i++) {
-        uint32_t f; int g;
-        if (i < 16) { f = (b & c) | (~b & d); g = i; }
-        else if (i < 32) { f = (d & b) | (~d & c); g = (5 * i + 1) & 15; }
-        else if (i < 48) { f = b ^ c ^ d; g = (3 * i + 5) & 15; }
-        else { f = c ^ (b | ~d); g = (7 * i) & 15; }
-        uint32_t t = d; d = c; c = b;
-        uint32_t x = a + f + tls_md5_k[i] + w[g];
-        b = b + (x << tls_md5_r[i] | x >> (32 - tls_md5_r[i]));
-        a = t;
-    }
-    m->a += a; m->b += b; m->c += c; m->d += d;
-}
-
+/* JA3/JA3S: the MD5 of the string, in hex, from libcrypto (linked for decryption anyway).
+ * An MD5 that libcrypto refuses (a FIPS-only configuration) leaves the field empty. */
 static void tls_md5_hex(const void *data, size_t n, char out[33])
 {
-    tls_md5 m = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0, {0}, 0};
-    const uint8_t *p = data;
-    m.len = (uint64_t)n * 8;
-    while (n >= 64) { tls_md5_block(&m, p); p += 64; n -= 64; }
-    uint8_t tail[128] = {0};
-    memcpy(tail, p, n);
-    tail[n] = 0x80;
-    size_t tl = n + 1 + 8 <= 64 ? 64 : 128;
-    for (int i = 0; i < 8; i++) tail[tl - 8 + i] = (uint8_t)(m.len >> (8 * i));
-    tls_md5_block(&m, tail);
-    if (tl == 128) tls_md5_block(&m, tail + 64);
-    uint32_t v[4] = {m.a, m.b, m.c, m.d};
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    out[0] = 0;
+    if (!EVP_Digest(data, n, md, &mdlen, EVP_md5(), NULL) || mdlen != 16) return;
     static const char hx[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {
-        uint8_t byte = (uint8_t)(v[i / 4] >> (8 * (i % 4)));
-        out[2 * i] = hx[byte >> 4]; out[2 * i + 1] = hx[byte & 15];
+        out[2 * i] = hx[md[i] >> 4]; out[2 * i + 1] = hx[md[i] & 15];
     }
     out[32] = 0;
 }
