@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "../../bpf/capture.h"
+#define KF_TLS_MAX_CALL_ (256u << 10)   /* bpf/tls.h's KF_TLS_MAX_CALL (that header needs linux/types.h) */
 #include "capture_int.h"
 #include "kf_store.h"
 #include "kf_time.h"
@@ -379,7 +380,7 @@ static void usage(FILE *f)
 "usage: ksnap capture --dir DIR [--node NAME] [-i IFACE|GLOB]... [--snaplen N] [-f FILTER]\n"
 "                     [--segment-size 64M] [--segment-time 1m] [--retain-size 2G]\n"
 "                     [--retain-time 24h] [--backend ebpf|pcap] [--ring-size 32M]\n"
-"                     [--stats 10s] [--user USER] [-v]\n"
+"                     [--stats 10s] [--user USER] [--tls [--tls-max-call 64K] [--tls-lib PATH]...] [-v]\n"
 "Capture this node's packets into DIR/NODE/<start-utc>.pcapng segments (docs/store.md).\n"
 "  --dir DIR            the store\n"
 "  --node NAME          node name (default: the host name)\n"
@@ -396,6 +397,11 @@ static void usage(FILE *f)
 "  --ring-size S        eBPF ring buffer size, a power of 2 (default 32M)\n"
 "  --stats T            a statistics line on stderr this often\n"
 "  --user USER          after attaching, run as USER (keeps only CAP_NET_ADMIN, CAP_NET_RAW)\n"
+"  --tls                also the plaintext of OpenSSL's SSL_read/SSL_write (uprobes on libssl.so.3\n"
+"                       and libssl.so.1.1), as TCP segments on an interface named ebpf_tls\n"
+"  --tls-max-call S     plaintext bytes kept of one call (default 64K, at most 256K)\n"
+"  --tls-lib PATH       the libssl to probe, repeatable (default: libssl.so.3/.so.1.1 in the\n"
+"                       usual library folders)\n"
 "  -v, --verbose        say what is attached, rotated, removed; -vv adds libbpf's messages\n"
 "Signals: SIGINT/SIGTERM flush, close and detach, then exit 0; SIGHUP starts a new segment.\n");
 }
@@ -416,12 +422,16 @@ static void print_stats(cap_ctx *c, int64_t interval)
         o += (size_t)snprintf(line + o, sizeof line - o, " %s %llu/%llu", f->name,
                               (unsigned long long)f->tot_deliv, (unsigned long long)f->tot_drop);
     }
+    if (c->tls_ifc && o < sizeof line - 200)
+        o += (size_t)snprintf(line + o, sizeof line - o, "; tls: %llu calls, %llu cut at --tls-max-call, %llu without a socket, %llu of the other end",
+                              (unsigned long long)c->tls_counts[0], (unsigned long long)c->tls_counts[2],
+                              (unsigned long long)c->tls_counts[3], (unsigned long long)c->tls_other_end);
     (void)recv; (void)interval;
     kf_warn("%s", line);
 }
 
 enum { O_DIR = 256, O_NODE, O_SEGSIZE, O_SEGTIME, O_RETSIZE, O_RETTIME, O_BACKEND, O_STATS,
-       O_USER, O_RING };
+       O_USER, O_RING, O_TLS, O_TLS_MAX, O_TLS_LIB };
 
 int cmd_capture(int argc, char **argv)
 {
@@ -431,6 +441,7 @@ int cmd_capture(int argc, char **argv)
         { "segment-time", 1, 0, O_SEGTIME }, { "retain-size", 1, 0, O_RETSIZE },
         { "retain-time", 1, 0, O_RETTIME }, { "backend", 1, 0, O_BACKEND },
         { "stats", 1, 0, O_STATS }, { "user", 1, 0, O_USER }, { "ring-size", 1, 0, O_RING },
+        { "tls", 0, 0, O_TLS }, { "tls-max-call", 1, 0, O_TLS_MAX }, { "tls-lib", 1, 0, O_TLS_LIB },
         { "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' }, { 0 } };
     static cap_ctx C;
     cap_ctx *c = &C;
@@ -441,6 +452,7 @@ int cmd_capture(int argc, char **argv)
     c->retain_size = 2ULL << 30;
     c->retain_time = 24 * 3600 * KF_NS_PER_SEC;
     c->ring_size = 32 << 20;
+    c->tls_max_call = 64 << 10;
     const char *backend = NULL, *user = NULL;
     char hostname[256];
     int o;
@@ -495,6 +507,19 @@ int cmd_capture(int argc, char **argv)
             backend = optarg;
             break;
         case O_USER: user = optarg; break;
+        case O_TLS: c->tls = 1; break;
+        case O_TLS_MAX:
+            if (kf_size_parse(optarg, &v) != 0 || v < 1 || v > KF_TLS_MAX_CALL_)
+                kf_usage_die("--tls-max-call: '%s' is not a size between 1 and 256K", optarg);
+            c->tls_max_call = (uint32_t)v;
+            break;
+        case O_TLS_LIB: {
+            char **nv = realloc(c->tls_libs, (c->ntls_libs + 1) * sizeof *nv);
+            if (!nv) kf_die(KF_EXIT_ERR, "out of memory");
+            c->tls_libs = nv;
+            c->tls_libs[c->ntls_libs++] = optarg;
+            break;
+        }
         case 'v': c->verbose++; kf_verbose++; break;
         case 'h': usage(stdout); return 0;
         default: kf_usage_die("unknown option");
@@ -599,6 +624,7 @@ int cmd_capture(int argc, char **argv)
     if (seg_open(c, kf_now_ns()) != 0) kf_die(KF_EXIT_IO, "%s: cannot open a segment", c->nodedir);
     size_t natt = 0;
     for (size_t i = 0; i < c->nifs; i++) natt += c->ifs[i]->attached;
+    if (c->tls) tls_init(c);   /* after the first segment: its IDB goes into it */
     if (!natt) kf_warn("no interface to capture yet; waiting for %s", c->npats ? "one that matches -i" : "one to come up");
     int rc = KF_EXIT_OK;
     if (user && drop_privileges(c, user, capfd) != 0) { rc = KF_EXIT_ERR; exiting = 1; }
@@ -615,7 +641,8 @@ int cmd_capture(int argc, char **argv)
     while (!exiting) {
         struct pollfd pf[512];
         int fds[511];
-        int nf = be->fds(c, fds, 511);
+        int nf = be->fds(c, fds, 510);
+        if (tls_fd() >= 0) fds[nf++] = tls_fd();
         pf[0] = (struct pollfd){ .fd = nlfd, .events = POLLIN };
         for (int i = 0; i < nf; i++) pf[i + 1] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
         int pr = poll(pf, (nfds_t)nf + 1, more ? 0 : 50);
@@ -623,6 +650,7 @@ int cmd_capture(int argc, char **argv)
         if (pr > 0 && (pf[0].revents & POLLIN)) nl_read_events(nlfd, on_link, c);
         more = be->consume(c);
         if (more < 0) { kf_err("reading packets failed"); rc = KF_EXIT_ERR; break; }
+        if (tls_consume(c) < 0) { kf_err("reading TLS plaintext failed"); rc = KF_EXIT_ERR; break; }
         now_m = mono_now();
         int64_t now = kf_now_ns();
         if (c->write_failed || !c->w) recover(c);   /* disk full: evict the oldest, go on */
@@ -632,7 +660,7 @@ int cmd_capture(int argc, char **argv)
         else if (c->w && c->seg_pkts && c->seg_time && now >= c->seg_start + c->seg_time + KF_NS_PER_SEC / 5)
             rotate(c, now < c->seg_start + 2 * c->seg_time ? c->seg_start + c->seg_time : now);
         forget_gone(c);
-        if (now_m - last_drops >= KF_NS_PER_SEC / 5) { be->poll_drops(c); last_drops = now_m; }
+        if (now_m - last_drops >= KF_NS_PER_SEC / 5) { be->poll_drops(c); tls_poll_drops(c); last_drops = now_m; }
         if (now_m - last_flush >= KF_NS_PER_SEC) {
             if (c->w) seg_flush(c);
             last_flush = now_m;
@@ -653,15 +681,19 @@ int cmd_capture(int argc, char **argv)
     be->poll_drops(c);
     while (be->consume(c) == 1)   /* eBPF: what the ring still holds */
         ;
+    tls_consume(c);
+    tls_poll_drops(c);
     if (c->stats_every) print_stats(c, 0);
     c->sync_close = 1;
     if (seg_close(c, kf_now_ns()) != 0) rc = KF_EXIT_IO;   /* what could not be written is lost */
     seg_wait_closed();
     be->fini(c);
+    tls_fini();
     close(nlfd);
     for (size_t i = 0; i < c->nifs; i++) free(c->ifs[i]);
     free(c->ifs);
     free(c->pats);
+    free(c->tls_libs);
     free(c->vbuf);
     free(c->obuf);
     free(c->nodedir);

@@ -62,6 +62,13 @@ typedef struct cap_ctx {
     uint64_t sync_from;     /* file offset from which writeback has not been started */
     unsigned char *vbuf;    /* VLAN re-insertion buffer */
     size_t vbuf_len;
+    /* --tls (capture_tls.c) */
+    int tls;
+    uint32_t tls_max_call;
+    char **tls_libs; size_t ntls_libs;
+    struct cap_iface *tls_ifc;       /* "ebpf_tls", NULL while uprobes are off */
+    uint64_t tls_counts[4];          /* KF_TLS_CNT_* (bpf/tls.h) so far */
+    uint64_t tls_other_end;          /* calls of the other end of a connection kept */
 } cap_ctx;
 
 /* capture.c */
@@ -149,4 +156,13 @@ int ebpf_attach_record(cap_ctx *c, char *buf, size_t len);
 void ebpf_cleanup_stale(const char *text, int verbose);
 
 int64_t cap_mono_to_real(void);   /* current CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+
+/* capture_tls.c: --tls. tls_init attaches the uprobes and adds the "ebpf_tls" interface to
+ * c->ifs; where it cannot, it says so once and capture goes on without them. */
+#define KF_TLS_IFACE "ebpf_tls"
+void tls_init(cap_ctx *c);
+int tls_fd(void);                  /* the ring's descriptor to poll, -1 none */
+int tls_consume(cap_ctx *c);       /* 0, -1 error */
+void tls_poll_drops(cap_ctx *c);
+void tls_fini(void);
 #endif

@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# ksnap capture --tls (issue 18 part 2): OpenSSL's plaintext from uprobes, stored as synthetic TCP
+# segments on an interface named ebpf_tls. One live run (tests/l7live/capture-tlsebpf.sh): curl to
+# a Python HTTPS server (TLS 1.3 and 1.2, AES-GCM and ChaCha20), to openssl s_server -www and,
+# over HTTP/2, to nghttpd, with the clients' key log, captured by tcpdump and by
+# `ksnap capture --tls` at once. The oracle is tshark with that key log on tcpdump's ciphertext:
+# its HTTP and HTTP/2 requests (method, path) and responses (status) must equal what tshark finds,
+# with no keys at all, in the ebpf_tls packets of the ksnap store.
+# Debian: curl openssl python3 nghttp2-server tcpdump tshark.
+load helpers
+
+setup_file() {
+  export TD=$BATS_FILE_TMPDIR/tlsebpf
+  [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1 || return 0
+  for t in curl openssl python3 nghttpd tcpdump tshark; do command -v $t >/dev/null || return 0; done
+  KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-tlsebpf.sh" "$TD" >"$BATS_FILE_TMPDIR/capture.log" 2>&1 || true
+}
+
+setup() {
+  require_live
+  for t in curl openssl python3 nghttpd tcpdump tshark; do command -v $t >/dev/null || skip "$t not installed"; done
+  [ -s "$TD/tlsebpf.pcap" ] && [ -d "$TD/store/n1" ] || fail "capture failed: $(cat "$BATS_FILE_TMPDIR/capture.log")"
+  W=$BATS_TEST_TMPDIR
+  SEG=$(ls "$TD"/store/n1/*.pcapng | head -1)
+}
+
+# calls FILE [tshark options]: "METHOD PATH STATUS" per HTTP/1 and HTTP/2 call tshark sees, sorted
+calls() {
+  local ts=(tshark -r "$@")
+  {
+    join -t ' ' \
+      <("${ts[@]}" -Y http.request -T fields -E separator=' ' -e frame.number -e http.request.method -e http.request.uri 2>/dev/null | sort -k1,1) \
+      <("${ts[@]}" -Y http.response -T fields -E separator=' ' -e http.request_in -e http.response.code 2>/dev/null | sort -k1,1) |
+      cut -d' ' -f2-
+    "${ts[@]}" -Y 'http2.type == 1' -T fields -E separator='|' -e tcp.stream -e http2.streamid -e http2.headers.method \
+      -e http2.headers.path -e http2.headers.status 2>/dev/null |
+      awk -F'|' '{ n = split($2, s, ","); k = $1 "/" s[n]
+                   if ($3 != "") { m[k] = $3; p[k] = $4 } if ($5 != "") st[k] = $5 }
+                 END { for (k in m) print m[k], p[k], st[k] }'
+  } | sort
+}
+
+# the store's ebpf_tls packets alone (Wireshark keys TCP streams by addresses and ports only: the
+# same connection's ciphertext on lo would otherwise be taken for retransmissions)
+plain() { tshark -r "$SEG" -Y 'frame.interface_name == "ebpf_tls"' -w "$W/plain.pcapng" 2>/dev/null; }
+
+# requests FILE [tshark options]: "METHOD PATH" per HTTP/1 request, sorted
+requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.request.method -e http.request.uri 2>/dev/null | sort; }
+
+@test "ksnap --tls: the plaintext calls equal tshark's decryption of the ciphertext with the key log" {
+  calls "$TD/tlsebpf.pcap" -o "tls.keylog_file:$TD/tlsebpf.keys" >"$W/oracle"
+  cat "$W/oracle" >&3
+  [ "$(wc -l <"$W/oracle")" -eq 14 ]    # 4 x 3 HTTP/1.1 (TLS 1.3, 1.2; AES-GCM, ChaCha20), 2 HTTP/2
+  plain
+  # plaintext HTTP/2 on a port of its own: tshark needs telling (ALPN said it in the ciphertext)
+  calls "$W/plain.pcapng" -d tcp.port==9443,http2 | grep -v ' /www/' >"$W/ours"
+  diff "$W/oracle" "$W/ours"
+  # s_server -www answers HTTP/1.0 until the connection closes; tshark does not end such a body at
+  # a TLS close_notify, so its decryption has the requests only: compare those, and the statuses
+  # (s_server -www answers 200 to any path) come from the plaintext, whose stream ends with a FIN
+  requests "$TD/tlsebpf.pcap" -o "tls.keylog_file:$TD/tlsebpf.keys" >"$W/oracle.req"
+  requests "$W/plain.pcapng" >"$W/ours.req"
+  diff "$W/oracle.req" "$W/ours.req"
+  grep -qx 'GET /www/missing' "$W/ours.req"
+  [ "$(calls "$W/plain.pcapng" | grep -c '^GET /www/.* 200$')" -eq 2 ]
+  # without the key log tshark finds no call in the ciphertext (the oracle is not the plaintext)
+  [ -z "$(calls "$TD/tlsebpf.pcap")" ]
+}
+
+@test "ksnap --tls: one interface named ebpf_tls (raw IP); each connection starts with a handshake and its segments carry plaintext in sequence" {
+  run tshark -r "$SEG" -T fields -e frame.interface_name -e frame.interface_description
+  [ "$status" -eq 0 ]
+  echo "$output" | sort -u | grep -qx $'ebpf_tls\tn1/ebpf_tls'
+  plain
+  # every TCP stream of the plaintext: SYN, SYN-ACK, then no segment tshark calls lost,
+  # retransmitted or out of order
+  local streams syns
+  streams=$(tshark -r "$W/plain.pcapng" -T fields -e tcp.stream 2>/dev/null | sort -u | wc -l)
+  syns=$(tshark -r "$W/plain.pcapng" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' 2>/dev/null | wc -l)
+  [ "$streams" -eq 7 ]                  # one per curl case (--next reuses it), 2 s_server, 1 nghttpd
+  [ "$syns" -eq "$streams" ]
+  [ -z "$(tshark -r "$W/plain.pcapng" -Y 'tcp.analysis.lost_segment || tcp.analysis.retransmission || tcp.analysis.out_of_order' 2>/dev/null)" ]
+  # checksums are right (tcpdump -vv checks both)
+  ! tcpdump -r "$W/plain.pcapng" -nn -vv 2>/dev/null | grep -q 'incorrect'
+}
+
+@test "ksnap --tls: the -v log says where the uprobes went; the stats count the calls" {
+  grep -q -- '--tls: uprobes on .*libssl.so' "$TD/ks.err"
+  grep -q -- '--tls: sockets through' "$TD/ks.err"
+}
+
+@test "ksnap --tls where no libssl can be probed: says so once, captures the rest" {
+  require_live
+  local ns
+  ns=$(netns_make tlsoff)
+  ip -n "$ns" addr add 10.99.0.1/32 dev lo
+  ip netns exec "$ns" "$KF_BIN/ksnap" capture --dir "$W/s" --node n1 -i lo --tls --tls-lib /nonexistent/libssl.so.3 \
+    2>"$W/err" &
+  local pid=$!
+  for _ in $(seq 100); do compgen -G "$W/s/n1/*.pcapng.part" >/dev/null && break; sleep 0.1; done
+  ip netns exec "$ns" ping -c 2 -i 0.2 -W 1 10.99.0.1 >/dev/null
+  kill -TERM $pid
+  wait $pid
+  netns_cleanup
+  cat "$W/err"
+  [ "$(grep -c -- '--tls' "$W/err")" -eq 2 ]   # the one about --tls-lib, the one that TLS is off
+  grep -q 'capturing without TLS plaintext' "$W/err"
+  [ "$(tshark -r "$(ls "$W"/s/n1/*.pcapng)" -Y icmp 2>/dev/null | wc -l)" -eq 4 ]
+  ! tshark -r "$(ls "$W"/s/n1/*.pcapng)" -T fields -e frame.interface_name 2>/dev/null | grep -q ebpf_tls
+}
+
+@test "ksnap capture --tls-max-call: bad sizes are usage errors" {
+  run "$KF_BIN/ksnap" capture --dir "$BATS_TEST_TMPDIR/x" --tls --tls-max-call 1M
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--tls-max-call"* ]]
+  run "$KF_BIN/ksnap" capture --dir "$BATS_TEST_TMPDIR/x" --tls --tls-max-call 0
+  [ "$status" -eq 2 ]
+}
