@@ -116,3 +116,38 @@ requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.r
   run "$KF_BIN/ksnap" capture --dir "$BATS_TEST_TMPDIR/x" --tls --tls-max-call 0
   [ "$status" -eq 2 ]
 }
+
+# A segment as ksnap writes one (pcapng, little-endian): lo and ebpf_tls IDBs, a packet on each,
+# ISBs with isb_osdrop 3 (lo) and 7 (ebpf_tls); written here with Python's struct, not by ksnap.
+mkseg() { # path
+  python3 - "$1" <<'PY'
+import struct, sys
+def opt(code, val):
+    return struct.pack('<HH', code, len(val)) + val + b'\0' * (-len(val) % 4)
+def block(t, body):
+    n = 12 + len(body)
+    return struct.pack('<II', t, n) + body + struct.pack('<I', n)
+out = block(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1) + opt(0, b''))
+for name in (b'lo', b'ebpf_tls'):
+    out += block(1, struct.pack('<HHI', 101, 0, 262144) + opt(2, name) + opt(9, b'\x09') + opt(0, b''))
+pkt = bytes.fromhex('4500001400004000400600007f0000017f000001')
+ts = 1_700_000_000 * 10**9
+for i in (0, 1):
+    out += block(6, struct.pack('<IIIII', i, ts >> 32, ts & 0xffffffff, len(pkt), len(pkt)) + pkt + opt(0, b''))
+for i, drop in ((0, 3), (1, 7)):
+    out += block(5, struct.pack('<III', i, ts >> 32, ts & 0xffffffff) + opt(7, struct.pack('<Q', drop)) + opt(0, b''))
+open(sys.argv[1], 'wb').write(out)
+PY
+}
+
+@test "ksnap ls: drops of the ebpf_tls interface are shown apart (tls_drops), within the node's drops" {
+  mkdir -p "$BATS_TEST_TMPDIR/s/n1"
+  mkseg "$BATS_TEST_TMPDIR/s/n1/20231114T221320.000000000Z.pcapng"
+  [ "$(tshark -r "$BATS_TEST_TMPDIR/s/n1/20231114T221320.000000000Z.pcapng" 2>/dev/null | wc -l)" -eq 2 ]
+  run "$KF_BIN/ksnap" ls --json "$BATS_TEST_TMPDIR/s"
+  [ "$status" -eq 0 ]
+  [ "$(jq '.nodes[0].drops' <<<"$output")" -eq 10 ]
+  [ "$(jq '.nodes[0].tls_drops' <<<"$output")" -eq 7 ]
+  run "$KF_BIN/ksnap" ls "$BATS_TEST_TMPDIR/s"
+  [[ "$output" == *"tls drops      7"* ]]
+}

@@ -24,8 +24,17 @@ typedef struct node_sum {
     int64_t oldest, newest;   /* INT64_MAX / INT64_MIN when no packet */
     size_t segments, open;
     uint64_t bytes, packets, drops;
+    uint64_t tls_drops;       /* of those, on the ebpf_tls interface (ksnap capture --tls) */
+    int has_tls;
     int capturing, unreadable;
 } node_sum;
+
+/* the interface ksnap capture --tls writes OpenSSL's plaintext on (its ring's drops are its own) */
+static int is_tls_iface(const kf_reader *r, uint32_t id)
+{
+    const kf_iface *f = kf_reader_iface(r, id);
+    return f && f->name && !strcmp(f->name, "ebpf_tls");
+}
 
 static void add_segment(node_sum *s, const kf_segment *g)
 {
@@ -40,22 +49,28 @@ static void add_segment(node_sum *s, const kf_segment *g)
     }
     kf_pkt p;
     int rc;
-    uint64_t epb_drops = 0;
+    uint64_t epb_drops = 0, epb_tls_drops = 0;
     while ((rc = kf_reader_next(r, &p)) == 1) {
         s->packets++;
         if (p.ts_ns < s->oldest) s->oldest = p.ts_ns;
         if (p.ts_ns > s->newest) s->newest = p.ts_ns;
         epb_drops += p.dropcount;
+        if (p.dropcount && is_tls_iface(r, p.iface)) epb_tls_drops += p.dropcount;
     }
+    for (size_t i = 0; i < kf_reader_iface_count(r); i++)
+        if (is_tls_iface(r, (uint32_t)i)) s->has_tls = 1;
     if (rc < 0 && !g->open) { kf_err("%s: %s", g->path, kf_reader_error(r)); s->unreadable++; }
     size_t ni = kf_reader_isb_count(r);
     if (ni) {
         for (size_t i = 0; i < ni; i++) {
             const kf_isb *b = kf_reader_isb(r, i);
-            if (b->osdrop != UINT64_MAX) s->drops += b->osdrop;
+            if (b->osdrop == UINT64_MAX) continue;
+            s->drops += b->osdrop;
+            if (is_tls_iface(r, b->iface)) s->tls_drops += b->osdrop;
         }
     } else {
         s->drops += epb_drops;
+        s->tls_drops += epb_tls_drops;
     }
     kf_reader_close(r);
 }
@@ -65,7 +80,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: ksnap ls DIR... [--json] [--utc]\n"
 "Per node of each store: oldest and newest packet (local time, UTC in parentheses),\n"
-"segments, bytes, packets, drops, and whether a capture is running.\n"
+"segments, bytes, packets, drops (tls drops: of ksnap capture --tls), and whether a capture is running.\n"
 "A folder of snapshots (or .ksnap files named directly): one line per snapshot, oldest\n"
 "window first: its window, nodes, packets and size (read from each manifest).\n"
 "  --json   one JSON object with every node and the cluster-wide oldest/newest packet\n"
@@ -290,6 +305,7 @@ int cmd_ls(int argc, char **argv)
             kf_jw_kuint(&w, "bytes", s->bytes);
             kf_jw_kuint(&w, "packets", s->packets);
             kf_jw_kuint(&w, "drops", s->drops);
+            kf_jw_kuint(&w, "tls_drops", s->tls_drops);
             kf_jw_kbool(&w, "capturing", s->capturing);
             kf_jw_obj_end(&w);
         }
@@ -318,6 +334,7 @@ int cmd_ls(int argc, char **argv)
             printf("  bytes          %" PRIu64 " (%s)\n", s->bytes, hb);
             printf("  packets        %" PRIu64 "\n", s->packets);
             printf("  drops          %" PRIu64 "\n", s->drops);
+            if (s->has_tls) printf("  tls drops      %" PRIu64 " (of those: TLS plaintext calls, ksnap capture --tls)\n", s->tls_drops);
         }
         if (nn > 1) {
             human_bytes(cb, hb, sizeof hb);
