@@ -89,6 +89,40 @@ requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.r
   grep -q -- '--tls: sockets through' "$TD/ks.err"
 }
 
+@test "ksnap --tls: a libssl of its own (as in a container image) is probed once a process maps it" {
+  require_live
+  local ns port=$((20000 + $$ % 10000)) lib=$W/lib
+  mkdir -p "$lib" && cp "$(ldconfig -p | awk '/libssl.so.3 .*x86-64|libssl.so.3 .*AArch64/ { print $NF; exit }')" "$lib/"
+  [ -s "$lib/libssl.so.3" ]
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=kf.test \
+    -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
+  ns=$(netns_make tlslib)
+  ip netns exec "$ns" "$KF_BIN/ksnap" capture --dir "$W/s" --node n1 -i lo --tls -v -f "tcp port $port" 2>"$W/err" &
+  local ks=$!
+  for _ in $(seq 100); do grep -q -- '--tls: uprobes on' "$W/err" && break; sleep 0.1; done
+  ip netns exec "$ns" openssl s_server -accept "127.0.0.1:$port" -cert "$W/cert.pem" -key "$W/key.pem" -www -quiet >/dev/null 2>&1 &
+  for _ in $(seq 100); do ip netns exec "$ns" bash -c "exec 9<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break; sleep 0.1; done
+  # the client maps the copy, a file the host's library folders do not have: found by the scan
+  # of /proc/PID/maps (every 2 s); the request goes out once its probes are in place
+  mkfifo "$W/in"
+  ip netns exec "$ns" env LD_LIBRARY_PATH="$lib" openssl s_client -connect "127.0.0.1:$port" -quiet <"$W/in" >"$W/out" 2>/dev/null &
+  local cl=$!
+  exec 7>"$W/in"
+  for _ in $(seq 100); do grep -q "$lib/libssl.so.3 (mapped by pid $cl)" "$W/err" && break; sleep 0.1; done
+  printf 'GET /copylib HTTP/1.0\r\n\r\n' >&7
+  exec 7>&-
+  wait $cl || true
+  kill -TERM $ks
+  wait $ks
+  netns_cleanup
+  cat "$W/err"
+  grep -q "uprobes on $lib/libssl.so.3 (mapped by pid $cl)" "$W/err"
+  grep -q '^HTTP/1.0 200' "$W/out"
+  SEG=$(ls "$W"/s/n1/*.pcapng)
+  plain
+  [ "$(requests "$W/plain.pcapng")" = "GET /copylib" ]
+}
+
 @test "ksnap --tls where no libssl can be probed: says so once, captures the rest" {
   require_live
   local ns

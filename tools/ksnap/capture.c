@@ -401,7 +401,7 @@ static void usage(FILE *f)
 "                       and libssl.so.1.1), as TCP segments on an interface named ebpf_tls\n"
 "  --tls-max-call S     plaintext bytes kept of one call (default 64K, at most 256K)\n"
 "  --tls-lib PATH       the libssl to probe, repeatable (default: libssl.so.3/.so.1.1 in the\n"
-"                       usual library folders)\n"
+"                       usual library folders and every libssl a running process maps)\n"
 "  -v, --verbose        say what is attached, rotated, removed; -vv adds libbpf's messages\n"
 "Signals: SIGINT/SIGTERM flush, close and detach, then exit 0; SIGHUP starts a new segment.\n");
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include "../../bpf/tls.h"
@@ -265,16 +266,23 @@ static int on_event(void *ctx, void *data, size_t size)
 
 /* ---- libraries ---- */
 
-/* the libssl files to attach to: --tls-lib paths, else the usual places; one per inode */
+/* the library files tried so far, one per inode (/lib and /usr/lib are often one folder; a
+ * container's libssl is a file of its own) */
 typedef struct { dev_t dev; ino_t ino; } fid;
+static fid *tried;
+static size_t ntried;
+#define TRIED_MAX 4096
 
-static int seen_file(fid *seen, size_t *nseen, size_t max, const char *path)
+/* -1 no such regular file, 1 tried before, 0 new (now marked tried) */
+static int seen_file(const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
-    for (size_t i = 0; i < *nseen; i++)
-        if (seen[i].dev == st.st_dev && seen[i].ino == st.st_ino) return 1;
-    if (*nseen < max) seen[(*nseen)++] = (fid){ st.st_dev, st.st_ino };
+    for (size_t i = 0; i < ntried; i++)
+        if (tried[i].dev == st.st_dev && tried[i].ino == st.st_ino) return 1;
+    if (ntried >= TRIED_MAX) return 1;
+    if (!tried && !(tried = malloc(TRIED_MAX * sizeof *tried))) return 1;
+    tried[ntried++] = (fid){ st.st_dev, st.st_ino };
     return 0;
 }
 
@@ -316,6 +324,53 @@ static int attach_lib(const char *path, char *why, size_t whylen)
         if (!fns[i].ex) ok++;
     }
     return ok == 2;
+}
+
+/* ---- libraries that running processes map ----
+ * A container's libssl.so.3 is a file of its own in its image, not the host's. Every process's
+ * /proc/PID/maps names the libraries it maps; /proc/PID/root + that path reaches the file from
+ * here. Scanned at start, then every 2 s the processes not seen before, and every 60 s all of them
+ * again (a process that loads libssl late, as Python does on `import ssl`). */
+static int scanning;
+static uint8_t *pid_seen;           /* bitmap over pids */
+#define PID_BITS (1u << 22)         /* pid_max's upper bound */
+static int64_t last_scan, last_full;
+
+static size_t scan_proc(cap_ctx *c, int all)
+{
+    if (!pid_seen && !(pid_seen = calloc(PID_BITS / 8, 1))) return 0;
+    if (all) memset(pid_seen, 0, PID_BITS / 8);
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    size_t n = 0;
+    struct dirent *de;
+    char line[4608], path[4700], why[600];
+    while ((de = readdir(d))) {
+        char *e;
+        unsigned long pid = strtoul(de->d_name, &e, 10);
+        if (*e || !pid || pid >= PID_BITS) continue;
+        if (pid_seen[pid / 8] & (1u << (pid % 8))) continue;
+        pid_seen[pid / 8] |= (uint8_t)(1u << (pid % 8));
+        snprintf(path, sizeof path, "/proc/%lu/maps", pid);
+        FILE *f = fopen(path, "re");
+        if (!f) continue;
+        while (fgets(line, sizeof line, f)) {
+            char *p = strchr(line, '/');
+            if (!p) continue;
+            p[strcspn(p, "\n")] = 0;
+            const char *base = strrchr(p, '/') + 1;
+            if (strncmp(base, "libssl.so", 9) != 0 || strstr(p, " (deleted)")) continue;
+            snprintf(path, sizeof path, "/proc/%lu/root%s", pid, p);
+            if (seen_file(path) != 0) continue;
+            if (attach_lib(path, why, sizeof why)) {
+                n++;
+                if (c->verbose) kf_warn("--tls: uprobes on %s (mapped by pid %lu)", p, pid);
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
 }
 
 static int libbpf_print_tls(enum libbpf_print_level lvl, const char *fmt, va_list ap)
@@ -378,11 +433,10 @@ void tls_init(cap_ctx *c)
     if (c->verbose) kf_warn("--tls: sockets through %s", how);
     why[0] = 0;
     /* the libraries */
-    fid seen[64];
-    size_t nseen = 0, nlib = 0;
+    size_t nlib = 0;
     if (c->ntls_libs) {
         for (size_t i = 0; i < c->ntls_libs; i++) {
-            int s = seen_file(seen, &nseen, 64, c->tls_libs[i]);
+            int s = seen_file(c->tls_libs[i]);
             if (s < 0) { kf_warn("--tls-lib %s: %s", c->tls_libs[i], strerror(errno)); continue; }
             if (s == 1) continue;
             if (attach_lib(c->tls_libs[i], why, sizeof why)) {
@@ -399,18 +453,27 @@ void tls_init(cap_ctx *c)
             for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
                 char p[256];
                 snprintf(p, sizeof p, "%s/%s", dirs[d], names[n]);
-                if (seen_file(seen, &nseen, 64, p) != 0) continue;
+                if (seen_file(p) != 0) continue;
                 if (attach_lib(p, why, sizeof why)) {
                     nlib++;
                     if (c->verbose) kf_warn("--tls: uprobes on %s", p);
                 }
             }
     }
-    if (!nlib) {
+    if (!c->ntls_libs) {   /* and the ones running processes map (containers have their own) */
+        scanning = 1;
+        nlib += scan_proc(c, 1);
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        last_full = last_scan = (int64_t)t.tv_sec * KF_NS_PER_SEC + t.tv_nsec;
+    }
+    if (!nlib && !scanning) {
         if (!why[0]) snprintf(why, sizeof why, "no libssl.so.3 or libssl.so.1.1 found%s", c->ntls_libs ? " at --tls-lib" : "");
         tls_off(why);
         return;
     }
+    if (!nlib) kf_warn("--tls: no libssl found yet%s%s; probing each one a process maps from now on",
+                       why[0] ? ": " : "", why);
     rb = ring_buffer__new(bpf_map__fd(skel->maps.tls_events), on_event, NULL, NULL);
     if (!rb) { tls_off("cannot map the ring buffer"); return; }
     /* the interface the plaintext goes on, in every segment */
@@ -442,6 +505,13 @@ int tls_consume(cap_ctx *c)
 void tls_poll_drops(cap_ctx *c)
 {
     if (!skel || !c->tls_ifc) return;
+    if (scanning) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t now = (int64_t)t.tv_sec * KF_NS_PER_SEC + t.tv_nsec;
+        if (now - last_full >= 60 * KF_NS_PER_SEC) { scan_proc(c, 1); last_full = last_scan = now; }
+        else if (now - last_scan >= 2 * KF_NS_PER_SEC) { scan_proc(c, 0); last_scan = now; }
+    }
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) return;
     uint64_t vals[ncpu];
@@ -470,4 +540,10 @@ void tls_fini(void)
     if (skel) tls_bpf__destroy(skel);
     skel = NULL;
     tc_free_all();
+    free(tried);
+    tried = NULL;
+    ntried = 0;
+    free(pid_seen);
+    pid_seen = NULL;
+    scanning = 0;
 }
