@@ -116,6 +116,28 @@ static char *follow_links(const char *path)
     return NULL;
 }
 
+int kf_atomic_replaces(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0 || fd_alias(path) >= 0) return 0;
+    char *real = follow_links(path);
+    if (!real) return -1;
+    struct stat st;
+    int r = stat(real, &st) == 0 && S_ISREG(st.st_mode);
+    free(real);
+    return r;
+}
+
+int kf_atomic_in_place(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0 || fd_alias(path) >= 0) return 1;
+    char *real = follow_links(path);
+    if (!real) return 0;
+    struct stat st;
+    int r = stat(real, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+    free(real);
+    return r;
+}
+
 int kf_atomic_open(kf_atomic *a, const char *path, mode_t mode, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);

@@ -30,4 +30,11 @@ typedef struct kf_atomic {
 int kf_atomic_open(kf_atomic *a, const char *path, mode_t mode, char *err, size_t errlen);
 int kf_atomic_commit(kf_atomic *a, char *err, size_t errlen);
 void kf_atomic_abort(kf_atomic *a);
+/* 1 when kf_atomic_open(path) would replace an existing regular file (after following symbolic
+ * links): tools that never overwrite (snapshots) refuse then; 0 for a new path or one written
+ * through in place ("-", /dev/stdout, a device, a FIFO); -1 when the links cannot be followed. */
+int kf_atomic_replaces(const char *path);
+/* 1 when the output goes through in place (see above), so temporaries belong in $TMPDIR, not
+ * beside it; 0 otherwise. */
+int kf_atomic_in_place(const char *path);
 #endif

@@ -69,6 +69,23 @@ int main(void)
     unlink("rel.txt");
     T_EQ_INT(chdir(cwd), 0, "chdir back");
 
+    /* what would be replaced (snapshots refuse that) and what is written through */
+    char lnk[600], fifo[600], newp[600];
+    snprintf(lnk, sizeof lnk, "%s/link", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(newp, sizeof newp, "%s/new", dir);
+    T_EQ_INT(symlink("out.pcapng", lnk), 0, "symlink");
+    T_EQ_INT(mkfifo(fifo, 0600), 0, "mkfifo");
+    T_EQ_INT(kf_atomic_replaces(path), 1, "an existing file would be replaced");
+    T_EQ_INT(kf_atomic_replaces(lnk), 1, "so would the file behind a link");
+    T_EQ_INT(kf_atomic_replaces(newp), 0, "a new path would not");
+    T_EQ_INT(kf_atomic_replaces(fifo), 0, "a FIFO is written through");
+    T_EQ_INT(kf_atomic_replaces("-") + kf_atomic_replaces("/dev/stdout") + kf_atomic_replaces("/dev/null"), 0, "stdout, devices");
+    T_EQ_INT(kf_atomic_in_place(fifo) + kf_atomic_in_place("-") + kf_atomic_in_place("/dev/null"), 3, "in place: FIFO, stdout, device");
+    T_EQ_INT(kf_atomic_in_place(path) + kf_atomic_in_place(lnk) + kf_atomic_in_place(newp) + kf_atomic_in_place(dir), 0, "not in place: files, links to them, new paths, directories");
+    unlink(lnk);
+    unlink(fifo);
+
     /* errors */
     char bad[600];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x", dir);

@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "kf_atomic.h"
 #include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -84,7 +85,8 @@ static void usage(FILE *f)
         "  -f, --filter BPF  keep only packets matching this tcpdump filter\n"
         "  --level N       zstd level (default 3)\n"
         "  -j, --threads N compression and hashing threads (default 2; 0 = all cores)\n"
-        "  -o, --output FILE the archive to create (refuses to overwrite)\n");
+        "  -o, --output FILE the archive to create (refuses to overwrite a file; '-', a pipe, FIFO or\n"
+        "                  device is written through, the archive made in $TMPDIR first)\n");
 }
 
 static fnode *node_get(freezer *fz, const char *name)
@@ -375,6 +377,26 @@ static char *make_manifest(freezer *fz, const char *ev, size_t evl)
     return t;
 }
 
+/* the finished archive in fd, copied to out (written through in place: a pipe, FIFO, device) */
+static int copy_through(int fd, const char *out, char *err, size_t errlen)
+{
+    kf_atomic a;
+    if (kf_atomic_open(&a, out, 0440, err, errlen) != 0) return -1;
+    static char buf[1 << 16];
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+        if (fwrite(buf, 1, (size_t)n, a.f) != (size_t)n) break;
+        off += n;
+    }
+    if (n != 0) {
+        snprintf(err, errlen, "%s", n < 0 ? strerror(errno) : "write failed");
+        kf_atomic_abort(&a);
+        return -1;
+    }
+    return kf_atomic_commit(&a, err, errlen);
+}
+
 static int wanted(char **nodes, size_t nnodes, const char *n)
 {
     if (!nnodes) return 1;
@@ -432,10 +454,14 @@ int cmd_freeze(int argc, char **argv)
     if (kf_time_parse(from_s, now, &fz.from, err, sizeof err) != 0) kf_usage_die("--from: %s", err);
     if (kf_time_parse(to_s, now, &fz.to, err, sizeof err) != 0) kf_usage_die("--to: %s", err);
     if (fz.from > fz.to) kf_usage_die("--from is after --to");
-    if (strcmp(out, "-") == 0) kf_usage_die("-o: a file is needed (the archive is renamed into place)");
-    if (access(out, F_OK) == 0) kf_die(KF_EXIT_ERR, "%s: already exists (snapshots are never overwritten)", out);
+    if ((!strcmp(out, "-") || !strcmp(out, "/dev/stdout")) && isatty(STDOUT_FILENO))
+        kf_usage_die("not writing an archive to a terminal: give -o FILE or a pipe");
+    int rep = kf_atomic_replaces(out);
+    if (rep != 0) kf_die(KF_EXIT_ERR, "%s: %s", out, rep < 0 ? "cannot follow the symbolic link" : "already exists (snapshots are never overwritten)");
+    /* the cut segments wait beside the archive; one written through a pipe or device waits in $TMPDIR */
     char *od = strdup(out);
-    fz.tmpdir = dirname(od);
+    const char *td = getenv("TMPDIR");
+    fz.tmpdir = kf_atomic_in_place(out) ? (td && *td ? td : "/tmp") : dirname(od);
     if (fz.filter) prog_for(&fz, KF_LT_EN10MB, 0);   /* a bad expression fails now, not mid-way */
     int *matched = calloc(nnodes + 1, sizeof *matched);
 
@@ -490,7 +516,18 @@ int cmd_freeze(int argc, char **argv)
     for (size_t i = 0; i < fz.nm; i++) est += 2 * strlen(fz.m[i].name) + 192;
     for (size_t i = 0; i < fz.nn; i++) est += strlen(fz.nodes[i].name) + 320;
     if (fz.filter) est += 2 * strlen(fz.filter);
-    kf_snapw *w = kf_snapw_open_deferred(out, kf_snap_head_reserve(est), level, threads, err, sizeof err);
+    /* A pipe, FIFO or device cannot take the manifest in front at the end: the archive is made
+     * in an unnamed temporary file ($TMPDIR; gone by itself on any exit) and then copied through. */
+    int tfd = -1;
+    char tpath[64];
+    const char *wout = out;
+    if (kf_atomic_in_place(out)) {
+        tfd = open(fz.tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (tfd < 0) kf_die(KF_EXIT_IO, "%s: temporary file: %s", fz.tmpdir, strerror(errno));
+        snprintf(tpath, sizeof tpath, "/proc/self/fd/%d", tfd);
+        wout = tpath;
+    }
+    kf_snapw *w = kf_snapw_open_deferred(wout, kf_snap_head_reserve(est), level, threads, err, sizeof err);
     if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
     workers wk;
     workers_start(&wk, &fz, threads > 1 ? (threads + 1) / 2 : 1);   /* the rest compress */
@@ -526,11 +563,17 @@ int cmd_freeze(int argc, char **argv)
     if (r == 1) {
         /* the plain way: manifest, members, events, in one zstd stream */
         kf_snapw_abort(w);
-        w = kf_snapw_open(out, level, threads, err, sizeof err);
+        if (tfd >= 0 && (ftruncate(tfd, 0) != 0 || lseek(tfd, 0, SEEK_SET) != 0))
+            kf_die(KF_EXIT_IO, "%s: temporary file: %s", fz.tmpdir, strerror(errno));
+        w = kf_snapw_open(wout, level, threads, err, sizeof err);
         if (!w) kf_die(KF_EXIT_IO, "%s: %s", out, err);
         if (kf_snapw_add(w, "manifest.json", mtext, strlen(mtext), created) != 0) { kf_err("%s: %s", out, kf_snapw_error(w)); kf_snapw_abort(w); return KF_EXIT_IO; }
         if (write_body(&fz, w, ev, evl, created, out) != 0) { kf_snapw_abort(w); return KF_EXIT_IO; }
         if (kf_snapw_commit(w, err, sizeof err) != 0) kf_die(KF_EXIT_IO, "%s: %s", out, err);
+    }
+    if (tfd >= 0) {
+        if (copy_through(tfd, out, err, sizeof err) != 0) kf_die(KF_EXIT_IO, "%s: %s", out, err);
+        close(tfd);
     }
     for (size_t i = 0; i < fz.nlocks; i++) kf_store_unlock(fz.locks[i]);
     for (size_t i = 0; i < fz.nm; i++) { member_unmap(&fz.m[i]); free(fz.m[i].name); free(fz.m[i].node); free(fz.m[i].seg.path); }

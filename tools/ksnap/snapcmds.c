@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "kf_atomic.h"
 #include <jansson.h>
 #include "kf_tool.h"
 #include "ksnap.h"
@@ -334,14 +335,18 @@ int cmd_merge(int argc, char **argv)
                    "the nodes (the same node twice only when identical), the union of the windows,\n"
                    "the metadata events of all. Every copied member is checked against its hash.\n"
                    "Windows that do not overlap are merged with a warning naming the gap.\n"
-                   "  -o, --output FILE  the snapshot to create (never overwritten)\n");
+                   "  -o, --output FILE  the snapshot to create (never overwritten; '-', a pipe or device is\n"
+                   "                     written through)\n");
             return 0;
         } else kf_usage_die("unknown option");
     }
     int nin = argc - optind;
     if (nin < 1) kf_usage_die("snapshots to merge are required");
     if (!out) kf_usage_die("-o FILE is required");
-    if (access(out, F_OK) == 0) kf_die(KF_EXIT_ERR, "%s: already exists (snapshots are never overwritten)", out);
+    if ((!strcmp(out, "-") || !strcmp(out, "/dev/stdout")) && isatty(STDOUT_FILENO))
+        kf_usage_die("not writing an archive to a terminal: give -o FILE or a pipe");
+    int rep = kf_atomic_replaces(out);
+    if (rep != 0) kf_die(KF_EXIT_ERR, "%s: %s", out, rep < 0 ? "cannot follow the symbolic link" : "already exists (snapshots are never overwritten)");
     char **in = argv + optind;
     json_t **mans = calloc((size_t)nin, sizeof *mans);
     json_t **take = calloc((size_t)nin, sizeof *take);
