@@ -535,6 +535,26 @@ static int tab_grow(void ***tab, size_t *mask, void **items, size_t nitems, uint
     *tab = nt; *mask = cap - 1;
     return 0;
 }
+/* room for one more item: the index at most half full */
+static int tab_room(void ***tab, size_t *mask, void **items, size_t nitems, uint64_t (*hashof)(void *))
+{
+    return (!*tab || (nitems + 1) * 2 > *mask + 1) ? tab_grow(tab, mask, items, nitems, hashof) : 0;
+}
+/* the item array with room for one more (doubled when full); NULL when out of memory */
+static void *grow_items(void *items, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return items;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *ni = realloc(items, c * elem);
+    if (ni) *cap = c;
+    return ni;
+}
+static void tab_put(void **tab, size_t mask, uint64_t h, void *item)
+{
+    size_t j = h & mask;
+    while (tab[j]) j = (j + 1) & mask;
+    tab[j] = item;
+}
 static uint64_t g_hash(void *p) { return ((kst_group *)p)->hash; }
 static uint64_t e_hash(void *p) { return ((kst_edge *)p)->hash; }
 static uint64_t n_hash(void *p) { return hash_bytes(((kst_node *)p)->id, strlen(((kst_node *)p)->id)); }
@@ -577,14 +597,10 @@ static kst_group *group_get(kst_agg *a, const char *kb, size_t kn)
             if (g->hash == h && key_eq(g->key, a->nby, kb, kn)) return g;
         }
     }
-    if (!a->gtab || (a->ngroups + 1) * 2 > a->gmask + 1)
-        if (tab_grow((void ***)&a->gtab, &a->gmask, (void **)a->groups, a->ngroups, g_hash)) return NULL;
-    if (a->ngroups == a->capgroups) {
-        size_t cap = a->capgroups ? a->capgroups * 2 : 64;
-        kst_group **ng = realloc(a->groups, cap * sizeof *ng);
-        if (!ng) return NULL;
-        a->groups = ng; a->capgroups = cap;
-    }
+    if (tab_room((void ***)&a->gtab, &a->gmask, (void **)a->groups, a->ngroups, g_hash)) return NULL;
+    kst_group **ng = grow_items(a->groups, &a->capgroups, a->ngroups, sizeof *ng);
+    if (!ng) return NULL;
+    a->groups = ng;
     kst_group *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->hash = h;
@@ -601,9 +617,7 @@ static kst_group *group_get(kst_agg *a, const char *kb, size_t kn)
         off += l + 1;
     }
     a->groups[a->ngroups++] = g;
-    size_t j = h & a->gmask;
-    while (a->gtab[j]) j = (j + 1) & a->gmask;
-    a->gtab[j] = g;
+    tab_put((void **)a->gtab, a->gmask, h, g);
     return g;
 }
 
@@ -636,22 +650,16 @@ static kst_node *node_get(kst_agg *a, const char *id, const char *ns, const char
     if (a->ntab)
         for (size_t j = h & a->nmask; a->ntab[j]; j = (j + 1) & a->nmask)
             if (!strcmp(a->ntab[j]->id, id)) return a->ntab[j];
-    if (!a->ntab || (a->nnodes + 1) * 2 > a->nmask + 1)
-        if (tab_grow((void ***)&a->ntab, &a->nmask, (void **)a->nodes, a->nnodes, n_hash)) return NULL;
-    if (a->nnodes == a->capnodes) {
-        size_t cap = a->capnodes ? a->capnodes * 2 : 64;
-        kst_node **nn = realloc(a->nodes, cap * sizeof *nn);
-        if (!nn) return NULL;
-        a->nodes = nn; a->capnodes = cap;
-    }
+    if (tab_room((void ***)&a->ntab, &a->nmask, (void **)a->nodes, a->nnodes, n_hash)) return NULL;
+    kst_node **nn = grow_items(a->nodes, &a->capnodes, a->nnodes, sizeof *nn);
+    if (!nn) return NULL;
+    a->nodes = nn;
     kst_node *n = calloc(1, sizeof *n);
     if (!n) return NULL;
     n->id = strdup(id); n->label = strdup(id); n->ns = strdup(ns); n->kind = kind;
     if (!n->id || !n->label || !n->ns) return NULL;
     a->nodes[a->nnodes++] = n;
-    size_t j = h & a->nmask;
-    while (a->ntab[j]) j = (j + 1) & a->nmask;
-    a->ntab[j] = n;
+    tab_put((void **)a->ntab, a->nmask, h, n);
     return n;
 }
 
@@ -672,23 +680,17 @@ static kst_edge *edge_get(kst_agg *a, const char *proto, size_t pn)
     kst_node *sn = node_get(a, sid, a->ns[0], a->kind[0]);
     kst_node *dn = node_get(a, did, a->ns[1], a->kind[1]);
     if (!sn || !dn) return NULL;
-    if (!a->etab || (a->nedges + 1) * 2 > a->emask + 1)
-        if (tab_grow((void ***)&a->etab, &a->emask, (void **)a->edges, a->nedges, e_hash)) return NULL;
-    if (a->nedges == a->capedges) {
-        size_t cap = a->capedges ? a->capedges * 2 : 64;
-        kst_edge **ne = realloc(a->edges, cap * sizeof *ne);
-        if (!ne) return NULL;
-        a->edges = ne; a->capedges = cap;
-    }
+    if (tab_room((void ***)&a->etab, &a->emask, (void **)a->edges, a->nedges, e_hash)) return NULL;
+    kst_edge **ne = grow_items(a->edges, &a->capedges, a->nedges, sizeof *ne);
+    if (!ne) return NULL;
+    a->edges = ne;
     kst_edge *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->src = sn->id; e->dst = dn->id; e->hash = h;
     e->protocol = strndup(proto, pn);
     if (!e->protocol) { free(e); return NULL; }
     a->edges[a->nedges++] = e;
-    size_t j = h & a->emask;
-    while (a->etab[j]) j = (j + 1) & a->emask;
-    a->etab[j] = e;
+    tab_put((void **)a->etab, a->emask, h, e);
     return e;
 }
 

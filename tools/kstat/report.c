@@ -601,6 +601,23 @@ static void td_cmd(kr_buf *b, const kr_buf *cmd, int ncols)
     kr_puts(b, "</code></td>");
 }
 
+/* the row's reproduce-command row: "kfl EXPR …| kexport … -o STEM-N.pcapng" (and a trailing
+ * note when given); frees expr; ends the row */
+static void td_repro(rep *R, kr_buf *b, kr_buf *expr, const char *source, const char *stem, size_t n,
+                     const char *note, int ncols)
+{
+    kr_buf cmd = {0};
+    char out[64];
+    snprintf(out, sizeof out, "%s-%zu.pcapng", stem, n);
+    cmd_kfl(R, &cmd, expr->p ? expr->p : "", source);
+    cmd_kexport(&cmd, source, out);
+    if (note) kr_puts(&cmd, note);
+    td_cmd(b, &cmd, ncols);
+    kr_free(expr);
+    kr_free(&cmd);
+    kr_puts(b, "</tr>\n");
+}
+
 static void human_time(int64_t ns, char *buf, size_t len) { kf_time_human(ns, 0, 3, buf, len); }
 
 static const char *edge_color(double r)
@@ -858,7 +875,7 @@ static void section_endpoints(rep *R, kr_buf *b)
         td_us(b, "p50_us", kst_lat_quantile(&g->st.lat, 0.50));
         td_us(b, "p99_us", kst_lat_quantile(&g->st.lat, 0.99));
         td_us(b, "max_us", g->st.lat.n ? g->st.lat.max : -1);
-        kr_buf e = {0}, cmd = {0};
+        kr_buf e = {0};
         kr_puts(&e, "protocol == ");
         kr_kfl_str(&e, proto, strlen(proto));
         kr_puts(&e, " && ");
@@ -866,15 +883,8 @@ static void section_endpoints(rep *R, kr_buf *b)
         kr_puts(&e, " && ");
         kfl_side(&e, "dst", dst, kind_of(nodes, nn, dst));
         int exact = kfl_endpoint(&e, proto, ep);
-        char out[64];
-        snprintf(out, sizeof out, "failing-%zu.pcapng", i + 1);
-        cmd_kfl(R, &cmd, e.p ? e.p : "", R->source0 ? R->source0 : "SNAPSHOT");
-        cmd_kexport(&cmd, R->source0 ? R->source0 : "SNAPSHOT", out);
-        if (!exact) kr_puts(&cmd, "   # every endpoint of this protocol between the two");
-        td_cmd(b, &cmd, 12);
-        kr_free(&e);
-        kr_free(&cmd);
-        kr_puts(b, "</tr>\n");
+        td_repro(R, b, &e, R->source0 ? R->source0 : "SNAPSHOT", "failing", i + 1,
+                 exact ? NULL : "   # every endpoint of this protocol between the two", 12);
     }
     kr_puts(b, "</tbody></table></section>\n");
     free(f);
@@ -910,17 +920,10 @@ static void section_slow(rep *R, kr_buf *b)
         kr_puts(b, " &#8594; ");
         kr_escs(b, c->dst, 60);
         kr_puts(b, "</td>");
-        kr_buf e = {0}, cmd = {0};
+        kr_buf e = {0};
         kr_puts(&e, "id == ");
         kr_kfl_str(&e, c->id, strlen(c->id));
-        char out[64];
-        snprintf(out, sizeof out, "slow-%zu.pcapng", i + 1);
-        cmd_kfl(R, &cmd, e.p ? e.p : "", c->source);
-        cmd_kexport(&cmd, c->source, out);
-        td_cmd(b, &cmd, 6);
-        kr_free(&e);
-        kr_free(&cmd);
-        kr_puts(b, "</tr>\n");
+        td_repro(R, b, &e, c->source, "slow", i + 1, NULL, 6);
     }
     kr_puts(b, "</tbody></table></section>\n");
 }
@@ -966,7 +969,7 @@ static void section_dns(rep *R, kr_buf *b)
         td_text(b, "first", tb);
         human_time(d->last, tb, sizeof tb);
         td_text(b, "last", tb);
-        kr_buf e = {0}, cmd = {0};
+        kr_buf e = {0};
         kr_puts(&e, "dns && dns_questions[0] == ");
         kr_kfl_str(&e, d->name, strlen(d->name));
         if (!strcmp(d->rcode, "no answer")) kr_puts(&e, " && unanswered");
@@ -976,14 +979,7 @@ static void section_dns(rep *R, kr_buf *b)
         }
         kr_puts(&e, " && dns_question_types[0] == ");
         kr_kfl_str(&e, d->qtype, strlen(d->qtype));
-        char out[64];
-        snprintf(out, sizeof out, "dns-%zu.pcapng", i + 1);
-        cmd_kfl(R, &cmd, e.p ? e.p : "", d->source);
-        cmd_kexport(&cmd, d->source, out);
-        td_cmd(b, &cmd, 7);
-        kr_free(&e);
-        kr_free(&cmd);
-        kr_puts(b, "</tr>\n");
+        td_repro(R, b, &e, d->source, "dns", i + 1, NULL, 7);
     }
     kr_puts(b, "</tbody></table></section>\n");
 }
@@ -1031,20 +1027,13 @@ static void section_tcp(rep *R, kr_buf *b)
         td_num(b, "retransmissions", e->retrans);
         td_ratio(b, "retrans_ratio", e->pkts ? (double)e->retrans / (double)e->pkts : 0);
         td_num(b, "zero_window", e->zero_window);
-        kr_buf x = {0}, cmd = {0};
+        kr_buf x = {0};
         kr_puts(&x, "tcp_conn && ");
         kfl_side(&x, "src", e->src, kind_of(NULL, 0, e->src));
         kr_puts(&x, " && ");
         kfl_side(&x, "dst", e->dst, kind_of(NULL, 0, e->dst));
         kr_puts(&x, " && (tcp_error_type != \"\" || tcp_metrics.retransmissions > 0 || tcp_metrics.zero_window_events > 0)");
-        char out[64];
-        snprintf(out, sizeof out, "tcp-%zu.pcapng", shown);
-        cmd_kfl(R, &cmd, x.p ? x.p : "", e->source);
-        cmd_kexport(&cmd, e->source, out);
-        td_cmd(b, &cmd, 10);
-        kr_free(&x);
-        kr_free(&cmd);
-        kr_puts(b, "</tr>\n");
+        td_repro(R, b, &x, e->source, "tcp", shown, NULL, 10);
     }
     kr_puts(b, "</tbody></table></section>\n");
 }
