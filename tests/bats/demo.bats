@@ -25,4 +25,11 @@ teardown() { rm -rf "$out"; }
   grep -q '<h1 id="title">INC-4711 checkout failures (demo)</h1>' "$out/report.html"
   grep -q 'data-id="shop/payment" data-kind="workload" class="node"' "$out/report.html"
   [ "$(grep -c '<tr class="cmdrow">' "$out/report.html")" -gt 10 ]
+  # HTTPS in plain text: tshark decrypts the same two calls with the capture's own key log (DSB)
+  want=$(tshark -r "$KF_ROOT/samples/node-worker-1-tls.pcapng" -Y 'http.request' -T fields -e http.request.method \
+         -e http.request.uri 2>/dev/null | awk '{printf "%s %s\n", $1, $2}')
+  [ "$(wc -l <<<"$want")" -eq 2 ]
+  got=$(grep -E 'payment-7d9f8b6c5-x2x7k:8443  (GET|POST) ' <<<"$output" | awk '{print $4, $5}')
+  [ "$got" = "$want" ]
+  assert_output --partial "POST /api/pay  200  tls=true"
 }
