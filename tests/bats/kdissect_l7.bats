@@ -98,6 +98,46 @@ oracle() { # proto
   [ "$(echo "$r" | jq -r 'select(.tlsx_hello_retry) | .tlsx_info')" = "server asked for another ClientHello (HelloRetryRequest)" ]
 }
 
+@test "dtls: found after the STUN checks of a WebRTC 5-tuple (more than 8 datagrams); hellos as tshark" {
+  for n in 2 6 60; do   # 4, 12, 120 STUN datagrams (n checks and answers), then the DTLS hellos
+    python3 "$KF_ROOT/tests/kdissect/mkcap.py" stun-dtls $n "$BATS_TEST_TMPDIR/w.pcap"
+    t=$(tshark -n -r "$BATS_TEST_TMPDIR/w.pcap" -Y 'dtls.handshake.type == 1 || dtls.handshake.type == 2' -T fields \
+        -e frame.number -e dtls.handshake.ja3 -e dtls.handshake.ja3s 2>/dev/null | paste -s -d ' ' | tr -s '\t' ' ')
+    [ "$(tshark -n -r "$BATS_TEST_TMPDIR/w.pcap" -Y 'stun.type == 0x0001' 2>/dev/null | wc -l)" -eq $((n + 1)) ]
+    k=$(kd "$BATS_TEST_TMPDIR/w.pcap" | jq -r 'select(.tlsx) | "\(.capture.first_frame) \(.tlsx_ja3) \(.capture.last_frame) \(.tlsx_ja3s)"')
+    echo "n=$n tshark: $t" >&3
+    # before: with more than 8 STUN datagrams first the probe gave up; no record
+    [ -n "$k" ] && [ "$t" = "$k" ]
+  done
+  # bounded: past 256 datagrams probed (400 STUN here) the flow is given up
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" stun-dtls 200 "$BATS_TEST_TMPDIR/w.pcap"
+  [ -z "$(kd "$BATS_TEST_TMPDIR/w.pcap" | jq -r 'select(.tlsx)')" ]
+}
+
+@test "http: after a 2xx answer to CONNECT the tunnel's bytes are detected again (TLS, HTTP), as tshark" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" connect "$BATS_TEST_TMPDIR/c.pcap"
+  f=$BATS_TEST_TMPDIR/c.pcap
+  out=$(kd "$f")
+  # tshark: the four CONNECTs and their answers
+  t=$(tshark -n -r "$f" -Y http.request -T fields -e http.request.method -e http.request.uri 2>/dev/null | tr '\t' ' ')
+  [ "$t" = "$(echo "$out" | jq -r 'select(.method == "CONNECT") | "\(.method) \(.url)"')" ]
+  t=$(tshark -n -r "$f" -Y http.response -T fields -e http.response.code 2>/dev/null | paste -s -d ' ')
+  [ "$t" = "$(echo "$out" | jq -r 'select(.method == "CONNECT") | .status_code' | paste -s -d ' ')" ]
+  # tshark dissects the TLS of the first tunnel: its ClientHello and ServerHello are ours
+  t=$(tshark -n -r "$f" -Y 'tcp.stream == 0 && (tls.handshake.type == 1 || tls.handshake.type == 2)' -T fields \
+      -e frame.number -e tls.handshake.extensions_server_name -e tls.handshake.ja3 -e tls.handshake.ja3s 2>/dev/null |
+      paste -s -d ' ' | tr -s '\t ' ' ')
+  k=$(echo "$out" | jq -r 'select(.tlsx and .capture.first_frame < 10) | "\(.capture.first_frame) \(.tlsx_sni) \(.tlsx_ja3) \(.capture.last_frame) \(.tlsx_ja3s)"')
+  echo "tshark: $t" >&3
+  [ -n "$t" ] && [ "$t" = "$k" ]   # before: nothing after the CONNECT was dissected
+  # tshark misses a ClientHello sent with the CONNECT (eager clients) and plain HTTP in a tunnel;
+  # the capture's bytes say what they are (tests/kdissect/mkcap.py connect)
+  [ "$(echo "$out" | jq -r 'select(.tlsx) | .tlsx_sni' | paste -s -d ' ')" = "api.kf.test eager.kf.test" ]
+  [ "$(echo "$out" | jq -r 'select(.method == "GET") | "\(.url) \(.status_code) \(.capture.first_frame)"')" = "/inside 204 26" ]
+  # refused (407): no tunnel, nothing more
+  [ "$(echo "$out" | jq -s 'map(select(.capture.first_frame > 30)) | length')" -eq 1 ]
+}
+
 @test "redis: command, key, sizes, error; KFL's session filter selects by key" {
   r=$(kd "$KF_CORPUS/redis/zeek__set.pcap" | jq -c 'select(.redis)' | head -1)
   [ "$(echo "$r" | jq -r .redis_type)" = "SET" ]

@@ -10,6 +10,12 @@
                                REPLY ON answered; then a GET whose reply the capture lacks
   mkcap.py dns-ext-rcode OUT   DNS queries answered with EDNS extended RCODEs: BADVERS (16),
                                BADCOOKIE (23), and a plain NXDOMAIN with an OPT record
+  mkcap.py stun-dtls N OUT     WebRTC on one UDP 5-tuple (RFC 7983): N STUN binding requests and
+                               responses (ICE checks), then a DTLS 1.2 ClientHello and ServerHello
+                               (use_srtp), then a STUN consent check
+  mkcap.py connect OUT         HTTP CONNECT through a proxy on port 3128: a tunnel carrying TLS
+                               (ClientHello after the 200), one whose ClientHello rides with the
+                               CONNECT, one carrying plain HTTP, and a CONNECT refused (407)
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -133,6 +139,112 @@ def gql_body(n, out):
     pcap(out, ((1700000000000000 + i, eth(f)) for i, f in enumerate(fr)))
 
 
+def stun(kind, txid, attrs):
+    """a STUN message (RFC 8489): attrs [(type, value)], then MESSAGE-INTEGRITY (zeros: no key)
+    and FINGERPRINT (CRC-32 of what precedes, xor 0x5354554E)"""
+    import zlib
+    def attr(t, v):
+        return struct.pack('!HH', t, len(v)) + v + b'\0' * (-len(v) % 4)
+    body = b''.join(attr(t, v) for t, v in attrs) + attr(0x0008, b'\0' * 20)
+    head = struct.pack('!HHI', kind, len(body) + 8, 0x2112A442) + txid
+    crc = (zlib.crc32(head + body) ^ 0x5354554E) & 0xffffffff
+    return head + body + attr(0x8028, struct.pack('!I', crc))
+
+
+def dtls_hs(mtype, seq, body):
+    """one DTLS 1.2 handshake record of epoch 0 holding one whole message (RFC 6347 4.1, 4.2.2)"""
+    hs = struct.pack('!B', mtype) + len(body).to_bytes(3, 'big') + struct.pack('!H', seq) + \
+        (0).to_bytes(3, 'big') + len(body).to_bytes(3, 'big') + body
+    return struct.pack('!BHH', 22, 0xfefd, 0) + seq.to_bytes(6, 'big') + struct.pack('!H', len(hs)) + hs
+
+
+def stun_dtls(n, out):
+    a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    pa, pb = 50123, 61456
+    def ext(t, v):
+        return struct.pack('!HH', t, len(v)) + v
+    srtp = ext(14, b'\x00\x02\x00\x01\x00')    # use_srtp: SRTP_AES128_CM_HMAC_SHA1_80, no MKI
+    ch_ext = ext(10, b'\x00\x04\x00\x1d\x00\x17') + ext(11, b'\x01\x00') + srtp + ext(23, b'') + \
+        ext(65281, b'\x00')
+    ch = struct.pack('!H', 0xfefd) + bytes(range(32)) + b'\x00' + b'\x00' + \
+        struct.pack('!H', 4) + b'\xc0\x2b\xc0\x2f' + b'\x01\x00' + struct.pack('!H', len(ch_ext)) + ch_ext
+    sh_ext = srtp + ext(23, b'') + ext(65281, b'\x00') + ext(11, b'\x01\x00')
+    sh = struct.pack('!H', 0xfefd) + bytes(range(32, 64)) + b'\x00' + b'\xc0\x2b' + b'\x00' + \
+        struct.pack('!H', len(sh_ext)) + sh_ext
+    dgs = []
+    for i in range(n):   # requests from alternating sides, each answered
+        src = i % 2
+        txid = struct.pack('!III', 0x6b660000 + i, i, 7)
+        req = stun(0x0001, txid, [(0x0006, b'abcd:efgh'), (0x0024, struct.pack('!I', 0x6e7f1eff)),
+                                  (0x802A if src == 0 else 0x8029, struct.pack('!Q', 42))])
+        port, ip = (pa, a) if src == 0 else (pb, b)
+        xport = port ^ 0x2112
+        xip = bytes(x ^ y for x, y in zip(ip, b'\x21\x12\xa4\x42'))
+        resp = stun(0x0101, txid, [(0x0020, b'\x00\x01' + struct.pack('!H', xport) + xip)])
+        dgs += [(src, req), (1 - src, resp)]
+    dgs += [(0, dtls_hs(1, 0, ch)), (1, dtls_hs(2, 0, sh))]
+    dgs += [(0, stun(0x0001, b'consent-chk1', [(0x0006, b'abcd:efgh')]))]
+    fr = [udp(a, b, pa, pb, d) if s == 0 else udp(b, a, pb, pa, d) for s, d in dgs]
+    pcap(out, ((1700000000000000 + 20000 * i, eth(f)) for i, f in enumerate(fr)))
+
+
+def tls_hello(client, sni=b''):
+    """a TLS 1.2 ClientHello (with SNI) or ServerHello in one handshake record"""
+    def ext(t, v):
+        return struct.pack('!HH', t, len(v)) + v
+    if client:
+        sn = struct.pack('!BH', 0, len(sni)) + sni
+        exts = ext(0, struct.pack('!H', len(sn)) + sn) + ext(10, b'\x00\x04\x00\x1d\x00\x17') + \
+            ext(11, b'\x01\x00') + ext(65281, b'\x00')
+        body = b'\x03\x03' + bytes(range(32)) + b'\x00' + b'\x00\x04\xc0\x2f\xc0\x30' + b'\x01\x00' + \
+            struct.pack('!H', len(exts)) + exts
+    else:
+        exts = ext(65281, b'\x00') + ext(11, b'\x01\x00')
+        body = b'\x03\x03' + bytes(range(32, 64)) + b'\x00' + b'\xc0\x2f' + b'\x00' + \
+            struct.pack('!H', len(exts)) + exts
+    hs = bytes([1 if client else 2]) + len(body).to_bytes(3, 'big') + body
+    return b'\x16\x03\x01' + struct.pack('!H', len(hs)) + hs
+
+
+def tcp_talk(c, s_, sp, dp, talk, t0):
+    """a TCP connection: handshake, talk [(0 client | 1 server, bytes)], FINs; (ts, frame) pairs"""
+    fr = [tcp(c, s_, sp, dp, 100, 0, 0x02), tcp(s_, c, dp, sp, 500, 101, 0x12), tcp(c, s_, sp, dp, 101, 501, 0x10)]
+    seq = [101, 501]
+    for d, data in talk:
+        src, dst, a, b = (c, s_, sp, dp) if d == 0 else (s_, c, dp, sp)
+        fr.append(tcp(src, dst, a, b, seq[d], seq[1 - d], 0x18, data))
+        seq[d] += len(data)
+    fr.append(tcp(c, s_, sp, dp, seq[0], seq[1], 0x11))
+    fr.append(tcp(s_, c, dp, sp, seq[1], seq[0] + 1, 0x11))
+    fr.append(tcp(c, s_, sp, dp, seq[0] + 1, seq[1] + 1, 0x10))
+    return [(t0 + 1000 * i, f) for i, f in enumerate(fr)]
+
+
+def connect(out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    def conn(target):
+        return b'CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mkcap\r\n\r\n' % (target, target)
+    ok = b'HTTP/1.1 200 Connection established\r\n\r\n'
+    appdata = b'\x17\x03\x03\x00\x10' + bytes(16)
+    ccs = b'\x14\x03\x03\x00\x01\x01'
+    frames = []
+    frames += tcp_talk(c, s_, 40001, 3128, [
+        (0, conn(b'api.kf.test:443')), (1, ok), (0, tls_hello(1, b'api.kf.test')),
+        (1, tls_hello(0) + ccs), (0, ccs + appdata), (1, appdata)], 1700000000000000)
+    frames += tcp_talk(c, s_, 40002, 3128, [
+        (0, conn(b'eager.kf.test:443') + tls_hello(1, b'eager.kf.test')), (1, ok + tls_hello(0))],
+        1700000001000000)
+    frames += tcp_talk(c, s_, 40003, 3128, [
+        (0, conn(b'plain.kf.test:80')), (1, ok),
+        (0, b'GET /inside HTTP/1.1\r\nHost: plain.kf.test\r\n\r\n'),
+        (1, b'HTTP/1.1 204 No Content\r\n\r\n')], 1700000002000000)
+    frames += tcp_talk(c, s_, 40004, 3128, [
+        (0, conn(b'secret.kf.test:443')),
+        (1, b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n')],
+        1700000003000000)
+    pcap(out, ((t, eth(f)) for t, f in frames))
+
+
 def redis_noreply(out):
     c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
     def cmd(*a):
@@ -175,6 +287,10 @@ if __name__ == '__main__':
         redis_noreply(sys.argv[2])
     elif cmd == 'dns-ext-rcode':
         dns_ext_rcode(sys.argv[2])
+    elif cmd == 'stun-dtls':
+        stun_dtls(int(sys.argv[2]), sys.argv[3])
+    elif cmd == 'connect':
+        connect(sys.argv[2])
     elif cmd == 'gql-body':
         gql_body(int(sys.argv[2]), sys.argv[3])
     else:

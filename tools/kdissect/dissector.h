@@ -21,7 +21,10 @@
  * Lifecycle of one connection, as the dissector sees it:
  *   probe()        on the first payload of either direction until some dissector says yes
  *                  (content decides; ports only order the probing). After KD_PROBE_MORE the
- *                  engine re-probes with more bytes (up to 4 KiB per direction).
+ *                  engine re-probes with more bytes (up to 4 KiB per direction). UDP: each
+ *                  datagram is probed alone; a connection is given up after 8 datagrams nobody
+ *                  wanted, but one answered KD_PROBE_MORE ("not mine yet, look further": STUN
+ *                  before DTLS) does not count, up to 256 datagrams probed.
  *   init()         once, with zeroed state of state_size bytes (engine allocates it).
  *   on_data()      TCP: reassembled in-order bytes of one direction (see contract below).
  *   on_gap()       TCP: bytes missing from one direction (never recovered).
@@ -201,7 +204,9 @@ void kd_conn_timer(kd_conn *c, int64_t ts_ns);
  * on_data after consuming the last byte that belongs to you; the new dissector is initialised
  * and gets on_upgrade(u) immediately; everything after (in both directions) goes to it.
  * Returns 0, or -1 if that dissector is not built in or disabled by -p (keep parsing, or
- * stop consuming). */
+ * stop consuming). name NULL: back to protocol detection — once on_data returns, the
+ * dissectors probe what follows in each direction as at a connection's start (the tunnel
+ * after a 2xx answer to CONNECT); u is not used. TCP only; -1 inside a layer. */
 int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u);
 /* Heap bytes held beyond st (+ when allocating, - when freeing), for --max-memory. */
 void kd_conn_mem(kd_conn *c, long delta);

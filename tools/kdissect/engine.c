@@ -134,6 +134,11 @@ int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u)
 {
     kd_engine *e = c->e;
     if (c->layer) return c->layer->upgrade ? c->layer->upgrade(c->layer->arg, name, u) : -1;
+    if (!name) {   /* back to protocol detection for what follows (kde_apply_upgrade) */
+        if (c->up_d || c->reprobe || c->info.transport != KD_TRANSPORT_TCP) return -1;
+        c->reprobe = 1;
+        return 0;
+    }
     const kd_dissector *d = kd_dissector_find(name);
     if (!d || !dis_enabled(e, d) || c->up_d) return -1;
     void *st = calloc(1, d->state_size ? d->state_size : 1);
@@ -256,7 +261,7 @@ void kde_run_dissector(kd_engine *e, kd_conn *c, int dir, unsigned flags)
         if (k > d->blen) k = d->blen;
         if (k) d->after_gap = 0;
         kde_buf_consume(d, k);
-        if (c->up_d) { kde_apply_upgrade(e, c); continue; }  /* the new one sees what is left */
+        if (c->up_d || c->reprobe) { kde_apply_upgrade(e, c); continue; }  /* the new one sees what is left */
         if (d->blen >= KD_BUF_MAX) {
             e->st.buffer_overflows++;
             uint64_t off = d->boff, len = d->blen;
@@ -274,6 +279,25 @@ void kde_apply_upgrade(kd_engine *e, kd_conn *c)
     if (c->d && c->d->destroy) c->d->destroy(c, c->st);
     if (c->d) kd_conn_mem(c, -(long)c->d->state_size);
     free(c->st);
+    if (c->reprobe) {
+        /* the dissectors probe the bytes left in each direction as at a connection's start */
+        c->reprobe = 0;
+        c->d = NULL; c->st = NULL;
+        c->l7_state = 0;
+        for (int dir = 0; dir < 2; dir++) c->dir[dir].probe_no = 0;
+        for (int dir = 0; dir < 2 && c->l7_state == 0; dir++) {
+            kd_dir *d = &c->dir[dir];
+            if (d->blen && kde_probe(e, c, dir, d->buf, d->blen, d->blen >= KD_PROBE_MAX)) {
+                kde_run_dissector(e, c, dir, 0);
+                if (c->dir[!dir].blen) kde_run_dissector(e, c, !dir, 0);
+            }
+        }
+        if (c->l7_state == 0 && c->dir[0].probe_no && c->dir[1].probe_no) {   /* nothing we know */
+            c->l7_state = 2;
+            for (int k = 0; k < 2; k++) kde_buf_consume(&c->dir[k], c->dir[k].blen);
+        }
+        return;
+    }
     c->d = c->up_d; c->st = c->up_st;
     c->up_d = NULL; c->up_st = NULL;
     for (int dir = 0; dir < 2; dir++)
@@ -316,6 +340,7 @@ int kde_probe(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, size_t n, int
             if (r == KD_PROBE_MORE) more = 1;
         }
     }
+    c->probe_more = more;
     if (!more || final) c->dir[dir].probe_no = 1;
     return 0;
 }
@@ -546,9 +571,15 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
     if (transport == KD_TRANSPORT_TCP) kde_tcp_packet(e, c, dir, l4, ts);
     else if (transport == KD_TRANSPORT_UDP) {
         d->payload += l4->paylen;
-        if (c->l7_state == 0 && c->udp_probes < KD_UDP_PROBES && l4->paylen) {
+        /* each datagram is probed alone; a datagram some dissector answered KD_PROBE_MORE for (TLS
+         * on STUN, which precedes DTLS on a WebRTC 5-tuple) does not use up the budget of
+         * KD_UDP_PROBES unwanted ones, up to KD_UDP_PROBES_MAX datagrams in all */
+        if (c->l7_state == 0 && l4->paylen) {
             c->udp_probes++;
-            if (!kde_probe(e, c, dir, l4->payload, l4->paylen, 1) && c->udp_probes >= KD_UDP_PROBES) c->l7_state = 2;
+            if (!kde_probe(e, c, dir, l4->payload, l4->paylen, 1)) {
+                if (!c->probe_more) c->udp_probes_no++;
+                if (c->udp_probes_no >= KD_UDP_PROBES || c->udp_probes >= KD_UDP_PROBES_MAX) c->l7_state = 2;
+            }
         }
         if (c->l7_state == 1 && c->d && c->d->on_datagram) c->d->on_datagram(c, c->st, dir, l4->payload, l4->paylen, &c->cur);
     } else {

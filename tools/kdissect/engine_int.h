@@ -22,7 +22,9 @@
 #define KD_UNACKED 16                /* unacknowledged segments remembered per direction (RTT) */
 #define KD_BUF_SHRINK_OVER (64u * 1024u)  /* a buffer this big, once nearly empty, shrinks … */
 #define KD_BUF_KEEP (16u * 1024u)         /* … to this */
-#define KD_UDP_PROBES 8              /* datagrams probed before a UDP conn is left undissected */
+#define KD_UDP_PROBES 8              /* datagrams no dissector wanted before a UDP conn is left undissected */
+#define KD_UDP_PROBES_MAX 256        /* datagrams probed in all, counting those some dissector answered
+                                      * KD_PROBE_MORE (STUN before DTLS: "not mine yet, keep asking") */
 #define KD_UPGRADE_ROUNDS 4          /* dissector hand-overs (upgrades) within one delivery */
 #define KD_L7_BITS 31                /* dissectors a conn's/flow's l7 bitmask can name */
 #define KD_CONN_BUCKETS_MIN 4096     /* connection table: first size (grows at 3/4 load) */
@@ -127,10 +129,14 @@ struct kd_conn {
     const kd_dissector *d;
     void *st;
     int l7_state;                /* 0 probing, 1 active, 2 none */
-    int udp_probes;
+    int udp_probes;              /* UDP: datagrams probed, */
+    int udp_probes_no;           /* … of which no dissector wanted more */
+    int probe_more;              /* the last kde_probe that chose none: one asked for more bytes */
     uint32_t l7;                 /* detected, bitmask */
     const kd_dissector *up_d;    /* pending upgrade */
     void *up_st;
+    int reprobe;                 /* kd_conn_upgrade(c, NULL, …): back to detection once the current
+                                  * dissector returns (a CONNECT tunnel) */
     const kd_layer *layer;       /* entered layer (kd_conn_layer): serves its inner dissector */
     int64_t pending_ts, timer_ts;
     int timer_idx;

@@ -92,7 +92,7 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
         return;
     }
     refs_push(e, c, d, off);
-    if (d->blen == 0 && c->d->on_data && !c->up_d) {
+    if (d->blen == 0 && c->d->on_data && !c->up_d && !c->reprobe) {
         /* zero-copy: present the payload directly; keep only what is not consumed */
         unsigned fl = d->after_gap ? KD_DATA_AFTER_GAP : 0;
         size_t k = c->d->on_data(c, c->st, dir, p, n, off, fl);
@@ -101,7 +101,7 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
         d->boff = off + k;
         refs_prune(d, d->boff);
         if (k < n) buf_append(e, c, d, p + k, n - k);
-        if (c->up_d) kde_apply_upgrade(e, c);
+        if (c->up_d || c->reprobe) kde_apply_upgrade(e, c);
         else if (d->blen >= KD_BUF_MAX) kde_run_dissector(e, c, dir, 0);
         return;
     }

@@ -54,6 +54,7 @@ static void in_decorate(void *arg, kf_jw *w)
 static int in_upgrade(void *arg, const char *name, const kd_upgrade *u)
 {
     kd_inner *in = arg;
+    if (!name) return -1;   /* back to detection (a CONNECT tunnel inside TLS): not done here */
     const kd_dissector *d = kd_dissector_find(name);
     if (!d || !(d->transports & KD_TRANSPORT_TCP) || in->up_d || !kd_conn_dissector_enabled(in->c, d)) return -1;
     void *st = calloc(1, d->state_size ? d->state_size : 1);

@@ -7,7 +7,7 @@
  *
  * Requests and responses are matched in order per connection (pipelining); 1xx interim
  * responses do not consume the request; 101 hands the connection to websocket/http2 (h2c);
- * a 2xx answer to CONNECT turns the connection into an opaque tunnel.
+ * after a 2xx answer to CONNECT the tunnel's bytes go back to protocol detection (TLS, HTTP …).
  * Bodies: de-chunked, decoded from gzip/deflate with zlib up to --body-limit, carried as text
  * when valid UTF-8, else base64 with "body_encoding":"base64".
  * Hand-written: no library parses HTTP/1 from a capture's byte stream with gaps for us (the
@@ -488,7 +488,11 @@ static void response_done(kd_conn *c, h1_state *s, int dir, h1_msg *rs)
         rq = s->side[cdir].m; rq->refs++;   /* answered before the request finished */
     }
     h1_emit(c, s, cdir, rq, rs);
-    if (rq && !strcmp(rq->method, "CONNECT") && rs->status >= 200 && rs->status < 300) s->tunnel = 1;
+    if (rq && !strcmp(rq->method, "CONNECT") && rs->status >= 200 && rs->status < 300) {
+        /* a tunnel: what follows is whatever the client speaks to the target (RFC 9110 9.3.6) */
+        if (kd_conn_upgrade(c, NULL, NULL) == 0) s->upgraded = 1;
+        else s->tunnel = 1;
+    }
     if (rs->status == 101 && rq) {
         const char *tok = rs->upgrade ? rs->upgrade : rq->upgrade;
         const char *to = NULL;
@@ -600,6 +604,7 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
             /* skip stray CRLFs between messages */
             if (q[0] == '\r' || q[0] == '\n') { i++; continue; }
             if (is_req && s->q && s->qtail && s->qtail->upgrade && s->qtail->conn_upgrade) return i;  /* wait for 101 */
+            if (is_req && s->qtail && !strcmp(s->qtail->method, "CONNECT")) return i;  /* tunnel or not: its answer says */
             long he = head_end(q, left);
             int partial = 0;
             if (he == 0 && (flags & (KD_DATA_EOF | KD_DATA_GAP_NEXT)) &&

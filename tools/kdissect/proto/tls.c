@@ -795,6 +795,11 @@ static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
 static int tls_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
 {
     if (ci && ci->transport == KD_TRANSPORT_UDP) {   /* DTLS: a handshake record of epoch 0 */
+        /* STUN (RFC 8489 6: top bits 00, the magic cookie, a length of n - 20 in 4-byte units):
+         * WebRTC's ICE checks come first on the 5-tuple that then carries DTLS (RFC 7983) */
+        if (n >= 20 && p[0] < 4 && kf_ld_be32(p + 4) == 0x2112A442 && kf_ld_be16(p + 2) == n - 20 &&
+            !(n & 3))
+            return KD_PROBE_MORE;
         if (n < 26 || p[0] != 22 || p[1] != 0xfe || (p[2] != 0xff && p[2] != 0xfd && p[2] != 0xfc) ||
             p[3] || p[4])
             return KD_PROBE_NO;
