@@ -34,7 +34,7 @@ void kf_jw_obj_begin(kf_jw *w);
 void kf_jw_obj_end(kf_jw *w);
 void kf_jw_arr_begin(kf_jw *w);
 void kf_jw_arr_end(kf_jw *w);
-void kf_jw_key(kf_jw *w, const char *k);       /* key must be plain ASCII */
+void kf_jw_key(kf_jw *w, const char *k);       /* escaped as a string value is */
 void kf_jw_str(kf_jw *w, const char *s);       /* NULL writes null */
 void kf_jw_strn(kf_jw *w, const char *s, size_t n);
 void kf_jw_int(kf_jw *w, int64_t v);

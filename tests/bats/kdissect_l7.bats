@@ -107,7 +107,8 @@ oracle() { # proto
     k=$(kd "$BATS_TEST_TMPDIR/w.pcap" | jq -r 'select(.tlsx) | "\(.capture.first_frame) \(.tlsx_ja3) \(.capture.last_frame) \(.tlsx_ja3s)"')
     echo "n=$n tshark: $t" >&3
     # before: with more than 8 STUN datagrams first the probe gave up; no record
-    [ -n "$k" ] && [ "$t" = "$k" ]
+    [ -n "$k" ]
+    [ "$t" = "$k" ]
   done
   # bounded: past 256 datagrams probed (400 STUN here) the flow is given up
   python3 "$KF_ROOT/tests/kdissect/mkcap.py" stun-dtls 200 "$BATS_TEST_TMPDIR/w.pcap"
@@ -129,13 +130,27 @@ oracle() { # proto
       paste -s -d ' ' | tr -s '\t ' ' ')
   k=$(echo "$out" | jq -r 'select(.tlsx and .capture.first_frame < 10) | "\(.capture.first_frame) \(.tlsx_sni) \(.tlsx_ja3) \(.capture.last_frame) \(.tlsx_ja3s)"')
   echo "tshark: $t" >&3
-  [ -n "$t" ] && [ "$t" = "$k" ]   # before: nothing after the CONNECT was dissected
+  [ -n "$t" ]
+  [ "$t" = "$k" ]   # before: nothing after the CONNECT was dissected
   # tshark misses a ClientHello sent with the CONNECT (eager clients) and plain HTTP in a tunnel;
   # the capture's bytes say what they are (tests/kdissect/mkcap.py connect)
   [ "$(echo "$out" | jq -r 'select(.tlsx) | .tlsx_sni' | paste -s -d ' ')" = "api.kf.test eager.kf.test" ]
   [ "$(echo "$out" | jq -r 'select(.method == "GET") | "\(.url) \(.status_code) \(.capture.first_frame)"')" = "/inside 204 26" ]
   # refused (407): no tunnel, nothing more
   [ "$(echo "$out" | jq -s 'map(select(.capture.first_frame > 30)) | length')" -eq 1 ]
+}
+
+@test "http: header, cookie and query names with \" and \\ are escaped once (tshark's header lines as oracle)" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" http-escape "$BATS_TEST_TMPDIR/e.pcap"
+  f=$BATS_TEST_TMPDIR/e.pcap
+  # the field names as tshark reads the header lines, lower-cased
+  t=$(tshark -n -r "$f" -Y http -T fields -E occurrence=a -E aggregator='|' -e http.request.line -e http.response.line 2>/dev/null |
+      tr '\t|' '\n\n' | sed -n 's/^\([^:]*\):.*/\1/p' | tr 'A-Z' 'a-z' | sort)
+  k=$(kd "$f" | jq -r '(.request.headers, .response.headers) | keys[]' | sort)
+  [ "$t" = "$k" ]
+  # before: the names were escaped twice ("x-\\\"q\\\\" in the JSON text, x-\"q\\ once parsed)
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$f' | jq -c '[(.request.headers | keys), (.request.cookies | keys), (.query_string | keys), (.response.headers | keys)]'"
+  assert_output '[["cookie","host","x-\"q\\"],["a\"b","c\\d"],["b\\","k\"ey"],["content-length","weird\\name\""]]'
 }
 
 @test "redis: command, key, sizes, error; KFL's session filter selects by key" {

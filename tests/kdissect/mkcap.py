@@ -16,6 +16,8 @@
   mkcap.py connect OUT         HTTP CONNECT through a proxy on port 3128: a tunnel carrying TLS
                                (ClientHello after the 200), one whose ClientHello rides with the
                                CONNECT, one carrying plain HTTP, and a CONNECT refused (407)
+  mkcap.py http-escape OUT     HTTP/1 header, cookie and query names holding " and \ (JSON
+                               escapes them once)
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -245,6 +247,13 @@ def connect(out):
     pcap(out, ((t, eth(f)) for t, f in frames))
 
 
+def http_escape(out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    req = (b'GET /q?k%22ey=1&b%5C=2 HTTP/1.1\r\nHost: x\r\nX-"Q\\: v1\r\nCookie: a"b=1; c\\d=2\r\n\r\n')
+    resp = b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nWeird\\Name": z\r\n\r\n'
+    pcap(out, ((t, eth(f)) for t, f in tcp_talk(c, s_, 40000, 80, [(0, req), (1, resp)], 1700000000000000)))
+
+
 def redis_noreply(out):
     c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
     def cmd(*a):
@@ -291,6 +300,8 @@ if __name__ == '__main__':
         stun_dtls(int(sys.argv[2]), sys.argv[3])
     elif cmd == 'connect':
         connect(sys.argv[2])
+    elif cmd == 'http-escape':
+        http_escape(sys.argv[2])
     elif cmd == 'gql-body':
         gql_body(int(sys.argv[2]), sys.argv[3])
     else:

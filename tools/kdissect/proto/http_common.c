@@ -132,11 +132,7 @@ void kd_hmap_write(kf_jw *w, const kd_hmap *m)
 {
     kf_jw_obj_begin(w);
     for (int i = 0; i < m->n; i++) {
-        /* keys go through the escaper (kf_jw_key takes them as they are) */
-        char kb[512];
-        size_t kl = kf_json_escape(m->e[i].name, strlen(m->e[i].name), kb, sizeof kb);
-        if (kl >= sizeof kb) continue;
-        kf_jw_key(w, kb);
+        kf_jw_key(w, m->e[i].name);   /* escapes the name (escaping it here first doubled \ and ") */
         kf_jw_strn(w, m->e[i].value, m->e[i].vl);
     }
     kf_jw_obj_end(w);
