@@ -165,6 +165,7 @@ http {
   uwsgi_temp_path $W/ng; scgi_temp_path $W/ng; server_tokens off; default_type text/plain;
   server {
     listen 127.0.0.1:8080; listen 127.0.0.1:8081 http2;
+    gzip on; gzip_min_length 1; gzip_types text/plain; gzip_proxied any;   # when asked for
     location / { proxy_pass http://127.0.0.1:8090; }   # reads the whole request body first
   }
   server {
@@ -184,6 +185,8 @@ NG
     # shellcheck disable=SC2086
     ip netns exec "$NS" curl -s -o /dev/null ${v% *} -H 'Content-Type: application/graphql' \
       --data-binary 'query ListItems { items { id } }' "$url/graphql" || true
+    # shellcheck disable=SC2086
+    ip netns exec "$NS" curl -s -o /dev/null ${v% *} -H 'Accept-Encoding: gzip' "$url/zipped" || true
   done
   # a last exchange, not compared (HTTP/1.0), so that what is compared is not the capture's tail
   # (tcpdump on a loaded machine may be stopped before it has read the last packets)
@@ -213,12 +216,12 @@ for line in open(sys.argv[1]): json.loads(line, object_pairs_hook=hook)' "$W/r.n
   norm='select(.http) | {method, path, query_string: (.query_string // {}), status_code, gql_operation, gql_operation_type,
          req: (.request.headers | with_entries(select(.key | startswith(":") | not)) | del(.host, .connection)),
          req_cookies: .request.cookies, req_body: .request.body,
-         resp: (.response.headers | with_entries(select(.key | startswith(":") | not)) | del(.date, .connection)),
-         resp_cookies: .response.cookies, resp_body: .response.body}'
+         resp: (.response.headers | with_entries(select(.key | startswith(":") | not)) | del(.date, .connection, ."transfer-encoding")),
+         resp_cookies: .response.cookies, resp_body: .response.body, resp_from: .response.body_decoded_from}'
   h1=$(jq -c "select(.http_version == \"HTTP/1.1\") | $norm" "$W/r.ndjson" | sort)
   h2=$(jq -c "select(.http_version == \"2\") | $norm" "$W/r.ndjson" | sort)
   echo "$h1" >&3
-  [ "$(echo "$h1" | wc -l)" -eq 2 ]
+  [ "$(echo "$h1" | wc -l)" -eq 3 ]
   diff <(echo "$h1") <(echo "$h2")
   # and what they hold is what curl sent and nginx answered
   g=$(echo "$h1" | jq -c 'select(.path == "/items")')
@@ -227,4 +230,6 @@ for line in open(sys.argv[1]): json.loads(line, object_pairs_hook=hook)' "$W/r.n
   [ "$(echo "$g" | jq -c '.req_cookies')" = '{"Sess":"1","b":"2"}' ]
   [ "$(echo "$g" | jq -c '.resp_cookies')" = '{"Sess":"abc","theme":"dark"}' ]
   [ "$(echo "$h1" | jq -r 'select(.path == "/graphql") | "\(.gql_operation_type) \(.gql_operation)"')" = "query ListItems" ]
+  # a gzip body is decoded the same way by both (one body layer): nginx compressed "ok\n"
+  [ "$(echo "$h1" | jq -c 'select(.path == "/zipped") | [.resp["content-encoding"], .resp_from, .resp_body]')" = '["gzip","gzip","ok\n"]' ]
 }

@@ -8,8 +8,8 @@
  * Requests and responses are matched in order per connection (pipelining); 1xx interim
  * responses do not consume the request; 101 hands the connection to websocket/http2 (h2c);
  * after a 2xx answer to CONNECT the tunnel's bytes go back to protocol detection (TLS, HTTP …).
- * Bodies: de-chunked, decoded from gzip/deflate with zlib up to --body-limit, carried as text
- * when valid UTF-8, else base64 with "body_encoding":"base64".
+ * Bodies: de-chunked, then kept by the shared HTTP layer (http_common.c: decoded from gzip/deflate
+ * with zlib up to --body-limit, text when valid UTF-8, else base64), as HTTP/2's are.
  * Hand-written: no library parses HTTP/1 from a capture's byte stream with gaps for us (the
  * usual ones, llhttp/picohttpparser, are not packaged in Debian as C libraries we may use). */
 #include <ctype.h>
@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 #include <jansson.h>
 #include "../dissector.h"
 #include "http_common.h"
@@ -39,11 +38,10 @@ typedef struct h1_msg {
     char *reason;
     char *headers_json, *cookies_json;       /* rendered objects */
     char *query_json;
-    uint64_t head_size, body_size;
-    /* body */
-    uint8_t *body; size_t blen, bcap;
-    int truncated, gz, zfail, zdone;
-    z_stream *zs;
+    uint64_t head_size;
+    kd_http_body b;                /* the body (shared HTTP layer: size, decoding, limit) */
+    int cut;                       /* a partial head or a body gap: counted as truncated */
+    char *content_encoding;
     char *content_type, *upgrade, *host, *ws_key, *ws_proto, *ws_ext, *h2settings;
     int chunked, has_cl, conn_close, conn_upgrade, expect100;
     int interim[4], ninterim;
@@ -149,10 +147,10 @@ static void msg_free(kd_conn *c, h1_msg *m)
     if (!m) return;
     free(m->url); free(m->reason); free(m->headers_json); free(m->cookies_json); free(m->query_json);
     free(m->content_type); free(m->upgrade); free(m->host); free(m->ws_key); free(m->ws_proto);
-    free(m->ws_ext); free(m->h2settings);
-    if (m->body) kd_conn_mem(c, -(long)m->bcap);
-    free(m->body);
-    if (m->zs) { inflateEnd(m->zs); free(m->zs); kd_conn_mem(c, -(long)(48 * 1024)); }
+    free(m->ws_ext); free(m->h2settings); free(m->content_encoding);
+    long before = m->b.mem;
+    kd_http_body_free(&m->b);
+    kd_conn_mem(c, m->b.mem - before);
     kd_conn_mem(c, -(long)sizeof *m);
     free(m);
 }
@@ -262,8 +260,7 @@ fields:;
             while (*last == ' ') last++;
             if (strncasecmp(last, "chunked", 7) == 0) m->chunked = 1;
         } else if (!strcmp(n, "content-encoding")) {
-            if (has_token(v, "gzip") || has_token(v, "x-gzip")) m->gz = 1;
-            else if (has_token(v, "deflate")) m->gz = 2;
+            free(m->content_encoding); m->content_encoding = strdup(v);
         } else if (!strcmp(n, "connection")) {
             if (has_token(v, "close")) m->conn_close = 1;
             if (has_token(v, "upgrade")) m->conn_upgrade = 1;
@@ -296,80 +293,11 @@ fields:;
 
 /* ---------------------------------------------------------------- bodies */
 
-static void body_keep(kd_conn *c, h1_msg *m, const uint8_t *p, size_t n)
-{
-    size_t lim = kd_conn_get_info(c)->opts->body_limit;
-    if (m->blen >= lim) { if (n) m->truncated = 1; return; }
-    if (m->blen + n > lim) { n = lim - m->blen; m->truncated = 1; }
-    if (m->blen + n > m->bcap) {
-        size_t nc = m->bcap ? m->bcap : 256;
-        while (nc < m->blen + n) nc *= 2;
-        if (nc > lim) nc = lim;
-        uint8_t *nb = realloc(m->body, nc);
-        if (!nb) return;
-        kd_conn_mem(c, (long)(nc - m->bcap));
-        m->body = nb; m->bcap = nc;
-    }
-    memcpy(m->body + m->blen, p, n);
-    m->blen += n;
-}
-
 static void body_data(kd_conn *c, h1_msg *m, const uint8_t *p, size_t n)
 {
-    m->body_size += n;
-    if (!n) return;
-    size_t lim = kd_conn_get_info(c)->opts->body_limit;
-    if (!m->gz || m->zfail) { body_keep(c, m, p, n); return; }
-    if (m->zdone || m->blen >= lim) { m->truncated = m->truncated || m->blen >= lim; return; }
-    if (!m->zs) {
-        m->zs = calloc(1, sizeof *m->zs);
-        if (!m->zs || inflateInit2(m->zs, m->gz == 1 ? 15 + 32 : 15) != Z_OK) { free(m->zs); m->zs = NULL; m->zfail = 1; body_keep(c, m, p, n); return; }
-        kd_conn_mem(c, 48 * 1024);
-    }
-    uint8_t out[4096];
-    m->zs->next_in = (Bytef *)(uintptr_t)p;
-    m->zs->avail_in = (uInt)n;
-    while (m->zs->avail_in && m->blen < lim) {
-        m->zs->next_out = out; m->zs->avail_out = sizeof out;
-        int r = inflate(m->zs, Z_NO_FLUSH);
-        size_t got = sizeof out - m->zs->avail_out;
-        if (got) body_keep(c, m, out, got);
-        if (r == Z_STREAM_END) { m->zdone = 1; break; }
-        if (r == Z_DATA_ERROR && m->gz == 2 && m->zs->total_in == (uLong)(n - m->zs->avail_in) && !m->blen) {
-            /* "deflate" sent as raw deflate: retry without the zlib header */
-            inflateEnd(m->zs);
-            if (inflateInit2(m->zs, -15) != Z_OK) { m->zfail = 1; break; }
-            m->gz = 3;
-            m->zs->next_in = (Bytef *)(uintptr_t)p; m->zs->avail_in = (uInt)n;
-            continue;
-        }
-        if (r != Z_OK && r != Z_BUF_ERROR) { m->zfail = 1; break; }
-        if (r == Z_BUF_ERROR && !got) break;
-    }
-    if (m->blen >= lim && (m->zs->avail_in || !m->zdone)) m->truncated = 1;
-}
-
-static int valid_utf8_text(const uint8_t *p, size_t n, int cut)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = p[i];
-        if (b < 0x80) { if (b == 0 || (b < 0x20 && b != '\n' && b != '\r' && b != '\t' && b != '\f')) return 0; i++; continue; }
-        size_t k = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
-        if (!k || b == 0xC0 || b == 0xC1 || b > 0xF4) return 0;
-        if (i + k > n) return cut;   /* cut by the body limit in the middle of a character */
-        for (size_t j = 1; j < k; j++) if ((p[i + j] & 0xC0) != 0x80) return 0;
-        i += k;
-    }
-    return 1;
-}
-
-static void write_body(kf_jw *w, const h1_msg *m)
-{
-    if (!m->blen) return;
-    if (valid_utf8_text(m->body, m->blen, m->truncated)) kf_jw_kstrn(w, "body", (const char *)m->body, m->blen);
-    else { kf_jw_key(w, "body"); kf_jw_base64(w, m->body, m->blen); kf_jw_kstr(w, "body_encoding", "base64"); }
-    if (m->truncated) kf_jw_kbool(w, "body_truncated", 1);
+    long before = m->b.mem;
+    kd_http_body_add(&m->b, m->content_encoding, p, n, kd_conn_get_info(c)->opts->body_limit);
+    if (m->b.mem != before) kd_conn_mem(c, m->b.mem - before);
 }
 
 /* ---------------------------------------------------------------- records */
@@ -383,8 +311,8 @@ static void write_side(kf_jw *w, const char *key, const h1_msg *m)
         if (m->cookies_json) { kf_jw_key(w, "cookies"); kf_jw_raw(w, m->cookies_json, strlen(m->cookies_json)); }
         kf_jw_kuint(w, "headers_size", m->head_size);
         if (m->incomplete) kf_jw_kbool(w, "incomplete", 1);
-        kf_jw_kuint(w, "body_size", m->body_size);
-        write_body(w, m);
+        kf_jw_kuint(w, "body_size", m->b.size);
+        kd_http_body_write(w, &m->b);
     }
     kf_jw_obj_end(w);
 }
@@ -397,7 +325,8 @@ static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs
     if (rq) { call.has_req = 1; call.req_first = rq->first; call.req_last = rq->last; }
     if (rs) { call.has_resp = 1; call.resp_first = rs->first; call.resp_last = rs->last; }
     char op[128], type[32];
-    int gql = rq && kd_http_graphql(rq->url, rq->content_type, rq->body, rq->blen, 0, op, sizeof op, type, sizeof type);
+    int gql = rq && kd_http_graphql(rq->url, rq->content_type, rq->b.buf, rq->b.len, rq->b.truncated,
+                                     op, sizeof op, type, sizeof type);
     kf_jw *w = kd_emit_begin(c, &call);
     if (gql) {
         kf_jw_kbool(w, "gql", 1);
@@ -433,9 +362,9 @@ static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs
     write_side(w, "request", rq);
     write_side(w, "response", rs);
     kf_jw_kuint(w, "request_headers_size", rq ? rq->head_size : 0);
-    kf_jw_kuint(w, "request_body_size", rq ? rq->body_size : 0);
+    kf_jw_kuint(w, "request_body_size", rq ? rq->b.size : 0);
     kf_jw_kuint(w, "response_headers_size", rs ? rs->head_size : 0);
-    kf_jw_kuint(w, "response_body_size", rs ? rs->body_size : 0);
+    kf_jw_kuint(w, "response_body_size", rs ? rs->b.size : 0);
     kd_emit_end(c);
     if (rq) rq->emitted = 1;
     (void)s;
@@ -562,7 +491,7 @@ static void finish_msg(kd_conn *c, h1_state *s, int dir, int is_req)
     sd->state = ST_START;
     if (!m) return;
     m->done = 1;
-    if (m->truncated) kd_stat_add(c, KD_STAT_TRUNCATED_BODIES, 1);
+    if (m->b.truncated || m->cut) kd_stat_add(c, KD_STAT_TRUNCATED_BODIES, 1);
     if (!is_req) response_done(c, s, dir, m);
     msg_unref(c, m);
 }
@@ -631,7 +560,7 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
             i += (size_t)he;
             sd->m = m;
             if (partial) {
-                m->truncated = 1; m->incomplete = 1;
+                m->cut = 1; m->incomplete = 1;
                 if (is_req) { enqueue(c, s, m); finish_msg(c, s, dir, 1); }
                 else sd->state = ST_CLOSE;
                 update_pending(c, s);
@@ -737,24 +666,29 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
     return i;
 }
 
+static void body_gap(kd_conn *c, h1_msg *m, uint64_t len)
+{
+    long before = m->b.mem;
+    kd_http_body_gap(&m->b, len);
+    if (m->b.mem != before) kd_conn_mem(c, m->b.mem - before);
+    m->incomplete = 1;
+}
+
 static void h1_gap(kd_conn *c, void *stv, int dir, uint64_t off, uint64_t len)
 {
     h1_state *s = stv;
     h1_side *sd = &s->side[dir];
     if ((sd->state == ST_CL || sd->state == ST_CHUNK_DATA) && len < sd->remaining) {
         sd->remaining -= len;   /* a hole inside a body: keep going, the body is incomplete */
-        sd->m->body_size += len;
-        sd->m->incomplete = 1;
-        sd->m->truncated = 1;
-        if (sd->m->gz) sd->m->zfail = 1;
+        body_gap(c, sd->m, len);
         return;
     }
     if (sd->state == ST_CL && len == sd->remaining) {
-        sd->m->body_size += len; sd->m->truncated = 1; sd->m->incomplete = 1;
+        body_gap(c, sd->m, len);
         finish_msg(c, s, dir, sd->m->is_req);
         return;
     }
-    if (sd->state == ST_CLOSE) { sd->m->body_size += len; sd->m->truncated = 1; sd->m->incomplete = 1; return; }
+    if (sd->state == ST_CLOSE) { body_gap(c, sd->m, len); return; }
     if (sd->m) { sd->m->incomplete = 1; finish_msg(c, s, dir, sd->m->is_req); }
     sd->state = ST_RESYNC;
     update_pending(c, s);

@@ -99,12 +99,6 @@ typedef struct h2_fields {
     uint64_t wire;              /* header block bytes on the wire */
 } h2_fields;
 
-typedef struct h2_body {
-    uint8_t *buf; size_t len, cap;
-    uint64_t total;
-    int truncated;
-} h2_body;
-
 typedef struct h2_stream {
     uint32_t id;
     int req_end, resp_end, reset, pushed, upgraded;
@@ -114,7 +108,7 @@ typedef struct h2_stream {
     int has_req, has_resp;
     kd_pref req_first, req_last, resp_first, resp_last;
     h2_fields req, resp, trailers, req_trailers;
-    h2_body req_body, resp_body;
+    kd_http_body req_body, resp_body;   /* the shared HTTP layer's (http_common.c) */
     kd_grpc_dir g[2];           /* [0] request, [1] response messages */
     uint32_t rst_code;
     int grpc;
@@ -190,31 +184,18 @@ static void h2_fields_free(h2_state *s, h2_fields *f)
     memset(f, 0, sizeof *f);
 }
 
-static void h2_body_add(h2_state *s, h2_body *b, const uint8_t *p, size_t n, size_t limit)
+static void h2_body_add(h2_state *s, kd_http_body *b, const char *enc, const uint8_t *p, size_t n, size_t limit)
 {
-    b->total += n;
-    if (b->len >= limit) { if (n) b->truncated = 1; return; }
-    size_t take = n < limit - b->len ? n : limit - b->len;
-    if (take < n) b->truncated = 1;
-    if (b->len + take > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + take) cap *= 2;
-        if (cap > limit) cap = limit;
-        uint8_t *nb = realloc(b->buf, cap);
-        if (!nb) return;
-        h2_mem(s, (long)(cap - b->cap));
-        b->buf = nb; b->cap = cap;
-    }
-    if (!take) return;
-    memcpy(b->buf + b->len, p, take);
-    b->len += take;
+    long before = b->mem;
+    kd_http_body_add(b, enc, p, n, limit);
+    if (b->mem != before) h2_mem(s, b->mem - before);
 }
 
-static void h2_body_free(h2_state *s, h2_body *b)
+static void h2_body_free(h2_state *s, kd_http_body *b)
 {
-    if (b->cap) h2_mem(s, -(long)b->cap);
-    free(b->buf);
-    memset(b, 0, sizeof *b);
+    long before = b->mem;
+    kd_http_body_free(b);
+    if (b->mem != before) h2_mem(s, b->mem - before);
 }
 
 static h2_stream *h2_find(h2_state *s, uint32_t id, int create)
@@ -244,28 +225,6 @@ static void h2_stream_free(h2_state *s, h2_stream *t)
     h2_mem(s, -t->gmem);
     h2_mem(s, -(long)sizeof *t);
     free(t);
-}
-
-/* Valid UTF-8 text without NUL / most control bytes. */
-static int h2_is_text(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = p[i];
-        if (b < 0x80) {
-            if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') return 0;
-            i++;
-            continue;
-        }
-        size_t k = (b & 0xe0) == 0xc0 ? 1 : (b & 0xf0) == 0xe0 ? 2 : (b & 0xf8) == 0xf0 ? 3 : 0;
-        if (!k) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if (i + j >= n) return 1;   /* cut by the body limit: fine */
-            if ((p[i + j] & 0xc0) != 0x80) return 0;
-        }
-        i += k + 1;
-    }
-    return 1;
 }
 
 /* The message's header fields as the shared HTTP layer's map (http_common.h), pseudo-headers
@@ -323,52 +282,6 @@ static void h2_grpc_dump_compressed(kf_jw *w, const uint8_t *p, size_t n, const 
     free(out);
 }
 
-/* Body as text, or base64 with a marker; content-encoding gzip / deflate is decoded first
- * (zlib), up to the body limit. */
-static void h2_write_body(kf_jw *w, const h2_body *b, const char *encoding, size_t limit)
-{
-    if (!b->len) return;
-    const uint8_t *p = b->buf;
-    size_t n = b->len;
-    uint8_t *dec = NULL;
-    int truncated = b->truncated;
-    if (encoding && (!strcasecmp(encoding, "gzip") || !strcasecmp(encoding, "deflate") || !strcasecmp(encoding, "x-gzip"))) {   /* tokens are case-insensitive */
-        z_stream z;
-        memset(&z, 0, sizeof z);
-        /* 15 + 32: zlib or gzip header detected automatically; raw deflate tried after */
-        size_t cap = limit ? limit : 4096;
-        dec = malloc(cap);
-        if (dec && inflateInit2(&z, 15 + 32) == Z_OK) {
-            z.next_in = (Bytef *)b->buf; z.avail_in = (uInt)b->len;
-            z.next_out = dec; z.avail_out = (uInt)cap;
-            int rc = inflate(&z, Z_SYNC_FLUSH);
-            if (rc == Z_DATA_ERROR && !strcasecmp(encoding, "deflate")) {
-                inflateEnd(&z);
-                memset(&z, 0, sizeof z);
-                if (inflateInit2(&z, -15) == Z_OK) {
-                    z.next_in = (Bytef *)b->buf; z.avail_in = (uInt)b->len;
-                    z.next_out = dec; z.avail_out = (uInt)cap;
-                    rc = inflate(&z, Z_SYNC_FLUSH);
-                }
-            }
-            if (rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR) {
-                p = dec; n = cap - z.avail_out;
-                if (!z.avail_out) truncated = 1;
-                kf_jw_kstr(w, "body_decoded_from", encoding);
-            }
-            inflateEnd(&z);
-        }
-    }
-    if (h2_is_text(p, n)) kf_jw_kstrn(w, "body", (const char *)p, n);
-    else {
-        kf_jw_key(w, "body");
-        kf_jw_base64(w, p, n);
-        kf_jw_kstr(w, "body_encoding", "base64");
-    }
-    if (truncated) kf_jw_kbool(w, "body_truncated", 1);
-    free(dec);
-}
-
 static void h2_write_query(kf_jw *w, const char *q)
 {
     kd_hmap m = { 0 };
@@ -380,8 +293,6 @@ static void h2_write_query(kf_jw *w, const char *q)
 
 static void h2_emit(h2_state *s, h2_stream *t)
 {
-    const kd_conn_info *lci = kd_conn_get_info(s->conn);
-    size_t limit = lci && lci->opts && lci->opts->body_limit ? lci->opts->body_limit : 4096;
     kd_call call = {0};
     call.req_dir = s->client >= 0 ? s->client : 0;
     call.has_req = t->has_req;
@@ -421,24 +332,24 @@ static void h2_emit(h2_state *s, h2_stream *t)
         }
     }
     kf_jw_kuint(w, "request_headers_size", t->req.wire);
-    kf_jw_kuint(w, "request_body_size", t->req_body.total);
+    kf_jw_kuint(w, "request_body_size", t->req_body.size);
     kf_jw_kuint(w, "response_headers_size", t->resp.wire);
-    kf_jw_kuint(w, "response_body_size", t->resp_body.total);
+    kf_jw_kuint(w, "response_body_size", t->resp_body.size);
     /* request and response are always present (docs/record.schema.json): empty when not seen */
     {
         kf_jw_key(w, "request");
         kf_jw_obj_begin(w);
         h2_write_headers(w, &t->req, 0);
-        kf_jw_kuint(w, "body_size", t->req_body.total);
-        if (!t->grpc) h2_write_body(w, &t->req_body, h2_get(&t->req, "content-encoding"), limit);
+        kf_jw_kuint(w, "body_size", t->req_body.size);
+        if (!t->grpc) kd_http_body_write(w, &t->req_body);
         kf_jw_obj_end(w);
     }
     {
         kf_jw_key(w, "response");
         kf_jw_obj_begin(w);
         h2_write_headers(w, &t->resp, 1);
-        kf_jw_kuint(w, "body_size", t->resp_body.total);
-        if (!t->grpc) h2_write_body(w, &t->resp_body, h2_get(&t->resp, "content-encoding"), limit);
+        kf_jw_kuint(w, "body_size", t->resp_body.size);
+        if (!t->grpc) kd_http_body_write(w, &t->resp_body);
         if (t->trailers.n) {
             kd_hmap tr = { 0 };   /* repeated names joined: one key each */
             h2_maps(&t->trailers, &tr, NULL, 1);
@@ -655,14 +566,14 @@ static void h2_frame(h2_state *s, int dir, const uint8_t *f, size_t flen, const 
         if (from_client) {
             if (!t->has_req) { t->has_req = 1; t->req_first = *first; }
             t->req_last = *last;
-            h2_body_add(s, &t->req_body, d, dl, limit);
+            h2_body_add(s, &t->req_body, h2_get(&t->req, "content-encoding"), d, dl, limit);
             long a = kd_grpc_feed(&t->g[0], d, dl, limit);
             t->gmem += a; h2_mem(s, a);
             if (flags & H2F_END_STREAM) t->req_end = 1;
         } else {
             if (!t->has_resp) { t->has_resp = 1; t->resp_first = *first; }
             t->resp_last = *last;
-            h2_body_add(s, &t->resp_body, d, dl, limit);
+            h2_body_add(s, &t->resp_body, h2_get(&t->resp, "content-encoding"), d, dl, limit);
             long a = kd_grpc_feed(&t->g[1], d, dl, limit);
             t->gmem += a; h2_mem(s, a);
             if (flags & H2F_END_STREAM) t->resp_end = 1;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
+#include <zlib.h>
 #include "http_common.h"
 #include "gql.h"
 
@@ -182,4 +183,147 @@ int kd_http_graphql(const char *target, const char *ctype, const uint8_t *body, 
     int is = kd_gql_classify(query, qn, type, tn, op, opn);
     if (j) json_decref(j);
     return is;
+}
+
+/* ---- bodies ---------------------------------------------------------------------------- */
+
+#define KD_HTTP_ZMEM (48 * 1024)    /* what an inflate stream holds, as counted for --max-memory */
+
+/* The one content coding we decode: a single gzip, x-gzip or deflate ("identity" aside). A
+ * list of several codings (gzip, br) is left alone: they would have to be undone in order. */
+static int body_coding(const char *v, char *name, size_t cap)
+{
+    int enc = 0, codings = 0;
+    name[0] = 0;
+    for (const char *p = v; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t')) t--;
+        size_t l = (size_t)(t - p);
+        if (l && !(l == 8 && !strncasecmp(p, "identity", 8))) {
+            codings++;
+            enc = (l == 4 && !strncasecmp(p, "gzip", 4)) || (l == 6 && !strncasecmp(p, "x-gzip", 6)) ? 1
+                  : l == 7 && !strncasecmp(p, "deflate", 7) ? 2 : 0;
+            if (enc) {
+                size_t k = l < cap - 1 ? l : cap - 1;
+                memcpy(name, p, k);
+                name[k] = 0;
+            }
+        }
+        p = e;
+    }
+    if (codings != 1) { name[0] = 0; return 0; }
+    return enc;
+}
+
+static void body_keep(kd_http_body *b, const uint8_t *p, size_t n, size_t limit)
+{
+    if (b->len >= limit) { if (n) b->truncated = 1; return; }
+    if (n > limit - b->len) { n = limit - b->len; b->truncated = 1; }
+    if (b->len + n > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        while (nc < b->len + n) nc *= 2;
+        if (nc > limit) nc = limit;
+        uint8_t *nb = realloc(b->buf, nc);
+        if (!nb) return;
+        b->mem += (long)(nc - b->cap);
+        b->buf = nb; b->cap = nc;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+
+static void body_zend(kd_http_body *b)
+{
+    if (!b->zs) return;
+    inflateEnd(b->zs);
+    free(b->zs);
+    b->zs = NULL;
+    b->mem -= KD_HTTP_ZMEM;
+}
+
+void kd_http_body_add(kd_http_body *b, const char *content_encoding, const uint8_t *p, size_t n, size_t limit)
+{
+    if (!b->started) { b->started = 1; b->enc = body_coding(content_encoding, b->enc_name, sizeof b->enc_name); }
+    b->size += n;
+    if (!n) return;
+    if (!b->enc || b->zfail) { body_keep(b, p, n, limit); return; }
+    if (b->zdone || b->len >= limit) { if (b->len >= limit) b->truncated = 1; return; }
+    if (!b->zs) {
+        b->zs = calloc(1, sizeof *b->zs);
+        /* 15 + 32: a zlib or gzip header, detected */
+        if (!b->zs || inflateInit2(b->zs, 15 + 32) != Z_OK) { free(b->zs); b->zs = NULL; b->zfail = 1; body_keep(b, p, n, limit); return; }
+        b->mem += KD_HTTP_ZMEM;
+    }
+    uint8_t out[4096];
+    b->zs->next_in = (Bytef *)(uintptr_t)p;
+    b->zs->avail_in = (uInt)n;
+    while (b->zs->avail_in && b->len < limit) {
+        b->zs->next_out = out; b->zs->avail_out = sizeof out;
+        int r = inflate(b->zs, Z_NO_FLUSH);
+        size_t got = sizeof out - b->zs->avail_out;
+        if (got) body_keep(b, out, got, limit);
+        if (r == Z_STREAM_END) { b->zdone = 1; break; }
+        if (r == Z_DATA_ERROR && b->enc == 2 && !b->len && b->zs->total_in == (uLong)(n - b->zs->avail_in) &&
+            b->size == n) {
+            /* "deflate" sent as raw deflate (no zlib header): again from the start */
+            inflateEnd(b->zs);
+            memset(b->zs, 0, sizeof *b->zs);
+            if (inflateInit2(b->zs, -15) != Z_OK) { free(b->zs); b->zs = NULL; b->mem -= KD_HTTP_ZMEM; b->zfail = 1; break; }
+            b->enc = 3;
+            b->zs->next_in = (Bytef *)(uintptr_t)p; b->zs->avail_in = (uInt)n;
+            continue;
+        }
+        if (r != Z_OK && r != Z_BUF_ERROR) {
+            b->zfail = 1;
+            if (!b->len) body_keep(b, p, n, limit);   /* not compressed after all: the bytes as they are */
+            break;
+        }
+        if (r == Z_BUF_ERROR && !got) break;
+    }
+    if (b->zs && b->len >= limit && (b->zs->avail_in || !b->zdone)) b->truncated = 1;
+    if (b->zfail || b->zdone || b->len >= limit) body_zend(b);   /* nothing more will be decoded */
+}
+
+void kd_http_body_gap(kd_http_body *b, uint64_t len)
+{
+    b->size += len;
+    b->truncated = 1;
+    if (b->enc && !b->zdone) { b->zfail = 1; body_zend(b); }
+}
+
+/* UTF-8 text without NUL or control bytes but \t \n \r \f; cut: a character cut at the end (by
+ * the body limit) is fine. */
+static int body_is_text(const uint8_t *p, size_t n, int cut)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c < 0x80) { if (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f') return 0; i++; continue; }
+        size_t k = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (!k || c == 0xC0 || c == 0xC1 || c > 0xF4) return 0;
+        if (i + k > n) return cut;
+        for (size_t j = 1; j < k; j++) if ((p[i + j] & 0xC0) != 0x80) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+void kd_http_body_write(kf_jw *w, const kd_http_body *b)
+{
+    if (!b->len) return;
+    if (b->enc && !b->zfail) kf_jw_kstr(w, "body_decoded_from", b->enc_name);
+    if (body_is_text(b->buf, b->len, b->truncated)) kf_jw_kstrn(w, "body", (const char *)b->buf, b->len);
+    else { kf_jw_key(w, "body"); kf_jw_base64(w, b->buf, b->len); kf_jw_kstr(w, "body_encoding", "base64"); }
+    if (b->truncated) kf_jw_kbool(w, "body_truncated", 1);
+}
+
+void kd_http_body_free(kd_http_body *b)
+{
+    body_zend(b);
+    free(b->buf);
+    b->mem -= (long)b->cap;
+    b->buf = NULL; b->len = b->cap = 0;
 }

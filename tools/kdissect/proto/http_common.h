@@ -38,6 +38,28 @@ void kd_hmap_free(kd_hmap *m);
 /* Percent-decodes s[0..n) into out (cap bytes, NUL-terminated); plus: '+' is a space. */
 size_t kd_http_pct(const char *s, size_t n, char *out, size_t cap, int plus);
 
+/* A message body as both versions keep it (RFC 9110 8.4): the bytes after de-chunking (HTTP/1)
+ * or of the DATA frames (HTTP/2) counted in `size`, decoded from one gzip, x-gzip or deflate
+ * content coding (zlib; "deflate" sent as raw deflate is accepted) as they arrive, and kept up
+ * to the body limit. `mem` is the heap it holds (report changes with kd_conn_mem). */
+typedef struct kd_http_body {
+    uint8_t *buf; size_t len, cap;
+    uint64_t size;              /* body bytes before content decoding */
+    int truncated;              /* decoded bytes past the limit were dropped */
+    int enc;                    /* 0 none, 1 gzip, 2 deflate (zlib), 3 deflate (raw) */
+    int zfail, zdone, started;
+    char enc_name[16];          /* the coding as the header named it (body_decoded_from) */
+    struct z_stream_s *zs;
+    long mem;
+} kd_http_body;
+/* Adds body bytes; content_encoding: the message's Content-Encoding (or NULL), read once. */
+void kd_http_body_add(kd_http_body *b, const char *content_encoding, const uint8_t *p, size_t n, size_t limit);
+/* The body was cut by a gap: what follows cannot be decoded, the text is incomplete. */
+void kd_http_body_gap(kd_http_body *b, uint64_t len);
+/* Writes body (text, or base64 with body_encoding), body_truncated, body_decoded_from. */
+void kd_http_body_write(kf_jw *w, const kd_http_body *b);
+void kd_http_body_free(kd_http_body *b);
+
 /* GraphQL over HTTP: target (url/:path), content type, request body (not NUL-terminated; cut:
  * the body was truncated). Returns 1 when the request is a GraphQL operation, with its type
  * ("query", "mutation", "subscription") and name ("" when anonymous). */
