@@ -153,6 +153,27 @@ oracle() { # proto
   assert_output '[["cookie","host","x-\"q\\"],["a\"b","c\\d"],["b\\","k\"ey"],["content-length","weird\\name\""]]'
 }
 
+@test "http: start lines and fields at the edges of the syntax read as before the cursor rewrite; statuses as tshark" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" http-lines "$BATS_TEST_TMPDIR/l.pcap"
+  f=$BATS_TEST_TMPDIR/l.pcap
+  # tshark: the statuses, and the methods (it does not know FOO)
+  [ "$(tshark -n -r "$f" -Y http.response -T fields -e http.response.code 2>/dev/null | paste -s -d ' ')" = \
+    "$(kd "$f" | jq -r .status_code | paste -s -d ' ')" ]
+  [ "$(tshark -n -r "$f" -Y http.request -T fields -e http.request.method 2>/dev/null | paste -s -d ' ')" = \
+    "$(kd "$f" | jq -r 'select(.method != "FOO") | .method' | paste -s -d ' ')" ]
+  # targets, versions, reasons, folded fields: what http1.c read before parse_head went through kf_cursor
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$f' | jq -c '[.method, .url, .http_version, .status_text, .request.headers]'"
+  assert_output '["OPTIONS","","HTTP/1.1","",{}]
+["GET","/a b","HTTP/1.1"," spaced reason ",{}]
+["GET","/x","HTTP/1.0","",{}]
+["GET","/nover",""," spaced reason ",{}]
+["FOO","/x","HTTP/1.1","",{"a":"b c d X : y "}]
+["OPTIONS","",""," spaced reason ",{}]
+["GET","HTTP/1.1","HTTP/1.1","",{}]
+["GET","/x","HTTP/1.1extra"," spaced reason ",{}]
+["PUT","/y HTTP/","","",{}]'
+}
+
 @test "redis: command, key, sizes, error; KFL's session filter selects by key" {
   r=$(kd "$KF_CORPUS/redis/zeek__set.pcap" | jq -c 'select(.redis)' | head -1)
   [ "$(echo "$r" | jq -r .redis_type)" = "SET" ]

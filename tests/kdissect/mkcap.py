@@ -18,6 +18,9 @@
                                CONNECT, one carrying plain HTTP, and a CONNECT refused (407)
   mkcap.py http-escape OUT     HTTP/1 header, cookie and query names holding " and \ (JSON
                                escapes them once)
+  mkcap.py http-lines OUT      HTTP/1 start lines and fields at the edges of the syntax (no target,
+                               no version, spaces repeated, obs-fold, names without value), one
+                               connection each, answered 404 or 200 with a spaced reason
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -254,6 +257,18 @@ def http_escape(out):
     pcap(out, ((t, eth(f)) for t, f in tcp_talk(c, s_, 40000, 80, [(0, req), (1, resp)], 1700000000000000)))
 
 
+def http_lines(out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    reqs = [b'OPTIONS HTTP/1.1\r\n\r\n', b'GET /a b HTTP/1.1\r\n\r\n', b'GET   /x   HTTP/1.0\r\n\r\n',
+            b'GET /nover\r\n\r\n', b'FOO /x HTTP/1.1\r\nA:b\r\n c\r\n\t d\r\n:nohdr\r\nnocolon\r\n  X : y \r\n\r\n',
+            b'OPTIONS\r\n\r\n', b'GET HTTP/1.1 HTTP/1.1\r\n\r\n', b'GET /x HTTP/1.1extra\r\n\r\n', b'PUT /y HTTP/\r\n\r\n']
+    frames = []
+    for i, r in enumerate(reqs):
+        resp = b'HTTP/1.1 200  spaced reason \r\nContent-Length: 0\r\n\r\n' if i % 2 else b'HTTP/1.0 404\r\n\r\n'
+        frames += tcp_talk(c, s_, 41000 + i, 80, [(0, r), (1, resp)], 1700000000000000 + i * 1000000)
+    pcap(out, ((t, eth(f)) for t, f in frames))
+
+
 def redis_noreply(out):
     c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
     def cmd(*a):
@@ -302,6 +317,8 @@ if __name__ == '__main__':
         connect(sys.argv[2])
     elif cmd == 'http-escape':
         http_escape(sys.argv[2])
+    elif cmd == 'http-lines':
+        http_lines(sys.argv[2])
     elif cmd == 'gql-body':
         gql_body(int(sys.argv[2]), sys.argv[3])
     else:

@@ -21,6 +21,7 @@
 #include "../dissector.h"
 #include "http_common.h"
 #include "kf_json.h"
+#include "kf_cursor.h"
 
 #define H1_MAX_HEAD (64 * 1024)
 #define H1_MAX_QUEUE 256
@@ -174,78 +175,122 @@ static int has_token(const char *v, const char *tok)
     return 0;
 }
 
-/* Parses the head (start line + fields) in p[0..hl). Returns 0 ok, -1 malformed. */
+/* The next line of a head: its bytes without CR LF; the cursor moves past the LF (to the end
+ * when there is none: *had_lf says which). NULL when nothing is left. */
+static const uint8_t *h1_line(kf_cur *c, size_t *len, int *had_lf)
+{
+    size_t left = kf_cur_left(c);
+    if (!left) return NULL;
+    const uint8_t *nl = memchr(c->p, '\n', left);
+    size_t l = nl ? (size_t)(nl - c->p) : left;
+    const uint8_t *s = kf_cur_take(c, l);
+    if (nl) kf_cur_skip(c, 1);
+    if (had_lf) *had_lf = nl != NULL;
+    if (l && s[l - 1] == '\r') l--;
+    *len = l;
+    return s;
+}
+
+/* The request line "method SP target SP HTTP/x.y" (lenient: spaces repeated, version or
+ * target missing), read through a cursor over the line. Returns 0 ok, -1 malformed. */
+static int parse_request_line(h1_msg *m, const uint8_t *line, size_t ll)
+{
+    kf_cur c = kf_cur_make(line, ll);
+    size_t ml = method_len(line, ll);
+    if (!ml) {   /* a known method alone on its line */
+        while (ml < ll && is_tchar(line[ml])) ml++;
+        if (ml != ll || !known_method(line, ml)) return -1;
+        memcpy(m->method, line, ml < sizeof m->method ? ml : sizeof m->method - 1);
+        m->url = strdup("");
+        return 0;
+    }
+    const uint8_t *meth = kf_cur_take(&c, ml);
+    memcpy(m->method, meth, ml < sizeof m->method ? ml : sizeof m->method - 1);
+    while (kf_cur_left(&c) && *c.p == ' ') kf_cur_skip(&c, 1);
+    /* the rest: the target, then the version after the last space */
+    size_t rl = kf_cur_left(&c);
+    const uint8_t *rest = kf_cur_take(&c, rl);
+    const uint8_t *last_sp = rl ? memrchr(rest, ' ', rl) : NULL;
+    kf_cur r = kf_cur_make(rest ? rest : line, rl);
+    kf_cur target = r;                      /* no version: the whole rest */
+    if (last_sp) {
+        size_t tl = (size_t)(last_sp - rest);
+        kf_cur t = kf_cur_sub(&r, tl);
+        kf_cur_skip(&r, 1);
+        size_t vl = kf_cur_left(&r);
+        if (vl >= 6 && memcmp(r.p, "HTTP/", 5) == 0) {
+            kf_cur_skip(&r, 5);
+            memcpy(m->version, r.p, vl - 5 < sizeof m->version ? vl - 5 : sizeof m->version - 1);
+            target = t;
+        }
+    } else if (rl >= 5 && memcmp(r.p, "HTTP/", 5) == 0) {   /* "OPTIONS HTTP/1.1": no target */
+        kf_cur_skip(&r, 5);
+        memcpy(m->version, r.p, rl - 5 < sizeof m->version ? rl - 5 : sizeof m->version - 1);
+        target = kf_cur_make(line, 0);
+    }
+    size_t ul = kf_cur_left(&target);
+    while (ul && target.p[ul - 1] == ' ') ul--;
+    const uint8_t *u = kf_cur_take(&target, ul);
+    m->url = dupn(u ? u : line, ul);
+    return 0;
+}
+
+/* The status line "HTTP/x.y SP code [SP reason]". Returns 0 ok, -1 malformed. */
+static int parse_status_line(h1_msg *m, const uint8_t *line, size_t ll)
+{
+    if (ll < 12 || memcmp(line, "HTTP/", 5) != 0) return -1;
+    kf_cur c = kf_cur_make(line, ll);
+    kf_cur_skip(&c, 5);
+    const uint8_t *sp = memchr(c.p, ' ', kf_cur_left(&c));
+    if (!sp) return -1;
+    size_t vl = (size_t)(sp - c.p);
+    const uint8_t *ver = kf_cur_take(&c, vl);
+    memcpy(m->version, ver, vl < sizeof m->version ? vl : sizeof m->version - 1);
+    kf_cur_skip(&c, 1);
+    const uint8_t *st = kf_cur_take(&c, 3);
+    if (!st || !isdigit(st[0]) || !isdigit(st[1]) || !isdigit(st[2])) return -1;
+    m->status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
+    if (kf_cur_left(&c) && *c.p == ' ') kf_cur_skip(&c, 1);
+    size_t rl = kf_cur_left(&c);
+    m->reason = dupn(kf_cur_take(&c, rl), rl);
+    return 0;
+}
+
+/* Parses the head (start line + fields) in p[0..hl), read line by line through a cursor.
+ * Returns 0 ok, -1 malformed. */
 static int parse_head(kd_conn *c, h1_msg *m, const uint8_t *p, size_t hl)
 {
-    const uint8_t *nl = memchr(p, '\n', hl);
-    if (!nl) return -1;
-    size_t ll = (size_t)(nl - p);
-    if (ll && p[ll - 1] == '\r') ll--;
-    if (m->is_req) {
-        size_t ml = method_len(p, ll);
-        if (!ml) {
-            while (ml < ll && is_tchar(p[ml])) ml++;
-            if (ml != ll || !known_method(p, ml)) return -1;
-            memcpy(m->method, p, ml < sizeof m->method ? ml : sizeof m->method - 1);
-            m->url = strdup("");
-            goto fields;
-        }
-        memcpy(m->method, p, ml < sizeof m->method ? ml : sizeof m->method - 1);
-        const uint8_t *u = p + ml + 1, *ue = p + ll;
-        while (u < ue && *u == ' ') u++;
-        const uint8_t *sp = ue;
-        while (sp > u && sp[-1] != ' ') sp--;
-        size_t vl = (size_t)(ue - sp);
-        if (sp > u && vl >= 6 && memcmp(sp, "HTTP/", 5) == 0) {
-            memcpy(m->version, sp + 5, vl - 5 < sizeof m->version ? vl - 5 : sizeof m->version - 1);
-            ue = sp - 1;
-        } else if (vl >= 5 && memcmp(sp, "HTTP/", 5) == 0 && sp == u) {
-            ue = u;   /* "OPTIONS HTTP/1.1": no target */
-            memcpy(m->version, sp + 5, vl - 5 < sizeof m->version ? vl - 5 : sizeof m->version - 1);
-        }
-        size_t ul = ue > u ? (size_t)(ue - u) : 0;
-        while (ul && u[ul - 1] == ' ') ul--;
-        m->url = dupn(u, ul);
-    } else {
-        if (ll < 12 || memcmp(p, "HTTP/", 5) != 0) return -1;
-        const uint8_t *sp = memchr(p, ' ', ll);
-        if (!sp) return -1;
-        memcpy(m->version, p + 5, (size_t)(sp - p - 5) < sizeof m->version ? (size_t)(sp - p - 5) : sizeof m->version - 1);
-        const uint8_t *st = sp + 1;
-        if (st + 3 > p + ll || !isdigit(st[0]) || !isdigit(st[1]) || !isdigit(st[2])) return -1;
-        m->status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
-        const uint8_t *rs = st + 3;
-        if (rs < p + ll && *rs == ' ') rs++;
-        m->reason = dupn(rs, (size_t)(p + ll - rs));
-    }
-fields:;
+    kf_cur cur = kf_cur_make(p, hl);
+    size_t ll;
+    int lf;
+    const uint8_t *line = h1_line(&cur, &ll, &lf);
+    if (!line || !lf) return -1;
+    if ((m->is_req ? parse_request_line(m, line, ll) : parse_status_line(m, line, ll)) != 0) return -1;
     kd_hmap h = { 0 }, ck = { 0 };
-    const uint8_t *q = nl + 1, *end = p + hl;
     int have_field = 0;
-    while (q < end) {
-        const uint8_t *e = memchr(q, '\n', (size_t)(end - q));
-        if (!e) e = end;
-        size_t l = (size_t)(e - q);
-        if (l && q[l - 1] == '\r') l--;
-        if (l == 0) break;
+    size_t l;
+    const uint8_t *q;
+    while ((q = h1_line(&cur, &l, NULL)) && l) {
+        kf_cur fl = kf_cur_make(q, l);
         if ((q[0] == ' ' || q[0] == '\t') && have_field) {   /* obs-fold: continue the value */
-            size_t s = 0;
-            while (s < l && (q[s] == ' ' || q[s] == '\t')) s++;
-            kd_http_header_fold(&h, (const char *)q + s, l - s);
-        } else {
-            const uint8_t *colon = memchr(q, ':', l);
-            if (colon && colon > q) {
-                size_t nlen = (size_t)(colon - q);
-                while (nlen && (q[nlen - 1] == ' ' || q[nlen - 1] == '\t')) nlen--;
-                const uint8_t *v = colon + 1, *ve = q + l;
-                while (v < ve && (*v == ' ' || *v == '\t')) v++;
-                while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-                /* one entry per name whatever its case (a duplicate JSON key before) */
-                kd_http_header(&h, (const char *)q, nlen, (const char *)v, (size_t)(ve - v));
-                have_field = 1;
-            }
+            while (kf_cur_left(&fl) && (*fl.p == ' ' || *fl.p == '\t')) kf_cur_skip(&fl, 1);
+            size_t k = kf_cur_left(&fl);
+            kd_http_header_fold(&h, (const char *)kf_cur_take(&fl, k), k);
+            continue;
         }
-        q = e + 1;
+        const uint8_t *colon = memchr(q, ':', l);
+        if (!colon || colon == q) continue;
+        size_t nlen = (size_t)(colon - q);
+        const uint8_t *name = kf_cur_take(&fl, nlen);
+        kf_cur_skip(&fl, 1);
+        while (nlen && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t')) nlen--;
+        while (kf_cur_left(&fl) && (*fl.p == ' ' || *fl.p == '\t')) kf_cur_skip(&fl, 1);
+        size_t vl = kf_cur_left(&fl);
+        const uint8_t *v = kf_cur_take(&fl, vl);
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+        /* one entry per name whatever its case (a duplicate JSON key before) */
+        kd_http_header(&h, (const char *)name, nlen, (const char *)(v ? v : q), vl);
+        have_field = 1;
     }
     for (int i = 0; i < h.n; i++) {
         const char *n = h.e[i].name, *v = h.e[i].value;
