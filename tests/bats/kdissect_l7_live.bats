@@ -102,6 +102,36 @@ tls_session() {
   [ "$(kd "$W/hrr.pcapng" | jq -s 'map(select(.tlsx_hello_retry)) | length')" -eq 1 ]
 }
 
+@test "live http CONNECT (curl through a Python CONNECT proxy): the tunnel's TLS and HTTP are dissected, as tshark" {
+  command -v curl >/dev/null && command -v openssl >/dev/null || skip "curl/openssl not installed"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=kf.test \
+    -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
+  ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -cert "$W/cert.pem" -key "$W/key.pem" \
+    -alpn http/1.1 -www >"$W/server.log" 2>&1 &
+  ip netns exec "$NS" python3 -m http.server --bind 127.0.0.1 8000 --directory "$W" >"$W/http.log" 2>&1 &
+  ip netns exec "$NS" python3 "$KF_ROOT/tests/l7live/connect_proxy.py" 127.0.0.1 3128 >"$W/proxy.log" 2>&1 &
+  for _ in $(seq 50); do grep -q ready "$W/proxy.log" 2>/dev/null && break; sleep 0.1; done
+  for p in 443 8000; do
+    for _ in $(seq 50); do ip netns exec "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null && break; sleep 0.1; done
+  done
+  tunnels() {
+    ip netns exec "$NS" curl -s -k -o /dev/null -x http://127.0.0.1:3128 https://kf.test/tls-in-tunnel
+    ip netns exec "$NS" curl -s -o /dev/null -p -x http://127.0.0.1:3128 http://kf.test:8000/http-in-tunnel
+  }
+  capture connect.pcap tunnels
+  # the client's connections to the proxy (the capture also holds the proxy's to the servers)
+  out=$(kd "$W/connect.pcap" | jq -c 'select(.dst.port == 3128)')
+  echo "$out" | jq -c '[.protocol, .method, .url, .status_code, .tlsx_sni]' >&3
+  # tshark (oracle): the CONNECTs and their answers, the ClientHello in the TLS tunnel
+  [ "$(tshark -n -r "$W/connect.pcap" -Y 'http.request.method == "CONNECT"' -T fields -e http.request.uri 2>/dev/null | paste -s -d ' ')" = \
+    "$(echo "$out" | jq -r 'select(.method == "CONNECT" and .status_code == 200) | .url' | paste -s -d ' ')" ]
+  t=$(tshark -n -r "$W/connect.pcap" -Y 'tcp.port == 3128 && tls.handshake.type == 1' -T fields -e tls.handshake.extensions_server_name -e tls.handshake.ja3 2>/dev/null)
+  [ -n "$t" ]
+  [ "$t" = "$(echo "$out" | jq -r 'select(.tlsx) | "\(.tlsx_sni)\t\(.tlsx_ja3)"')" ]
+  # the plain HTTP inside the second tunnel, as curl sent it and http.server answered
+  [ "$(echo "$out" | jq -r 'select(.method == "GET") | "\(.url) \(.status_code)"')" = "/http-in-tunnel 404" ]
+}
+
 icmp_session() {
   ip netns exec "$NS" ping -c 2 -i 0.2 127.0.0.1 >/dev/null
   ip netns exec "$NS" ping -6 -c 1 ::1 >/dev/null
