@@ -87,7 +87,7 @@ signal_leaves_nothing() { # signal cmd...
   [ -z "$(ls -A "$d")" ] || { echo "left behind after SIG$sig: $(ls -A "$d")"; return 1; }
 }
 
-@test "signals: kexport -o, ksnap freeze and merge remove their temporary files on INT, TERM, HUP" {
+@test "signals: kexport -o and ksnap merge remove their temporary files on INT, TERM, HUP" {
   for sig in INT TERM HUP; do
     mkfifo "$BATS_TEST_TMPDIR/slow.$sig"   # one each: a killed reader leaves the writer's rest
     # kexport reads a pcap from a FIFO that gives 23 MB of packets (more than the reader buffers) and then waits: the output is open
@@ -99,8 +99,6 @@ o.write(b"".join(struct.pack("<IIII", 1773507600 + i // 1000, i % 1000, 60, 60) 
 o.flush(); time.sleep(15)' > "$BATS_TEST_TMPDIR/slow.$sig" & )
     signal_leaves_nothing $sig "$KF_BIN/kexport" "$BATS_TEST_TMPDIR/slow.$sig" -o out.pcapng
   done
-  UNITS=${KF_UNITS:-$KF_ROOT/build/tests}
-  "$UNITS/test_snap" --make-store "$BATS_TEST_TMPDIR/st" >/dev/null
   # a large member makes merge and freeze take long enough to be stopped while writing
   python3 - "$BATS_TEST_TMPDIR/big.ksnap" <<'PY'
 import hashlib, io, json, os, subprocess, sys, tarfile
@@ -125,6 +123,42 @@ PY
   for sig in INT TERM HUP; do
     signal_leaves_nothing $sig "$KF_BIN/ksnap" merge "$BATS_TEST_TMPDIR/big.ksnap" -o out.ksnap
   done
+}
+
+@test "signals: ksnap freeze removes its temporary files on INT, TERM, HUP" {
+  # a store of one 8 MiB segment of random packets, compressed at zstd level 19 on one thread:
+  # seconds of work (the temporary archive beside the output exists all that time)
+  python3 - "$BATS_TEST_TMPDIR/st" <<'PY'
+import calendar, os, struct, sys
+d = sys.argv[1] + '/n1'
+os.makedirs(d, exist_ok=True)
+p = d + '/20260314T170000.000000000Z.pcapng'
+def blk(t, body):
+    body += b'\0' * (-len(body) % 4)
+    return struct.pack('<II', t, 12 + len(body)) + body + struct.pack('<I', 12 + len(body))
+t0 = calendar.timegm((2026, 3, 14, 17, 0, 0))
+udp = bytes(12) + b'\x08\x00' + bytes([0x45, 0, 0x23, 0x1c, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]) + struct.pack('>HHHH', 40000, 9999, 9008, 0)
+with open(p, 'wb') as f:
+    f.write(blk(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1)))
+    f.write(blk(1, struct.pack('<HHI', 1, 0, 65535)))
+    for i in range(932):   # 8 MiB of 9000-byte payloads, one a millisecond (microsecond stamps)
+        pkt = udp + os.urandom(9000)
+        ts = t0 * 1000000 + i * 1000
+        f.write(blk(6, struct.pack('<IIIII', 0, ts >> 32, ts & 0xffffffff, len(pkt), len(pkt)) + pkt))
+os.utime(p, (t0 + 600, t0 + 600))   # closed at 17:10: taken whole into the window
+PY
+  for sig in INT TERM HUP; do
+    local td=$BATS_TEST_TMPDIR/tmp.$sig
+    mkdir -p "$td"
+    TMPDIR=$td signal_leaves_nothing $sig "$KF_BIN/ksnap" freeze --dir "$BATS_TEST_TMPDIR/st" \
+      --from 2026-03-14T17:00:00Z --to 2026-03-14T18:00:00Z --level 19 -j 1 -o out.ksnap
+    [ -z "$(ls -A "$td")" ] || { echo "left in TMPDIR after SIG$sig: $(ls -A "$td")"; return 1; }
+  done
+  # the same freeze left alone completes (what the signal interrupted was real work)
+  run "$KF_BIN/ksnap" freeze --dir "$BATS_TEST_TMPDIR/st" --from 2026-03-14T17:00:00Z --to 2026-03-14T18:00:00Z -o "$BATS_TEST_TMPDIR/whole.ksnap"
+  assert_success
+  run "$KF_BIN/ksnap" verify "$BATS_TEST_TMPDIR/whole.ksnap"
+  assert_output --partial "OK, 2 members verified"
 }
 
 @test "kfl matches(): RE2 semantics (Python re as the oracle) in linear time on backtracking bombs" {
@@ -223,4 +257,31 @@ assert n > 0
   hrun 2 "$KF_BIN/kexport" "$C/pre1970.pcapng" -o out.pcapng
   [[ "$err" == *"pre1970.pcapng: frame 1: time stamp before 1970"* ]]
   [ ! -e "$W/out.pcapng" ]
+}
+
+cpu_seconds() { # command... -> its user+sys CPU seconds
+  /usr/bin/time -o "$BATS_TEST_TMPDIR/time" -f '%U %S' "$@" > /dev/null 2>&1
+  awk '{ print $1 + $2 }' "$BATS_TEST_TMPDIR/time"
+}
+
+@test "snapshots of 100 000 members: names interned by hash (kdissect took 85 s, quadratic), each record names its member" {
+  # generated here (tests/hostile/craft.py --many): member k holds one datagram of a flow of its own
+  python3 "$KF_ROOT/tests/hostile/craft.py" --many 25000 "$BATS_TEST_TMPDIR/m25k.ksnap"
+  python3 "$KF_ROOT/tests/hostile/craft.py" --many 100000 "$BATS_TEST_TMPDIR/m100k.ksnap"
+  KF_HOSTILE_TIMEOUT=20 hrun 0 "$KF_BIN/ksnap" verify "$BATS_TEST_TMPDIR/m100k.ksnap"
+  KF_HOSTILE_TIMEOUT=20 hrun 0 --out out.pcapng "$KF_BIN/kexport" "$BATS_TEST_TMPDIR/m100k.ksnap" -o out.pcapng
+  [ "$(tcpdump -qnr "$W/out.pcapng" 2>/dev/null | wc -l)" -eq 100000 ]   # tcpdump as the oracle
+  KF_HOSTILE_TIMEOUT=20 hrun 0 "$KF_BIN/kdissect" -j 2 "$BATS_TEST_TMPDIR/m100k.ksnap"
+  KF_HOSTILE_TIMEOUT=20 hrun 0 "$KF_BIN/kdissect" "$BATS_TEST_TMPDIR/m100k.ksnap"
+  # every member's datagram is a connection whose record names that member (by its time stamp)
+  run jq -s 'map(select(.conn)) | [length, (map(.capture.file) | unique | length),
+      (map(select((.capture.file | sub(".*/"; "") | sub("\\.pcap$"; "")) != (.capture.first_ts | gsub("[-:]"; "")))) | length)]
+      | map(tostring) | join(" ")' -r "$W.out"   # (hrun's $output is cut at 100 KB)
+  assert_output "100000 100000 0"
+  # 4x the members costs about 4x the CPU, not 16x
+  local a b
+  a=$(cpu_seconds "$KF_BIN/kdissect" "$BATS_TEST_TMPDIR/m25k.ksnap")
+  b=$(cpu_seconds "$KF_BIN/kdissect" "$BATS_TEST_TMPDIR/m100k.ksnap")
+  echo "# kdissect CPU: 25k members ${a}s, 100k ${b}s" >&3
+  awk -v a="$a" -v b="$b" 'BEGIN { exit !(b < 8 * (a > 0.1 ? a : 0.1)) }'
 }

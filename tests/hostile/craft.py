@@ -4,6 +4,7 @@ bombs that unpack to gigabytes from a few hundred KB, names with terminal contro
 Nothing here is committed output: every file is generated into OUTDIR when the tests run.
 
 usage: craft.py OUTDIR [--bomb-mib N]   (bomb size for the "unpacks to N MiB" cases, default 4096)
+       craft.py --many N FILE            (a snapshot of N one-packet members, see many_members)
 
 The base is samples/demo.ksnap (one node, one segment, meta/events.ndjson). Each variant is a
 pax tar written with Python's tarfile and compressed by the zstd command, as ksnap writes them.
@@ -128,7 +129,36 @@ def big_members(path, count, size):
     w.close()
 
 
+def many_members(path, count):
+    """count members of one packet each (one node, a segment per second): member k holds one UDP
+    datagram 10.0.0.1:(10000 + k % 50000) -> 10.0.0.2:9999, so every member starts a flow of its
+    own whose record names that member as its capture file"""
+    import struct, time
+    t0 = 1773507600
+    members = []
+    for k in range(count):
+        pkt = (b'\x02' * 6 + b'\x04' * 6 + b'\x08\x00' +
+               bytes([0x45, 0, 0, 46, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]) +
+               struct.pack('>HHHH', 10000 + k % 50000, 9999, 26, 0) + b'x' * 18)
+        body = (struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1) +
+                struct.pack('<IIII', t0 + k, 0, len(pkt), len(pkt)) + pkt)
+        members.append(('nodes/n1/%s.pcap' % time.strftime('%Y%m%dT%H%M%S.000000000Z', time.gmtime(t0 + k)), body))
+    man = {"format": "kforensics-snapshot", "version": 1, "id": "0" * 32, "created": "2026-03-14T17:00:00Z",
+           "tool": "craft", "window": {"from": "2026-03-14T17:00:00Z", "to": "2026-03-14T17:00:00Z"}, "filter": None,
+           "nodes": {"n1": {"first_packet": None, "last_packet": None, "packets": count, "bytes": 0,
+                            "segments": [n for n, _ in members]}},
+           "members": {n: {"size": len(b), "sha256": sha(b)} for n, b in members}}
+    w = Writer(path)
+    w.add('manifest.json', json.dumps(man).encode())
+    for n, b in members:
+        w.add(n, b)
+    w.close()
+
+
 def main():
+    if sys.argv[1] == '--many':
+        many_members(sys.argv[3], int(sys.argv[2]))
+        return
     out = sys.argv[1]
     bomb = 4096 << 20
     if '--bomb-mib' in sys.argv:

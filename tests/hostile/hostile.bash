@@ -49,7 +49,9 @@ hrun() {
     echo "control characters reached stderr:"; cat -v "$W.err"; return 1
   fi
   local left
-  left=$(cd "$W" && find . -mindepth 1 ! -path ./tmp ! -path "./$out" -print)
+  local keep=(! -path ./tmp)
+  [ -z "$out" ] || keep+=(! -path "./$out")
+  left=$(cd "$W" && find . -mindepth 1 "${keep[@]}" -print)
   if [ -n "$left" ]; then echo "left behind in the working folder: $left"; return 1; fi
   if [ -n "$(ls -A "$W/tmp")" ]; then echo "left in TMPDIR: $(ls -A "$W/tmp")"; return 1; fi
   return 0

@@ -19,23 +19,51 @@ static uint64_t hash_words(uint64_t h, const uint8_t *p, size_t n)
     memcpy(&w, p, n);
     return (h ^ w ^ n) * 0x9E3779B97F4A7C15ULL;
 }
-static uint32_t intern(const char ***arr, size_t *n, size_t *cap, const char *s,
-                       const char **last, uint32_t *last_idx)
+static uint64_t intern_hash(const char *s)
 {
-    if (s == *last && *n) return *last_idx;
-    for (size_t i = *n; i-- > 0;)
-        if ((*arr)[i] == s || ((*arr)[i] && s && strcmp((*arr)[i], s) == 0)) {
-            *last = s; *last_idx = (uint32_t)i; return (uint32_t)i;
-        }
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : KD_NAMES_INTERN_MIN;
-        const char **na = realloc(*arr, nc * sizeof *na);
-        if (!na) return 0;
-        *arr = na; *cap = nc;
+    return s ? hash_bytes(KD_FNV_OFFSET, s, strlen(s)) : 0;
+}
+static int intern_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+/* The index of s in t, added if new. On allocation failure 0 (the first name: a wrong file
+ * name in records, never a crash). */
+static uint32_t intern(struct kd_intern *t, const char *s)
+{
+    if (s == t->last && t->n) return t->last_idx;
+    uint64_t h = intern_hash(s);
+    size_t mask = t->nslot - 1, i = t->nslot ? h & mask : 0;
+    if (t->nslot)
+        for (; t->slot[i]; i = (i + 1) & mask)
+            if (intern_same(t->v[t->slot[i] - 1], s)) {
+                t->last = s; t->last_idx = t->slot[i] - 1;
+                return t->last_idx;
+            }
+    if (t->n >= UINT32_MAX - 1) return 0;
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : KD_NAMES_INTERN_MIN;
+        const char **nv = realloc(t->v, nc * sizeof *nv);
+        if (!nv) return 0;
+        t->v = nv; t->cap = nc;
     }
-    (*arr)[*n] = s;
-    *last = s; *last_idx = (uint32_t)*n;
-    return (uint32_t)(*n)++;
+    if ((t->n + 1) * 2 > t->nslot) {   /* grow and rehash: the table stays at most half full */
+        size_t ns = t->nslot ? t->nslot * 2 : 2 * KD_NAMES_INTERN_MIN;
+        uint32_t *nsl = calloc(ns, sizeof *nsl);
+        if (!nsl) return 0;
+        for (size_t k = 0; k < t->n; k++) {
+            size_t j = intern_hash(t->v[k]) & (ns - 1);
+            while (nsl[j]) j = (j + 1) & (ns - 1);
+            nsl[j] = (uint32_t)k + 1;
+        }
+        free(t->slot);
+        t->slot = nsl; t->nslot = ns; mask = ns - 1;
+        for (i = h & mask; t->slot[i]; i = (i + 1) & mask) {}
+    }
+    t->v[t->n] = s;
+    t->slot[i] = (uint32_t)t->n + 1;
+    t->last = s; t->last_idx = (uint32_t)t->n;
+    return (uint32_t)t->n++;
 }
 static int dis_enabled(const kd_engine *e, const kd_dissector *d)
 {
@@ -525,8 +553,8 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
     if (rc == KF_DEC_HELD) { e->st.held_fragments++; return; }
     if (rc == KF_DEC_BAD || (rc == KF_DEC_TRUNC && !l4->ipver)) { e->st.decode_errors++; return; }
     if (rc == KF_DEC_TRUNC && (l4->proto == 6 || l4->proto == 17) && !l4->sport && !l4->dport) { e->st.decode_errors++; return; }
-    uint32_t fidx = intern(&e->files, &e->nfiles, &e->capfiles, file, &e->last_file, &e->last_file_idx);
-    uint32_t nidx = intern(&e->nodes, &e->nnodes, &e->capnodes, node, &e->last_node, &e->last_node_idx);
+    uint32_t fidx = intern(&e->files, file);
+    uint32_t nidx = intern(&e->nodes, node);
     if (is_duplicate(e, l4, ts, iface, nidx)) { e->st.duplicates++; return; }
     uint8_t transport = l4->proto == 6 ? KD_TRANSPORT_TCP : l4->proto == 17 ? KD_TRANSPORT_UDP : KD_TRANSPORT_OTHER;
     if (transport == KD_TRANSPORT_OTHER) {
@@ -708,7 +736,7 @@ void kd_engine_free(kd_engine *e)
     for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].head); fclose(e->runs[i].f); free(e->runs[i].buf); }
     free(e->runs);
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup);
-    free(e->files); free(e->nodes);
+    free(e->files.v); free(e->files.slot); free(e->nodes.v); free(e->nodes.slot);
     kf_jw_free(&e->jw); kf_jw_free(&e->idw);
     if (e->dec) kf_decoder_free(e->dec);
     free(e);
