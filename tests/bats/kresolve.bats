@@ -135,3 +135,37 @@ setup() {
   run bash -c "'$KF_BIN/kresolve' workloads '$T/ev.ndjson' --namespace shop | head -c 1"
   assert_output "{"
 }
+
+@test "kresolve --name-regex: RE2 syntax (Python re as the oracle), linear time on a backtracking bomb" {
+  # names of the demo snapshot's workloads; each pattern's matches against Python's re.search
+  run "$KF_BIN/kresolve" workloads "$SAMPLES/demo.ksnap"
+  assert_success
+  echo "$output" | jq -r .name > "$T/names"
+  [ "$(wc -l < "$T/names")" -ge 5 ]
+  for re in '^orders' '-\d+$' '\w+-[a-f\d]{9,10}-\w{5}$' '(?i)^CART' '^(?:kube|core)' 'e[^a-z]'; do
+    run "$KF_BIN/kresolve" workloads "$SAMPLES/demo.ksnap" --name-regex "$re"
+    [ "$status" -le 1 ]
+    got=$(echo "$output" | jq -r 'select(. != null) | .name' | sort)
+    want=$(python3 -c 'import re, sys
+r = re.compile(sys.argv[1])
+print("\n".join(sorted(n for n in open(sys.argv[2]).read().split("\n") if n and r.search(n))))' "$re" "$T/names")
+    [ "$got" = "$want" ] || { echo "--name-regex '$re': got [$got], Python re: [$want]"; return 1; }
+  done
+  # a Pod named with 100 000 'a' and a '!': glibc's backtracking regexec took over a minute on
+  # (a+)+$ (stopped at 60 s); the NFA answers at once
+  python3 -c "
+import json
+for i, n in enumerate(['a' * 100000 + '!', 'payment-12']):
+    print(json.dumps({'ts': '2026-03-14T10:00:00Z', 'type': 'ADDED', 'object': {'kind': 'Pod',
+        'metadata': {'name': n, 'namespace': 'p', 'uid': 'u%d' % i}, 'status': {'podIP': '10.0.0.%d' % (i + 1)}}}))
+" > "$T/long.ndjson"
+  run timeout 10 "$KF_BIN/kresolve" workloads "$T/long.ndjson" --name-regex '(a+)+$'
+  assert_failure 1
+  run timeout 10 "$KF_BIN/kresolve" workloads "$T/long.ndjson" --name-regex '^[a-z]+!$'
+  assert_success
+  [ "$(echo "$output" | jq -r '.name | length')" -eq 100001 ]
+  # RE2's refusals are usage errors
+  run "$KF_BIN/kresolve" workloads "$T/long.ndjson" --name-regex '(a)\1'
+  assert_failure 2
+  [[ "$output" == *"--name-regex:"* ]]
+}

@@ -4,7 +4,6 @@
  * tcpdump filter with --bpf. Exit 0 found, 1 nothing found, 2 bad usage or input. */
 #include <arpa/inet.h>
 #include <getopt.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "kf_store.h"
 #include "kf_time.h"
 #include "focus.h"
+#include "kfl.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +32,7 @@ typedef struct opts {
     int mode;                       /* 'w' workloads, 'i' ips */
     const char *name;
     const char **nss; size_t nns;
-    regex_t re; int has_re;
+    kfl_regex *re;                  /* --name-regex: KFL's matches() engine (RE2 syntax, linear time) */
     struct lreq *reqs; size_t nreqs;  /* label selector requirements (all must hold) */
     int type;                       /* 0 any, KF_WK_* */
     int64_t at; int has_at;
@@ -109,7 +109,8 @@ static void usage(FILE *f)
         "filters:\n"
         "  --name N            exact name\n"
         "  -n, --namespace NS  namespace (repeatable: any of them)\n"
-        "  --name-regex RE     extended regular expression on the name\n"
+        "  --name-regex RE     regular expression searched in the name (RE2 syntax, as KFL's\n"
+        "                      matches(): ^...$ for the whole name; linear time)\n"
         "  -l, --selector SEL  label selector, kubectl's syntax: k=v, k==v, k!=v, k in (a,b),\n"
         "                      k notin (a,b), k, !k, comma-separated (all of them; repeatable;\n"
         "                      --label is the same option)\n"
@@ -286,7 +287,7 @@ static int wl_matches(const opts *o, const kf_workload *w)
         for (size_t i = 0; i < o->nns; i++) if (w->namespace_ && !strcmp(o->nss[i], w->namespace_)) ok = 1;
         if (!ok) return 0;
     }
-    if (o->has_re && (!w->name || regexec(&o->re, w->name, 0, NULL, 0) != 0)) return 0;
+    if (o->re && (!w->name || kfl_regex_search(o->re, w->name, strlen(w->name)) != 1)) return 0;
     for (size_t i = 0; i < o->nreqs; i++) {
         const struct lreq *q = &o->reqs[i];
         json_t *v = json_object_get(w->labels, q->key);
@@ -526,9 +527,10 @@ int main(int argc, char **argv)
         case 'm': o.name = optarg; break;
         case 'n': case 'N': o.nss = realloc(o.nss, (o.nns + 1) * sizeof *o.nss); o.nss[o.nns++] = optarg; break;
         case 'r': {
-            int rc = regcomp(&o.re, optarg, REG_EXTENDED | REG_NOSUB);
-            if (rc) { regerror(rc, &o.re, err, sizeof err); kf_usage_die("--name-regex: %s", err); }
-            o.has_re = 1;
+            /* the last one given counts, as for the other single-valued options */
+            kfl_regex_free(o.re);
+            o.re = kfl_regex_new(optarg, strlen(optarg), err, sizeof err);
+            if (!o.re) kf_usage_die("--name-regex: %s", err);
             break;
         }
         case 'l': parse_selector(&o, optarg); break;
@@ -633,7 +635,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < bpf.n; i++) free(bpf.v[i]);
     free(bpf.v);
     kf_meta_free(m);
-    if (o.has_re) regfree(&o.re);
+    kfl_regex_free(o.re);
     for (size_t i = 0; i < o.nreqs; i++) {
         free(o.reqs[i].key);
         for (size_t k = 0; k < o.reqs[i].nvals; k++) free(o.reqs[i].vals[k]);
