@@ -209,6 +209,15 @@ PY
   # a line without end: stopped at KF_MAX_LINE
   KF_MAX_LINE=1M hrun 2 sh -c "tr '\\0' a < /dev/zero | '$KF_BIN/kfl' true"
   [[ "$err" == *"(limit KF_MAX_LINE)"* ]]
+  # kstat reads through the same line reader (tools/common/kf_lines.c)
+  hrun 2 "$KF_BIN/kstat" /dev/zero
+  [[ "$err" == *"/dev/zero:1: a NUL byte"* ]]
+  KF_MAX_LINE=1M hrun 2 sh -c "tr '\\0' a < /dev/zero | '$KF_BIN/kstat'"
+  [[ "$err" == *"(limit KF_MAX_LINE)"* ]]
+  # the lines before a NUL byte are read, and the message names the line that holds it
+  hrun 2 sh -c "printf '{\"a\":1}\\n{\"b\":2}\\n\\0\\n' | '$KF_BIN/kfl' true"
+  [ "$output" = $'{"a":1}\n{"b":2}' ]
+  [[ "$err" == *"(standard input):3: a NUL byte"* ]]
 }
 
 @test "kfl: a long line through a pipe is searched once (200 MB: 85 s before)" {

@@ -1,23 +1,20 @@
 /* kfl — grep for NDJSON records with KFL (Kubeshark's filter language, a CEL subset).
  *   kfl [OPTIONS] EXPR [FILE…]     writes the lines whose record matches, unchanged
  * Exit: 0 something selected, 1 nothing, 2 error (grep's convention). */
-#include "kf_limits.h"
 #include "kfl.h"
 #include "kf_time.h"
 #include "kf_tool.h"
 #include "kf_calls.h"
+#include "kf_lines.h"
 #include "kf_table.h"
 #include "kf_time.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 static void usage(void)
 {
@@ -81,64 +78,12 @@ static void report_compile_error(const char *where, const char *src, size_t n, s
     fputs("^\n", stderr);
 }
 
-/* ---- input: plain or gzip, read in large blocks ---- */
-typedef struct {
-    int fd;
-    const char *name;
-    int gz, zinit, zend;
-    int stream;                 /* a pipe or terminal: flush what was selected before waiting */
-    z_stream z;
-    unsigned char *in; size_t incap;
-    int eof;
-} input;
-
-/* reads up to cap bytes of (decompressed) data; 0 at the end, -1 on error (reported) */
-static ssize_t input_read(input *in, char *dst, size_t cap)
-{
-    if (in->stream) fflush(stdout);
-    if (!in->gz) {
-        for (;;) {
-            ssize_t r = read(in->fd, dst, cap);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0) { kf_err("%s: %s", in->name, strerror(errno)); return -1; }
-            return r;
-        }
-    }
-    in->z.next_out = (unsigned char *)dst;
-    in->z.avail_out = (uInt)(cap > (1u << 30) ? (1u << 30) : cap);
-    while (in->z.avail_out > 0) {
-        if (in->z.avail_in == 0 && !in->eof) {
-            ssize_t r;
-            do r = read(in->fd, in->in, in->incap); while (r < 0 && errno == EINTR);
-            if (r < 0) { kf_err("%s: %s", in->name, strerror(errno)); return -1; }
-            if (r == 0) in->eof = 1;
-            in->z.next_in = in->in; in->z.avail_in = (uInt)r;
-        }
-        if (in->zend) {
-            if (in->z.avail_in == 0) break;            /* the end, after a whole member */
-            if (inflateReset(&in->z) != Z_OK) { kf_err("%s: gzip: cannot reset", in->name); return -1; }
-            in->zend = 0;                               /* another gzip member follows */
-        }
-        if (in->z.avail_in == 0) { kf_err("%s: truncated gzip data", in->name); return -1; }
-        int rc = inflate(&in->z, Z_NO_FLUSH);
-        if (rc == Z_STREAM_END) in->zend = 1;
-        else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            kf_err("%s: corrupt gzip data: %s", in->name, in->z.msg ? in->z.msg : "inflate failed");
-            return -1;
-        }
-        /* return what we have rather than wait for more input */
-        if ((char *)in->z.next_out > dst && in->z.avail_in == 0) break;
-    }
-    return (ssize_t)((char *)in->z.next_out - dst);
-}
-
 /* ---- the run ---- */
 typedef struct {
     int invert, count, quiet, skip_invalid;
     long long max;
     kfl_prog *prog;
     kfl_ctx ctx;
-    char *buf; size_t cap;
     long long invalid;
     int nfiles;
     /* --fields: one program holding the list of expressions; a table on a terminal */
@@ -214,129 +159,49 @@ static void emit_fields(run *r, const char *line, size_t n)
     if (!r->table) putchar_unlocked('\n');
 }
 
-/* every complete line of buf[0, len) (and the last one without '\n' when at_eof); *used gets
- * the bytes consumed. Returns 0 go on, 1 stop everything (-q matched), 2 stop this file (-m),
- * -1 error (reported). */
-static int scan_block(run *r, const char *name, const char *buf, size_t len, int at_eof, size_t *used,
-                      long long *lineno, long long *sel)
+/* one input: its lines come from kf_lines (tools/common/kf_lines.c, shared with kstat) */
+typedef struct {
+    run *r;
+    long long sel;      /* lines selected in this input */
+    int stop;           /* -q matched: stop everything */
+} file_run;
+
+/* one non-blank line: 0 go on, 1 stop this input (-q matched, -m reached), -1 error (reported) */
+static int on_line(void *ctx, const char *name, const char *ls, size_t ll, long long lineno)
 {
-    size_t start = 0;
-    int rc = 0;
-    while (start < len) {
-        const char *ls = buf + start;
-        const char *nl = memchr(ls, '\n', len - start);
-        size_t ll;
-        if (nl) ll = (size_t)(nl - ls);
-        else if (at_eof) ll = len - start;          /* the last line, without '\n' */
-        else break;
-        ++*lineno;
-        size_t next = start + ll + (nl ? 1 : 0);
-        size_t k = 0;
-        while (k < ll && (ls[k] == ' ' || ls[k] == '\t' || ls[k] == '\r')) k++;
-        if (k == ll) { start = next; continue; }      /* blank line */
-        int m = kfl_match_line(&r->ctx, ls, ll);
-        if (m < 0) {
-            if (!r->skip_invalid) {
-                kf_err("%s:%lld: not a JSON object", name, *lineno);
-                rc = -1; break;
-            }
-            r->invalid++;
-            start = next;
-            continue;
-        }
-        start = next;
-        if (m != r->invert) {
-            ++*sel;
-            if (r->quiet) { rc = 1; break; }
-            if (r->fprog && !r->count) emit_fields(r, ls, ll);
-            else if (!r->count) {
-                if (nl) fwrite_unlocked(ls, 1, ll + 1, stdout);
-                else { fwrite_unlocked(ls, 1, ll, stdout); putchar_unlocked('\n'); }
-            }
-            if (r->max >= 0 && *sel >= r->max) { rc = 2; break; }
-        }
+    file_run *f = ctx;
+    run *r = f->r;
+    int m = kfl_match_line(&r->ctx, ls, ll);
+    if (m < 0) {
+        if (!r->skip_invalid) { kf_err("%s:%lld: not a JSON object", name, lineno); return -1; }
+        r->invalid++;
+        return 0;
     }
-    *used = start;
-    return rc;
+    if (m == r->invert) return 0;
+    ++f->sel;
+    if (r->quiet) { f->stop = 1; return 1; }
+    if (r->fprog && !r->count) emit_fields(r, ls, ll);
+    else if (!r->count) {
+        if (ls[ll] == '\n') fwrite_unlocked(ls, 1, ll + 1, stdout);   /* kf_lines: ls[ll] is readable */
+        else { fwrite_unlocked(ls, 1, ll, stdout); putchar_unlocked('\n'); }
+    }
+    return r->max >= 0 && f->sel >= r->max ? 1 : 0;
 }
 
 /* 0 ok, 1 stop everything (-q matched), -1 error */
 static int run_file(run *r, const char *path, long long *selected)
 {
-    input in = { .name = path };
-    int rc = 0;
-    long long lineno = 0, sel = 0;
+    const char *name = strcmp(path, "-") ? path : "(standard input)";
     if (r->max == 0) {                      /* grep -m 0: read nothing */
-        if (r->count && !r->quiet && r->nfiles > 1) printf("%s:0\n", path);
+        if (r->count && !r->quiet && r->nfiles > 1) printf("%s:0\n", name);
         return 0;
     }
-    if (!strcmp(path, "-")) { in.fd = 0; in.name = "(standard input)"; }
-    else if ((in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) { kf_err("%s: %s", path, strerror(errno)); return -1; }
-    struct stat st;
-    in.stream = fstat(in.fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
-    size_t have = 0;
-    ssize_t got = input_read(&in, r->buf, r->cap);
-    if (got < 0) { rc = -1; goto out; }
-    have = (size_t)got;
-    while (have < 2 && got > 0) {          /* a pipe may give one byte first: need two for the magic */
-        got = input_read(&in, r->buf + have, r->cap - have);
-        if (got < 0) { rc = -1; goto out; }
-        have += (size_t)got;
-    }
-    if (have >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
-        /* gzip: what was read is compressed input */
-        in.incap = 1 << 20;
-        if (have > in.incap) in.incap = have;
-        in.in = malloc(in.incap);
-        if (!in.in) { kf_err("out of memory"); rc = -1; goto out; }
-        memcpy(in.in, r->buf, have);
-        if (inflateInit2(&in.z, 16 + MAX_WBITS) != Z_OK) { kf_err("%s: gzip: cannot start", in.name); rc = -1; goto out; }
-        in.zinit = in.gz = 1;
-        in.z.next_in = in.in; in.z.avail_in = (uInt)have;
-        got = input_read(&in, r->buf, r->cap);
-        if (got < 0) { rc = -1; goto out; }
-        have = (size_t)got;
-    }
-    /* plain: bytes of buf[0, clean) are known to hold no '\n' and no NUL, so a long line coming
-     * through a pipe in small reads is searched once, not from its start on every read (a 200 MB
-     * line took 13 s); a line is at most KF_MAX_LINE; a NUL byte means binary input, not NDJSON */
-    size_t clean = 0;
-    uint64_t maxline = kf_limit(KF_LIMIT_LINE, KF_LIMIT_LINE_DEFAULT);
-    for (;;) {
-        if (memchr(r->buf + clean, 0, have - clean)) {
-            kf_err("%s:%lld: a NUL byte: binary data, not NDJSON", in.name, lineno + 1);
-            rc = -1; break;
-        }
-        if (got == 0 || memchr(r->buf + clean, '\n', have - clean)) {
-            size_t used;
-            rc = scan_block(r, in.name, r->buf, have, got == 0, &used, &lineno, &sel);
-            if (rc == 2) { rc = 0; break; }
-            if (rc || got == 0) break;
-            /* keep the partial line (no '\n' in it), read more */
-            if (used > 0) { memmove(r->buf, r->buf + used, have - used); have -= used; }
-        }
-        clean = have;
-        if (have == r->cap) {
-            if (r->cap >= maxline) {
-                char hb[32];
-                kf_err("%s:%lld: a line longer than %s (limit %s)", in.name, lineno + 1, kf_limit_human(maxline, hb, sizeof hb), KF_LIMIT_LINE);
-                rc = -1; goto out;
-            }
-            size_t ncap = r->cap * 2;
-            char *nb = realloc(r->buf, ncap);
-            if (!nb) { kf_err("%s:%lld: line too long (out of memory)", in.name, lineno + 1); rc = -1; goto out; }
-            r->buf = nb; r->cap = ncap;
-        }
-        got = input_read(&in, r->buf + have, r->cap - have);
-        if (got < 0) { rc = -1; goto out; }
-        have += (size_t)got;
-    }
-out:
-    if (r->count && !r->quiet && rc != -1 && r->nfiles > 1) printf("%s:%lld\n", in.name, sel);
-    *selected += sel;
-    if (in.zinit) inflateEnd(&in.z);
-    free(in.in);
-    if (in.fd > 0) close(in.fd);
+    /* from a pipe or terminal, what was selected is flushed before each read that may wait */
+    static const kf_lines_opts lo = { .flush_stdout = 1 };
+    file_run f = { r, 0, 0 };
+    int rc = kf_lines_read_opts(path, &lo, on_line, &f) ? -1 : f.stop ? 1 : 0;
+    if (r->count && !r->quiet && rc != -1 && r->nfiles > 1) printf("%s:%lld\n", name, f.sel);
+    *selected += f.sel;
     return rc;
 }
 
@@ -499,9 +364,7 @@ int main(int argc, char **argv)
     } else if (!json && !r.count && !r.quiet) kf_calls_tty_begin();   /* a terminal: the call table */
 
     kfl_ctx_init(&r.ctx, r.prog);
-    r.cap = 1 << 20;     /* grows for longer lines */
-    r.buf = malloc(r.cap);
-    if (!r.buf || !r.ctx.slots || !r.ctx.locals) kf_die(KF_EXIT_ERR, "out of memory");
+    if (!r.ctx.slots || !r.ctx.locals) kf_die(KF_EXIT_ERR, "out of memory");
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, isatty(1) ? _IOLBF : _IOFBF, sizeof outbuf);
     const char *stdin_only[] = { "-" };
@@ -524,7 +387,6 @@ int main(int argc, char **argv)
     int code = r.quiet && selected ? KF_EXIT_OK : errors ? KF_EXIT_ERR : selected ? KF_EXIT_OK : KF_EXIT_NONE;
     kfl_ctx_free(&r.ctx);
     kfl_prog_free(r.prog);
-    free(r.buf);
     free(src);
     return kf_finish_stdout(code);
 }
