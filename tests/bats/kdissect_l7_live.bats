@@ -15,15 +15,35 @@ setup() {
 
 teardown() { netns_cleanup; }
 
-# capture loopback in the namespace into $W/$1 while "$2…" runs there
-capture() { # file cmd...
-  local f=$1; shift
-  ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -s 0 -w "$W/$f" tcp 2>"$W/tcpdump.log" &
+# capture loopback in the namespace into $W/FILE (tcpdump FILTER) while "CMD…" runs there
+capture() { # file filter cmd...
+  local f=$1 filter=$2; shift 2
+  ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -B 8192 -s 0 -w "$W/$f" $filter 2>"$W/tcpdump.log" &
   local tp=$!
   for _ in $(seq 50); do grep -q listening "$W/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
   "$@"
-  sleep 0.3
-  kill -INT $tp; wait $tp || true
+  capture_stop $tp
+}
+
+# Stops the tcpdump PID once it has written every packet the kernel gave it (a fixed 0.3 s lost
+# the tail on a loaded machine): its statistics (SIGUSR1, on $W/tcpdump.log) show as many packets
+# captured as received by the filter, the received count unchanged over two looks 0.1 s apart.
+# On loopback the kernel hands every packet over twice (going out and coming in) and libpcap
+# keeps one, so "received" counts double. Bounded: after 50 looks it is stopped all the same.
+capture_stop() { # pid
+  local tp=$1 prev=-1 n cap rcv
+  stats() { grep -c 'packets\? captured,' "$W/tcpdump.log" || true; }
+  for _ in $(seq 50); do
+    n=$(stats)
+    kill -USR1 "$tp"
+    for _ in $(seq 50); do [ "$(stats)" -gt "$n" ] && break; sleep 0.02; done
+    cap=0 rcv=""
+    read -r cap rcv < <(sed -n 's/^tcpdump: \([0-9]*\) packets\? captured, \([0-9]*\) packets\? received by filter.*/\1 \2/p' "$W/tcpdump.log" | tail -1) || true
+    if [ -n "$rcv" ] && [ $((2 * cap)) -ge "$rcv" ] && [ "$rcv" -eq "$prev" ]; then break; fi
+    prev=${rcv:--1}
+    sleep 0.1
+  done
+  kill -INT "$tp"; wait "$tp" || true
 }
 
 kd() { "$KF_BIN/kdissect" --no-conn "$@"; }
@@ -43,7 +63,7 @@ redis_session() {
 
 @test "live redis: commands, keys, errors and pipelining as sent, and as tshark counts them" {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || skip "redis-server/redis-tools not installed"
-  capture redis.pcap redis_session
+  capture redis.pcap tcp redis_session
   r=$(kd -p redis "$W/redis.pcap" | jq -c 'select(.redis)')
   echo "$r" | jq -r '.redis_command' >&3
   [ "$(echo "$r" | jq -r 'select(.redis_command == "SET session:42 alice") | .redis_response')" = "OK" ]
@@ -73,7 +93,7 @@ tls_session() {
 }
 
 @test "live tls: openssl s_client/s_server: SNI, ALPN, version, suite as negotiated, JA3 as tshark" {
-  capture tls.pcap tls_session
+  capture tls.pcap tcp tls_session
   r=$(kd -p tls "$W/tls.pcap" | jq -c 'select(.tlsx)')
   echo "$r" | jq -r '.tlsx_summary' >&3
   [ "$(echo "$r" | wc -l)" -eq 2 ]
@@ -140,11 +160,7 @@ icmp_session() {
 
 @test "live icmp: echo pairs matched; port unreachable tied to the UDP connection it concerns; as tshark" {
   command -v ping >/dev/null || skip "iputils-ping not installed"
-  ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -s 0 -w "$W/icmp.pcap" 'icmp or icmp6 or udp' 2>"$W/tcpdump.log" &
-  tp=$!
-  for _ in $(seq 50); do grep -q listening "$W/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
-  icmp_session
-  sleep 0.3; kill -INT $tp; wait $tp || true
+  capture icmp.pcap 'icmp or icmp6 or udp' icmp_session
   r=$(kd -p icmp "$W/icmp.pcap" | jq -c 'select(.icmp)')
   echo "$r" | jq -c '[.icmp_type_name, .icmp_summary // .icmp_echo_seq]' >&3
   [ "$(echo "$r" | jq -s 'map(select(.icmp_type_name == "echo-request" and .icmp_echo_reply)) | length')" -eq 3 ]
@@ -164,11 +180,7 @@ grpc_session() { # n
 @test "live grpc: @grpc/grpc-js client and server: methods, statuses, messages, protobuf dump; as tshark" {
   command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm not installed"
   NP=$("$KF_ROOT/tests/l7/grpc/setup.sh") || skip "npm could not install @grpc/grpc-js"
-  ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -s 0 -w "$W/grpc.pcap" tcp port 50051 2>"$W/tcpdump.log" &
-  tp=$!
-  for _ in $(seq 50); do grep -q listening "$W/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
-  grpc_session 20
-  sleep 0.3; kill -INT $tp; wait $tp || true
+  capture grpc.pcap 'tcp port 50051' grpc_session 20
   [ "$(cat "$W/gc.log")" = "ok 20" ]
   r=$(kd "$W/grpc.pcap" | jq -c 'select(.grpc)')
   [ "$(echo "$r" | jq -s 'map(select(.grpc_method == "SayHello" and .grpc_status == 0 and .grpc_service == "kf.test.Greeter")) | length')" -eq 20 ]
@@ -225,14 +237,9 @@ NG
 
 @test "live HTTP/1.1 and h2c (nginx, curl): the same requests give equal request/response objects" {
   command -v nginx >/dev/null && command -v curl >/dev/null || skip "nginx/curl not installed"
-  # capture (as capture() does) until the last exchange is in the file: a loaded machine's
-  # tcpdump lags, and stopped at once it lost the compared tail
-  ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -B 8192 -s 0 -w "$W/h1h2.pcap" tcp 2>"$W/tcpdump.log" &
-  local tp=$!
-  for _ in $(seq 50); do grep -q listening "$W/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
-  h1h2_session
-  for _ in $(seq 100); do grep -qa 'HTTP/1.1 200 OK' <(tail -c 400 "$W/h1h2.pcap") && break; sleep 0.1; done
-  kill -INT $tp; wait $tp || true
+  # capture() stops tcpdump once it has written every packet: a loaded machine's tcpdump lags,
+  # and stopped at once it lost the compared tail
+  capture h1h2.pcap tcp h1h2_session
   kd -p http1,http2 "$W/h1h2.pcap" > "$W/r.ndjson"
   # no duplicate keys anywhere (jq would silently keep the last)
   python3 -c 'import json, sys
