@@ -559,6 +559,7 @@ void kf_reader_close(kf_reader *r)
     free(r->buf); free(r->zin);
     for (size_t i = 0; i < r->nifs; i++) {
         free(r->ifs[i].name); free(r->ifs[i].description); free(r->ifs[i].filter); free(r->ifs[i].os);
+        free(r->ifs[i].comment);
     }
     free(r->ifs); free(r->secif);
     for (size_t i = 0; i < r->nsecs; i++) {
@@ -705,6 +706,7 @@ static int idb_opt(kf_reader *r, void *ctx, uint16_t code, const uint8_t *v, uin
 {
     kf_iface *i = ((idb_ctx *)ctx)->i;
     switch (code) {
+    case 1: if (!i->comment) i->comment = dupn(v, len); break;
     case 2: free(i->name); i->name = dupn(v, len); break;
     case 3: free(i->description); i->description = dupn(v, len); break;
     case 9: if (len >= 1) i->tsresol = v[0]; break;

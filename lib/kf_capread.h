@@ -41,6 +41,7 @@ typedef struct kf_iface {
     char *description;      /* if_description or NULL */
     char *filter;           /* if_filter (string form) or NULL */
     char *os;               /* if_os or NULL */
+    char *comment;          /* first opt_comment or NULL (ksnap's "kforensics-capture: ebpf") */
     uint8_t tsresol;        /* raw if_tsresol byte (6 when absent) */
     uint64_t ts_per_sec;    /* units per second derived from tsresol (0 if not representable) */
     int64_t tsoffset;       /* if_tsoffset seconds */

@@ -255,6 +255,7 @@ int kf_pcapng_add_iface(kf_pcapng_w *w, const kf_idb_opts *idb)
     b_u32(w, idb->snaplen ? idb->snaplen : 262144);
     b_opt_str(w, IF_NAME, idb->name);
     b_opt_str(w, IF_DESCRIPTION, idb->description);
+    b_opt_str(w, OPT_COMMENT, idb->comment);
     b_opt(w, IF_TSRESOL, &tsresol, 1);
     if (idb->filter && *idb->filter) {
         size_t n = strlen(idb->filter);

@@ -28,6 +28,7 @@ typedef struct kf_idb_opts {
     const char *description;/* if_description */
     const char *filter;     /* if_filter (string, type 0) or NULL */
     uint8_t tsresol;        /* 9 = ns (the default when 0) */
+    const char *comment;    /* opt_comment or NULL, e.g. "kforensics-capture: ebpf" (docs/store.md) */
 } kf_idb_opts;
 
 typedef struct kf_epb {

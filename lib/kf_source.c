@@ -49,7 +49,8 @@ typedef struct lane {
     const char *node;       /* owned by the source (strings list) */
     const char *display;
     uint32_t *ifmap; size_t nifmap, capifmap;   /* reader iface id -> global id */
-    size_t dsb_taken;
+    size_t dsb_taken, nrb_taken;
+    int workload_names;     /* the open file is a kexport export (its NRB names are workloads') */
     kf_src_pkt pending;
     int have;               /* pending holds a packet */
     uint64_t done_bytes;    /* sizes of the lane's finished files */
@@ -66,6 +67,7 @@ struct kf_source {
     kf_src_iface **ifs; size_t nifs, capifs;
     char **strs; size_t nstrs, capstrs;          /* owned strings */
     kf_dsb *dsbs; size_t ndsb, capdsb;
+    kf_src_nrb *nrbs; size_t nnrb, capnrb;
     char **warns; size_t nwarn, capwarn, wpos;
     char *lastwarn;
     kf_meta *meta;
@@ -186,6 +188,8 @@ static int lane_sync_ifaces(kf_source *s, lane *l)
         g->node = l->node;
         g->file = l->display;
         g->input = l->input;
+        g->capture = KF_CAP_UNKNOWN;
+        g->workload_names = l->workload_names;
         if (kf_reader_format(r) == KF_FMT_PCAP) {
             g->name = "pcap";
             g->linktype = kf_reader_linktype(r);
@@ -194,6 +198,7 @@ static int lane_sync_ifaces(kf_source *s, lane *l)
             const kf_iface *i = kf_reader_iface(r, (uint32_t)l->nifmap);
             g->name = i->name ? keep_str(s, i->name) : "pcapng";
             g->description = keep_str(s, i->description);
+            g->capture = kf_capture_parse(i->comment);
             g->linktype = i->linktype;
             g->snaplen = i->snaplen;
         }
@@ -218,10 +223,30 @@ static void lane_take_dsbs(kf_source *s, lane *l)
     }
 }
 
+static void lane_take_nrbs(kf_source *s, lane *l)
+{
+    size_t n = kf_reader_nrb_count(l->r);
+    for (; l->nrb_taken < n; l->nrb_taken++) {
+        const kf_nrb_entry *e = kf_reader_nrb(l->r, l->nrb_taken);
+        kf_src_nrb *nn = grow(s->nrbs, &s->capnrb, s->nnrb + 1, sizeof *s->nrbs);
+        if (!nn) return;
+        s->nrbs = nn;
+        const char *name = keep_str(s, e->name);
+        if (!name) return;
+        kf_src_nrb *d = &s->nrbs[s->nnrb++];
+        d->family = e->family;
+        memcpy(d->addr, e->addr, 16);
+        d->name = name;
+        d->node = l->node;
+        d->workload_names = l->workload_names;
+    }
+}
+
 static void lane_close_reader(kf_source *s, lane *l)
 {
     if (!l->r) return;
     lane_take_dsbs(s, l);
+    lane_take_nrbs(s, l);
     const char *w = kf_reader_warning(l->r);
     if (w[0] && !l->files[l->cur].open) warnf(s, "%s: %s", l->display, w);
     l->done_bytes += l->files[l->cur].size ? l->files[l->cur].size : kf_reader_pos(l->r);
@@ -230,6 +255,7 @@ static void lane_close_reader(kf_source *s, lane *l)
     if (l->sf) { fclose(l->sf); l->sf = NULL; }
     l->nifmap = 0;
     l->dsb_taken = 0;
+    l->nrb_taken = 0;
 }
 
 /* Opens the lane's file at l->cur. 1 ok, 0 skipped (node filter), -1 error. */
@@ -290,6 +316,10 @@ static int lane_open_cur(kf_source *s, lane *l)
         }
     }
     if (!l->display || !l->node) { snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
+    {   /* kexport's exports name workloads in their NRBs (tools/kexport, docs/fields.md) */
+        const kf_section *sec = kf_reader_section(l->r, 0);
+        l->workload_names = sec && sec->userappl && !strncmp(sec->userappl, "kforensics kexport", 18);
+    }
     if (!node_wanted(s, l->node)) { kf_reader_close(l->r); l->r = NULL; return 0; }
     return 1;
 }
@@ -320,6 +350,7 @@ static int lane_advance(kf_source *s, lane *l)
             if (p->iface >= l->nifmap && lane_sync_ifaces(s, l) < 0) return -1;
             if (p->iface >= l->nifmap) continue;   /* cannot happen: the reader checked it */
             if (kf_reader_dsb_count(l->r) > l->dsb_taken) lane_take_dsbs(s, l);
+            if (kf_reader_nrb_count(l->r) > l->nrb_taken) lane_take_nrbs(s, l);
             uint32_t g = l->ifmap[p->iface];
             p->iface = g;
             l->pending.iface = s->ifs[g];
@@ -639,9 +670,27 @@ const char *kf_source_warning(kf_source *s)
 }
 
 size_t kf_source_iface_count(const kf_source *s) { return s->nifs; }
+static const char *const capture_names[] = { "af_packet", "ebpf", "ebpf_tls" };
+
+const char *kf_capture_name(int cap)
+{
+    return cap >= 0 && cap < (int)(sizeof capture_names / sizeof *capture_names) ? capture_names[cap] : NULL;
+}
+
+int kf_capture_parse(const char *comment)
+{
+    size_t tl = strlen(KF_CAPTURE_TAG);
+    if (!comment || strncmp(comment, KF_CAPTURE_TAG, tl)) return KF_CAP_UNKNOWN;
+    for (int i = 0; i < (int)(sizeof capture_names / sizeof *capture_names); i++)
+        if (!strcmp(comment + tl, capture_names[i])) return i;
+    return KF_CAP_UNKNOWN;
+}
+
 const kf_src_iface *kf_source_iface(const kf_source *s, uint32_t id) { return id < s->nifs ? s->ifs[id] : NULL; }
 kf_meta *kf_source_meta(kf_source *s) { return s->meta; }
 
+size_t kf_source_nrb_count(const kf_source *s) { return s->nnrb; }
+const kf_src_nrb *kf_source_nrb(const kf_source *s, size_t i) { return i < s->nnrb ? &s->nrbs[i] : NULL; }
 size_t kf_source_dsb_count(const kf_source *s) { return s->ndsb; }
 const kf_dsb *kf_source_dsb(const kf_source *s, size_t i) { return i < s->ndsb ? &s->dsbs[i] : NULL; }
 
@@ -677,6 +726,7 @@ void kf_source_close(kf_source *s)
     free(s->strs);
     for (size_t i = 0; i < s->ndsb; i++) free(s->dsbs[i].data);
     free(s->dsbs);
+    free(s->nrbs);
     for (size_t i = 0; i < s->nwarn; i++) free(s->warns[i]);
     free(s->warns);
     free(s->lastwarn);

@@ -4,6 +4,8 @@
  * Each input contributes the packets of one or more nodes. The node of a packet: from a store
  * or snapshot, its node folder; from a pcapng written by ksnap, the SHB comment
  * "kforensics-node: NAME" (docs/store.md); otherwise the file's base name without extension.
+ * How an interface's packets were captured: its IDB comment "kforensics-capture: ebpf" (ksnap
+ * writes it, kexport and freeze keep it); unknown for files others wrote.
  * Interfaces are renumbered globally (kf_src_iface), one per (input file, IDB).
  * Time window and node filters skip whole segments that cannot match (by segment name/time) and
  * then single packets. Metadata found in snapshots and stores is loaded into kf_source_meta().
@@ -26,11 +28,23 @@ typedef struct kf_source_opts {
     kf_mapshare *share;         /* map files through this share (several sources, one file) */
 } kf_source_opts;
 
+/* How packets were captured (Kubeshark's capture_source). */
+enum kf_capture { KF_CAP_UNKNOWN = -1, KF_CAP_AF_PACKET = 0, KF_CAP_EBPF = 1, KF_CAP_EBPF_TLS = 2 };
+#define KF_CAPTURE_TAG "kforensics-capture: "
+/* "af_packet", "ebpf", "ebpf_tls"; NULL for KF_CAP_UNKNOWN or anything else. */
+const char *kf_capture_name(int cap);
+/* The capture an IDB comment names ("kforensics-capture: ebpf"), KF_CAP_UNKNOWN when the comment
+ * is NULL, not the tag, or names none of them. */
+int kf_capture_parse(const char *comment);
+
 typedef struct kf_src_iface {
     uint32_t id;                /* global id */
     const char *node;
     const char *name;           /* if_name (or "pcap") */
     const char *description;
+    int capture;                /* enum kf_capture (KF_CAP_UNKNOWN: the file does not say) */
+    int workload_names;         /* its file is a kexport export (shb_userappl "kforensics kexport"):
+                                   NRB names and "IP reused" packet comments name workloads */
     int linktype;
     uint32_t snaplen;
     const char *file;           /* display name of the file it came from */
@@ -60,6 +74,16 @@ size_t kf_source_iface_count(const kf_source *s);
 const kf_src_iface *kf_source_iface(const kf_source *s, uint32_t id);
 /* Metadata from snapshots/stores among the inputs (NULL if none); finished, ready to look up. */
 kf_meta *kf_source_meta(kf_source *s);
+/* NRB entries of all inputs read so far, in the order read. */
+typedef struct kf_src_nrb {
+    int family;                 /* 4 or 6 */
+    uint8_t addr[16];
+    const char *name;
+    const char *node;           /* the node of the file it came from */
+    int workload_names;         /* from a kexport export: the name is a workload's (below) */
+} kf_src_nrb;
+size_t kf_source_nrb_count(const kf_source *s);
+const kf_src_nrb *kf_source_nrb(const kf_source *s, size_t i);
 /* DSBs (e.g. TLS key logs) of all inputs read so far. */
 size_t kf_source_dsb_count(const kf_source *s);
 const kf_dsb *kf_source_dsb(const kf_source *s, size_t i);

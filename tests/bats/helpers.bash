@@ -34,3 +34,25 @@ netns_cleanup() { # kill processes inside, delete namespaces created by netns_ma
     ip netns del "$ns" 2>/dev/null
   done
 }
+
+# The field registry's check on records a test produced (issue 13: tests fail when a record any
+# test produces carries a key docs/fields.tsv lacks, or a duplicate key). fields.bats checks what
+# kdissect writes over every capture in the tree; the live suites dissect captures that exist only
+# while they run, so they check their records here. Give kdissect's own NDJSON, not jq's
+# re-serialization of it (jq keeps one of two duplicate keys).
+#   record_fields FILE...   the strict check now (empty or missing files pass: a test may expect
+#                           no record); a bad key fails the test, naming the record
+#   ... | keep_records | ...  a pipe stage: passes the NDJSON on and keeps a copy that
+#   records_checked         (call it in teardown) checks
+record_fields() {
+  local f files=() out
+  for f in "$@"; do [ -s "$f" ] && files+=("$f"); done
+  [ ${#files[@]} -eq 0 ] && return 0
+  out=$("$KF_ROOT/scripts/fields" records "${files[@]}" 2>&1) && return 0
+  printf '%s\n' "$out" | tail -20 >&2
+  fail "records this test produced carry keys the field registry lacks, or duplicate keys (docs/fields.tsv)"
+}
+keep_records() { tee -a "$BATS_TEST_TMPDIR/kept-records.ndjson"; }
+records_checked() { record_fields "$BATS_TEST_TMPDIR/kept-records.ndjson"; }
+# kdissect ARGS... with its NDJSON also kept for records_checked; returns kdissect's exit status
+kdissect_kept() { "$KF_BIN/kdissect" "$@" | keep_records; return "${PIPESTATUS[0]}"; }

@@ -13,7 +13,7 @@ setup() {
   W=$BATS_TEST_TMPDIR
 }
 
-teardown() { netns_cleanup; }
+teardown() { netns_cleanup; records_checked; }   # records_checked: issue 13's registry check
 
 # capture loopback in the namespace into $W/FILE (tcpdump FILTER) while "CMD…" runs there
 capture() { # file filter cmd...
@@ -46,7 +46,7 @@ capture_stop() { # pid
   kill -INT "$tp"; wait "$tp" || true
 }
 
-kd() { "$KF_BIN/kdissect" --no-conn "$@"; }
+kd() { "$KF_BIN/kdissect" --no-conn "$@" | keep_records; return "${PIPESTATUS[0]}"; }
 
 redis_session() {
   ip netns exec "$NS" redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \

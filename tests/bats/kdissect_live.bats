@@ -15,6 +15,7 @@ setup() {
   L7=$KF_ROOT/tests/l7live
   W=$BATS_TEST_TMPDIR
 }
+teardown() { records_checked; }   # every key of every record is registered, none twice (issue 13)
 
 need() { # command... : the server/client programs of a test
   local t
@@ -45,11 +46,12 @@ capture() { # proto : run tests/l7live/capture-<proto>.sh into $W/cap
 compare() { # name port dissector : tshark_<name> vs kd_<name> on $CAP (both lists stay in $W)
   "tshark_$1" "$CAP" "$2" >"$W/tshark.txt"
   "$KF_BIN/kdissect" --no-conn -p "$3" "$CAP" >"$W/kd.ndjson"
+  record_fields "$W/kd.ndjson"
   kd_$1 <"$W/kd.ndjson" >"$W/kd.txt"
   [ -s "$W/tshark.txt" ] || fail "tshark decodes no $1 in $CAP"
   diff -u "$W/tshark.txt" "$W/kd.txt" || fail "$1: kdissect (+) differs from tshark (-) on $CAP$(keep_capture "$1")"
   # the same with flows sharded over two worker threads
-  "$KF_BIN/kdissect" --no-conn -j 2 -p "$3" "$CAP" | kd_$1 >"$W/kd_j2.txt"
+  "$KF_BIN/kdissect" --no-conn -j 2 -p "$3" "$CAP" | keep_records | kd_$1 >"$W/kd_j2.txt"
   diff -u "$W/kd.txt" "$W/kd_j2.txt" || fail "$1: kdissect -j 2 (+) differs from -j 1 (-) on $CAP"
 }
 
@@ -97,7 +99,7 @@ keep_capture() { # name : a failing live capture is kept for a look (the test's 
   [ "$(grep -c '^SYNC$' "$W/tshark.txt")" -eq 10 ]      # pgbench: 2 x 2 unnamed, 2 + 4 prepared cycles
   # the session that asked for TLS: answered 'S', then a TLS 1.3 handshake, as tshark sees it
   [ "$(jq -r 'select(.postgresql_message == "SSLREQUEST") | .postgresql_ssl_response' "$W/kd.ndjson")" = S ]
-  "$KF_BIN/kdissect" --no-conn "$CAP" | kd_tls >"$W/kd_tls.txt"
+  "$KF_BIN/kdissect" --no-conn "$CAP" | keep_records | kd_tls >"$W/kd_tls.txt"
   tshark_tls "$CAP" 5432 no >"$W/tshark_tls.txt"
   grep -q ' version=0x0304 ' "$W/tshark_tls.txt"
   diff -u "$W/tshark_tls.txt" "$W/kd_tls.txt"
@@ -111,7 +113,7 @@ keep_capture() { # name : a failing live capture is kept for a look (the test's 
       "QUERY SELECT seq, MD5(seq) FROM seq_1_to_5000"
   # the TLS session: the SSL request packet, then a handshake as tshark sees it
   [ "$(jq -s 'map(select(.mysql_ssl_request)) | length' "$W/kd.ndjson")" -eq 1 ]
-  "$KF_BIN/kdissect" --no-conn "$CAP" | kd_tls >"$W/kd_tls.txt"
+  "$KF_BIN/kdissect" --no-conn "$CAP" | keep_records | kd_tls >"$W/kd_tls.txt"
   tshark_tls "$CAP" 3306 no >"$W/tshark_tls.txt"
   [ "$(wc -l <"$W/tshark_tls.txt")" -eq 1 ]
   diff -u "$W/tshark_tls.txt" "$W/kd_tls.txt"
@@ -158,6 +160,7 @@ keep_capture() { # name : a failing live capture is kept for a look (the test's 
   grep -q 'Message-encoded entity body (gzip): [0-9]* bytes -> 68 bytes' "$W/tshark.txt"
   grep -q 'Field(1): 2 ' "$W/tshark.txt"
   "$KF_BIN/kdissect" --no-conn -p http2 "$CAP" >"$W/kd.ndjson"
+  record_fields "$W/kd.ndjson"
   m=$(jq -c 'select(.grpc_request_message.compressed) | .grpc_request_message' "$W/kd.ndjson")
   [ "$(echo "$m" | jq -c '[.fields[]? | [.field, .value]]')" = "[[1,2],[2,\"$(printf 'x%.0s' $(seq 64))\"]]" ] ||
     fail "kdissect's dump of the gzip message: $m"

@@ -23,6 +23,7 @@ setup() {
   [ -s "$TD/tlsdec.pcap" ] || fail "capture failed: $(cat "$BATS_FILE_TMPDIR/capture.log")"
   W=$BATS_TEST_TMPDIR
 }
+teardown() { records_checked; }   # kdissect_kept's records: issue 13's registry check
 
 # tshark with the key log: "METHOD PATH STATUS" per HTTP/1 and HTTP/2 call, sorted
 oracle() {
@@ -49,7 +50,7 @@ ours() { jq -r 'select(.tls) | "\(.method) \(.url // .path) \(.status_code)"' | 
   oracle >"$W/oracle"
   cat "$W/oracle" >&3
   [ "$(wc -l <"$W/oracle")" -eq 35 ]        # 11 HTTPS connections x 3 calls + 2 HTTP/2 streams
-  "$KF_BIN/kdissect" --no-conn --stats --tls-keylog "$TD/tlsdec.keys" "$TD/tlsdec.pcap" 2>"$W/stats" >"$W/out"
+  kdissect_kept --no-conn --stats --tls-keylog "$TD/tlsdec.keys" "$TD/tlsdec.pcap" 2>"$W/stats" >"$W/out"
   ours <"$W/out" >"$W/ours"
   diff "$W/oracle" "$W/ours"
   grep -qx 'tls_decrypted 12' "$W/stats"
@@ -65,15 +66,15 @@ ours() { jq -r 'select(.tls) | "\(.method) \(.url // .path) \(.status_code)"' | 
 @test "(b) keys as a Decryption Secrets Block in the pcapng: the same calls as tshark" {
   [ -s "$TD/dsb.pcapng" ]
   oracle >"$W/oracle"
-  "$KF_BIN/kdissect" --no-conn "$TD/dsb.pcapng" | ours >"$W/ours"
+  kdissect_kept --no-conn "$TD/dsb.pcapng" | ours >"$W/ours"
   diff "$W/oracle" "$W/ours"
   # -j 2 reads the DSB in each worker
-  "$KF_BIN/kdissect" --no-conn -j 2 "$TD/dsb.pcapng" | ours >"$W/ours2"
+  kdissect_kept --no-conn -j 2 "$TD/dsb.pcapng" | ours >"$W/ours2"
   diff "$W/oracle" "$W/ours2"
 }
 
 @test "each TLS version and suite: its three calls decrypted, with the suite the handshake names" {
-  "$KF_BIN/kdissect" --no-conn --tls-keylog "$TD/tlsdec.keys" "$TD/tlsdec.pcap" >"$W/out"
+  kdissect_kept --no-conn --tls-keylog "$TD/tlsdec.keys" "$TD/tlsdec.pcap" >"$W/out"
   check() { # case version suite
     run jq -r --arg c "/$1/" 'select(.tls and (.url | startswith($c))) | "\(.tlsx_version_name)|\(.tlsx_cipher_suite_name)|\(.status_code)"' "$W/out"
     echo "$1: $output" >&3
@@ -97,10 +98,10 @@ ours() { jq -r 'select(.tls) | "\(.method) \(.url // .path) \(.status_code)"' | 
 }
 
 @test "without keys: nothing decrypted, the handshake records as with keys" {
-  "$KF_BIN/kdissect" --stats "$TD/tlsdec.pcap" 2>"$W/stats" >"$W/plain"
+  kdissect_kept --stats "$TD/tlsdec.pcap" 2>"$W/stats" >"$W/plain"
   [ "$(jq -s 'map(select(.tls)) | length' "$W/plain")" -eq 0 ]
   grep -qx 'tls_undecrypted 0' "$W/stats"
-  "$KF_BIN/kdissect" --tls-keylog "$TD/tlsdec.keys" "$TD/tlsdec.pcap" >"$W/keys"
+  kdissect_kept --tls-keylog "$TD/tlsdec.keys" "$TD/tlsdec.pcap" >"$W/keys"
   diff <(jq -c 'select(.tlsx) | del(.id)' "$W/plain") <(jq -c 'select(.tlsx) | del(.id)' "$W/keys")
   # conn records name the inner protocol too when decrypted
   [ "$(jq -s 'map(select(.conn and (.conn_l7_detected | index("HTTP")))) | length' "$W/keys")" -eq 11 ]
@@ -110,14 +111,14 @@ ours() { jq -r 'select(.tls) | "\(.method) \(.url // .path) \(.status_code)"' | 
   # every secret's first hex digit changed: nothing decrypts, exit 0, all twelve counted
   awk '{ if (NF == 3) { d = substr($3, 1, 1); $3 = (d == "0" ? "1" : "0") substr($3, 2) } print }' \
     "$TD/tlsdec.keys" >"$W/wrong.keys"
-  "$KF_BIN/kdissect" --no-conn --stats --tls-keylog "$W/wrong.keys" "$TD/tlsdec.pcap" >"$W/out" 2>"$W/stats"
+  kdissect_kept --no-conn --stats --tls-keylog "$W/wrong.keys" "$TD/tlsdec.pcap" >"$W/out" 2>"$W/stats"
   grep -qx 'tls_decrypted 0' "$W/stats"
   grep -qx 'tls_undecrypted 12' "$W/stats"
   [ "$(jq -s 'map(select(.tls)) | length' "$W/out")" -eq 0 ]
   [ "$(jq -s 'map(select(.tlsx)) | length' "$W/out")" -eq 12 ]
   # only the TLS 1.2 secrets: the 1.3 connections stay undecrypted
   grep '^CLIENT_RANDOM' "$TD/tlsdec.keys" >"$W/half.keys"
-  "$KF_BIN/kdissect" --no-conn --stats --tls-keylog "$W/half.keys" "$TD/tlsdec.pcap" >"$W/out" 2>"$W/stats"
+  kdissect_kept --no-conn --stats --tls-keylog "$W/half.keys" "$TD/tlsdec.pcap" >"$W/out" 2>"$W/stats"
   grep -qx 'tls_decrypted 7' "$W/stats"
   grep -qx 'tls_undecrypted 5' "$W/stats"
   [ "$(jq -s 'map(select(.tls)) | length' "$W/out")" -eq 21 ]

@@ -104,6 +104,10 @@ EOF
   [ "$(jq -c 'select(.error or .result.isError)' "$T/out.jsonl" | wc -l)" -eq 0 ] || { jq -c 'select(.error or .result.isError)' "$T/out.jsonl"; false; }
   [ "$(sc 2 .verification.verified)" = true ]
   [ "$(sc 4 .status)" = completed ]
+  # the records of the dissection (kdissect's own NDJSON): every key registered, none twice (issue 13)
+  zcat "$SNAPS/incident.dissection/calls.ndjson.gz" >"$T/calls.ndjson"
+  [ -s "$T/calls.ndjson" ]
+  record_fields "$T/calls.ndjson"
   # the failing service: orders, with the 3 injected 503s
   [ "$(sc 5 '.groups[0].key.dst')" = shop/orders ] || { sc 5 .; false; }
   [ "$(sc 5 '.groups[0].errors')" -eq 3 ]

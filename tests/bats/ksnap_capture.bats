@@ -133,6 +133,34 @@ filtered() { # filter : ksnap and tcpdump with -f FILTER on va over HTTP and DNS
   assert_output --partial 0x00000002
 }
 
+# http_calls N: kdissect sees N answered HTTP calls in the store (its segment flushed them)
+http_calls() {
+  [ "$("$KF_BIN/kdissect" --json "$STORE" 2>/dev/null | jq -s 'map(select(.http and .status_code == 200)) | length')" -ge "$1" ]
+}
+
+@test "capture: each backend names itself in its IDBs (capinfos) and the records say so: capture_source, capture_backend" {
+  http_server
+  for be in ebpf pcap; do
+    want=ebpf; [ $be = pcap ] && want=af_packet   # libpcap captures through an AF_PACKET socket
+    rm -rf "$STORE"
+    ks_start "$NS1" -i va --backend $be
+    http_traffic
+    wait_for http_calls 3
+    ks_stop
+    run capinfos "$(segments | head -1)"
+    assert_success
+    assert_line --regexp "^ +Comment = kforensics-capture: $want\$"
+    "$KF_BIN/kdissect" --json "$STORE" >"$T/r.ndjson"
+    record_fields "$T/r.ndjson"
+    n=$(wc -l <"$T/r.ndjson")
+    [ "$(jq -s 'map(select(.http)) | length' "$T/r.ndjson")" -eq 3 ]
+    [ "$(jq -s --arg w $want 'map(select(.capture_source == $w and .capture_backend == $w)) | length' "$T/r.ndjson")" -eq "$n" ]
+    run "$KF_BIN/kfl" -c "capture_source == \"$want\" && capture_backend == \"$want\"" "$T/r.ndjson"
+    assert_success
+    assert_output "$n"
+  done
+}
+
 @test "capture: --backend pcap with -f matches tcpdump" {
   http_server
   dns_server

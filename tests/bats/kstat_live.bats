@@ -63,6 +63,7 @@ wait_for() { # file text : until the server's log says it listens (5 s)
   kill -INT $tp; wait $tp || true
 
   "$KF_BIN/kdissect" "$W/live.pcap" > "$W/r.ndjson"
+  record_fields "$W/r.ndjson"   # every key registered, none twice (issue 13)
   "$KF_BIN/kstat" --json "$W/r.ndjson" > "$W/k"
   python3 "$KF_ROOT/tests/kstat/oracle.py" < "$W/r.ndjson" > "$W/o"
   run python3 "$KF_ROOT/tests/kstat/compare.py" "$W/k" "$W/o"

@@ -22,6 +22,7 @@ setup() {
   run "$KF_ROOT/tests/l7live/capture-incident.sh" "$W"
   assert_success
   "$KF_BIN/kdissect" "$W/incident.pcap" > "$W/calls.ndjson"
+  record_fields "$W/calls.ndjson"   # every key registered, none twice (issue 13)
   run "$KF_BIN/kstat" report --title "INC-4711 checkout failures" -o "$W/live.html" "$W/calls.ndjson"
   assert_success
   browse "$W/live.html" live

@@ -64,6 +64,7 @@ quiet() {
   assert_line --regexp '^ +Filter string = tcp port 8080$'
   assert_line --regexp '^ +Time resolution = 0x09$'
   assert_line --regexp '^ +Capture length = 65535$'
+  assert_line --regexp '^ +Comment = kforensics-capture: ebpf$'   # an IDB comment (ksnap's backend)
   [ "$(grep -c 'Number of stat entries = 1' <<<"$output")" -eq 2 ]
   assert_line --regexp '^Number of resolved IPv4 addresses in file: 1$'
   assert_line --regexp '^Number of resolved IPv6 addresses in file: 1$'

@@ -175,6 +175,27 @@ snapstore() { # builds $W/st and two snapshots with windows that do not overlap
   [ "$(tshark -r "$W/5xx.pcapng" -Y 'http.response.code >= 500' 2>/dev/null | wc -l)" -eq "$want" ]
 }
 
+@test "pipes: kdissect - names the pods of a one-node export from its NRB and 'IP reused' comments (no metadata given)" {
+  run bash -c "'$KF_BIN/kexport' '$SNAP' --from -90s | '$KF_BIN/kdissect' - | tee '$W/calls.ndjson' | '$KF_BIN/kfl' 'http && dst.name == \"payment-7d9f8b6c5-x2x7k\" && dst.namespace == \"shop\"' | '$KF_BIN/kexport' '$SNAP' --calls - -o '$W/pay.pcapng'"
+  assert_success
+  record_fields "$W/calls.ndjson"
+  # every endpoint's pod name and namespace as the snapshot's own metadata gives them; the IP two
+  # pods held in turn (10.0.53.150) named after its holder at each call's time
+  key='[.timestamp, .protocol, .src.ip, .src.port, .dst.ip, .dst.port, .src.name, .src.namespace, .dst.name, .dst.namespace, .src.pod.name, .dst.pod.namespace]'
+  jq -c "$key" "$W/calls.ndjson" | sort >"$W/nrb"
+  "$KF_BIN/kdissect" "$SNAP" | jq -c "$key" | sort >"$W/meta"
+  [ "$(wc -l <"$W/nrb")" -gt 100 ]
+  diff "$W/meta" "$W/nrb"
+  [ "$(jq -r 'select(.src.ip == "10.0.53.150") | .src.name' "$W/calls.ndjson" | sort -u | tr '\n' ' ')" = "cart-6f8d9b7c4-ab12c checkout-7c9d8f6b5-qw8rt " ]
+  # tshark names the same IP from the export's NRB (-N n): kfl selected exactly the calls to it
+  want=$(jq -s 'map(select(.http and .dst.name == "payment-7d9f8b6c5-x2x7k")) | length' "$W/calls.ndjson")
+  [ "$want" -gt 0 ]
+  [ "$(tshark -N n -r "$W/pay.pcapng" -Y http.request -T fields -e ip.dst_host 2>/dev/null | sort | uniq -c | awk '{print $1, $2}')" = "$want payment-7d9f8b6c5-x2x7k.shop" ]
+  # -j 2 reads the names the same way
+  "$KF_BIN/kexport" "$SNAP" --from -90s | "$KF_BIN/kdissect" -j 2 - | jq -c "$key" | sort >"$W/nrb2"
+  diff "$W/nrb" "$W/nrb2"
+}
+
 @test "pipes: kdissect --meta X.ksnap takes a snapshot's metadata, as kexport's --meta does" {
   "$KF_BIN/kexport" "$SNAP" -F pcap -o "$W/plain.pcap"     # packets only, no names inside
   "$KF_BIN/kdissect" --meta "$SNAP" "$W/plain.pcap" | jq -c '[.timestamp, .protocol, .src.name, .dst.name, .dst.service.name]' > "$W/meta"

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kf_pkt p;
         int n = 0;
         while (n++ < 20000 && kf_reader_next(r, &p) == 1)
-            kd_engine_packet(e, p.ts_ns, p.linktype, p.data, p.caplen, p.origlen, p.iface, "fuzz", "node", p.frame);
+            kd_engine_packet(e, p.ts_ns, p.linktype, p.data, p.caplen, p.origlen, p.iface, "fuzz", "node", KF_CAP_UNKNOWN, p.frame);
         kd_engine_finish(e);
         kd_engine_free(e);
     }

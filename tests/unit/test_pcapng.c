@@ -98,7 +98,7 @@ static int write_demo(FILE *f)
     kf_pcapng_w *w = kf_pcapng_open(f, &shb);
     if (!w) return -1;
     kf_idb_opts i0 = { KF_LT_EN10MB, 262144, "worker-1/eth0", "node worker-1 uplink", "tcp port 8080", 0 };
-    kf_idb_opts i1 = { KF_LT_EN10MB, 65535, "worker-1/cni0", "pod bridge", NULL, 9 };
+    kf_idb_opts i1 = { KF_LT_EN10MB, 65535, "worker-1/cni0", "pod bridge", NULL, 9, "kforensics-capture: ebpf" };
     if (kf_pcapng_add_iface(w, &i0) != 0 || kf_pcapng_add_iface(w, &i1) != 1) { kf_pcapng_close(w); return -1; }
     int fam[2] = { 4, 6 };
     uint8_t addr[2][16] = { { 10, 0, 53, 205 }, { 0xfd, 0, [15] = 0x05 } };
@@ -373,6 +373,9 @@ static void unit_tests(void)
         const kf_iface *i0 = kf_reader_iface(r, 0);
         T_OK(i0 && i0->name && strcmp(i0->name, "worker-1/eth0") == 0 && i0->filter &&
              strcmp(i0->filter, "tcp port 8080") == 0 && i0->tsresol == 9, "interface name, filter, tsresol");
+        const kf_iface *i1 = kf_reader_iface(r, 1);
+        T_OK(i0 && !i0->comment && i1 && i1->comment && strcmp(i1->comment, "kforensics-capture: ebpf") == 0,
+             "interface comment read back (only where one was written)");
         T_EQ_INT(kf_reader_dsb_count(r), 1, "one DSB read back");
         T_EQ_INT(kf_reader_nrb_count(r), 2, "two NRB entries read back");
         T_EQ_INT(kf_reader_isb_count(r), 2, "two ISBs read back");

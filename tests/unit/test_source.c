@@ -41,6 +41,16 @@ static void ng_idb(wb *b, const char *name)
     w16(b, 9); w16(b, 1); w8(b, 9); wpad(b); w32(b, 0);
     bend(b, at);
 }
+/* an IDB whose first option is an opt_comment (ksnap's "kforensics-capture: ebpf") */
+static void ng_idb_c(wb *b, const char *name, const char *comment)
+{
+    size_t at = bstart(b, 1);
+    w16(b, 1); w16(b, 0); w32(b, 0);
+    w16(b, 1); w16(b, (uint16_t)strlen(comment)); wn(b, comment, strlen(comment)); wpad(b);
+    w16(b, 2); w16(b, (uint16_t)strlen(name)); wn(b, name, strlen(name)); wpad(b);
+    w32(b, 0);
+    bend(b, at);
+}
 static const uint8_t FRAME[14] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x06 };
 static void ng_epb(wb *b, uint32_t ifid, int64_t ts_ns)
 {
@@ -210,6 +220,51 @@ static void seg(const char *dir, const char *node, int64_t start, const int64_t 
     free(b);
 }
 
+/* How packets were captured: the IDB comment ksnap writes, per interface; unknown otherwise. */
+static void test_capture(void)
+{
+    wb *b = calloc(1, sizeof *b);
+    int64_t ta[] = { S(1) };
+    pcap_file(b, ta, 1);
+    char *fa = strdup(write_file("cap.pcap", b));
+    b->n = 0;
+    ng_shb(b, "kforensics-node: n1");
+    ng_idb_c(b, "va", "kforensics-capture: ebpf");
+    ng_idb_c(b, "tls", "kforensics-capture: ebpf_tls");
+    ng_idb_c(b, "eth0", "kforensics-capture: af_packet");
+    ng_idb_c(b, "eth1", "kforensics-capture: xdp");           /* a name we do not know */
+    ng_idb_c(b, "eth2", "kforensics-capture: ebpf and more"); /* not exactly a name */
+    ng_idb_c(b, "eth3", "captured on Tuesday");
+    ng_idb(b, "eth4");
+    for (uint32_t i = 0; i < 7; i++) ng_epb(b, i, S(2 + i));
+    char *fb = strdup(write_file("cap.pcapng", b));
+    const char *in[] = { fa, fb };
+    char err[512];
+    kf_source *s = kf_source_open(in, 2, NULL, err, sizeof err);
+    T_OK(s != NULL, "capture: open (%s)", s ? "" : err);
+    if (s) {
+        kf_src_pkt p;
+        int want[8] = { KF_CAP_UNKNOWN, KF_CAP_EBPF, KF_CAP_EBPF_TLS, KF_CAP_AF_PACKET, KF_CAP_UNKNOWN,
+                        KF_CAP_UNKNOWN, KF_CAP_UNKNOWN, KF_CAP_UNKNOWN };
+        int n = 0, ok = 1;
+        while (kf_source_next(s, &p) == 1) {
+            if (n >= 8 || !p.iface || p.iface->capture != want[n]) {
+                printf("# packet %d: capture %d\n", n, p.iface ? p.iface->capture : -9);
+                ok = 0;
+            }
+            n++;
+        }
+        T_OK(ok && n == 8, "capture: per interface from its IDB comment; unknown for pcap, no tag, an unknown name");
+        kf_source_close(s);
+    }
+    T_EQ_STR(kf_capture_name(KF_CAP_EBPF), "ebpf", "capture name ebpf");
+    T_EQ_STR(kf_capture_name(KF_CAP_EBPF_TLS), "ebpf_tls", "capture name ebpf_tls");
+    T_EQ_STR(kf_capture_name(KF_CAP_AF_PACKET), "af_packet", "capture name af_packet");
+    T_OK(kf_capture_name(KF_CAP_UNKNOWN) == NULL && kf_capture_name(3) == NULL, "no name for unknown");
+    T_EQ_INT(kf_capture_parse(NULL), KF_CAP_UNKNOWN, "no comment: unknown");
+    free(fa); free(fb); free(b);
+}
+
 static void test_store(void)
 {
     char dir[300];
@@ -334,6 +389,7 @@ int main(void)
     snprintf(tmpd, sizeof tmpd, "/tmp/kf-test-source-XXXXXX");
     if (!mkdtemp(tmpd)) { printf("not ok 1 - mkdtemp\n"); return 1; }
     test_merge();
+    test_capture();
     test_store();
     test_snapshot();
     char cmd[300];

@@ -268,6 +268,7 @@ static kd_flow *flow_get(kd_engine *e, kd_conn *c)
     f->id = e->o.id_base + e->next_flow_id++ * (e->o.id_step ? e->o.id_step : 1);
     f->first_ts = f->rec_start = c->first_ts; f->first_ref = c->first_ref;
     f->node_idx = c->node_idx;
+    f->capture = c->capture;
     f->hnext = e->fht[h & (e->fhtcap - 1)]; e->fht[h & (e->fhtcap - 1)] = f;
     e->nflows++; e->st.flows++;
     mem_add(e, sizeof *f);
@@ -500,7 +501,7 @@ static void evict_over_budget(kd_engine *e)
 static void flows_interval(kd_engine *e, int64_t now, int all);
 
 static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
-                      const char *file, const char *node, uint64_t frame);
+                      const char *file, const char *node, int capture, uint64_t frame);
 
 /* Housekeeping by the capture's packet count (every packet, whoever dissects it, so that -j
  * shards do it at the same packets as one engine): expiry and timers every KD_SWEEP_EVERY
@@ -518,19 +519,20 @@ static void cadence(kd_engine *e, int64_t ts)
 }
 
 void kd_engine_packet(kd_engine *e, int64_t ts, int linktype, const uint8_t *data, uint32_t caplen,
-                      uint32_t origlen, uint32_t iface, const char *file, const char *node, uint64_t frame)
+                      uint32_t origlen, uint32_t iface, const char *file, const char *node, int capture,
+                      uint64_t frame)
 {
     kf_l4 l4;
     int rc = kf_decode(e->dec, linktype, data, caplen, ts, &l4);
-    kd_engine_packet_l4(e, ts, rc, &l4, origlen, iface, file, node, frame);
+    kd_engine_packet_l4(e, ts, rc, &l4, origlen, iface, file, node, capture, frame);
 }
 
 void kd_engine_packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
-                         const char *file, const char *node, uint64_t frame)
+                         const char *file, const char *node, int capture, uint64_t frame)
 {
     e->seen++;
     if (ts > e->now) e->now = ts;
-    packet_l4(e, ts, rc, l4, origlen, iface, file, node, frame);
+    packet_l4(e, ts, rc, l4, origlen, iface, file, node, capture, frame);
     cadence(e, ts);
 }
 
@@ -545,7 +547,7 @@ void kd_engine_seq(kd_engine *e, uint64_t seq) { e->seen = seq; }
 
 /* The frame decoded (rc, *l4: kf_decode's; *l4 may be changed). */
 static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
-                      const char *file, const char *node, uint64_t frame)
+                      const char *file, const char *node, int capture, uint64_t frame)
 {
     e->st.packets++;
     e->st.bytes += origlen;
@@ -579,6 +581,7 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
         if (!c) { e->st.evicted_conns++; return; }
         dir = 0;
         c->first_ts = ts; c->first_ref = cur; c->node_idx = nidx;
+        c->capture = (int8_t)(capture > KF_CAP_UNKNOWN ? capture : KF_CAP_AF_PACKET);
         /* into the first_ts list: at the tail unless the input went back in time */
         kd_conn *t = e->ttail;
         while (t && t->first_ts > ts) t = t->tprev;
@@ -654,7 +657,7 @@ static void flows_interval(kd_engine *e, int64_t now, int all)
                 any.e = e; any.info.transport = f->ipproto == 6 ? KD_TRANSPORT_TCP : f->ipproto == 17 ? KD_TRANSPORT_UDP : KD_TRANSPORT_OTHER;
                 any.info.ipproto = f->ipproto; any.info.client = 0;
                 any.info.addr[0] = f->ca; any.info.addr[1] = f->sa; any.info.port[0] = 0; any.info.port[1] = f->sport;
-                any.id = 0; any.node_idx = f->node_idx;
+                any.id = 0; any.node_idx = f->node_idx; any.capture = f->capture;
                 kde_emit_flow(e, f, &any);
             }
             if (!f->active && !f->dirty && (all || kd_ts_diff(now, f->last_ts) > e->o.udp_idle_ns)) {
@@ -732,6 +735,9 @@ void kd_engine_free(kd_engine *e)
         for (kd_flow *f = e->fht[i], *n; f; f = n) { n = f->hnext; free(f); }
     for (size_t i = 0; i < e->nhtcap; i++)
         for (kd_name *n = e->nht[i], *x; n; n = x) { x = n->hnext; free(n); }
+    for (size_t i = 0; e->wht && i < KD_NAME_BUCKETS; i++)
+        for (kd_wname *n = e->wht[i], *x; n; n = x) { x = n->next; free(n); }
+    free(e->wht);
     for (size_t i = 0; i < e->hn; i++) free(e->heap[i]);
     for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].head); fclose(e->runs[i].f); free(e->runs[i].buf); }
     free(e->runs);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "dissector.h"
+#include "kf_source.h"
 #include "kf_meta.h"
 
 /* 64-bit finaliser (MurmurHash3's fmix64) for the engine's and the -j balancer's hash tables. */
@@ -37,14 +38,15 @@ typedef int (*kd_out_fn)(void *arg, const char *buf, size_t len);
 void kd_engine_opts_default(kd_engine_opts *o);
 kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg);
 /* One captured frame. file/node are interned by pointer value and must stay valid until
- * kd_engine_free (kf_source guarantees that for its names). iface = global interface id. */
+ * kd_engine_free (kf_source guarantees that for its names). iface = global interface id;
+ * capture = how it was captured (enum kf_capture; unknown is written as af_packet). */
 void kd_engine_packet(kd_engine *e, int64_t ts_ns, int linktype, const uint8_t *data,
                       uint32_t caplen, uint32_t origlen, uint32_t iface, const char *file,
-                      const char *node, uint64_t frame);
+                      const char *node, int capture, uint64_t frame);
 /* The same, for a frame the caller decoded with kf_decode(NULL, ...) (rc, *l4) that is not an
  * IP fragment (l4->fragment = 0): what this engine's decode would give. *l4 may be changed. */
 void kd_engine_packet_l4(kd_engine *e, int64_t ts_ns, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
-                         const char *file, const char *node, uint64_t frame);
+                         const char *file, const char *node, int capture, uint64_t frame);
 /* End of input: closes every connection, emits everything, flushes output. Returns 0 / -1
  * (output callback failed). */
 int kd_engine_finish(kd_engine *e);
@@ -71,6 +73,20 @@ int64_t kd_engine_out_ts(const kd_engine *e);
 const char *kd_engine_id_prefix(const kd_engine *e);
 /* A name a DNS answer gave ip (what kd_learn_name does, for answers another shard dissects). */
 void kd_engine_learn_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns);
+/* Metadata of last resort (used only where metadata does not know an IP): a workload name a
+ * kexport export gave ip in its NRB (from_ns = KF_T_MIN) or in an "IP reused" packet comment
+ * (from_ns = that packet's time): "pod.namespace", "service.namespace.svc", or a node's name
+ * (node = the node the file was captured on; a name equal to it is that node). */
+void kd_engine_learn_workload(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t from_ns,
+                              const char *node);
+/* The workload names a kexport export gives — its NRB entries read since *taken, and the
+ * packet's "IP reused" comment (p may be NULL) — each handed to fn as to kd_engine_learn_workload. */
+typedef void (*kd_workload_fn)(void *arg, const kf_addr *ip, const char *name, size_t len, int64_t from_ns,
+                               const char *node);
+void kd_source_workloads(const kf_source *src, size_t *taken, const kf_src_pkt *p, kd_workload_fn fn, void *arg);
+/* kd_workload_fn into an engine (arg = the kd_engine) */
+void kd_workload_learn(void *engine, const kf_addr *ip, const char *name, size_t len, int64_t from_ns,
+                       const char *node);
 void kd_engine_free(kd_engine *e);
 
 typedef struct kd_engine_stats {

@@ -110,6 +110,7 @@ typedef struct kd_flow {
     uint32_t nconns, active;
     uint32_t l7;                 /* bitmask over the dissector table */
     const char *file; uint32_t file_idx, node_idx;
+    int8_t capture;              /* enum kf_capture of its first connection */
     kd_pref first_ref, last_ref;
     int dirty;
 } kd_flow;
@@ -126,6 +127,7 @@ struct kd_conn {
     int64_t first_ts, last_ts;
     kd_pref first_ref, last_ref, cur;
     uint32_t node_idx;
+    int8_t capture;              /* enum kf_capture of its first packet (never unknown) */
     const kd_dissector *d;
     void *st;
     int l7_state;                /* 0 probing, 1 active, 2 none */
@@ -161,6 +163,15 @@ typedef struct kd_name {
     char name[];
 } kd_name;
 
+/* A workload a kexport export names (NRB, "IP reused" comment): metadata of last resort */
+typedef struct kd_wname {
+    struct kd_wname *next;
+    kf_addr ip;
+    int64_t from;                /* holds ip from then on (KF_T_MIN: the NRB's name) */
+    kf_workload w;               /* kind, name, namespace_ (pointing into buf) */
+    char buf[];
+} kd_wname;
+
 enum { LRU_TCP, LRU_CLOSED, LRU_UDP, LRU_N };
 
 /* Interned file and node names: an index per distinct name (by content; NULL is a name of its
@@ -194,6 +205,7 @@ struct kd_engine {
     struct kd_intern files, nodes;
     /* dns names */
     kd_name **nht; size_t nhtcap, nnames;
+    kd_wname **wht; size_t nwnames;   /* KD_NAME_BUCKETS buckets when any */
     /* records */
     kd_rec **heap; size_t hn, hcap; size_t heap_bytes; uint64_t rec_seq, out_index;
     struct kd_run { FILE *f; kd_rec *head; char *buf; } *runs;   /* sorted runs spilled to temp files */

@@ -41,6 +41,95 @@ static const char *learned_name(const kd_engine *e, const kf_addr *ip)
     return NULL;
 }
 
+/* ------------------------------------------------------------------ workloads a kexport export names */
+
+void kd_engine_learn_workload(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t from,
+                              const char *node)
+{
+    if (!len || len > KD_NAME_LEN_MAX || e->nwnames >= KD_NAMES_MAX) return;
+    const char *slash = memchr(name, '/', len);
+    if (slash && from == KF_T_MIN) len = (size_t)(slash - name);   /* several holders: the first
+                                                                     until a comment says otherwise */
+    if (!len) return;
+    if (!e->wht && !(e->wht = calloc(KD_NAME_BUCKETS, sizeof *e->wht))) return;
+    size_t b = addr_hash(ip) & (KD_NAME_BUCKETS - 1);
+    for (kd_wname *n = e->wht[b]; n; n = n->next)   /* known already (every shard hears it) */
+        if (kf_addr_eq(&n->ip, ip) && n->from == from) return;
+    kd_wname *n = calloc(1, sizeof *n + len + 1);
+    if (!n) return;
+    n->ip = *ip;
+    n->from = from;
+    memcpy(n->buf, name, len);
+    char *s = n->buf, *dot;
+    /* kexport's names (tools/kexport/select.c kx_meta_name): service.namespace.svc, pod.namespace
+     * (a pod name may hold dots, a namespace not), a node's bare name. A node name with dots
+     * other than the capturing node's reads as pod.namespace: --meta gives the truth. */
+    if (len > 4 && !strcmp(s + len - 4, ".svc") && (dot = strchr(s, '.')) && dot < s + len - 4) {
+        s[len - 4] = 0;
+        *dot = 0;
+        n->w.kind = KF_WK_SERVICE; n->w.name = s; n->w.namespace_ = dot + 1;
+    } else if ((!node || strcmp(s, node)) && (dot = strrchr(s, '.')) && dot > s && dot[1]) {
+        *dot = 0;
+        n->w.kind = KF_WK_POD; n->w.name = s; n->w.namespace_ = dot + 1;
+    } else {
+        n->w.kind = KF_WK_NODE; n->w.name = s; n->w.node = s;
+    }
+    n->w.created_ns = KF_T_MIN; n->w.deleted_ns = KF_T_MAX;
+    n->next = e->wht[b];
+    e->wht[b] = n;
+    e->nwnames++;
+}
+
+/* The workload a kexport export names for ip at ts: the latest holder from before ts, else the
+ * earliest one. */
+static const kf_workload *named_workload(const kd_engine *e, const kf_addr *ip, int64_t ts)
+{
+    if (!e->wht) return NULL;
+    const kd_wname *best = NULL, *first = NULL;
+    for (const kd_wname *n = e->wht[addr_hash(ip) & (KD_NAME_BUCKETS - 1)]; n; n = n->next) {
+        if (!kf_addr_eq(&n->ip, ip)) continue;
+        if (!first || n->from < first->from) first = n;
+        if (n->from <= ts && (!best || n->from > best->from)) best = n;
+    }
+    return best ? &best->w : first ? &first->w : NULL;
+}
+
+void kd_workload_learn(void *e, const kf_addr *ip, const char *name, size_t len, int64_t from, const char *node)
+{
+    kd_engine_learn_workload(e, ip, name, len, from, node);
+}
+
+void kd_source_workloads(const kf_source *src, size_t *taken, const kf_src_pkt *p, kd_workload_fn fn, void *arg)
+{
+    for (size_t n = kf_source_nrb_count(src); *taken < n; (*taken)++) {
+        const kf_src_nrb *r = kf_source_nrb(src, *taken);
+        if (!r->workload_names) continue;
+        kf_addr ip;
+        memset(&ip, 0, sizeof ip);
+        ip.family = (uint8_t)r->family;
+        memcpy(ip.a, r->addr, r->family == 4 ? 4 : 16);
+        fn(arg, &ip, r->name, strlen(r->name), KF_T_MIN, r->node);
+    }
+    if (!p || !p->pkt.comment || !p->iface || !p->iface->workload_names) return;
+    /* kexport (main.c reuse_comment): "IP is NAME here (IP reused: ...)", several joined by "; " */
+    static const char here[] = " here (IP reused";
+    const char *c = p->pkt.comment;
+    while (c && *c) {
+        const char *is = strstr(c, " is "), *h = is ? strstr(is + 4, here) : NULL;
+        if (!h) return;
+        char ipb[64];
+        size_t il = (size_t)(is - c);
+        kf_addr ip;
+        if (il < sizeof ipb) {
+            memcpy(ipb, c, il);
+            ipb[il] = 0;
+            if (kf_addr_parse(ipb, &ip) == 1) fn(arg, &ip, is + 4, (size_t)(h - (is + 4)), p->pkt.ts_ns, p->node);
+        }
+        c = strstr(h, "; ");
+        if (c) c += 2;
+    }
+}
+
 /* ------------------------------------------------------------------ record envelope */
 
 typedef struct kd_side {
@@ -62,8 +151,15 @@ static void write_json_obj(kf_jw *w, const char *key, json_t *obj)
 static void side_lookup(kd_engine *e, const kf_addr *ip, int64_t ts, kd_side *s)
 {
     memset(s, 0, sizeof *s);
-    if (!e->o.meta) return;
-    s->found = kf_meta_lookup(e->o.meta, ip, ts, &s->ii);
+    if (!e->o.meta || !(s->found = kf_meta_lookup(e->o.meta, ip, ts, &s->ii))) {
+        const kf_workload *w = named_workload(e, ip, ts);   /* metadata of last resort */
+        if (!w) return;
+        s->found = 1;
+        if (w->kind == KF_WK_POD) s->ii.pod = w;
+        else if (w->kind == KF_WK_SERVICE) s->ii.service = s->svc = w;
+        else s->ii.node = w;
+        return;
+    }
     if (s->ii.pod) {
         const kf_workload *sv[1];
         if (kf_meta_pod_services(e->o.meta, s->ii.pod, ts, sv, 1) > 0) s->svc = sv[0];
@@ -175,8 +271,11 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     kf_jw_kstr(w, "stream", id);
     kf_jw_kstr(w, "conn_id", id);
     if (c->flow) { snprintf(id, sizeof id, "f-%08x", c->flow->id); kf_jw_kstr(w, "flow_id", id); }
-    kf_jw_kstr(w, "capture_source", "af_packet");
-    kf_jw_kstr(w, "capture_backend", "af_packet");
+    /* how the connection's first packet was captured (ksnap's IDB comment; af_packet when the
+     * capture does not say); the backend family: ebpf_tls is ebpf */
+    const char *cs = kf_capture_name(c->capture);
+    kf_jw_kstr(w, "capture_source", cs ? cs : "af_packet");
+    kf_jw_kstr(w, "capture_backend", c->capture == KF_CAP_EBPF_TLS ? "ebpf" : cs ? cs : "af_packet");
     kf_jw_kbool(w, "has_pcap", 1);
     const char *node = node_name(e, c->node_idx);
     const char *nip = node_ip_of(e, node);
@@ -346,7 +445,7 @@ void kde_emit_flow(kd_engine *e, kd_flow *f, const kd_conn *any)
     /* a fake conn view carrying the flow's endpoints and node */
     kd_conn fc;
     memset(&fc, 0, sizeof fc);
-    fc.e = e; fc.id = any->id; fc.flow = f; fc.node_idx = f->node_idx;
+    fc.e = e; fc.id = any->id; fc.flow = f; fc.node_idx = f->node_idx; fc.capture = f->capture;
     fc.info = any->info;
     int cl = any->info.client >= 0 ? any->info.client : 0;
     fc.info.client = 0;

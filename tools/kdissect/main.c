@@ -271,11 +271,12 @@ int main(int argc, char **argv)
     int rc, status = KF_EXIT_OK;
     uint64_t n = 0;
     time_t last = 0;
-    size_t dsbs = 0;
+    size_t dsbs = 0, nrbs = 0;
     while ((rc = kf_source_next(src, &p)) == 1) {
         kf_keylog_add_dsbs(keys, src, &dsbs);
+        kd_source_workloads(src, &nrbs, &p, kd_workload_learn, e);   /* a kexport export's names */
         kd_engine_packet(e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
-                         p.pkt.iface, p.file, p.node, p.frame);
+                         p.pkt.iface, p.file, p.node, p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
         if (show && (++n & 4095) == 0) {
             time_t t = time(NULL);
             if (t != last) { last = t; progress(src, 0); }

@@ -59,13 +59,14 @@
 #define OCHUNK (1u << 20)       /* spool chunk (each one handed over wakes the merge) */
 #define MAX_SHARDS 64
 
-enum { IT_PKT, IT_NAME, IT_PASS };
+enum { IT_PKT, IT_NAME, IT_PASS, IT_WNAME };
 
 typedef struct item {
     int64_t ts;
     uint32_t caplen, origlen, iface, off;
     int linktype, kind;
     const char *file, *node;
+    int capture;                    /* enum kf_capture of its interface */
     uint64_t frame;
     uint64_t seq;                   /* the packet's number in the capture (1-based) */
 } item;
@@ -464,18 +465,20 @@ static void *reread_worker(void *arg)
         kf_src_pkt p;
         int r;
         uint64_t n = 0;
-        size_t dsbs = 0;
+        size_t dsbs = 0, nrbs = 0;
         while ((r = kf_source_next(src, &p)) == 1) {
             if (x->keys) kf_keylog_add_dsbs(x->keys, src, &dsbs);
+            kd_source_workloads(src, &nrbs, &p, kd_workload_learn, s->e);   /* a kexport export's names */
             pinfo pi;
             pkt_info(&p.pkt, &pi);
             int k = bal_pick(b, &pi, p.pkt.caplen);
             n++;
             if (k == s->idx && !pi.l4.fragment)   /* decoded once (a fragment: by the engine's reassembly) */
-                kd_engine_packet_l4(s->e, p.pkt.ts_ns, pi.rc, &pi.l4, p.pkt.origlen, p.pkt.iface, p.file, p.node, p.frame);
+                kd_engine_packet_l4(s->e, p.pkt.ts_ns, pi.rc, &pi.l4, p.pkt.origlen, p.pkt.iface, p.file, p.node,
+                                    p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
             else if (k == s->idx)
                 kd_engine_packet(s->e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
-                                 p.pkt.iface, p.file, p.node, p.frame);
+                                 p.pkt.iface, p.file, p.node, p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
             else {
                 if (x->dns_on && is_dns_answer(&pi)) {
                     learnctx lc = { s->e, p.pkt.ts_ns };
@@ -519,6 +522,12 @@ static void *queue_worker(void *arg)
         if (!b) break;
         for (size_t i = 0; i < b->n; i++) {
             item *m = &b->it[i];
+            if (m->kind == IT_WNAME) {
+                kf_addr ip;
+                memcpy(&ip, b->data + m->off, sizeof ip);
+                kd_engine_learn_workload(s->e, &ip, (const char *)b->data + m->off + sizeof ip, m->caplen, m->ts, m->node);
+                continue;
+            }
             if (m->kind == IT_NAME) {
                 kf_addr ip;
                 memcpy(&ip, b->data + m->off, sizeof ip);
@@ -528,7 +537,7 @@ static void *queue_worker(void *arg)
             if (m->kind == IT_PKT) {
                 kd_engine_seq(s->e, m->seq - 1);
                 kd_engine_packet(s->e, m->ts, m->linktype, b->data + m->off, m->caplen, m->origlen, m->iface,
-                                 m->file, m->node, m->frame);
+                                 m->file, m->node, m->capture, m->frame);
             } else
                 kd_engine_pass(s->e, m->ts, m->seq);
             if (m->seq % RELEASE_PKTS == 0) release_point(s);
@@ -593,6 +602,21 @@ static void name_to_others(void *arg, const kf_addr *ip, const char *name, size_
         item *m = slot(&nc->sh[i], sizeof *ip + len);
         if (!m) { nc->failed = 1; return; }
         m->kind = IT_NAME; m->ts = nc->ts; m->caplen = (uint32_t)len;
+        memcpy(nc->sh[i].cur->data + m->off, ip, sizeof *ip);
+        memcpy(nc->sh[i].cur->data + m->off + sizeof *ip, name, len);
+    }
+}
+
+/* a workload name a kexport export gives: to every shard, before the packet that follows */
+static void workload_to_all(void *arg, const kf_addr *ip, const char *name, size_t len, int64_t from,
+                            const char *node)
+{
+    namectx *nc = arg;
+    if (!len || len > 255) return;
+    for (int i = 0; i < nc->n; i++) {
+        item *m = slot(&nc->sh[i], sizeof *ip + len);
+        if (!m) { nc->failed = 1; return; }
+        m->kind = IT_WNAME; m->ts = from; m->caplen = (uint32_t)len; m->node = node;
         memcpy(nc->sh[i].cur->data + m->off, ip, sizeof *ip);
         memcpy(nc->sh[i].cur->data + m->off + sizeof *ip, name, len);
     }
@@ -823,9 +847,14 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
     uint64_t n = 0;
     int64_t last_ts = 0;
     int last_owner = -1;
-    size_t dsbs = 0;
+    size_t dsbs = 0, nrbs = 0;
     while ((r = kf_source_next(src, &p)) == 1) {
         if (x->keys) kf_keylog_add_dsbs(x->keys, src, &dsbs);
+        {   /* a kexport export's names, to every shard before this packet */
+            namectx wc = { sh, jobs, -1, 0, 0 };
+            kd_source_workloads(src, &nrbs, &p, workload_to_all, &wc);
+            if (wc.failed) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
+        }
         pinfo pi;
         pkt_info(&p.pkt, &pi);
         int k = bal_pick(b, &pi, p.pkt.caplen);
@@ -835,6 +864,7 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
         it->kind = IT_PKT;
         it->ts = p.pkt.ts_ns; it->caplen = p.pkt.caplen; it->origlen = p.pkt.origlen; it->iface = p.pkt.iface;
         it->linktype = p.pkt.linktype; it->file = p.file; it->node = p.node; it->frame = p.frame;
+        it->capture = p.iface ? p.iface->capture : KF_CAP_UNKNOWN;
         it->seq = ++n;
         memcpy(s->cur->data + it->off, p.pkt.data, p.pkt.caplen);
         last_ts = p.pkt.ts_ns; last_owner = k;

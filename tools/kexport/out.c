@@ -12,6 +12,7 @@
 typedef struct out_if {
     char *node, *name;
     int linktype;
+    int capture;            /* enum kf_capture */
     int id;
 } out_if;
 
@@ -21,7 +22,7 @@ struct kx_out {
     kf_pcapng_w *png;
     /* pcap */
     kf_pcap_out *pcap;
-    int pcap_linktype, default_linktype;
+    int pcap_linktype, default_linktype, default_capture;
     uint32_t default_snaplen;
     char *default_node, *default_name, *default_desc;
     /* interfaces */
@@ -40,6 +41,7 @@ kx_out *kx_out_open(FILE *f, const kx_out_opts *o, char *err, size_t errlen)
     w->f = f;
     w->pcap_linktype = -1;
     w->default_linktype = KF_LT_EN10MB;
+    w->default_capture = KF_CAP_UNKNOWN;
     if (o->format == KX_PCAPNG) {
         kf_shb_opts shb = { 0 };
         shb.userappl = "kforensics kexport " KF_VERSION;
@@ -59,6 +61,7 @@ void kx_out_default_iface(kx_out *w, const kf_src_iface *f)
     if (!f) return;
     w->default_linktype = f->linktype;
     w->default_snaplen = f->snaplen;
+    w->default_capture = f->capture;
     free(w->default_node);
     free(w->default_name);
     free(w->default_desc);
@@ -78,13 +81,14 @@ static int pcap_start(kx_out *w, int linktype, uint32_t snaplen, char *err, size
     return 0;
 }
 
-/* The output IDB for (node, interface name, link type), written when new. */
+/* The output IDB for (node, interface name, link type, capture), written when new; it keeps
+ * how the packets were captured in ksnap's "kforensics-capture:" comment (docs/store.md). */
 static int iface_get(kx_out *w, const char *node, const char *name, int lt, uint32_t snaplen,
-                     const char *description)
+                     const char *description, int capture)
 {
     int id = -1;
     for (size_t i = 0; i < w->nifs; i++)
-        if (w->ifs[i].linktype == lt && !strcmp(w->ifs[i].node, node) &&
+        if (w->ifs[i].linktype == lt && w->ifs[i].capture == capture && !strcmp(w->ifs[i].node, node) &&
             !strcmp(w->ifs[i].name, name)) { id = w->ifs[i].id; break; }
     if (id < 0) {
         char full[512];
@@ -97,6 +101,9 @@ static int iface_get(kx_out *w, const char *node, const char *name, int lt, uint
         idb.snaplen = w->o.snaplen ? w->o.snaplen : (snaplen > 262144 ? snaplen : 262144);
         idb.name = full;
         idb.description = description;
+        char cap[64] = "";
+        if (kf_capture_name(capture)) snprintf(cap, sizeof cap, KF_CAPTURE_TAG "%s", kf_capture_name(capture));
+        idb.comment = cap;
         idb.tsresol = 9;
         id = kf_pcapng_add_iface(w->png, &idb);
         if (id < 0) return -1;
@@ -112,6 +119,7 @@ static int iface_get(kx_out *w, const char *node, const char *name, int lt, uint
         e->name = strdup(name);
         if (!e->node || !e->name) { free(e->node); free(e->name); return -1; }
         e->linktype = lt;
+        e->capture = capture;
         e->id = id;
         w->nifs++;
     }
@@ -125,7 +133,8 @@ static int iface_for(kx_out *w, const kf_src_pkt *p)
     const char *node = p->node ? p->node : (p->iface && p->iface->node ? p->iface->node : "");
     const char *name = p->iface && p->iface->name ? p->iface->name : "pcap";
     int id = iface_get(w, node, name, p->pkt.linktype, p->iface ? p->iface->snaplen : 0,
-                       p->iface && p->iface->description ? p->iface->description : p->file);
+                       p->iface && p->iface->description ? p->iface->description : p->file,
+                       p->iface ? p->iface->capture : KF_CAP_UNKNOWN);
     if (id < 0) return -1;
     if (gid >= w->nby_src) {
         size_t nn = gid + 16;
@@ -221,7 +230,7 @@ int kx_out_close(kx_out *w, char *err, size_t errlen)
         if (w->nifs == 0 &&
             iface_get(w, w->default_node ? w->default_node : "",
                       w->default_name ? w->default_name : "pcap", w->default_linktype,
-                      w->default_snaplen, w->default_desc) < 0 && rc == 0) {
+                      w->default_snaplen, w->default_desc, w->default_capture) < 0 && rc == 0) {
             snprintf(err, errlen, "%s", kf_pcapng_error(w->png));
             rc = -1;
         }

@@ -23,6 +23,7 @@
 #include "../../bpf/capture.h"
 #define KF_TLS_MAX_CALL_ (256u << 10)   /* bpf/tls.h's KF_TLS_MAX_CALL (that header needs linux/types.h) */
 #include "capture_int.h"
+#include "kf_source.h"
 #include "kf_store.h"
 #include "kf_time.h"
 #include "kf_tool.h"
@@ -604,6 +605,8 @@ int cmd_capture(int argc, char **argv)
         r = be->init(c, err, sizeof err);
     }
     if (r != 0) kf_die(KF_EXIT_ERR, "%s backend: %s", be->name, err);
+    /* libpcap captures through an AF_PACKET socket on Linux */
+    c->capture = kf_capture_name(be == &cap_backend_pcap ? KF_CAP_AF_PACKET : KF_CAP_EBPF);
     if (be == &cap_backend_pcap) {   /* the filter runs in the kernel there, as in tcpdump */
         c->kfilter = NULL;
         free_filter(&c->fprog_eth);

@@ -33,6 +33,8 @@ typedef struct cap_ctx {
     int64_t seg_time, retain_time, stats_every;
     uint64_t ring_size;
     int verbose;
+    const char *capture;    /* how packets are captured ("ebpf", "af_packet"): each IDB's
+                               "kforensics-capture: " comment (docs/store.md) */
     /* state */
     char *nodedir;
     int capfd;              /* DIR/<node>/.capture, locked */

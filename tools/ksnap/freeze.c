@@ -261,7 +261,8 @@ static int cut_segment(freezer *fz, const kf_segment *sg, const char *node, fmem
             const kf_iface *x = kf_reader_iface(r, (uint32_t)nif);
             kf_idb_opts io = { 0 };
             io.linktype = x->linktype; io.snaplen = x->snaplen; io.name = x->name;
-            io.description = x->description; io.filter = x->filter; io.tsresol = 9;
+            io.description = x->description; io.filter = x->filter; io.comment = x->comment;
+            io.tsresol = 9;
             if (kf_pcapng_add_iface(w, &io) < 0) break;
         }
         for (size_t n = kf_reader_dsb_count(r); ndsb < n; ndsb++) {

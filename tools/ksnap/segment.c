@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 #include "capture_int.h"
+#include "kf_source.h"
 #include "kf_store.h"
 #include "kf_tool.h"
 
@@ -266,8 +267,10 @@ int seg_add_iface(cap_ctx *c, cap_iface *ifc)
     if (obuf_out(c) != 0) return -1;   /* our EPBs before the IDB */
     char desc[512];
     snprintf(desc, sizeof desc, "%s/%s", c->node, ifc->name);
+    char capture[64] = "";
+    if (c->capture) snprintf(capture, sizeof capture, KF_CAPTURE_TAG "%s", c->capture);
     kf_idb_opts o = { .linktype = ifc->linktype, .snaplen = c->snaplen, .name = ifc->name,
-                      .description = desc, .filter = c->filter, .tsresol = 9 };
+                      .description = desc, .filter = c->filter, .comment = capture, .tsresol = 9 };
     int id = kf_pcapng_add_iface(c->w, &o);
     if (id < 0 || kf_pcapng_flush(c->w) != 0) { c->write_failed = 1; return -1; }
     ifc->idb = id;
