@@ -283,3 +283,38 @@ seg_start() { # file -> start in ns from its name
   ks_stop
   [ "$(segments | wc -l)" -ge 3 ]
 }
+
+clock_past() { [ "$(date +%s%N)" -gt "$1" ]; }
+npkts() { capinfos -c -M -T "$1" 2>/dev/null | awk -F'\t' 'NR == 2 { print $2 }'; }
+
+@test "store: idle stretches between traffic leave no empty segment: the empty one moves its start to the next packet" {
+  ks_start "$NS1" -i va --segment-time 1s
+  get 1
+  # the segment holding it closes at its time; an empty one opens where it ended
+  wait_for compgen -G "$STORE/n1/*.pcapng" >/dev/null
+  s1=$(seg_start "$(ls "$STORE"/n1/*.pcapng.part)")
+  # idle past two segment times: the next packet starts a segment of its own, after a gap
+  wait_for clock_past $((s1 + 2300000000))
+  get 1
+  wait_for eval '[ "$(segments | wc -l)" -ge 2 ]'
+  s2=$(seg_start "$(ls "$STORE"/n1/*.pcapng.part)")
+  # idle past one segment time only: the next starts where the empty one would have ended
+  wait_for clock_past $((s2 + 1200000000))
+  get 1
+  ks_stop
+  ls -l "$STORE/n1" >&3
+  # capinfos counts each segment's packets: none is empty, but the last may be (stopped idle)
+  n=0 prev=
+  for f in $(segments); do
+    n=$((n + 1))
+    c=$(npkts "$f")
+    echo "# $(basename "$f"): $c packets" >&3
+    [ "$c" -gt 0 ] || [ "$f" = "$(segments | tail -1)" ] || fail "$(basename "$f") is empty"
+    [ "$n" -ne 2 ] || [ "$(tsh -r "$f" -T fields -e frame.time_epoch -c 1 | tr -d .)" = "$(seg_start "$f")" ] \
+      || fail "the segment after a gap starts at its first packet"
+    [ "$n" -ne 3 ] || [ $(($(seg_start "$f") - prev)) -eq 2000000000 ] \
+      || fail "the third segment starts two segment times after the second (contiguous)"
+    prev=$(seg_start "$f")
+  done
+  [ "$n" -ge 3 ] && [ "$n" -le 4 ]
+}

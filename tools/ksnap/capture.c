@@ -148,11 +148,12 @@ void cap_deliver(cap_ctx *c, cap_iface *ifc, int64_t ts, int dir, const uint8_t 
     ifc->tot_recv++;
     if (caplen > c->snaplen) caplen = c->snaplen;
     if (c->w && !c->write_failed) {
-        if (c->seg_time && ts >= c->seg_start + c->seg_time && ts < c->seg_start + 2 * c->seg_time)
-            rotate(c, c->seg_start + c->seg_time);   /* contiguous: the next starts where this ends */
-        else if (c->seg_time && ts >= c->seg_start + 2 * c->seg_time)
-            rotate(c, ts);
-        else if (c->seg_pkts && seg_bytes(c) + 64 + caplen > c->seg_size)
+        if (c->seg_time && ts >= c->seg_start + c->seg_time) {
+            /* contiguous: the next starts where this ends; after a gap, at the packet. A
+             * segment still empty (idle since it opened) moves its start there instead */
+            int64_t next = ts < c->seg_start + 2 * c->seg_time ? c->seg_start + c->seg_time : ts;
+            if (seg_restart(c, next) != 0) rotate(c, next);
+        } else if (c->seg_pkts && seg_bytes(c) + 64 + caplen > c->seg_size)
             rotate(c, ts);
     }
     if (!c->w || c->write_failed) recover(c);

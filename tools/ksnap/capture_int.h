@@ -83,6 +83,10 @@ void cap_add_drops(cap_ctx *c, cap_iface *ifc, uint64_t n);
 
 /* segment.c */
 int seg_open(cap_ctx *c, int64_t now_ns);
+/* The open segment holds no packet yet (an idle stretch): it starts again at start_ns (its
+ * .part renamed) instead of closing empty, so idle time leaves no trail of empty segments.
+ * 0 done; -1 not possible (it holds packets, a write failed, the rename failed): rotate. */
+int seg_restart(cap_ctx *c, int64_t start_ns);
 int seg_add_iface(cap_ctx *c, cap_iface *ifc);
 /* One EPB (epb_flags = flags; epb_dropcount when dropcount > 0) into the open segment's buffer;
  * 0, or -1 with write_failed set. */

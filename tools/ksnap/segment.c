@@ -332,6 +332,22 @@ int seg_open(cap_ctx *c, int64_t now)
     return 0;
 }
 
+int seg_restart(cap_ctx *c, int64_t start)
+{
+    if (!c->w || !c->part || c->seg_pkts || c->write_failed) return -1;
+    if (start <= c->last_start) start = c->last_start + 1;   /* names stay unique and sorted */
+    char name[64];
+    kf_segname_format(start, name, sizeof name);
+    strcat(name, ".pcapng.part");
+    char *p = path_join(c->nodedir, name);
+    if (!p) return -1;
+    if (renameat2(AT_FDCWD, c->part, AT_FDCWD, p, RENAME_NOREPLACE) != 0) { free(p); return -1; }
+    free(c->part);
+    c->part = p;
+    c->seg_start = c->last_start = start;
+    return 0;
+}
+
 /* pcapng block framing only (type, length, trailing length): enough to find where a file was
  * cut. Hand-written because it must run on a file no reader may open whole (a crash tail). */
 uint64_t seg_good_end(int fd)
