@@ -226,7 +226,9 @@ static void lane_take_dsbs(kf_source *s, lane *l)
 static void lane_take_nrbs(kf_source *s, lane *l)
 {
     size_t n = kf_reader_nrb_count(l->r);
-    for (; l->nrb_taken < n; l->nrb_taken++) {
+    /* only exports name workloads (the only use); at most a million names kept */
+    if (!l->workload_names || s->nnrb >= (1u << 20)) { l->nrb_taken = n; return; }
+    for (; l->nrb_taken < n && s->nnrb < (1u << 20); l->nrb_taken++) {
         const kf_nrb_entry *e = kf_reader_nrb(l->r, l->nrb_taken);
         kf_src_nrb *nn = grow(s->nrbs, &s->capnrb, s->nnrb + 1, sizeof *s->nrbs);
         if (!nn) return;

@@ -74,7 +74,8 @@ size_t kf_source_iface_count(const kf_source *s);
 const kf_src_iface *kf_source_iface(const kf_source *s, uint32_t id);
 /* Metadata from snapshots/stores among the inputs (NULL if none); finished, ready to look up. */
 kf_meta *kf_source_meta(kf_source *s);
-/* NRB entries of all inputs read so far, in the order read. */
+/* NRB entries of the kexport exports among the inputs (workload_names) read so far, in the
+ * order read (at most 2^20; other files' NRB names are not kept here). */
 typedef struct kf_src_nrb {
     int family;                 /* 4 or 6 */
     uint8_t addr[16];

@@ -185,3 +185,13 @@ PY
   run "$KF_BIN/ksnap" ls "$BATS_TEST_TMPDIR/s"
   [[ "$output" == *"tls drops      7"* ]]
 }
+
+@test "ksnap --tls: the ebpf_tls interface says how it was captured (IDB comment ebpf_tls), the others ebpf (capinfos)" {
+  run capinfos "$SEG"
+  assert_success
+  # capinfos lists each interface's Name, then its Comment
+  awk '/Name = / { n = $3 } /Comment = kforensics-capture: / { print n, $4 }' <<<"$output" | sort -u >"$W/caps"
+  cat "$W/caps" >&3
+  grep -qx 'ebpf_tls ebpf_tls' "$W/caps"
+  [ "$(grep -vc ' ebpf$' "$W/caps")" -eq 1 ]
+}

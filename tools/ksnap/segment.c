@@ -267,8 +267,10 @@ int seg_add_iface(cap_ctx *c, cap_iface *ifc)
     if (obuf_out(c) != 0) return -1;   /* our EPBs before the IDB */
     char desc[512];
     snprintf(desc, sizeof desc, "%s/%s", c->node, ifc->name);
+    /* how its packets are captured: the backend's, or the TLS uprobes' plaintext (--tls) */
+    const char *how = ifc == c->tls_ifc ? kf_capture_name(KF_CAP_EBPF_TLS) : c->capture;
     char capture[64] = "";
-    if (c->capture) snprintf(capture, sizeof capture, KF_CAPTURE_TAG "%s", c->capture);
+    if (how) snprintf(capture, sizeof capture, KF_CAPTURE_TAG "%s", how);
     kf_idb_opts o = { .linktype = ifc->linktype, .snaplen = c->snaplen, .name = ifc->name,
                       .description = desc, .filter = c->filter, .comment = capture, .tsresol = 9 };
     int id = kf_pcapng_add_iface(c->w, &o);
