@@ -123,7 +123,8 @@ http_exception() {
     total=$((total + $(wc -l < "$TMP/t"))); n=$((n + 1))
   done < <(corpus_captures http1; sample_captures)
   echo "# $n captures, $total HTTP messages compared"
-  [ "$n" -ge 30 ] && [ "$total" -ge 150 ]
+  [ "$n" -ge 30 ]
+  [ "$total" -ge 150 ]
   [ "$bad" -eq 0 ]
 }
 
@@ -161,7 +162,8 @@ GET /smuggled-obsfold"
     total=$((total + $(wc -l < "$TMP/t"))); n=$((n + 1))
   done < <(corpus_captures dns; [ -f "$SAMPLES/node-worker-1-cni0.pcap" ] && echo "$SAMPLES/node-worker-1-cni0.pcap")
   echo "# $n captures, $total DNS messages compared"
-  [ "$n" -ge 35 ] && [ "$total" -ge 150 ]
+  [ "$n" -ge 35 ]
+  [ "$total" -ge 150 ]
   [ "$bad" -eq 0 ]
 }
 
@@ -345,7 +347,8 @@ GET /smuggled-obsfold"
   # both in one run: the learned name shows on records of the second input's calls to that IP
   ip=$(jq -r 'select(.dns and .dns_response) | .dns_records[] | select(.type == "A") | .data' "$TMP/dns" | head -1)
   name=$(jq -r 'select(.dns and .dns_response) | .dns_questions[0]' "$TMP/dns" | head -1)
-  [ -n "$ip" ] && [ -n "$name" ]
+  [ -n "$ip" ]
+  [ -n "$name" ]
   run jq -r --arg ip "$ip" 'select(.dst.ip == $ip or .src.ip == $ip) | (if .dst.ip == $ip then .dst.dns else .src.dns end)' "$TMP/dns"
   for l in "${lines[@]}"; do [ -z "$l" ] || [ "$l" = "$name" ]; done
 }

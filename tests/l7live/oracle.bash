@@ -40,9 +40,10 @@ kd_redis() { # ndjson on stdin
 # TLS: per handshake (keyed by the client port) "<port> sni=<SNI> offered=<ALPN,…> alpn=<chosen>
 # version=<hex> suite=<hex> versions=<offered, hex> suites=<number offered> ja3=<md5> ja3s=<md5>".
 # The chosen ALPN is the ServerHello's; TLS 1.3 hides it in the encrypted extensions, where we
-# (documented) show the first offered: so does this line. A HelloRetryRequest makes two
-# ClientHellos and two ServerHellos on one connection: the line shows the last of each (one
-# handshake, one record).
+# (documented) show the first offered: so does this line. One line per ClientHello, with the
+# ServerHello that answered it: a HelloRetryRequest makes two on one connection (the first
+# ClientHello answered by the HelloRetryRequest, the second by the ServerHello), as kdissect's
+# records.
 tshark_tls() { # capture port [no]  (no: tshark finds TLS itself, e.g. after PostgreSQL's SSLRequest)
   local da="-d tcp.port==$2,tls"; [ "${3:-}" = no ] && da=
   # shellcheck disable=SC2086
@@ -51,12 +52,12 @@ tshark_tls() { # capture port [no]  (no: tshark finds TLS itself, e.g. after Pos
     -e tls.handshake.version -e tls.handshake.extensions_server_name -e tls.handshake.extensions_alpn_str \
     -e tls.handshake.extensions.supported_version -e tls.handshake.ciphersuite \
     -e tls.handshake.cipher_suites_length -e tls.handshake.ja3 -e tls.handshake.ja3s 2>/dev/null | gawk -F'\t' -v port="$2" '
-    $1 != port { c = $1; sni[c] = $5; off[c] = $6; split($6, a, ","); first[c] = a[1]
+    $1 != port { c = $1 SUBSEP (++nc[$1]); port_of[c] = $1; sni[c] = $5; off[c] = $6; split($6, a, ","); first[c] = a[1]
                  vers[c] = $7 != "" ? $7 : $4; ns[c] = $9 / 2; ja3[c] = $10; next }
-    { c = $2; split($7, sv, ","); ver[c] = sv[1] != "" ? sv[1] : $4; split($8, s, ","); suite[c] = s[1]
+    { c = $2 SUBSEP (++nsh[$2]); split($7, sv, ","); ver[c] = sv[1] != "" ? sv[1] : $4; split($8, s, ","); suite[c] = s[1]
       alpn[c] = $6; ja3s[c] = $11 }
     END { for (c in sni) printf "%s sni=%s offered=%s alpn=%s version=%s suite=%s versions=%s suites=%d ja3=%s ja3s=%s\n",
-            c, sni[c], off[c], alpn[c] != "" ? alpn[c] : first[c], ver[c], suite[c], vers[c], ns[c], ja3[c], ja3s[c] }' |
+            port_of[c], sni[c], off[c], alpn[c] != "" ? alpn[c] : first[c], ver[c], suite[c], vers[c], ns[c], ja3[c], ja3s[c] }' |
     LC_ALL=C sort
 }
 kd_tls() { # ndjson on stdin
