@@ -15,9 +15,10 @@ setup() {
 
 teardown() { netns_cleanup; records_checked; }   # records_checked: issue 13's registry check
 
-# capture loopback in the namespace into $W/FILE (tcpdump FILTER) while "CMD…" runs there
-capture() { # file filter cmd...
-  local f=$1 filter=$2; shift 2
+# capture loopback in the namespace into $W/FILE while "CMD…" runs there; the tcpdump filter
+# is tcp unless CAPTURE_FILTER says otherwise
+capture() { # file cmd...
+  local f=$1 filter=${CAPTURE_FILTER:-tcp}; shift
   ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -B 8192 -s 0 -w "$W/$f" $filter 2>"$W/tcpdump.log" &
   local tp=$!
   for _ in $(seq 50); do grep -q listening "$W/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
@@ -63,7 +64,7 @@ redis_session() {
 
 @test "live redis: commands, keys, errors and pipelining as sent, and as tshark counts them" {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || skip "redis-server/redis-tools not installed"
-  capture redis.pcap tcp redis_session
+  capture redis.pcap redis_session
   r=$(kd -p redis "$W/redis.pcap" | jq -c 'select(.redis)')
   echo "$r" | jq -r '.redis_command' >&3
   [ "$(echo "$r" | jq -r 'select(.redis_command == "SET session:42 alice") | .redis_response')" = "OK" ]
@@ -93,7 +94,7 @@ tls_session() {
 }
 
 @test "live tls: openssl s_client/s_server: SNI, ALPN, version, suite as negotiated, JA3 as tshark" {
-  capture tls.pcap tcp tls_session
+  capture tls.pcap tls_session
   r=$(kd -p tls "$W/tls.pcap" | jq -c 'select(.tlsx)')
   echo "$r" | jq -r '.tlsx_summary' >&3
   [ "$(echo "$r" | wc -l)" -eq 2 ]
@@ -160,7 +161,7 @@ icmp_session() {
 
 @test "live icmp: echo pairs matched; port unreachable tied to the UDP connection it concerns; as tshark" {
   command -v ping >/dev/null || skip "iputils-ping not installed"
-  capture icmp.pcap 'icmp or icmp6 or udp' icmp_session
+  CAPTURE_FILTER='icmp or icmp6 or udp' capture icmp.pcap icmp_session
   r=$(kd -p icmp "$W/icmp.pcap" | jq -c 'select(.icmp)')
   echo "$r" | jq -c '[.icmp_type_name, .icmp_summary // .icmp_echo_seq]' >&3
   [ "$(echo "$r" | jq -s 'map(select(.icmp_type_name == "echo-request" and .icmp_echo_reply)) | length')" -eq 3 ]
@@ -180,7 +181,7 @@ grpc_session() { # n
 @test "live grpc: @grpc/grpc-js client and server: methods, statuses, messages, protobuf dump; as tshark" {
   command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm not installed"
   NP=$("$KF_ROOT/tests/l7/grpc/setup.sh") || skip "npm could not install @grpc/grpc-js"
-  capture grpc.pcap 'tcp port 50051' grpc_session 20
+  CAPTURE_FILTER='tcp port 50051' capture grpc.pcap grpc_session 20
   [ "$(cat "$W/gc.log")" = "ok 20" ]
   r=$(kd "$W/grpc.pcap" | jq -c 'select(.grpc)')
   [ "$(echo "$r" | jq -s 'map(select(.grpc_method == "SayHello" and .grpc_status == 0 and .grpc_service == "kf.test.Greeter")) | length')" -eq 20 ]
@@ -239,7 +240,7 @@ NG
   command -v nginx >/dev/null && command -v curl >/dev/null || skip "nginx/curl not installed"
   # capture() stops tcpdump once it has written every packet: a loaded machine's tcpdump lags,
   # and stopped at once it lost the compared tail
-  capture h1h2.pcap tcp h1h2_session
+  capture h1h2.pcap h1h2_session
   kd -p http1,http2 "$W/h1h2.pcap" > "$W/r.ndjson"
   # no duplicate keys anywhere (jq would silently keep the last)
   python3 -c 'import json, sys
