@@ -336,3 +336,49 @@ oracle() { # proto
   run bash -c "'$KF_BIN/kdissect' --no-conn '$BATS_TEST_TMPDIR/d.pcap' | jq -r '\"\(.status_code) \(.dns_rcode)\"'"
   assert_output $'16 BADVERS\n23 BADCOOKIE\n3 NXDOMAIN'
 }
+
+@test "icmp: the engine's pending-call table: echo requests without reply are unanswered, and records stay in time order (tshark as oracle)" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" icmp-echo "$BATS_TEST_TMPDIR/i.pcap"
+  # tshark (two passes): which of A's echo requests got a reply (icmp.resp_in) and which not (icmp.no_resp)
+  t=$(tshark -2 -n -r "$BATS_TEST_TMPDIR/i.pcap" -Y 'icmp.type == 8 && ip.src == 10.0.0.1' -T fields -e icmp.seq -e icmp.no_resp 2>/dev/null |
+      awk '{ print $1, ($2 == "" ? "answered" : "unanswered") }')
+  [ "$t" = $'1 unanswered\n2 answered\n3 unanswered\n4 answered' ]
+  k=$(kd "$BATS_TEST_TMPDIR/i.pcap" | jq -r 'select(.icmp and .src.ip == "10.0.0.1") | "\(.icmp_echo_seq) \(if .unanswered then "unanswered" elif .icmp_echo_reply then "answered" else "?" end)"')
+  [ "$t" = "$k" ]
+  # before: ICMP kept the connection's ordering bound at its NEWEST pending request, so records
+  # of other connections were written before the unanswered request 1 (out of time order)
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$BATS_TEST_TMPDIR/i.pcap' | jq -s 'map(.timestamp) | (. == sort) and length == 8504'"
+  assert_output true
+  # --stats counts them (before: 0)
+  run bash -c "'$KF_BIN/kdissect' --stats --no-conn '$BATS_TEST_TMPDIR/i.pcap' 2>&1 >/dev/null | grep '^unanswered'"
+  assert_output 'unanswered 2'
+}
+
+@test "amqp: a method whose -ok reply never came is unanswered (tshark as oracle)" {
+  f=$KF_CORPUS/amqp/deepflow__amqp-error.pcap
+  # tshark's methods: a request (a method the AMQP 0-9-1 spec answers with method + 1) with no
+  # reply later on the same connection and channel
+  t=$(tshark -n -r "$f" -Y 'amqp.type == 1' -T fields -e tcp.stream -e frame.number -e amqp.channel \
+        -e amqp.method.class -e amqp.method.method 2>/dev/null | awk -F'\t' '
+    BEGIN { split("10.10 10.20 10.30 10.40 10.50 20.10 20.20 20.40 40.10 40.20 40.30 50.10 50.20 50.30 50.40 50.50 60.10 60.20 60.30 60.110 85.10 90.10 90.20 90.30", r, " ")
+            for (i in r) req[r[i]] = 1 }
+    { n = split($3, ch, ","); split($4, cl, ","); split($5, me, ",")
+      for (i = 1; i <= n; i++) { m++; row[m] = $1 " " ch[i] " " cl[i] "." me[i]; fr[m] = $2
+                                 key[m] = cl[i] "." me[i]; want[m] = $1 " " ch[i] " " cl[i] "." (me[i] + 1) } }
+    END { for (i = 1; i <= m; i++) { if (!(key[i] in req)) continue; ok = 0
+            for (j = i + 1; j <= m; j++) if (row[j] == want[i]) { ok = 1; break }
+            if (!ok) print fr[i] } }')
+  [ "$t" = $'11\n13\n27\n29\n50' ]
+  # before: no AMQP record said unanswered
+  [ "$(kd "$f" | jq -r 'select(.unanswered) | .capture.first_frame')" = "$t" ]
+  # a publish (no reply in the protocol) is never unanswered
+  [ "$(kd "$KF_CORPUS/amqp/"*.pcap* | jq -s 'map(select(.amqp_method == "basic.publish" and .unanswered)) | length')" -eq 0 ]
+}
+
+@test "postgresql: a StartupMessage without response is unanswered, a CancelRequest expects none" {
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$KF_CORPUS/postgres/zeek__bad-backend-message-1.pcap' | jq -c 'select(.postgresql_message == \"STARTUP\") | [.unanswered, .postgresql_no_response]'"
+  # before: [null,true] (postgresql_no_response, documented as 'the call expects no response')
+  assert_output '[true,null]'
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$KF_CORPUS/postgres/sv__pgsql__pgsql-cancel-request.pcap' | jq -c 'select(.postgresql_message == \"CANCEL\") | [.unanswered, .postgresql_no_response]'"
+  assert_output '[null,true]'
+}

@@ -21,6 +21,9 @@
   mkcap.py http-lines OUT      HTTP/1 start lines and fields at the edges of the syntax (no target,
                                no version, spaces repeated, obs-fold, names without value), one
                                connection each, answered 404 or 200 with a spaced reason
+  mkcap.py icmp-echo OUT       ICMP echo: host A pings B with sequences 1..4; B answers 2 (late)
+                               and 4 only; C and D exchange 8500 answered pings from before A's
+                               second request on (records are released mid-capture: 16384 packets)
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -299,6 +302,22 @@ def dns_ext_rcode(out):
     pcap(out, ((1700000000000000 + 1000 * i, eth(f)) for i, f in enumerate(fr)))
 
 
+def icmp_echo(out):
+    def echo(src, dst, typ, ident, seq):
+        h = struct.pack('!BBHHH', typ, 0, 0, ident, seq) + b'ping-data-32-bytes..............'
+        h = h[:2] + struct.pack('!H', csum(h)) + h[4:]
+        return ip4(src, dst, 1, h)
+    a, b, c, d = (bytes([10, 0, 0, i]) for i in (1, 2, 3, 4))
+    t0 = 1700000000000000
+    fr = [(t0, echo(a, b, 8, 7, 1)), (t0 + 505, echo(a, b, 8, 7, 2)), (t0 + 400050, echo(b, a, 0, 7, 2))]
+    for i in range(8500):   # C <-> D, each ping answered, from before A's second request on
+        fr.append((t0 + 10 + 20 * i, echo(c, d, 8, 9, i & 0xffff)))
+        fr.append((t0 + 20 + 20 * i, echo(d, c, 0, 9, i & 0xffff)))
+    fr += [(t0 + 400000, echo(a, b, 8, 7, 3)), (t0 + 400100, echo(a, b, 8, 7, 4)), (t0 + 400200, echo(b, a, 0, 7, 4))]
+    fr.sort(key=lambda x: x[0])
+    pcap(out, ((t, eth(f)) for t, f in fr))
+
+
 if __name__ == '__main__':
     cmd = sys.argv[1]
     if cmd == 'syns':
@@ -319,6 +338,8 @@ if __name__ == '__main__':
         http_escape(sys.argv[2])
     elif cmd == 'http-lines':
         http_lines(sys.argv[2])
+    elif cmd == 'icmp-echo':
+        icmp_echo(sys.argv[2])
     elif cmd == 'gql-body':
         gql_body(int(sys.argv[2]), sys.argv[3])
     else:

@@ -24,6 +24,7 @@ struct kd_conn {
     int64_t ts;
     int upgraded;
     uint64_t stats[KD_STAT__N];
+    int64_t pending, timer;             /* last kd_conn_pending / kd_conn_timer */
 };
 
 const kd_conn_info *kd_conn_get_info(const kd_conn *c) { return &c->ci; }
@@ -65,8 +66,10 @@ void kd_emit_end(kd_conn *c)
     c->out[c->outlen] = 0;
     c->nrec++;
 }
-void kd_conn_pending(kd_conn *c, int64_t t) { (void)c; (void)t; }
-void kd_conn_timer(kd_conn *c, int64_t t) { (void)c; (void)t; }
+void kd_conn_pending(kd_conn *c, int64_t t) { c->pending = t; }
+void kd_conn_timer(kd_conn *c, int64_t t) { c->timer = t; }
+/* the engine's pending-call table, as the real engine links it */
+#include "../../tools/kdissect/engine_pend.c"
 int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u) { (void)name; (void)u; c->upgraded = 1; return -1; }
 void kd_conn_mem(kd_conn *c, long d) { c->mem += d; }
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *n, size_t l, int64_t t) { (void)c; (void)ip; (void)n; (void)l; (void)t; }
@@ -86,6 +89,7 @@ __attribute__((unused)) static void fe_open(kd_conn *c, const kd_dissector *d, i
     c->ci.client = client;
     c->ci.opts = &c->opts;
     c->ts = 1000000000;
+    c->pending = INT64_MAX;
     kf_jw_init(&c->w);
     c->st = calloc(1, d->state_size);
     if (d->init) d->init(c, c->st);

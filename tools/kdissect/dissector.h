@@ -221,6 +221,73 @@ enum kd_stat { KD_STAT_PARSE_ERRORS, KD_STAT_TRUNCATED_BODIES, KD_STAT_RESYNCS,
                KD_STAT_UNANSWERED, KD_STAT_TLS_DECRYPTED, KD_STAT_TLS_UNDECRYPTED, KD_STAT__N };
 void kd_stat_add(kd_conn *c, enum kd_stat what, uint64_t n);
 
+/* ---- The pending-call table (engine_pend.c) ----
+ * Requests waiting for their responses, for every dissector with calls: one bounded table per
+ * connection (or per layer), kept in the dissector's state and reached only through these
+ * functions. An entry is the dissector's own request record (item_size bytes, zeroed when added)
+ * plus what the table needs: the side that sent it, a match key (an id, or 0 for in-order
+ * protocols) and its time. The table
+ *   - matches by key (kd_ptab_find) or in order (kd_ptab_oldest: the earliest added);
+ *   - is bounded: adding to a full table emits its oldest entry unanswered first;
+ *   - keeps the connection's ordering bound (kd_conn_pending) at its EARLIEST entry's time, and,
+ *     with a timeout, the connection's timer (kd_conn_timer) at that time + timeout;
+ *   - emits entries unanswered through the dissector's `unanswered` callback (which writes the
+ *     record: has_req, !has_resp; with .calls the engine adds "unanswered": true) and counts
+ *     them (--stats unanswered), oldest first at a gap (kd_ptab_flush) and at close.
+ * Item pointers stay valid until the next kd_ptab_add. A dissector using a table leaves
+ * kd_conn_pending (and, with a timeout, kd_conn_timer) to it. */
+/* unanswered: writes the entry's record; returns 1 when it went out without any response (it is
+ * then counted in --stats unanswered), 0 when part of one was seen (a multi-reply call cut off).
+ * release: frees what the entry holds. */
+typedef int (*kd_ptab_emit_fn)(kd_conn *c, void *ctx, void *item);
+typedef void (*kd_ptab_fn)(kd_conn *c, void *ctx, void *item);
+typedef struct kd_ptab {
+    /* private: the engine's */
+    kd_conn *c;
+    void *ctx;
+    kd_ptab_emit_fn unanswered;
+    kd_ptab_fn release;
+    size_t isize;
+    unsigned max, cap, n;
+    uint64_t seq;
+    int64_t timeout_ns;
+    struct kd_pslot *slot;
+    unsigned char *items;
+} kd_ptab;
+/* max entries (at most KD_PTAB_MAX); release may be NULL; ctx is handed to both callbacks. */
+#define KD_PTAB_MAX 4096u
+void kd_ptab_init(kd_ptab *t, kd_conn *c, size_t item_size, unsigned max,
+                  kd_ptab_emit_fn unanswered, kd_ptab_fn release, void *ctx);
+/* Requests still pending timeout_ns after they were sent are emitted unanswered (the table sets
+ * the connection's timer; call kd_ptab_timer from on_timer). 0: never (the default). */
+void kd_ptab_set_timeout(kd_ptab *t, int64_t timeout_ns);
+/* A new request sent by side dir at ts: a zeroed item to fill, or NULL when no memory (the
+ * caller then emits the request alone). A full table first emits its oldest unanswered. */
+void *kd_ptab_add(kd_ptab *t, int dir, uint64_t key, int64_t ts);
+/* The earliest added entry with this key sent by dir (dir < 0: by either side), or NULL. */
+void *kd_ptab_find(const kd_ptab *t, int dir, uint64_t key);
+/* The earliest / latest added entry, or NULL; the one added after prev (prev NULL: the
+ * earliest), to walk the entries oldest first when a match needs more than key and side. */
+void *kd_ptab_oldest(const kd_ptab *t);
+void *kd_ptab_newest(const kd_ptab *t);
+void *kd_ptab_next(const kd_ptab *t, const void *prev);
+/* An entry's side, key and time. */
+int kd_ptab_dir(const kd_ptab *t, const void *item);
+int64_t kd_ptab_ts(const kd_ptab *t, const void *item);
+/* Answered (the dissector wrote its record): releases and removes the entry. */
+void kd_ptab_done(kd_ptab *t, void *item);
+/* Emits the entry unanswered, counts it, removes it. */
+void kd_ptab_unanswered(kd_ptab *t, void *item);
+/* Emits every entry sent by dir (dir < 0: all) unanswered, oldest first: at a gap in the
+ * responses and at close. */
+void kd_ptab_flush(kd_ptab *t, int dir);
+/* From on_timer: emits unanswered what waited at least the timeout by now. */
+void kd_ptab_timer(kd_ptab *t, int64_t now_ns);
+unsigned kd_ptab_count(const kd_ptab *t);
+int64_t kd_ptab_earliest(const kd_ptab *t);   /* INT64_MAX: empty */
+/* Releases every entry without emitting (destroy) and frees the table's memory. */
+void kd_ptab_free(kd_ptab *t);
+
 /* Layers: a dissector that runs inside another one's bytes (the plaintext of a decrypted TLS
  * connection, inner.c). While a layer is entered, the engine API serves the inner dissector:
  * kd_stream_ref and kd_conn_upgrade go to the layer's functions, records are named after

@@ -243,7 +243,7 @@ static int amqp_probe_bytes(const uint8_t *p, size_t n)
 #define AMQP_PENDING 16
 
 typedef struct amqp_call {
-    int used, dir;              /* side that sent the method */
+    int dir;                    /* side that sent the method */
     uint16_t channel;
     amqp_method m, reply;
     int has_reply;
@@ -259,7 +259,7 @@ typedef struct amqp_call {
 typedef struct amqp_state {
     kd_conn *conn;
     int client;
-    amqp_call *calls;           /* heap, AMQP_PENDING slots */
+    kd_ptab calls;              /* amqp_call by channel: waiting for a reply or content */
     int header_seen[2];
     int dead[2];
 } amqp_state;
@@ -275,6 +275,8 @@ static void amqp_emit(amqp_state *s, amqp_call *k)
     call.req_dir = k->dir;
     call.has_req = 1;
     call.has_resp = k->has_reply;
+    /* a method with no reply (publish, deliver, ack …) or sent no-wait: nothing is due */
+    call.no_response = !amqp_reply_of(k->m.cls, k->m.meth) || k->m.nowait;
     call.req_first = k->first; call.req_last = k->last;
     call.resp_first = k->rfirst; call.resp_last = k->rlast;
     kf_jw *w = kd_emit_begin(s->conn, &call);
@@ -326,40 +328,30 @@ static void amqp_emit(amqp_state *s, amqp_call *k)
         kf_jw_kuint(w, "amqp_total_size", k->req_len + k->resp_len);
         kd_emit_end(s->conn);
     }
-    k->used = 0;
 }
 
-static void amqp_pending(amqp_state *s)
+/* the call is complete: written and out of the table */
+static void amqp_done(amqp_state *s, amqp_call *k)
 {
-    int64_t e = INT64_MAX;
-    for (int i = 0; s->calls && i < AMQP_PENDING; i++)
-        if (s->calls[i].used && s->calls[i].first.ts_ns < e) e = s->calls[i].first.ts_ns;
-    kd_conn_pending(s->conn, e);
+    amqp_emit(s, k);
+    kd_ptab_done(&s->calls, k);
 }
 
-static amqp_call *amqp_slot(amqp_state *s)
+/* the pending table's: a call whose reply or content was not (all) seen */
+static int amqp_unanswered(kd_conn *c, void *st, void *item)
 {
-    if (!s->calls) {
-        s->calls = calloc(AMQP_PENDING, sizeof *s->calls);
-        if (!s->calls) return NULL;
-        kd_conn_mem(s->conn, (long)(AMQP_PENDING * sizeof *s->calls));
-    }
-    int oldest = -1;
-    for (int i = 0; i < AMQP_PENDING; i++) {
-        if (!s->calls[i].used) return &s->calls[i];
-        if (oldest < 0 || s->calls[i].first.ts_ns < s->calls[oldest].first.ts_ns) oldest = i;
-    }
-    kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1);
-    amqp_emit(s, &s->calls[oldest]);
-    return &s->calls[oldest];
+    amqp_state *s = st;
+    amqp_call *k = item;
+    s->conn = c;
+    amqp_emit(s, k);
+    return amqp_reply_of(k->m.cls, k->m.meth) && !k->m.nowait && !k->has_reply;
 }
 
 /* The call waiting for content on this channel from this side. */
 static amqp_call *amqp_content_call(amqp_state *s, int dir, uint16_t ch)
 {
-    for (int i = 0; s->calls && i < AMQP_PENDING; i++) {
-        amqp_call *k = &s->calls[i];
-        if (!k->used || k->channel != ch) continue;
+    for (amqp_call *k = kd_ptab_next(&s->calls, NULL); k; k = kd_ptab_next(&s->calls, k)) {
+        if (k->channel != ch) continue;
         if (k->want_content && k->dir == dir) return k;
         if (k->has_reply && k->want_content && k->dir != dir) return k;   /* get → get-ok content */
     }
@@ -375,12 +367,10 @@ static void amqp_frame(amqp_state *s, int dir, uint8_t type, uint16_t ch, const 
         /* a reply: to the oldest matching request on this channel from the other side */
         if (amqp_is_reply(m.cls, m.meth)) {
             amqp_call *best = NULL;
-            for (int i = 0; s->calls && i < AMQP_PENDING; i++) {
-                amqp_call *k = &s->calls[i];
-                if (!k->used || k->has_reply || k->dir == dir || k->channel != ch || k->m.cls != m.cls) continue;
+            for (amqp_call *k = kd_ptab_next(&s->calls, NULL); k && !best; k = kd_ptab_next(&s->calls, k)) {
+                if (k->has_reply || k->dir == dir || k->channel != ch || k->m.cls != m.cls) continue;
                 int want = amqp_reply_of(k->m.cls, k->m.meth);
-                if (want != m.meth && !(want == 71 && m.meth == 72)) continue;
-                if (!best || k->first.ts_ns < best->first.ts_ns) best = k;
+                if (want == m.meth || (want == 71 && m.meth == 72)) best = k;   /* the oldest */
             }
             if (best) {
                 best->has_reply = 1; best->reply = m; best->rfirst = *f; best->rlast = *l;
@@ -390,20 +380,18 @@ static void amqp_frame(amqp_state *s, int dir, uint8_t type, uint16_t ch, const 
                     if (m.exchange[0]) memcpy(best->m.exchange, m.exchange, sizeof m.exchange);
                     if (m.routing_key[0]) memcpy(best->m.routing_key, m.routing_key, sizeof m.routing_key);
                 } else {
-                    amqp_emit(s, best);
+                    amqp_done(s, best);
                 }
-                amqp_pending(s);
                 return;
             }
         }
-        amqp_call *k = amqp_slot(s);
-        if (!k) return;
-        memset(k, 0, sizeof *k);
-        k->used = 1; k->dir = dir; k->channel = ch; k->m = m;
+        amqp_call one, *k = kd_ptab_add(&s->calls, dir, ch, f->ts_ns);   /* full: the oldest goes out */
+        if (!k) { memset(&one, 0, sizeof one); k = &one; }
+        k->dir = dir; k->channel = ch; k->m = m;
         k->first = *f; k->last = *l; k->req_len = flen;
         k->want_content = amqp_has_content(m.cls, m.meth);
-        if (!k->want_content && (!amqp_reply_of(m.cls, m.meth) || m.nowait)) amqp_emit(s, k);
-        amqp_pending(s);
+        if (k == &one) amqp_emit(s, k);
+        else if (!k->want_content && (!amqp_reply_of(m.cls, m.meth) || m.nowait)) amqp_done(s, k);
         return;
     }
     amqp_call *k = amqp_content_call(s, dir, ch);
@@ -417,16 +405,15 @@ static void amqp_frame(amqp_state *s, int dir, uint8_t type, uint16_t ch, const 
         uint16_t flags = kf_be16(&c);
         if (flags & 0x8000) amqp_shortstr(&c, k->content_type, sizeof k->content_type);
         k->have_header = 1;
-        if (k->body_size == 0) amqp_emit(s, k);
+        if (k->body_size == 0) amqp_done(s, k);
     } else if (type == 3) {
         size_t room = sizeof k->body - k->blen;
         size_t take = n < room ? n : room;
         memcpy(k->body + k->blen, p, take);
         k->blen += take;
         k->body_got += n;
-        if (k->have_header && k->body_got >= k->body_size) amqp_emit(s, k);
+        if (k->have_header && k->body_got >= k->body_size) amqp_done(s, k);
     }
-    amqp_pending(s);
 }
 
 static int amqp_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
@@ -445,6 +432,7 @@ static void amqp_kd_init(kd_conn *c, void *st)
     s->conn = c;
     const kd_conn_info *ci = kd_conn_get_info(c);
     s->client = ci && ci->client >= 0 ? ci->client : 0;
+    kd_ptab_init(&s->calls, c, sizeof(amqp_call), AMQP_PENDING, amqp_unanswered, NULL, s);
 }
 
 static size_t amqp_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
@@ -492,27 +480,14 @@ static void amqp_kd_close(kd_conn *c, void *st)
 {
     amqp_state *s = st;
     s->conn = c;
-    for (;;) {
-        int best = -1;
-        for (int i = 0; s->calls && i < AMQP_PENDING; i++)
-            if (s->calls[i].used && (best < 0 || s->calls[i].first.ts_ns < s->calls[best].first.ts_ns)) best = i;
-        if (best < 0) break;
-        amqp_emit(s, &s->calls[best]);
-    }
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->calls, -1);   /* oldest first */
 }
 
-static void amqp_kd_destroy(kd_conn *c, void *st)
-{
-    amqp_state *s = st;
-    if (s->calls) kd_conn_mem(c, -(long)(AMQP_PENDING * sizeof *s->calls));
-    free(s->calls);
-    s->calls = NULL;
-}
+static void amqp_kd_destroy(kd_conn *c, void *st) { kd_ptab_free(&((amqp_state *)st)->calls); }
 
 const kd_dissector kd_proto_amqp = {
     .name = "amqp", .protocol = "AMQP", .flag = "amqp", .l7_name = "AMQP",
-    .transports = KD_TRANSPORT_TCP, .ports = amqp_ports, .state_size = sizeof(amqp_state),
+    .transports = KD_TRANSPORT_TCP, .ports = amqp_ports, .calls = 1, .state_size = sizeof(amqp_state),
     .probe = amqp_kd_probe, .init = amqp_kd_init, .on_data = amqp_kd_data,
     .on_close = amqp_kd_close, .destroy = amqp_kd_destroy,
 };

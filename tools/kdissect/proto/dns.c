@@ -22,8 +22,7 @@
 #define DNS_MAX_PENDING 16
 #define DNS_MAX_RR 64
 
-typedef struct dns_q {
-    int used;
+typedef struct dns_q {      /* a query waiting for its answer (in the engine's pending table) */
     uint16_t id;
     int dir;
     kd_pref first, last;
@@ -33,8 +32,7 @@ typedef struct dns_q {
 } dns_q;
 
 typedef struct dns_state {
-    dns_q q[DNS_MAX_PENDING];
-    int nq;
+    kd_ptab q;             /* dns_q by id */
     /* TCP */
     int tcp_resync[2];
 } dns_state;
@@ -439,21 +437,19 @@ static void dns_emit(kd_conn *c, int qdir, const dns_q *q, const uint8_t *resp, 
     kd_emit_end(c);
 }
 
-static void q_release(kd_conn *c, dns_state *s, dns_q *q)
+/* the pending table's callbacks */
+static void q_release(kd_conn *c, void *s, void *item)
 {
+    dns_q *q = item;
     if (q->msg) kd_conn_mem(c, -(long)q->mlen);
     free(q->msg);
-    memset(q, 0, sizeof *q);
-    s->nq--;
+    q->msg = NULL;
 }
-
-static void reschedule(kd_conn *c, dns_state *s)
+static int q_unanswered(kd_conn *c, void *s, void *item)
 {
-    int64_t first = INT64_MAX;
-    for (int i = 0; i < DNS_MAX_PENDING; i++)
-        if (s->q[i].used && s->q[i].first.ts_ns < first) first = s->q[i].first.ts_ns;
-    kd_conn_pending(c, first);
-    kd_conn_timer(c, first == INT64_MAX ? 0 : first + kd_conn_get_info(c)->opts->req_timeout_ns);
+    dns_q *q = item;
+    dns_emit(c, q->dir, q, NULL, 0, NULL, NULL);
+    return 1;
 }
 
 /* One complete DNS message from side dir. */
@@ -463,40 +459,26 @@ static void dns_message(kd_conn *c, dns_state *s, int dir, const uint8_t *m, siz
     dns_hdr h;
     if (read_hdr(m, n, &h) != 0) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); return; }
     if (!(h.flags & 0x8000)) {
-        /* a query: wait for its answer; a repeated id replaces (retransmission keeps the first) */
-        /* the same id again (a retry): the earlier attempt went unanswered */
-        for (int i = 0; i < DNS_MAX_PENDING; i++)
-            if (s->q[i].used && s->q[i].id == h.id && s->q[i].dir == dir) {
-                kd_stat_add(c, KD_STAT_UNANSWERED, 1);
-                dns_emit(c, s->q[i].dir, &s->q[i], NULL, 0, NULL, NULL);
-                q_release(c, s, &s->q[i]);
-            }
-        int slot = -1;
-        for (int i = 0; i < DNS_MAX_PENDING; i++) if (!s->q[i].used) { slot = i; break; }
-        if (slot < 0) {   /* full: the oldest goes out unanswered */
-            int old = 0;
-            for (int i = 1; i < DNS_MAX_PENDING; i++) if (s->q[i].first.ts_ns < s->q[old].first.ts_ns) old = i;
-            kd_stat_add(c, KD_STAT_UNANSWERED, 1);
-            dns_emit(c, s->q[old].dir, &s->q[old], NULL, 0, NULL, NULL);
-            q_release(c, s, &s->q[old]);
-            slot = old;
-        }
-        dns_q *q = &s->q[slot];
-        q->used = 1; q->id = h.id; q->dir = dir; q->first = *first; q->last = *last; q->len = wirelen;
+        /* a query: wait for its answer. The same id again from the same side (a retry): the
+         * earlier attempt went unanswered */
+        dns_q *old;
+        while ((old = kd_ptab_find(&s->q, dir, h.id))) kd_ptab_unanswered(&s->q, old);
+        dns_q *q = kd_ptab_add(&s->q, dir, h.id, first->ts_ns);
+        dns_q lone;
+        if (!q) { memset(&lone, 0, sizeof lone); q = &lone; }
+        q->id = h.id; q->dir = dir; q->first = *first; q->last = *last; q->len = wirelen;
+        if (q == &lone) { kd_stat_add(c, KD_STAT_UNANSWERED, 1); dns_emit(c, dir, q, NULL, 0, NULL, NULL); return; }
         q->mlen = (uint32_t)(n < 512 ? n : 512);
         q->msg = malloc(q->mlen);
         if (q->msg) { memcpy(q->msg, m, q->mlen); kd_conn_mem(c, (long)q->mlen); } else q->mlen = 0;
-        s->nq++;
-        reschedule(c, s);
         return;
     }
-    for (int i = 0; i < DNS_MAX_PENDING; i++)
-        if (s->q[i].used && s->q[i].id == h.id && s->q[i].dir != dir) {
-            dns_emit(c, s->q[i].dir, &s->q[i], m, n, first, last);
-            q_release(c, s, &s->q[i]);
-            reschedule(c, s);
-            return;
-        }
+    dns_q *q = kd_ptab_find(&s->q, !dir, h.id);
+    if (q) {
+        dns_emit(c, q->dir, q, m, n, first, last);
+        kd_ptab_done(&s->q, q);
+        return;
+    }
     dns_emit(c, !dir, NULL, m, n, first, last);   /* a response to a query we did not see */
 }
 
@@ -531,43 +513,32 @@ static size_t dns_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t 
 static void dns_timer(kd_conn *c, void *stv, int64_t now)
 {
     dns_state *s = stv;
-    int64_t to = kd_conn_get_info(c)->opts->req_timeout_ns;
-    for (int i = 0; i < DNS_MAX_PENDING; i++)
-        if (s->q[i].used && s->q[i].first.ts_ns + to <= now) {
-            kd_stat_add(c, KD_STAT_UNANSWERED, 1);
-            dns_emit(c, s->q[i].dir, &s->q[i], NULL, 0, NULL, NULL);
-            q_release(c, s, &s->q[i]);
-        }
-    reschedule(c, s);
+    kd_ptab_timer(&s->q, now);   /* unanswered after kd_opts.req_timeout_ns */
+}
+
+static void dns_init(kd_conn *c, void *stv)
+{
+    dns_state *s = stv;
+    kd_ptab_init(&s->q, c, sizeof(dns_q), DNS_MAX_PENDING, q_unanswered, q_release, s);
+    kd_ptab_set_timeout(&s->q, kd_conn_get_info(c)->opts->req_timeout_ns);
 }
 
 static void dns_close(kd_conn *c, void *stv)
 {
     dns_state *s = stv;
-    /* emit what is still pending, oldest first */
-    for (;;) {
-        int old = -1;
-        for (int i = 0; i < DNS_MAX_PENDING; i++)
-            if (s->q[i].used && (old < 0 || s->q[i].first.ts_ns < s->q[old].first.ts_ns)) old = i;
-        if (old < 0) break;
-        kd_stat_add(c, KD_STAT_UNANSWERED, 1);
-        dns_emit(c, s->q[old].dir, &s->q[old], NULL, 0, NULL, NULL);
-        q_release(c, s, &s->q[old]);
-    }
-    kd_conn_pending(c, INT64_MAX);
-    kd_conn_timer(c, 0);
+    kd_ptab_flush(&s->q, -1);   /* what is still pending, oldest first */
 }
 
 static void dns_destroy(kd_conn *c, void *stv)
 {
     dns_state *s = stv;
-    for (int i = 0; i < DNS_MAX_PENDING; i++) if (s->q[i].used) q_release(c, s, &s->q[i]);
+    kd_ptab_free(&s->q);
 }
 
 const kd_dissector kd_proto_dns = {
     .name = "dns", .protocol = "DNS", .flag = "dns", .l7_name = "DNS",
     .transports = KD_TRANSPORT_TCP | KD_TRANSPORT_UDP, .ports = dns_ports,
     .state_size = sizeof(dns_state),
-    .probe = dns_probe, .on_data = dns_data, .on_datagram = dns_datagram,
+    .probe = dns_probe, .init = dns_init, .on_data = dns_data, .on_datagram = dns_datagram,
     .on_timer = dns_timer, .on_close = dns_close, .destroy = dns_destroy,
 };

@@ -69,10 +69,10 @@ static int icmp_is_echo_rep(int v6, int t) { return v6 ? t == 129 : t == 0; }
 #ifndef KD_PARSE_ONLY
 #include "../dissector.h"
 
-#define ICMP_PENDING 16
+#define ICMP_PENDING 16   /* echo requests waiting for their replies */
 
 typedef struct icmp_echo {
-    int used, dir;
+    int dir;
     uint16_t id, seq;
     uint32_t len;
     kd_pref ref;
@@ -80,7 +80,7 @@ typedef struct icmp_echo {
 
 typedef struct icmp_state {
     kd_conn *conn;
-    icmp_echo echo[ICMP_PENDING];
+    kd_ptab echo;                /* icmp_echo by (identifier << 16 | sequence) */
 } icmp_state;
 
 static void icmp_addr(const kf_addr *a, char *out, size_t cap)
@@ -98,8 +98,9 @@ static void icmp_emit(icmp_state *s, int dir, const kf_l4 *l4, const kd_pref *re
         call.has_req = 1; call.req_first = req->ref; call.req_last = req->ref;
         call.has_resp = l4 != NULL;
         if (l4) { call.resp_first = *ref; call.resp_last = *ref; }
-    } else {
+    } else {   /* a message alone: nothing is due back (not "unanswered") */
         call.req_dir = dir; call.has_req = 1; call.req_first = *ref; call.req_last = *ref;
+        call.no_response = 1;
     }
     kf_jw *w = kd_emit_begin(s->conn, &call);
     if (!w) return;
@@ -165,47 +166,49 @@ static void icmp_packet(kd_conn *c, void *st, int dir, const kf_l4 *l4, const kd
         seq = kf_ld_be16(l4->payload - 2);
     }
     if (icmp_is_echo_req(v6, t)) {
-        int slot = -1, oldest = 0;
-        for (int i = 0; i < ICMP_PENDING; i++) {
-            if (!s->echo[i].used) { slot = i; break; }
-            if (s->echo[i].ref.ts_ns < s->echo[oldest].ref.ts_ns) oldest = i;
-        }
-        if (slot < 0) { icmp_emit(s, 0, NULL, NULL, &s->echo[oldest]); slot = oldest; }
-        icmp_echo *e = &s->echo[slot];
-        e->used = 1; e->dir = dir; e->id = id; e->seq = seq; e->len = l4->paylen; e->ref = *ref;
-        kd_conn_pending(c, e->ref.ts_ns);
+        icmp_echo *e = kd_ptab_add(&s->echo, dir, (uint32_t)id << 16 | seq, ref->ts_ns);
+        if (!e) { icmp_echo lone = { dir, id, seq, l4->paylen, *ref }; icmp_emit(s, dir, NULL, NULL, &lone); return; }
+        e->dir = dir; e->id = id; e->seq = seq; e->len = l4->paylen; e->ref = *ref;
         return;
     }
     if (icmp_is_echo_rep(v6, t)) {
-        for (int i = 0; i < ICMP_PENDING; i++) {
-            icmp_echo *e = &s->echo[i];
-            if (e->used && e->id == id && e->seq == seq) {   /* (same side on loopback) */
-                icmp_emit(s, dir, l4, ref, e);
-                e->used = 0;
-                int64_t m = INT64_MAX;
-                for (int k = 0; k < ICMP_PENDING; k++) if (s->echo[k].used && s->echo[k].ref.ts_ns < m) m = s->echo[k].ref.ts_ns;
-                kd_conn_pending(c, m);
-                return;
-            }
+        icmp_echo *e = kd_ptab_find(&s->echo, -1, (uint32_t)id << 16 | seq);   /* (same side on loopback) */
+        if (e) {
+            icmp_emit(s, dir, l4, ref, e);
+            kd_ptab_done(&s->echo, e);
+            return;
         }
     }
     icmp_emit(s, dir, l4, ref, NULL);
 }
 
-static void icmp_init(kd_conn *c, void *st) { ((icmp_state *)st)->conn = c; }
+static int icmp_unanswered(kd_conn *c, void *st, void *item)
+{
+    icmp_state *s = st;
+    s->conn = c;
+    icmp_emit(s, 0, NULL, NULL, item);
+    return 1;
+}
+
+static void icmp_init(kd_conn *c, void *st)
+{
+    icmp_state *s = st;
+    s->conn = c;
+    kd_ptab_init(&s->echo, c, sizeof(icmp_echo), ICMP_PENDING, icmp_unanswered, NULL, s);
+}
 
 static void icmp_close(kd_conn *c, void *st)
 {
     icmp_state *s = st;
     s->conn = c;
-    for (int i = 0; i < ICMP_PENDING; i++)
-        if (s->echo[i].used) { icmp_emit(s, 0, NULL, NULL, &s->echo[i]); s->echo[i].used = 0; }
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->echo, -1);
 }
+
+static void icmp_destroy(kd_conn *c, void *st) { kd_ptab_free(&((icmp_state *)st)->echo); }
 
 const kd_dissector kd_proto_icmp = {
     .name = "icmp", .protocol = "ICMP", .flag = "icmp", .l7_name = "ICMP",
-    .transports = KD_TRANSPORT_OTHER, .state_size = sizeof(icmp_state),
-    .init = icmp_init, .on_packet = icmp_packet, .on_close = icmp_close,
+    .transports = KD_TRANSPORT_OTHER, .calls = 1, .state_size = sizeof(icmp_state),
+    .init = icmp_init, .on_packet = icmp_packet, .on_close = icmp_close, .destroy = icmp_destroy,
 };
 #endif /* KD_PARSE_ONLY */

@@ -421,14 +421,12 @@ typedef struct kafka_pend {
     kafka_req r;
     kd_pref first, last;
     uint64_t size;
-    int used;
 } kafka_pend;
 
 typedef struct kafka_state {
     kd_conn *conn;
     int client;
-    kafka_pend *pend;           /* heap, KAFKA_PENDING slots */
-    int npend;
+    kd_ptab pend;               /* kafka_pend by correlation id, up to KAFKA_PENDING */
     uint64_t skip[2];
     int big[2];                 /* a frame larger than we buffer: its head was handled */
     int dead[2];
@@ -474,48 +472,34 @@ static void kafka_emit(kafka_state *s, const kafka_pend *q, int has_resp, int32_
     kd_emit_end(s->conn);
 }
 
-static void kafka_pending_update(kafka_state *s)
+static int kafka_unanswered(kd_conn *c, void *st, void *item)
 {
-    int64_t e = INT64_MAX;
-    for (int i = 0; i < KAFKA_PENDING && s->pend; i++)
-        if (s->pend[i].used && s->pend[i].first.ts_ns < e) e = s->pend[i].first.ts_ns;
-    kd_conn_pending(s->conn, e);
+    kafka_state *s = st;
+    s->conn = c;
+    kafka_emit(s, item, 0, 0, NULL, NULL, 0, INT32_MIN);
+    return 1;
 }
 
 static void kafka_on_request(kafka_state *s, const uint8_t *p, size_t have, uint64_t size,
                              const kd_pref *f, const kd_pref *l)
 {
-    if (!s->pend) {
-        s->pend = calloc(KAFKA_PENDING, sizeof *s->pend);
-        if (!s->pend) return;
-        kd_conn_mem(s->conn, (long)(KAFKA_PENDING * sizeof *s->pend));
-    }
-    int slot = -1, oldest = 0;
-    for (int i = 0; i < KAFKA_PENDING; i++) {
-        if (!s->pend[i].used) { slot = i; break; }
-        if (s->pend[i].first.ts_ns < s->pend[oldest].first.ts_ns) oldest = i;
-    }
-    if (slot < 0) {   /* full: the oldest is emitted unanswered */
-        kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1);
-        kafka_emit(s, &s->pend[oldest], 0, 0, NULL, NULL, 0, INT32_MIN);
-        slot = oldest;
-    }
-    kafka_pend *q = &s->pend[slot];
-    memset(q, 0, sizeof *q);
-    if (kafka_parse_request(p, have, &q->r) < 0) { kd_stat_add(s->conn, KD_STAT_PARSE_ERRORS, 1); return; }
-    q->first = *f; q->last = *l; q->size = size; q->used = 1;
-    s->npend++;
+    kafka_pend r;
+    memset(&r, 0, sizeof r);
+    if (kafka_parse_request(p, have, &r.r) < 0) { kd_stat_add(s->conn, KD_STAT_PARSE_ERRORS, 1); return; }
+    r.first = *f; r.last = *l; r.size = size;
     /* Produce with acks=0 gets no response */
-    if (q->r.key == 0 && have >= 12 + 2) {
+    if (r.r.key == 0 && have >= 12 + 2) {
         kf_cur c = kf_cur_make(p, have);
         kf_cur_skip(&c, 8);
         size_t cl; kafka_str(&c, 0, &cl);
-        if (kafka_flexible(0, q->r.ver)) kafka_skip_tags(&c);
-        if (q->r.ver >= 3) kafka_str(&c, kafka_flexible(0, q->r.ver), &cl);
+        if (kafka_flexible(0, r.r.ver)) kafka_skip_tags(&c);
+        if (r.r.ver >= 3) kafka_str(&c, kafka_flexible(0, r.r.ver), &cl);
         int16_t acks = (int16_t)kf_be16(&c);
-        if (!c.err && acks == 0) { kafka_emit(s, q, 0, 0, NULL, NULL, 0, KAFKA_NO_RESPONSE); q->used = 0; s->npend--; }
+        if (!c.err && acks == 0) { kafka_emit(s, &r, 0, 0, NULL, NULL, 0, KAFKA_NO_RESPONSE); return; }
     }
-    kafka_pending_update(s);
+    kafka_pend *q = kd_ptab_add(&s->pend, s->client, (uint32_t)r.r.corr, f->ts_ns);   /* full: the oldest goes out unanswered */
+    if (q) *q = r;
+    else kafka_emit(s, &r, 0, 0, NULL, NULL, 0, INT32_MIN);
 }
 
 static void kafka_on_response(kafka_state *s, const uint8_t *p, size_t have, uint64_t size,
@@ -523,9 +507,7 @@ static void kafka_on_response(kafka_state *s, const uint8_t *p, size_t have, uin
 {
     if (have < 4) return;
     int32_t corr = (int32_t)kf_ld_be32(p);
-    kafka_pend *q = NULL;
-    for (int i = 0; s->pend && i < KAFKA_PENDING; i++)
-        if (s->pend[i].used && s->pend[i].r.corr == corr) { q = &s->pend[i]; break; }
+    kafka_pend *q = kd_ptab_find(&s->pend, -1, (uint32_t)corr);
     if (!q) { kafka_emit(s, NULL, 1, corr, f, l, size, INT32_MIN); return; }
     int32_t err = INT32_MIN;
     size_t off = 4;
@@ -537,9 +519,7 @@ static void kafka_on_response(kafka_state *s, const uint8_t *p, size_t have, uin
     }
     if (off <= have) err = kafka_response_error(q->r.key, q->r.ver, p + off, have - off);
     kafka_emit(s, q, 1, corr, f, l, size, err);
-    q->used = 0;
-    s->npend--;
-    kafka_pending_update(s);
+    kd_ptab_done(&s->pend, q);
 }
 
 static int kafka_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
@@ -568,6 +548,7 @@ static void kafka_kd_init(kd_conn *c, void *st)
     s->conn = c;
     const kd_conn_info *ci = kd_conn_get_info(c);
     s->client = ci && ci->client >= 0 ? ci->client : 0;
+    kd_ptab_init(&s->pend, c, sizeof(kafka_pend), KAFKA_PENDING, kafka_unanswered, NULL, s);
 }
 
 static size_t kafka_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
@@ -626,25 +607,10 @@ static void kafka_kd_close(kd_conn *c, void *st)
 {
     kafka_state *s = st;
     s->conn = c;
-    /* unanswered requests, oldest first */
-    for (;;) {
-        int best = -1;
-        for (int i = 0; s->pend && i < KAFKA_PENDING; i++)
-            if (s->pend[i].used && (best < 0 || s->pend[i].first.ts_ns < s->pend[best].first.ts_ns)) best = i;
-        if (best < 0) break;
-        kafka_emit(s, &s->pend[best], 0, 0, NULL, NULL, 0, INT32_MIN);
-        s->pend[best].used = 0;
-    }
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->pend, -1);   /* unanswered requests, oldest first */
 }
 
-static void kafka_kd_destroy(kd_conn *c, void *st)
-{
-    kafka_state *s = st;
-    if (s->pend) kd_conn_mem(c, -(long)(KAFKA_PENDING * sizeof *s->pend));
-    free(s->pend);
-    s->pend = NULL;
-}
+static void kafka_kd_destroy(kd_conn *c, void *st) { kd_ptab_free(&((kafka_state *)st)->pend); }
 
 const kd_dissector kd_proto_kafka = {
     .name = "kafka", .protocol = "KAFKA", .flag = "kafka", .l7_name = "KAFKA",

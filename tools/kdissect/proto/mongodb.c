@@ -139,7 +139,6 @@ static int mongo_probe_bytes(const uint8_t *p, size_t n)
 #define MONGO_PENDING 32
 
 typedef struct mongo_req {
-    int used;
     uint32_t id, op;
     mongo_doc doc;
     char collection[128];
@@ -150,7 +149,7 @@ typedef struct mongo_req {
 typedef struct mongo_state {
     kd_conn *conn;
     int client;
-    mongo_req *pend;
+    kd_ptab pend;               /* mongo_req by requestID, up to MONGO_PENDING */
     uint64_t skip[2];
     int dead[2];
 } mongo_state;
@@ -250,12 +249,12 @@ static void mongo_emit(mongo_state *s, mongo_req *q, int has_resp, uint32_t rop,
     kd_emit_end(s->conn);
 }
 
-static void mongo_pending(mongo_state *s)
+static int mongo_unanswered(kd_conn *c, void *st, void *item)
 {
-    int64_t e = INT64_MAX;
-    for (int i = 0; s->pend && i < MONGO_PENDING; i++)
-        if (s->pend[i].used && s->pend[i].first.ts_ns < e) e = s->pend[i].first.ts_ns;
-    kd_conn_pending(s->conn, e);
+    mongo_state *s = st;
+    s->conn = c;
+    mongo_emit(s, item, 0, 0, NULL, NULL, NULL, 0, 0);
+    return 1;
 }
 
 static void mongo_message(mongo_state *s, int dir, const uint8_t *m, size_t have, uint64_t size,
@@ -268,38 +267,23 @@ static void mongo_message(mongo_state *s, int dir, const uint8_t *m, size_t have
     const uint8_t *body = m + 16;
     size_t blen = have - 16;
     if (dir == s->client && resp_to == 0) {
-        if (!s->pend) {
-            s->pend = calloc(MONGO_PENDING, sizeof *s->pend);
-            if (!s->pend) return;
-            kd_conn_mem(s->conn, (long)(MONGO_PENDING * sizeof *s->pend));
-        }
-        int slot = -1, oldest = 0;
-        for (int i = 0; i < MONGO_PENDING; i++) {
-            if (!s->pend[i].used) { slot = i; break; }
-            if (s->pend[i].first.ts_ns < s->pend[oldest].first.ts_ns) oldest = i;
-        }
-        if (slot < 0) { kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1); mongo_emit(s, &s->pend[oldest], 0, 0, NULL, NULL, NULL, 0, 0); slot = oldest; }
-        mongo_req *q = &s->pend[slot];
-        memset(q, 0, sizeof *q);
-        q->used = 1; q->id = id; q->op = op; q->first = *f; q->last = *l; q->size = size;
-        if (mongo_body_doc(op, body, blen, &q->doc, q->collection, sizeof q->collection) < 0)
+        mongo_req r;
+        memset(&r, 0, sizeof r);
+        r.id = id; r.op = op; r.first = *f; r.last = *l; r.size = size;
+        if (mongo_body_doc(op, body, blen, &r.doc, r.collection, sizeof r.collection) < 0)
             kd_stat_add(s->conn, KD_STAT_PARSE_ERRORS, 1);
         /* OP_MSG with moreToCome (flag bit 1) expects no reply */
-        if (op == 2013 && blen >= 4 && (body[0] & 0x02)) {
-            mongo_emit(s, q, 0, 0, NULL, NULL, NULL, 0, 1);
-            q->used = 0;
-        }
-        mongo_pending(s);
+        if (op == 2013 && blen >= 4 && (body[0] & 0x02)) { mongo_emit(s, &r, 0, 0, NULL, NULL, NULL, 0, 1); return; }
+        mongo_req *q = kd_ptab_add(&s->pend, dir, id, f->ts_ns);   /* full: the oldest goes out unanswered */
+        if (q) *q = r;
+        else mongo_emit(s, &r, 0, 0, NULL, NULL, NULL, 0, 0);
         return;
     }
     mongo_doc rd;
     mongo_body_doc(op, body, blen, &rd, NULL, 0);
-    mongo_req *q = NULL;
-    for (int i = 0; s->pend && i < MONGO_PENDING; i++)
-        if (s->pend[i].used && s->pend[i].id == resp_to) { q = &s->pend[i]; break; }
+    mongo_req *q = kd_ptab_find(&s->pend, -1, resp_to);
     mongo_emit(s, q, 1, op, &rd, f, l, size, 0);
-    if (q) q->used = 0;
-    mongo_pending(s);
+    if (q) kd_ptab_done(&s->pend, q);
 }
 
 static int mongo_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t n)
@@ -318,6 +302,7 @@ static void mongo_kd_init(kd_conn *c, void *st)
     s->conn = c;
     const kd_conn_info *ci = kd_conn_get_info(c);
     s->client = ci && ci->client >= 0 ? ci->client : 0;
+    kd_ptab_init(&s->pend, c, sizeof(mongo_req), MONGO_PENDING, mongo_unanswered, NULL, s);
 }
 
 static size_t mongo_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
@@ -370,24 +355,10 @@ static void mongo_kd_close(kd_conn *c, void *st)
 {
     mongo_state *s = st;
     s->conn = c;
-    for (;;) {
-        int best = -1;
-        for (int i = 0; s->pend && i < MONGO_PENDING; i++)
-            if (s->pend[i].used && (best < 0 || s->pend[i].first.ts_ns < s->pend[best].first.ts_ns)) best = i;
-        if (best < 0) break;
-        mongo_emit(s, &s->pend[best], 0, 0, NULL, NULL, NULL, 0, 0);
-        s->pend[best].used = 0;
-    }
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->pend, -1);   /* unanswered requests, oldest first */
 }
 
-static void mongo_kd_destroy(kd_conn *c, void *st)
-{
-    mongo_state *s = st;
-    if (s->pend) kd_conn_mem(c, -(long)(MONGO_PENDING * sizeof *s->pend));
-    free(s->pend);
-    s->pend = NULL;
-}
+static void mongo_kd_destroy(kd_conn *c, void *st) { kd_ptab_free(&((mongo_state *)st)->pend); }
 
 const kd_dissector kd_proto_mongodb = {
     .name = "mongodb", .protocol = "MONGODB", .flag = "mongodb", .l7_name = "MONGODB",

@@ -114,7 +114,7 @@ typedef struct pg_call {
     char ssl_answer;
 } pg_call;
 
-#define PG_QUEUE 8
+#define PG_QUEUE 8             /* calls waiting for their responses */
 #define PG_STMTS 16
 
 typedef struct pg_stmt { char name[48]; char query[PG_QUERY_MAX]; size_t qlen; } pg_stmt;
@@ -126,8 +126,8 @@ typedef struct pg_state {
     int expect_ssl_answer;      /* server owes one byte ('S'/'N') */
     pg_call building;           /* extended-protocol cycle before Sync */
     int has_building;
-    pg_call q[PG_QUEUE];
-    unsigned head, count;
+    kd_ptab q;                  /* calls waiting for ReadyForQuery (pg_call), in order */
+    pg_call spare;              /* a call the table had no room for (no memory): not written */
     pg_stmt *stmts;             /* named prepared statements (heap, lazily) */
     unsigned nstmts;
     char user[64], database[64];
@@ -170,6 +170,7 @@ static void pg_emit(pg_state *s, pg_call *c)
     call.req_dir = s->client;
     call.has_req = 1;
     call.has_resp = c->has_resp;
+    call.no_response = c->kind == PG_K_CANCEL;   /* the server answers by closing (else "unanswered") */
     call.req_first = c->first; call.req_last = c->last;
     call.resp_first = c->rfirst; call.resp_last = c->rlast;
     kf_jw *w = kd_emit_begin(s->conn, &call);
@@ -218,31 +219,40 @@ static void pg_emit(pg_state *s, pg_call *c)
     kf_jw_kuint(w, "postgresql_request_size", c->req_size);
     kf_jw_kuint(w, "postgresql_response_size", c->resp_size);
     kf_jw_kuint(w, "postgresql_total_size", c->req_size + c->resp_size);
-    if (!c->has_resp) kf_jw_kbool(w, "postgresql_no_response", 1);
+    if (!c->has_resp && call.no_response) kf_jw_kbool(w, "postgresql_no_response", 1);
     kd_emit_end(s->conn);
 }
 
+/* the extended-protocol cycle being built is pending too */
 static void pg_pending(pg_state *s)
 {
-    int64_t e = INT64_MAX;
-    if (s->count) e = s->q[s->head].first.ts_ns;
+    int64_t e = kd_ptab_earliest(&s->q);
     if (s->has_building && s->building.first.ts_ns < e) e = s->building.first.ts_ns;
     kd_conn_pending(s->conn, e);
 }
 
 static void pg_pop(pg_state *s)
 {
-    pg_emit(s, &s->q[s->head]);
-    s->head = (s->head + 1) % PG_QUEUE;
-    s->count--;
+    pg_call *c = kd_ptab_oldest(&s->q);
+    if (!c) return;
+    pg_emit(s, c);
+    kd_ptab_done(&s->q, c);
 }
 
-static pg_call *pg_push(pg_state *s)
+/* a new call sent at ts (a full table writes its oldest unanswered) */
+static pg_call *pg_push(pg_state *s, int64_t ts)
 {
-    if (s->count == PG_QUEUE) { kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1); pg_pop(s); }
-    pg_call *c = &s->q[(s->head + s->count) % PG_QUEUE];
-    s->count++;
-    return c;
+    pg_call *c = kd_ptab_add(&s->q, s->client, 0, ts);
+    return c ? c : &s->spare;
+}
+
+static int pg_unanswered(kd_conn *c, void *st, void *item)
+{
+    pg_state *s = st;
+    pg_call *call = item;
+    s->conn = c;
+    pg_emit(s, call);
+    return !call->has_resp;
 }
 
 static void pg_call_init(pg_call *c, int kind, const kd_pref *f, const kd_pref *l)
@@ -293,7 +303,7 @@ static void pg_front(pg_state *s, uint8_t t, const uint8_t *body, size_t blen, s
     kf_cur c = kf_cur_make(body, blen);
     switch (t) {
     case 'Q': {
-        pg_call *call = pg_push(s);
+        pg_call *call = pg_push(s, f->ts_ns);
         pg_call_init(call, PG_K_SIMPLE, f, l);
         size_t ql = blen && body[blen - 1] == 0 ? blen - 1 : blen;
         pg_copy(call->query, sizeof call->query, body, ql);
@@ -302,7 +312,7 @@ static void pg_front(pg_state *s, uint8_t t, const uint8_t *body, size_t blen, s
         break;
     }
     case 'F': {
-        pg_call *call = pg_push(s);
+        pg_call *call = pg_push(s, f->ts_ns);
         pg_call_init(call, PG_K_FUNC, f, l);
         pg_add_msg(call, t, size, l);
         break;
@@ -353,7 +363,7 @@ static void pg_front(pg_state *s, uint8_t t, const uint8_t *body, size_t blen, s
             }
         }
         if (t == 'S') {
-            pg_call *call = pg_push(s);
+            pg_call *call = pg_push(s, b->first.ts_ns);
             *call = *b;
             s->has_building = 0;
         }
@@ -361,7 +371,8 @@ static void pg_front(pg_state *s, uint8_t t, const uint8_t *body, size_t blen, s
     }
     case 'p': case 'd': case 'c': case 'f': {
         /* password / SASL during startup, COPY data: part of the call in progress */
-        pg_call *cur = s->count ? &s->q[(s->head + s->count - 1) % PG_QUEUE] : s->has_building ? &s->building : NULL;
+        pg_call *cur = kd_ptab_newest(&s->q);
+        if (!cur && s->has_building) cur = &s->building;
         if (cur) pg_add_msg(cur, t, size, l);
         break;
     }
@@ -390,11 +401,12 @@ static void pg_error_fields(pg_call *c, const uint8_t *body, size_t blen)
 static void pg_back(pg_state *s, uint8_t t, const uint8_t *body, size_t blen, size_t size,
                     const kd_pref *f, const kd_pref *l)
 {
-    pg_call *c = s->count ? &s->q[s->head] : s->has_building ? &s->building : NULL;
+    pg_call *c = kd_ptab_oldest(&s->q);
+    if (!c && s->has_building) c = &s->building;
     if (!c) {
         if (t == 'A' || t == 'N' || t == 'S') return;   /* asynchronous */
         /* mid-stream: a response without its request; start a placeholder call */
-        c = pg_push(s);
+        c = pg_push(s, f->ts_ns);
         pg_call_init(c, PG_K_SIMPLE, f, f);
         c->req_size = 0;
     }
@@ -457,6 +469,7 @@ static void pg_kd_init(kd_conn *c, void *st)
     const kd_conn_info *ci = kd_conn_get_info(c);
     s->client = ci && ci->client >= 0 ? ci->client : 0;
     s->startup_phase = 1;
+    kd_ptab_init(&s->q, c, sizeof(pg_call), PG_QUEUE, pg_unanswered, NULL, s);
 }
 
 static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
@@ -491,13 +504,12 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
             uint32_t len = kf_ld_be32(m), code = kf_ld_be32(m + 4);
             kd_stream_ref(c, dir, off + used, &f);
             kd_stream_ref(c, dir, off + used + len - 1, &l);
-            pg_call *call = pg_push(s);
+            pg_call cancel, *call = code == PG_CANCEL_CODE ? &cancel : pg_push(s, f.ts_ns);
             if (code == PG_SSL_CODE || code == PG_GSS_CODE) {
                 pg_call_init(call, code == PG_SSL_CODE ? PG_K_SSL : PG_K_GSS, &f, &l);
                 s->expect_ssl_answer = 1;
             } else if (code == PG_CANCEL_CODE) {
-                pg_call_init(call, PG_K_CANCEL, &f, &l);
-                s->count--;            /* no answer comes: emit now */
+                pg_call_init(call, PG_K_CANCEL, &f, &l);   /* no answer comes: emit now */
                 call->req_size = len;
                 pg_emit(s, call);
                 used += len;
@@ -533,7 +545,7 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
             /* one byte: 'S' (TLS follows) or 'N' */
             s->expect_ssl_answer = 0;
             kd_stream_ref(c, dir, off + used, &f);
-            pg_call *call = s->count ? &s->q[s->head] : NULL;
+            pg_call *call = kd_ptab_oldest(&s->q);
             used += 1;
             if (call && (call->kind == PG_K_SSL || call->kind == PG_K_GSS)) {
                 call->has_resp = 1; call->rfirst = f; call->rlast = f;
@@ -593,14 +605,19 @@ static void pg_kd_close(kd_conn *c, void *st)
 {
     pg_state *s = st;
     s->conn = c;
-    while (s->count) pg_pop(s);
-    if (s->has_building && s->building.nmsgs) { pg_emit(s, &s->building); s->has_building = 0; }
+    kd_ptab_flush(&s->q, -1);   /* calls whose ReadyForQuery was not seen, oldest first */
+    if (s->has_building && s->building.nmsgs) {   /* an extended cycle without its Sync */
+        kd_stat_add(c, KD_STAT_UNANSWERED, !s->building.has_resp);
+        pg_emit(s, &s->building);
+        s->has_building = 0;
+    }
     kd_conn_pending(c, INT64_MAX);
 }
 
 static void pg_kd_destroy(kd_conn *c, void *st)
 {
     pg_state *s = st;
+    kd_ptab_free(&s->q);
     if (s->stmts) kd_conn_mem(c, -(long)(PG_STMTS * sizeof *s->stmts));
     free(s->stmts);
     s->stmts = NULL;
@@ -608,7 +625,7 @@ static void pg_kd_destroy(kd_conn *c, void *st)
 
 const kd_dissector kd_proto_postgresql = {
     .name = "postgresql", .protocol = "POSTGRESQL", .flag = "postgresql", .l7_name = "POSTGRESQL",
-    .transports = KD_TRANSPORT_TCP, .ports = pg_ports, .state_size = sizeof(pg_state),
+    .transports = KD_TRANSPORT_TCP, .ports = pg_ports, .calls = 1, .state_size = sizeof(pg_state),
     .probe = pg_kd_probe, .init = pg_kd_init, .on_data = pg_kd_data, .on_gap = pg_kd_gap,
     .on_close = pg_kd_close, .destroy = pg_kd_destroy,
 };

@@ -15,8 +15,8 @@
 #define RAD_MAX_PENDING 64
 #define RAD_SAVE 256          /* bytes of a request kept for its record (its attributes) */
 
-typedef struct rad_req {
-    int used, dir;
+typedef struct rad_req {      /* a request waiting for its response (the engine's pending table) */
+    int dir;
     uint8_t id, code;
     uint32_t len;             /* the packet's length field */
     kd_pref ref;
@@ -25,7 +25,7 @@ typedef struct rad_req {
 } rad_req;
 
 typedef struct rad_state {
-    rad_req q[RAD_MAX_PENDING];
+    kd_ptab q;                /* rad_req by identifier */
 } rad_state;
 
 static const uint16_t rad_ports[] = { 1812, 1813, 1645, 1646, 3799, 0 };
@@ -135,27 +135,18 @@ static void rad_emit(kd_conn *c, const rad_req *q, int rdir, const uint8_t *resp
     kd_emit_end(c);
 }
 
-static void rad_release(kd_conn *c, rad_req *q)
+/* the pending table's callbacks */
+static void rad_release(kd_conn *c, void *st, void *item)
 {
+    rad_req *q = item;
     if (q->msg) kd_conn_mem(c, -(long)q->mlen);
     free(q->msg);
-    memset(q, 0, sizeof *q);
+    q->msg = NULL;
 }
-
-static void rad_reschedule(kd_conn *c, rad_state *s)
+static int rad_unanswered(kd_conn *c, void *st, void *item)
 {
-    int64_t first = INT64_MAX;
-    for (int i = 0; i < RAD_MAX_PENDING; i++)
-        if (s->q[i].used && s->q[i].ref.ts_ns < first) first = s->q[i].ref.ts_ns;
-    kd_conn_pending(c, first);
-    kd_conn_timer(c, first == INT64_MAX ? 0 : first + kd_conn_get_info(c)->opts->req_timeout_ns);
-}
-
-static void rad_unanswered(kd_conn *c, rad_req *q)
-{
-    kd_stat_add(c, KD_STAT_UNANSWERED, 1);
-    rad_emit(c, q, 0, NULL, 0, NULL);
-    rad_release(c, q);
+    rad_emit(c, item, 0, NULL, 0, NULL);
+    return 1;
 }
 
 static void rad_datagram(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n, const kd_pref *ref)
@@ -164,65 +155,41 @@ static void rad_datagram(kd_conn *c, void *stv, int dir, const uint8_t *p, size_
     uint32_t len = rad_valid(p, n);
     if (!len) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); return; }
     if (rad_is_request(p[0])) {
-        int slot = -1, old = -1;
-        for (int i = 0; i < RAD_MAX_PENDING; i++) {
-            rad_req *q = &s->q[i];
-            if (q->used && q->id == p[1] && q->dir == dir) rad_unanswered(c, q);   /* a retry */
-            if (!q->used) { if (slot < 0) slot = i; }
-            else if (old < 0 || q->ref.ts_ns < s->q[old].ref.ts_ns) old = i;
-        }
-        if (slot < 0) { rad_unanswered(c, &s->q[old]); slot = old; }
-        rad_req *q = &s->q[slot];
-        q->used = 1; q->dir = dir; q->id = p[1]; q->code = p[0]; q->len = len; q->ref = *ref;
+        rad_req *q;
+        while ((q = kd_ptab_find(&s->q, dir, p[1]))) kd_ptab_unanswered(&s->q, q);   /* a retry */
+        rad_req one;
+        q = kd_ptab_add(&s->q, dir, p[1], ref->ts_ns);   /* full: the oldest goes out unanswered */
+        if (!q) { memset(&one, 0, sizeof one); q = &one; }
+        q->dir = dir; q->id = p[1]; q->code = p[0]; q->len = len; q->ref = *ref;
+        if (q == &one) { kd_stat_add(c, KD_STAT_UNANSWERED, 1); rad_emit(c, q, 0, NULL, 0, NULL); return; }
         q->mlen = len < RAD_SAVE ? len : RAD_SAVE;
         q->msg = malloc(q->mlen);
         if (q->msg) { memcpy(q->msg, p, q->mlen); kd_conn_mem(c, (long)q->mlen); } else q->mlen = 0;
-        rad_reschedule(c, s);
         return;
     }
-    for (int i = 0; i < RAD_MAX_PENDING; i++)
-        if (s->q[i].used && s->q[i].id == p[1] && s->q[i].dir != dir) {
-            rad_emit(c, &s->q[i], dir, p, len, ref);
-            rad_release(c, &s->q[i]);
-            rad_reschedule(c, s);
-            return;
-        }
+    rad_req *q = kd_ptab_find(&s->q, !dir, p[1]);
+    if (q) {
+        rad_emit(c, q, dir, p, len, ref);
+        kd_ptab_done(&s->q, q);
+        return;
+    }
     rad_emit(c, NULL, dir, p, len, ref);   /* a response to a request not captured */
 }
 
-static void rad_timer(kd_conn *c, void *stv, int64_t now)
+static void rad_init(kd_conn *c, void *stv)
 {
     rad_state *s = stv;
-    int64_t to = kd_conn_get_info(c)->opts->req_timeout_ns;
-    for (int i = 0; i < RAD_MAX_PENDING; i++)
-        if (s->q[i].used && s->q[i].ref.ts_ns + to <= now) rad_unanswered(c, &s->q[i]);
-    rad_reschedule(c, s);
+    kd_ptab_init(&s->q, c, sizeof(rad_req), RAD_MAX_PENDING, rad_unanswered, rad_release, s);
+    kd_ptab_set_timeout(&s->q, kd_conn_get_info(c)->opts->req_timeout_ns);
 }
-
-static void rad_close(kd_conn *c, void *stv)
-{
-    rad_state *s = stv;
-    for (;;) {   /* oldest first */
-        int old = -1;
-        for (int i = 0; i < RAD_MAX_PENDING; i++)
-            if (s->q[i].used && (old < 0 || s->q[i].ref.ts_ns < s->q[old].ref.ts_ns)) old = i;
-        if (old < 0) break;
-        rad_unanswered(c, &s->q[old]);
-    }
-    kd_conn_pending(c, INT64_MAX);
-    kd_conn_timer(c, 0);
-}
-
-static void rad_destroy(kd_conn *c, void *stv)
-{
-    rad_state *s = stv;
-    for (int i = 0; i < RAD_MAX_PENDING; i++) if (s->q[i].used) rad_release(c, &s->q[i]);
-}
+static void rad_timer(kd_conn *c, void *stv, int64_t now) { kd_ptab_timer(&((rad_state *)stv)->q, now); }
+static void rad_close(kd_conn *c, void *stv) { kd_ptab_flush(&((rad_state *)stv)->q, -1); }   /* oldest first */
+static void rad_destroy(kd_conn *c, void *stv) { kd_ptab_free(&((rad_state *)stv)->q); }
 
 const kd_dissector kd_proto_radius = {
     .name = "radius", .protocol = "RADIUS", .flag = "radius", .l7_name = "RADIUS",
     .transports = KD_TRANSPORT_UDP, .ports = rad_ports,
     .state_size = sizeof(rad_state),
-    .probe = rad_probe, .on_datagram = rad_datagram,
+    .probe = rad_probe, .init = rad_init, .on_datagram = rad_datagram,
     .on_timer = rad_timer, .on_close = rad_close, .destroy = rad_destroy,
 };

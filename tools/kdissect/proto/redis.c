@@ -419,8 +419,7 @@ typedef struct redis_req {
 typedef struct redis_state {
     kd_conn *conn;
     int client;                 /* side that sends commands */
-    redis_req *q;               /* ring of pending requests, grows up to REDIS_QUEUE */
-    unsigned head, count, cap;
+    kd_ptab q;                  /* pending requests (redis_req), in order, up to REDIS_QUEUE */
     int reply_off, reply_skip;  /* CLIENT REPLY OFF / SKIP in effect */
     int dead[2];
     /* a value larger than we buffer, going by in pieces */
@@ -470,17 +469,23 @@ static void redis_emit(redis_state *s, const redis_req *rq, const redis_msg *rs,
     kd_emit_end(s->conn);
 }
 
-static void redis_update_pending(redis_state *s)
-{
-    kd_conn_pending(s->conn, s->count ? s->q[s->head].first.ts_ns : INT64_MAX);
-}
-
+/* the oldest request goes out, with what was seen of its replies */
 static void redis_pop_emit(redis_state *s)
 {
-    redis_req *rq = &s->q[s->head];
+    redis_req *rq = kd_ptab_oldest(&s->q);
+    if (!rq) return;
     redis_emit(s, rq, rq->has_resp ? &rq->r : NULL, rq->resp_size, &rq->rfirst, &rq->rlast);
-    s->head = (s->head + 1) % s->cap;
-    s->count--;
+    kd_ptab_done(&s->q, rq);
+}
+
+/* the pending table's: a request whose replies were not (all) seen */
+static int redis_unanswered(kd_conn *c, void *st, void *item)
+{
+    redis_state *s = st;
+    redis_req *rq = item;
+    s->conn = c;
+    redis_emit(s, rq, rq->has_resp ? &rq->r : NULL, rq->resp_size, &rq->rfirst, &rq->rlast);
+    return !rq->has_resp;
 }
 
 static void redis_push_request(redis_state *s, const redis_msg *m, size_t len, const kd_pref *f,
@@ -502,44 +507,28 @@ static void redis_push_request(redis_state *s, const redis_msg *m, size_t len, c
         else if (!strcmp(rq.m.arg2, "ON")) { s->reply_off = 0; noreply = 0; }
     }
     if (noreply) { rq.silenced = 1; redis_emit(s, &rq, NULL, 0, NULL, NULL); return; }
-    if (s->count == s->cap && s->cap < REDIS_QUEUE) {
-        unsigned ncap = s->cap ? s->cap * 2 : 4;
-        redis_req *nq = malloc(ncap * sizeof *nq);
-        if (nq) {
-            for (unsigned i = 0; i < s->count; i++) nq[i] = s->q[(s->head + i) % s->cap];
-            free(s->q);
-            kd_conn_mem(s->conn, (long)((ncap - s->cap) * sizeof *nq));
-            s->q = nq; s->head = 0; s->cap = ncap;
-        }
-    }
-    if (!s->cap) { redis_emit(s, &rq, NULL, 0, NULL, NULL); return; }
-    if (s->count == s->cap) {   /* too many unanswered: emit the oldest as such */
-        kd_stat_add(s->conn, KD_STAT_UNANSWERED, 1);
-        redis_pop_emit(s);
-    }
-    s->q[(s->head + s->count) % s->cap] = rq;
-    s->count++;
-    redis_update_pending(s);
+    redis_req *slot = kd_ptab_add(&s->q, s->client, 0, f->ts_ns);   /* full: the oldest goes out unanswered */
+    if (!slot) { redis_emit(s, &rq, NULL, 0, NULL, NULL); return; }
+    *slot = rq;
 }
 
 static void redis_push_reply(redis_state *s, const redis_msg *rp, size_t len, const kd_pref *f,
                              const kd_pref *l)
 {
     redis_msg r = *rp;
+    redis_req *rq = kd_ptab_oldest(&s->q);
     /* RESP3 answers (UN)SUBSCRIBE with pushes of the same name: those are replies */
-    if (r.is_push && s->count && r.push_kind[0] && !strcmp(r.push_kind, s->q[s->head].m.verb))
+    if (r.is_push && rq && r.push_kind[0] && !strcmp(r.push_kind, rq->m.verb))
         r.is_push = 0;
-    if (r.is_push || s->count == 0) {
+    if (r.is_push || !rq) {
         redis_emit(s, NULL, &r, len, f, l);
         return;
     }
-    redis_req *rq = &s->q[s->head];
     if (!rq->has_resp) { rq->has_resp = 1; rq->r = r; rq->rfirst = *f; }
     else if (r.is_error && !rq->r.is_error) rq->r = r;
     rq->rlast = *l;
     rq->resp_size += len;
     if (--rq->replies_left <= 0) redis_pop_emit(s);
-    redis_update_pending(s);
 }
 
 static void redis_on_request(redis_state *s, const uint8_t *p, size_t len, const kd_pref *f,
@@ -592,6 +581,7 @@ static void redis_kd_init(kd_conn *c, void *st)
     s->conn = c;
     const kd_conn_info *ci = kd_conn_get_info(c);
     s->client = ci && ci->client >= 0 ? ci->client : 0;
+    kd_ptab_init(&s->q, c, sizeof(redis_req), REDIS_QUEUE, redis_unanswered, NULL, s);
 }
 
 static size_t redis_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
@@ -687,27 +677,18 @@ static void redis_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t l
 {
     redis_state *s = st;
     s->conn = c;
-    /* replies lost in a gap cannot be paired: flush the queue as unanswered */
-    if (dir != s->client) while (s->count) redis_pop_emit(s);
-    redis_update_pending(s);
+    /* replies lost in a gap cannot be paired: what waits goes out unanswered */
+    if (dir != s->client) kd_ptab_flush(&s->q, -1);
 }
 
 static void redis_kd_close(kd_conn *c, void *st)
 {
     redis_state *s = st;
     s->conn = c;
-    while (s->count) redis_pop_emit(s);
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->q, -1);
 }
 
-static void redis_kd_destroy(kd_conn *c, void *st)
-{
-    redis_state *s = st;
-    if (s->q) kd_conn_mem(c, -(long)(s->cap * sizeof *s->q));
-    free(s->q);
-    s->q = NULL;
-    s->cap = s->count = 0;
-}
+static void redis_kd_destroy(kd_conn *c, void *st) { kd_ptab_free(&((redis_state *)st)->q); }
 
 const kd_dissector kd_proto_redis = {
     .name = "redis", .protocol = "REDIS", .flag = "redis", .l7_name = "REDIS",
