@@ -139,7 +139,7 @@ tls_session() {
     ip netns exec "$NS" curl -s -k -o /dev/null -x http://127.0.0.1:3128 https://kf.test/tls-in-tunnel
     ip netns exec "$NS" curl -s -o /dev/null -p -x http://127.0.0.1:3128 http://kf.test:8000/http-in-tunnel
   }
-  capture connect.pcap tcp tunnels
+  capture connect.pcap tunnels
   # the client's connections to the proxy (the capture also holds the proxy's to the servers)
   out=$(kd "$W/connect.pcap" | jq -c 'select(.dst.port == 3128)')
   echo "$out" | jq -c '[.protocol, .method, .url, .status_code, .tlsx_sni]' >&3
