@@ -49,33 +49,51 @@ static uint64_t my_lenenc(kf_cur *c)
     return 0;   /* 0xfb NULL, 0xff not an integer */
 }
 
+/* A packet header: payload length (3 bytes, little-endian) and sequence id. */
+static size_t my_le24(kf_cur *c)
+{
+    size_t v = kf_u8(c);
+    v |= (size_t)kf_u8(c) << 8;
+    return v | (size_t)kf_u8(c) << 16;
+}
+
 /* Is this the server greeting (protocol 10)? 1 yes, 0 no, -1 more. */
 static int my_is_greeting(const uint8_t *p, size_t n)
 {
     if (n < 5) return -1;
-    size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16;
-    if (p[3] != 0 || len < 20 || len > 1024) return 0;
-    if (p[4] != 0x0a) return 0;
+    kf_cur c = kf_cur_make(p, n);
+    size_t len = my_le24(&c);
+    uint8_t seq = kf_u8(&c), proto = kf_u8(&c);
+    if (seq != 0 || len < 20 || len > 1024) return 0;
+    if (proto != 0x0a) return 0;
     if (n < 4 + len) return -1;
-    /* server version: printable text ended by NUL */
-    size_t i = 5;
-    while (i < 4 + len && p[i]) { if (p[i] < 0x20 || p[i] > 0x7e) return 0; i++; }
-    return i < 4 + len && i > 5 ? 1 : 0;
+    /* server version: printable text ended by NUL, within the packet */
+    kf_cur v = kf_cur_make(p + 5, len - 1);
+    size_t k = 0;
+    while (kf_cur_left(&v)) {
+        uint8_t b = kf_u8(&v);
+        if (!b) return k > 0 ? 1 : 0;
+        if (b < 0x20 || b > 0x7e) return 0;
+        k++;
+    }
+    return 0;
 }
 
 /* A command packet from a client mid-stream (seq 0, known command, text for COM_QUERY). */
 static int my_is_command(const uint8_t *p, size_t n)
 {
     if (n < 5) return -1;
-    size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16;
-    if (p[3] != 0 || len < 1 || len > (1u << 24) - 1) return 0;
-    uint8_t cmd = p[4];
+    kf_cur c = kf_cur_make(p, n);
+    size_t len = my_le24(&c);
+    uint8_t seq = kf_u8(&c), cmd = kf_u8(&c);
+    if (seq != 0 || len < 1) return 0;
     if (!my_command_name(cmd) || cmd == 0) return 0;
     if (cmd == 0x03 || cmd == 0x16) {
         if (len < 2) return 0;
         size_t e = 4 + len < n ? 4 + len : n;
         if (e > 4 + 64) e = 4 + 64;
-        for (size_t i = 5; i < e; i++) if (p[i] < 0x09 || p[i] == 0x7f) return 0;
+        kf_cur t = kf_cur_make(p + 5, e - 5);   /* the text's first bytes */
+        while (kf_cur_left(&t)) { uint8_t b = kf_u8(&t); if (b < 0x09 || b == 0x7f) return 0; }
         return n >= 4 + len || n >= 64 ? 1 : -1;
     }
     if (cmd == 0x01 || cmd == 0x0e || cmd == 0x09) return len == 1 ? 1 : 0;
@@ -86,13 +104,15 @@ static int my_is_command(const uint8_t *p, size_t n)
 static int my_is_handshake_response(const uint8_t *p, size_t n)
 {
     if (n < 5) return -1;
-    size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16;
-    if (p[3] != 1 || len < 32 || len > 8192) return 0;
+    kf_cur c = kf_cur_make(p, n);
+    size_t len = my_le24(&c);
+    if (kf_u8(&c) != 1 || len < 32 || len > 8192) return 0;
     if (n < 36) return -1;
-    uint32_t caps = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+    uint32_t caps = kf_le32(&c);
     if (!(caps & MY_CLIENT_PROTOCOL_41)) return 0;
-    for (int i = 13; i < 36; i++) if (p[i]) return 0;    /* 23 zero filler bytes */
-    return 1;
+    kf_cur_skip(&c, 4 + 1);                              /* max packet size, character set */
+    for (int i = 0; i < 23; i++) if (kf_u8(&c)) return 0;   /* 23 zero filler bytes */
+    return c.err ? 0 : 1;
 }
 
 /* COM_QUERY with CLIENT_QUERY_ATTRIBUTES: parameter_count, parameter_set_count, then (when
@@ -283,7 +303,8 @@ static void my_client_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
     c->has_req = 1;
     c->first = *f; c->last = *l;
     c->req_size = size;
-    c->cmd = len ? p[0] : 0;
+    kf_cur pc = kf_cur_make(p, len);
+    c->cmd = kf_u8(&pc);   /* 0 for an empty packet */
     if (len > 1 && (c->cmd == 0x03 || c->cmd == 0x16 || c->cmd == 0x02 || c->cmd == 0x05 || c->cmd == 0x06 ||
                     c->cmd == 0x04)) {
         /* COM_QUERY may carry query attributes (CLIENT_QUERY_ATTRIBUTES) before the text;
@@ -291,21 +312,25 @@ static void my_client_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
         size_t qo = 1;
         /* CLIENT_QUERY_ATTRIBUTES (1 << 27); without the handshake, a query never starts with
          * a NUL byte, which is what "no attributes" (count 0, sets 1) looks like */
+        kf_cur qa = pc;   /* after the command byte: parameter_count, parameter_set_count */
+        uint8_t a0 = kf_u8(&qa), a1 = kf_u8(&qa);
         if (c->cmd == 0x03 && ((s->caps_known && (s->caps & (1u << 27))) ||
-                               (!s->caps_known && len > 3 && p[1] == 0 && p[2] == 1)))
+                               (!s->caps_known && len > 3 && !qa.err && a0 == 0 && a1 == 1)))
             qo = 1 + my_skip_query_attrs(p + 1, len - 1);
         if (qo < 1 || qo > len) qo = 1;
         my_copy(c->query, sizeof c->query, p + qo, len - qo);
         c->qlen = strlen(c->query);
         if (c->cmd == 0x02) my_copy(c->db, sizeof c->db, (const uint8_t *)c->query, c->qlen);
     } else if (c->cmd == 0x17 && len >= 5) {
-        uint32_t id = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+        kf_cur ic = pc;
+        uint32_t id = kf_le32(&ic);
         size_t ql;
         const char *q = my_stmt_query(s, id, &ql);
         if (q) { memcpy(c->query, q, ql); c->query[ql] = 0; c->qlen = ql; }
     }
     if ((c->cmd == 0x17 || c->cmd == 0x18 || c->cmd == 0x19 || c->cmd == 0x1a || c->cmd == 0x1c) && len >= 5) {
-        c->stmt_id = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+        kf_cur ic = pc;
+        c->stmt_id = kf_le32(&ic);
         c->has_stmt = 1;   /* EXECUTE, SEND_LONG_DATA, CLOSE, RESET, FETCH name their statement */
     }
     if (c->cmd == 0x16) s->pending_prepare = 1;
@@ -318,7 +343,9 @@ static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
                              const kd_pref *f, const kd_pref *l)
 {
     my_call *c = &s->cur;
-    if (s->phase == 0 && seq == 0 && len > 1 && p[0] == 0x0a) {   /* greeting */
+    kf_cur pc = kf_cur_make(p, len);
+    uint8_t h = kf_u8(&pc);   /* the packet's first byte (0 when empty) */
+    if (s->phase == 0 && seq == 0 && len > 1 && h == 0x0a) {   /* greeting */
         const uint8_t *z = memchr(p + 1, 0, len - 1);
         my_copy(s->server_version, sizeof s->server_version, p + 1, z ? (size_t)(z - p - 1) : len - 1);
         if (c->active) my_emit(s);
@@ -332,7 +359,7 @@ static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
     if (!c->active) {
         memset(c, 0, sizeof *c);
         c->active = 1;
-        if (s->phase == 0 && seq == 0 && len >= 3 && p[0] == 0xff)
+        if (s->phase == 0 && seq == 0 && len >= 3 && h == 0xff)
             c->handshake = 1;   /* ERR in place of the greeting: the server refused the host */
         else
             c->cmd = 0x03;      /* mid-stream: a response without its command */
@@ -342,12 +369,12 @@ static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
     c->resp_size += size;
     c->packets++;
     if (len == 0) return;
-    uint8_t h = p[0];
     if (h == 0xff && len >= 3) {
         c->error = 1;
-        c->err_code = (uint16_t)(p[1] | p[2] << 8);
+        kf_cur ec = pc;
+        c->err_code = kf_le16(&ec);
         size_t mo = 3;
-        if (len >= 9 && p[3] == '#') { my_copy(c->sqlstate, sizeof c->sqlstate, p + 4, 5); mo = 9; }
+        if (len >= 9 && kf_u8(&ec) == '#') { my_copy(c->sqlstate, sizeof c->sqlstate, p + 4, 5); mo = 9; }
         my_copy(c->errmsg, sizeof c->errmsg, p + mo, len - mo);
         if (c->handshake) { s->phase = 1; my_emit(s); }
         return;
@@ -365,9 +392,9 @@ static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
     if (c->packets == 1) {
         if (h == 0x00) {
             c->ok = 1;
-            kf_cur cu = kf_cur_make(p + 1, len - 1);
+            kf_cur cu = pc;   /* after the OK header */
             if (c->cmd == 0x16 && s->pending_prepare && len >= 5) {
-                uint32_t id = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+                uint32_t id = kf_le32(&cu);   /* COM_STMT_PREPARE_OK: statement id */
                 s->pending_prepare = 0;
                 c->stmt_id = id; c->has_stmt = 1;
                 if (!s->stmts) {
@@ -396,8 +423,11 @@ static int my_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t
     int r = my_is_greeting(p, n);
     if (r == 1) return KD_PROBE_SERVER;
     /* a server refusing the connection sends ERR (seq 0) instead of the greeting */
-    if (n >= 13 && p[3] == 0 && p[4] == 0xff && (size_t)(p[0] | p[1] << 8 | p[2] << 16) + 4 == n) {
-        uint16_t code = (uint16_t)(p[5] | p[6] << 8);
+    kf_cur c = kf_cur_make(p, n);
+    size_t len = my_le24(&c);
+    uint8_t seq = kf_u8(&c), first = kf_u8(&c);
+    if (n >= 13 && seq == 0 && first == 0xff && len + 4 == n) {
+        uint16_t code = kf_le16(&c);
         if (code >= 1000 && code < 5000) return KD_PROBE_SERVER;
     }
     int r2 = my_is_handshake_response(p, n);
@@ -407,7 +437,7 @@ static int my_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_t
         /* a bare command is weak evidence: require a MySQL port on the other side, or a query */
         int port = 0;
         for (const uint16_t *q = my_ports; ci && *q; q++) if (ci->port[dir ^ 1] == *q) port = 1;
-        if (port || p[4] == 0x03 || p[4] == 0x16) return KD_PROBE_CLIENT;
+        if (port || first == 0x03 || first == 0x16) return KD_PROBE_CLIENT;
         return KD_PROBE_NO;
     }
     if (r == -1 || r2 == -1 || r3 == -1) return KD_PROBE_MORE;
@@ -443,8 +473,9 @@ static size_t my_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
     }
     while (n - used >= 4) {
         const uint8_t *m = p + used;
-        size_t len = (size_t)m[0] | (size_t)m[1] << 8 | (size_t)m[2] << 16;
-        uint8_t seq = m[3];
+        kf_cur hc = kf_cur_make(m, n - used);
+        size_t len = my_le24(&hc);
+        uint8_t seq = kf_u8(&hc);
         size_t total = 4 + len;
         kd_pref f, l;
         if (n - used < total) {

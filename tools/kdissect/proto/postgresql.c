@@ -26,16 +26,25 @@
 static int pg_front_type(uint8_t t) { return t && strchr("QPBEDSHCXpdcfF", t) != NULL; }
 static int pg_back_type(uint8_t t) { return t && strchr("RSKZTDCEN123nstIGHWdcAvV", t) != NULL; }
 
+/* The byte at p[i] of n bytes, read through a cursor (0 past the end). */
+static uint8_t pg_byte_at(const uint8_t *p, size_t n, size_t i)
+{
+    kf_cur c = kf_cur_make(p, n);
+    kf_cur_skip(&c, i);
+    return kf_u8(&c);
+}
+
 /* 1: a startup-like message (len, code) at p; 0 no; -1 more. */
 static int pg_is_startup(const uint8_t *p, size_t n)
 {
     if (n < 8) return -1;
-    uint32_t len = kf_ld_be32(p), code = kf_ld_be32(p + 4);
+    kf_cur c = kf_cur_make(p, n);
+    uint32_t len = kf_be32(&c), code = kf_be32(&c);
     if ((code == PG_SSL_CODE || code == PG_GSS_CODE) && len == 8) return 1;
     if (code == PG_CANCEL_CODE && len == 16) return 1;
     if ((code >> 16) == 3 && (code & 0xffff) < 16 && len >= 8 && len <= 10000) {
         if (n < len) return n < 10000 ? -1 : 0;
-        return p[len - 1] == 0 ? 1 : 0;   /* parameter list ends with a NUL */
+        return pg_byte_at(p, n, len - 1) == 0 ? 1 : 0;   /* parameter list ends with a NUL */
     }
     return 0;
 }
@@ -44,17 +53,20 @@ static int pg_is_startup(const uint8_t *p, size_t n)
 static int pg_typed_ok(const uint8_t *p, size_t n, int front)
 {
     if (n < 5) return -1;
-    if (front ? !pg_front_type(p[0]) : !pg_back_type(p[0])) return 0;
-    uint32_t len = kf_ld_be32(p + 1);
+    kf_cur c = kf_cur_make(p, n);
+    uint8_t t = kf_u8(&c);
+    if (front ? !pg_front_type(t) : !pg_back_type(t)) return 0;
+    uint32_t len = kf_be32(&c);
     if (len < 4 || len > (1u << 24)) return 0;
     if (n < 1 + (size_t)len) return n < 8192 ? -1 : 1;
-    switch (p[0]) {
-    case 'Q': return p[len] == 0 && len > 4 ? 1 : 0;
-    case 'Z': return len == 5 && (p[5] == 'I' || p[5] == 'T' || p[5] == 'E');
+    uint8_t last = pg_byte_at(p, n, len), b0 = kf_u8(&c);   /* the message's last and first body byte */
+    switch (t) {
+    case 'Q': return last == 0 && len > 4 ? 1 : 0;
+    case 'Z': return len == 5 && (b0 == 'I' || b0 == 'T' || b0 == 'E');
     case 'R': return len >= 8;
-    case 'E': case 'N': return len > 5 && p[len] == 0;
-    case 'C': return len > 4 && p[len] == 0;
-    case 'S': return front ? len == 4 : (len > 5 && p[len] == 0);
+    case 'E': case 'N': return len > 5 && last == 0;
+    case 'C': return len > 4 && last == 0;
+    case 'S': return front ? len == 4 : (len > 5 && last == 0);
     case 'K': return len == 12;
     case '1': case '2': case '3': case 'n': case 'I': case 'c': return len == 4;
     }
@@ -384,16 +396,19 @@ static void pg_front(pg_state *s, uint8_t t, const uint8_t *body, size_t blen, s
 
 static void pg_error_fields(pg_call *c, const uint8_t *body, size_t blen)
 {
-    size_t i = 0;
-    while (i < blen && body[i]) {
-        uint8_t code = body[i++];
-        const uint8_t *v = body + i;
-        const uint8_t *z = memchr(v, 0, blen - i);
-        size_t vl = z ? (size_t)(z - v) : blen - i;
+    kf_cur cu = kf_cur_make(body, blen);
+    while (kf_cur_left(&cu)) {
+        uint8_t code = kf_u8(&cu);   /* field type; 0 ends the list */
+        if (!code) break;
+        const uint8_t *v = cu.p;
+        size_t left = kf_cur_left(&cu);
+        const uint8_t *z = left ? memchr(v, 0, left) : NULL;
+        size_t vl = z ? (size_t)(z - v) : left;
         if (code == 'C') pg_copy(c->code, sizeof c->code, v, vl);
         else if (code == 'M') pg_copy(c->errmsg, sizeof c->errmsg, v, vl);
         else if (code == 'V' || (code == 'S' && !c->severity[0])) pg_copy(c->severity, sizeof c->severity, v, vl);
-        i += vl + 1;
+        kf_cur_skip(&cu, z ? vl + 1 : vl);
+        if (!z) break;
     }
 }
 
@@ -501,7 +516,8 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
             int r = pg_is_startup(m, left);
             if (r == -1) break;
             if (r == 0) { s->startup_phase = 0; continue; }   /* typed from here on */
-            uint32_t len = kf_ld_be32(m), code = kf_ld_be32(m + 4);
+            kf_cur sc = kf_cur_make(m, left);
+            uint32_t len = kf_be32(&sc), code = kf_be32(&sc);
             kd_stream_ref(c, dir, off + used, &f);
             kd_stream_ref(c, dir, off + used + len - 1, &l);
             pg_call cancel, *call = code == PG_CANCEL_CODE ? &cancel : pg_push(s, f.ts_ns);
@@ -517,18 +533,20 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
             } else {
                 pg_call_init(call, PG_K_STARTUP, &f, &l);
                 /* parameters: key\0value\0 … \0 */
-                size_t i = 8;
-                while (i < len && m[i]) {
-                    const uint8_t *k = m + i;
-                    const uint8_t *kz = memchr(k, 0, len - i);
-                    if (!kz) break;
-                    const uint8_t *v = kz + 1;
-                    const uint8_t *vz = memchr(v, 0, (size_t)(m + len - v));
+                kf_cur pc = kf_cur_make(m + 8, len - 8);
+                while (kf_cur_left(&pc)) {
+                    const uint8_t *k = pc.p;
+                    const uint8_t *kz = memchr(k, 0, kf_cur_left(&pc));
+                    if (!kz || kz == k) break;   /* the list's closing NUL */
+                    kf_cur_skip(&pc, (size_t)(kz - k) + 1);
+                    const uint8_t *v = pc.p;
+                    size_t vleft = kf_cur_left(&pc);
+                    const uint8_t *vz = vleft ? memchr(v, 0, vleft) : NULL;
                     if (!vz) break;
                     if (!strcmp((const char *)k, "user")) pg_copy(call->user, sizeof call->user, v, (size_t)(vz - v));
                     else if (!strcmp((const char *)k, "database")) pg_copy(call->database, sizeof call->database, v, (size_t)(vz - v));
                     else if (!strcmp((const char *)k, "application_name")) pg_copy(call->application, sizeof call->application, v, (size_t)(vz - v));
-                    i = (size_t)(vz - m) + 1;
+                    kf_cur_skip(&pc, (size_t)(vz - v) + 1);
                 }
                 snprintf(s->user, sizeof s->user, "%s", call->user);
                 snprintf(s->database, sizeof s->database, "%s", call->database);
@@ -546,14 +564,16 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
             s->expect_ssl_answer = 0;
             kd_stream_ref(c, dir, off + used, &f);
             pg_call *call = kd_ptab_oldest(&s->q);
+            kf_cur ac = kf_cur_make(m, left);
+            uint8_t answer = kf_u8(&ac);
             used += 1;
             if (call && (call->kind == PG_K_SSL || call->kind == PG_K_GSS)) {
                 call->has_resp = 1; call->rfirst = f; call->rlast = f;
-                call->resp_size = 1; call->ssl_answer = (char)m[0];
+                call->resp_size = 1; call->ssl_answer = (char)answer;
                 pg_pop(s);
             }
             pg_pending(s);
-            if (m[0] == 'S' || m[0] == 'G') {
+            if (answer == 'S' || answer == 'G') {
                 kd_upgrade u = {0};
                 u.from = "postgresql"; u.token = "tls"; u.client = s->client;
                 u.req_first = f; u.resp_last = f; u.req_ts_ns = f.ts_ns;
@@ -565,8 +585,10 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
             continue;
         }
         if (left < 5) break;
-        uint32_t len = kf_ld_be32(m + 1);
-        if (len < 4 || len > PG_MAX_MSG || (front ? !pg_front_type(m[0]) : !pg_back_type(m[0]))) {
+        kf_cur hc = kf_cur_make(m, left);
+        uint8_t type = kf_u8(&hc);
+        uint32_t len = kf_be32(&hc);
+        if (len < 4 || len > PG_MAX_MSG || (front ? !pg_front_type(type) : !pg_back_type(type))) {
             kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
             s->dead[dir] = 1;
             return n;
@@ -577,8 +599,8 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
             if (total > (192u << 10)) {
                 kd_stream_ref(c, dir, off + used, &f);
                 kd_stream_ref(c, dir, off + n - 1, &l);
-                if (front) pg_front(s, m[0], m + 5, 0, total, &f, &l);
-                else pg_back(s, m[0], m + 5, 0, total, &f, &l);
+                if (front) pg_front(s, type, m + 5, 0, total, &f, &l);
+                else pg_back(s, type, m + 5, 0, total, &f, &l);
                 /* skip the rest of it as it arrives */
                 s->skip[dir] = total - left;
                 return n;
@@ -587,8 +609,8 @@ static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
         }
         kd_stream_ref(c, dir, off + used, &f);
         kd_stream_ref(c, dir, off + used + total - 1, &l);
-        if (front) pg_front(s, m[0], m + 5, len - 4, total, &f, &l);
-        else pg_back(s, m[0], m + 5, len - 4, total, &f, &l);
+        if (front) pg_front(s, type, m + 5, len - 4, total, &f, &l);
+        else pg_back(s, type, m + 5, len - 4, total, &f, &l);
         used += total;
     }
     if (flags & KD_DATA_EOF) return n;
