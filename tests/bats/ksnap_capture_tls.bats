@@ -67,6 +67,27 @@ requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.r
   [ -z "$(calls "$TD/tlsebpf.pcap")" ]
 }
 
+@test "ksnap --tls store, no keys: kdissect's calls equal tshark's decryption with the key log; capture_source ebpf_tls, tls true" {
+  calls "$TD/tlsebpf.pcap" -o "tls.keylog_file:$TD/tlsebpf.keys" >"$W/oracle"
+  [ "$(wc -l <"$W/oracle")" -eq 14 ]
+  "$KF_BIN/kdissect" --no-conn "$TD/store" >"$W/out"
+  record_fields "$W/out"
+  jq -r 'select(.capture_source == "ebpf_tls") | "\(.method) \(.url // .path) \(.status_code)"' "$W/out" | sort >"$W/ours"
+  # s_server's two HTTP/1.0 calls: tshark's decryption has their requests only (see above)
+  grep -v ' /www/' "$W/ours" | diff "$W/oracle" -
+  [ "$(grep -c '^GET /www/' "$W/ours")" -eq 2 ]
+  # every plaintext record is tls (Kubeshark's KFL meaning), on its own connection: the same
+  # 5-tuples' ciphertext still gives its TLS records (one ClientHello each, two where nghttpd
+  # asked for another: a HelloRetryRequest)
+  [ "$(jq -s 'map(select(.capture_source == "ebpf_tls" and .tls == true and .capture_backend == "ebpf")) | length' "$W/out")" -eq 16 ]
+  [ "$(jq -s 'map(select(.capture_source == "ebpf_tls" and (.tls | not))) | length' "$W/out")" -eq 0 ]
+  [ "$(jq -s 'map(select(.protocol == "TLS" and .capture_source == "ebpf")) | length' "$W/out")" -ge 7 ]
+  [ "$(jq -s 'map(select(.protocol == "TLS" and .capture_source == "ebpf_tls")) | length' "$W/out")" -eq 0 ]
+  [ "$("$KF_BIN/kfl" 'tls && capture_source == "ebpf_tls"' <"$W/out" | wc -l)" -eq 16 ]
+  # -j 2: the same calls
+  "$KF_BIN/kdissect" --no-conn -j 2 "$TD/store" | jq -r 'select(.capture_source == "ebpf_tls") | "\(.method) \(.url // .path) \(.status_code)"' | sort | diff "$W/ours" -
+}
+
 @test "ksnap --tls: one interface named ebpf_tls (raw IP); each connection starts with a handshake and its segments carry plaintext in sequence" {
   run tshark -r "$SEG" -T fields -e frame.interface_name -e frame.interface_description
   [ "$status" -eq 0 ]

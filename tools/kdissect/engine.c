@@ -205,6 +205,12 @@ static uint64_t key_hash(uint8_t proto, const kf_addr *a, uint16_t pa, const kf_
     uint64_t hb = hash_bytes(KD_FNV_OFFSET, b->a, 16) ^ ((uint64_t)pb << 7);
     return kd_mix64((ha ^ hb) + (ha < hb ? ha : hb) * 31 + proto);
 }
+/* ksnap capture --tls stores OpenSSL's plaintext as TCP segments with the connection's real
+ * addresses and ports (interface ebpf_tls, capture KF_CAP_EBPF_TLS), beside the same connection's
+ * ciphertext on the real interface: the two are different streams, so the plaintext's connections
+ * and flows are keyed apart (their hash salted, their match checked). */
+#define KD_PLAIN_SALT 0x9e3779b97f4a7c15ull
+static int is_plain(int capture) { return capture == KF_CAP_EBPF_TLS; }
 static int conn_match(const kd_conn *c, uint8_t proto, const kf_addr *s, uint16_t sp, const kf_addr *d, uint16_t dp, int *dir)
 {
     if (c->info.ipproto != proto) return 0;
@@ -256,9 +262,12 @@ static kd_flow *flow_get(kd_engine *e, kd_conn *c)
     const kf_addr *ca = &c->info.addr[cl], *sa = &c->info.addr[!cl];
     uint16_t sp = c->info.port[!cl];
     uint64_t h = kd_mix64(hash_bytes(hash_bytes(KD_FNV_OFFSET, ca->a, 16), sa->a, 16) ^ sp ^ ((uint64_t)c->info.ipproto << 16));
+    int plain = is_plain(c->capture);
+    if (plain) h ^= KD_PLAIN_SALT;
     if (!e->fhtcap && fht_grow(e) != 0) return NULL;
     for (kd_flow *f = e->fht[h & (e->fhtcap - 1)]; f; f = f->hnext)
-        if (f->hash == h && f->ipproto == c->info.ipproto && f->sport == sp && kf_addr_eq(&f->ca, ca) && kf_addr_eq(&f->sa, sa))
+        if (f->hash == h && f->ipproto == c->info.ipproto && f->sport == sp && kf_addr_eq(&f->ca, ca) && kf_addr_eq(&f->sa, sa) &&
+            is_plain(f->capture) == plain)
             return f;
     /* the table doubles at 3/4 load: a lookup stays O(1) however many flows there are */
     if (e->nflows + 1 > e->fhtcap / 4 * 3) fht_grow(e);
@@ -565,11 +574,14 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
     }
     if (rc == KF_DEC_TRUNC && transport == KD_TRANSPORT_TCP && !l4->tcp.hdrlen) { e->st.decode_errors++; return; }
     uint64_t h = key_hash(l4->proto, &l4->src, l4->sport, &l4->dst, l4->dport);
+    int plain = is_plain(capture);
+    if (plain) h ^= KD_PLAIN_SALT;
     kd_conn *c = NULL;
     int dir = 0;
     if (e->htcap)
         for (c = e->ht[conn_bucket(e, h)]; c; c = c->hnext)
-            if (c->hash == h && conn_match(c, l4->proto, &l4->src, l4->sport, &l4->dst, l4->dport, &dir)) break;
+            if (c->hash == h && is_plain(c->capture) == plain &&
+                conn_match(c, l4->proto, &l4->src, l4->sport, &l4->dst, l4->dport, &dir)) break;
     /* a new SYN on a closed connection's tuple starts a new connection */
     if (c && transport == KD_TRANSPORT_TCP && (l4->tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == KF_TCP_SYN &&
         c->lru == LRU_CLOSED) {

@@ -276,6 +276,8 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     const char *cs = kf_capture_name(c->capture);
     kf_jw_kstr(w, "capture_source", cs ? cs : "af_packet");
     kf_jw_kstr(w, "capture_backend", c->capture == KF_CAP_EBPF_TLS ? "ebpf" : cs ? cs : "af_packet");
+    /* made of TLS plaintext that ksnap capture --tls took from OpenSSL (Kubeshark's tls) */
+    if (c->capture == KF_CAP_EBPF_TLS) kf_jw_kbool(w, "tls", 1);
     kf_jw_kbool(w, "has_pcap", 1);
     const char *node = node_name(e, c->node_idx);
     const char *nip = node_ip_of(e, node);
