@@ -47,6 +47,8 @@ typedef struct tconn {
     uint64_t ssl;
     uint32_t seq[2];            /* next sequence number client->server [0], server->client [1] */
     uint32_t base[2];           /* the current call's first sequence number, per direction */
+    uint64_t call_ts[2];        /* and that call's identity: its chunks share time stamp and thread */
+    uint32_t call_tid[2];
     int64_t last;               /* ns, for eviction */
     int closed;                 /* SSL_free seen: FINs written */
 } tconn;
@@ -240,7 +242,7 @@ static int on_event(void *ctx, void *data, size_t size)
 {
     cap_ctx *c = g_ctx;
     const struct kf_tls_event *e = data;
-    if (size < sizeof *e || e->caplen > size - sizeof *e || !c->tls_ifc) return 0;
+    if (size < sizeof *e || e->caplen > size - sizeof *e || e->caplen > KF_TLS_CHUNK || !c->tls_ifc) return 0;
     int64_t ts = (int64_t)e->ts_mono + g_offset;
     int ls;
     tconn *t = conn_of(c, c->tls_ifc, e, ts, &ls, e->dir != KF_TLS_DIR_FREE);
@@ -254,7 +256,11 @@ static int on_event(void *ctx, void *data, size_t size)
         return 0;
     }
     int from = e->dir == KF_TLS_DIR_WRITE ? ls : !ls;
-    if (e->off == 0) {   /* a new call: it owns len bytes of its direction's sequence space */
+    if (e->ts_mono != t->call_ts[from] || e->tid != t->call_tid[from]) {
+        /* a new call (even when the ring dropped its first chunk): it owns len bytes of its
+         * direction's sequence space */
+        t->call_ts[from] = e->ts_mono;
+        t->call_tid[from] = e->tid;
         t->base[from] = t->seq[from];
         t->seq[from] += e->len;
     }
