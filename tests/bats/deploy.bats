@@ -114,7 +114,8 @@ SH
     [ -x "$R/bin/$t" ] && [ -f "$R/share/man/man1/$t.1" ] && [ -e "$R/share/bash-completion/completions/$t" ] \
       || { echo "$t: not fully installed"; false; }
   done
-  [ -f "$R/share/doc/kforensics/README.md" ] && [ -f "$R/share/doc/kforensics/docs/time.md" ]
+  [ -f "$R/share/doc/kforensics/README.md" ]
+  [ -f "$R/share/doc/kforensics/docs/time.md" ]
   [ -f "$R/share/doc/kforensics/deploy/Dockerfile" ]
   run make -C "$KF_ROOT" --no-print-directory uninstall DESTDIR="$W/root" PREFIX=/usr
   assert_success

@@ -492,10 +492,12 @@ GET /smuggled-obsfold"
   [ -f "$f" ] || f=$KF_CORPUS/http1/zeek__methods.pcap
   run timeout 60 bash -c "'$KF_BIN/kdissect' -j 2 '$f' > /dev/full"
   [ "$status" -eq 3 ]
-  [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"standard output: No space left on device"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"standard output: No space left on device"* ]]
   run timeout 60 bash -c "'$KF_BIN/kdissect' -j 3 - < '$f' > /dev/full"
   [ "$status" -eq 3 ]
-  [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"standard output: No space left on device"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"standard output: No space left on device"* ]]
 }
 
 # Filters from KFL.md that name only HTTP/DNS/conn/Kubernetes fields, each with a jq twin.

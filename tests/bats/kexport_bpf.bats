@@ -21,7 +21,8 @@ run_cases() {
     fi
   done
   echo "# $n cases ($refused refused by tcpdump and kexport alike), $bad failed" >&3
-  [ "$n" -gt 0 ] && [ "$bad" -eq 0 ]
+  [ "$n" -gt 0 ]
+  [ "$bad" -eq 0 ]
 }
 
 @test "kexport -f = tcpdump on the table of corpus captures and filters" {

@@ -69,10 +69,13 @@ check_every_tool() {
   [ "$(sc 9 '.call.id')" = "$(sc 8 '.calls[0].id')" ]
   # kstat: groups when it is installed, else one clear sentence
   if [ -x "$KF_BIN/kstat" ]; then
-    [ "$(iserr 10)" = false ] && [ "$(sc 10 '.groups | length')" -ge 1 ]
-    [ "$(iserr 11)" = false ] && [ "$(sc 11 '.edges | length')" -ge 1 ]
+    [ "$(iserr 10)" = false ]
+    [ "$(sc 10 '.groups | length')" -ge 1 ]
+    [ "$(iserr 11)" = false ]
+    [ "$(sc 11 '.edges | length')" -ge 1 ]
   else
-    [ "$(iserr 10)" = true ] && txt 10 | grep -q 'kstat is not installed'
+    [ "$(iserr 10)" = true ]
+    txt 10 | grep -q 'kstat is not installed'
   fi
   [ "$(sc 12 '.workloads[0].owner.name')" = orders ]
   # the reused IP: two holders, each with its interval
@@ -90,12 +93,14 @@ check_every_tool() {
   [ "$(sha256sum "$pcap" | cut -d' ' -f1)" = "$(sc 16 '.sha256')" ]
   [ "$(stat -c %s "$pcap")" -eq "$(sc 16 '.size')" ]
   # pages: 2 + 2, no overlap, the same 4 calls, the last page not truncated
-  [ "$(sc 17 '.truncated')" = true ] && [ "$(sc 18 '.truncated')" = false ]
+  [ "$(sc 17 '.truncated')" = true ]
+  [ "$(sc 18 '.truncated')" = false ]
   all=$(sc 8 '[.calls[].id] | join(" ")')
   paged=$( (sc 17 '.calls[].id'; sc 18 '.calls[].id') | tr '\n' ' ')
   [ "$paged" = "$all " ]
   [ "$(sc 19 '.deleted')" = true ]
-  [ ! -e "$SNAPS/inc-1.ksnap" ] && [ ! -e "$SNAPS/inc-1.dissection" ]
+  [ ! -e "$SNAPS/inc-1.ksnap" ]
+  [ ! -e "$SNAPS/inc-1.dissection" ]
 }
 
 @test "kmcp: --help, and bad usage exits 2" {
@@ -385,7 +390,8 @@ EOF
   KMCP_CHUNK_BYTES=4096 mcp_stdio "$steps" --snapshots "$SNAPS" --max-bytes 16K
   [ "$(wc -l < "$SNAPS/demo.dissection/index.tsv")" -ge 10 ]
   [ "$(zcat "$SNAPS/demo.dissection/calls.ndjson.gz" | wc -l)" -eq "$("$KF_BIN/kdissect" "$SNAPS/demo.ksnap" | wc -l)" ]
-  [ "$(sc 1 .truncated)" = true ] && [ "$(sc 1 .truncated_by)" = bytes ]
+  [ "$(sc 1 .truncated)" = true ]
+  [ "$(sc 1 .truncated_by)" = bytes ]
   got= last=0
   for i in 1 2 3 4 5; do
     step $i | jq -e '(.result.structuredContent | tostring | length) <= 16384' >/dev/null

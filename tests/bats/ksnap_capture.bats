@@ -211,5 +211,6 @@ http_calls() {
   [ "$(jq '.nodes[0].drops' <<<"$output")" -eq "$dropped" ]
   [ "$(jq '.nodes[0].packets' <<<"$output")" -eq "$written" ]
   epb=$(tsh -r "$f" -T fields -e frame.drop_count | awk '{ s += $1 } END { print s + 0 }')
-  [ "$epb" -gt 0 ] && [ "$epb" -le "$dropped" ]
+  [ "$epb" -gt 0 ]
+  [ "$epb" -le "$dropped" ]
 }

@@ -316,5 +316,6 @@ npkts() { capinfos -c -M -T "$1" 2>/dev/null | awk -F'\t' 'NR == 2 { print $2 }'
       || fail "the third segment starts two segment times after the second (contiguous)"
     prev=$(seg_start "$f")
   done
-  [ "$n" -ge 3 ] && [ "$n" -le 4 ]
+  [ "$n" -ge 3 ]
+  [ "$n" -le 4 ]
 }

@@ -78,7 +78,8 @@ epoch() { date -u -d "$1" +%s; }
     got=$((got + $(tcpdump -n -r "$m" 2>/dev/null | wc -l)))
     [ "$(tcpdump -n -r "$m" "not src host 10.0.0.5" 2>/dev/null | wc -l)" -eq 0 ]
   done
-  [ "$want" -gt 0 ] && [ "$got" -eq "$want" ]
+  [ "$want" -gt 0 ]
+  [ "$got" -eq "$want" ]
   [ "$(jq -r .filter "$T/x/manifest.json")" = "src host 10.0.0.5" ]
 }
 

@@ -66,7 +66,8 @@ setup() {
   assert_output --partial "left by an earlier recorder"
   [ -z "$(ls "$T/st/meta" | grep part)" ]
   n=$(ls "$T/st/meta" | wc -l)
-  [ "$n" -gt 1 ] && [ "$n" -lt 21 ]
+  [ "$n" -gt 1 ]
+  [ "$n" -lt 21 ]
   [ "$(cat "$T"/st/meta/*.ndjson | wc -c)" -le 3000 ]
   # the newest events survive retention
   grep -q '"p20"' "$T"/st/meta/*.ndjson

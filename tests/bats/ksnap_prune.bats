@@ -74,7 +74,9 @@ setup() {
   run "$KF_BIN/ksnap" prune --snapshots "$F" --keep 30d
   assert_success
   assert_line "removed 1 file, freed 100 bytes (100 B)"
-  [ ! -e "$F/old.ksnap" ] && [ -e "$F/new.ksnap" ] && [ -e "$F/other.txt" ]
+  [ ! -e "$F/old.ksnap" ]
+  [ -e "$F/new.ksnap" ]
+  [ -e "$F/other.txt" ]
 }
 
 @test "prune: usage errors" {

@@ -46,18 +46,23 @@ same_packets() { diff <(tcpdump -n -tt -r "$1" 2>/dev/null) <(tcpdump -n -tt -r 
   ln -s d/target.pcapng "$W/link.pcapng"
   run "$KX" "$IN" -o "$W/link.pcapng"
   assert_success
-  [ -L "$W/link.pcapng" ] && [ "$(readlink "$W/link.pcapng")" = d/target.pcapng ]
+  [ -L "$W/link.pcapng" ]
+  [ "$(readlink "$W/link.pcapng")" = d/target.pcapng ]
   [ "$(npk "$W/d/target.pcapng")" -gt 0 ]
-  [ "$(ls -A "$W/d")" = target.pcapng ] && [ "$(ls -A "$W" | sort | tr '\n' ' ')" = "d link.pcapng " ]
+  [ "$(ls -A "$W/d")" = target.pcapng ]
+  [ "$(ls -A "$W" | sort | tr '\n' ' ')" = "d link.pcapng " ]
   # a link to a file that does not exist yet creates that file, the link stays a link
   ln -s d/new.pcapng "$W/dangling"
   "$KX" "$IN" -o "$W/dangling"
-  [ -L "$W/dangling" ] && [ -f "$W/d/new.pcapng" ] && same_packets "$W/d/new.pcapng" "$W/d/target.pcapng"
+  [ -L "$W/dangling" ]
+  [ -f "$W/d/new.pcapng" ]
+  same_packets "$W/d/new.pcapng" "$W/d/target.pcapng"
   # a loop of links is one line, exit 3
   ln -s loop2 "$W/loop1"; ln -s loop1 "$W/loop2"
   run "$KX" "$IN" -o "$W/loop1"
   assert_failure 3
-  [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"symbolic link"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"symbolic link"* ]]
 }
 
 @test "outputs: /dev/stdout writes to the shell's descriptor (>> appends), a directory is refused" {
@@ -71,7 +76,8 @@ same_packets() { diff <(tcpdump -n -tt -r "$1" 2>/dev/null) <(tcpdump -n -tt -r 
   same_packets "$W/fd1.pcapng" "$W/ref.pcapng"
   run "$KX" "$IN" -o "$W"
   assert_failure 3
-  [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"is a directory"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"is a directory"* ]]
 }
 
 # ksnap freeze and merge: a snapshot goes through a pipe, FIFO or /dev/stdout too (freeze makes it
@@ -98,7 +104,8 @@ freeze_setup() {
   assert_success
   wait "$reader"
   grep -q 'OK, 7 members verified' "$W/v2"
-  [ -p "$W/fifo" ] && [ -z "$(ls -A "$W/tmp")" ]
+  [ -p "$W/fifo" ]
+  [ -z "$(ls -A "$W/tmp")" ]
   # not to a terminal (script gives the tool one), and not over an existing snapshot, also via a link
   if command -v script >/dev/null; then
     run script -qec "$KF_BIN/ksnap ${FZ[*]} -o -" /dev/null
@@ -110,7 +117,8 @@ freeze_setup() {
   run "$KF_BIN/ksnap" "${FZ[@]}" -o "$W/link.ksnap"
   assert_failure 2
   [[ "$output" == *"already exists (snapshots are never overwritten)"* ]]
-  [ "$(sha256sum < "$W/ref.ksnap")" = "$before" ] && [ -L "$W/link.ksnap" ]
+  [ "$(sha256sum < "$W/ref.ksnap")" = "$before" ]
+  [ -L "$W/link.ksnap" ]
 }
 
 @test "outputs: ksnap merge writes through a pipe and a private /dev/null" {

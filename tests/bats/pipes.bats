@@ -34,7 +34,8 @@ npk() { tcpdump -# -n -r "$1" 2>/dev/null | grep -cE '^ *[0-9]+  '; }
   assert_output --partial "OK, 2 members verified"
   "$KF_BIN/kresolve" workloads "$SNAP" --json > "$W/file"
   cat "$SNAP" | "$KF_BIN/kresolve" workloads - --json > "$W/pipe"
-  [ -s "$W/file" ] && cmp "$W/file" "$W/pipe"
+  [ -s "$W/file" ]
+  cmp "$W/file" "$W/pipe"
   "$KF_BIN/kresolve" workloads - --json < "$SAMPLES/meta-events.ndjson" | cmp - <("$KF_BIN/kresolve" workloads "$SAMPLES/meta-events.ndjson" --json)
 }
 
@@ -42,7 +43,8 @@ npk() { tcpdump -# -n -r "$1" 2>/dev/null | grep -cE '^ *[0-9]+  '; }
   "$KF_BIN/kresolve" workloads "$SNAP" --json > "$W/all"
   sel() { "$KF_BIN/kresolve" workloads "$SNAP" --json "$@" | jq -r .name | sort | paste -sd,; }
   oracle() { jq -r "select($1) | .name" "$W/all" | sort | paste -sd,; }
-  [ "$(sel -n shop)" = "$(oracle '.namespace == "shop"')" ] && [ -n "$(sel -n shop)" ]
+  [ "$(sel -n shop)" = "$(oracle '.namespace == "shop"')" ]
+  [ -n "$(sel -n shop)" ]
   [ "$(sel -n shop -n kube-system)" = "$(oracle '.namespace == "shop" or .namespace == "kube-system"')" ]
   check() { # selector jq-condition
     local got want
@@ -57,14 +59,16 @@ npk() { tcpdump -# -n -r "$1" 2>/dev/null | grep -cE '^ *[0-9]+  '; }
   check 'app' '.labels | has("app")'
   check '!app' '.labels | has("app") | not'
   check 'app,app!=orders' '(.labels | has("app")) and .labels.app != "orders"'
-  [ -n "$(sel -l 'app in (orders,cart)')" ] && [ -n "$(sel -l '!app')" ]
+  [ -n "$(sel -l 'app in (orders,cart)')" ]
+  [ -n "$(sel -l '!app')" ]
   # the old --label spelling is the same option
   [ "$(sel --label app=orders)" = "$(sel -l app=orders)" ]
   # unsupported selectors are errors, never an empty answer
   for bad in 'app>1' 'app<1' 'app in orders' 'app in (a' '=x' 'app=(x)'; do
     run "$KF_BIN/kresolve" workloads "$SNAP" --json -l "$bad"
     [ "$status" -eq 2 ] || { echo "-l '$bad' exited $status"; false; }
-    [ "${#lines[@]}" -eq 1 ] && [[ "$output" == "kresolve: -l '$bad': "* ]]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == "kresolve: -l '$bad': "* ]]
   done
   # --name has no short form any more: -n never silently means the name
   run "$KF_BIN/kresolve" workloads "$SNAP" --json -n orders-594487879c-7xkqp
@@ -93,9 +97,11 @@ npk() { tcpdump -# -n -r "$1" 2>/dev/null | grep -cE '^ *[0-9]+  '; }
     [[ "$output" != *"$KF_BIN"* ]]
   done
   run "$KF_BIN/kexport" x.pcap --from
-  [ "${#lines[@]}" -eq 1 ] && [ "$output" = "kexport: option '--from' needs a value (see 'kexport --help')" ]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$output" = "kexport: option '--from' needs a value (see 'kexport --help')" ]
   run "$KF_BIN/kfl" -m
-  [ "${#lines[@]}" -eq 1 ] && [ "$output" = "kfl: option '-m' needs a value (see 'kfl --help')" ]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$output" = "kfl: option '-m' needs a value (see 'kfl --help')" ]
   run "$KF_BIN/kexport" -Z x
   [ "$output" = "kexport: unknown option '-Z' (see 'kexport --help')" ]
 }
@@ -108,7 +114,8 @@ npk() { tcpdump -# -n -r "$1" 2>/dev/null | grep -cE '^ *[0-9]+  '; }
     [ "$output" = "ksnap $sub: $W/missing.ksnap: cannot open: No such file or directory" ]
   done
   run "$KF_BIN/kexport" "$W/missing.ksnap" -o "$W/o.pcapng"
-  [ "$status" -eq 2 ] && [[ "$output" == *"missing.ksnap"*"No such file or directory"* ]]
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"missing.ksnap"*"No such file or directory"* ]]
 }
 
 snapstore() { # builds $W/st and two snapshots with windows that do not overlap
@@ -145,10 +152,12 @@ snapstore() { # builds $W/st and two snapshots with windows that do not overlap
   touch -d '2020-01-01' "$W/snaps/early.ksnap"
   run "$KF_BIN/ksnap" prune --snapshots "$W/snaps" --keep 0
   assert_failure 2
-  [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"--keep 0"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"--keep 0"* ]]
   run "$KF_BIN/ksnap" prune --snapshots "$W/snaps" --keep 0s
   assert_failure 2
-  [ -f "$W/snaps/early.ksnap" ] && [ -f "$W/snaps/late.ksnap" ]
+  [ -f "$W/snaps/early.ksnap" ]
+  [ -f "$W/snaps/late.ksnap" ]
 }
 
 @test "pipes: ksnap merge warns, in one line, when the windows do not overlap" {

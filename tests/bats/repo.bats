@@ -4,7 +4,8 @@ load helpers
 
 @test "repo: every file SOURCES.tsv lists is vendored in tests/corpus, with a licence text for each licence" {
   c=$KF_ROOT/tests/corpus
-  [ -f "$c/SOURCES.tsv" ] && [ -f "$c/LICENSES.md" ]
+  [ -f "$c/SOURCES.tsv" ]
+  [ -f "$c/LICENSES.md" ]
   missing=0
   while IFS=$'\t' read -r path _ _ _ lic _; do
     [ "$path" = path ] && continue
