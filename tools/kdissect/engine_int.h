@@ -208,7 +208,7 @@ struct kd_engine {
     kd_wname **wht; size_t nwnames;   /* KD_NAME_BUCKETS buckets when any */
     /* records */
     kd_rec **heap; size_t hn, hcap; size_t heap_bytes; uint64_t rec_seq, out_index;
-    struct kd_run { FILE *f; kd_rec *head; char *buf; } *runs;   /* sorted runs spilled to temp files */
+    struct kd_run { FILE *f; kd_rec *head; char *buf; kd_rec *rec; size_t reccap; } *runs;   /* sorted runs spilled to temp files */
     size_t nruns, capruns;
     kf_jw jw, idw;
     kd_conn *emitting; const kd_call *call;
