@@ -19,18 +19,12 @@
 # dnsmasq-base, tcpdump, tshark (apt-get install them; this script does not install anything).
 # Env: KF_BIN, KF_BENCH_SECONDS (load per phase, default 12), KF_BENCH_RUNS (best of, default 3),
 #      KF_BENCH_TSHARK_MB (tshark runs on this prefix, default 30), KF_BENCH_REMAKE=1.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-KF_BIN=${KF_BIN:-$ROOT/bin}
-DATA=$ROOT/bench/data
+. "$(dirname "$0")/lib.sh"
+kf_bench_init dissect_api.sh
 SECS=${KF_BENCH_SECONDS:-12}
-RUNS=${KF_BENCH_RUNS:-3}
 TMB=${KF_BENCH_TSHARK_MB:-30}
-export TZ=UTC LC_ALL=C
-mkdir -p "$DATA"
-
-need() { for c in "$@"; do command -v "$c" >/dev/null || { echo "dissect_api.sh: $c missing (apt-get install nginx-light wrk apache2-utils dnsperf dnsmasq-base tcpdump tshark)" >&2; exit 1; }; done; }
+KF_NEED_HINT="apt-get install nginx-light wrk apache2-utils dnsperf dnsmasq-base tcpdump tshark"
+need() { kf_need "$@"; }
 
 make_capture() { # $1 shape (one|spread) $2 output
   local shape=$1 out=$2 ns=kfapi$$ work
@@ -44,7 +38,7 @@ make_capture() { # $1 shape (one|spread) $2 output
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "$work"
   }
-  trap cleanup EXIT
+  trap 'cleanup; rm -rf "$WORK"' EXIT
   ip netns add "$ns"
   ip -n "$ns" link set lo mtu 1500 up
   ip netns exec "$ns" ethtool -K lo tso off gso off gro off >/dev/null 2>&1 || true
@@ -128,7 +122,7 @@ EOF
   kill -INT "$tdpid" 2>/dev/null || true
   wait "$tdpid" 2>/dev/null || true
   cleanup
-  trap - EXIT
+  trap 'rm -rf "$WORK"' EXIT
   mv "$out.tmp" "$out"
 }
 
@@ -140,24 +134,13 @@ for shape in one spread; do
   fi
 done
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-# run CMD... -> "wall cpu maxrss_kb" of the best (lowest cpu) of RUNS runs
-measure() {
-  local best="" i out
-  for ((i = 0; i < RUNS; i++)); do
-    /usr/bin/time -o "$work/time" -f "%e %U %S %M" "$@" > /dev/null 2>/dev/null || true
-    out=$(tail -1 "$work/time")
-    out=$(awk '{ printf "%s %.3f %s", $1, $2 + $3, $4 }' <<< "$out")
-    if [ -z "$best" ] || awk -v a="$(cut -d' ' -f2 <<< "$out")" -v b="$(cut -d' ' -f2 <<< "$best")" 'BEGIN { exit !(a < b) }'; then best=$out; fi
-  done
-  echo "$best"
-}
-per() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
+work=$WORK
+measure() { kf_measure "$@"; }
+per() { kf_per "$@"; }
 
 for shape in one spread; do
   f=$DATA/api-$shape.pcap
-  cat "$f" > /dev/null
+  kf_warm "$f"
   bytes=$(stat -c %s "$f"); mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
   pk=$(capinfos -c -M "$f" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}')
   "$KF_BIN/kdissect" "$f" > "$work/rec.ndjson" 2>/dev/null || true
@@ -173,10 +156,10 @@ for shape in one spread; do
     pre=$work/prefix.pcap
     editcap -r "$f" "$pre" "1-$(( pk * TMB * 1048576 / bytes + 1 ))" 2>/dev/null
     pmb=$(awk -v b="$(stat -c %s "$pre")" 'BEGIN { printf "%.2f", b / 1048576 }')
-    read -r _ tc _ <<< "$(RUNS=1 measure tshark -n -r "$pre" -T fields -e http.request.method -e http.response.code)"
-    read -r _ te _ <<< "$(RUNS=1 measure tshark -n -r "$pre" -T ek)"
+    read -r _ tc _ <<< "$(KF_BENCH_RUNS=1 measure tshark -n -r "$pre" -T fields -e http.request.method -e http.response.code)"
+    read -r _ te _ <<< "$(KF_BENCH_RUNS=1 measure tshark -n -r "$pre" -T ek)"
     read -r _ kc _ <<< "$(measure "$KF_BIN/kdissect" "$pre")"
     echo "on the first $pmb MB: kdissect cpu ${kc}s, tshark -T fields ${tc}s ($(awk -v a="$tc" -v b="$kc" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x), tshark -T ek ${te}s ($(awk -v a="$te" -v b="$kc" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x)"
   fi
 done
-echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wall times suffer when others run)"
+kf_load_note

@@ -5,14 +5,12 @@
 # Input: bench/data/kfl-<MB>MB.ndjson (tests/kfl/gen_records.py, the same as bench/kfl.sh's;
 # reused when present). Checks that both computed the same numbers.
 # Env: KF_BIN (default ./bin), KF_BENCH_MB (default 64: jq -s holds all of it in memory, ~20x).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=${KF_BIN:-$PWD/bin}
+. "$(dirname "$0")/lib.sh"
+kf_bench_init bench/kstat.sh
+BIN=$KF_BIN
 MB=${KF_BENCH_MB:-64}
 DATA=bench/data/kfl-${MB}MB.ndjson
-mkdir -p bench/data
-command -v jq >/dev/null || { echo "bench/kstat.sh: jq is not installed" >&2; exit 2; }
-[ -x /usr/bin/time ] || { echo "bench/kstat.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
+kf_need jq
 [ -x "$BIN/kstat" ] || { echo "bench/kstat.sh: $BIN/kstat not built (make tools)" >&2; exit 2; }
 if [ ! -s "$DATA" ]; then
   echo "generating $DATA (${MB} MB)…" >&2
@@ -20,8 +18,8 @@ if [ ! -s "$DATA" ]; then
   mv "$DATA.tmp" "$DATA"
 fi
 bytes=$(stat -c %s "$DATA")
-cat "$DATA" > /dev/null
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+kf_warm "$DATA"
+T=$WORK
 
 # the same definitions as kstat's (docs/kstat.md): flows never count, connections only when they
 # carried no L7 call or failed; errors here: HTTP >= 500, DNS rcode not 0/3, TCP refused/reset/timeout;
@@ -39,9 +37,9 @@ JQ='map(select(.flow != true and (.conn != true or (.conn_l7_detected | length) 
   | .[] | @tsv'
 KS=(--by dst.service.name,method,path --csv)
 
-/usr/bin/time -f '%e %U %S %M' -o "$T/t_kstat" "$BIN/kstat" "${KS[@]}" "$DATA" > "$T/kstat.csv"
-/usr/bin/time -f '%e %U %S %M' -o "$T/t_jq" jq -s -r "$JQ" "$DATA" > "$T/jq.tsv"
-/usr/bin/time -f '%e %U %S %M' -o "$T/t_kstat2" "$BIN/kstat" "${KS[@]}" "$DATA" "$DATA" > /dev/null
+kf_time_to "$T/t_kstat" "$T/kstat.csv" "$BIN/kstat" "${KS[@]}" "$DATA"
+kf_time_to "$T/t_jq" "$T/jq.tsv" jq -s -r "$JQ" "$DATA"
+kf_time "$T/t_kstat2" "$BIN/kstat" "${KS[@]}" "$DATA" "$DATA"
 
 # columns: key1..3, calls, errors, p50, p99 (CSV: calls col 4, errors 6, p50 11, p99 14)
 tail -n +2 "$T/kstat.csv" | python3 -c '
