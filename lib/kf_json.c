@@ -210,6 +210,23 @@ static size_t escape_into(const unsigned char *s, size_t n, char *out)
     return (size_t)(o - out);
 }
 
+size_t kf_json_plain_len(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+#ifdef KF_JW_SWAR
+    while (i + 8 <= n) {
+        uint64_t v;
+        memcpy(&v, u + i, 8);
+        uint64_t m = swar_special(v);
+        if (m) return i + ((unsigned)__builtin_ctzll(m) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < n && jw_plain[u[i]]) i++;
+    return i;
+}
+
 size_t kf_json_escape(const char *s, size_t n, char *out, size_t outcap)
 {
     /* like snprintf: writes whole escapes only, NUL-terminates when outcap > 0, returns the
@@ -371,6 +388,97 @@ void kf_jw_raw(kf_jw *w, const char *json, size_t n)
 {
     jw_sep(w);
     jw_put(w, json, n);
+}
+
+/* ---- constant keys with their values (kf_json.h: hand-written for the benchmark) ---- */
+
+/* Separator, reservation for the key and `more` bytes of value, and "k": written as it is.
+ * Returns where the value goes, or NULL (failed). Leaves after_key clear: the value is
+ * written by the caller, without another separator. */
+static inline char *jw_kc(kf_jw *w, const char *k, size_t n, size_t more)
+{
+    if (w->after_key) w->after_key = 0;   /* a key after a key: as kf_jw_keyn, no comma */
+    else if (w->depth <= KF_JW_MAXDEPTH) {
+        uint64_t bit = (uint64_t)1 << w->depth;
+        if (w->first & bit) w->first &= ~bit;
+        else if (jw_reserve(w, 1) == 0) w->buf[w->len++] = w->depth > 0 ? ',' : ' ';
+    }
+    if (n > SIZE_MAX / 4 || more > SIZE_MAX / 4 || jw_reserve(w, n + 3 + more) < 0) { w->failed = 1; return NULL; }
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    memcpy(o, k, n); o += n;
+    *o++ = '"';
+    *o++ = ':';
+    return o;
+}
+
+static inline void jw_end_at(kf_jw *w, char *o)
+{
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+}
+
+void kf_jw_keyc(kf_jw *w, const char *k, size_t n)
+{
+    char *o = jw_kc(w, k, n, 0);
+    if (!o) return;
+    jw_end_at(w, o);
+    w->after_key = 1;
+}
+
+void kf_jw_kc_strn(kf_jw *w, const char *k, size_t kn, const char *v, size_t n)
+{
+    if (!v && n == 0) v = "";
+    if (!v || n > (SIZE_MAX - 8) / 6) { kf_jw_keyc(w, k, kn); kf_jw_strn(w, v, n); return; }
+    char *o = jw_kc(w, k, kn, n * 6 + 2);
+    if (!o) return;
+    *o++ = '"';
+    o += escape_into((const unsigned char *)v, n, o);
+    *o++ = '"';
+    jw_end_at(w, o);
+}
+
+static char *jw_u64(char *o, uint64_t v)
+{
+    char b[24], *p = b + sizeof b;
+    do { *--p = (char)('0' + v % 10); v /= 10; } while (v);
+    size_t n = (size_t)(b + sizeof b - p);
+    memcpy(o, p, n);
+    return o + n;
+}
+
+void kf_jw_kc_uint(kf_jw *w, const char *k, size_t kn, uint64_t v)
+{
+    char *o = jw_kc(w, k, kn, 24);
+    if (o) jw_end_at(w, jw_u64(o, v));
+}
+
+void kf_jw_kc_int(kf_jw *w, const char *k, size_t kn, int64_t v)
+{
+    char *o = jw_kc(w, k, kn, 24);
+    if (!o) return;
+    if (v < 0) { *o++ = '-'; o = jw_u64(o, (uint64_t)0 - (uint64_t)v); }
+    else o = jw_u64(o, (uint64_t)v);
+    jw_end_at(w, o);
+}
+
+void kf_jw_kc_bool(kf_jw *w, const char *k, size_t kn, int v)
+{
+    char *o = jw_kc(w, k, kn, 5);
+    if (!o) return;
+    if (v) { memcpy(o, "true", 4); o += 4; } else { memcpy(o, "false", 5); o += 5; }
+    jw_end_at(w, o);
+}
+
+void kf_jw_kc_time(kf_jw *w, const char *k, size_t kn, int64_t ns)
+{
+    char *o = jw_kc(w, k, kn, 48);
+    if (!o) return;
+    *o++ = '"';
+    kf_time_rfc3339(ns, o, 44);
+    o += strlen(o);
+    *o++ = '"';
+    jw_end_at(w, o);
 }
 
 void kf_jw_newline(kf_jw *w)

@@ -188,6 +188,30 @@ int main(void)
         if (kf_time_parse(b, 0, &back, e, sizeof e) != 0 || back != t) { rt = 0; printf("#   %s\n", b); break; }
     }
     T_OK(rt, "rfc3339 output parses back to the same ns (1967..2259)");
+    {   /* the date part is kept from call to call within a day: gmtime_r + strftime is the oracle,
+         * over instants that stay in a day, cross midnight both ways and jump around */
+        int bad = 0;
+        uint64_t x = 88172645463325252ull;
+        int64_t t = 1700000000LL * S;
+        for (int i = 0; i < 200000; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            switch (x % 4) {
+            case 0: t += (int64_t)(x % (3600ull * S)); break;          /* forward within hours */
+            case 1: t -= (int64_t)(x % (86400ull * S)); break;         /* back up to a day */
+            case 2: t = (int64_t)(x % (4000000000ull)) * S - 100000000LL * S + (int64_t)(x % S); break;
+            default: t = (t / (86400LL * S)) * 86400LL * S - (int64_t)(x % 3); break;   /* at midnight */
+            }
+            time_t sec = (time_t)(t >= 0 ? t / S : (t - (S - 1)) / S);
+            int64_t frac = t - (int64_t)sec * S;
+            struct tm tm;
+            char want[64], date[40];
+            gmtime_r(&sec, &tm);
+            strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+            snprintf(want, sizeof want, "%s.%09lldZ", date, (long long)frac);
+            if (strcmp(kf_time_rfc3339(t, b, sizeof b), want) != 0) { if (!bad) printf("#   %s want %s\n", b, want); bad++; }
+        }
+        T_OK(bad == 0, "rfc3339 output as gmtime_r/strftime across days (%d differ)", bad);
+    }
 
     /* durations */
     dur("90", 90 * S);
