@@ -750,7 +750,8 @@ void kd_engine_free(kd_engine *e)
     for (size_t i = 0; e->wht && i < KD_NAME_BUCKETS; i++)
         for (kd_wname *n = e->wht[i], *x; n; n = x) { x = n->next; free(n); }
     free(e->wht);
-    for (size_t i = 0; i < e->hn; i++) free(e->heap[i]);
+    for (size_t i = 0; i < e->hn; i++) kde_rec_free(e, e->heap[i]);
+    kde_rec_arena_free(e);
     for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].rec); fclose(e->runs[i].f); free(e->runs[i].buf); }
     free(e->runs);
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup);

@@ -1,6 +1,61 @@
 /* engine_order.c — kdissect engine: reordering and spill of records (see engine_int.h for the parts). */
 #include "engine_int.h"
 
+/* ------------------------------------------------------------------ record chunks */
+
+/* Records are cut from the current chunk in turn; a chunk counts its records still waiting and
+ * is freed when the last one went out (one spare is kept). Records leave in time order, which
+ * follows the order they were made closely, so a chunk does not outlive its records by much;
+ * should chunks hold more than twice what the waiting records count, new records get a malloc
+ * of their own until they do not. Hand-written for the benchmark (see engine_int.h). */
+typedef struct kd_rchunk { size_t live, used; } kd_rchunk;
+#define RCHUNK_HDR ((sizeof(kd_rchunk) + 15) & ~(size_t)15)
+
+kd_rec *kde_rec_alloc(kd_engine *e, size_t len)
+{
+    size_t need = (sizeof(kd_rec) + len + 15) & ~(size_t)15;
+    if (need <= (KD_RCHUNK - RCHUNK_HDR) / 8 && e->rchunk_bytes <= 2 * e->heap_bytes + 4 * KD_RCHUNK) {
+        kd_rchunk *c = e->rcur;
+        if (!c || KD_RCHUNK - c->used < need) {
+            if (c && !c->live) c->used = RCHUNK_HDR;   /* all of it went out: start it again */
+            else {
+                if (c) e->rcur = NULL;                  /* freed by its last record */
+                if ((c = e->rspare)) e->rspare = NULL;
+                else if ((c = malloc(KD_RCHUNK))) e->rchunk_bytes += KD_RCHUNK;
+                if (c) { c->live = 0; c->used = RCHUNK_HDR; e->rcur = c; }
+            }
+        }
+        if (c) {
+            kd_rec *r = (kd_rec *)((char *)c + c->used);
+            c->used += need;
+            c->live++;
+            r->ch = c;
+            return r;
+        }
+    }
+    kd_rec *r = malloc(sizeof *r + len);
+    if (r) r->ch = NULL;
+    return r;
+}
+
+void kde_rec_free(kd_engine *e, kd_rec *r)
+{
+    if (!r) return;
+    kd_rchunk *c = r->ch;
+    if (!c) { free(r); return; }
+    if (--c->live || c == e->rcur) return;
+    if (!e->rspare) { e->rspare = c; return; }
+    e->rchunk_bytes -= KD_RCHUNK;
+    free(c);
+}
+
+void kde_rec_arena_free(kd_engine *e)
+{
+    /* only the current and the spare chunk can be left once every record is freed */
+    if (e->rcur && !e->rcur->live) { free(e->rcur); e->rcur = NULL; }
+    free(e->rspare); e->rspare = NULL;
+}
+
 /* ------------------------------------------------------------------ record heap */
 
 static int rec_less(const kd_rec *a, const kd_rec *b)
@@ -13,7 +68,7 @@ void kde_heap_push(kd_engine *e, kd_rec *r)
     if (e->hn == e->hcap) {
         size_t nc = e->hcap ? e->hcap * 2 : KD_HEAP_MIN;
         kd_rec **nh = realloc(e->heap, nc * sizeof *nh);
-        if (!nh) { free(r); return; }
+        if (!nh) { kde_rec_free(e, r); return; }
         e->heap = nh; e->hcap = nc;
     }
     size_t i = e->hn++;
@@ -23,8 +78,8 @@ void kde_heap_push(kd_engine *e, kd_rec *r)
         e->heap[i] = e->heap[p]; i = p;
     }
     e->heap[i] = r;
-    e->heap_bytes += sizeof *r + r->len;
-    mem_add(e, (long)(sizeof *r + r->len));
+    e->heap_bytes += KD_REC_BYTES(r);
+    mem_add(e, (long)KD_REC_BYTES(r));
     /* over its share of --max-memory: to disk now, not at the next release (up to 16384
      * packets later: records of evicted connections piled up far past the budget meanwhile) */
     if (!e->finishing && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE) heap_over_budget(e);
@@ -43,8 +98,8 @@ static kd_rec *heap_pop(kd_engine *e)
         e->heap[i] = e->heap[m]; i = m;
     }
     if (e->hn) e->heap[i] = last;
-    e->heap_bytes -= sizeof *top + top->len;
-    mem_add(e, -(long)(sizeof *top + top->len));
+    e->heap_bytes -= KD_REC_BYTES(top);
+    mem_add(e, -(long)KD_REC_BYTES(top));
     return top;
 }
 /* Writes one record with its id in front: {"id":"<prefix>-<index>", then the record without its
@@ -131,7 +186,7 @@ static int spill(kd_engine *e)
         uint64_t seq = r->seq, len = r->len;
         if (fwrite(&r->ts, sizeof r->ts, 1, f) != 1 || fwrite(&seq, sizeof seq, 1, f) != 1 ||
             fwrite(&len, sizeof len, 1, f) != 1 || fwrite(r->data, 1, r->len, f) != r->len) ok = 0;
-        free(r);
+        kde_rec_free(e, r);
     }
     if (fflush(f) != 0 || !ok) { fclose(f); free(buf); e->out_failed = 1; return -1; }
     rewind(f);
@@ -154,7 +209,7 @@ static void heap_over_budget(kd_engine *e)
         e->st.reorder_forced++;
         kd_rec *r = heap_pop(e);
         rec_output(e, r);
-        free(r);
+        kde_rec_free(e, r);
     }
 }
 
@@ -191,7 +246,7 @@ void kde_flush_ready(kd_engine *e, int all)
         for (size_t i = 0; i < e->nruns; i++)
             if (e->runs[i].head && (!best || rec_less(e->runs[i].head, best))) { best = e->runs[i].head; bi = i; }
         if (!best || best->ts > w) break;
-        if (bi == (size_t)-1) { kd_rec *r = heap_pop(e); rec_output(e, r); free(r); }
+        if (bi == (size_t)-1) { kd_rec *r = heap_pop(e); rec_output(e, r); kde_rec_free(e, r); }
         else { rec_output(e, best); e->runs[bi].head = run_read(&e->runs[bi]); }
     }
     /* drop exhausted runs */

@@ -386,7 +386,7 @@ static void finish_record(kd_engine *e, int64_t ts)
     kf_jw_obj_end(w);
     kf_jw_newline(w);
     if (kf_jw_failed(w)) return;
-    kd_rec *r = malloc(sizeof *r + w->len);
+    kd_rec *r = kde_rec_alloc(e, w->len);
     if (!r) return;
     r->ts = ts; r->seq = e->rec_seq++; r->len = w->len;
     memcpy(r->data, w->buf, w->len);
