@@ -43,7 +43,7 @@ typedef struct sfile {
 } sfile;
 
 typedef struct lane {
-    sfile *files; size_t nfiles, cur;
+    sfile *files; size_t nfiles, capfiles, cur;
     uint32_t input;
     kf_reader *r;
     const char *node;       /* owned by the source (strings list) */
@@ -161,7 +161,9 @@ static lane *add_lane(kf_source *s, uint32_t input)
 
 static sfile *lane_add_file(lane *l)
 {
-    sfile *nf = realloc(l->files, (l->nfiles + 1) * sizeof *l->files);
+    /* doubling: one member more each time was quadratic in copies for 100 000 members
+     * (hidden by glibc's mremap, 4 minutes under ASan) */
+    sfile *nf = grow(l->files, &l->capfiles, l->nfiles + 1, sizeof *l->files);
     if (!nf) return NULL;
     l->files = nf;
     sfile *f = &nf[l->nfiles++];

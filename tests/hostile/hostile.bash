@@ -7,6 +7,9 @@
 : "${KF_HOSTILE_BOMB_MIB:=1024}"           # what the bombs unpack to
 : "${KF_HOSTILE_FSIZE:=unlimited}"         # largest file a command may write (prlimit --fsize)
 
+# an ASan build (SANITIZE=1): far slower per allocation, so time bounds are wider there
+hostile_asan() { ldd "$KF_BIN/kfl" 2>/dev/null | grep -q libasan; }
+
 # craft once per bats file into $C
 hostile_craft() {
   C=$BATS_FILE_TMPDIR/crafted
@@ -29,7 +32,7 @@ hrun() {
   # ASan itself (hard_rss_limit_mb, twice the limit for ASan's own shadow and bookkeeping, with a
   # small quarantine); exceeding it kills the process and fails the test all the same
   local lim=(--as="$KF_HOSTILE_AS") san=""
-  if ldd "$KF_BIN/kfl" 2>/dev/null | grep -q libasan; then
+  if hostile_asan; then
     lim=()
     san="${ASAN_OPTIONS:+$ASAN_OPTIONS:}hard_rss_limit_mb=$((KF_HOSTILE_AS >> 19)):quarantine_size_mb=16"
   fi
