@@ -20,6 +20,19 @@ require_live() {
   fi
 }
 
+# stop_bounded PID [SECONDS]: SIGTERM, then wait at most SECONDS (10) for it to end; a process that
+# ignores the signal is killed and the test fails (a capture that hangs must not hang the suite).
+stop_bounded() {
+  local pid=$1 n=$(( ${2:-10} * 10 ))
+  kill -TERM "$pid" 2>/dev/null || true
+  while [ "$n" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; n=$((n - 1)); done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    fail "process $pid did not stop within ${2:-10} s of SIGTERM"
+  fi
+  wait "$pid"
+}
+
 # A network namespace owned by this test, removed in teardown via netns_cleanup.
 netns_make() { # name
   local ns="kf$$_$1"

@@ -16,6 +16,8 @@ setup_file() {
   KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-tlsebpf.sh" "$TD" >"$BATS_FILE_TMPDIR/capture.log" 2>&1 || true
 }
 
+teardown() { netns_cleanup; }
+
 setup() {
   require_live
   for t in curl openssl python3 nghttpd tcpdump tshark; do command -v $t >/dev/null || skip "$t not installed"; done
@@ -133,8 +135,7 @@ requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.r
   printf 'GET /copylib HTTP/1.0\r\n\r\n' >&7
   exec 7>&-
   wait $cl || true
-  kill -TERM $ks
-  wait $ks
+  stop_bounded $ks
   netns_cleanup
   cat "$W/err"
   grep -q "uprobes on $lib/libssl.so.3 (mapped by pid $cl)" "$W/err"
@@ -154,8 +155,7 @@ requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.r
   local pid=$!
   for _ in $(seq 100); do compgen -G "$W/s/n1/*.pcapng.part" >/dev/null && break; sleep 0.1; done
   ip netns exec "$ns" ping -c 2 -i 0.2 -W 1 10.99.0.1 >/dev/null
-  kill -TERM $pid
-  wait $pid
+  stop_bounded $pid
   netns_cleanup
   cat "$W/err"
   [ "$(grep -c -- '--tls' "$W/err")" -eq 2 ]   # the one about --tls-lib, the one that TLS is off

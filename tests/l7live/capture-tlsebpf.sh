@@ -60,5 +60,7 @@ l7_run env SSLKEYLOGFILE="$KEYS" curl -sk --http2 --max-time 10 --resolve "kf.te
   || l7_die "curl --http2 failed"
 l7_capture_stop
 kill -TERM "$KS"
+for _ in $(seq 100); do kill -0 "$KS" 2>/dev/null || break; sleep 0.1; done   # at most 10 s
+kill -0 "$KS" 2>/dev/null && { kill -KILL "$KS"; l7_die "ksnap capture --tls did not stop within 10 s of SIGTERM"; }
 wait "$KS" || l7_die "ksnap capture exited $?: $(cat "$L7_OUT/ks.err")"
 [ -s "$KEYS" ] || l7_die "no key log written"

@@ -654,7 +654,9 @@ int cmd_capture(int argc, char **argv)
         if (pr > 0 && (pf[0].revents & POLLIN)) nl_read_events(nlfd, on_link, c);
         more = be->consume(c);
         if (more < 0) { kf_err("reading packets failed"); rc = KF_EXIT_ERR; break; }
-        if (tls_consume(c) < 0) { kf_err("reading TLS plaintext failed"); rc = KF_EXIT_ERR; break; }
+        int tmore = tls_consume(c);
+        if (tmore < 0) { kf_err("reading TLS plaintext failed"); rc = KF_EXIT_ERR; break; }
+        if (tmore > 0) more = 1;
         now_m = mono_now();
         int64_t now = kf_now_ns();
         if (c->write_failed || !c->w) recover(c);   /* disk full: evict the oldest, go on */
@@ -685,7 +687,8 @@ int cmd_capture(int argc, char **argv)
     be->poll_drops(c);
     while (be->consume(c) == 1)   /* eBPF: what the ring still holds */
         ;
-    tls_consume(c);
+    for (int i = 0; i < 64 && tls_consume(c) == 1; i++)   /* what the TLS ring still holds, bounded */
+        ;
     tls_poll_drops(c);
     if (c->stats_every) print_stats(c, 0);
     c->sync_close = 1;

@@ -168,7 +168,7 @@ int64_t cap_mono_to_real(void);   /* current CLOCK_REALTIME - CLOCK_MONOTONIC, n
 #define KF_TLS_IFACE "ebpf_tls"
 void tls_init(cap_ctx *c);
 int tls_fd(void);                  /* the ring's descriptor to poll, -1 none */
-int tls_consume(cap_ctx *c);       /* 0, -1 error */
+int tls_consume(cap_ctx *c);       /* 0, 1 a full batch (more may wait), -1 error */
 void tls_poll_drops(cap_ctx *c);
 void tls_fini(void);
 #endif

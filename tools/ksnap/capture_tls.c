@@ -238,7 +238,9 @@ static tconn *conn_of(cap_ctx *c, cap_iface *ifc, const struct kf_tls_event *e, 
     return t;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+static int on_event(void *ctx, void *data, size_t size);
+
+static int handle_event(void *ctx, void *data, size_t size)
 {
     cap_ctx *c = g_ctx;
     const struct kf_tls_event *e = data;
@@ -498,13 +500,28 @@ void tls_init(cap_ctx *c)
     if (c->w) seg_add_iface(c, ifc);
 }
 
+/* libbpf's ring_buffer__consume reads until the ring is empty and starts over while the producers
+ * keep adding (machine-wide TLS traffic, -f only filters after reading): under load it never
+ * returned, and the capture loop never saw SIGTERM. A batch of TLS_BATCH events, then back to the
+ * loop: the callback's negative answer makes libbpf stop after the event it has just handed over
+ * (that one is consumed and already handled). */
+#define TLS_BATCH 4096
+static unsigned batch;
+static int on_event(void *ctx, void *data, size_t size)
+{
+    handle_event(ctx, data, size);
+    return ++batch >= TLS_BATCH ? -EAGAIN : 0;
+}
+
 int tls_fd(void) { return rb ? ring_buffer__epoll_fd(rb) : -1; }
 
 int tls_consume(cap_ctx *c)
 {
     if (!rb) return 0;
     g_offset = cap_mono_to_real();
+    batch = 0;
     int n = ring_buffer__consume(rb);
+    if (n == -EAGAIN) return 1;     /* a full batch: more may wait */
     return n < 0 ? -1 : 0;
 }
 
