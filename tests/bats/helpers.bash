@@ -69,3 +69,21 @@ keep_records() { tee -a "$BATS_TEST_TMPDIR/kept-records.ndjson"; }
 records_checked() { record_fields "$BATS_TEST_TMPDIR/kept-records.ndjson"; }
 # kdissect ARGS... with its NDJSON also kept for records_checked; returns kdissect's exit status
 kdissect_kept() { "$KF_BIN/kdissect" "$@" | keep_records; return "${PIPESTATUS[0]}"; }
+
+# tshark_http_calls FILE [tshark options]: "METHOD PATH STATUS" per HTTP/1 and HTTP/2 call tshark
+# sees, sorted (HTTP/1: a response names its request's frame; HTTP/2: HEADERS frames, a response's
+# stream the last one listed in its packet)
+tshark_http_calls() {
+  local ts=(tshark -r "$@")
+  {
+    join -t ' ' \
+      <("${ts[@]}" -Y http.request -T fields -E separator=' ' -e frame.number -e http.request.method -e http.request.uri 2>/dev/null | sort -k1,1) \
+      <("${ts[@]}" -Y http.response -T fields -E separator=' ' -e http.request_in -e http.response.code 2>/dev/null | sort -k1,1) |
+      cut -d' ' -f2-
+    "${ts[@]}" -Y 'http2.type == 1' -T fields -E separator='|' -e tcp.stream -e http2.streamid -e http2.headers.method \
+      -e http2.headers.path -e http2.headers.status 2>/dev/null |
+      awk -F'|' '{ n = split($2, s, ","); k = $1 "/" s[n]
+                   if ($3 != "") { m[k] = $3; p[k] = $4 } if ($5 != "") st[k] = $5 }
+                 END { for (k in m) print m[k], p[k], st[k] }'
+  } | sort
+}

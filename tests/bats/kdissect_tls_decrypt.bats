@@ -26,22 +26,7 @@ setup() {
 teardown() { records_checked; }   # kdissect_kept's records: issue 13's registry check
 
 # tshark with the key log: "METHOD PATH STATUS" per HTTP/1 and HTTP/2 call, sorted
-oracle() {
-  local ts=(tshark -r "$TD/tlsdec.pcap" -o "tls.keylog_file:$TD/tlsdec.keys")
-  {
-    # HTTP/1: requests by frame, responses name their request's frame
-    join -t ' ' \
-      <("${ts[@]}" -Y http.request -T fields -E separator=' ' -e frame.number -e http.request.method -e http.request.uri 2>/dev/null | sort -k1,1) \
-      <("${ts[@]}" -Y http.response -T fields -E separator=' ' -e http.request_in -e http.response.code 2>/dev/null | sort -k1,1) |
-      cut -d' ' -f2-
-    # HTTP/2: HEADERS frames; a response's stream is the last one listed in its packet
-    "${ts[@]}" -Y 'http2.type == 1' -T fields -E separator='|' -e tcp.stream -e http2.streamid -e http2.headers.method \
-      -e http2.headers.path -e http2.headers.status 2>/dev/null |
-      awk -F'|' '{ n = split($2, s, ","); k = $1 "/" s[n]
-                   if ($3 != "") { m[k] = $3; p[k] = $4 } if ($5 != "") st[k] = $5 }
-                 END { for (k in m) print m[k], p[k], st[k] }'
-  } | sort
-}
+oracle() { tshark_http_calls "$TD/tlsdec.pcap" -o "tls.keylog_file:$TD/tlsdec.keys"; }
 
 # ClientHellos in the capture (tshark): kdissect writes one handshake record for each
 hellos() { tshark -n -r "$TD/tlsdec.pcap" -Y 'tls.handshake.type == 1' 2>/dev/null | wc -l; }

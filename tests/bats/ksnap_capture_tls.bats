@@ -26,22 +26,6 @@ setup() {
   SEG=$(ls "$TD"/store/n1/*.pcapng | head -1)
 }
 
-# calls FILE [tshark options]: "METHOD PATH STATUS" per HTTP/1 and HTTP/2 call tshark sees, sorted
-calls() {
-  local ts=(tshark -r "$@")
-  {
-    join -t ' ' \
-      <("${ts[@]}" -Y http.request -T fields -E separator=' ' -e frame.number -e http.request.method -e http.request.uri 2>/dev/null | sort -k1,1) \
-      <("${ts[@]}" -Y http.response -T fields -E separator=' ' -e http.request_in -e http.response.code 2>/dev/null | sort -k1,1) |
-      cut -d' ' -f2-
-    "${ts[@]}" -Y 'http2.type == 1' -T fields -E separator='|' -e tcp.stream -e http2.streamid -e http2.headers.method \
-      -e http2.headers.path -e http2.headers.status 2>/dev/null |
-      awk -F'|' '{ n = split($2, s, ","); k = $1 "/" s[n]
-                   if ($3 != "") { m[k] = $3; p[k] = $4 } if ($5 != "") st[k] = $5 }
-                 END { for (k in m) print m[k], p[k], st[k] }'
-  } | sort
-}
-
 # the store's ebpf_tls packets alone (Wireshark keys TCP streams by addresses and ports only: the
 # same connection's ciphertext on lo would otherwise be taken for retransmissions)
 plain() { tshark -r "$SEG" -Y 'frame.interface_name == "ebpf_tls"' -w "$W/plain.pcapng" 2>/dev/null; }
@@ -50,12 +34,12 @@ plain() { tshark -r "$SEG" -Y 'frame.interface_name == "ebpf_tls"' -w "$W/plain.
 requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.request.method -e http.request.uri 2>/dev/null | sort; }
 
 @test "ksnap --tls: the plaintext calls equal tshark's decryption of the ciphertext with the key log" {
-  calls "$TD/tlsebpf.pcap" -o "tls.keylog_file:$TD/tlsebpf.keys" >"$W/oracle"
+  tshark_http_calls "$TD/tlsebpf.pcap" -o "tls.keylog_file:$TD/tlsebpf.keys" >"$W/oracle"
   cat "$W/oracle" >&3
   [ "$(wc -l <"$W/oracle")" -eq 14 ]    # 4 x 3 HTTP/1.1 (TLS 1.3, 1.2; AES-GCM, ChaCha20), 2 HTTP/2
   plain
   # plaintext HTTP/2 on a port of its own: tshark needs telling (ALPN said it in the ciphertext)
-  calls "$W/plain.pcapng" -d tcp.port==9443,http2 | grep -v ' /www/' >"$W/ours"
+  tshark_http_calls "$W/plain.pcapng" -d tcp.port==9443,http2 | grep -v ' /www/' >"$W/ours"
   diff "$W/oracle" "$W/ours"
   # s_server -www answers HTTP/1.0 until the connection closes; tshark does not end such a body at
   # a TLS close_notify, so its decryption has the requests only: compare those, and the statuses
@@ -64,13 +48,13 @@ requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.r
   requests "$W/plain.pcapng" >"$W/ours.req"
   diff "$W/oracle.req" "$W/ours.req"
   grep -qx 'GET /www/missing' "$W/ours.req"
-  [ "$(calls "$W/plain.pcapng" | grep -c '^GET /www/.* 200$')" -eq 2 ]
+  [ "$(tshark_http_calls "$W/plain.pcapng" | grep -c '^GET /www/.* 200$')" -eq 2 ]
   # without the key log tshark finds no call in the ciphertext (the oracle is not the plaintext)
-  [ -z "$(calls "$TD/tlsebpf.pcap")" ]
+  [ -z "$(tshark_http_calls "$TD/tlsebpf.pcap")" ]
 }
 
 @test "ksnap --tls store, no keys: kdissect's calls equal tshark's decryption with the key log; capture_source ebpf_tls, tls true" {
-  calls "$TD/tlsebpf.pcap" -o "tls.keylog_file:$TD/tlsebpf.keys" >"$W/oracle"
+  tshark_http_calls "$TD/tlsebpf.pcap" -o "tls.keylog_file:$TD/tlsebpf.keys" >"$W/oracle"
   [ "$(wc -l <"$W/oracle")" -eq 14 ]
   "$KF_BIN/kdissect" --no-conn "$TD/store" >"$W/out"
   record_fields "$W/out"
