@@ -26,26 +26,8 @@ capture() { # file cmd...
   capture_stop $tp
 }
 
-# Stops the tcpdump PID once it has written every packet the kernel gave it (a fixed 0.3 s lost
-# the tail on a loaded machine): its statistics (SIGUSR1, on $W/tcpdump.log) show as many packets
-# captured as received by the filter, the received count unchanged over two looks 0.1 s apart.
-# On loopback the kernel hands every packet over twice (going out and coming in) and libpcap
-# keeps one, so "received" counts double. Bounded: after 50 looks it is stopped all the same.
-capture_stop() { # pid
-  local tp=$1 prev=-1 n cap rcv
-  stats() { grep -c 'packets\? captured,' "$W/tcpdump.log" || true; }
-  for _ in $(seq 50); do
-    n=$(stats)
-    kill -USR1 "$tp"
-    for _ in $(seq 50); do [ "$(stats)" -gt "$n" ] && break; sleep 0.02; done
-    cap=0 rcv=""
-    read -r cap rcv < <(sed -n 's/^tcpdump: \([0-9]*\) packets\? captured, \([0-9]*\) packets\? received by filter.*/\1 \2/p' "$W/tcpdump.log" | tail -1) || true
-    if [ -n "$rcv" ] && [ $((2 * cap)) -ge "$rcv" ] && [ "$rcv" -eq "$prev" ]; then break; fi
-    prev=${rcv:--1}
-    sleep 0.1
-  done
-  kill -INT "$tp"; wait "$tp" || true
-}
+source "$KF_ROOT/tests/l7live/tcpdump_drain.sh"
+capture_stop() { tcpdump_drain "$1" "$W/tcpdump.log"; }   # pid
 
 kd() { "$KF_BIN/kdissect" --no-conn "$@" | keep_records; return "${PIPESTATUS[0]}"; }
 

@@ -4,6 +4,7 @@
 # (servers, capture, namespace, scratch folder), whether the script succeeds or fails.
 # Each capture script: capture-<proto>.sh OUTDIR  -> OUTDIR/<proto>.pcap (+ notes of what ran).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tcpdump_drain.sh"
 
 L7_OUT=${1:?usage: $0 OUTDIR}
 mkdir -p "$L7_OUT"
@@ -68,22 +69,7 @@ l7_capture_start() { # filter : tcpdump on the namespace loopback into OUTDIR/$L
 }
 
 l7_capture_stop() {
-  # stopped once tcpdump has written every packet the kernel gave it (a fixed 0.3 s lost the tail
-  # on a loaded machine): its statistics (SIGUSR1) show as many packets captured as received by
-  # the filter (loopback hands each packet over twice, libpcap keeps one), the received count
-  # unchanged over two looks; at most 50 looks
-  local prev=-1 n cap rcv
-  for _ in $(seq 50); do
-    n=$(grep -c 'packets\? captured,' "$L7_TMP/tcpdump.log" || true)
-    kill -USR1 "$L7_TCPDUMP"
-    for _ in $(seq 50); do [ "$(grep -c 'packets\? captured,' "$L7_TMP/tcpdump.log" || true)" -gt "$n" ] && break; sleep 0.02; done
-    cap=0 rcv=""
-    read -r cap rcv < <(sed -n 's/^tcpdump: \([0-9]*\) packets\? captured, \([0-9]*\) packets\? received by filter.*/\1 \2/p' "$L7_TMP/tcpdump.log" | tail -1) || true
-    if [ -n "$rcv" ] && [ $((2 * cap)) -ge "$rcv" ] && [ "$rcv" -eq "$prev" ]; then break; fi
-    prev=${rcv:--1}
-    sleep 0.1
-  done
-  kill -INT "$L7_TCPDUMP"; wait "$L7_TCPDUMP" || true
+  tcpdump_drain "$L7_TCPDUMP" "$L7_TMP/tcpdump.log"
   L7_TCPDUMP=
   [ -s "$L7_OUT/$L7_PCAP" ] || l7_die "empty capture $L7_PCAP"
   # a capture with holes would make tshark and kdissect disagree for no fault of theirs
