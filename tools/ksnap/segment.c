@@ -280,13 +280,20 @@ int seg_add_iface(cap_ctx *c, cap_iface *ifc)
     return 0;
 }
 
+/* DIR/NODE/START.pcapng.part for a segment starting at *start, moved past the last start so that
+ * names stay unique and sorted; NULL when out of memory */
+static char *part_path(cap_ctx *c, int64_t *start)
+{
+    if (*start <= c->last_start) *start = c->last_start + 1;
+    char name[64];
+    kf_segname_format(*start, name, sizeof name);
+    strcat(name, ".pcapng.part");
+    return path_join(c->nodedir, name);
+}
+
 int seg_open(cap_ctx *c, int64_t now)
 {
-    if (now <= c->last_start) now = c->last_start + 1;   /* names stay unique and sorted */
-    char name[64];
-    kf_segname_format(now, name, sizeof name);
-    strcat(name, ".pcapng.part");
-    char *p = path_join(c->nodedir, name);
+    char *p = part_path(c, &now);
     if (!p) return -1;
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
@@ -337,11 +344,7 @@ int seg_open(cap_ctx *c, int64_t now)
 int seg_restart(cap_ctx *c, int64_t start)
 {
     if (!c->w || !c->part || c->seg_pkts || c->write_failed) return -1;
-    if (start <= c->last_start) start = c->last_start + 1;   /* names stay unique and sorted */
-    char name[64];
-    kf_segname_format(start, name, sizeof name);
-    strcat(name, ".pcapng.part");
-    char *p = path_join(c->nodedir, name);
+    char *p = part_path(c, &start);
     if (!p) return -1;
     if (renameat2(AT_FDCWD, c->part, AT_FDCWD, p, RENAME_NOREPLACE) != 0) { free(p); return -1; }
     free(c->part);
