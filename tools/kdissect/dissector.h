@@ -183,6 +183,21 @@ void kd_conn_set_client(kd_conn *c, int side);
 /* Packet reference of the byte at stream offset off of direction dir. Valid for bytes not yet
  * consumed and for the bytes of the current on_data call. Returns 0, or -1 (ref zeroed). */
 int kd_stream_ref(const kd_conn *c, int dir, uint64_t off, kd_pref *out);
+/* Packet references of a byte stream: for each packet that brought bytes of one direction, the
+ * stream offset of its first byte, ascending (what kd_stream_ref answers from). The engine keeps
+ * one per TCP direction; a layer making its own stream (inner.c: decrypted TLS plaintext) keeps
+ * its own and answers its layer's stream_ref with kd_reflist_find. Implemented in engine_tcp.c. */
+typedef struct kd_refent { uint64_t off; kd_pref ref; } kd_refent;
+typedef struct kd_reflist { kd_refent *v; size_t n, cap; } kd_reflist;
+/* Adds (off, ref) unless the last entry is the same packet. Returns the heap bytes the list grew
+ * by (account them: kd_conn_mem), 0, or -1 when out of memory (nothing added). */
+long kd_reflist_push(kd_reflist *l, uint64_t off, const kd_pref *ref);
+/* The packet of the byte at off: the last entry at or before it. 0, or -1 (out zeroed). */
+int kd_reflist_find(const kd_reflist *l, uint64_t off, kd_pref *out);
+/* Bytes before upto were consumed: keeps the last entry at or before upto and the later ones. */
+void kd_reflist_prune(kd_reflist *l, uint64_t upto);
+/* Heap bytes held (cap entries). */
+static inline size_t kd_reflist_mem(const kd_reflist *l) { return l->cap * sizeof *l->v; }
 /* Reference of the packet currently being processed. */
 const kd_pref *kd_conn_cur_ref(const kd_conn *c);
 

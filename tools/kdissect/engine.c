@@ -101,15 +101,7 @@ void kd_conn_pending(kd_conn *c, int64_t ts)
 int kd_stream_ref(const kd_conn *c, int dir, uint64_t off, kd_pref *out)
 {
     if (c->layer) return c->layer->stream_ref(c->layer->arg, dir, off, out);
-    const kd_dir *d = &c->dir[dir & 1];
-    size_t lo = 0, hi = d->nref;
-    while (lo < hi) {   /* last entry with off <= target */
-        size_t mid = (lo + hi) / 2;
-        if (d->refs[mid].off <= off) lo = mid + 1; else hi = mid;
-    }
-    if (lo == 0) { memset(out, 0, sizeof *out); return -1; }
-    *out = d->refs[lo - 1].ref;
-    return 0;
+    return kd_reflist_find(&c->dir[dir & 1].refs, off, out);
 }
 
 /* timers: min-heap of connections by timer_ts */
@@ -390,7 +382,7 @@ static void conn_free(kd_engine *e, kd_conn *c)
     for (int i = 0; i < 2; i++) {
         kd_dir *d = &c->dir[i];
         for (kd_seg *s = d->ooo, *n; s; s = n) { n = s->next; free(s); }
-        free(d->buf); free(d->refs);
+        free(d->buf); free(d->refs.v);
     }
     if (c->up_st) { if (c->up_d && c->up_d->destroy) c->up_d->destroy(c, c->up_st); free(c->up_st); }
     if (c->st) { if (c->d && c->d->destroy) c->d->destroy(c, c->st); free(c->st); }

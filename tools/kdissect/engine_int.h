@@ -70,8 +70,6 @@ typedef struct kd_seg {
     uint8_t data[];
 } kd_seg;
 
-typedef struct kd_refent { uint64_t off; kd_pref ref; } kd_refent;
-
 typedef struct kd_dir {
     /* reassembly */
     int have_base, ended, eof_sent, after_gap, fin_seen;
@@ -82,8 +80,7 @@ typedef struct kd_dir {
     uint8_t *buf;
     size_t blen, bcap;
     uint64_t boff;
-    kd_refent *refs;
-    size_t nref, refcap;
+    kd_reflist refs;             /* packet references of the bytes in buf (dissector.h) */
     int probe_no;                /* every dissector said no to this direction */
     /* counters */
     uint64_t pkts, bytes, payload;

@@ -3,25 +3,42 @@
 
 /* ---- delivery of in-order bytes */
 
-static int refs_push(kd_engine *e, kd_conn *c, kd_dir *d, uint64_t off)
+long kd_reflist_push(kd_reflist *l, uint64_t off, const kd_pref *ref)
 {
-    if (d->nref && d->refs[d->nref - 1].ref.frame == c->cur.frame && d->refs[d->nref - 1].ref.file == c->cur.file) return 0;
-    if (d->nref == d->refcap) {
-        size_t nc = d->refcap ? d->refcap * 2 : KD_REFS_MIN;
-        kd_refent *nr = realloc(d->refs, nc * sizeof *nr);
-        if (!nr) return -1;
-        mem_add(e, (long)((nc - d->refcap) * sizeof *nr)); c->mem += (long)((nc - d->refcap) * sizeof *nr);
-        d->refs = nr; d->refcap = nc;
+    long grew = 0;
+    if (l->n && l->v[l->n - 1].ref.frame == ref->frame && l->v[l->n - 1].ref.file == ref->file) return 0;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : KD_REFS_MIN;
+        kd_refent *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        grew = (long)((nc - l->cap) * sizeof *nv);
+        l->v = nv; l->cap = nc;
     }
-    d->refs[d->nref].off = off; d->refs[d->nref].ref = c->cur;
-    d->nref++;
+    l->v[l->n].off = off; l->v[l->n].ref = *ref;
+    l->n++;
+    return grew;
+}
+int kd_reflist_find(const kd_reflist *l, uint64_t off, kd_pref *out)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {   /* last entry with off <= target */
+        size_t mid = (lo + hi) / 2;
+        if (l->v[mid].off <= off) lo = mid + 1; else hi = mid;
+    }
+    if (lo == 0) { memset(out, 0, sizeof *out); return -1; }
+    *out = l->v[lo - 1].ref;
     return 0;
 }
-static void refs_prune(kd_dir *d, uint64_t upto)
+void kd_reflist_prune(kd_reflist *l, uint64_t upto)
 {
     size_t k = 0;   /* keep the last entry at or before upto, and everything after */
-    while (k + 1 < d->nref && d->refs[k + 1].off <= upto) k++;
-    if (k) { memmove(d->refs, d->refs + k, (d->nref - k) * sizeof *d->refs); d->nref -= k; }
+    while (k + 1 < l->n && l->v[k + 1].off <= upto) k++;
+    if (k) { memmove(l->v, l->v + k, (l->n - k) * sizeof *l->v); l->n -= k; }
+}
+static void refs_push(kd_engine *e, kd_conn *c, kd_dir *d, uint64_t off)
+{
+    long grew = kd_reflist_push(&d->refs, off, &c->cur);
+    if (grew > 0) { mem_add(e, grew); c->mem += grew; }
 }
 static int buf_append(kd_engine *e, kd_conn *c, kd_dir *d, const uint8_t *p, size_t n)
 {
@@ -41,7 +58,7 @@ void kde_buf_consume(kd_dir *d, size_t k)
 {
     if (k >= d->blen) { d->boff += d->blen; d->blen = 0; }
     else { memmove(d->buf, d->buf + k, d->blen - k); d->blen -= k; d->boff += k; }
-    refs_prune(d, d->boff);
+    kd_reflist_prune(&d->refs, d->boff);
 }
 void kde_buf_release(kd_engine *e, kd_conn *c, kd_dir *d)
 {
@@ -99,7 +116,7 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
         if (k > n) k = n;
         if (k) d->after_gap = 0;
         d->boff = off + k;
-        refs_prune(d, d->boff);
+        kd_reflist_prune(&d->refs, d->boff);
         if (k < n) buf_append(e, c, d, p + k, n - k);
         if (c->up_d || c->reprobe) kde_apply_upgrade(e, c);
         else if (d->blen >= KD_BUF_MAX) kde_run_dissector(e, c, dir, 0);
@@ -121,7 +138,7 @@ static void tcp_gap(kd_engine *e, kd_conn *c, int dir, uint64_t upto)
     d->next = upto;
     d->boff = upto;
     d->after_gap = 1;
-    d->nref = 0;
+    d->refs.n = 0;
 }
 
 /* Delivers queued out-of-order segments that became in order. */

@@ -11,12 +11,10 @@
 #define IN_PROBE_MAX 4096
 #define IN_BUF_MAX (256u << 10)
 
-typedef struct in_ref { uint64_t off; kd_pref ref; } in_ref;
-
 typedef struct in_dir {
     uint8_t *buf; size_t len, cap;
     uint64_t off;               /* plaintext offset of buf[0] */
-    in_ref *refs; size_t nref, refcap;
+    kd_reflist refs;            /* packet references of the plaintext (dissector.h) */
     int after_gap, eof, probe_no;
 } in_dir;
 
@@ -33,15 +31,7 @@ struct kd_inner {
 
 static int in_stream_ref(void *arg, int dir, uint64_t off, kd_pref *out)
 {
-    const in_dir *d = &((kd_inner *)arg)->dir[dir & 1];
-    size_t lo = 0, hi = d->nref;
-    while (lo < hi) {   /* last entry with off <= target */
-        size_t mid = (lo + hi) / 2;
-        if (d->refs[mid].off <= off) lo = mid + 1; else hi = mid;
-    }
-    if (lo == 0) { memset(out, 0, sizeof *out); return -1; }
-    *out = d->refs[lo - 1].ref;
-    return 0;
+    return kd_reflist_find(&((kd_inner *)arg)->dir[dir & 1].refs, off, out);
 }
 
 static void in_decorate(void *arg, kf_jw *w)
@@ -98,9 +88,9 @@ void kd_inner_free(kd_inner *in)
     in_free_dis(in, in->up_d, in->up_st);
     long mem = (long)sizeof *in;
     for (int i = 0; i < 2; i++) {
-        mem += (long)(in->dir[i].cap + in->dir[i].refcap * sizeof(in_ref));
+        mem += (long)(in->dir[i].cap + kd_reflist_mem(&in->dir[i].refs));
         free(in->dir[i].buf);
-        free(in->dir[i].refs);
+        free(in->dir[i].refs.v);
     }
     kd_conn_mem(in->c, -mem);
     free(in);
@@ -110,9 +100,7 @@ static void in_consume(in_dir *d, size_t k)
 {
     if (k >= d->len) { d->off += d->len; d->len = 0; }
     else { memmove(d->buf, d->buf + k, d->len - k); d->len -= k; d->off += k; }
-    size_t j = 0;   /* keep the last reference at or before the new start, and the later ones */
-    while (j + 1 < d->nref && d->refs[j + 1].off <= d->off) j++;
-    if (j) { memmove(d->refs, d->refs + j, (d->nref - j) * sizeof *d->refs); d->nref -= j; }
+    kd_reflist_prune(&d->refs, d->off);
 }
 
 static int in_activate(kd_inner *in, const kd_dissector *d)
@@ -210,16 +198,8 @@ static int in_append(kd_inner *in, in_dir *d, const uint8_t *p, size_t n)
 
 static void in_ref_push(kd_inner *in, in_dir *d, uint64_t off, const kd_pref *r)
 {
-    if (d->nref && d->refs[d->nref - 1].ref.frame == r->frame && d->refs[d->nref - 1].ref.file == r->file) return;
-    if (d->nref == d->refcap) {
-        size_t nc = d->refcap ? d->refcap * 2 : 8;
-        in_ref *nr = realloc(d->refs, nc * sizeof *nr);
-        if (!nr) return;
-        kd_conn_mem(in->c, (long)((nc - d->refcap) * sizeof *nr));
-        d->refs = nr; d->refcap = nc;
-    }
-    d->refs[d->nref].off = off; d->refs[d->nref].ref = *r;
-    d->nref++;
+    long grew = kd_reflist_push(&d->refs, off, r);
+    if (grew > 0) kd_conn_mem(in->c, grew);
 }
 
 void kd_inner_data(kd_inner *in, int dir, const uint8_t *p, size_t n, const kd_pref *first, const kd_pref *last)
