@@ -6,6 +6,8 @@
 #   make fuzz-smoke run each fuzz target for a short time
 #   make fuzz-long  run each fuzz target for 10 minutes (KF_FUZZ_SECONDS), not part of make test
 #   make install PREFIX=/usr/local   (tools, man pages, docs, bash completion); make uninstall
+#   make docs       regenerate what the docs and man kdissect say from the field registry and the
+#                   dissector table (committed; tests/bats/fields.bats fails while they are stale)
 # Adding a file needs no edit here: lib/*.c form libkf.a, tools/<tool>/**/*.c form bin/<tool>
 # (tools/common/*.c are linked into every tool), tests/unit/test_*.c are unit tests,
 # tests/fuzz/fuzz_*.c fuzz targets, bpf/*.bpf.c become build/<name>.skel.h.
@@ -56,7 +58,7 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 TOOL_FILES := $(shell find tools lib/kfl -name '*.[ch]')
 GEN_H      := $(BUILD)/gen/kfl_vars.h
 
-.PHONY: all tools units test demo deps install uninstall clean fuzz fuzz-smoke fuzz-long bench
+.PHONY: all tools units test demo deps docs install uninstall clean fuzz fuzz-smoke fuzz-long bench
 all: tools
 
 deps:
@@ -78,6 +80,12 @@ $(BUILD)/%.o: %.c | $(SKELS) $(GEN_H)
 $(BUILD)/gen/kfl_vars.h: docs/fields.tsv scripts/fields
 	@mkdir -p $(@D)
 	scripts/fields gen-c $@
+
+# --- docs: the field tables, docs/record.schema.json and every list of the dissectors (man kdissect,
+# docs/dissectors.md, docs/schema-l7.md's generated sections, docs/kfl.md's flags) from the
+# registry and from the dissector table as kdissect prints it (docs/dissectors.md: adding a protocol)
+docs: $(BIN)/kdissect
+	scripts/fields docs --kdissect $(BIN)/kdissect
 
 # --- eBPF: bpf/x.bpf.c -> build/gen/x.skel.h (bpftool gen skeleton)
 $(BUILD)/gen/vmlinux.h:

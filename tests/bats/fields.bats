@@ -26,16 +26,22 @@ setup_file() {
   echo "$i" > "$BATS_FILE_TMPDIR/n"
 }
 
-@test "fields: the registry parses; docs/record.schema.json and the docs' field tables are generated from it and current" {
-  run "$F" docs --check
+@test "fields: the registry parses; docs/record.schema.json, the docs' field tables and the dissector lists are generated and current" {
+  run "$F" docs --check --kdissect "$KF_BIN/kdissect"
   echo "$output"
   assert_success
-  # the check does see a hand edit
-  cp -r "$KF_ROOT/docs" "$KF_ROOT/scripts" "$BATS_TEST_TMPDIR/"
+  # the check does see a hand edit, of a field table and of a dissector list
+  cp -r "$KF_ROOT/docs" "$KF_ROOT/scripts" "$KF_ROOT/man" "$BATS_TEST_TMPDIR/"
   sed -i 's/"title": "kdissect record/"title": "kdissect  record/' "$BATS_TEST_TMPDIR/docs/record.schema.json"
-  run "$BATS_TEST_TMPDIR/scripts/fields" docs --check
+  run "$BATS_TEST_TMPDIR/scripts/fields" docs --check --kdissect "$KF_BIN/kdissect"
   assert_failure
   [[ "$output" == *"docs/record.schema.json"* ]]
+  cp "$KF_ROOT/docs/record.schema.json" "$BATS_TEST_TMPDIR/docs/"
+  sed -i '/generated: dissectors-man/{n;d}' "$BATS_TEST_TMPDIR/man/kdissect.1"
+  run "$BATS_TEST_TMPDIR/scripts/fields" docs --check --kdissect "$KF_BIN/kdissect"
+  assert_failure
+  [[ "$output" == *"man/kdissect.1"* ]]
+  [[ "$output" != *"record.schema.json"* ]]
 }
 
 @test "fields: kfl's variable table is the registry (every name, path and type)" {

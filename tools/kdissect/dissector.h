@@ -4,9 +4,9 @@
  *
  *     const kd_dissector kd_proto_redis = { .name = "redis", .protocol = "REDIS", ... };
  *
- * The table (proto/table.c) refers to every known descriptor through a weak extern, so a
- * protocol exists as soon as its file defines the symbol; nothing else is edited to add one.
- * Table order = probing order (after port hints, see below).
+ * and one line in the table (proto/table.c: its name and a line about it), which refers to every
+ * descriptor through a weak extern, so a protocol exists as soon as its file defines the symbol.
+ * Table order = probing order (after port hints, see below). Adding a protocol: docs/dissectors.md.
  *
  * THE ENGINE does: capture reading, link/IP decoding, flow table, TCP reassembly, duplicate
  * suppression, L4 (conn/flow) records, Kubernetes context, record ordering and output.
@@ -323,4 +323,6 @@ int kd_conn_dissector_enabled(const kd_conn *c, const kd_dissector *d);
 /* Every built-in dissector, in probing order; NULL-terminated. */
 const kd_dissector *const *kd_dissectors(size_t *n);
 const kd_dissector *kd_dissector_find(const char *name);
+/* Its line in the table ("" for one not in it). */
+const char *kd_dissector_about(const kd_dissector *d);
 #endif

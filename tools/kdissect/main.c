@@ -123,6 +123,41 @@ static void print_stats(const kd_engine_stats *s, const kd_dissector *const *dis
             if (s->records_by_proto[i]) fprintf(stderr, "records_%s %" PRIu64 "\n", dis[i]->name, s->records_by_proto[i]);
     }
 
+/* -p list --json: the dissector table, one object per dissector in probing order (what
+ * scripts/fields docs generates the dissector lists of the docs and the man page from). */
+static int list_json(const kd_dissector *const *dis, size_t n)
+{
+    kf_jw w;
+    kf_jw_init(&w);
+    for (size_t i = 0; i < n; i++) {
+        const kd_dissector *d = dis[i];
+        kf_jw_obj_begin(&w);
+        kf_jw_kstr(&w, "name", d->name);
+        kf_jw_kstr(&w, "protocol", d->protocol);
+        kf_jw_kstr(&w, "flag", d->flag);
+        kf_jw_key(&w, "transports");
+        kf_jw_arr_begin(&w);
+        if (d->transports & KD_TRANSPORT_TCP) kf_jw_str(&w, "tcp");
+        if (d->transports & KD_TRANSPORT_UDP) kf_jw_str(&w, "udp");
+        if (d->transports & KD_TRANSPORT_OTHER) kf_jw_str(&w, "ip");
+        kf_jw_arr_end(&w);
+        kf_jw_key(&w, "ports");
+        kf_jw_arr_begin(&w);
+        for (const uint16_t *p = d->ports; p && *p; p++) kf_jw_uint(&w, *p);
+        kf_jw_arr_end(&w);
+        kf_jw_kbool(&w, "upgrade_only", d->upgrade_only);
+        kf_jw_kbool(&w, "calls", d->calls);
+        kf_jw_kstr(&w, "about", kd_dissector_about(d));
+        kf_jw_obj_end(&w);
+        kf_jw_newline(&w);
+    }
+    fwrite(kf_jw_data(&w), 1, kf_jw_len(&w), stdout);
+    int failed = kf_jw_failed(&w);
+    kf_jw_free(&w);
+    if (failed) kf_die(KF_EXIT_IO, "out of memory");
+    return kf_finish_stdout(KF_EXIT_OK);
+}
+
 int main(int argc, char **argv)
 {
     kf_set_prog(argv[0]);
@@ -175,6 +210,7 @@ int main(int argc, char **argv)
     const kd_dissector *const *dis = kd_dissectors(&ndis);
     if (protos) {
         if (strcmp(protos, "list") == 0) {
+            if (json) return list_json(dis, ndis);
             for (size_t i = 0; i < ndis; i++) printf("%s\t%s\n", dis[i]->name, dis[i]->protocol);
             return kf_finish_stdout(KF_EXIT_OK);
         }

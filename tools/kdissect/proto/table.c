@@ -1,33 +1,37 @@
-/* The dissector table: every protocol kdissect knows, in probing order. Each descriptor is a
- * weak reference, so a protocol is built in exactly when its proto/<name>.c defines it; adding
- * a protocol file needs no edit here as long as its name is listed below. */
+/* The dissector table: every protocol kdissect knows, in probing order, each with one line about
+ * it. This list is the one place a protocol is registered: `kdissect -p list` prints it (with
+ * --json: every descriptor's name, protocol, flag, transports, hint ports and this line), and
+ * what lists the dissectors is generated from that (scripts/fields docs: man kdissect's list, the
+ * table in docs/dissectors.md, docs/schema-l7.md's section of a protocol without a hand-written
+ * one; the fuzz target tests/fuzz/fuzz_proto.c fuzzes every entry). Each descriptor is a weak
+ * reference, so a protocol is built in exactly when its proto/<name>.c defines kd_proto_<name>.
+ *
+ * Order matters only among dissectors whose probes could both accept the same bytes: the
+ * stricter (binary, magic-checked) ones first, then the text protocols. */
 #include <string.h>
 #include "../dissector.h"
 
-#define KD_WEAK(sym) extern const kd_dissector sym __attribute__((weak))
-KD_WEAK(kd_proto_http1);
-KD_WEAK(kd_proto_http2);
-KD_WEAK(kd_proto_grpc);
-KD_WEAK(kd_proto_websocket);
-KD_WEAK(kd_proto_dns);
-KD_WEAK(kd_proto_tls);
-KD_WEAK(kd_proto_redis);
-KD_WEAK(kd_proto_kafka);
-KD_WEAK(kd_proto_amqp);
-KD_WEAK(kd_proto_postgresql);
-KD_WEAK(kd_proto_mysql);
-KD_WEAK(kd_proto_mongodb);
-KD_WEAK(kd_proto_icmp);
-KD_WEAK(kd_proto_radius);
-KD_WEAK(kd_proto_sctp);
+#define KD_TABLE(X)                                                                              \
+    X(http2, "HTTP/2 with HPACK; gRPC and GraphQL calls inside it")                              \
+    X(grpc, "gRPC (reached through http2)")                                                       \
+    X(tls, "the TLS and DTLS handshake: SNI, ALPN, versions, cipher suites, JA3; with keys, the plaintext") \
+    X(http1, "HTTP/1.0 and 1.1; a CONNECT tunnel's bytes are detected again")                    \
+    X(radius, "RADIUS over UDP")                                                                 \
+    X(dns, "DNS over UDP and TCP")                                                               \
+    X(postgresql, "PostgreSQL's frontend/backend protocol")                                      \
+    X(mysql, "MySQL and MariaDB's client/server protocol")                                       \
+    X(mongodb, "MongoDB's wire protocol")                                                        \
+    X(kafka, "Apache Kafka")                                                                     \
+    X(amqp, "AMQP 0-9-1, as RabbitMQ speaks it")                                                \
+    X(redis, "RESP2 and RESP3")                                                                  \
+    X(websocket, "WebSocket, after an HTTP upgrade")                                             \
+    X(sctp, "SCTP common and chunk headers: control chunks, per-association totals")             \
+    X(icmp, "ICMP and ICMPv6")
 
-/* Order matters only among dissectors whose probes could both accept the same bytes: the
- * stricter (binary, magic-checked) ones first, then the text protocols. */
-static const kd_dissector *all[] = {
-    &kd_proto_http2, &kd_proto_grpc, &kd_proto_tls, &kd_proto_http1, &kd_proto_radius, &kd_proto_dns,
-    &kd_proto_postgresql, &kd_proto_mysql, &kd_proto_mongodb, &kd_proto_kafka,
-    &kd_proto_amqp, &kd_proto_redis, &kd_proto_websocket, &kd_proto_sctp, &kd_proto_icmp,
-};
+#define KD_WEAK(name, about) extern const kd_dissector kd_proto_##name __attribute__((weak));
+KD_TABLE(KD_WEAK)
+#define KD_ENTRY(name, about) { &kd_proto_##name, about },
+static const struct { const kd_dissector *d; const char *about; } all[] = { KD_TABLE(KD_ENTRY) };
 
 const kd_dissector *const *kd_dissectors(size_t *n)
 {
@@ -36,7 +40,7 @@ const kd_dissector *const *kd_dissectors(size_t *n)
     if (count == (size_t)-1) {   /* first call happens before any thread starts */
         size_t k = 0;
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            if (all[i]) present[k++] = all[i];
+            if (all[i].d) present[k++] = all[i].d;
         present[k] = NULL;
         count = k;
     }
@@ -51,4 +55,11 @@ const kd_dissector *kd_dissector_find(const char *name)
     for (size_t i = 0; i < n; i++)
         if (strcmp(d[i]->name, name) == 0) return d[i];
     return NULL;
+}
+
+const char *kd_dissector_about(const kd_dissector *d)
+{
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i].d == d) return all[i].about;
+    return "";
 }
