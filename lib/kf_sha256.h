@@ -1,23 +1,23 @@
-/* kf_sha256 — SHA-256 (FIPS 180-4) for snapshot member hashes.
- * Hand-written: none of the project's link dependencies (libpcap, libbpf, libarchive, jansson,
- * zlib) exposes a hash API. Uses the x86 SHA extensions when the CPU has them. */
+/* kf_sha256 — SHA-256 for snapshot member hashes, through libcrypto (OpenSSL 3's EVP digest,
+ * which uses the CPU's SHA instructions where it has them). libcrypto is already a dependency
+ * (TLS decryption); this header only keeps the callers' code short. */
 #ifndef KF_SHA256_H
 #define KF_SHA256_H
 #include <stdint.h>
 #include <stddef.h>
 
-typedef struct kf_sha256 {
-    uint32_t h[8];
-    uint64_t len;          /* bytes hashed */
-    uint8_t buf[64];
-    size_t nbuf;
-} kf_sha256;
+/* One-shot: out = SHA-256 of p[0..n). Returns 0, or -1 (libcrypto failed: out of memory). */
+int kf_sha256_buf(const void *p, size_t n, uint8_t out[32]);
 
-void kf_sha256_init(kf_sha256 *c);
-void kf_sha256_update(kf_sha256 *c, const void *data, size_t n);
-void kf_sha256_final(kf_sha256 *c, uint8_t out[32]);
+/* Streaming, for data read in pieces. new() starts a digest (NULL: out of memory); reset()
+ * starts over on the same object; final() writes the digest (then reset() to reuse);
+ * free(NULL) is a no-op. update/final return 0, or -1 when libcrypto failed. */
+typedef struct kf_sha256 kf_sha256;
+kf_sha256 *kf_sha256_new(void);
+int kf_sha256_reset(kf_sha256 *c);
+int kf_sha256_update(kf_sha256 *c, const void *data, size_t n);
+int kf_sha256_final(kf_sha256 *c, uint8_t out[32]);
+void kf_sha256_free(kf_sha256 *c);
 /* out: 65 bytes, lowercase hex */
 void kf_sha256_hex(const uint8_t d[32], char out[65]);
-/* Forces the portable code (tests compare both paths). */
-void kf_sha256_force_portable(int on);
 #endif

@@ -1283,18 +1283,18 @@ static int sha256_file(const char *path, char hex[65], long long *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    kf_sha256 c;
-    kf_sha256_init(&c);
+    kf_sha256 *c = kf_sha256_new();
+    if (!c) { close(fd); return -1; }
     char buf[1 << 16];
     ssize_t n;
     *size = 0;
-    while ((n = read(fd, buf, sizeof buf)) > 0) { kf_sha256_update(&c, buf, (size_t)n); *size += n; }
+    while ((n = read(fd, buf, sizeof buf)) > 0) { kf_sha256_update(c, buf, (size_t)n); *size += n; }
     close(fd);
-    if (n < 0) return -1;
     uint8_t d[32];
-    kf_sha256_final(&c, d);
-    kf_sha256_hex(d, hex);
-    return 0;
+    int rc = n < 0 || kf_sha256_final(c, d) != 0 ? -1 : 0;
+    kf_sha256_free(c);
+    if (!rc) kf_sha256_hex(d, hex);
+    return rc;
 }
 
 static int t_export_pcap(kmcp_req *req, targs *t)

@@ -135,10 +135,7 @@ static int keep_pkt(freezer *fz, const kf_pkt *pk, const kf_iface *ifc)
 
 static void hash_map(fmember *m)
 {
-    kf_sha256 c;
-    kf_sha256_init(&c);
-    kf_sha256_update(&c, m->map, m->maplen);
-    kf_sha256_final(&c, m->sha);
+    if (kf_sha256_buf(m->map, m->maplen, m->sha) != 0) kf_die(KF_EXIT_ERR, "out of memory");
 }
 
 /* Workers: scan a verbatim member (packet counts, and check every packet is inside the window)
@@ -369,8 +366,7 @@ static char *make_manifest(freezer *fz, const char *ev, size_t evl)
     }
     for (size_t i = 0; i < fz->nm; i++) kf_manifest_add_member(man, fz->m[i].name, fz->m[i].node, fz->m[i].size, fz->m[i].sha);
     uint8_t evsha[32];
-    kf_sha256 hc;
-    kf_sha256_init(&hc); kf_sha256_update(&hc, ev, evl); kf_sha256_final(&hc, evsha);
+    if (kf_sha256_buf(ev, evl, evsha) != 0) kf_die(KF_EXIT_ERR, "out of memory");
     kf_manifest_add_member(man, "meta/events.ndjson", NULL, (int64_t)evl, evsha);
     char *t = json_dumps(man, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(man);

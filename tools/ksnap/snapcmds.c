@@ -173,6 +173,9 @@ static int walk_snapshot(const char *path, walk *wk)
     int rc = 0;
     uint64_t nmem = 0, maxmem = kf_limit(KF_LIMIT_MEMBERS, KF_LIMIT_MEMBERS_DEFAULT);
     static uint8_t buf[1 << 16];
+    kf_sha256 *c = kf_sha256_new();
+    if (!c) r = -2;
+    else
     while ((r = kf_snap_next(s, &name, &size)) == 1) {
         json_t *e = json_object_get(mem, name);
         if (++nmem > maxmem) { kf_err("%s: more than %llu members (limit %s)", path, (unsigned long long)maxmem, KF_LIMIT_MEMBERS); rc = KF_EXIT_VERIFY; break; }
@@ -188,13 +191,12 @@ static int walk_snapshot(const char *path, walk *wk)
         }
         int copy = wk->w && wk->take && json_object_get(wk->take, name);
         if (copy && kf_snapw_begin(wk->w, name, want, wk->mtime) != 0) { kf_err("%s", kf_snapw_error(wk->w)); rc = KF_EXIT_IO; break; }
-        kf_sha256 c;
-        kf_sha256_init(&c);
+        if (kf_sha256_reset(c) != 0) { kf_err("out of memory"); rc = KF_EXIT_ERR; break; }
         ssize_t n = 0;
         int64_t got = 0;
         char merr[1024] = "";
         if (wk->meta && !strcmp(name, "meta/events.ndjson")) {
-            hashread h = { s, &c, 0 };
+            hashread h = { s, c, 0 };
             if (kf_meta_load_stream(wk->meta, hash_read, &h, KF_T_MIN, merr, sizeof merr) != 0 && !merr[0])
                 snprintf(merr, sizeof merr, "not valid");
             while ((n = hash_read(&h, buf, sizeof buf)) > 0) {}   /* the rest, hashed */
@@ -202,7 +204,7 @@ static int walk_snapshot(const char *path, walk *wk)
             if (n < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; break; }
         } else {
             while ((n = kf_snap_read(s, buf, sizeof buf)) > 0) {
-                kf_sha256_update(&c, buf, (size_t)n);
+                kf_sha256_update(c, buf, (size_t)n);
                 got += n;
                 if (got > want) break;
                 if (copy && kf_snapw_write(wk->w, buf, (size_t)n) != 0) { kf_err("%s", kf_snapw_error(wk->w)); rc = KF_EXIT_IO; break; }
@@ -211,7 +213,7 @@ static int walk_snapshot(const char *path, walk *wk)
             if (n < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; break; }
         }
         uint8_t d[32]; char hex[65];
-        kf_sha256_final(&c, d);
+        if (kf_sha256_final(c, d) != 0) { kf_err("out of memory"); rc = KF_EXIT_ERR; break; }
         kf_sha256_hex(d, hex);
         const char *wsha = json_string_value(json_object_get(e, "sha256"));
         if (got != want) {
@@ -227,7 +229,9 @@ static int walk_snapshot(const char *path, walk *wk)
         }
         if (rc && (wk->w || wk->meta)) break;
     }
-    if (r < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; }
+    if (r == -2) { kf_err("out of memory"); rc = KF_EXIT_ERR; }
+    else if (r < 0) { kf_err("%s: %s", path, kf_snap_error(s)); rc = KF_EXIT_VERIFY; }
+    kf_sha256_free(c);
     if (r == 0 && !rc) {
         const char *k; json_t *x;
         json_object_foreach(mem, k, x)
@@ -437,8 +441,7 @@ int cmd_merge(int argc, char **argv)
     kf_meta_free(meta);
     meta = NULL;
     uint8_t d[32];
-    kf_sha256 hc;
-    kf_sha256_init(&hc); kf_sha256_update(&hc, ev, evl); kf_sha256_final(&hc, d);
+    if (kf_sha256_buf(ev, evl, d) != 0) { kf_err("out of memory"); rc = KF_EXIT_ERR; goto done; }
     kf_manifest_add_member(man, "meta/events.ndjson", NULL, (int64_t)evl, d);
     mt = json_dumps(man, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     int64_t now = kf_now_ns();

@@ -1088,10 +1088,7 @@ static void page(rep *R, kr_buf *b)
 {
     uint8_t h[32];
     char h64[48];
-    kf_sha256 sc;
-    kf_sha256_init(&sc);
-    kf_sha256_update(&sc, JS, sizeof JS - 1);
-    kf_sha256_final(&sc, h);
+    if (kf_sha256_buf(JS, sizeof JS - 1, h) != 0) memset(h, 0, sizeof h);   /* out of memory: the CSP hash will not match and the browser blocks the script */
     kr_base64(h, 32, h64);
     kst_stats *tot = kst_agg_total(R->ga);
     uint64_t lines, counted, skipped;
