@@ -74,6 +74,67 @@ int main(void)
     for (int i = 0; i < 1000; i++) add(&bigt, 0, (uint64_t)i, i, i);
     T_EQ_INT(kd_ptab_count(&bigt), 1000, "grows to its bound");
     kd_ptab_free(&bigt);
+    /* against a plain list: random adds, answers by key and in order, flushes, hold; times in
+     * order and not (the queue, its compaction and growth, the earliest time) */
+    {
+        struct { int id, dir; uint64_t key; int64_t ts; } ref[64];
+        int nref = 0, bad = 0, nextid = 100;
+        uint32_t r = 12345;
+        ctx y = {0};
+        kd_ptab rt;
+        kd_ptab_init(&rt, &c, sizeof(item), 40, unans, NULL, &y);
+        int64_t clock = 0;
+        for (int step = 0; step < 20000 && !bad; step++) {
+            r = r * 1103515245u + 12345u;
+            unsigned op = (r >> 16) % 100;
+            if (op < 55) {
+                int dir = (int)((r >> 8) & 1);
+                uint64_t key = (r >> 20) % 8;
+                int64_t ts = (step / 3000) % 2 ? clock - (int64_t)((r >> 10) % 50) : clock;   /* phases out of order */
+                clock += 10;
+                if (nref == 40) { memmove(ref, ref + 1, sizeof ref[0] * 39); nref--; }
+                item *it = add(&rt, dir, key, ts, nextid);
+                if (!it) { bad = 1; break; }
+                ref[nref].id = nextid++; ref[nref].dir = dir; ref[nref].key = key; ref[nref].ts = ts; nref++;
+            } else if (op < 75 && nref) {   /* answered in order */
+                item *o = kd_ptab_oldest(&rt);
+                if (!o || o->id != ref[0].id) bad = 2;
+                kd_ptab_done(&rt, o);
+                memmove(ref, ref + 1, sizeof ref[0] * (size_t)(nref - 1)); nref--;
+            } else if (op < 97) {           /* answered by key */
+                int dir = (int)((r >> 8) & 1);
+                uint64_t key = (r >> 20) % 8;
+                item *f = kd_ptab_find(&rt, dir, key);
+                int k = 0;
+                while (k < nref && !(ref[k].dir == dir && ref[k].key == key)) k++;
+                if ((k == nref) != (f == NULL) || (f && f->id != ref[k].id)) { bad = 3; break; }
+                if (f) { kd_ptab_done(&rt, f); memmove(ref + k, ref + k + 1, sizeof ref[0] * (size_t)(nref - k - 1)); nref--; }
+            } else {                        /* a gap on one side */
+                int dir = (int)((r >> 8) & 1);
+                y.nout = 0;
+                kd_ptab_flush(&rt, dir);
+                int w = 0, o = 0;
+                for (int k = 0; k < nref; k++) {
+                    if (ref[k].dir == dir) { if (o >= y.nout || y.out[o] != ref[k].id) bad = 4; o++; }
+                    else ref[w++] = ref[k];
+                }
+                if (o != y.nout) bad = 5;
+                nref = w;
+            }
+            int64_t e = INT64_MAX;
+            for (int k = 0; k < nref; k++) if (ref[k].ts < e) e = ref[k].ts;
+            if ((int)kd_ptab_count(&rt) != nref) bad = 6;
+            else if (kd_ptab_earliest(&rt) != e || c.pending != e) bad = 7;
+            else if (nref && ((item *)kd_ptab_newest(&rt))->id != ref[nref - 1].id) bad = 8;
+            y.nout = 0;
+        }
+        T_EQ_INT(bad, 0, "random adds, answers and flushes agree with a plain list (oldest, key, earliest, count, flush order)");
+        kd_ptab_hold(&rt, INT64_MIN + 1);
+        T_EQ_INT(c.pending, INT64_MIN + 1, "hold: the bound is the held time when earlier");
+        kd_ptab_hold(&rt, INT64_MAX);
+        T_EQ_INT(c.pending, kd_ptab_earliest(&rt), "hold released: the earliest entry again");
+        kd_ptab_free(&rt);
+    }
     T_EQ_INT(fe_close(&c), 0, "memory accounted both ways");
     fe_free(&c);
 

@@ -249,7 +249,7 @@ void kd_stat_add(kd_conn *c, enum kd_stat what, uint64_t n);
  *   - emits entries unanswered through the dissector's `unanswered` callback (which writes the
  *     record: has_req, !has_resp; with .calls the engine adds "unanswered": true) and counts
  *     them (--stats unanswered), oldest first at a gap (kd_ptab_flush) and at close.
- * Item pointers stay valid until the next kd_ptab_add. A dissector using a table leaves
+ * Item pointers stay valid until the next kd_ptab_add (the callbacks must add none). A dissector using a table leaves
  * kd_conn_pending (and, with a timeout, kd_conn_timer) to it. */
 /* unanswered: writes the entry's record; returns 1 when it went out without any response (it is
  * then counted in --stats unanswered), 0 when part of one was seen (a multi-reply call cut off).
@@ -263,11 +263,14 @@ typedef struct kd_ptab {
     kd_ptab_emit_fn unanswered;
     kd_ptab_fn release;
     size_t isize;
-    unsigned max, cap, n;
-    uint64_t seq;
-    int64_t timeout_ns;
-    struct kd_pslot *slot;
-    unsigned char *items;
+    unsigned max, n;
+    int64_t timeout_ns, hold, last_ts;
+    int mono;                   /* entries were added in time order */
+    struct kd_pslot *slot;      /* the queue, in the order added: [head, tail) of qcap */
+    unsigned head, tail, qcap;
+    unsigned char *items;       /* the items' pool: icap of isize bytes */
+    unsigned *ipos, *ifree;     /* an item's queue place; the free items */
+    unsigned icap, nfree;
 } kd_ptab;
 /* max entries (at most KD_PTAB_MAX); release may be NULL; ctx is handed to both callbacks. */
 #define KD_PTAB_MAX 4096u
@@ -298,6 +301,10 @@ void kd_ptab_unanswered(kd_ptab *t, void *item);
 void kd_ptab_flush(kd_ptab *t, int dir);
 /* From on_timer: emits unanswered what waited at least the timeout by now. */
 void kd_ptab_timer(kd_ptab *t, int64_t now_ns);
+/* A record the dissector may still write at ts that no entry stands for (a response being read
+ * whose request it does not hold): the connection's ordering bound is the earlier of ts and the
+ * earliest entry. INT64_MAX: none (the default). */
+void kd_ptab_hold(kd_ptab *t, int64_t ts);
 unsigned kd_ptab_count(const kd_ptab *t);
 int64_t kd_ptab_earliest(const kd_ptab *t);   /* INT64_MAX: empty */
 /* Releases every entry without emitting (destroy) and frees the table's memory. */
