@@ -119,6 +119,12 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libkf.a $(TOOL_FILES) $(GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DKF_FUZZ -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
+# fuzz_proto fuzzes every dissector of the table: it links kdissect's proto/*.c (objects here,
+# sources for libFuzzer), so a new protocol file is in it without an edit
+KD_PROTO_SRC := $(sort $(wildcard tools/kdissect/proto/*.c))
+$(BUILD)/fuzz-replay/fuzz_proto: tests/fuzz/fuzz_proto.c tests/fuzz/replay_main.c $(KD_PROTO_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libkf.a tests/l7/fake_engine.h tools/kdissect/engine_pend.c $(GEN_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DKF_FUZZ -o $@ $< tests/fuzz/replay_main.c $(KD_PROTO_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libkf.a $(LDFLAGS) $(LDLIBS)
 units: $(UNIT_BIN) $(REPLAY_BIN)
 
 test: deps
@@ -135,6 +141,9 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Ilib/kfl -Itools/common -I$
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(TOOL_FILES) $(GEN_H) | $(SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -DKF_FUZZ -o $@ $< $(LIB_SRC) $(LDLIBS)
+$(BUILD)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(LIB_SRC) $(TOOL_FILES) $(GEN_H) | $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -DKF_FUZZ -o $@ $< $(KD_PROTO_SRC) $(LIB_SRC) $(LDLIBS)
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 fuzz-smoke: deps fuzz
 	@tests/fuzz/smoke.sh $(BUILD)/fuzz

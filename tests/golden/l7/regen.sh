@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the golden NDJSON of tests/golden/l7 on purpose (never run by tests): one file per
 # corpus capture of the L7 protocols, <dir>/<capture>.ndjson. Review the diff before committing.
-# Usage: regen.sh [CORPUS_DIR…]   (default: all of them)
+# Usage: regen.sh [CORPUS_DIR…]   (default: every folder here; a new protocol: regen.sh <its corpus folder>)
 # Env: KF_BIN (default bin/), KF_CORPUS (default tests/corpus).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,7 +9,7 @@ root=$(cd "$here/../../.." && pwd)
 : "${KF_BIN:=$root/bin}" "${KF_CORPUS:=$root/tests/corpus}"
 export TZ=UTC LC_ALL=C
 n=0
-dirs=${*:-tls redis http2 grpc postgres mysql kafka amqp websocket}
+dirs=${*:-$(cd "$here" && for d in */; do printf '%s ' "${d%/}"; done)}
 for d in $dirs; do
   mkdir -p "$here/$d"
   while read -r path; do
