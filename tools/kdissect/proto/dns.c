@@ -279,6 +279,24 @@ static void rdata_text(const uint8_t *msg, size_t n, size_t rd, size_t rdlen, ui
     }
 }
 
+/* One resource record's header at *pos (RFC 1035 4.1.3: NAME TYPE CLASS TTL RDLENGTH, then
+ * RDATA): its owner name into name, type, ttl and where its data lies; *pos moves past the data.
+ * Returns 0, or -1 when the record is malformed or runs past the message. */
+typedef struct dns_rr { uint16_t type; uint32_t ttl; size_t rd; uint16_t rdlen; } dns_rr;
+static int read_rr(const uint8_t *msg, size_t n, size_t *pos, char *name, size_t namecap, dns_rr *rr)
+{
+    if (read_name(msg, n, pos, name, namecap) != 0) return -1;
+    kf_cur cu = kf_cur_make(msg + *pos, n - *pos);
+    rr->type = kf_be16(&cu);
+    kf_be16(&cu);   /* class */
+    rr->ttl = kf_be32(&cu);
+    rr->rdlen = kf_be16(&cu);
+    if (cu.err || *pos + 10 + rr->rdlen > n) return -1;
+    rr->rd = *pos + 10;
+    *pos = rr->rd + rr->rdlen;
+    return 0;
+}
+
 /* The response's full RCODE: the header's 4 bits, and with an EDNS OPT record (RFC 6891 6.1.3)
  * the upper 8 bits from its TTL field (BADVERS 16 read as NOERROR, BADCOOKIE 23 as YXRRSET
  * before). pos: the first record after the questions. */
@@ -286,15 +304,10 @@ static unsigned full_rcode(const uint8_t *msg, size_t n, const dns_hdr *h, size_
 {
     unsigned rc = h->flags & 15, total = (unsigned)h->an + h->ns + h->ar;
     char name[1100];
+    dns_rr rr;
     for (unsigned i = 0; i < total && i < 4096; i++) {
-        if (read_name(msg, n, &pos, name, sizeof name) != 0) break;
-        kf_cur cu = kf_cur_make(msg + pos, n - pos);
-        uint16_t type = kf_be16(&cu); kf_be16(&cu);
-        uint32_t ttl = kf_be32(&cu);
-        uint16_t rdlen = kf_be16(&cu);
-        if (cu.err || pos + 10 + rdlen > n) break;
-        pos += 10 + rdlen;
-        if (type == 41 && i >= (unsigned)h->an + h->ns) return (ttl >> 24) << 4 | rc;
+        if (read_rr(msg, n, &pos, name, sizeof name, &rr) != 0) break;
+        if (rr.type == 41 && i >= (unsigned)h->an + h->ns) return (rr.ttl >> 24) << 4 | rc;
     }
     return rc;
 }
@@ -306,20 +319,14 @@ static void write_answers(kf_jw *w, const uint8_t *msg, size_t n, const dns_hdr 
     struct { char name[1100]; uint16_t type; uint32_t ttl; char data[600]; int sect; } *rr = malloc(sizeof *rr * DNS_MAX_RR);
     if (!rr) return;
     unsigned k = 0, total = (unsigned)h->an + h->ns + h->ar;
+    dns_rr one;
     for (unsigned i = 0; i < total && k < DNS_MAX_RR; i++) {
-        if (read_name(msg, n, &pos, name, sizeof name) != 0) break;
-        kf_cur cu = kf_cur_make(msg + pos, n - pos);
-        uint16_t type = kf_be16(&cu); kf_be16(&cu);
-        uint32_t ttl = kf_be32(&cu);
-        uint16_t rdlen = kf_be16(&cu);
-        if (cu.err || pos + 10 + rdlen > n) break;
-        size_t rd = pos + 10;
-        pos = rd + rdlen;
+        if (read_rr(msg, n, &pos, name, sizeof name, &one) != 0) break;
         int sect = i < h->an ? 0 : i < (unsigned)h->an + h->ns ? 1 : 2;
-        if (type == 41) continue;    /* OPT pseudo-record */
-        rdata_text(msg, n, rd, rdlen, type, data, sizeof data);
+        if (one.type == 41) continue;    /* OPT pseudo-record */
+        rdata_text(msg, n, one.rd, one.rdlen, one.type, data, sizeof data);
         cpy(rr[k].name, sizeof rr[k].name, name);
-        rr[k].type = type; rr[k].ttl = ttl; rr[k].sect = sect;
+        rr[k].type = one.type; rr[k].ttl = one.ttl; rr[k].sect = sect;
         cpy(rr[k].data, sizeof rr[k].data, data);
         k++;
     }
@@ -366,17 +373,12 @@ unsigned kd_dns_names(const uint8_t *msg, size_t n, kd_name_fn fn, void *arg)
     }
     unsigned k = 0, learned = 0;
     for (unsigned i = 0; i < h.an && k < DNS_MAX_RR; i++) {
-        if (read_name(msg, n, &pos, name, sizeof name) != 0) break;
-        kf_cur cu = kf_cur_make(msg + pos, n - pos);
-        uint16_t type = kf_be16(&cu); kf_be16(&cu); kf_be32(&cu);
-        uint16_t rdlen = kf_be16(&cu);
-        if (cu.err || pos + 10 + rdlen > n) break;
-        size_t rd = pos + 10;
-        pos = rd + rdlen;
-        if (type == 41) continue;
+        dns_rr rr;
+        if (read_rr(msg, n, &pos, name, sizeof name, &rr) != 0) break;
+        if (rr.type == 41) continue;
         k++;
         kf_addr ip;
-        rdata_addr(msg, rd, rdlen, type, &ip);
+        rdata_addr(msg, rr.rd, rr.rdlen, rr.type, &ip);
         if (!ip.family) continue;
         const char *learn = *qname ? qname : name;
         fn(arg, &ip, learn, strlen(learn));
