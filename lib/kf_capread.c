@@ -10,6 +10,7 @@
  * that is compacted before each record). Every length read from the file is checked against what
  * is there before use. */
 #include "kf_capread.h"
+#include "kf_grow.h"
 #include "kf_cursor.h"
 
 #include <errno.h>
@@ -138,17 +139,6 @@ static inline uint64_t sw64(const kf_reader *r, const uint8_t *p)
 {   /* pcapng 64-bit values in options are in section byte order as a whole */
     uint64_t v; memcpy(&v, p, 8);
     return r->swap ? __builtin_bswap64(v) : v;
-}
-
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return p;
-    size_t n = *cap ? *cap * 2 : 8;
-    while (n < need) n *= 2;
-    void *q = realloc(p, n * elem);
-    if (!q) return NULL;
-    *cap = n;
-    return q;
 }
 
 static char *dupn(const uint8_t *p, size_t n)
@@ -440,7 +430,7 @@ typedef struct kf_mapent {
     int refs;
     size_t released;            /* pages before this were given back ... */
     size_t lo_released;         /* ... and, before this, again after a slow reader faulted them in */
-    size_t *pos; size_t npos;   /* per reader that opened it; SIZE_MAX once it closed */
+    size_t *pos; size_t npos, cappos;   /* per reader that opened it; SIZE_MAX once it closed */
 } kf_mapent;
 
 struct kf_mapshare { pthread_mutex_t mu; kf_mapent *head; };
@@ -475,7 +465,7 @@ static int mapshare_join(kf_mapshare *ms, kf_reader *r, int fd, const struct sta
         m->dev = st->st_dev; m->ino = st->st_ino; m->map = p; m->len = (size_t)st->st_size;
         m->next = ms->head; ms->head = m;
     }
-    size_t *np = realloc(m->pos, (m->npos + 1) * sizeof *np);
+    size_t *np = kf_grow(m->pos, &m->cappos, m->npos + 1, sizeof *np);
     if (!np) { errno = ENOMEM; if (!m->refs) { ms->head = m->next; munmap(m->map, m->len); free(m); } goto out; }
     m->pos = np;
     r->mslot = m->npos++;
@@ -683,7 +673,7 @@ static int read_shb(kf_reader *r)
         set_err(r, off + 12, "unsupported pcapng version %u.%u", major, minor);
         return -1;
     }
-    kf_section *ns = grow(r->secs, &r->capsecs, r->nsecs + 1, sizeof *r->secs);
+    kf_section *ns = kf_grow(r->secs, &r->capsecs, r->nsecs + 1, sizeof *r->secs);
     if (!ns) { set_err(r, off, "out of memory"); return -1; }
     r->secs = ns;
     kf_section *s = &r->secs[r->nsecs++];
@@ -735,8 +725,8 @@ static uint64_t tsresol_per_sec(uint8_t res)
 static int on_idb(kf_reader *r, const ng_block *b)
 {
     if (b->bodylen < 8) { set_err(r, b->off, "pcapng interface block too short"); return -1; }
-    kf_iface *ni = grow(r->ifs, &r->capifs, r->nifs + 1, sizeof *r->ifs);
-    uint32_t *nl = grow(r->secif, &r->capsecif, r->nsecif + 1, sizeof *r->secif);
+    kf_iface *ni = kf_grow(r->ifs, &r->capifs, r->nifs + 1, sizeof *r->ifs);
+    uint32_t *nl = kf_grow(r->secif, &r->capsecif, r->nsecif + 1, sizeof *r->secif);
     if (ni) r->ifs = ni;
     if (nl) r->secif = nl;
     if (!ni || !nl) { set_err(r, b->off, "out of memory"); return -1; }
@@ -843,7 +833,7 @@ static int on_nrb(kf_reader *r, const ng_block *b)
             const uint8_t *z = memchr(n, 0, (size_t)(end - n));
             size_t nl = z ? (size_t)(z - n) : (size_t)(end - n);
             if (nl) {
-                kf_nrb_entry *ne = grow(r->nrb, &r->capnrb, r->nnrb + 1, sizeof *r->nrb);
+                kf_nrb_entry *ne = kf_grow(r->nrb, &r->capnrb, r->nnrb + 1, sizeof *r->nrb);
                 if (!ne) { set_err(r, b->off, "out of memory"); return -1; }
                 r->nrb = ne;
                 kf_nrb_entry *e = &ne[r->nnrb];
@@ -865,7 +855,7 @@ static int on_dsb(kf_reader *r, const ng_block *b)
     if (b->bodylen < 8) { set_err(r, b->off, "pcapng decryption secrets block too short"); return -1; }
     uint32_t type = sw32(r, b->body), len = sw32(r, b->body + 4);
     if (len > b->bodylen - 8) { set_err(r, b->off, "pcapng secrets length %u runs past the block", len); return -1; }
-    kf_dsb *nd = grow(r->dsb, &r->capdsb, r->ndsb + 1, sizeof *r->dsb);
+    kf_dsb *nd = kf_grow(r->dsb, &r->capdsb, r->ndsb + 1, sizeof *r->dsb);
     if (!nd) { set_err(r, b->off, "out of memory"); return -1; }
     r->dsb = nd;
     kf_dsb *d = &nd[r->ndsb];
@@ -882,7 +872,7 @@ static int on_isb(kf_reader *r, const ng_block *b)
     if (b->bodylen < 12) { set_err(r, b->off, "pcapng statistics block too short"); return -1; }
     const kf_iface *i;
     if (lookup_if(r, b, sw32(r, b->body), &i) < 0) return -1;
-    kf_isb *ns = grow(r->isb, &r->capisb, r->nisb + 1, sizeof *r->isb);
+    kf_isb *ns = kf_grow(r->isb, &r->capisb, r->nisb + 1, sizeof *r->isb);
     if (!ns) { set_err(r, b->off, "out of memory"); return -1; }
     r->isb = ns;
     kf_isb *s = &ns[r->nisb];

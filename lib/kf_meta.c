@@ -18,6 +18,7 @@
  * The hash map below is hand-written: jansson has no map with binary keys and size_t values,
  * and the project's dependencies include no general container library. */
 #include "kf_meta.h"
+#include "kf_grow.h"
 #include "kf_time.h"
 #include "kf_store.h"
 #include "kf_limits.h"
@@ -1155,11 +1156,11 @@ static int same_target(const memb *b, const mtarget *t)
     return b->has_ip && t->has_ip && !addr_cmp(&b->ip, &t->ip);
 }
 
-static int replay_endpoints(kf_meta *m, hmap *epmap, epstate **eps, size_t *neps, const mev *e)
+static int replay_endpoints(kf_meta *m, hmap *epmap, epstate **eps, size_t *neps, size_t *capeps, const mev *e)
 {
     size_t idx;
     if (!hm_get(epmap, e->key, strlen(e->key), &idx)) {
-        epstate *n = realloc(*eps, (*neps + 1) * sizeof *n);
+        epstate *n = kf_grow(*eps, capeps, *neps + 1, sizeof *n);
         if (!n) return -1;
         *eps = n;
         memset(&n[*neps], 0, sizeof *n);
@@ -1198,7 +1199,7 @@ void kf_meta_finish(kf_meta *m)
     if (m->nev > 1) qsort(m->ev, m->nev, sizeof *m->ev, cmp_ev);
     hmap wmap = { 0 }, ipmap = { 0 }, ctrl = { 0 }, epmap = { 0 };
     epstate *eps = NULL;
-    size_t neps = 0;
+    size_t neps = 0, capeps = 0;
     /* controllers: the latest event of each seen ReplicaSet/Job says who owns it */
     for (size_t i = 0; i < m->nev; i++) {
         mev *e = &m->ev[i];
@@ -1212,7 +1213,7 @@ void kf_meta_finish(kf_meta *m)
         if (e->okind == OK_POD || e->okind == OK_SVC || e->okind == OK_NODE)
             replay_workload(m, &wmap, &ipmap, &ctrl, e);
         else if (e->okind == OK_EP || e->okind == OK_EPS)
-            replay_endpoints(m, &epmap, &eps, &neps, e);
+            replay_endpoints(m, &epmap, &eps, &neps, &capeps, e);
     }
     for (size_t i = 0; i < neps; i++) free(eps[i].open);
     free(eps);

@@ -15,6 +15,7 @@
  * snapshot so decompress the archive once per node: memory stays bounded, time grows with the
  * node count. */
 #include "kf_source.h"
+#include "kf_grow.h"
 #include "kf_snap.h"
 #include "kf_store.h"
 
@@ -79,21 +80,10 @@ struct kf_source {
 
 /* ---------- small helpers ---------- */
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return p;
-    size_t n = *cap ? *cap * 2 : 8;
-    while (n < need) n *= 2;
-    void *q = realloc(p, n * elem);
-    if (!q) return NULL;
-    *cap = n;
-    return q;
-}
-
 static const char *keep_str(kf_source *s, const char *v)
 {
     if (!v) return NULL;
-    char **ns = grow(s->strs, &s->capstrs, s->nstrs + 1, sizeof *s->strs);
+    char **ns = kf_grow(s->strs, &s->capstrs, s->nstrs + 1, sizeof *s->strs);
     if (!ns) return NULL;
     s->strs = ns;
     char *d = strdup(v);
@@ -109,7 +99,7 @@ static void warnf(kf_source *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
-    char **nw = grow(s->warns, &s->capwarn, s->nwarn + 1, sizeof *s->warns);
+    char **nw = kf_grow(s->warns, &s->capwarn, s->nwarn + 1, sizeof *s->warns);
     if (!nw) return;
     s->warns = nw;
     char *d = strdup(m);
@@ -150,7 +140,7 @@ static void sfile_free(sfile *f)
 
 static lane *add_lane(kf_source *s, uint32_t input)
 {
-    lane *nl = grow(s->lanes, &s->caplanes, s->nlanes + 1, sizeof *s->lanes);
+    lane *nl = kf_grow(s->lanes, &s->caplanes, s->nlanes + 1, sizeof *s->lanes);
     if (!nl) return NULL;
     s->lanes = nl;
     lane *l = &s->lanes[s->nlanes++];
@@ -163,7 +153,7 @@ static sfile *lane_add_file(lane *l)
 {
     /* doubling: one member more each time was quadratic in copies for 100 000 members
      * (hidden by glibc's mremap, 4 minutes under ASan) */
-    sfile *nf = grow(l->files, &l->capfiles, l->nfiles + 1, sizeof *l->files);
+    sfile *nf = kf_grow(l->files, &l->capfiles, l->nfiles + 1, sizeof *l->files);
     if (!nf) return NULL;
     l->files = nf;
     sfile *f = &nf[l->nfiles++];
@@ -180,8 +170,8 @@ static int lane_sync_ifaces(kf_source *s, lane *l)
     kf_reader *r = l->r;
     size_t want = kf_reader_format(r) == KF_FMT_PCAP ? 1 : kf_reader_iface_count(r);
     while (l->nifmap < want) {
-        uint32_t *nm = grow(l->ifmap, &l->capifmap, l->nifmap + 1, sizeof *l->ifmap);
-        kf_src_iface **ni = grow(s->ifs, &s->capifs, s->nifs + 1, sizeof *s->ifs);
+        uint32_t *nm = kf_grow(l->ifmap, &l->capifmap, l->nifmap + 1, sizeof *l->ifmap);
+        kf_src_iface **ni = kf_grow(s->ifs, &s->capifs, s->nifs + 1, sizeof *s->ifs);
         if (nm) l->ifmap = nm;
         if (ni) s->ifs = ni;
         kf_src_iface *g = calloc(1, sizeof *g);
@@ -215,7 +205,7 @@ static void lane_take_dsbs(kf_source *s, lane *l)
     size_t n = kf_reader_dsb_count(l->r);
     for (; l->dsb_taken < n; l->dsb_taken++) {
         const kf_dsb *d = kf_reader_dsb(l->r, l->dsb_taken);
-        kf_dsb *nd = grow(s->dsbs, &s->capdsb, s->ndsb + 1, sizeof *s->dsbs);
+        kf_dsb *nd = kf_grow(s->dsbs, &s->capdsb, s->ndsb + 1, sizeof *s->dsbs);
         if (!nd) return;
         s->dsbs = nd;
         uint8_t *c = malloc(d->len ? d->len : 1);
@@ -232,7 +222,7 @@ static void lane_take_nrbs(kf_source *s, lane *l)
     if (!l->workload_names || s->nnrb >= (1u << 20)) { l->nrb_taken = n; return; }
     for (; l->nrb_taken < n && s->nnrb < (1u << 20); l->nrb_taken++) {
         const kf_nrb_entry *e = kf_reader_nrb(l->r, l->nrb_taken);
-        kf_src_nrb *nn = grow(s->nrbs, &s->capnrb, s->nnrb + 1, sizeof *s->nrbs);
+        kf_src_nrb *nn = kf_grow(s->nrbs, &s->capnrb, s->nnrb + 1, sizeof *s->nrbs);
         if (!nn) return;
         s->nrbs = nn;
         const char *name = keep_str(s, e->name);

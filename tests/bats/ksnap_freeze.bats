@@ -138,6 +138,15 @@ epoch() { date -u -d "$1" +%s; }
   assert_output --partial "usage: ksnap freeze"
 }
 
+@test "freeze: the same segment in two stores is refused, naming it, and nothing is written" {
+  cp -a "$T/st" "$T/st2"
+  run "$KF_BIN/ksnap" freeze --dir "$T/st" --dir "$T/st2" --from 2026-03-14T17:00:00Z --to 2026-03-14T17:03:00Z -o "$T/d.ksnap"
+  assert_failure 2
+  assert_output --partial "the same segment comes from two stores"
+  assert_output --partial "nodes/worker-"
+  [ ! -e "$T/d.ksnap" ]
+}
+
 @test "freeze from a live ksnap capture store (netns, veth)" {
   require_live
   "$KF_BIN/ksnap" capture --help >/dev/null 2>&1 || skip "ksnap capture not available yet"

@@ -4,6 +4,7 @@
  * kmcp itself only checks arguments, shapes results, caps them and pages them. */
 #include "kmcp.h"
 #include "kf_sha256.h"
+#include "kf_grow.h"
 #include "kf_time.h"
 #include <ctype.h>
 #include <dirent.h>
@@ -432,14 +433,16 @@ static int t_list_snapshots(kmcp_req *req, targs *t)
     json_t *list = json_array();
     struct dirent *e;
     char **names = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name);
         if (l <= 6 || strcmp(e->d_name + l - 6, ".ksnap")) continue;
         char nm[256];
         snprintf(nm, sizeof nm, "%.*s", (int)(l - 6), e->d_name);
         if (!kmcp_valid_name(nm)) continue;
-        names = realloc(names, (n + 1) * sizeof *names);
+        char **nv = kf_grow(names, &cap, n + 1, sizeof *names);
+        if (!nv) break;   /* out of memory: list what fits */
+        names = nv;
         names[n++] = strdup(nm);
     }
     closedir(d);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "kf_tool.h"
+#include "kf_grow.h"
 #include "kf_limits.h"
 #include "kf_meta.h"
 #include "kf_snap.h"
@@ -231,13 +232,15 @@ static int gather_source(srcs *out, const char *src)
         snprintf(md, l, "%s/meta", src);
         DIR *d = opendir(md);
         if (!d) { free(md); return 0; }
-        char **names = NULL; size_t n = 0;
+        char **names = NULL; size_t n = 0, cap = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
             size_t nl = strlen(de->d_name);
             if (de->d_name[0] == '.') continue;
             if (!(nl > 7 && !strcmp(de->d_name + nl - 7, ".ndjson")) && !(nl > 12 && !strcmp(de->d_name + nl - 12, ".ndjson.part"))) continue;
-            names = realloc(names, (n + 1) * sizeof *names);
+            char **nv = kf_grow(names, &cap, n + 1, sizeof *names);
+            if (!nv) kf_die(KF_EXIT_ERR, "out of memory");
+            names = nv;
             names[n++] = strdup(de->d_name);
         }
         closedir(d);

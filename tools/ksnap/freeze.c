@@ -35,6 +35,7 @@
 #include "kf_snap.h"
 #include "kf_store.h"
 #include "kf_time.h"
+#include "kf_grow.h"
 
 typedef struct fmember {
     char *name, *node;
@@ -70,6 +71,7 @@ typedef struct freezer {
     size_t nn;
     int *locks;
     size_t nlocks;
+    size_t capm, capn, capprogs, caplocks;
 } freezer;
 
 static void usage(FILE *f)
@@ -92,7 +94,7 @@ static void usage(FILE *f)
 static fnode *node_get(freezer *fz, const char *name)
 {
     for (size_t i = 0; i < fz->nn; i++) if (!strcmp(fz->nodes[i].name, name)) return &fz->nodes[i];
-    fnode *n = realloc(fz->nodes, (fz->nn + 1) * sizeof *n);
+    fnode *n = kf_grow(fz->nodes, &fz->capn, fz->nn + 1, sizeof *n);
     if (!n) kf_die(KF_EXIT_ERR, "out of memory");
     fz->nodes = n;
     n = &fz->nodes[fz->nn++];
@@ -105,7 +107,7 @@ static fnode *node_get(freezer *fz, const char *name)
 static const bpfc *prog_for(freezer *fz, int linktype, uint32_t snaplen)
 {
     for (size_t i = 0; i < fz->nprogs; i++) if (fz->progs[i].linktype == linktype) return &fz->progs[i];
-    bpfc *n = realloc(fz->progs, (fz->nprogs + 1) * sizeof *n);
+    bpfc *n = kf_grow(fz->progs, &fz->capprogs, fz->nprogs + 1, sizeof *n);
     if (!n) kf_die(KF_EXIT_ERR, "out of memory");
     fz->progs = n;
     bpfc *c = &fz->progs[fz->nprogs++];
@@ -191,7 +193,7 @@ static void workers_join(workers *w)
 
 static fmember *member_new(freezer *fz, const char *node, const char *base)
 {
-    fmember *n = realloc(fz->m, (fz->nm + 1) * sizeof *n);
+    fmember *n = kf_grow(fz->m, &fz->capm, fz->nm + 1, sizeof *n);
     if (!n) kf_die(KF_EXIT_ERR, "out of memory");
     fz->m = n;
     fmember *m = &fz->m[fz->nm];
@@ -203,8 +205,6 @@ static fmember *member_new(freezer *fz, const char *node, const char *base)
     size_t bl = strlen(m->name);
     if (bl > 5 && !strcmp(m->name + bl - 5, ".part")) m->name[bl - 5] = 0;
     m->node = strdup(node);
-    for (size_t i = 0; i < fz->nm; i++)
-        if (!strcmp(fz->m[i].name, m->name)) kf_die(KF_EXIT_ERR, "%s: the same segment comes from two stores", m->name);
     return m;
 }
 
@@ -479,7 +479,9 @@ int cmd_freeze(int argc, char **argv)
                 kf_warn("%s/%s: read-only store, frozen without its lock", dirs[i], nv[j]);
             else if (lfd < 0) { kf_err("%s/%s: cannot take the store lock: %s", dirs[i], nv[j], strerror(errno)); bad = 1; continue; }
             else {
-                fz.locks = realloc(fz.locks, (fz.nlocks + 1) * sizeof *fz.locks);
+                int *nl = kf_grow(fz.locks, &fz.caplocks, fz.nlocks + 1, sizeof *nl);
+                if (!nl) kf_die(KF_EXIT_ERR, "out of memory");
+                fz.locks = nl;
                 fz.locks[fz.nlocks++] = lfd;
             }
             kf_segment *sg; size_t ns;
@@ -505,6 +507,8 @@ int cmd_freeze(int argc, char **argv)
     kf_meta_free(meta);
     if (!fz.nm && !evl) { kf_err("nothing in the window (no packets, no metadata): %s not written", out); return KF_EXIT_NONE; }
     if (fz.nm > 1) qsort(fz.m, fz.nm, sizeof *fz.m, cmp_member);
+    for (size_t i = 1; i < fz.nm; i++)   /* sorted by name: a segment two stores hold is adjacent */
+        if (!strcmp(fz.m[i - 1].name, fz.m[i].name)) kf_die(KF_EXIT_ERR, "%s: the same segment comes from two stores", fz.m[i].name);
     int64_t created = kf_now_ns();
 
     /* the body is compressed while workers scan and hash the members; the manifest goes in

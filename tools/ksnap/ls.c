@@ -13,6 +13,7 @@
 #include "kf_capread.h"
 #include "kf_snap.h"
 #include "kf_json.h"
+#include "kf_grow.h"
 #include "kf_store.h"
 #include "kf_time.h"
 #include "kf_tool.h"
@@ -121,13 +122,13 @@ static int row_cmp(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
-static int add_snap(snap_row **v, size_t *n, const char *path)
+static int add_snap(snap_row **v, size_t *n, size_t *cap, const char *path)
 {
     char err[1024];
     json_t *m = kf_snap_read_manifest(path, err, sizeof err);
     if (!m) { kf_err("%s: %s", path, err); return -1; }
     struct stat st;
-    snap_row *nv = realloc(*v, (*n + 1) * sizeof *nv);
+    snap_row *nv = kf_grow(*v, cap, *n + 1, sizeof *nv);
     if (!nv) kf_die(KF_EXIT_ERR, "out of memory");
     *v = nv;
     snap_row *r = &nv[(*n)++];
@@ -145,12 +146,12 @@ static int add_snap(snap_row **v, size_t *n, const char *path)
 static int list_snapshots(char **args, int nargs, int json, int utc)
 {
     snap_row *v = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int bad = 0;
     for (int a = 0; a < nargs; a++) {
         struct stat st;
         if (stat(args[a], &st) != 0) { kf_err("%s: cannot open: %m", args[a]); bad = 1; continue; }
-        if (!S_ISDIR(st.st_mode)) { if (add_snap(&v, &n, args[a]) != 0) bad = 1; continue; }
+        if (!S_ISDIR(st.st_mode)) { if (add_snap(&v, &n, &cap, args[a]) != 0) bad = 1; continue; }
         DIR *d = opendir(args[a]);
         struct dirent *e;
         while (d && (e = readdir(d))) {
@@ -159,7 +160,7 @@ static int list_snapshots(char **args, int nargs, int json, int utc)
             char *p = malloc(strlen(args[a]) + l + 2);
             if (!p) kf_die(KF_EXIT_ERR, "out of memory");
             sprintf(p, "%s/%s", args[a], e->d_name);
-            if (add_snap(&v, &n, p) != 0) bad = 1;
+            if (add_snap(&v, &n, &cap, p) != 0) bad = 1;
             free(p);
         }
         if (d) closedir(d);

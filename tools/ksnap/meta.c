@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "kf_tool.h"
+#include "kf_grow.h"
 #include "ksnap.h"
 #include "kf_atomic.h"
 #include "kf_meta.h"
@@ -98,7 +99,7 @@ static void retention(rec *r)
     DIR *d = opendir(r->mdir);
     if (!d) { kf_store_unlock(lfd); return; }
     struct ent { char *name; int64_t start; uint64_t size; } *v = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t l = strlen(de->d_name);
@@ -107,7 +108,7 @@ static void retention(rec *r)
         struct stat sb;
         char *p = pjoin(r->mdir, de->d_name);
         if (stat(p, &sb) == 0) {
-            struct ent *nv = realloc(v, (n + 1) * sizeof *nv);
+            struct ent *nv = kf_grow(v, &cap, n + 1, sizeof *nv);
             if (nv) { v = nv; v[n].name = strdup(de->d_name); v[n].start = st; v[n].size = (uint64_t)sb.st_size; n++; }
         }
         free(p);
