@@ -298,15 +298,17 @@ oracle() { # proto
   [ "$(echo "$r" | jq -r 'select(.mongodb_command == "drop") | "\(.mongodb_error_code) \(.mongodb_error_name)"')" = "26 NamespaceNotFound" ]
 }
 
-@test "schema: every L7 record of every corpus capture of these protocols validates against docs/record.schema.json" {
+@test "schema: every record of every corpus capture and of tests/l7/captures validates against docs/record.schema.json" {
   /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || fail "python3-jsonschema (Debian package) is not installed"
   v=$KF_ROOT/tests/golden/kdissect/validate.py
   [ -f "$v" ] || skip "validator tests/golden/kdissect/validate.py not present"
   i=0
-  for d in tls redis http2 grpc postgres mysql kafka amqp websocket; do
-    for f in "$KF_CORPUS"/$d/*.pcap*; do kd "$f" > "$BATS_TEST_TMPDIR/r$i.ndjson" 2>/dev/null; i=$((i + 1)); done
+  # every folder, so a new protocol's captures are checked without an edit here
+  for f in "$KF_CORPUS"/*/*.pcap* "$KF_ROOT"/tests/l7/captures/*.pcap*; do
+    kd "$f" > "$BATS_TEST_TMPDIR/r$i.ndjson" 2>/dev/null || true   # a broken capture exits 2: what it wrote counts
+    i=$((i + 1))
   done
-  kd "$KF_ROOT/tests/l7/captures/mongo_synthetic.pcap" > "$BATS_TEST_TMPDIR/mongo.ndjson"
+  [ "$i" -ge 300 ]
   run /usr/bin/python3 "$v" "$KF_ROOT/docs/record.schema.json" "$BATS_TEST_TMPDIR"/*.ndjson
   echo "$output" | tail -5
   [ "$status" -eq 0 ]
