@@ -204,7 +204,7 @@ PY
   mkdir -p "$BATS_TEST_TMPDIR/st"
   hrun 2 "$KF_BIN/ksnap" meta import --dir "$BATS_TEST_TMPDIR/st" /dev/zero
   hrun 2 "$KF_BIN/kexport" "$SAMPLES/node-worker-1-pods.pcapng" --calls /dev/zero -o out.pcapng
-  [[ "$err" == *"line 1: a NUL byte"* ]]
+  [[ "$err" == *"/dev/zero:1: a NUL byte"* ]]
   hrun 2 "$KF_BIN/kfl" true /dev/zero
   # a line without end: stopped at KF_MAX_LINE
   KF_MAX_LINE=1M hrun 2 sh -c "tr '\\0' a < /dev/zero | '$KF_BIN/kfl' true"

@@ -50,6 +50,20 @@ n5xx() { jq -c 'select(.status_code >= 500)' calls.ndjson; }
   [ "$(codes "$W/e.pcapng")" = "500 503 " ]
 }
 
+@test "kexport --calls: gzip-compressed NDJSON (kdissect | gzip, kept for later) selects the same" {
+  n5xx | gzip -c > "$W/e.ndjson.gz"
+  run "$KX" --calls "$W/e.ndjson.gz" worker-1.pcap -o "$W/z.pcapng"
+  assert_success
+  [ "$(codes "$W/z.pcapng")" = "500 503 " ]
+  # a line over KF_MAX_LINE is refused, naming the line and the limit, nothing written
+  { head -1 calls.ndjson; python3 -c "print('{\"x\":\"' + 'a' * 1100000 + '\"}')"; } > "$W/long.ndjson"
+  KF_MAX_LINE=1M run "$KX" --calls "$W/long.ndjson" worker-1.pcap -o "$W/l.pcapng"
+  assert_failure 2
+  assert_output --partial "long.ndjson:2: a line longer than"
+  assert_output --partial "KF_MAX_LINE"
+  [ ! -e "$W/l.pcapng" ]
+}
+
 @test "kexport --calls: the call is taken from the node that saw it" {
   jq -c 'select(.path == "/a")' calls.ndjson > "$W/a.ndjson"
   # worker-2 saw conn A too, but the record names worker-1

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "kf_limits.h"
+#include "kf_lines.h"
 #include "kexport.h"
 #include "kf_time.h"
 
@@ -246,48 +246,25 @@ int kx_calls_parse(kx_calls *c, const char *buf, size_t len, char *err, size_t e
     return 0;
 }
 
+typedef struct load_ctx { kx_calls *c; char *err; size_t errlen; } load_ctx;
+
+static int load_line(void *ctx, const char *name, const char *line, size_t n, long long lineno)
+{
+    load_ctx *l = ctx;
+    char e[512];
+    if (parse_line(l->c, line, n, (size_t)lineno, e, sizeof e) == 0) return 0;
+    snprintf(l->err, l->errlen, "%s", e);
+    return -1;
+}
+
+/* Through kf_lines, the NDJSON reader of kfl and kstat: bounded lines (KF_MAX_LINE), a NUL byte
+ * stops at once (getline() on /dev/zero grew without end), gzip input. Its own errors (I/O,
+ * limits, NUL) it reports itself; then err is left empty. */
 int kx_calls_load(kx_calls *c, const char *path, char *err, size_t errlen)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!f) { snprintf(err, errlen, "%s", strerror(errno)); return -1; }
-    char *ln = NULL;
-    size_t cap = 0, line = 0, n = 0;
-    int rc = 0, ch = 0;
-    /* lines are read with a bound (KF_MAX_LINE) and a NUL byte stops at once: getline() on
-     * /dev/zero grew without end */
-    uint64_t max = kf_limit(KF_LIMIT_LINE, KF_LIMIT_LINE_DEFAULT);
-    while (ch != EOF) {
-        n = 0;
-        while ((ch = getc_unlocked(f)) != EOF) {
-            if (ch == 0) {
-                snprintf(err, errlen, "line %zu: a NUL byte: binary data, not NDJSON", line + 1);
-                rc = -1;
-                break;
-            }
-            if (n + 2 > cap) {
-                if (n >= max) {
-                    char hb[32];
-                    snprintf(err, errlen, "line %zu: longer than %s (limit %s)", line + 1, kf_limit_human(max, hb, sizeof hb), KF_LIMIT_LINE);
-                    rc = -1;
-                    break;
-                }
-                size_t nc = cap ? cap * 2 : 4096;
-                char *nb = realloc(ln, nc);
-                if (!nb) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
-                ln = nb; cap = nc;
-            }
-            ln[n++] = (char)ch;
-            if (ch == '\n') break;
-        }
-        if (rc || n == 0) break;
-        ln[n] = 0;
-        line++;
-        if (parse_line(c, ln, n, line, err, errlen) != 0) { rc = -1; break; }
-    }
-    if (rc == 0 && ferror(f)) { snprintf(err, errlen, "read error: %s", strerror(errno)); rc = -1; }
-    free(ln);
-    if (f != stdin) fclose(f);
-    return rc;
+    err[0] = 0;
+    load_ctx l = { c, err, errlen };
+    return kf_lines_read(path, load_line, &l) == 0 ? 0 : -1;
 }
 
 static int call_cmp(const void *x, const void *y)

@@ -87,7 +87,9 @@ void kx_calls_free(kx_calls *c);
 /* Parses NDJSON text (one record a line, blank lines ignored). Records without `capture.conn`
  * are counted in c->skipped. -1 with "line N: what" in err on a line that is not a JSON object. */
 int kx_calls_parse(kx_calls *c, const char *buf, size_t len, char *err, size_t errlen);
-/* Reads path ("-" = standard input) and parses it. -1 with "what" in err. */
+/* Reads path ("-" = standard input; plain or gzip) through kf_lines and parses it. -1 with
+ * "line N: what" in err, or with err empty when kf_lines already reported the error (I/O, a
+ * line over KF_MAX_LINE, a NUL byte). */
 int kx_calls_load(kx_calls *c, const char *path, char *err, size_t errlen);
 /* Sorts by connection key; must be called before kx_calls_find. */
 void kx_calls_index(kx_calls *c);

@@ -797,8 +797,10 @@ int main(int argc, char **argv)
         fail(&c, KF_EXIT_ERR, "-f '%s': %s", c.bpf_expr, err);
 
     if (c.calls_path) {
-        if (kx_calls_load(&c.calls, c.calls_path, err, sizeof err) != 0)
-            fail(&c, KF_EXIT_ERR, "%s: %s", strcmp(c.calls_path, "-") ? c.calls_path : "standard input", err);
+        if (kx_calls_load(&c.calls, c.calls_path, err, sizeof err) != 0) {
+            if (!err[0]) { cleanup(&c); exit(KF_EXIT_ERR); }   /* kf_lines said what */
+            fail(&c, KF_EXIT_ERR, "%s: %s", strcmp(c.calls_path, "-") ? c.calls_path : "(standard input)", err);
+        }
         if (c.calls.skipped)
             kf_warn("%s: %zu of %zu records have no usable capture.conn (first: line %zu); skipped",
                     strcmp(c.calls_path, "-") ? c.calls_path : "standard input",
