@@ -33,6 +33,7 @@ static void usage(FILE *f)
 "  --meta SOURCE       Kubernetes metadata (events NDJSON, kubectl JSON, store DIR, .ksnap);\n"
 "                      default: the metadata inside snapshots/stores among the inputs\n"
 "  -p, --protocols L   only these dissectors (comma list, e.g. http1,dns); 'list' lists\n"
+"                      them (with --json: name, protocol, flag, transports, ports, about)\n"
 "      --body-limit N  keep at most N bytes of each decoded body (default 4096)\n"
 "      --no-conn       no conn/flow records\n"
 "      --stats         counters on stderr at the end\n"
