@@ -325,6 +325,24 @@ oracle() { # proto
   assert_output $'GET k v false false\nCLIENT REPLY OFF - true false\nSET a 1 - true false\nCLIENT REPLY ON OK false false\nGET lost - false true'
 }
 
+@test "tls: a ClientHello without ServerHello is unanswered (alone, sent twice, before a gap), counted in --stats (tshark as oracle)" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" tls-unanswered "$BATS_TEST_TMPDIR/t.pcap"
+  # tshark: per TCP stream, a ClientHello (1) is answered when the next handshake message of the
+  # stream is a ServerHello (2); the frames of the others
+  t=$(tshark -n -r "$BATS_TEST_TMPDIR/t.pcap" -Y 'tls.handshake.type == 1 || tls.handshake.type == 2' \
+        -T fields -e frame.number -e tcp.stream -e tls.handshake.type 2>/dev/null |
+      awk '$3 == 1 { if ($2 in ch) print ch[$2]; ch[$2] = $1 } $3 == 2 { delete ch[$2] }
+           END { for (s in ch) print ch[s] }' | sort -n | tr '\n' ' ')
+  [ "$t" = "12 19 28 " ]
+  k=$(kd "$BATS_TEST_TMPDIR/t.pcap" | jq -r 'select(.unanswered) | .capture.first_frame' | sort -n | tr '\n' ' ')
+  [ "$k" = "$t" ]
+  # the answered ones and the ServerHello alone are not unanswered
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$BATS_TEST_TMPDIR/t.pcap' | jq -r 'select(.unanswered | not) | .capture.first_frame'"
+  assert_output $'4\n20\n36'
+  run bash -c "'$KF_BIN/kdissect' --no-conn --stats '$BATS_TEST_TMPDIR/t.pcap' 2>&1 >/dev/null | grep '^unanswered '"
+  assert_output 'unanswered 3'   # before: 0 (TLS kept its own pending hello, uncounted)
+}
+
 @test "dns: the extended RCODE of an EDNS OPT record is part of status_code and dns_rcode (tshark as oracle)" {
   python3 "$KF_ROOT/tests/kdissect/mkcap.py" dns-ext-rcode "$BATS_TEST_TMPDIR/d.pcap"
   # tshark: header rcode and the OPT's extended bits -> the full code (RFC 6891 6.1.3)

@@ -24,6 +24,9 @@
   mkcap.py icmp-echo OUT       ICMP echo: host A pings B with sequences 1..4; B answers 2 (late)
                                and 4 only; C and D exchange 8500 answered pings from before A's
                                second request on (records are released mid-capture: 16384 packets)
+  mkcap.py tls-unanswered OUT  TLS ClientHellos: answered; alone before the FINs; sent twice (the
+                               second answered); followed by a gap in the server's bytes; and a
+                               ServerHello alone (its ClientHello not captured)
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -228,6 +231,23 @@ def tcp_talk(c, s_, sp, dp, talk, t0):
     return [(t0 + 1000 * i, f) for i, f in enumerate(fr)]
 
 
+def tls_unanswered(out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    appdata = b'\x17\x03\x03\x00\x10' + bytes(16)
+    frames = []
+    frames += tcp_talk(c, s_, 42001, 443, [(0, tls_hello(1, b'ok.kf.test')), (1, tls_hello(0))], 1700000000000000)
+    frames += tcp_talk(c, s_, 42002, 443, [(0, tls_hello(1, b'alone.kf.test'))], 1700000001000000)
+    frames += tcp_talk(c, s_, 42003, 443, [(0, tls_hello(1, b'twice.kf.test')), (0, tls_hello(1, b'twice.kf.test')),
+                                           (1, tls_hello(0))], 1700000002000000)
+    # the server's first segment (its ServerHello) is not in the capture: a gap, then appdata
+    g = tcp_talk(c, s_, 42004, 443, [(0, tls_hello(1, b'gap.kf.test')), (1, tls_hello(0)), (1, appdata)],
+                 1700000003000000)
+    del g[4]
+    frames += g
+    frames += tcp_talk(c, s_, 42005, 443, [(1, tls_hello(0))], 1700000004000000)
+    pcap(out, ((t, eth(f)) for t, f in frames))
+
+
 def connect(out):
     c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
     def conn(target):
@@ -334,6 +354,8 @@ if __name__ == '__main__':
         stun_dtls(int(sys.argv[2]), sys.argv[3])
     elif cmd == 'connect':
         connect(sys.argv[2])
+    elif cmd == 'tls-unanswered':
+        tls_unanswered(sys.argv[2])
     elif cmd == 'http-escape':
         http_escape(sys.argv[2])
     elif cmd == 'http-lines':

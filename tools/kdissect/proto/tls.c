@@ -562,16 +562,21 @@ static size_t tls_dir_feed(tls_dir *d, const uint8_t *p, size_t n, uint64_t base
 
 static const uint16_t tls_ports[] = {443, 8443, 6443, 10250, 9443, 2379, 636, 993, 995, 465, 0};
 
+/* A ClientHello waiting for its ServerHello: the pending-call table's item. */
+typedef struct tls_call {
+    tls_hello ch;
+    int dir;
+    kd_pref first, last;
+} tls_call;
+#define TLS_PENDING 1   /* one handshake at a time: a second ClientHello writes the first unanswered */
+
 typedef struct tls_state {
     tls_dir d[2];
     kd_conn *conn;
     int cur_dir;
     kd_pref start_ref[2];       /* packet of the first byte of the handshake message in progress */
     uint64_t base_off;          /* stream offset of p[0] in the current on_data call */
-    int has_ch;                 /* a ClientHello waits for its ServerHello */
-    int ch_dir;
-    tls_hello ch;
-    kd_pref ch_first, ch_last;
+    kd_ptab q;                  /* the ClientHello waiting for its ServerHello (tls_call), one */
     int done[2];                /* direction is encrypted: consume without parsing */
     const kd_pref *dg_ref;      /* DTLS: packet of the datagram being read */
     int dtls;
@@ -600,14 +605,17 @@ static void tls_write_str_list_versions(kf_jw *w, const tls_hello *h)
     kf_jw_arr_end(w);
 }
 
-static void tls_emit(tls_state *s, const tls_hello *ch, const tls_hello *sh, const kd_pref *sh_first,
+/* One handshake's record: the ClientHello (k, or NULL) and the ServerHello sent by side sh_dir
+ * (sh, or NULL). */
+static void tls_emit(tls_state *s, const tls_call *k, int sh_dir, const tls_hello *sh, const kd_pref *sh_first,
                      const kd_pref *sh_last)
 {
+    const tls_hello *ch = k ? &k->ch : NULL;
     kd_call call = {0};
-    call.req_dir = ch ? s->ch_dir : (s->ch_dir ^ 1);
+    call.req_dir = k ? k->dir : sh_dir;   /* response only: src is the server (as before) */
     call.has_req = ch != NULL;
     call.has_resp = sh != NULL;
-    if (ch) { call.req_first = s->ch_first; call.req_last = s->ch_last; }
+    if (ch) { call.req_first = k->first; call.req_last = k->last; }
     if (sh) { call.resp_first = *sh_first; call.resp_last = *sh_last; }
     kf_jw *w = kd_emit_begin(s->conn, &call);
     if (!w) return;
@@ -705,13 +713,13 @@ static void tls_decorate(void *arg, kf_jw *w)
 }
 
 /* After a ServerHello answered a ClientHello: decrypt from here on if the keys are known. */
-static void tls_dec_start(tls_state *s, const tls_hello *ch, const tls_hello *sh)
+static void tls_dec_start(tls_state *s, const tls_hello *ch, int client_dir, const tls_hello *sh)
 {
     const kd_conn_info *ci = kd_conn_get_info(s->conn);
     kf_keylog *keys = ci->opts ? ci->opts->tls_keys : NULL;
     if (!keys || s->dec || !kd_tlsdec_new || !kd_inner_new || !kf_keylog_count(keys)) return;
     kd_tls_params p = { .version = sh->selected_version, .suite = sh->cipher, .etm = sh->etm && ch->etm,
-                        .client_dir = s->ch_dir };
+                        .client_dir = client_dir };
     memcpy(p.client_random, ch->random, 32);
     memcpy(p.server_random, sh->random, 32);
     int why = 0;
@@ -764,14 +772,17 @@ static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
     if (s->dg_ref) last = *s->dg_ref;   /* DTLS: the datagram */
     else kd_stream_ref(s->conn, s->cur_dir, last_off, &last);
     if (h->client) {
-        if (s->has_ch) tls_emit(s, &s->ch, NULL, NULL, NULL);   /* a second hello: emit the first */
-        s->ch = *h;
-        s->has_ch = 1;
-        s->ch_dir = s->cur_dir;
-        s->ch_first = s->start_ref[s->cur_dir];
-        s->ch_last = last;
         kd_conn_set_client(s->conn, s->cur_dir);
-        kd_conn_pending(s->conn, s->ch_first.ts_ns);
+        const kd_pref *first = &s->start_ref[s->cur_dir];
+        /* a second hello writes the first unanswered (the table holds one) */
+        tls_call *k = kd_ptab_add(&s->q, s->cur_dir, 0, first->ts_ns);
+        tls_call one;
+        if (!k) k = &one;   /* no memory: written alone, unanswered */
+        k->ch = *h;
+        k->dir = s->cur_dir;
+        k->first = *first;
+        k->last = last;
+        if (k == &one) tls_emit(s, k, 0, NULL, NULL, NULL);
     } else {
         if (!s->dtls && tls_is_13(h->selected_version)) {
             /* from here a ChangeCipherSpec is the dummy of middlebox compatibility mode */
@@ -779,15 +790,16 @@ static void tls_on_hello(void *ctx, const tls_hello *h, uint64_t last_off)
             /* a HelloRetryRequest refuses any early data: the second ClientHello is plaintext */
             if (h->hrr) s->d[s->cur_dir ^ 1].encrypted = 0;
         }
-        if (s->has_ch && s->ch_dir != s->cur_dir) {
-            tls_emit(s, &s->ch, h, &s->start_ref[s->cur_dir], &last);
-            s->has_ch = 0;
-            kd_conn_pending(s->conn, INT64_MAX);
+        tls_call *k = kd_ptab_oldest(&s->q);
+        if (k && k->dir != s->cur_dir) {
+            tls_emit(s, k, s->cur_dir, h, &s->start_ref[s->cur_dir], &last);
+            tls_hello ch = k->ch;
+            int client_dir = k->dir;
+            kd_ptab_done(&s->q, k);
             /* after a HelloRetryRequest the keys follow the second ClientHello's ServerHello */
-            if (!s->dtls && !h->hrr) tls_dec_start(s, &s->ch, h);
+            if (!s->dtls && !h->hrr) tls_dec_start(s, &ch, client_dir, h);
         } else {
-            s->ch_dir = s->cur_dir ^ 1;
-            tls_emit(s, NULL, h, &s->start_ref[s->cur_dir], &last);
+            tls_emit(s, NULL, s->cur_dir, h, &s->start_ref[s->cur_dir], &last);
         }
     }
 }
@@ -812,7 +824,21 @@ static int tls_kd_probe(const kd_conn_info *ci, int dir, const uint8_t *p, size_
     return KD_PROBE_CLIENT;
 }
 
-static void tls_kd_init(kd_conn *c, void *st) { ((tls_state *)st)->conn = c; }
+/* the pending-call table's: a ClientHello without ServerHello */
+static int tls_unanswered(kd_conn *c, void *st, void *item)
+{
+    tls_state *s = st;
+    s->conn = c;
+    tls_emit(s, item, 0, NULL, NULL, NULL);
+    return 1;
+}
+
+static void tls_kd_init(kd_conn *c, void *st)
+{
+    tls_state *s = st;
+    s->conn = c;
+    kd_ptab_init(&s->q, c, sizeof(tls_call), TLS_PENDING, tls_unanswered, NULL, s);
+}
 
 static size_t tls_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
                           unsigned flags)
@@ -843,7 +869,8 @@ static size_t tls_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_
     }
     if (s->inner && (flags & KD_DATA_EOF)) kd_inner_eof(s->inner, dir);
     /* once both sides are encrypted nothing more is readable */
-    if (d->encrypted && d->hs_len == 0 && (!s->has_ch || s->ch_dir != dir)) {
+    const tls_call *k = kd_ptab_oldest(&s->q);
+    if (d->encrypted && d->hs_len == 0 && (!k || k->dir != dir)) {
         kd_conn_mem(c, -(long)d->hs_cap);
         tls_dir_free(d);
         d->encrypted = 1;
@@ -895,8 +922,11 @@ static void tls_kd_datagram(kd_conn *c, void *st, int dir, const uint8_t *p, siz
 static void tls_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
 {
     tls_state *s = st;
+    s->conn = c;
     s->d[dir].hs_len = 0;
     s->done[dir] = 1;     /* records cannot be found again reliably after a gap */
+    const tls_call *k = kd_ptab_oldest(&s->q);
+    if (k && k->dir != dir) kd_ptab_flush(&s->q, -1);   /* its ServerHello cannot be read now */
     if (s->dec) { kd_tlsdec_kill(s->dec, dir); kd_inner_gap(s->inner, dir); }
 }
 
@@ -910,14 +940,14 @@ static void tls_kd_close(kd_conn *c, void *st)
 {
     tls_state *s = st;
     s->conn = c;
-    if (s->has_ch) { tls_emit(s, &s->ch, NULL, NULL, NULL); s->has_ch = 0; }
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->q, -1);   /* a ClientHello without ServerHello: unanswered */
     if (s->inner) kd_inner_close(s->inner);
 }
 
 static void tls_kd_destroy(kd_conn *c, void *st)
 {
     tls_state *s = st;
+    kd_ptab_free(&s->q);
     if (s->dec) {
         kd_stat_add(c, s->dec_failed || !kd_tlsdec_records(s->dec, NULL) ? KD_STAT_TLS_UNDECRYPTED
                                                                           : KD_STAT_TLS_DECRYPTED, 1);
