@@ -110,19 +110,28 @@ requests() { tshark -r "$@" -Y http.request -T fields -E separator=' ' -e http.r
   ip netns exec "$ns" openssl s_server -accept "127.0.0.1:$port" -cert "$W/cert.pem" -key "$W/key.pem" -www -quiet >/dev/null 2>&1 &
   for _ in $(seq 100); do ip netns exec "$ns" bash -c "exec 9<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break; sleep 0.1; done
   # the client maps the copy, a file the host's library folders do not have: found by the scan
-  # of /proc/PID/maps (every 2 s); the request goes out once its probes are in place
+  # of /proc/PID/maps (every 2 s); the request goes out once ksnap says its probes are in place.
+  # Its pid is a shell for 2.5 s first, so a scan reads it before it maps any libssl (as a pod's
+  # process is `runc init` or a shell before it execs): it must be read again once it has.
+  # (Only the client gives plaintext: s_server -www reads and writes through BIO_f_ssl, which in
+  # OpenSSL 3 calls the library's internals, not SSL_read/SSL_write: its calls are never seen.)
   mkfifo "$W/in"
-  ip netns exec "$ns" env LD_LIBRARY_PATH="$lib" openssl s_client -connect "127.0.0.1:$port" -quiet <"$W/in" >"$W/out" 2>/dev/null &
+  ip netns exec "$ns" sh -c 'sleep 2.5; exec env LD_LIBRARY_PATH="$0" openssl s_client -connect "127.0.0.1:$1" -quiet' \
+    "$lib" "$port" <"$W/in" >"$W/out" 2>/dev/null &
   local cl=$!
   exec 7>"$W/in"
-  for _ in $(seq 100); do grep -q "$lib/libssl.so.3 (mapped by pid $cl)" "$W/err" && break; sleep 0.1; done
-  printf 'GET /copylib HTTP/1.0\r\n\r\n' >&7
+  local on=0
+  for _ in $(seq 150); do grep -q "uprobes on $lib/libssl.so.3 (mapped by pid $cl)" "$W/err" && { on=1; break; }; sleep 0.1; done
+  [ "$on" = 1 ] || { exec 7>&-; stop_bounded $ks; cat "$W/err"; fail "no uprobes on the copy within 15 s"; }
+  # the request in one write: bash's printf writes line by line, and under load s_client sent the
+  # request line alone; s_server -www answers that line and closes, so the head never ended with
+  # its empty line and no HTTP request was there to find (in the ciphertext either)
+  env printf 'GET /copylib HTTP/1.0\r\n\r\n' >&7
   exec 7>&-
   wait $cl || true
   stop_bounded $ks
   netns_cleanup
   cat "$W/err"
-  grep -q "uprobes on $lib/libssl.so.3 (mapped by pid $cl)" "$W/err"
   grep -q '^HTTP/1.0 200' "$W/out"
   SEG=$(ls "$W"/s/n1/*.pcapng)
   plain

@@ -19,7 +19,8 @@ l7_bg openssl s_server -accept "$L7_IP:$PORT" -cert "$L7_TMP/cert.pem" -key "$L7
   -groups P-256 -alpn http/1.1 -www
 l7_wait_port $PORT
 l7_capture_start tcp port $PORT
-printf 'GET /hrr HTTP/1.0\r\nHost: hrr.kf.test\r\n\r\n' |
+# one write (bash's printf writes line by line; s_server -www answers the request line alone)
+env printf 'GET /hrr HTTP/1.0\r\nHost: hrr.kf.test\r\n\r\n' |
   l7_run openssl s_client -connect "$L7_IP:$PORT" -servername hrr.kf.test -alpn http/1.1 -tls1_3 \
     -groups X25519:P-256 -keylogfile "$KEYS" -quiet >"$L7_OUT/s_client.out" 2>"$L7_OUT/s_client.err" ||
   l7_die "s_client failed: $(head -c 300 "$L7_OUT/s_client.err")"

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -338,11 +339,39 @@ static int attach_lib(const char *path, char *why, size_t whylen)
  * A container's libssl.so.3 is a file of its own in its image, not the host's. Every process's
  * /proc/PID/maps names the libraries it maps; /proc/PID/root + that path reaches the file from
  * here. Scanned at start, then every 2 s the processes not seen before, and every 60 s all of them
- * again (a process that loads libssl late, as Python does on `import ssl`). */
+ * again (a process that loads libssl late, as Python does on `import ssl`). A process younger
+ * than YOUNG_NS that maps no libssl yet is read again at the next scan: it may be a fork that has
+ * not exec'd yet (`ip netns exec`, `env`, a shell) or a program whose loader has not reached
+ * libssl; marked seen then, it would wait for the 60 s round, and its calls meanwhile be lost. */
 static int scanning;
 static uint8_t *pid_seen;           /* bitmap over pids */
 #define PID_BITS (1u << 22)         /* pid_max's upper bound */
+#define YOUNG_NS (5 * KF_NS_PER_SEC)
 static int64_t last_scan, last_full;
+
+/* ns since the process started (/proc/PID/stat's starttime against CLOCK_BOOTTIME); -1 unknown */
+static int64_t proc_age(unsigned long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%lu/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');   /* the command name may hold spaces and parentheses */
+    if (!p) return -1;
+    for (int f = 2; f < 22 && p; f++) p = strchr(p + 1, ' ');   /* to field 22, starttime */
+    if (!p) return -1;
+    unsigned long long ticks = strtoull(p + 1, NULL, 10);
+    long hz = sysconf(_SC_CLK_TCK);
+    struct timespec b;
+    if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &b) != 0) return -1;
+    int64_t boot = (int64_t)b.tv_sec * KF_NS_PER_SEC + b.tv_nsec;
+    return boot - (int64_t)(ticks / (unsigned long long)hz) * KF_NS_PER_SEC -
+           (int64_t)(ticks % (unsigned long long)hz) * KF_NS_PER_SEC / hz;
+}
 
 static size_t scan_proc(cap_ctx *c, int all)
 {
@@ -362,12 +391,14 @@ static size_t scan_proc(cap_ctx *c, int all)
         snprintf(path, sizeof path, "/proc/%lu/maps", pid);
         FILE *f = fopen(path, "re");
         if (!f) continue;
+        int ssl = 0;
         while (fgets(line, sizeof line, f)) {
             char *p = strchr(line, '/');
             if (!p) continue;
             p[strcspn(p, "\n")] = 0;
             const char *base = strrchr(p, '/') + 1;
             if (strncmp(base, "libssl.so", 9) != 0 || strstr(p, " (deleted)")) continue;
+            ssl = 1;
             snprintf(path, sizeof path, "/proc/%lu/root%s", pid, p);
             if (seen_file(path) != 0) continue;
             if (attach_lib(path, why, sizeof why)) {
@@ -376,6 +407,10 @@ static size_t scan_proc(cap_ctx *c, int all)
             }
         }
         fclose(f);
+        if (!ssl) {
+            int64_t age = proc_age(pid);
+            if (age >= 0 && age < YOUNG_NS) pid_seen[pid / 8] &= (uint8_t)~(1u << (pid % 8));
+        }
     }
     closedir(d);
     return n;
