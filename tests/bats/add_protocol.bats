@@ -16,8 +16,9 @@ load helpers
 setup_file() {
   W=$BATS_FILE_TMPDIR; S=$W/src
   mkdir -p "$S"
-  # the tree as it is (working changes too), without build output or git
-  tar -C "$KF_ROOT" --exclude=./build --exclude=./build-san --exclude=./bin --exclude=./.git -cf - . | tar -C "$S" -xf -
+  # the tree as it is (working changes too), without build output, git, or what .gitignore keeps out
+  tar -C "$KF_ROOT" --exclude=./build --exclude=./build-san --exclude=./bin --exclude=./.git \
+    --exclude=./bench/data --exclude=node_modules -cf - . | tar -C "$S" -xf -
   # build the way KF_BIN was built, reusing its objects (timestamps kept: make rebuilds what changes)
   SAN=0; BD=build; BINDIR=bin
   if [ "$(cd "$KF_BIN" && pwd)" = "$(cd "$KF_ROOT" && pwd)/build-san/bin" ]; then SAN=1; BD=build-san; BINDIR=build-san/bin; fi
