@@ -181,7 +181,7 @@ const kd_layer *kd_conn_layer(kd_conn *c, const kd_layer *l)
     const kd_layer *old = c->layer;
     c->layer = l;
     int i = l && l->d ? dis_index(c->e, l->d) : -1;
-    if (i >= 0 && i < KD_L7_BITS) { c->l7 |= 1u << i; if (c->flow) c->flow->l7 |= 1u << i; }
+    if (i >= 0 && i < KD_L7_BITS) { c->l7 |= 1u << i; if (c->flow) { c->flow->l7 |= 1u << i; kde_fev_mark(c->e, c); } }
     return old;
 }
 int kd_conn_dissector_enabled(const kd_conn *c, const kd_dissector *d) { return dis_enabled(c->e, d); }
@@ -247,33 +247,135 @@ static int fht_grow(kd_engine *e)
     return 0;
 }
 
-/* flows: client ip, server ip, server port, protocol */
-static kd_flow *flow_get(kd_engine *e, kd_conn *c)
+/* flows: client ip, server ip, server port, protocol (and whether TLS plaintext) */
+static kd_flow *flow_get_key(kd_engine *e, uint8_t ipproto, const kf_addr *ca, const kf_addr *sa, uint16_t sp, int plain,
+                             int64_t first_ts, kd_pref first_ref, uint32_t node_idx, int8_t capture)
 {
-    int cl = c->info.client >= 0 ? c->info.client : 0;
-    const kf_addr *ca = &c->info.addr[cl], *sa = &c->info.addr[!cl];
-    uint16_t sp = c->info.port[!cl];
-    uint64_t h = kd_mix64(hash_bytes(hash_bytes(KD_FNV_OFFSET, ca->a, 16), sa->a, 16) ^ sp ^ ((uint64_t)c->info.ipproto << 16));
-    int plain = is_plain(c->capture);
+    uint64_t h = kd_mix64(hash_bytes(hash_bytes(KD_FNV_OFFSET, ca->a, 16), sa->a, 16) ^ sp ^ ((uint64_t)ipproto << 16));
     if (plain) h ^= KD_PLAIN_SALT;
     if (!e->fhtcap && fht_grow(e) != 0) return NULL;
     for (kd_flow *f = e->fht[h & (e->fhtcap - 1)]; f; f = f->hnext)
-        if (f->hash == h && f->ipproto == c->info.ipproto && f->sport == sp && kf_addr_eq(&f->ca, ca) && kf_addr_eq(&f->sa, sa) &&
+        if (f->hash == h && f->ipproto == ipproto && f->sport == sp && kf_addr_eq(&f->ca, ca) && kf_addr_eq(&f->sa, sa) &&
             is_plain(f->capture) == plain)
             return f;
     /* the table doubles at 3/4 load: a lookup stays O(1) however many flows there are */
     if (e->nflows + 1 > e->fhtcap / 4 * 3) fht_grow(e);
     kd_flow *f = calloc(1, sizeof *f);
     if (!f) return NULL;
-    f->hash = h; f->ipproto = c->info.ipproto; f->ca = *ca; f->sa = *sa; f->sport = sp;
+    f->hash = h; f->ipproto = ipproto; f->ca = *ca; f->sa = *sa; f->sport = sp;
     f->id = e->o.id_base + e->next_flow_id++ * (e->o.id_step ? e->o.id_step : 1);
-    f->first_ts = f->rec_start = c->first_ts; f->first_ref = c->first_ref;
-    f->node_idx = c->node_idx;
-    f->capture = c->capture;
+    f->first_ts = f->rec_start = first_ts; f->first_ref = first_ref;
+    f->node_idx = node_idx;
+    f->capture = capture;
     f->hnext = e->fht[h & (e->fhtcap - 1)]; e->fht[h & (e->fhtcap - 1)] = f;
     e->nflows++; e->st.flows++;
     mem_add(e, sizeof *f);
     return f;
+}
+
+static kd_flow *flow_get(kd_engine *e, kd_conn *c)
+{
+    int cl = c->info.client >= 0 ? c->info.client : 0;
+    if (e->o.flow_sink) {   /* -j by connection: what this connection adds, for the flow engine */
+        kd_flow *f = calloc(1, sizeof *f);
+        if (!f) return NULL;
+        f->ipproto = c->info.ipproto; f->ca = c->info.addr[cl]; f->sa = c->info.addr[!cl]; f->sport = c->info.port[!cl];
+        f->id = c->id;   /* a token: the merge writes the flow engine's id in its place */
+        f->first_ts = f->rec_start = c->first_ts; f->first_ref = c->first_ref;
+        f->node_idx = c->node_idx; f->capture = c->capture;
+        mem_add(e, sizeof *f);
+        return f;
+    }
+    return flow_get_key(e, c->info.ipproto, &c->info.addr[cl], &c->info.addr[!cl], c->info.port[!cl], is_plain(c->capture),
+                        c->first_ts, c->first_ref, c->node_idx, c->capture);
+}
+
+/* ------------------------------------------------------------------ flow events (-j by connection) */
+
+static kd_fref fref_out(const kd_engine *e, const kd_pref *r)
+{
+    kd_fref o = { r->ts_ns, r->frame, r->file < e->files.n ? e->files.v[r->file] : NULL };
+    return o;
+}
+static uint32_t intern(struct kd_intern *t, const char *s);
+static kd_pref fref_in(kd_engine *e, const kd_fref *r)
+{
+    kd_pref o = { r->ts_ns, r->frame, intern(&e->files, r->file) };
+    return o;
+}
+static void fev_init(kd_engine *e, kd_fev *v, int type)
+{
+    memset(v, 0, sizeof *v);
+    v->type = (uint8_t)type;
+    v->seq = e->ev_seq ? e->ev_seq : e->seen; v->phase = e->ev_phase ? e->ev_phase : KD_PH_PACKET;
+    v->ka = e->ev_ka; v->kb = e->ev_kb;
+}
+/* what the connection added to its flow since the last event: out, and start again */
+static void fev_delta(kd_engine *e, kd_conn *c)
+{
+    kd_flow *f = c->flow;
+    if (!f || (!f->dirty && !f->l7)) return;
+    kd_fev v;
+    fev_init(e, &v, KD_FEV_DELTA);
+    if (f->dirty) { v.seq = f->first_seq; v.phase = KD_PH_PACKET; v.ka = 0; v.kb = 0; }
+    v.conn_id = c->id;
+    v.l7 = f->l7; v.dirty = f->dirty;
+    memcpy(v.pkts, f->pkts, sizeof v.pkts); memcpy(v.bytes, f->bytes, sizeof v.bytes);
+    v.first_ts = f->rec_start; v.first_seq = f->first_seq; v.first_ref = fref_out(e, &f->first_ref);
+    v.last_ts = f->last_ts; v.last_seq = f->last_seq; v.last_ref = fref_out(e, &f->last_ref);
+    f->dirty = 0; f->l7 = 0;
+    memset(f->pkts, 0, sizeof f->pkts); memset(f->bytes, 0, sizeof f->bytes);
+    e->o.flow_sink(e->o.flow_arg, &v);
+}
+/* what the connection adds to its flow changed: it sends it at the next flow interval (a list,
+ * not a walk over every connection: 20 000 lingering ones at each interval cost 2 % of -j 2) */
+void kde_fev_mark(kd_engine *e, kd_conn *c)
+{
+    if (!e->o.flow_sink || c->dq_idx >= 0) return;
+    if (e->ndq == e->capdq) {
+        size_t nc = e->capdq ? e->capdq * 2 : 256;
+        kd_conn **nd = realloc(e->dq, nc * sizeof *nd);
+        if (!nd) return;   /* (then the close sends it: a flow interval may split elsewhere) */
+        e->dq = nd; e->capdq = nc;
+    }
+    c->dq_idx = (int)e->ndq;
+    e->dq[e->ndq++] = c;
+}
+static void fev_unmark(kd_engine *e, kd_conn *c)
+{
+    if (c->dq_idx < 0) return;
+    size_t i = (size_t)c->dq_idx;
+    e->dq[i] = e->dq[--e->ndq];
+    e->dq[i]->dq_idx = (int)i;
+    c->dq_idx = -1;
+}
+static void fev_attach(kd_engine *e, kd_conn *c)
+{
+    kd_flow *f = c->flow;
+    kd_fev v;
+    fev_init(e, &v, KD_FEV_ATTACH);
+    v.conn_id = c->id;
+    v.ipproto = f->ipproto; v.plain = (uint8_t)is_plain(c->capture); v.capture = c->capture;
+    v.ca = f->ca; v.sa = f->sa; v.sport = f->sport;
+    v.node = c->node_idx < e->nodes.n ? e->nodes.v[c->node_idx] : NULL;
+    v.l7 = f->l7;
+    memcpy(v.pkts, f->pkts, sizeof v.pkts); memcpy(v.bytes, f->bytes, sizeof v.bytes);
+    v.first_ts = c->first_ts; v.first_ref = fref_out(e, &c->first_ref);
+    v.last_ts = f->last_ts; v.last_ref = fref_out(e, &f->last_ref);
+    f->dirty = 0; f->l7 = 0;
+    memset(f->pkts, 0, sizeof f->pkts); memset(f->bytes, 0, sizeof f->bytes);
+    e->o.flow_sink(e->o.flow_arg, &v);
+}
+void kde_fev_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts)
+{
+    kd_fev v;
+    fev_init(e, &v, KD_FEV_NAME);
+    v.ip = *ip; v.name = (char *)name; v.namelen = len; v.first_ts = ts;   /* the sink copies the name */
+    e->o.flow_sink(e->o.flow_arg, &v);
+}
+static void fev_ctx(kd_engine *e, int phase, int64_t ka, uint64_t kb, uint64_t seq)
+{
+    e->ev_phase = (uint8_t)phase; e->ev_ka = ka; e->ev_kb = kb; e->ev_seq = seq;
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -342,7 +444,7 @@ static void activate(kd_engine *e, kd_conn *c, const kd_dissector *d, int idx)
     kd_conn_mem(c, (long)d->state_size);
     c->l7_state = 1;
     if (idx >= 0 && idx < KD_L7_BITS) c->l7 |= 1u << idx;
-    if (c->flow && idx >= 0 && idx < KD_L7_BITS) c->flow->l7 |= 1u << idx;
+    if (c->flow && idx >= 0 && idx < KD_L7_BITS) { c->flow->l7 |= 1u << idx; kde_fev_mark(e, c); }
     if (d->init) d->init(c, c->st);
 }
 
@@ -386,6 +488,8 @@ static void conn_free(kd_engine *e, kd_conn *c)
     }
     if (c->up_st) { if (c->up_d && c->up_d->destroy) c->up_d->destroy(c, c->up_st); free(c->up_st); }
     if (c->st) { if (c->d && c->d->destroy) c->d->destroy(c, c->st); free(c->st); }
+    if (c->flow && e->o.flow_sink) { free(c->flow); mem_add(e, -(long)sizeof(kd_flow)); }   /* not closed (freed early) */
+    fev_unmark(e, c);
     mem_add(e, -c->mem - (long)sizeof *c);
     free(c);
 }
@@ -403,7 +507,14 @@ static void conn_close(kd_engine *e, kd_conn *c)
     if (c->l7_state == 1 && c->d && c->d->on_close) c->d->on_close(c, c->st);
     c->pending_ts = INT64_MAX;
     kde_emit_conn(e, c);
-    if (c->flow) {
+    if (c->flow && e->o.flow_sink) {   /* the flow engine does what follows */
+        fev_delta(e, c);
+        kd_fev v;
+        fev_init(e, &v, KD_FEV_CLOSE);
+        v.conn_id = c->id; v.info = c->info; v.max_rec_ts = c->max_rec_ts;
+        e->o.flow_sink(e->o.flow_arg, &v);
+        free(c->flow); c->flow = NULL; mem_add(e, -(long)sizeof(kd_flow));
+    } else if (c->flow) {
         kd_flow *f = c->flow;
         if (f->active) f->active--;
         if (!f->active) kde_emit_flow(e, f, c);
@@ -428,6 +539,8 @@ static kd_conn *conn_new(kd_engine *e, const kf_l4 *l4, uint8_t transport, uint6
     c->info.opts = &e->o.d;
     c->id = e->o.id_base + e->next_conn_id++ * (e->o.id_step ? e->o.id_step : 1);
     c->pending_ts = INT64_MAX;
+    c->max_rec_ts = INT64_MIN;
+    c->dq_idx = -1;
     c->timer_idx = -1;
     c->dir[0].wscale = c->dir[1].wscale = -1;
     c->hnext = e->ht[conn_bucket(e, h)];
@@ -475,14 +588,19 @@ static void sweep(kd_engine *e, int64_t now)
     for (int li = 0; li < LRU_N; li++) {
         int l = lists[li];
         int64_t idle = l == LRU_TCP ? e->o.tcp_idle_ns : l == LRU_CLOSED ? e->o.closed_linger_ns : e->o.udp_idle_ns;
-        while (e->lru_head[l] && kd_ts_add(e->lru_head[l]->last_ts, idle) < now) conn_close(e, e->lru_head[l]);
+        while (e->lru_head[l] && kd_ts_add(e->lru_head[l]->last_ts, idle) < now) {
+            if (e->o.flow_sink) fev_ctx(e, KD_PH_SWEEP, li, e->lru_head[l]->last_seq, e->seen);
+            conn_close(e, e->lru_head[l]);
+        }
     }
+    if (e->o.flow_sink) fev_ctx(e, KD_PH_SWEEP, LRU_N, 0, e->seen);
     while (e->thn && e->th[0]->timer_ts <= now) {
         kd_conn *c = e->th[0];
         th_remove(e, c);
         c->timer_ts = 0;
         if (c->l7_state == 1 && c->d && c->d->on_timer) c->d->on_timer(c, c->st, now);
     }
+    if (e->o.flow_sink) fev_ctx(e, 0, 0, 0, 0);
 }
 
 /* Memory: evicts the least recently used connections while connections and their buffers hold
@@ -495,8 +613,10 @@ static void evict_over_budget(kd_engine *e)
         kd_conn *v = e->lru_head[LRU_CLOSED] ? e->lru_head[LRU_CLOSED] : e->lru_head[LRU_UDP] ? e->lru_head[LRU_UDP] : e->lru_head[LRU_TCP];
         if (!v) break;
         e->st.evicted_conns++;
+        if (e->o.flow_sink) fev_ctx(e, KD_PH_EVICT, 0, v->last_seq, e->seen);
         conn_close(e, v);
     }
+    if (e->o.flow_sink) fev_ctx(e, 0, 0, 0, 0);
 }
 
 static void flows_interval(kd_engine *e, int64_t now, int all);
@@ -512,6 +632,10 @@ static void cadence(kd_engine *e, int64_t ts)
     if (e->mem - e->heap_bytes > e->o.max_memory * KD_CONN_SHARE_NUM / KD_CONN_SHARE_DEN) evict_over_budget(e);
     if (e->seen % KD_RELEASE_EVERY == 0) {
         sweep(e, ts);
+        if (e->o.flow_sink) {   /* the flow engine's intervals come next: what the flows gained */
+            for (size_t i = 0; i < e->ndq; i++) { e->dq[i]->dq_idx = -1; fev_delta(e, e->dq[i]); }
+            e->ndq = 0;
+        }
         if (!e->o.no_conn) flows_interval(e, ts, 0);
         kde_flush_ready(e, 0);
     } else if (e->seen % KD_SWEEP_EVERY == 0) {
@@ -585,6 +709,7 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
         if (!c) { e->st.evicted_conns++; return; }
         dir = 0;
         c->first_ts = ts; c->first_ref = cur; c->node_idx = nidx;
+        c->first_seq = e->seen;
         c->capture = (int8_t)(capture > KF_CAP_UNKNOWN ? capture : KF_CAP_AF_PACKET);
         /* into the first_ts list: at the tail unless the input went back in time */
         kd_conn *t = e->ttail;
@@ -600,6 +725,7 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
     }
     c->cur = cur;
     c->last_ts = ts; c->last_ref = cur;
+    c->last_seq = e->seen;
     kd_dir *d = &c->dir[dir];
     d->pkts++;
     d->bytes += origlen;
@@ -637,13 +763,14 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
                            int cl = c->info.client >= 0 ? c->info.client : 0;
                            for (int k = 0; k < 2; k++) { c->flow->pkts[k == cl ? 0 : 1] += c->dir[k].pkts; c->flow->bytes[k == cl ? 0 : 1] += c->dir[k].bytes; }
                            c->flow->dirty = 1; c->flow->last_ts = ts; c->flow->last_ref = cur;
-                           if (!c->flow->first_ref.frame) c->flow->first_ref = cur; }
+                           if (!c->flow->first_ref.frame) c->flow->first_ref = cur;
+                           if (e->o.flow_sink) fev_attach(e, c); }
         } else if (c->flow) {
             int cl = c->info.client >= 0 ? c->info.client : 0;
             kd_flow *f = c->flow;
             f->pkts[dir == cl ? 0 : 1]++; f->bytes[dir == cl ? 0 : 1] += origlen;
-            if (!f->dirty) { f->dirty = 1; f->rec_start = ts; f->first_ref = cur; }
-            f->last_ts = ts; f->last_ref = cur;
+            if (!f->dirty) { f->dirty = 1; f->rec_start = ts; f->first_ref = cur; f->first_seq = e->seen; kde_fev_mark(e, c); }
+            f->last_ts = ts; f->last_ref = cur; f->last_seq = e->seen;
             f->l7 |= c->l7;
         }
     }
@@ -723,7 +850,10 @@ int kd_engine_finish(kd_engine *e)
 {
     e->finishing = 1;
     /* close connections oldest first (by first packet, then creation) for stable output */
-    while (e->thead) conn_close(e, e->thead);
+    while (e->thead) {
+        if (e->o.flow_sink) fev_ctx(e, KD_PH_FINISH, e->thead->first_ts, e->thead->first_seq, UINT64_MAX);
+        conn_close(e, e->thead);
+    }
     for (int l = 0; l < LRU_N; l++) while (e->lru_head[l]) conn_close(e, e->lru_head[l]);   /* none left */
     if (!e->o.no_conn) flows_interval(e, e->now, 1);
     kde_flush_ready(e, 1);
@@ -746,6 +876,7 @@ void kd_engine_free(kd_engine *e)
     kde_rec_arena_free(e);
     for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].rec); fclose(e->runs[i].f); free(e->runs[i].buf); }
     free(e->runs);
+    free(e->dq);
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup);
     free(e->files.v); free(e->files.slot); free(e->nodes.v); free(e->nodes.slot);
     kf_jw_free(&e->jw); kf_jw_free(&e->idw);
@@ -754,3 +885,60 @@ void kd_engine_free(kd_engine *e)
 }
 
 const kd_engine_stats *kd_engine_get_stats(const kd_engine *e) { return &e->st; }
+
+int64_t kd_engine_now(const kd_engine *e) { return e->now; }
+uint64_t kd_engine_mem(const kd_engine *e) { return e->mem; }
+void kd_engine_set_budget(kd_engine *e, uint64_t max_memory) { e->o.max_memory = max_memory; }
+
+/* The flow engine: each event does to the flows what packet_l4 / conn_close / cadence do to
+ * them with one engine. */
+void kd_engine_flow_apply(kd_engine *e, const kd_fev *v, void **flowp, uint32_t *flow_id)
+{
+    kd_flow *f = flowp ? *flowp : NULL;
+    switch (v->type) {
+    case KD_FEV_ATTACH: {
+        kd_pref cfr = fref_in(e, &v->first_ref), cur = fref_in(e, &v->last_ref);
+        f = flow_get_key(e, v->ipproto, &v->ca, &v->sa, v->sport, v->plain, v->first_ts, cfr,
+                         intern(&e->nodes, v->node), v->capture);
+        if (flowp) *flowp = f;
+        if (!f) { if (flow_id) *flow_id = 0; return; }
+        f->nconns++; f->active++; f->l7 |= v->l7;
+        for (int k = 0; k < 2; k++) { f->pkts[k] += v->pkts[k]; f->bytes[k] += v->bytes[k]; }
+        f->dirty = 1;
+        /* (a delta applied before, at its first packet, may end later) */
+        if (v->seq > f->last_seq) { f->last_ts = v->last_ts; f->last_ref = cur; f->last_seq = v->seq; }
+        if (!f->first_ref.frame) f->first_ref = cur;
+        if (flow_id) *flow_id = f->id;
+        return;
+    }
+    case KD_FEV_DELTA:
+        if (!f) return;
+        f->l7 |= v->l7;
+        if (!v->dirty) return;
+        for (int k = 0; k < 2; k++) { f->pkts[k] += v->pkts[k]; f->bytes[k] += v->bytes[k]; }
+        if (!f->dirty) { f->dirty = 1; f->rec_start = v->first_ts; f->first_ref = fref_in(e, &v->first_ref); }
+        if (v->last_seq > f->last_seq) { f->last_ts = v->last_ts; f->last_ref = fref_in(e, &v->last_ref); f->last_seq = v->last_seq; }
+        return;
+    case KD_FEV_CLOSE: {
+        if (!f) return;
+        kd_conn any;
+        memset(&any, 0, sizeof any);
+        any.e = e; any.info = v->info; any.id = v->conn_id;
+        if (f->active) f->active--;
+        if (!f->active) kde_emit_flow(e, f, &any);
+        return;
+    }
+    case KD_FEV_NAME:
+        kd_engine_learn_name(e, &v->ip, v->name, v->namelen, v->first_ts);
+        return;
+    case KD_FEV_WNAME:
+        kd_engine_learn_workload(e, &v->ip, v->name, v->namelen, v->first_ts, v->node);
+        return;
+    case KD_FEV_TICK:
+        kd_engine_pass(e, v->first_ts, v->seq);
+        return;
+    case KD_FEV_FINAL:
+        if (v->first_ts > e->now) e->now = v->first_ts;
+        return;
+    }
+}

@@ -17,6 +17,34 @@ static inline uint64_t kd_mix64(uint64_t x)
 
 typedef struct kd_engine kd_engine;
 
+/* -j sharding by connection (parallel.c): a shard's connections do not keep flows; each keeps
+ * what one engine would add to its flow and hands it, as these events, to a flow engine that
+ * applies every shard's in the order of the capture (seq, phase, ka, kb; then the order sent) and
+ * writes the flow records. */
+enum kd_fev_type { KD_FEV_ATTACH, KD_FEV_DELTA, KD_FEV_CLOSE, KD_FEV_NAME, KD_FEV_WNAME, KD_FEV_TICK, KD_FEV_FINAL };
+/* where in a packet's handling an event happened: before it (names of a kexport export), while
+ * dissecting it, evicting, sweeping (ka: list, kb: its place), flow intervals, the end (ka: first_ts,
+ * kb: first packet) */
+enum kd_fev_phase { KD_PH_PRE, KD_PH_PACKET, KD_PH_EVICT, KD_PH_SWEEP, KD_PH_TICK, KD_PH_FINISH, KD_PH_FINAL };
+typedef struct kd_fref { int64_t ts_ns; uint64_t frame; const char *file; } kd_fref;
+typedef struct kd_fev {
+    uint64_t seq; int64_t ka; uint64_t kb; uint8_t phase, type; uint16_t shard; uint32_t idx;   /* order */
+    uint32_t conn_id;
+    uint8_t ipproto, plain; int8_t capture;
+    uint16_t sport;
+    kf_addr ca, sa;             /* the flow's key: client, server (ATTACH) */
+    const char *node;
+    uint32_t l7; int dirty;
+    uint64_t pkts[2], bytes[2];
+    int64_t first_ts, last_ts;  /* DELTA: first / last packet; ATTACH: conn first_ts / the packet */
+    uint64_t first_seq, last_seq;
+    kd_fref first_ref, last_ref;
+    kd_conn_info info;          /* CLOSE: the connection (the flow record's "any") */
+    int64_t max_rec_ts;         /* CLOSE: no record of the connection is later than this */
+    kf_addr ip; char *name; size_t namelen;   /* NAME, WNAME (name owned by the event) */
+} kd_fev;
+typedef void (*kd_fev_fn)(void *arg, kd_fev *ev);
+
 typedef struct kd_engine_opts {
     kd_opts d;                  /* what dissectors see */
     uint64_t enabled;           /* bit i = kd_dissectors()[i] enabled (-p); all by default */
@@ -29,6 +57,9 @@ typedef struct kd_engine_opts {
     kf_meta *meta;              /* borrowed; NULL = no Kubernetes context */
     uint32_t id_base, id_step;  /* conn/flow ids are base + k * step (-j shards); 0, 1 */
     int raw_out;                /* -j shards: records go out without their "id" (the merge adds it) */
+    kd_fev_fn flow_sink;        /* -j by connection: flows as events to here (records' flow_id is
+                                 * then the connection's id, for the merge to replace) */
+    void *flow_arg;
 } kd_engine_opts;
 
 /* Output: called with complete NDJSON lines (one or more), in timestamp order. Returns 0, or
@@ -88,6 +119,16 @@ void kd_source_workloads(const kf_source *src, size_t *taken, const kf_src_pkt *
 void kd_workload_learn(void *engine, const kf_addr *ip, const char *name, size_t len, int64_t from_ns,
                        const char *node);
 void kd_engine_free(kd_engine *e);
+/* The flow engine of -j by connection: applies one event (in order). *flow: the connection's
+ * flow (set by ATTACH, used by DELTA/CLOSE); *flow_id: its id (ATTACH). TICK: the flow
+ * intervals of packet seq at ts; FINAL: the capture's last time (then kd_engine_finish). */
+void kd_engine_flow_apply(kd_engine *e, const kd_fev *ev, void **flow, uint32_t *flow_id);
+/* the latest packet time seen */
+int64_t kd_engine_now(const kd_engine *e);
+/* Bytes accounted now (flows, connections, buffers, waiting records), and a new --max-memory
+ * share (-j by connection: the shards' shares shrink by what the flow engine holds). */
+uint64_t kd_engine_mem(const kd_engine *e);
+void kd_engine_set_budget(kd_engine *e, uint64_t max_memory);
 
 typedef struct kd_engine_stats {
     uint64_t packets, bytes, non_ip, decode_errors, held_fragments, duplicates;

@@ -110,6 +110,7 @@ typedef struct kd_flow {
     int8_t capture;              /* enum kf_capture of its first connection */
     kd_pref first_ref, last_ref;
     int dirty;
+    uint64_t first_seq, last_seq;   /* packets (capture order) of first_ref / last_ref */
 } kd_flow;
 
 struct kd_conn {
@@ -149,6 +150,9 @@ struct kd_conn {
              rst_count, fin_count, data_pkts, goodput;
     uint64_t rtt_n, rtt_sum, rtt_min, rtt_max, jit_sum, rtt_last;
     int emitted;
+    uint64_t first_seq, last_seq;    /* the capture's packet numbers of its first / last packet */
+    int64_t max_rec_ts;              /* the latest timestamp of a record it made */
+    int dq_idx;                      /* -j by connection: its place in the engine's dq, or -1 */
 };
 
 /* A record waiting for its turn. Small ones live in chunks of KD_RCHUNK bytes (engine_order.c:
@@ -225,6 +229,9 @@ struct kd_engine {
     uint64_t seen;               /* packets of the capture so far (all shards' with -j) */
     uint64_t mem;                /* accounted bytes */
     int finishing;
+    /* -j by connection (o.flow_sink): where events happen now (kd_fev order) */
+    uint8_t ev_phase; int64_t ev_ka; uint64_t ev_kb; uint64_t ev_seq;
+    kd_conn **dq; size_t ndq, capdq;   /* connections whose flow share changed since the last interval */
     /* node ip cache from metadata */
     int node_ips_built;
 };
@@ -281,6 +288,8 @@ void kde_dir_end(kd_engine *e, kd_conn *c, int dir);
 void kde_buf_consume(kd_dir *d, size_t k);
 void kde_buf_release(kd_engine *e, kd_conn *c, kd_dir *d);
 /* engine.c */
+void kde_fev_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts);
+void kde_fev_mark(kd_engine *e, kd_conn *c);
 void kde_run_dissector(kd_engine *e, kd_conn *c, int dir, unsigned flags);
 void kde_apply_upgrade(kd_engine *e, kd_conn *c);
 int kde_probe(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, size_t n, int final);

@@ -8,6 +8,7 @@ static uint64_t addr_hash(const kf_addr *a) { return kd_mix64(hash_bytes(KD_FNV_
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
 {
     kd_engine_learn_name(c->e, ip, name, len, ts_ns);
+    if (c->e->o.flow_sink) kde_fev_name(c->e, ip, name, len, ts_ns);   /* the flow engine's records name it too */
 }
 void kd_engine_learn_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
 {
@@ -439,6 +440,7 @@ void kd_emit_end(kd_conn *c)
         kf_jw_kbool(&e->jw, "unanswered", 1);
     if (c->layer && c->layer->decorate) c->layer->decorate(c->layer->arg, &e->jw);
     finish_record(e, e->emit_ts);
+    if (e->emit_ts > c->max_rec_ts) c->max_rec_ts = e->emit_ts;
     e->emitting = NULL;
 }
 
@@ -569,6 +571,7 @@ void kde_emit_conn(kd_engine *e, kd_conn *c)
         kf_jw_kuint(w, "udp_length", c->dir[0].payload + c->dir[1].payload);
     }
     finish_record(e, c->first_ts);
+    if (c->first_ts > c->max_rec_ts) c->max_rec_ts = c->first_ts;
     e->st.conn_records++;
 }
 

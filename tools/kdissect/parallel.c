@@ -1,12 +1,29 @@
 /* parallel.c — kdissect -j N: N engines on N threads, each owning a share of the conversations,
  * and one merged output.
  *
- * Sharding: by address pair. Every packet of a connection, its IP fragments, its copies on
- * other interfaces and its flow (client IP, server IP:port) land on one shard, so each engine
- * sees whole conversations and writes the records one engine would. A new pair goes to the
- * shard with the least expected load (bytes so far, plus each shard's pairs at the average
- * pair's bytes), so pairs that start together spread out; the choice depends only on the
- * packets before, so the same input always splits the same way.
+ * Sharding, when every worker reads the input itself (below): by connection. Every packet of a
+ * connection (its 5-tuple; other IP protocols: the address pair), its copies on other
+ * interfaces and its IP fragments (each worker puts fragments together itself to find their
+ * connection: they are few) land on one shard, so one busy client/server pair with many
+ * connections (keep-alive clients, connection churn) spreads over the threads. A new
+ * connection goes to the shard with the least expected load (bytes so far, plus each shard's
+ * connections still open — no FIN or RST seen — at the average connection's bytes), so
+ * connections that start together spread out; the choice depends only on the packets before,
+ * so the same input always splits the same way.
+ * A flow record (client IP, server IP:port) sums over connections that are now on several
+ * shards, so the shards keep no flows: each connection keeps what one engine would add to its
+ * flow (packets, bytes, first and last packet, protocols) and sends it, with the moments its
+ * flow changes (joined, closed, names learned from DNS, flow intervals), as events tagged with
+ * their place in the capture (packet number, then sweep order / the end's closing order) to
+ * the flow engine: a kd_engine without connections that the merge thread drives. It applies
+ * the events of all shards in that order once every shard has sent all of them up to a
+ * release point (every RELEASE_PKTS packets: the shards hand them over there), so the flows
+ * change as one engine's would and its flow records are one engine's. Records name their
+ * flow by the connection's id; the merge writes the flow engine's flow id in its place (a
+ * record waits until the flow engine has seen its connection join). The flows' memory comes
+ * out of the shards' shares of --max-memory.
+ * When the input is read once and handed out (stdin, gzip, snapshots): by address pair, as
+ * before — a connection, its fragments, copies and flow on one shard, flows in the shards.
  *
  * Two ways to feed the shards:
  * - uncompressed capture files and store folders are read by every worker itself (through one
@@ -21,21 +38,26 @@
  * the capture where one engine would do it:
  * - time: every PASS_PKTS packets each engine is told the capture's time (idle connections
  *   expire, timers fire), every RELEASE_PKTS it releases waiting records;
- * - names: ip -> name pairs of DNS answers dissected by another shard (src.name/dst.name).
+ * - names: ip -> name pairs of DNS answers over UDP dissected by another shard (src.name/dst.name).
  *
  * Each engine writes its records in timestamp order into a spool and, after each release, says
  * the time before which it will write nothing more. An engine releases nothing past the least
- * of all shards' "natural" watermarks (no record yet to be made starts before it), so what must
- * wait for another shard waits in its own engine, and the merge can write what it gets. This
- * thread merges the spools record by record by (timestamp, shard): a record goes out once no
- * shard can still write an earlier one, in place (writev from the spool), ids renumbered in
- * output order. What still waits on a slower shard stays in memory up to a budget (a quarter of
- * --max-memory; workers over it wait a little), then goes to a temp file, read back in order.
+ * of all shards' "natural" watermarks (no record yet to be made starts before it; the flow
+ * engine's counts its dirty flows and every shard's open connections as of the packet it has
+ * reached), so what must wait for another shard waits in its own engine, and the merge can
+ * write what it gets. This thread merges the spools record by record by (timestamp, shard): a
+ * record goes out once no shard can still write an earlier one, in place (writev from the
+ * spool), ids renumbered in output order. What still waits on a slower shard stays in memory up
+ * to a budget (a quarter of --max-memory; workers over it wait a little), then goes to a temp
+ * file, read back in order.
  *
- * Differences from -j 1 (man page): conn_id/flow_id/stream numbers differ (unique, interleaved
- * by shard); records with the same timestamp may come in another order; a flow's per-interval
- * split may fall on other packets (totals equal); names learned from DNS over TCP reach only
- * the records of their own shard. */
+ * Differences from -j 1 (man page): conn_id/stream numbers differ (unique, interleaved by
+ * shard); records with the same timestamp may come in another order; names learned from DNS
+ * over TCP reach only the records of their own shard (and the flow records); by address pair
+ * (stdin, gzip, snapshots) flow_id numbers differ too and a flow's per-interval split may fall
+ * on other packets (totals equal); with timestamps out of order in the capture, idle expiry
+ * may close connections one engine would keep a little longer (it stops at the first
+ * connection not idle, in each shard's own list). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +131,15 @@ typedef struct shard {
     ochunk *ofree; int nofree;      /* chunks the merge is done with, for the worker to reuse */
     uint64_t pos;                   /* reread mode: packets walked so far (UINT64_MAX: all) */
     pthread_cond_t cv_out;          /* the merge took some: a worker over its share may go on */
+    int isfe;                       /* the flow engine's output (the merge thread writes it) */
+    /* by connection: flow events. Worker side: made since the last release point; shared (under
+     * mu): handed over, and every event up to packet ev_upto is in; the shard's natural
+     * watermark at each release point (the flow engine's records wait for it) */
+    kd_fev *wev; size_t nwev, capwev; uint32_t evidx;
+    uint64_t wupto; int64_t wnat;
+    kd_fev *pev; size_t npev, cappev;
+    uint64_t ev_upto;
+    struct { uint64_t upto; int64_t nat; } *hist; size_t nhist, caphist;
     /* merger side */
     ochunk *mhead, *mtail;          /* taken from the worker, older than anything in the file */
     FILE *spf;                      /* overflow, in order */
@@ -143,7 +174,12 @@ typedef struct merger {
     pthread_cond_t cv;
     uint64_t pubs;
     char err[128];
+    struct prun *x;
 } merger;
+
+/* by connection: connection id (the flow_id its records carry) -> its flow in the flow engine */
+typedef struct fmapent { uint32_t cid, fid; void *flow; int64_t max_ts; uint8_t used, closed; } fmapent;
+typedef struct fmap { fmapent *t; size_t cap, n, prune_at; } fmap;
 
 /* what the workers of one run share */
 typedef struct prun {
@@ -156,7 +192,19 @@ typedef struct prun {
     kf_source_opts sopts;
     struct kf_keylog *keys;         /* TLS secrets: the DSBs read are added to them */
     pthread_mutex_t emu;
-    int64_t natural[MAX_SHARDS];    /* per shard: no record yet to be made starts before this */
+    int64_t natural[MAX_SHARDS + 1];   /* per shard (and the flow engine): no record yet to be made starts before this */
+    /* by connection (reread mode): connections are spread over the shards, and their flows are
+     * made by the flow engine, on the merge thread, from the shards' events */
+    int byconn, remote;
+    kd_engine *fe;
+    kd_fev *fpend; size_t nfpend, capfpend;   /* events taken, not applied yet */
+    uint64_t fe_upto;
+    int fe_finishing, fe_done;
+    int64_t fe_nat;
+    fmap map;
+    uint64_t max_memory, fe_mem;      /* --max-memory; what the flow engine holds (its last turn) */
+    uint64_t attaches[MAX_SHARDS], fe_attaches;   /* flows joined by each shard's connections; applied */
+    uint64_t memnow[MAX_SHARDS + 1], peak_sum;    /* each engine's accounted bytes (sampled), their sum's peak */
     int rc;                         /* first failure: -1 / -2 */
     char err[512];
 } prun;
@@ -197,10 +245,11 @@ static int is_dns_answer(const pinfo *pi)
 
 /* address pair -> shard. Pairs are of a class (TCP, or anything else) by their first packet:
  * a TCP conversation and a UDP one (DNS, say) usually carry very different volumes. */
-typedef struct pairent { uint64_t w[4]; uint32_t used; int16_t shard; uint8_t cls; } pairent;
+typedef struct pairent { uint64_t w[5]; uint32_t used; int16_t shard; uint8_t cls, ended; } pairent;
 typedef struct balancer {
     pairent *t; size_t cap, n;
     int nsh;
+    int byconn;                      /* key: the connection (addresses, ports, protocol), not the pair */
     uint64_t load[MAX_SHARDS], pairs[2][MAX_SHARDS];
     uint64_t cbytes[2], cpairs[2];   /* per class: bytes and pairs so far */
     pairent last;                    /* the previous packet's pair */
@@ -209,14 +258,14 @@ typedef struct balancer {
 #define PAIRS_MAX (1u << 18)
 #define PAIR_PRIOR (1u << 20)   /* bytes a new pair is assumed to carry at least */
 
-static uint64_t pair_hash(const uint64_t w[4])
+static uint64_t pair_hash(const uint64_t w[5])
 {
     return kd_mix64(w[0] * 0x9E3779B97F4A7C15ULL ^ w[1] * 0xC2B2AE3D27D4EB4FULL ^
-                 w[2] * 0x165667B19E3779F9ULL ^ w[3] * 0x27D4EB2F165667C5ULL);
+                 w[2] * 0x165667B19E3779F9ULL ^ w[3] * 0x27D4EB2F165667C5ULL ^ w[4] * 0x94D049BB133111EBULL);
 }
-static int pair_eq(const uint64_t a[4], const uint64_t b[4])
+static int pair_eq(const uint64_t a[5], const uint64_t b[5])
 {
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
 }
 
 static int pair_grow(balancer *b)
@@ -242,14 +291,20 @@ static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
     uint64_t cost = (uint64_t)bytes + 64;   /* + the per-packet cost, in bytes */
     if (!is_ip(pi) || n < 2) { b->load[0] += cost; return 0; }
     /* the pair in a fixed order (the smaller address first, compared as big-endian bytes) */
-    uint64_t sa[2], da[2], w[4];
+    uint64_t sa[2], da[2], w[5];
     memcpy(sa, pi->l4.src.a, 16); memcpy(da, pi->l4.dst.a, 16);
+    uint16_t sp = 0, dp = 0;
+    if (b->byconn && (pi->l4.proto == 6 || pi->l4.proto == 17)) { sp = pi->l4.sport; dp = pi->l4.dport; }
     int swap = sa[0] != da[0] ? __builtin_bswap64(sa[0]) > __builtin_bswap64(da[0])
-                              : __builtin_bswap64(sa[1]) > __builtin_bswap64(da[1]);
-    if (swap) { w[0] = da[0]; w[1] = da[1]; w[2] = sa[0]; w[3] = sa[1]; }
-    else      { w[0] = sa[0]; w[1] = sa[1]; w[2] = da[0]; w[3] = da[1]; }
+             : sa[1] != da[1] ? __builtin_bswap64(sa[1]) > __builtin_bswap64(da[1]) : sp > dp;
+    if (swap) { w[0] = da[0]; w[1] = da[1]; w[2] = sa[0]; w[3] = sa[1]; w[4] = (uint64_t)dp << 32 | (uint64_t)sp << 16; }
+    else      { w[0] = sa[0]; w[1] = sa[1]; w[2] = da[0]; w[3] = da[1]; w[4] = (uint64_t)sp << 32 | (uint64_t)dp << 16; }
+    if (b->byconn) w[4] |= pi->l4.proto;   /* (by pair: every protocol of the pair together) */
     w[1] ^= (uint64_t)pi->l4.ipver << 56;   /* keeps an IPv4 pair apart from the v4-mapped v6 one */
-    if (b->last.used && pair_eq(w, b->last.w)) {   /* runs of one conversation stop here */
+    /* by connection, a TCP connection's end (FIN, RST) or new start (SYN) on a known 5-tuple:
+     * the shard counts the connections still open (a shard with fewer gets the next one) */
+    int edge = b->byconn && pi->l4.proto == 6 && (pi->l4.tcp.flags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN));
+    if (!edge && b->last.used && pair_eq(w, b->last.w)) {   /* runs of one conversation stop here */
         k = b->last.shard; cls = b->last.cls;
         goto done;
     }
@@ -258,7 +313,14 @@ static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
         for (size_t j = h & (b->cap - 1);; j = (j + 1) & (b->cap - 1)) {
             pairent *p = &b->t[j];
             if (!p->used) break;
-            if (pair_eq(p->w, w)) { b->last = *p; k = p->shard; cls = p->cls; goto done; }
+            if (pair_eq(p->w, w)) {
+                if (edge) {
+                    int end = (pi->l4.tcp.flags & (KF_TCP_FIN | KF_TCP_RST)) != 0;
+                    if (end && !p->ended) { p->ended = 1; b->pairs[p->cls][p->shard]--; }
+                    else if (!end && p->ended && !(pi->l4.tcp.flags & KF_TCP_ACK)) { p->ended = 0; b->pairs[p->cls][p->shard]++; }
+                }
+                b->last = *p; k = p->shard; cls = p->cls; goto done;
+            }
         }
     /* A new pair: its future volume is unknown. Count each shard's pairs of this class at the
      * class's average so far (at least PAIR_PRIOR), plus what the shard carries: pairs that
@@ -289,6 +351,28 @@ done:
 
 /* ------------------------------------------------------------------ worker side */
 
+/* an engine's flow event (kd_engine_opts.flow_sink): kept until the next release point */
+static void shard_fev(void *arg, kd_fev *ev)
+{
+    shard *s = arg;
+    if (s->wfailed) return;
+    if (s->nwev == s->capwev) {
+        size_t nc = s->capwev ? s->capwev * 2 : 256;
+        kd_fev *nv = realloc(s->wev, nc * sizeof *nv);
+        if (!nv) { s->wfailed = 1; return; }
+        s->wev = nv; s->capwev = nc;
+    }
+    kd_fev *v = &s->wev[s->nwev];
+    *v = *ev;
+    if (ev->type == KD_FEV_ATTACH) __atomic_add_fetch(&s->run->attaches[s->idx], 1, __ATOMIC_RELAXED);
+    v->shard = (uint16_t)s->idx; v->idx = s->evidx++;
+    if (ev->type == KD_FEV_NAME || ev->type == KD_FEV_WNAME) {
+        if (!(v->name = malloc(ev->namelen + 1))) { s->wfailed = 1; return; }
+        memcpy(v->name, ev->name, ev->namelen); v->name[ev->namelen] = 0;
+    }
+    s->nwev++;
+}
+
 static void publish(shard *s, int64_t safe, int finished)
 {
     merger *m = s->run->m;
@@ -304,7 +388,31 @@ static void publish(shard *s, int64_t safe, int finished)
     }
     if (safe > s->safe) s->safe = safe;
     if (finished) __atomic_store_n(&s->finished, 1, __ATOMIC_RELAXED);
+    int evfail = 0;
+    if (s->run->remote && !s->isfe) {   /* flow events: handed over, up to where this shard is */
+        if (s->nwev) {
+            if (s->npev + s->nwev > s->cappev) {
+                size_t nc = s->cappev ? s->cappev : 256;
+                while (nc < s->npev + s->nwev) nc *= 2;
+                kd_fev *nv = realloc(s->pev, nc * sizeof *nv);
+                if (nv) { s->pev = nv; s->cappev = nc; } else evfail = 1;
+            }
+            if (!evfail) { memcpy(s->pev + s->npev, s->wev, s->nwev * sizeof *s->wev); s->npev += s->nwev; s->nwev = 0; }
+        }
+        if (!evfail && s->wupto > s->ev_upto) {
+            if (s->nhist == s->caphist) {
+                size_t nc = s->caphist ? s->caphist * 2 : 16;
+                void *nh = realloc(s->hist, nc * sizeof *s->hist);
+                if (nh) { s->hist = nh; s->caphist = nc; } else evfail = 1;
+            }
+            if (!evfail) {
+                s->hist[s->nhist].upto = s->wupto; s->hist[s->nhist].nat = s->wnat; s->nhist++;
+                s->ev_upto = s->wupto;
+            }
+        }
+    }
     pthread_mutex_unlock(&s->mu);
+    if (evfail) run_fail(s->run, -1, "out of memory");
     free(c);
     pthread_mutex_lock(&m->mu);
     m->pubs++;
@@ -316,11 +424,39 @@ static void publish(shard *s, int64_t safe, int finished)
 static int64_t global_cap(prun *x)
 {
     int64_t c = INT64_MAX;
-    for (int i = 0; i < x->jobs; i++) {
+    for (int i = 0; i < x->jobs + (x->remote ? 1 : 0); i++) {
         int64_t v = __atomic_load_n(&x->natural[i], __ATOMIC_ACQUIRE);
         if (v < c) c = v;
     }
     return c;
+}
+
+/* By connection: the flows the flow engine holds (and those it is yet to make) come out of the
+ * shards' shares of --max-memory, as they would out of one engine's: its memory as of its last
+ * turn, and a flow's worth for each connection that joined one since. */
+#define FLOW_BYTES 256
+/* The shards' and the flow engine's memory peak at different times (the shards' early, the
+ * flow engine's flows later, and the shards' shares shrink by them): the peak of the sum, as
+ * sampled every PASS_PKTS packets, is what --stats reports as peak_memory. */
+static void mem_sample(prun *x, int idx, uint64_t mem)
+{
+    __atomic_store_n(&x->memnow[idx], mem, __ATOMIC_RELAXED);
+    uint64_t sum = 0;
+    for (int i = 0; i <= x->jobs; i++) sum += __atomic_load_n(&x->memnow[i], __ATOMIC_RELAXED);
+    uint64_t p = __atomic_load_n(&x->peak_sum, __ATOMIC_RELAXED);
+    while (sum > p && !__atomic_compare_exchange_n(&x->peak_sum, &p, sum, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+static void share_budget(shard *s)
+{
+    prun *x = s->run;
+    uint64_t est = __atomic_load_n(&x->fe_mem, __ATOMIC_RELAXED), sent = 0;
+    for (int i = 0; i < x->jobs; i++) sent += __atomic_load_n(&x->attaches[i], __ATOMIC_RELAXED);
+    uint64_t done = __atomic_load_n(&x->fe_attaches, __ATOMIC_RELAXED);
+    if (sent > done) est += (sent - done) * FLOW_BYTES;
+    uint64_t floor = x->max_memory / (uint64_t)(4 * x->jobs);
+    uint64_t left = x->max_memory > est ? (x->max_memory - est) / (uint64_t)x->jobs : 0;
+    kd_engine_set_budget(s->e, left > floor ? left : floor);
+    mem_sample(x, s->idx, kd_engine_mem(s->e));
 }
 
 /* After the engine released waiting records: the others learn how far this shard will make
@@ -328,9 +464,10 @@ static int64_t global_cap(prun *x)
  * no shard can precede. So the merge can write what it gets at once: records that wait for a
  * shard that is behind wait in their own engine (in this worker's memory, or its temp files),
  * not in the merge's. */
-static void release_point(shard *s)
+static void release_point(shard *s, uint64_t n)
 {
     prun *x = s->run;
+    s->wupto = n; s->wnat = kd_engine_natural(s->e);
     __atomic_store_n(&x->natural[s->idx], kd_engine_natural(s->e), __ATOMIC_RELEASE);
     publish(s, kd_engine_watermark(s->e), 0);
     kd_engine_cap(s->e, global_cap(x));
@@ -343,6 +480,13 @@ static void finish_shard(shard *s)
     prun *x = s->run;
     merger *m = x->m;
     kd_engine_finish(s->e);
+    if (x->remote && s->idx == 0) {   /* the flow engine closes its flows at the capture's last time */
+        kd_fev v;
+        memset(&v, 0, sizeof v);
+        v.type = KD_FEV_FINAL; v.seq = UINT64_MAX; v.phase = KD_PH_FINAL; v.first_ts = kd_engine_now(s->e);
+        shard_fev(s, &v);
+    }
+    s->wupto = UINT64_MAX; s->wnat = INT64_MAX;   /* every event is in */
     __atomic_store_n(&x->natural[s->idx], INT64_MAX, __ATOMIC_RELEASE);
     for (;;) {
         int64_t cap = global_cap(x);
@@ -392,7 +536,7 @@ static int shard_out(void *arg, const char *buf, size_t len)
     int64_t ts = kd_engine_out_ts(s->e);
     size_t need = 12 + len;
     if (s->wcur && s->wcur->len + need > s->wcur->cap) publish(s, INT64_MIN, 0);
-    if (!s->wcur && s->run->reread) {
+    if (!s->wcur && s->run->reread && !s->isfe) {
         /* Far ahead of the merge: if that is because another shard is behind us in the
          * capture, wait for it to catch up rather than have the merge write our records to its
          * temp file and read them back. A shard that is not behind but held back by an open
@@ -449,6 +593,19 @@ static void arena_pregrow(void)
     while (n) free(b[--n]);
 }
 
+/* by connection, shard 0: a kexport export's names, for its engine and the flow engine's */
+typedef struct wlctx { shard *s; uint64_t seq; } wlctx;
+static void workload_here(void *arg, const kf_addr *ip, const char *name, size_t len, int64_t from, const char *node)
+{
+    wlctx *w = arg;
+    kd_workload_learn(w->s->e, ip, name, len, from, node);
+    kd_fev v;
+    memset(&v, 0, sizeof v);
+    v.type = KD_FEV_WNAME; v.seq = w->seq; v.phase = KD_PH_PRE;
+    v.ip = *ip; v.name = (char *)name; v.namelen = len; v.first_ts = from; v.node = node;
+    shard_fev(w->s, &v);
+}
+
 /* reread mode: this worker walks every packet itself and dissects its own */
 static void *reread_worker(void *arg)
 {
@@ -459,21 +616,34 @@ static void *reread_worker(void *arg)
     kf_source *src = kf_source_open(x->inputs, x->ninputs, &x->sopts, err, sizeof err);
     if (!src) run_fail(x, -2, err);
     balancer *b = calloc(1, sizeof *b);
-    if (!b && src) { run_fail(x, -1, "out of memory"); kf_source_close(src); src = NULL; }
+    /* by connection: IP fragments are put together here (by every worker: they are few) to
+     * find their connection */
+    kf_decoder *fdec = x->byconn ? kf_decoder_new() : NULL;
+    if ((!b || (x->byconn && !fdec)) && src) { run_fail(x, -1, "out of memory"); kf_source_close(src); src = NULL; }
     if (src) {
-        b->nsh = x->jobs; b->maxcap = x->pairs_max;
+        b->nsh = x->jobs; b->maxcap = x->pairs_max; b->byconn = x->byconn;
         kf_src_pkt p;
         int r;
         uint64_t n = 0;
         size_t dsbs = 0, nrbs = 0;
         while ((r = kf_source_next(src, &p)) == 1) {
             if (x->keys) kf_keylog_add_dsbs(x->keys, src, &dsbs);
-            kd_source_workloads(src, &nrbs, &p, kd_workload_learn, s->e);   /* a kexport export's names */
+            if (x->remote && s->idx == 0) {
+                wlctx wc = { s, n + 1 };
+                kd_source_workloads(src, &nrbs, &p, workload_here, &wc);
+            } else
+                kd_source_workloads(src, &nrbs, &p, kd_workload_learn, s->e);   /* a kexport export's names */
             pinfo pi;
             pkt_info(&p.pkt, &pi);
-            int k = bal_pick(b, &pi, p.pkt.caplen);
+            int k, whole = 0;   /* whole: pi is the datagram the fragments made */
+            if (pi.l4.fragment && fdec) {
+                pi.rc = kf_decode(fdec, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.ts_ns, &pi.l4);
+                whole = pi.rc != KF_DEC_HELD;
+                k = whole ? bal_pick(b, &pi, p.pkt.caplen) : -1;   /* held: nobody's yet */
+            } else
+                k = bal_pick(b, &pi, p.pkt.caplen);
             n++;
-            if (k == s->idx && !pi.l4.fragment)   /* decoded once (a fragment: by the engine's reassembly) */
+            if (k == s->idx && (!pi.l4.fragment || whole))   /* decoded once (a fragment: by the engine's reassembly) */
                 kd_engine_packet_l4(s->e, p.pkt.ts_ns, pi.rc, &pi.l4, p.pkt.origlen, p.pkt.iface, p.file, p.node,
                                     p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
             else if (k == s->idx)
@@ -486,8 +656,17 @@ static void *reread_worker(void *arg)
                 }
                 kd_engine_pass(s->e, p.pkt.ts_ns, n);
             }
-            if (n % RELEASE_PKTS == 0) release_point(s);
+            if (n % RELEASE_PKTS == 0) {
+                if (x->remote && s->idx == 0) {   /* the flow engine's flow intervals at this packet */
+                    kd_fev v;
+                    memset(&v, 0, sizeof v);
+                    v.type = KD_FEV_TICK; v.seq = n; v.phase = KD_PH_TICK; v.first_ts = p.pkt.ts_ns;
+                    shard_fev(s, &v);
+                }
+                release_point(s, n);
+            }
             if ((n & 1023) == 0) __atomic_store_n(&s->pos, n, __ATOMIC_RELAXED);
+            if (x->remote && n % PASS_PKTS == 0) share_budget(s);
             if (s->idx == 0) {
                 const char *w;
                 while ((w = kf_source_warning(src))) kf_warn("%s", w);
@@ -500,9 +679,10 @@ static void *reread_worker(void *arg)
             while ((w = kf_source_warning(src))) kf_warn("%s", w);
         }
         s->src = src;   /* closed after the engine: its records point at the source's names */
-        free(b->t);
-        free(b);
     }
+    if (b) free(b->t);
+    free(b);
+    if (fdec) kf_decoder_free(fdec);
     __atomic_store_n(&s->pos, UINT64_MAX, __ATOMIC_RELAXED);   /* nobody waits for us now */
     finish_shard(s);
     return NULL;
@@ -540,7 +720,7 @@ static void *queue_worker(void *arg)
                                  m->file, m->node, m->capture, m->frame);
             } else
                 kd_engine_pass(s->e, m->ts, m->seq);
-            if (m->seq % RELEASE_PKTS == 0) release_point(s);
+            if (m->seq % RELEASE_PKTS == 0) release_point(s, m->seq);
         }
         if (b->cap == BATCH_BYTES) {   /* give it back for reuse */
             pthread_mutex_lock(&s->mu);
@@ -726,6 +906,176 @@ bad:
     return -1;
 }
 
+/* ------------------------------------------------------------------ flow engine (by connection) */
+
+static fmapent *fmap_find(fmap *mp, uint32_t cid)
+{
+    if (!mp->cap) return NULL;
+    for (size_t j = kd_mix64(cid) & (mp->cap - 1);; j = (j + 1) & (mp->cap - 1)) {
+        if (!mp->t[j].used) return NULL;
+        if (mp->t[j].cid == cid) return &mp->t[j];
+    }
+}
+static fmapent *fmap_put(fmap *mp, uint32_t cid)
+{
+    if ((mp->n + 1) * 2 > mp->cap) {
+        size_t nc = mp->cap ? mp->cap * 2 : 4096;
+        fmapent *nt = calloc(nc, sizeof *nt);
+        if (!nt) return NULL;
+        for (size_t i = 0; i < mp->cap; i++)
+            if (mp->t[i].used) {
+                size_t j = kd_mix64(mp->t[i].cid) & (nc - 1);
+                while (nt[j].used) j = (j + 1) & (nc - 1);
+                nt[j] = mp->t[i];
+            }
+        free(mp->t); mp->t = nt; mp->cap = nc;
+    }
+    fmapent *f = fmap_find(mp, cid);
+    if (f) return f;
+    size_t j = kd_mix64(cid) & (mp->cap - 1);
+    while (mp->t[j].used) j = (j + 1) & (mp->cap - 1);
+    mp->t[j].used = 1; mp->t[j].cid = cid; mp->n++;
+    return &mp->t[j];
+}
+/* Forgets closed connections none of whose records can still be on their way (all are older
+ * than what every shard may still write). */
+static void fmap_prune(fmap *mp, int64_t low)
+{
+    if (mp->n < mp->prune_at || mp->n < 4096) return;
+    fmapent *old = mp->t;
+    size_t oc = mp->cap;
+    mp->t = NULL; mp->cap = mp->n = 0;
+    for (size_t i = 0; i < oc; i++)
+        if (old[i].used && (!old[i].closed || old[i].max_ts >= low)) {
+            fmapent *f = fmap_put(mp, old[i].cid);
+            if (f) *f = old[i];
+        }
+    free(old);
+    mp->prune_at = mp->n * 2;
+}
+
+static int fev_cmp(const void *pa, const void *pb)
+{
+    const kd_fev *a = *(kd_fev *const *)pa, *b = *(kd_fev *const *)pb;
+    if (a->seq != b->seq) return a->seq < b->seq ? -1 : 1;
+    if (a->phase != b->phase) return a->phase < b->phase ? -1 : 1;
+    if (a->ka != b->ka) return a->ka < b->ka ? -1 : 1;
+    if (a->kb != b->kb) return a->kb < b->kb ? -1 : 1;
+    if (a->shard != b->shard) return a->shard < b->shard ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The merge thread's turn of the flow engine: takes the shards' events, applies (in the
+ * capture's order) those every shard has sent all of, releases its records up to what no
+ * shard can precede. 0, or -1 (m->err). */
+static int fe_step(merger *m)
+{
+    prun *x = m->x;
+    if (!x || !x->remote || x->fe_done) return 0;
+    shard *fs = &m->sh[x->jobs];
+    uint64_t P = UINT64_MAX;
+    int64_t natP = INT64_MAX;
+    for (int i = 0; i < x->jobs; i++) {
+        shard *s = &m->sh[i];
+        pthread_mutex_lock(&s->mu);
+        if (s->npev && x->nfpend + s->npev > x->capfpend) {
+            size_t nc = x->capfpend ? x->capfpend : 1024;
+            while (nc < x->nfpend + s->npev) nc *= 2;
+            kd_fev *nv = realloc(x->fpend, nc * sizeof *nv);
+            if (!nv) { pthread_mutex_unlock(&s->mu); snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
+            x->fpend = nv; x->capfpend = nc;
+        }
+        memcpy(x->fpend + x->nfpend, s->pev, s->npev * sizeof *s->pev);
+        x->nfpend += s->npev; s->npev = 0;
+        if (s->ev_upto < P) P = s->ev_upto;
+        pthread_mutex_unlock(&s->mu);
+    }
+    int changed = 0;
+    if (P > x->fe_upto) {
+        for (int i = 0; i < x->jobs; i++) {   /* each shard's natural watermark as of packet P */
+            shard *s = &m->sh[i];
+            int64_t nat = INT64_MIN;
+            pthread_mutex_lock(&s->mu);
+            size_t k = 0;
+            while (k < s->nhist && s->hist[k].upto <= P) nat = s->hist[k++].nat;
+            if (k > 1) { memmove(s->hist, s->hist + k - 1, (s->nhist - k + 1) * sizeof *s->hist); s->nhist -= k - 1; }
+            pthread_mutex_unlock(&s->mu);
+            if (nat < natP) natP = nat;
+        }
+        /* every shard has sent all its events up to packet P: those, in order */
+        size_t nsel = 0;
+        kd_fev **sel = malloc((x->nfpend ? x->nfpend : 1) * sizeof *sel);
+        if (!sel) { snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
+        for (size_t i = 0; i < x->nfpend; i++) if (x->fpend[i].seq <= P) sel[nsel++] = &x->fpend[i];
+        qsort(sel, nsel, sizeof *sel, fev_cmp);
+        for (size_t i = 0; i < nsel; i++) {
+            kd_fev *v = sel[i];
+            fmapent *f = NULL;
+            if (v->type == KD_FEV_ATTACH) {
+                f = fmap_put(&x->map, v->conn_id);
+                if (!f) { free(sel); snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
+                f->closed = 0; f->flow = NULL;
+                kd_engine_flow_apply(x->fe, v, &f->flow, &f->fid);
+                __atomic_add_fetch(&x->fe_attaches, 1, __ATOMIC_RELAXED);
+            } else if (v->type == KD_FEV_DELTA || v->type == KD_FEV_CLOSE) {
+                if ((f = fmap_find(&x->map, v->conn_id))) {
+                    kd_engine_flow_apply(x->fe, v, &f->flow, NULL);
+                    if (v->type == KD_FEV_CLOSE) { f->closed = 1; f->max_ts = v->max_rec_ts; f->flow = NULL; }
+                }
+            } else
+                kd_engine_flow_apply(x->fe, v, NULL, NULL);
+            if (v->type == KD_FEV_NAME || v->type == KD_FEV_WNAME) free(v->name);
+        }
+        free(sel);
+        size_t k = 0;
+        for (size_t i = 0; i < x->nfpend; i++) if (x->fpend[i].seq > P) x->fpend[k++] = x->fpend[i];
+        x->nfpend = k;
+        x->fe_upto = P;
+        if (P == UINT64_MAX) { kd_engine_finish(x->fe); x->fe_finishing = 1; }
+        x->fe_nat = natP;
+        changed = 1;
+    }
+    /* nothing the flow engine is yet to make starts before its dirty flows, nor before a
+     * connection a shard still had open at packet P */
+    int64_t nat = x->fe_finishing ? INT64_MAX : kd_engine_natural(x->fe);
+    if (x->fe_nat < nat) nat = x->fe_nat;
+    if (nat != x->natural[x->jobs]) { __atomic_store_n(&x->natural[x->jobs], nat, __ATOMIC_RELEASE); changed = 1; }
+    int64_t cap = global_cap(x);
+    kd_engine_cap(x->fe, cap);
+    if (kd_engine_release(x->fe) != 0 && !fs->wfailed) { snprintf(m->err, sizeof m->err, "write error"); return -1; }
+    if (fs->wfailed) { snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
+    __atomic_store_n(&x->fe_mem, kd_engine_mem(x->fe), __ATOMIC_RELAXED);
+    mem_sample(x, x->jobs, kd_engine_mem(x->fe));
+    int64_t safe = kd_engine_watermark(x->fe);
+    if (!x->fe_finishing && x->fe_nat < safe) safe = x->fe_nat;
+    if (x->fe_finishing && cap == INT64_MAX) { publish(fs, INT64_MAX, 1); x->fe_done = 1; }
+    else if (changed || (fs->wcur && fs->wcur->len) || safe > fs->safe) publish(fs, safe, 0);
+    return 0;
+}
+
+/* by connection: a shard's record names its flow by its connection's id: the flow engine's id
+ * goes in its place. 0 when that is not known yet (the flow engine is behind). */
+static int patch_flow(merger *m, shard *s)
+{
+    prun *x = m->x;
+    if (!x || !x->remote || s->isfe) return 1;
+    static const char key[] = "\"flow_id\":\"f-";
+    size_t lim = s->hlen < 512 ? s->hlen : 512;
+    char *p = memmem(s->hrec, lim, key, sizeof key - 1);
+    if (!p || (size_t)(p - s->hrec) + sizeof key - 1 + 8 > s->hlen) return 1;
+    p += sizeof key - 1;
+    uint32_t cid = 0;
+    for (int i = 0; i < 8; i++) {
+        char c = p[i];
+        cid = cid << 4 | (uint32_t)(c >= 'a' ? c - 'a' + 10 : c - '0');
+    }
+    fmapent *f = fmap_find(&x->map, cid);
+    if (!f) return 0;
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) p[i] = hx[(f->fid >> (28 - 4 * i)) & 15];
+    return 1;
+}
+
 /* Writes what is on its way out, then releases the chunks it came from. */
 static int flush_out(merger *m)
 {
@@ -786,6 +1136,7 @@ static int merge(merger *m, int final)
         pthread_mutex_lock(&m->mu);
         seen = m->pubs;
         pthread_mutex_unlock(&m->mu);
+        if (fe_step(m) != 0) return -1;
         for (int i = 0; i < m->n; i++)
             if (take(m, &m->sh[i], &safe[i], &fin[i]) != 0 || load(m, &m->sh[i]) != 0) return -1;
         int all_done = 1;
@@ -804,8 +1155,17 @@ static int merge(merger *m, int final)
                 /* nothing on hand: it may still write from safe[i] on */
                 if (safe[i] < t || (safe[i] == t && i < best)) ok = 0;
             }
-            if (!ok) break;
+            if (!ok || !patch_flow(m, &m->sh[best])) break;
             if (emit(m, &m->sh[best]) != 0 || load(m, &m->sh[best]) != 0) return -1;
+        }
+        if (m->x && m->x->remote) {   /* what no record on its way can name any more */
+            int64_t low = INT64_MAX;
+            for (int i = 0; i < m->x->jobs; i++) {
+                shard *s = &m->sh[i];
+                int64_t v = s->has ? s->hts : fin[i] && !s->spilling ? INT64_MAX : safe[i];
+                if (v < low) low = v;
+            }
+            fmap_prune(&m->x->map, low);
         }
         /* out before waiting: workers may be waiting for the chunks it releases */
         if (flush_out(m) != 0) return -1;
@@ -908,7 +1268,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
                     kd_engine_stats *agg, char *err, size_t errlen)
 {
     if (jobs > MAX_SHARDS) jobs = MAX_SHARDS;
-    shard *sh = calloc((size_t)jobs, sizeof *sh);
+    shard *sh = calloc((size_t)jobs + 1, sizeof *sh);   /* + the flow engine's output */
     if (!sh) { snprintf(err, errlen, "out of memory"); return -1; }
     merger m;
     memset(&m, 0, sizeof m);
@@ -955,6 +1315,12 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     int reread = 1;
     for (size_t i = 0; i < ninputs; i++) if (!rereadable(inputs[i])) reread = 0;
     x.reread = reread;
+    /* Read by every worker: connections (not address pairs) are spread, the flows are made by
+     * the flow engine. Read once and handed out: by address pair, flows in the shards. */
+    x.byconn = reread && jobs > 1;
+    x.remote = x.byconn && !o->no_conn;
+    x.max_memory = o->max_memory;
+    m.x = &x;
     /* the workers map each file once between them: its pages are faulted in and given back
      * once, not once per worker (that took ~10% more CPU at -j 2) */
     kf_mapshare *share = reread ? kf_mapshare_new() : NULL;
@@ -972,12 +1338,30 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         pthread_cond_init(&s->cv_space, NULL);
         pthread_cond_init(&s->cv_out, NULL);
         so.id_base = (uint32_t)i; so.id_step = (uint32_t)jobs;   /* unique conn/flow ids */
+        if (x.remote) { so.flow_sink = shard_fev; so.flow_arg = s; }
         s->e = kd_engine_new(&so, shard_out, s);
         if (!s->e) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
         x.natural[i] = INT64_MIN;
         kd_engine_cap(s->e, INT64_MIN);   /* until every shard has said where it is */
         m.idprefix = kd_engine_id_prefix(s->e);
         m.idlen = strlen(m.idprefix);
+    }
+    if (rc == 0 && x.remote) {   /* the flow engine: flows of every shard's connections */
+        shard *s = &sh[jobs];
+        s->idx = jobs; s->run = &x; s->isfe = 1;
+        s->safe = INT64_MIN; s->pos = UINT64_MAX;
+        pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->cv, NULL);
+        pthread_cond_init(&s->cv_space, NULL);
+        pthread_cond_init(&s->cv_out, NULL);
+        kd_engine_opts fo = so;
+        fo.flow_sink = NULL; fo.flow_arg = NULL; fo.id_base = 0; fo.id_step = 1;
+        fo.max_memory = o->max_memory / (uint64_t)(jobs + 1);   /* its waiting records spill past a third of it */
+        s->e = x.fe = kd_engine_new(&fo, shard_out, s);
+        if (!s->e) { snprintf(err, errlen, "out of memory"); rc = -1; }
+        else kd_engine_cap(s->e, INT64_MIN);
+        x.natural[jobs] = INT64_MIN;
+        m.n = jobs + 1;
     }
     int started = 0;
     for (; rc == 0 && started < jobs; started++)
@@ -1002,8 +1386,11 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     for (int i = 0; i < started; i++) pthread_join(sh[i].th, NULL);
     if (rc == 0 && x.rc) { rc = x.rc; snprintf(err, errlen, "%s", x.err); }
     memset(agg, 0, sizeof *agg);
-    for (int i = 0; i < jobs; i++) {
+    for (int i = 0; i < jobs + (x.remote ? 1 : 0); i++) {
         shard *s = &sh[i];
+        for (size_t k = 0; k < s->nwev; k++) if (s->wev[k].type == KD_FEV_NAME || s->wev[k].type == KD_FEV_WNAME) free(s->wev[k].name);
+        for (size_t k = 0; k < s->npev; k++) if (s->pev[k].type == KD_FEV_NAME || s->pev[k].type == KD_FEV_WNAME) free(s->pev[k].name);
+        free(s->wev); free(s->pev); free(s->hist);
         if (s->wfailed && rc == 0) { snprintf(err, errlen, "out of memory"); rc = -1; }
         if (s->e) {
             const kd_engine_stats *st = kd_engine_get_stats(s->e);
@@ -1024,7 +1411,11 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         if (s->spf) fclose(s->spf);
         pthread_mutex_destroy(&s->mu); pthread_cond_destroy(&s->cv); pthread_cond_destroy(&s->cv_space); pthread_cond_destroy(&s->cv_out);
     }
+    if (x.remote) agg->peak_memory = x.peak_sum;   /* (not the sum of peaks at different times) */
     for (int i = 0; i < m.nrel; i++) free(m.rel[i].c);   /* after a failed write */
+    for (size_t k = 0; k < x.nfpend; k++) if (x.fpend[k].type == KD_FEV_NAME || x.fpend[k].type == KD_FEV_WNAME) free(x.fpend[k].name);
+    free(x.fpend);
+    free(x.map.t);
     free(m.stage);
     kf_mapshare_free(share);
     pthread_mutex_destroy(&m.mu); pthread_cond_destroy(&m.cv);
