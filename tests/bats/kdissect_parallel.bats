@@ -81,3 +81,9 @@ same_as_one() {
   [ -f "$f" ] || skip "no $f (bench/dissect_api.sh makes it, as root)"
   same_as_one "$f"
 }
+
+@test "kdissect -j 2: a kexport export's workload names (NRB) name the flow records as with one thread" {
+  "$KF_BIN/kexport" "$SAMPLES/demo.ksnap" --from -90s -o "$TMP/x.pcapng"
+  [ "$(KD "$TMP/x.pcapng" | jq -r 'select(.flow) | .dst.name' | grep -c .)" -gt 0 ]
+  same_as_one "$TMP/x.pcapng"
+}
