@@ -13,7 +13,7 @@ teardown() { rm -rf "$TMP"; }
 
 canon() { jq -s -r -f "$CANON" "$@"; }
 
-# $1 capture, rest: kdissect options; -j 1 against -j 2 and -j 3, stdin (read once) included
+# $1 capture, rest: kdissect options; -j 1 against -j 2 and -j 3, and on stdin
 same_as_one() {
   local f=$1; shift
   KD "$@" "$f" > "$TMP/one"
@@ -22,7 +22,9 @@ same_as_one() {
   KD -j 2 "$@" "$f" > "$TMP/two"
   canon "$TMP/two" | diff "$TMP/one.c" -
   KD -j 3 "$@" "$f" | canon | diff "$TMP/one.c" -
-  KD -j 2 "$@" - < "$f" | canon | diff "$TMP/one.c" -
+  # read once and handed out (by address pair): against one thread on stdin (its file is "-")
+  KD "$@" - < "$f" | canon > "$TMP/stdin.c"
+  KD -j 2 "$@" - < "$f" | canon | diff "$TMP/stdin.c" -
 }
 
 @test "kdissect -j 2: one busy pair (keep-alive and churn connections, a port reused, RSTs, connections open at the end) spreads over the threads and gives one thread's records, flows included" {

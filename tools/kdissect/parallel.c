@@ -985,7 +985,7 @@ static int fe_step(merger *m)
             if (!nv) { pthread_mutex_unlock(&s->mu); snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
             x->fpend = nv; x->capfpend = nc;
         }
-        memcpy(x->fpend + x->nfpend, s->pev, s->npev * sizeof *s->pev);
+        if (s->npev) memcpy(x->fpend + x->nfpend, s->pev, s->npev * sizeof *s->pev);
         x->nfpend += s->npev; s->npev = 0;
         if (s->ev_upto < P) P = s->ev_upto;
         pthread_mutex_unlock(&s->mu);
