@@ -37,7 +37,7 @@ same_as_one() {
   assert_output $'4\n4'
   [ "$(jq -r 'select(.http) | .conn_id' "$TMP/two" | sort -u | awk "$odd" | sort -u | wc -l)" -eq 2 ]
   # flows made of both threads' connections: interval records (open) and closing ones
-  [ "$(jq -r 'select(.flow and .tcp and .dst.port == 80 and .flow_state == "open") | .flow_conns' "$TMP/two" | wc -l)" -ge 3 ]
+  [ "$(jq -r 'select(.flow and .tcp and .dst.port == 80 and .flow_state == "open") | .flow_conns' "$TMP/two" | wc -l)" -ge 2 ]
   [ "$(jq -r 'select(.flow and .tcp and .dst.port == 80) | .flow_conns' "$TMP/two" | awk '{ s += $1 } END { print s }')" -ge 1000 ]
   # names learned from DNS over UDP on one thread name the HTTP records of the other
   [ "$(jq -r 'select(.http) | .dst.name' "$TMP/two" | sort -u)" = api.busy.test ]
@@ -52,8 +52,8 @@ same_as_one() {
   python3 "$KF_ROOT/tests/kdissect/mkbusy.py" "$TMP/busy.pcap" 3
   jq -c 'select(.dns or .udp)' < <(KD "$TMP/busy.pcap") > "$TMP/dns"
   # the capture has what the title says
-  [ "$(jq -r 'select(.dns and .tcp) | .dns_questions[0].name' "$TMP/dns" | grep -c '^tcp')" -ge 10 ]
-  [ "$(jq -r 'select(.dns) | .dns_questions[0].name' "$TMP/dns" | grep -c '^txt')" -ge 10 ]
+  [ "$(jq -r 'select(.dns and .tcp) | .dns_questions[0]' "$TMP/dns" | grep -c '^tcp')" -ge 10 ]
+  [ "$(jq -r 'select(.dns) | .dns_questions[0]' "$TMP/dns" | grep -c '^txt')" -ge 10 ]
   [ "$(jq -r 'select(.flow and .udp) | .flow_conns' "$TMP/dns" | awk '{ s += $1 } END { print s }')" -ge 64 ]
   same_as_one "$TMP/busy.pcap"
   same_as_one "$TMP/busy.pcap" -p dns
@@ -81,7 +81,8 @@ same_as_one() {
 @test "kdissect -j 2: the bench's one-pair API capture gives one thread's records (bench/data/api-one.pcap, made by bench/dissect_api.sh)" {
   f=$KF_ROOT/bench/data/api-one.pcap
   [ -f "$f" ] || skip "no $f (bench/dissect_api.sh makes it, as root)"
-  same_as_one "$f"
+  KD "$f" | canon > "$TMP/one.c"
+  KD -j 2 "$f" | canon | diff "$TMP/one.c" -
 }
 
 @test "kdissect -j 2: a kexport export's workload names (NRB) name the flow records as with one thread" {
