@@ -87,3 +87,26 @@ tshark_http_calls() {
                  END { for (k in m) print m[k], p[k], st[k] }'
   } | sort
 }
+
+# tshark_grpc_calls FILE PORT [tshark options]: "METHOD PATH STATUS GRPC_STATUS REQ_MSGS RESP_MSGS
+# GRPC_MESSAGE" per gRPC call (HTTP/2 stream) tshark sees, sorted: grpc-status and grpc-message from
+# the response's HEADERS frames (headers or trailers), the message counts from tshark's gRPC
+# dissector (messages sent to PORT are requests). A packet's frames belong to one call (the last
+# stream id other than 0): curl and gRPC open one connection per call here.
+tshark_grpc_calls() {
+  local f=$1 port=$2; shift 2
+  local ts=(tshark -n -r "$f" "$@")
+  {
+    "${ts[@]}" -Y 'http2.type == 1' -T fields -E separator='|' -E aggregator=$'\x1f' -e tcp.stream -e http2.streamid \
+      -e http2.headers.method -e http2.headers.path -e http2.headers.status -e http2.header.name -e http2.header.value 2>/dev/null |
+      sed 's/^/H|/'
+    "${ts[@]}" -Y grpc -T fields -E separator='|' -E occurrence=a -E aggregator=$'\x1f' -e tcp.stream -e http2.streamid \
+      -e tcp.dstport -e grpc.message_length 2>/dev/null | sed 's/^/G|/'
+  } | awk -F'|' -v port="$port" '
+      { n = split($3, s, "\x1f"); while (n > 1 && s[n] == 0) n--; k = $2 "/" s[n] }   # not stream 0 (WINDOW_UPDATE[0] after)
+      $1 == "H" { if ($4 != "") { m[k] = $4; p[k] = $5 } if ($6 != "") st[k] = $6
+                  nn = split($7, hn, "\x1f"); split($8, hv, "\x1f")
+                  for (i = 1; i <= nn; i++) { if (hn[i] == "grpc-status") gs[k] = hv[i]; if (hn[i] == "grpc-message") gm[k] = hv[i] } }
+      $1 == "G" { c = split($5, x, "\x1f"); if ($4 == port) rq[k] += c; else rs[k] += c }
+      END { for (k in m) print m[k], p[k], st[k], gs[k], rq[k] + 0, rs[k] + 0, gm[k] }' | sort
+}
