@@ -6,7 +6,7 @@ setup() { out=$(mktemp -d); }
 teardown() { rm -rf "$out"; }
 
 @test "demo: verifies the snapshot, resolves, finds the 4 failing calls and exports their packets" {
-  run env KF_BIN="$KF_BIN" KF_DEMO_OUT="$out" "$KF_ROOT/scripts/demo"
+  run env KF_BIN="$KF_BIN" KF_DEMO_OUT="$out" KF_DEMO_TLS_LIVE=0 "$KF_ROOT/scripts/demo"
   assert_success
   assert_output --partial "samples/demo.ksnap: OK"
   assert_output --partial "pod shop/orders-594487879c-7xkqp owner=Deployment/orders node=worker-1 ips=10.0.53.101"
@@ -32,4 +32,34 @@ teardown() { rm -rf "$out"; }
   got=$(grep -E 'payment-7d9f8b6c5-x2x7k:8443  (GET|POST) ' <<<"$output" | awk '{print $4, $5}')
   [ "$got" = "$want" ]
   assert_output --partial "POST /api/pay  200  tls=true"
+  # step 10 (live) left out: one line says what it would show and how to run it
+  [ "$(grep -c '10\. HTTPS in plain text, live' <<<"$output")" -eq 1 ]
+  assert_output --partial "skipped (KF_DEMO_TLS_LIVE=0)"
+  assert_output --partial "run: sudo make demo"
+}
+
+@test "demo step 10 (root): ksnap capture --tls in a namespace, kdissect shows the curl calls in plain text, no keys" {
+  require_live
+  run env KF_BIN="$KF_BIN" KF_DEMO_OUT="$out" timeout 300 "$KF_ROOT/scripts/demo"
+  assert_success
+  echo "$output" | sed -n '/== 10\./,$p' >&3
+  assert_output --partial "== 10. HTTPS in plain text, live, no keys"
+  refute_output --partial "skipped ("
+  # the oracle: tshark on the store's ebpf_tls packets (plaintext on port 8443, no keys)
+  seg=$(ls "$out"/tls-live/store/demo/*.pcapng)
+  tshark -r "$seg" -Y 'frame.interface_name == "ebpf_tls"' -w "$out/plain.pcapng" 2>/dev/null
+  want=$(tshark_http_calls "$out/plain.pcapng")
+  [ "$want" = $'GET /api/items 200\nGET /api/missing 404\nPOST /api/created 201' ]
+  got=$(sed -n '/== 10\./,$p' <<<"$output" | grep 'tls=true capture_source=ebpf_tls$' | awk '{print $4, $5, $6}' | sort)
+  [ "$got" = "$want" ]
+  # no keys anywhere: kdissect decrypted nothing (the calls are the plaintext ksnap took), and
+  # tshark finds no call in the ciphertext on lo (read apart: the same ports as the plaintext)
+  "$KF_BIN/kdissect" --no-conn --stats "$out/tls-live/store" 2>"$out/stats" >/dev/null
+  grep -qx 'tls_decrypted 0' "$out/stats"
+  tshark -r "$seg" -Y 'frame.interface_name == "lo"' -w "$out/cipher.pcapng" 2>/dev/null
+  [ "$(tshark -r "$out/cipher.pcapng" -Y tls 2>/dev/null | wc -l)" -gt 0 ]
+  [ -z "$(tshark_http_calls "$out/cipher.pcapng")" ]
+  # everything it started is gone: its namespace, its processes
+  ! ip netns list | grep -q '^kfdemo_tls_'
+  ! pgrep -f "$out/tls-live" >/dev/null
 }
