@@ -4,7 +4,7 @@
 # Makes (once, reused from bench/data/) two call-dense captures with real programs in a network
 # namespace this script creates, captured by tcpdump on its loopback (MTU 1500, offloads off):
 #   api-one.pcap   every client on one address pair (10.78.0.1 -> 10.78.0.1:8080): what one busy
-#                  client/server pair looks like; -j cannot shard it by address
+#                  client/server pair looks like; -j shards it by connection (not by address pair)
 #   api-spread.pcap the same load spread over 64 server addresses (10.78.1.1-64, 64 address pairs)
 # The server is nginx (small JSON answers: 200 for /api/v1/{orders,users,items}/<id>, 201 for
 # POSTs, 404 for /api/v1/missing/<id>, 503 for /api/v1/flaky/<id>, 429 sometimes); the clients are
