@@ -325,6 +325,31 @@ oracle() { # proto
   assert_output $'GET k v false false\nCLIENT REPLY OFF - true false\nSET a 1 - true false\nCLIENT REPLY ON OK false false\nGET lost - false true'
 }
 
+@test "http1: pipelined requests are matched in order; a request without response is unanswered at close, after a gap and when 256 wait (tshark as oracle)" {
+  python3 "$KF_ROOT/tests/kdissect/mkcap.py" http-unanswered "$BATS_TEST_TMPDIR/h.pcap"
+  # pipelining (ports 43001, 43002): tshark's requests and responses per stream, paired in order
+  t=$(tshark -2 -n -r "$BATS_TEST_TMPDIR/h.pcap" -Y 'http && (tcp.port == 43001 || tcp.port == 43002)' \
+        -T fields -E occurrence=a -E aggregator=, -e tcp.stream -e http.request.uri -e http.response.code 2>/dev/null |
+      awk -F'\t' '{ n = split($2 $3, v, ","); for (i = 1; i <= n; i++) if ($2 != "") q[$1, nq[$1]++] = v[i]; else r[$1, nr[$1]++] = v[i]
+                    if (!($1 in seen)) { seen[$1] = 1; order[ns++] = $1 } }
+           END { for (k = 0; k < ns; k++) { s = order[k]; for (i = 0; i < nq[s]; i++) print q[s, i], (i < nr[s] ? r[s, i] : "unanswered") } }')
+  [ "$t" = $'/p1 200\n/p2 201\n/p3 202\n/a1 200\n/a2 unanswered' ]
+  k=$(kd "$BATS_TEST_TMPDIR/h.pcap" | jq -r 'select(.src.port == 43001 or .src.port == 43002) | "\(.url) \(.status_code // "unanswered")"')
+  [ "$k" = "$t" ]
+  # the gap (43003: the response to /lost is not captured) and 300 requests never answered
+  # (43004): the requests tshark finds no response for (two passes) are ours unanswered
+  t=$(tshark -2 -n -r "$BATS_TEST_TMPDIR/h.pcap" -Y 'http.request && !http.response_in && (tcp.port == 43003 || tcp.port == 43004)' \
+        -T fields -e frame.number 2>/dev/null | sort -n | md5sum)
+  [ "$(tshark -2 -n -r "$BATS_TEST_TMPDIR/h.pcap" -Y 'http.request && !http.response_in && tcp.port == 43004' 2>/dev/null | wc -l)" -eq 300 ]
+  k=$(kd "$BATS_TEST_TMPDIR/h.pcap" | jq -r 'select((.src.port == 43003 or .src.port == 43004) and .unanswered) | .capture.first_frame' | sort -n | md5sum)
+  [ "$k" = "$t" ]
+  # before: the response after the gap answered /lost and /after went unanswered
+  run bash -c "'$KF_BIN/kdissect' --no-conn '$BATS_TEST_TMPDIR/h.pcap' | jq -r 'select(.src.port == 43003) | \"\\(.url) \\(.status_code // \"unanswered\")\"'"
+  assert_output $'/lost unanswered\n/after 204'
+  run bash -c "'$KF_BIN/kdissect' --no-conn --stats '$BATS_TEST_TMPDIR/h.pcap' 2>&1 >/dev/null | grep '^unanswered '"
+  assert_output 'unanswered 302'
+}
+
 @test "tls: a ClientHello without ServerHello is unanswered (alone, sent twice, before a gap), counted in --stats (tshark as oracle)" {
   python3 "$KF_ROOT/tests/kdissect/mkcap.py" tls-unanswered "$BATS_TEST_TMPDIR/t.pcap"
   # tshark: per TCP stream, a ClientHello (1) is answered when the next handshake message of the

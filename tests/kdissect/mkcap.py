@@ -27,6 +27,9 @@
   mkcap.py tls-unanswered OUT  TLS ClientHellos: answered; alone before the FINs; sent twice (the
                                second answered); followed by a gap in the server's bytes; and a
                                ServerHello alone (its ClientHello not captured)
+  mkcap.py http-unanswered OUT HTTP/1: three pipelined requests answered in order; two pipelined, one
+                               answered, then the FINs; a request whose response is lost in a gap,
+                               then one answered after it; 300 pipelined requests never answered
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -248,6 +251,25 @@ def tls_unanswered(out):
     pcap(out, ((t, eth(f)) for t, f in frames))
 
 
+def http_unanswered(out):
+    c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    def req(path):
+        return b'GET %s HTTP/1.1\r\nHost: api.kf.test\r\n\r\n' % path
+    def resp(code, body):
+        return b'HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s' % (code, len(body), body)
+    frames = []
+    frames += tcp_talk(c, s_, 43001, 80, [(0, req(b'/p1') + req(b'/p2') + req(b'/p3')),
+                                          (1, resp(200, b'one') + resp(201, b'two') + resp(202, b'three'))],
+                       1700000000000000)
+    frames += tcp_talk(c, s_, 43002, 80, [(0, req(b'/a1') + req(b'/a2')), (1, resp(200, b'a1'))], 1700000001000000)
+    g = tcp_talk(c, s_, 43003, 80, [(0, req(b'/lost')), (1, resp(500, b'lost')), (0, req(b'/after')),
+                                    (1, resp(204, b''))], 1700000002000000)
+    del g[4]   # the server's first segment (the response to /lost) is not in the capture
+    frames += g
+    frames += tcp_talk(c, s_, 43004, 80, [(0, req(b'/n%d' % i)) for i in range(300)], 1700000003000000)
+    pcap(out, ((t, eth(f)) for t, f in frames))
+
+
 def connect(out):
     c, s_ = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
     def conn(target):
@@ -354,6 +376,8 @@ if __name__ == '__main__':
         stun_dtls(int(sys.argv[2]), sys.argv[3])
     elif cmd == 'connect':
         connect(sys.argv[2])
+    elif cmd == 'http-unanswered':
+        http_unanswered(sys.argv[2])
     elif cmd == 'tls-unanswered':
         tls_unanswered(sys.argv[2])
     elif cmd == 'http-escape':

@@ -29,7 +29,6 @@
 enum { ST_START, ST_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF, ST_TRAILERS, ST_CLOSE, ST_RESYNC, ST_STOP };
 
 typedef struct h1_msg {
-    struct h1_msg *next;
     int is_req, emitted, done, refs;
     kd_pref first, last;
     char method[32];
@@ -56,12 +55,13 @@ typedef struct h1_side {
     h1_msg *m;           /* message being read */
 } h1_side;
 
+/* A request waiting for its response: the pending-call table's item (the table holds a reference). */
+typedef struct h1_pend { h1_msg *m; } h1_pend;
+
 typedef struct h1_state {
     h1_side side[2];     /* by direction */
-    h1_msg *q, *qtail;   /* requests waiting for their response */
-    int nq;
+    kd_ptab q;           /* requests waiting for their responses (h1_pend), in order, up to H1_MAX_QUEUE */
     int upgraded, tunnel;
-    int64_t resp_pending_ts;
 } h1_state;
 
 static const uint16_t h1_ports[] = { 80, 8080, 8000, 8008, 8888, 3128, 0 };
@@ -415,38 +415,59 @@ static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs
     (void)s;
 }
 
+/* The connection's ordering bound: the table keeps it at its earliest request; a message being
+ * read that the table does not hold (a response) holds it too. */
 static void update_pending(kd_conn *c, h1_state *s)
 {
     int64_t t = INT64_MAX;
-    if (s->q) t = s->q->first.ts_ns;
     for (int d = 0; d < 2; d++)
         if (s->side[d].m && !s->side[d].m->emitted && s->side[d].m->first.ts_ns < t) t = s->side[d].m->first.ts_ns;
-    kd_conn_pending(c, t);
+    kd_ptab_hold(&s->q, t);
 }
 
-static void enqueue(kd_conn *c, h1_state *s, h1_msg *m)
+/* the pending-call table's: a request whose response was not seen (evicted, gap, close) */
+static int h1_unanswered(kd_conn *c, void *st, void *item)
 {
-    m->refs++;
-    m->next = NULL;
-    if (s->qtail) s->qtail->next = m; else s->q = m;
-    s->qtail = m;
-    s->nq++;
-    if (s->nq > H1_MAX_QUEUE) {   /* a client that never gets answers: emit the oldest */
-        h1_msg *o = s->q;
-        s->q = o->next; if (!s->q) s->qtail = NULL;
-        s->nq--;
-        kd_stat_add(c, KD_STAT_UNANSWERED, 1);
-        h1_emit(c, s, kd_conn_get_info(c)->client, o, NULL);
-        msg_unref(c, o);
-    }
+    h1_pend *p = item;
+    if (!p->m || p->m->emitted) return 0;
+    h1_emit(c, st, kd_ptab_dir(&((h1_state *)st)->q, item), p->m, NULL);
+    return 1;
 }
+static void h1_release(kd_conn *c, void *st, void *item)
+{
+    h1_pend *p = item;
+    msg_unref(c, p->m);
+    p->m = NULL;
+}
+
+/* A request sent by side dir waits for its response (a full table writes its oldest unanswered). */
+static void enqueue(kd_conn *c, h1_state *s, int dir, h1_msg *m)
+{
+    h1_pend *p = kd_ptab_add(&s->q, dir, 0, m->first.ts_ns);
+    if (!p) return;   /* no memory: the request is not matched (nor written) */
+    p->m = m;
+    m->refs++;
+}
+/* The oldest waiting request, taken off the table (the caller owns its reference), or NULL. */
 static h1_msg *dequeue(h1_state *s)
 {
-    h1_msg *m = s->q;
-    if (!m) return NULL;
-    s->q = m->next; if (!s->q) s->qtail = NULL;
-    s->nq--;
+    h1_pend *p = kd_ptab_oldest(&s->q);
+    if (!p) return NULL;
+    h1_msg *m = p->m;
+    p->m = NULL;
+    kd_ptab_done(&s->q, p);
     return m;
+}
+/* the oldest / newest waiting request, or NULL */
+static h1_msg *h1_oldest(const h1_state *s)
+{
+    const h1_pend *p = kd_ptab_oldest(&s->q);
+    return p ? p->m : NULL;
+}
+static h1_msg *h1_newest(const h1_state *s)
+{
+    const h1_pend *p = kd_ptab_newest(&s->q);
+    return p ? p->m : NULL;
 }
 
 /* A response completed: match it with the oldest request. */
@@ -454,7 +475,8 @@ static void response_done(kd_conn *c, h1_state *s, int dir, h1_msg *rs)
 {
     int cdir = !dir;
     if (rs->status >= 100 && rs->status < 200 && rs->status != 101) {   /* interim */
-        if (s->q && s->q->ninterim < 4) s->q->interim[s->q->ninterim++] = rs->status;
+        h1_msg *o = h1_oldest(s);
+        if (o && o->ninterim < 4) o->interim[o->ninterim++] = rs->status;
         return;
     }
     h1_msg *rq = dequeue(s);
@@ -577,8 +599,9 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
             if (!left) goto eof;
             /* skip stray CRLFs between messages */
             if (q[0] == '\r' || q[0] == '\n') { i++; continue; }
-            if (is_req && s->q && s->qtail && s->qtail->upgrade && s->qtail->conn_upgrade) return i;  /* wait for 101 */
-            if (is_req && s->qtail && !strcmp(s->qtail->method, "CONNECT")) return i;  /* tunnel or not: its answer says */
+            h1_msg *last_rq = is_req ? h1_newest(s) : NULL;
+            if (last_rq && last_rq->upgrade && last_rq->conn_upgrade) return i;  /* wait for 101 */
+            if (last_rq && !strcmp(last_rq->method, "CONNECT")) return i;  /* tunnel or not: its answer says */
             long he = head_end(q, left);
             int partial = 0;
             if (he == 0 && (flags & (KD_DATA_EOF | KD_DATA_GAP_NEXT)) &&
@@ -606,19 +629,19 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
             sd->m = m;
             if (partial) {
                 m->cut = 1; m->incomplete = 1;
-                if (is_req) { enqueue(c, s, m); finish_msg(c, s, dir, 1); }
+                if (is_req) { enqueue(c, s, dir, m); finish_msg(c, s, dir, 1); }
                 else sd->state = ST_CLOSE;
                 update_pending(c, s);
                 continue;
             }
             if (is_req) {
-                enqueue(c, s, m);
+                enqueue(c, s, dir, m);
                 if (m->chunked) sd->state = ST_CHUNK_SIZE;
                 else if (m->has_cl && m->cl) { sd->state = ST_CL; sd->remaining = m->cl; }
                 else { finish_msg(c, s, dir, 1); }
             } else {
                 /* which request does this answer? (HEAD, CONNECT need it) */
-                h1_msg *rq = s->q ? s->q : NULL;
+                h1_msg *rq = h1_oldest(s);
                 int nobody = (m->status >= 100 && m->status < 200) || m->status == 204 || m->status == 304 ||
                              (rq && !strcmp(rq->method, "HEAD")) ||
                              (rq && !strcmp(rq->method, "CONNECT") && m->status >= 200 && m->status < 300);
@@ -736,10 +759,19 @@ static void h1_gap(kd_conn *c, void *stv, int dir, uint64_t off, uint64_t len)
     if (sd->state == ST_CLOSE) { body_gap(c, sd->m, len); return; }
     if (sd->m) { sd->m->incomplete = 1; finish_msg(c, s, dir, sd->m->is_req); }
     sd->state = ST_RESYNC;
+    /* responses lost in a gap cannot be told apart: the requests still waiting would take the
+     * responses of later ones (every later call of the connection mismatched), so they go out
+     * unanswered, oldest first, and what follows the gap is matched afresh */
+    const kd_conn_info *ci = kd_conn_get_info(c);
+    if (ci->client >= 0 && dir != ci->client) kd_ptab_flush(&s->q, -1);
     update_pending(c, s);
 }
 
-static void h1_init(kd_conn *c, void *stv) { (void)c; (void)stv; }
+static void h1_init(kd_conn *c, void *stv)
+{
+    h1_state *s = stv;
+    kd_ptab_init(&s->q, c, sizeof(h1_pend), H1_MAX_QUEUE, h1_unanswered, h1_release, s);
+}
 
 static void h1_close(kd_conn *c, void *stv)
 {
@@ -751,20 +783,14 @@ static void h1_close(kd_conn *c, void *stv)
             finish_msg(c, s, d, 0);
         }
     }
-    h1_msg *rq;
-    const kd_conn_info *ci = kd_conn_get_info(c);
-    while ((rq = dequeue(s))) {
-        if (!rq->emitted) { kd_stat_add(c, KD_STAT_UNANSWERED, 1); h1_emit(c, s, ci->client < 0 ? 0 : ci->client, rq, NULL); }
-        msg_unref(c, rq);
-    }
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->q, -1);   /* requests without response, oldest first */
+    kd_ptab_hold(&s->q, INT64_MAX);
 }
 
 static void h1_destroy(kd_conn *c, void *stv)
 {
     h1_state *s = stv;
-    h1_msg *m;
-    while ((m = dequeue(s))) msg_unref(c, m);
+    kd_ptab_free(&s->q);
     for (int d = 0; d < 2; d++) { msg_unref(c, s->side[d].m); s->side[d].m = NULL; }
 }
 
