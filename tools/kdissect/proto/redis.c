@@ -23,32 +23,36 @@
 #define REDIS_LINE_MAX 512
 #define REDIS_KEY_MAX 64
 
-/* Parses a decimal (optionally negative) integer in [p, e). Returns 0 ok, -1 bad. */
-static int resp_int(const uint8_t *p, const uint8_t *e, long long *out)
+/* Parses a decimal (optionally negative) integer: the whole of line. Returns 0 ok, -1 bad. */
+static int resp_int(kf_cur line, long long *out)
 {
     int neg = 0;
     long long v = 0;
-    if (p < e && (*p == '-' || *p == '+')) { neg = *p == '-'; p++; }
-    if (p == e) return -1;
-    for (; p < e; p++) {
-        if (*p < '0' || *p > '9') return -1;
+    if (kf_cur_left(&line) && (*line.p == '-' || *line.p == '+')) neg = kf_u8(&line) == '-';
+    if (!kf_cur_left(&line)) return -1;
+    while (kf_cur_left(&line)) {
+        uint8_t d = kf_u8(&line);
+        if (d < '0' || d > '9') return -1;
         if (v > 1000000000000000LL) return -1;
-        v = v * 10 + (*p - '0');
+        v = v * 10 + (d - '0');
     }
     *out = neg ? -v : v;
     return 0;
 }
 
-/* Finds the "\r\n" ending the line that starts at p[from]; returns the index of '\r', -1 when
- * more bytes are needed, -2 when the line is too long or broken. */
-static long resp_eol(const uint8_t *p, size_t n, size_t from)
+/* The line at the cursor, ended by "\r\n": *line gets its bytes (without CR LF) and the cursor
+ * moves past the LF. Returns 1, 0 when more bytes are needed (the cursor stays), -1 when the line
+ * is too long or broken (no CR before the LF, or the LF first). */
+static int resp_line(kf_cur *c, kf_cur *line)
 {
-    size_t lim = n - from > RESP_MAX_LINE ? from + RESP_MAX_LINE : n;
-    const uint8_t *nl = from < lim ? memchr(p + from, '\n', lim - from) : NULL;
-    if (!nl) return n - from > RESP_MAX_LINE ? -2 : -1;
-    size_t i = (size_t)(nl - p);
-    if (i == from || p[i - 1] != '\r') return -2;
-    return (long)(i - 1);
+    size_t left = kf_cur_left(c);
+    const uint8_t *nl = memchr(c->p, '\n', left > RESP_MAX_LINE ? RESP_MAX_LINE : left);
+    if (!nl) return left > RESP_MAX_LINE ? -1 : 0;
+    size_t l = (size_t)(nl - c->p);
+    if (l == 0 || nl[-1] != '\r') return -1;
+    *line = kf_cur_sub(c, l - 1);
+    kf_cur_skip(c, 2);
+    return 1;
 }
 
 static int resp_is_type(uint8_t c)
@@ -59,33 +63,33 @@ static int resp_is_type(uint8_t c)
 /* Length of one complete RESP value at p. >0: bytes; 0: need more; -1: not RESP. */
 static long resp_value_len(const uint8_t *p, size_t n)
 {
-    size_t off = 0;
+    kf_cur c = kf_cur_make(p, n);
     long pending = 1;
     while (pending > 0) {
-        if (off >= n) return 0;
-        uint8_t t = p[off];
+        if (!kf_cur_left(&c)) return 0;
+        uint8_t t = kf_u8(&c);
         if (!resp_is_type(t)) return -1;
-        long eol = resp_eol(p, n, off + 1);
-        if (eol == -1) return 0;
-        if (eol < 0) return -1;
+        kf_cur line;
+        int r = resp_line(&c, &line);
+        if (r == 0) return 0;
+        if (r < 0) return -1;
         long long v = 0;
-        size_t next = (size_t)eol + 2;
         switch (t) {
         case '+': case '-': case ':': case '_': case ',': case '#': case '(':
             pending--;
             break;
         case '$': case '!': case '=':
-            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1) return -1;
+            if (resp_int(line, &v) < 0 || v < -1) return -1;
             if (v >= 0) {
                 if ((unsigned long long)v > (1ULL << 30)) return -1;
-                if (n - next < (size_t)v + 2) return 0;
-                if (p[next + v] != '\r' || p[next + v + 1] != '\n') return -1;
-                next += (size_t)v + 2;
+                if (kf_cur_left(&c) < (size_t)v + 2) return 0;
+                kf_cur_skip(&c, (size_t)v);
+                if (kf_u8(&c) != '\r' || kf_u8(&c) != '\n') return -1;
             }
             pending--;
             break;
         case '*': case '~': case '>': case '%': case '|':
-            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1 || v > RESP_MAX_ELEMS) return -1;
+            if (resp_int(line, &v) < 0 || v < -1 || v > RESP_MAX_ELEMS) return -1;
             if (v < 0) { pending--; break; }
             if (t == '%') v *= 2;
             if (t == '|') pending += v * 2;     /* the attribute map, then the value it decorates */
@@ -93,9 +97,8 @@ static long resp_value_len(const uint8_t *p, size_t n)
             if (pending > RESP_MAX_ELEMS) return -1;
             break;
         }
-        off = next;
     }
-    return (long)off;
+    return (long)(c.p - p);
 }
 
 /* Incremental scanning of one value too large to buffer whole: only complete lines and the
@@ -108,43 +111,45 @@ typedef struct resp_scan {
 /* Returns bytes consumed (>= 0) and sets *done when the value ended; -1 if not RESP. */
 static long resp_scan_feed(resp_scan *sc, const uint8_t *p, size_t n, int *done)
 {
-    size_t off = 0;
+    kf_cur c = kf_cur_make(p, n);
     *done = 0;
     for (;;) {
         if (sc->bulk_left) {
-            size_t take = sc->bulk_left < n - off ? (size_t)sc->bulk_left : n - off;
-            off += take;
+            size_t left = kf_cur_left(&c);
+            size_t take = sc->bulk_left < left ? (size_t)sc->bulk_left : left;
+            kf_cur_skip(&c, take);
             sc->bulk_left -= take;
-            if (sc->bulk_left) return (long)off;
+            if (sc->bulk_left) return (long)(c.p - p);
             sc->pending--;
         }
-        if (sc->pending <= 0) { *done = 1; return (long)off; }
-        if (off >= n) return (long)off;
-        uint8_t t = p[off];
+        if (sc->pending <= 0) { *done = 1; return (long)(c.p - p); }
+        if (!kf_cur_left(&c)) return (long)(c.p - p);
+        kf_cur v = c;                   /* the next value's line; c stays before it until whole */
+        uint8_t t = kf_u8(&v);
         if (!resp_is_type(t)) return -1;
-        long eol = resp_eol(p, n, off + 1);
-        if (eol == -1) return (long)off;
-        if (eol < 0) return -1;
-        long long v = 0;
-        size_t next = (size_t)eol + 2;
+        kf_cur line;
+        int r = resp_line(&v, &line);
+        if (r == 0) return (long)(c.p - p);
+        if (r < 0) return -1;
+        long long n2 = 0;
         switch (t) {
         case '$': case '!': case '=':
-            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1) return -1;
-            if (v >= 0) sc->bulk_left = (uint64_t)v + 2;
+            if (resp_int(line, &n2) < 0 || n2 < -1) return -1;
+            if (n2 >= 0) sc->bulk_left = (uint64_t)n2 + 2;
             else sc->pending--;
             break;
         case '*': case '~': case '>': case '%': case '|':
-            if (resp_int(p + off + 1, p + eol, &v) < 0 || v < -1 || v > RESP_MAX_ELEMS) return -1;
-            if (v < 0) { sc->pending--; break; }
-            if (t == '%') v *= 2;
-            if (t == '|') sc->pending += v * 2; else sc->pending += v - 1;
+            if (resp_int(line, &n2) < 0 || n2 < -1 || n2 > RESP_MAX_ELEMS) return -1;
+            if (n2 < 0) { sc->pending--; break; }
+            if (t == '%') n2 *= 2;
+            if (t == '|') sc->pending += n2 * 2; else sc->pending += n2 - 1;
             if (sc->pending > RESP_MAX_ELEMS) return -1;
             break;
         default:
             sc->pending--;
             break;
         }
-        off = next;
+        c = v;
     }
 }
 
@@ -200,79 +205,94 @@ static void redis_add_arg(redis_msg *m, const uint8_t *a, size_t al)
 static void redis_parse_request(const uint8_t *p, size_t len, redis_msg *m)
 {
     memset(m, 0, sizeof *m);
-    if (len == 0) return;
-    if (p[0] != '*') {   /* inline: words separated by spaces, up to \r\n */
+    kf_cur c = kf_cur_make(p, len);
+    if (!kf_cur_left(&c)) return;
+    if (*c.p != '*') {   /* inline: words separated by spaces, up to \r\n */
         m->inline_cmd = 1;
         size_t e = len;
         while (e > 0 && (p[e - 1] == '\n' || p[e - 1] == '\r')) e--;
-        size_t i = 0;
-        while (i < e) {
-            while (i < e && p[i] == ' ') i++;
-            size_t s = i;
-            while (i < e && p[i] != ' ') i++;
-            if (i > s) redis_add_arg(m, p + s, i - s);
+        kf_cur w = kf_cur_make(p, e);
+        while (kf_cur_left(&w)) {
+            while (kf_cur_left(&w) && *w.p == ' ') kf_cur_skip(&w, 1);
+            size_t k = 0, left = kf_cur_left(&w);
+            while (k < left && w.p[k] != ' ') k++;
+            if (k) redis_add_arg(m, kf_cur_take(&w, k), k);
         }
         return;
     }
-    kf_cur c = kf_cur_make(p, len);
-    long eol = resp_eol(p, len, 1);
+    kf_cur_skip(&c, 1);
+    kf_cur line;
     long long cnt = 0;
-    if (eol < 0 || resp_int(p + 1, p + eol, &cnt) < 0) return;
+    if (resp_line(&c, &line) <= 0 || resp_int(line, &cnt) < 0) return;
     m->count = cnt;
-    kf_cur_skip(&c, (size_t)eol + 2);
     for (long long i = 0; i < cnt && !c.err && kf_cur_left(&c) > 0; i++) {
-        size_t at = (size_t)(c.p - p);
         long vl = resp_value_len(c.p, kf_cur_left(&c));
         if (vl <= 0) break;
-        if (p[at] == '$' || p[at] == '+' || p[at] == ':') {
-            long e2 = resp_eol(p, len, at + 1);
-            if (e2 < 0) break;
-            if (p[at] == '$') {
+        kf_cur e = kf_cur_sub(&c, (size_t)vl);   /* one whole element */
+        uint8_t t = kf_u8(&e);
+        if (t == '$' || t == '+' || t == ':') {
+            kf_cur l2;
+            if (resp_line(&e, &l2) <= 0) break;
+            if (t == '$') {
                 long long bl = 0;
-                if (resp_int(p + at + 1, p + e2, &bl) == 0 && bl >= 0)
-                    redis_add_arg(m, p + e2 + 2, (size_t)bl);
+                if (resp_int(l2, &bl) == 0 && bl >= 0) {
+                    const uint8_t *a = kf_cur_take(&e, (size_t)bl);
+                    if (a) redis_add_arg(m, a, (size_t)bl);
+                }
             } else {
-                redis_add_arg(m, p + at + 1, (size_t)e2 - at - 1);
+                size_t al = kf_cur_left(&l2);
+                redis_add_arg(m, kf_cur_take(&l2, al), al);
             }
         } else {
             redis_add_arg(m, (const uint8_t *)"?", 1);
         }
-        kf_cur_skip(&c, (size_t)vl);
     }
+}
+
+/* The upper-cased text of the first element of an aggregate at c (a bulk or simple string), or
+ * nothing: push kinds and pub/sub message names. Returns its length (0: none) and *w its bytes. */
+static size_t redis_first_word(kf_cur c, int bulk_only, const uint8_t **w)
+{
+    if (!kf_cur_left(&c)) return 0;
+    uint8_t t = kf_u8(&c);
+    if (t != '$' && (bulk_only || t != '+')) return 0;
+    kf_cur line;
+    if (resp_line(&c, &line) <= 0) return 0;
+    if (t == '+') { *w = line.p; return kf_cur_left(&line); }
+    long long sl = 0;
+    if (resp_int(line, &sl) != 0 || sl <= 0 || kf_cur_left(&c) < (size_t)sl) return 0;
+    *w = c.p;
+    return (size_t)sl;
 }
 
 /* Reply summary: text of simple strings/errors/numbers, "(nil)", "array(N)", "bulk(N)". */
 static void redis_parse_reply(const uint8_t *p, size_t len, redis_msg *m)
 {
     memset(m, 0, sizeof *m);
-    if (len == 0) return;
-    size_t at = 0;
+    kf_cur c = kf_cur_make(p, len);
     /* skip a RESP3 attribute that decorates the reply */
-    while (at < len && p[at] == '|') {
-        size_t sub = len - at;
-        /* length of the attribute map alone: walk it as a map */
-        const uint8_t *q = p + at;
-        long eol = resp_eol(q, sub, 1);
+    while (kf_cur_left(&c) && *c.p == '|') {
+        kf_cur a = c;   /* the attribute map alone: walk it as a map */
+        kf_cur_skip(&a, 1);
+        kf_cur line;
         long long cnt = 0;
-        if (eol < 0 || resp_int(q + 1, q + eol, &cnt) < 0 || cnt < 0) return;
-        size_t off = (size_t)eol + 2;
+        if (resp_line(&a, &line) <= 0 || resp_int(line, &cnt) < 0 || cnt < 0) return;
         for (long long i = 0; i < 2 * cnt; i++) {
-            long vl = resp_value_len(q + off, sub - off);
+            long vl = resp_value_len(a.p, kf_cur_left(&a));
             if (vl <= 0) return;
-            off += (size_t)vl;
+            kf_cur_skip(&a, (size_t)vl);
         }
-        at += off;
+        c = a;
     }
-    if (at >= len) return;
-    const uint8_t *q = p + at;
-    size_t n = len - at;
-    m->type = q[0];
-    long eol = resp_eol(q, n, 1);
-    if (eol < 0) return;
-    const uint8_t *body = q + 1;
-    size_t bl = (size_t)eol - 1;
+    if (!kf_cur_left(&c)) return;
+    uint8_t t = kf_u8(&c);
+    m->type = t;
+    kf_cur line;
+    if (resp_line(&c, &line) <= 0) return;
+    const uint8_t *body = line.p;
+    size_t bl = kf_cur_left(&line);
     long long v = 0;
-    switch (q[0]) {
+    switch (t) {
     case '-':
         m->is_error = 1;
         /* fallthrough */
@@ -283,44 +303,32 @@ static void redis_parse_reply(const uint8_t *p, size_t len, redis_msg *m)
         redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, (const uint8_t *)"(nil)", 5);
         break;
     case '$': case '!': case '=':
-        if (resp_int(body, body + bl, &v) < 0) break;
+        if (resp_int(line, &v) < 0) break;
         m->count = v;
         if (v < 0) { redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, (const uint8_t *)"(nil)", 5); break; }
-        if (q[0] == '!') m->is_error = 1;
-        if ((size_t)eol + 2 + (size_t)v <= n)
-            redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, q + eol + 2, (size_t)v);
+        if (t == '!') m->is_error = 1;
+        if (kf_cur_left(&c) >= (size_t)v)
+            redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, c.p, (size_t)v);
         break;
     case '*': case '~': case '%': case '>': {
-        if (resp_int(body, body + bl, &v) < 0) break;
+        if (resp_int(line, &v) < 0) break;
         m->count = v;
         char b[48];
         int k = snprintf(b, sizeof b, v < 0 ? "(nil)" : "%s(%lld)",
-                         q[0] == '%' ? "map" : q[0] == '~' ? "set" : q[0] == '>' ? "push" : "array", v);
+                         t == '%' ? "map" : t == '~' ? "set" : t == '>' ? "push" : "array", v);
         redis_append(m->summary, &m->summary_len, sizeof m->summary - 1, (const uint8_t *)b, (size_t)k);
-        if (q[0] == '>') {
+        const uint8_t *w = NULL;
+        if (t == '>') {
             m->is_push = 1;
-            size_t off = (size_t)eol + 2;
-            long e2 = off < n && (q[off] == '$' || q[off] == '+') ? resp_eol(q, n, off + 1) : -1;
-            if (e2 > 0 && q[off] == '$') {
-                long long sl = 0;
-                if (resp_int(q + off + 1, q + e2, &sl) == 0 && sl > 0 && (size_t)e2 + 2 + (size_t)sl <= n)
-                    redis_upper(m->push_kind, sizeof m->push_kind, q + e2 + 2, (size_t)sl);
-            } else if (e2 > 0) {
-                redis_upper(m->push_kind, sizeof m->push_kind, q + off + 1, (size_t)e2 - off - 1);
-            }
+            size_t wl = redis_first_word(c, 0, &w);
+            if (wl) redis_upper(m->push_kind, sizeof m->push_kind, w, wl);
         }
         /* RESP2 pub/sub delivery: *3 $7 message … / *4 $8 pmessage … / smessage */
-        if (q[0] == '*' && (v == 3 || v == 4)) {
-            size_t off = (size_t)eol + 2;
-            long e2 = off < n && q[off] == '$' ? resp_eol(q, n, off + 1) : -1;
-            long long sl = 0;
-            if (e2 > 0 && resp_int(q + off + 1, q + e2, &sl) == 0 && sl > 0 && sl < 16 &&
-                (size_t)e2 + 2 + (size_t)sl <= n) {
-                const uint8_t *w = q + e2 + 2;
-                if ((sl == 7 && !memcmp(w, "message", 7)) || (sl == 8 && !memcmp(w, "pmessage", 8)) ||
-                    (sl == 8 && !memcmp(w, "smessage", 8)))
-                    m->is_push = 1;
-            }
+        if (t == '*' && (v == 3 || v == 4)) {
+            size_t wl = redis_first_word(c, 1, &w);
+            if (wl && wl < 16 && ((wl == 7 && !memcmp(w, "message", 7)) || (wl == 8 && !memcmp(w, "pmessage", 8)) ||
+                                  (wl == 8 && !memcmp(w, "smessage", 8))))
+                m->is_push = 1;
         }
         break;
     }
@@ -349,9 +357,12 @@ static int redis_inline_verb(const uint8_t *p, size_t n)
         "INCR", "DECR", "KEYS", "SELECT", "ECHO", "QUIT", "EXISTS", "EXPIRE", "TTL", "MGET", "MSET",
         "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "HSET", "HGET", "SUBSCRIBE", "PUBLISH", "MULTI",
         "EXEC", "FLUSHALL", "FLUSHDB", "DBSIZE", "CONFIG", "COMMAND", "MONITOR", NULL};
+    kf_cur c = kf_cur_make(p, n);
     size_t w = 0;
-    while (w < n && w < 16 && isalpha(p[w])) w++;
-    if (w == 0 || w >= n || !(p[w] == ' ' || p[w] == '\r' || p[w] == '\n')) return 0;
+    while (kf_cur_left(&c) && w < 16 && isalpha(*c.p)) { kf_cur_skip(&c, 1); w++; }
+    if (w == 0 || !kf_cur_left(&c)) return 0;
+    uint8_t e = kf_u8(&c);
+    if (!(e == ' ' || e == '\r' || e == '\n')) return 0;
     char up[17];
     redis_upper(up, sizeof up, p, w);
     for (int i = 0; v[i]; i++) if (!strcmp(v[i], up)) return 1;
@@ -362,38 +373,43 @@ static int redis_inline_verb(const uint8_t *p, size_t n)
  * ":", "$N\r\n" lines. 2 client, 3 server, 1 more, 0 no (numbers as KD_PROBE_*). */
 static int redis_probe_bytes(const uint8_t *p, size_t n)
 {
-    while (n > 0 && (p[0] == '\r' || p[0] == '\n')) { p++; n--; }   /* empty inline lines */
-    if (n < 3) return 1;
-    long eol = resp_eol(p, n, 1);
+    kf_cur c = kf_cur_make(p, n);
+    while (kf_cur_left(&c) && (*c.p == '\r' || *c.p == '\n')) kf_cur_skip(&c, 1);   /* empty inline lines */
+    if (kf_cur_left(&c) < 3) return 1;
+    const uint8_t *start = c.p;
+    size_t left = kf_cur_left(&c);
+    uint8_t t = kf_u8(&c);
+    kf_cur line = { 0 };
+    int r = resp_line(&c, &line);   /* c: after the first line, when r == 1 */
     long long v;
-    if (p[0] == '*') {
-        if (eol == -1) return n < 32 ? 1 : 0;
-        if (eol < 0 || resp_int(p + 1, p + eol, &v) < 0 || v < 0 || v > 1000000) return 0;
+    if (t == '*') {
+        if (r == 0) return left < 32 ? 1 : 0;
+        if (r < 0 || resp_int(line, &v) < 0 || v < 0 || v > 1000000) return 0;
         if (v == 0) return 3;
-        if ((size_t)eol + 2 >= n) return 1;
-        if (p[eol + 2] == '$') return 2;     /* a command (or a bulk-string array reply) */
-        return resp_is_type(p[eol + 2]) ? 3 : 0;
+        if (!kf_cur_left(&c)) return 1;
+        if (*c.p == '$') return 2;     /* a command (or a bulk-string array reply) */
+        return resp_is_type(*c.p) ? 3 : 0;
     }
-    if (redis_inline_verb(p, n)) {
+    if (redis_inline_verb(start, left)) {
         /* "GET /x HTTP/1.1" is HTTP, not an inline GET */
-        const uint8_t *nl = memchr(p, '\n', n);
-        size_t e = nl ? (size_t)(nl - p) : n;
-        for (size_t i = 0; i + 6 <= e; i++) if (!memcmp(p + i, " HTTP/", 6)) return 0;
-        return 2;
+        const uint8_t *nl = memchr(start, '\n', left);
+        size_t e = nl ? (size_t)(nl - start) : left;
+        return memmem(start, e, " HTTP/", 6) ? 0 : 2;
     }
-    if (strchr("%~>|", p[0])) {          /* RESP3 aggregates only come from servers */
-        if (eol == -1) return n < 32 ? 1 : 0;
-        if (eol < 0 || resp_int(p + 1, p + eol, &v) < 0 || v < 0 || v > 1000000) return 0;
-        if ((size_t)eol + 2 >= n) return 1;
-        return resp_is_type(p[eol + 2]) ? 3 : 0;
+    if (strchr("%~>|", t)) {          /* RESP3 aggregates only come from servers (a NUL too, as before) */
+        if (r == 0) return left < 32 ? 1 : 0;
+        if (r < 0 || resp_int(line, &v) < 0 || v < 0 || v > 1000000) return 0;
+        if (!kf_cur_left(&c)) return 1;
+        return resp_is_type(*c.p) ? 3 : 0;
     }
-    if (p[0] == '+' || p[0] == '-' || p[0] == ':' || p[0] == '$') {
-        if (eol == -1) return n < 64 ? 1 : 0;
-        if (eol < 0) return 0;
-        if (p[0] == ':' || p[0] == '$') return resp_int(p + 1, p + eol, &v) == 0 ? 3 : 0;
-        for (long i = 1; i < eol; i++) if (p[i] < 0x20 || p[i] == 0x7f) return 0;
-        if (p[0] == '-') return eol > 1 && isupper(p[1]) ? 3 : 0;
-        return eol > 1 ? 3 : 0;
+    if (t == '+' || t == '-' || t == ':' || t == '$') {
+        if (r == 0) return left < 64 ? 1 : 0;
+        if (r < 0) return 0;
+        if (t == ':' || t == '$') return resp_int(line, &v) == 0 ? 3 : 0;
+        size_t ll = kf_cur_left(&line);
+        for (kf_cur k = line; kf_cur_left(&k);) { uint8_t b = kf_u8(&k); if (b < 0x20 || b == 0x7f) return 0; }
+        if (t == '-') return ll && isupper(*line.p) ? 3 : 0;
+        return ll ? 3 : 0;
     }
     return 0;
 }
