@@ -138,7 +138,7 @@ ours() { jq -r 'select(.tls) | "\(.method) \(.url // .path) \(.status_code)"' | 
 # gRPC over TLS: a capture of its own (tests/l7live/capture-grpctls.sh): curl --http2 as a gRPC
 # client (OpenSSL, SSLKEYLOGFILE) to a python3-grpcio server over TLS, three unary calls with
 # grpc-status 0, 5 and 12. The oracle is tshark with the key log (tshark_grpc_calls).
-@test "(a) gRPC over TLS, --tls-keylog: method, path, status, grpc-status, message counts as tshark decrypts them" {
+@test "(a), (b) gRPC over TLS, --tls-keylog and DSB: method, path, status, grpc-status, message counts as tshark decrypts them" {
   /usr/bin/python3 -c 'import grpc' 2>/dev/null || skip "python3-grpcio not installed"
   KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-grpctls.sh" "$W/g" >"$W/capture.log" 2>&1 || fail "capture failed: $(cat "$W/capture.log")"
   tshark_grpc_calls "$W/g/grpctls.pcap" 50443 -o "tls.keylog_file:$W/g/grpctls.keys" >"$W/oracle"
@@ -159,4 +159,9 @@ ours() { jq -r 'select(.tls) | "\(.method) \(.url // .path) \(.status_code)"' | 
   [ "$(jq -r 'select(.tls and .grpc_request_messages > 0) | .grpc_request_message.fields[0].value' "$W/out" | sort | uniq -c |
        awk '{ print ($1 >= 2) ? $2 : "too few" }')" = "id-7" ]
   [ "$("$KF_BIN/kfl" 'tls && grpc && grpc_status != 0' <"$W/out" | wc -l)" -eq 2 ]
+  # (b) the key log injected as a Decryption Secrets Block: the same calls
+  editcap --inject-secrets "tls,$W/g/grpctls.keys" "$W/g/grpctls.pcap" "$W/dsb.pcapng" 2>/dev/null
+  kdissect_kept --no-conn "$W/dsb.pcapng" |
+    jq -r 'select(.tls) | "\(.method) \(.path) \(.status_code) \(.grpc_status) \(.grpc_request_messages) \(.grpc_response_messages) \(.grpc_message // "")"' |
+    sort | diff "$W/oracle" -
 }
