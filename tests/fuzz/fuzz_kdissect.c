@@ -12,6 +12,7 @@
 #include "../../tools/kdissect/engine_record.c"
 #include "../../tools/kdissect/engine_tcp.c"
 #include "../../tools/kdissect/engine_pend.c"
+#include "../../tools/kdissect/engine_frame.c"
 #include "../../tools/kdissect/proto/table.c"
 #include "../../tools/kdissect/proto/http_common.c"
 #include "../../tools/kdissect/proto/http1.c"

@@ -23,6 +23,7 @@ struct kd_conn {
     uint64_t frame;
     int64_t ts;
     int upgraded;
+    int after_gap[2];                   /* a gap came: the next on_data says so until bytes are consumed */
     uint64_t stats[KD_STAT__N];
     int64_t pending, timer;             /* last kd_conn_pending / kd_conn_timer */
 };
@@ -70,6 +71,8 @@ void kd_conn_pending(kd_conn *c, int64_t t) { c->pending = t; }
 void kd_conn_timer(kd_conn *c, int64_t t) { c->timer = t; }
 /* the engine's pending-call table, as the real engine links it */
 #include "../../tools/kdissect/engine_pend.c"
+/* and its framed mode */
+#include "../../tools/kdissect/engine_frame.c"
 int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u) { (void)name; (void)u; c->upgraded = 1; return -1; }
 void kd_conn_mem(kd_conn *c, long d) { c->mem += d; }
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *n, size_t l, int64_t t) { (void)c; (void)ip; (void)n; (void)l; (void)t; }
@@ -109,8 +112,10 @@ __attribute__((unused)) static void fe_data(kd_conn *c, int dir, const void *p, 
     c->len[dir] += n;
     c->frame++;
     c->ts += 1000;
-    if (!c->d->on_data) { c->off[dir] += c->len[dir]; c->len[dir] = 0; return; }
-    size_t used = c->d->on_data(c, c->st, dir, c->buf[dir], c->len[dir], c->off[dir], flags);
+    if (!kd_dissector_takes_data(c->d)) { c->off[dir] += c->len[dir]; c->len[dir] = 0; return; }
+    if (c->after_gap[dir]) flags |= KD_DATA_AFTER_GAP;   /* as the engine does */
+    size_t used = kd_dissector_data(c->d, c, c->st, dir, c->buf[dir], c->len[dir], c->off[dir], flags);
+    if (used) c->after_gap[dir] = 0;
     if (used > c->len[dir]) abort();   /* a dissector may never consume more than it got */
     memmove(c->buf[dir], c->buf[dir] + used, c->len[dir] - used);
     c->len[dir] -= used;
@@ -119,7 +124,8 @@ __attribute__((unused)) static void fe_data(kd_conn *c, int dir, const void *p, 
         uint64_t o = c->off[dir], l = c->len[dir];
         c->off[dir] += l;
         c->len[dir] = 0;
-        if (c->d->on_gap) c->d->on_gap(c, c->st, dir, o, l);
+        kd_dissector_gap(c->d, c, c->st, dir, o, l);
+        c->after_gap[dir] = 1;
     }
 }
 
@@ -128,14 +134,15 @@ __attribute__((unused)) static void fe_gap(kd_conn *c, int dir, uint64_t len)
     uint64_t o = c->off[dir] + c->len[dir];
     c->len[dir] = 0;
     c->off[dir] = o + len;
-    if (c->d->on_gap) c->d->on_gap(c, c->st, dir, o, len);
+    kd_dissector_gap(c->d, c, c->st, dir, o, len);
+    c->after_gap[dir] = 1;
 }
 
 /* Closes: EOF for both directions, on_close, destroy. Returns the kd_conn_mem balance, which
  * must be 0 when the dissector released everything it reported. */
 __attribute__((unused)) static long fe_close(kd_conn *c)
 {
-    for (int dir = 0; dir < 2; dir++) if (c->len[dir] && c->d->on_data) fe_data(c, dir, NULL, 0, KD_DATA_EOF);
+    for (int dir = 0; dir < 2; dir++) if (c->len[dir] && kd_dissector_takes_data(c->d)) fe_data(c, dir, NULL, 0, KD_DATA_EOF);
     if (c->d->on_close) c->d->on_close(c, c->st);
     if (c->d->destroy) c->d->destroy(c, c->st);
     free(c->st);

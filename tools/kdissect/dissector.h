@@ -173,7 +173,59 @@ typedef struct kd_dissector {
     void (*on_timer)(kd_conn *c, void *st, int64_t now_ns);
     void (*on_close)(kd_conn *c, void *st);
     void (*destroy)(kd_conn *c, void *st);
+
+    /* Framed mode (engine_frame.c, "Framed mode" below), for a protocol whose messages carry
+     * their length: set frame and on_frame instead of on_data (frame_sync optional); the
+     * state (state_size bytes) then begins with a kd_framer. */
+    int64_t (*frame)(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n);
+    int (*on_frame)(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t len,
+                    const kd_pref *first, const kd_pref *last);
+    int (*frame_sync)(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n);
 } kd_dissector;
+
+/* ---- Framed mode (engine_frame.c) ----
+ * Kafka, MongoDB, PostgreSQL, MySQL, AMQP and HTTP/2 send frames whose header says how long they
+ * are. Such a dissector says where a frame ends and what a frame means; the engine does the
+ * rest: it buffers until a frame is whole, bounds oversize frames, skips what it does not keep,
+ * and resynchronises after a gap or a bad frame. The dissector declares
+ *   frame(p, n)       p: the bytes of direction dir from a frame's start (n > 0). Returns the
+ *                     frame's whole length (header included, > 0), KD_FRAME_MORE (these bytes
+ *                     cannot tell yet) or KD_FRAME_BAD (no frame starts here). May note in st
+ *                     what kind of frame it saw (on_frame follows for the same bytes).
+ *   on_frame(p, n, len, first, last)
+ *                     a complete frame (n == len), or the HEAD of an oversize one (n < len):
+ *                     a frame longer than KD_FRAME_MAX is not buffered whole; once at least
+ *                     KD_FRAME_HEAD of its bytes are there, they go to on_frame and the engine
+ *                     skips the rest as it arrives. first/last: packets of p[0] and p[n-1].
+ *                     Returns KD_FRAME_OK, KD_FRAME_STOP (the dissector handed the connection
+ *                     over with kd_conn_upgrade: the bytes after this frame are not its own) or
+ *                     KD_FRAME_END (stop dissecting this connection).
+ *   frame_sync(p, n)  after a gap (KD_DATA_AFTER_GAP) or a bad frame: KD_SYNC_YES when a frame
+ *                     plausibly starts at p, KD_SYNC_NO, KD_SYNC_MORE (wait for more bytes) or
+ *                     KD_SYNC_NEVER (this direction cannot be resynchronised: give it up). The
+ *                     engine tries every byte offset until one says yes. NULL: never.
+ * --stats: a bad frame counts in parse_errors, each resynchronisation in resyncs. on_gap, when
+ * set, is still called after the engine's own gap handling (the skipped part shrinks by the gap).
+ * The limits are the same for every framed protocol: */
+#define KD_FRAME_MAX (192u << 10)   /* longest frame buffered whole (below the engine's 256 KiB
+                                     * per direction, so a frame and the start of the next fit) */
+#define KD_FRAME_HEAD 4096u         /* bytes of an oversize frame gathered before its head goes
+                                     * to on_frame (all there are by then, up to the buffer) */
+enum { KD_FRAME_MORE = 0, KD_FRAME_BAD = -1 };
+enum { KD_FRAME_OK = 0, KD_FRAME_STOP = 1, KD_FRAME_END = 2 };
+enum { KD_SYNC_NO = 0, KD_SYNC_YES = 1, KD_SYNC_MORE = 2, KD_SYNC_NEVER = 3 };
+typedef struct kd_framer {
+    /* private: the engine's, per direction */
+    uint64_t skip[2];           /* bytes of an oversize frame still to skip */
+    uint8_t dead[2];            /* given up */
+    uint8_t resync[2];          /* looking for a frame start (2: counted in --stats resyncs) */
+} kd_framer;
+/* The engine's and layers' entry points: on_data / on_gap, or the framed mode for a dissector
+ * with .frame (a dissector never calls these). */
+size_t kd_dissector_data(const kd_dissector *d, kd_conn *c, void *st, int dir, const uint8_t *p,
+                         size_t n, uint64_t off, unsigned flags);
+void kd_dissector_gap(const kd_dissector *d, kd_conn *c, void *st, int dir, uint64_t off, uint64_t len);
+static inline int kd_dissector_takes_data(const kd_dissector *d) { return d->on_data || d->frame; }
 
 /* ---- Engine API for dissectors (implemented in engine.c) ---- */
 

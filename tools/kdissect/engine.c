@@ -389,7 +389,7 @@ void kde_run_dissector(kd_engine *e, kd_conn *c, int dir, unsigned flags)
         if (!d->blen && !(flags & KD_DATA_EOF)) return;
         unsigned fl = flags | (d->after_gap ? KD_DATA_AFTER_GAP : 0);
         static const uint8_t none[1];   /* never hand a dissector a NULL pointer */
-        size_t k = c->d->on_data ? c->d->on_data(c, c->st, dir, d->buf ? d->buf : none, d->blen, d->boff, fl) : d->blen;
+        size_t k = kd_dissector_data(c->d, c, c->st, dir, d->buf ? d->buf : none, d->blen, d->boff, fl);
         if (k > d->blen) k = d->blen;
         if (k) d->after_gap = 0;
         kde_buf_consume(d, k);
@@ -398,7 +398,7 @@ void kde_run_dissector(kd_engine *e, kd_conn *c, int dir, unsigned flags)
             e->st.buffer_overflows++;
             uint64_t off = d->boff, len = d->blen;
             kde_buf_consume(d, d->blen);
-            if (c->d->on_gap) c->d->on_gap(c, c->st, dir, off, len);
+            kd_dissector_gap(c->d, c, c->st, dir, off, len);
             d->after_gap = 1;
         }
         kde_buf_release(e, c, d);

@@ -5,6 +5,8 @@
  *   engine_tcp.c     TCP reassembly and analysis (stream buffers, out-of-order queue, gaps)
  *   engine_record.c  record writing (envelope with Kubernetes context, conn and flow records)
  *   engine_order.c   reordering and spill (records wait in a heap, spill sorted runs to disk)
+ *   engine_pend.c, engine_frame.c  the pending-call table and the framed mode: they use only
+ *                    the dissector API (dissector.h), so the stand-in engine of the tests links them
  * Hand-written: no library does TCP reassembly with per-byte packet references for us. */
 #ifndef KD_ENGINE_INT_H
 #define KD_ENGINE_INT_H

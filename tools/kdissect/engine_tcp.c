@@ -80,7 +80,7 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
         uint64_t from = d->boff + d->blen;
         if (c->l7_state == 1) kde_run_dissector(e, c, dir, KD_DATA_GAP_NEXT);
         kde_buf_consume(d, d->blen);
-        if (c->l7_state == 1 && c->d && c->d->on_gap && off > from) c->d->on_gap(c, c->st, dir, from, off - from);
+        if (c->l7_state == 1 && c->d && off > from) kd_dissector_gap(c->d, c, c->st, dir, from, off - from);
         d->boff = off;
         d->after_gap = 1;
     }
@@ -109,10 +109,10 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
         return;
     }
     refs_push(e, c, d, off);
-    if (d->blen == 0 && c->d->on_data && !c->up_d && !c->reprobe) {
+    if (d->blen == 0 && kd_dissector_takes_data(c->d) && !c->up_d && !c->reprobe) {
         /* zero-copy: present the payload directly; keep only what is not consumed */
         unsigned fl = d->after_gap ? KD_DATA_AFTER_GAP : 0;
-        size_t k = c->d->on_data(c, c->st, dir, p, n, off, fl);
+        size_t k = kd_dissector_data(c->d, c, c->st, dir, p, n, off, fl);
         if (k > n) k = n;
         if (k) d->after_gap = 0;
         d->boff = off + k;
@@ -134,7 +134,7 @@ static void tcp_gap(kd_engine *e, kd_conn *c, int dir, uint64_t upto)
     e->st.gaps++; e->st.gap_bytes += len;
     if (d->blen && c->l7_state == 1) kde_run_dissector(e, c, dir, KD_DATA_GAP_NEXT);
     if (d->blen) kde_buf_consume(d, d->blen);
-    if (c->l7_state == 1 && c->d && c->d->on_gap) c->d->on_gap(c, c->st, dir, d->next, len);
+    if (c->l7_state == 1 && c->d) kd_dissector_gap(c->d, c, c->st, dir, d->next, len);
     d->next = upto;
     d->boff = upto;
     d->after_gap = 1;

@@ -162,19 +162,19 @@ static void in_apply_upgrade(kd_inner *in)
 static void in_run(kd_inner *in, int dir, unsigned flags)
 {
     in_dir *d = &in->dir[dir];
-    if (in->state != 1 || !in->d->on_data) { in_consume(d, d->len); return; }
+    if (in->state != 1 || !kd_dissector_takes_data(in->d)) { in_consume(d, d->len); return; }
     if (!d->len && !(flags & KD_DATA_EOF)) return;
     static const uint8_t none[1];
     unsigned fl = flags | (d->after_gap ? KD_DATA_AFTER_GAP : 0);
     const kd_layer *old = kd_conn_layer(in->c, &in->layer);
-    size_t k = in->d->on_data(in->c, in->st, dir, d->buf ? d->buf : none, d->len, d->off, fl);
+    size_t k = kd_dissector_data(in->d, in->c, in->st, dir, d->buf ? d->buf : none, d->len, d->off, fl);
     if (k > d->len) k = d->len;
     if (k) d->after_gap = 0;
     in_consume(d, k);
     if (!in->up_d && d->len >= IN_BUF_MAX) {
         uint64_t off = d->off, len = d->len;
         in_consume(d, d->len);
-        if (in->d->on_gap) in->d->on_gap(in->c, in->st, dir, off, len);
+        kd_dissector_gap(in->d, in->c, in->st, dir, off, len);
         d->after_gap = 1;
     }
     kd_conn_layer(in->c, old);
@@ -232,7 +232,7 @@ void kd_inner_gap(kd_inner *in, int dir)
         uint64_t off = d->off + d->len;
         in_consume(d, d->len);
         const kd_layer *old = kd_conn_layer(in->c, &in->layer);
-        if (in->d->on_gap) in->d->on_gap(in->c, in->st, dir, off, 1);
+        kd_dissector_gap(in->d, in->c, in->st, dir, off, 1);
         kd_conn_layer(in->c, old);
         d->off = off + 1;
     } else in_consume(d, d->len);

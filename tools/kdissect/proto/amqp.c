@@ -257,11 +257,11 @@ typedef struct amqp_call {
 } amqp_call;
 
 typedef struct amqp_state {
+    kd_framer fr;               /* the engine's framed mode (first) */
     kd_conn *conn;
     int client;
     kd_ptab calls;              /* amqp_call by channel: waiting for a reply or content */
     int header_seen[2];
-    int dead[2];
 } amqp_state;
 
 static const uint16_t amqp_ports[] = {5672, 0};
@@ -411,7 +411,7 @@ static void amqp_frame(amqp_state *s, int dir, uint8_t type, uint16_t ch, const 
         size_t take = n < room ? n : room;
         memcpy(k->body + k->blen, p, take);
         k->blen += take;
-        k->body_got += n;
+        k->body_got += flen - 8;   /* all of it, also when only its head was read */
         if (k->have_header && k->body_got >= k->body_size) amqp_done(s, k);
     }
 }
@@ -435,45 +435,49 @@ static void amqp_kd_init(kd_conn *c, void *st)
     kd_ptab_init(&s->calls, c, sizeof(amqp_call), AMQP_PENDING, amqp_unanswered, NULL, s);
 }
 
-static size_t amqp_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
-                           unsigned flags)
+/* Framed mode: type(1) channel(2) size(4) | payload(size) | frame-end 0xCE, after the
+ * protocol header "AMQP" 0 0 9 1 that may open each direction. */
+#define AMQP_FRAME_END 0xCE
+#define AMQP_SIZE_MAX (1u << 20)   /* a larger size field is not AMQP (frame_max is 128 KiB) */
+static int64_t amqp_kd_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    amqp_state *s = st;
+    if (!s->header_seen[dir]) {
+        if (n < 4 && !memcmp(p, "AMQP", n)) return KD_FRAME_MORE;
+        if (n >= 4 && !memcmp(p, "AMQP", 4)) return n < 8 ? KD_FRAME_MORE : 8;
+        s->header_seen[dir] = 1;
+    }
+    if (n < 7) return KD_FRAME_MORE;
+    uint32_t size = kf_ld_be32(p + 3);
+    if (size >= AMQP_SIZE_MAX) return KD_FRAME_BAD;
+    size_t total = 8 + (size_t)size;
+    if (n >= total && p[total - 1] != AMQP_FRAME_END) return KD_FRAME_BAD;
+    return (int64_t)total;
+}
+
+/* after a gap: a known frame type whose frame-end byte is where its size says */
+static int amqp_kd_sync(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    if (n < 8) return KD_SYNC_MORE;
+    uint32_t size = kf_ld_be32(p + 3);
+    uint8_t t = p[0];
+    if (!(t == 1 || t == 2 || t == 3 || t == 8) || size >= AMQP_SIZE_MAX) return KD_SYNC_NO;
+    if (n < 8 + (size_t)size) return 8 + (size_t)size <= KD_FRAME_MAX ? KD_SYNC_MORE : KD_SYNC_NO;
+    return p[7 + size] == AMQP_FRAME_END ? KD_SYNC_YES : KD_SYNC_NO;
+}
+
+/* A frame, or the head of one too big to buffer (n < len). */
+static int amqp_kd_on_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t len,
+                            const kd_pref *f, const kd_pref *l)
 {
     amqp_state *s = st;
     s->conn = c;
-    if (s->dead[dir]) return n;
-    size_t used = 0;
-    if (!s->header_seen[dir] && n >= 4 && !memcmp(p, "AMQP", 4)) {
-        if (n < 8) return 0;
-        used = 8;
-    }
-    s->header_seen[dir] = 1;
-    if (flags & KD_DATA_AFTER_GAP) {
-        while (n - used >= 8) {
-            uint32_t size = kf_ld_be32(p + used + 3);
-            uint8_t t = p[used];
-            if ((t == 1 || t == 2 || t == 3 || t == 8) && size < (1u << 20) && n - used >= 8 + (size_t)size &&
-                p[used + 7 + size] == 0xCE) break;
-            used++;
-        }
-        kd_stat_add(c, KD_STAT_RESYNCS, 1);
-    }
-    while (n - used >= 7) {
-        const uint8_t *fr = p + used;
-        uint8_t type = fr[0];
-        uint16_t ch = kf_ld_be16(fr + 1);
-        uint32_t size = kf_ld_be32(fr + 3);
-        if (size > (128u << 10)) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); s->dead[dir] = 1; return n; }
-        size_t total = 8 + (size_t)size;
-        if (n - used < total) break;
-        if (fr[total - 1] != 0xCE) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); s->dead[dir] = 1; return n; }
-        kd_pref f, l;
-        kd_stream_ref(c, dir, off + used, &f);
-        kd_stream_ref(c, dir, off + used + total - 1, &l);
-        if (type != 8) amqp_frame(s, dir, type, ch, fr + 7, size, total, &f, &l);
-        used += total;
-    }
-    if (flags & KD_DATA_EOF) return n;
-    return used;
+    if (!s->header_seen[dir]) { s->header_seen[dir] = 1; return KD_FRAME_OK; }   /* the protocol header */
+    uint8_t type = p[0];
+    uint16_t ch = kf_ld_be16(p + 1);
+    size_t pl = n == len ? (size_t)len - 8 : n - 7;
+    if (type != 8) amqp_frame(s, dir, type, ch, p + 7, pl, (size_t)len, f, l);
+    return KD_FRAME_OK;
 }
 
 static void amqp_kd_close(kd_conn *c, void *st)
@@ -488,7 +492,7 @@ static void amqp_kd_destroy(kd_conn *c, void *st) { kd_ptab_free(&((amqp_state *
 const kd_dissector kd_proto_amqp = {
     .name = "amqp", .protocol = "AMQP", .flag = "amqp", .l7_name = "AMQP",
     .transports = KD_TRANSPORT_TCP, .ports = amqp_ports, .calls = 1, .state_size = sizeof(amqp_state),
-    .probe = amqp_kd_probe, .init = amqp_kd_init, .on_data = amqp_kd_data,
-    .on_close = amqp_kd_close, .destroy = amqp_kd_destroy,
+    .probe = amqp_kd_probe, .init = amqp_kd_init, .frame = amqp_kd_frame, .on_frame = amqp_kd_on_frame,
+    .frame_sync = amqp_kd_sync, .on_close = amqp_kd_close, .destroy = amqp_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */

@@ -117,6 +117,7 @@ typedef struct h2_stream {
 } h2_stream;
 
 typedef struct h2_state {
+    kd_framer fr;               /* the engine's framed mode (first) */
     kd_conn *conn;
     int client;
     int started[2];
@@ -129,12 +130,10 @@ typedef struct h2_state {
     uint8_t hb_flags[2], hb_type[2];
     int hb_active[2];
     kd_pref hb_ref[2];
-    uint64_t skip[2];           /* bytes of an oversized frame still to discard */
     h2_stream *streams;
     int nstreams;
     uint32_t max_sid[2];        /* highest stream id opened, [0] even, [1] odd: ids are never
                                  * reused, so a lower unknown id is a closed stream */
-    int dead[2];
     int gap[2];                 /* a gap was seen in this direction */
     long mem;
 } h2_state;
@@ -676,8 +675,8 @@ static void h2_kd_upgrade(kd_conn *c, void *st, const kd_upgrade *u)
     h2_update_pending(s);
 }
 
-static size_t h2_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
-                         unsigned flags)
+/* Framed mode: Length(24) Type(8) Flags(8) Stream(32) | payload, after the client's preface. */
+static int64_t h2_kd_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
 {
     h2_state *s = st;
     s->conn = c;
@@ -686,64 +685,51 @@ static size_t h2_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t
         const kd_conn_info *ci = kd_conn_get_info(c);
         if (ci && ci->client >= 0) s->client = ci->client;
     }
-    if (s->dead[dir]) return n;
-    size_t used = 0;
-    if (s->skip[dir]) {
-        size_t k = s->skip[dir] < n ? (size_t)s->skip[dir] : n;
-        s->skip[dir] -= k;
-        used += k;
-    }
-    if (!s->started[dir] && n > used) {
-        if (n > used && n - used < H2_PREFACE_LEN && !memcmp(p + used, H2_PREFACE, n - used) && !(flags & KD_DATA_EOF))
-            return used;
-        if (n - used >= H2_PREFACE_LEN && !memcmp(p + used, H2_PREFACE, H2_PREFACE_LEN)) {
-            used += H2_PREFACE_LEN;
-            if (s->client < 0) s->client = dir;
-        } else if (dir == s->client || s->client < 0) {
-            s->midstream = 1;
-        }
+    if (!s->started[dir]) {
+        if (n < H2_PREFACE_LEN && !memcmp(p, H2_PREFACE, n)) return KD_FRAME_MORE;
+        if (n >= H2_PREFACE_LEN && !memcmp(p, H2_PREFACE, H2_PREFACE_LEN)) return H2_PREFACE_LEN;   /* on_frame */
+        if (dir == s->client || s->client < 0) s->midstream = 1;
         s->started[dir] = 1;
     }
-    if (flags & KD_DATA_AFTER_GAP) {
-        /* find a plausible frame header followed by another one */
-        while (n - used >= 18) {
-            uint32_t l = (uint32_t)p[used] << 16 | (uint32_t)p[used + 1] << 8 | p[used + 2];
-            if (h2_frame_plausible(p + used) &&
-                (n - used == 9 + (size_t)l || (n - used >= 18 + (size_t)l && h2_frame_plausible(p + used + 9 + l))))
-                break;
-            used++;
-        }
-        s->hb_active[dir] = 0;
-        kd_stat_add(c, KD_STAT_RESYNCS, 1);
+    if (n < 9) return KD_FRAME_MORE;
+    uint32_t len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    if (p[3] > 9 && len > 65536) return KD_FRAME_BAD;
+    return 9 + (int64_t)len;
+}
+
+/* after a gap: a plausible frame header followed by another one (or by the end of the data) */
+static int h2_kd_sync(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    if (n < 9) return KD_SYNC_MORE;
+    if (!h2_frame_plausible(p)) return KD_SYNC_NO;
+    size_t next = 9 + ((size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]);
+    if (n == next) return KD_SYNC_YES;
+    if (n < next + 9) return next + 9 <= KD_FRAME_MAX ? KD_SYNC_MORE : KD_SYNC_NO;
+    return h2_frame_plausible(p + next) ? KD_SYNC_YES : KD_SYNC_NO;
+}
+
+/* A frame, the preface, or the head of a frame too big to buffer (n < len: skipped whole,
+ * counted as a truncated body). */
+static int h2_kd_on_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t len,
+                          const kd_pref *first, const kd_pref *last)
+{
+    h2_state *s = st;
+    s->conn = c;
+    if (!s->started[dir]) {   /* the preface */
+        s->started[dir] = 1;
+        if (s->client < 0) s->client = dir;
+        return KD_FRAME_OK;
     }
-    while (n - used >= 9) {
-        const uint8_t *f = p + used;
-        uint32_t len = (uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2];
-        if (f[3] > 9 && len > 65536) { s->dead[dir] = 1; kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); return n; }
-        if ((size_t)len + 9 > (200u << 10)) {
-            /* larger than we buffer: skip it (counts as truncated) */
-            kd_stat_add(c, KD_STAT_TRUNCATED_BODIES, 1);
-            size_t have = n - used;
-            if (have >= (size_t)len + 9) { used += (size_t)len + 9; continue; }
-            s->skip[dir] = (size_t)len + 9 - have;
-            return n;
-        }
-        if (n - used < (size_t)len + 9) break;
-        kd_pref first, last;
-        kd_stream_ref(c, dir, off + used, &first);
-        kd_stream_ref(c, dir, off + used + len + 8, &last);
-        h2_frame(s, dir, f, (size_t)len + 9, &first, &last);
-        used += (size_t)len + 9;
-    }
-    if (flags & KD_DATA_EOF) return n;
-    return used;
+    if (n < len) { kd_stat_add(c, KD_STAT_TRUNCATED_BODIES, 1); return KD_FRAME_OK; }
+    h2_frame(s, dir, p, n, first, last);
+    return KD_FRAME_OK;
 }
 
 static void h2_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
 {
     h2_state *s = st;
     s->conn = c;
-    s->skip[dir] = 0;
+    s->hb_active[dir] = 0;   /* a header block cut by the gap is lost */
     /* a header block lost in a gap leaves HPACK out of step: later fields may be wrong.
      * Decoding goes on (a gap inside DATA is harmless); records say so. */
     s->gap[dir] = 1;
@@ -778,7 +764,8 @@ static void h2_kd_destroy(kd_conn *c, void *st)
 const kd_dissector kd_proto_http2 = {
     .name = "http2", .protocol = "HTTP2", .flag = "http", .l7_name = "HTTP2",
     .transports = KD_TRANSPORT_TCP, .ports = h2_ports, .calls = 1, .state_size = sizeof(h2_state),
-    .probe = h2_kd_probe, .init = h2_kd_init, .on_data = h2_kd_data, .on_gap = h2_kd_gap,
+    .probe = h2_kd_probe, .init = h2_kd_init, .frame = h2_kd_frame, .on_frame = h2_kd_on_frame,
+    .frame_sync = h2_kd_sync, .on_gap = h2_kd_gap,
     .on_upgrade = h2_kd_upgrade, .on_close = h2_kd_close, .destroy = h2_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */

@@ -424,12 +424,10 @@ typedef struct kafka_pend {
 } kafka_pend;
 
 typedef struct kafka_state {
+    kd_framer fr;               /* the engine's framed mode (first) */
     kd_conn *conn;
     int client;
     kd_ptab pend;               /* kafka_pend by correlation id, up to KAFKA_PENDING */
-    uint64_t skip[2];
-    int big[2];                 /* a frame larger than we buffer: its head was handled */
-    int dead[2];
 } kafka_state;
 
 static const uint16_t kafka_ports[] = {9092, 9093, 9094, 29092, 0};
@@ -551,56 +549,33 @@ static void kafka_kd_init(kd_conn *c, void *st)
     kd_ptab_init(&s->pend, c, sizeof(kafka_pend), KAFKA_PENDING, kafka_unanswered, NULL, s);
 }
 
-static size_t kafka_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
-                            unsigned flags)
+/* Framed mode: Size(int32) | Size bytes. Requests can be recognised after a gap; responses
+ * (a size and a correlation id) cannot. */
+static int64_t kafka_kd_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    if (n < 4) return KD_FRAME_MORE;
+    uint32_t size = kf_ld_be32(p);
+    if (size > KAFKA_MAX_FRAME || size < 4) return KD_FRAME_BAD;
+    return 4 + (int64_t)size;
+}
+
+static int kafka_kd_sync(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    kafka_state *s = st;
+    if (dir != s->client) return KD_SYNC_NEVER;
+    int r = kafka_probe_bytes(p, n);
+    return r == 2 ? KD_SYNC_YES : r == 1 ? KD_SYNC_MORE : KD_SYNC_NO;
+}
+
+/* A frame, or the head of one too big to buffer (n < len). */
+static int kafka_kd_on_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t len,
+                             const kd_pref *f, const kd_pref *l)
 {
     kafka_state *s = st;
     s->conn = c;
-    if (s->dead[dir]) return n;
-    size_t used = 0;
-    if (s->skip[dir]) {
-        size_t k = s->skip[dir] < n ? (size_t)s->skip[dir] : n;
-        s->skip[dir] -= k;
-        used = k;
-    }
-    int req = dir == s->client;
-    if (flags & KD_DATA_AFTER_GAP) {
-        /* requests can be recognised again; responses cannot */
-        if (!req) { s->dead[dir] = 1; return n; }
-        while (used < n && kafka_probe_bytes(p + used, n - used) != 2) used++;
-        kd_stat_add(c, KD_STAT_RESYNCS, 1);
-    }
-    while (n - used >= 4) {
-        const uint8_t *m = p + used;
-        uint32_t size = kf_ld_be32(m);
-        if (size > KAFKA_MAX_FRAME || size < 4) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); s->dead[dir] = 1; return n; }
-        size_t total = 4 + (size_t)size;
-        kd_pref f, l;
-        if (n - used < total) {
-            if (total > (192u << 10) && n - used >= 4096) {   /* large: handle the head, skip the rest */
-                kd_stream_ref(c, dir, off + used, &f);
-                kd_stream_ref(c, dir, off + n - 1, &l);
-                if (req) kafka_on_request(s, m + 4, n - used - 4, size, &f, &l);
-                else kafka_on_response(s, m + 4, n - used - 4, size, &f, &l);
-                s->skip[dir] = total - (n - used);
-                return n;
-            }
-            break;
-        }
-        kd_stream_ref(c, dir, off + used, &f);
-        kd_stream_ref(c, dir, off + used + total - 1, &l);
-        if (req) kafka_on_request(s, m + 4, size, size, &f, &l);
-        else kafka_on_response(s, m + 4, size, size, &f, &l);
-        used += total;
-    }
-    if (flags & KD_DATA_EOF) return n;
-    return used;
-}
-
-static void kafka_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
-{
-    kafka_state *s = st;
-    if (s->skip[dir] > len) s->skip[dir] -= len; else s->skip[dir] = 0;
+    if (dir == s->client) kafka_on_request(s, p + 4, n - 4, len - 4, f, l);
+    else kafka_on_response(s, p + 4, n - 4, len - 4, f, l);
+    return KD_FRAME_OK;
 }
 
 static void kafka_kd_close(kd_conn *c, void *st)
@@ -615,7 +590,7 @@ static void kafka_kd_destroy(kd_conn *c, void *st) { kd_ptab_free(&((kafka_state
 const kd_dissector kd_proto_kafka = {
     .name = "kafka", .protocol = "KAFKA", .flag = "kafka", .l7_name = "KAFKA",
     .transports = KD_TRANSPORT_TCP, .ports = kafka_ports, .calls = 1, .state_size = sizeof(kafka_state),
-    .probe = kafka_kd_probe, .init = kafka_kd_init, .on_data = kafka_kd_data, .on_gap = kafka_kd_gap,
-    .on_close = kafka_kd_close, .destroy = kafka_kd_destroy,
+    .probe = kafka_kd_probe, .init = kafka_kd_init, .frame = kafka_kd_frame, .on_frame = kafka_kd_on_frame,
+    .frame_sync = kafka_kd_sync, .on_close = kafka_kd_close, .destroy = kafka_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */

@@ -147,11 +147,10 @@ typedef struct mongo_req {
 } mongo_req;
 
 typedef struct mongo_state {
+    kd_framer fr;               /* the engine's framed mode (first) */
     kd_conn *conn;
     int client;
     kd_ptab pend;               /* mongo_req by requestID, up to MONGO_PENDING */
-    uint64_t skip[2];
-    int dead[2];
 } mongo_state;
 
 static const uint16_t mongo_ports[] = {27017, 27018, 27019, 0};
@@ -305,50 +304,30 @@ static void mongo_kd_init(kd_conn *c, void *st)
     kd_ptab_init(&s->pend, c, sizeof(mongo_req), MONGO_PENDING, mongo_unanswered, NULL, s);
 }
 
-static size_t mongo_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
-                            unsigned flags)
+/* Framed mode: messageLength(int32, little-endian, header included) | … */
+static int64_t mongo_kd_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    if (n < 16) return KD_FRAME_MORE;
+    kf_cur cu = kf_cur_make(p, n);
+    uint32_t len = kf_le32(&cu);
+    if (len < 16 || len > MONGO_MAX_MSG) return KD_FRAME_BAD;
+    return len;
+}
+
+static int mongo_kd_sync(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    int r = mongo_probe_bytes(p, n);
+    return r >= 2 ? KD_SYNC_YES : r == 1 ? KD_SYNC_MORE : KD_SYNC_NO;
+}
+
+/* A message, or the head of one too big to buffer (n < len). */
+static int mongo_kd_on_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t len,
+                             const kd_pref *f, const kd_pref *l)
 {
     mongo_state *s = st;
     s->conn = c;
-    if (s->dead[dir]) return n;
-    size_t used = 0;
-    if (s->skip[dir]) {
-        size_t k = s->skip[dir] < n ? (size_t)s->skip[dir] : n;
-        s->skip[dir] -= k;
-        used = k;
-    }
-    if (flags & KD_DATA_AFTER_GAP) {
-        while (n - used >= 16 && mongo_probe_bytes(p + used, n - used) < 2) used++;
-        kd_stat_add(c, KD_STAT_RESYNCS, 1);
-    }
-    while (n - used >= 16) {
-        const uint8_t *m = p + used;
-        uint32_t len = (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 24;
-        if (len < 16 || len > MONGO_MAX_MSG) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); s->dead[dir] = 1; return n; }
-        kd_pref f, l;
-        if (n - used < len) {
-            if (len > (192u << 10) && n - used >= 4096) {
-                kd_stream_ref(c, dir, off + used, &f);
-                kd_stream_ref(c, dir, off + n - 1, &l);
-                mongo_message(s, dir, m, n - used, len, &f, &l);
-                s->skip[dir] = len - (n - used);
-                return n;
-            }
-            break;
-        }
-        kd_stream_ref(c, dir, off + used, &f);
-        kd_stream_ref(c, dir, off + used + len - 1, &l);
-        mongo_message(s, dir, m, len, len, &f, &l);
-        used += len;
-    }
-    if (flags & KD_DATA_EOF) return n;
-    return used;
-}
-
-static void mongo_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
-{
-    mongo_state *s = st;
-    if (s->skip[dir] > len) s->skip[dir] -= len; else s->skip[dir] = 0;
+    mongo_message(s, dir, p, n, len, f, l);
+    return KD_FRAME_OK;
 }
 
 static void mongo_kd_close(kd_conn *c, void *st)
@@ -363,7 +342,7 @@ static void mongo_kd_destroy(kd_conn *c, void *st) { kd_ptab_free(&((mongo_state
 const kd_dissector kd_proto_mongodb = {
     .name = "mongodb", .protocol = "MONGODB", .flag = "mongodb", .l7_name = "MONGODB",
     .transports = KD_TRANSPORT_TCP, .ports = mongo_ports, .calls = 1, .state_size = sizeof(mongo_state),
-    .probe = mongo_kd_probe, .init = mongo_kd_init, .on_data = mongo_kd_data, .on_gap = mongo_kd_gap,
-    .on_close = mongo_kd_close, .destroy = mongo_kd_destroy,
+    .probe = mongo_kd_probe, .init = mongo_kd_init, .frame = mongo_kd_frame, .on_frame = mongo_kd_on_frame,
+    .frame_sync = mongo_kd_sync, .on_close = mongo_kd_close, .destroy = mongo_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */

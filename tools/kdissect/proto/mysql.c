@@ -177,6 +177,7 @@ typedef struct my_call {
 typedef struct my_stmt { uint32_t id; char query[MY_QUERY_MAX]; size_t qlen; } my_stmt;
 
 typedef struct my_state {
+    kd_framer fr;               /* the engine's framed mode (first) */
     kd_conn *conn;
     int client;
     int phase;                  /* 0 connection phase (handshake), 1 command phase */
@@ -187,8 +188,6 @@ typedef struct my_state {
     int caps_known;
     my_stmt *stmts; unsigned nstmts;
     uint32_t pending_prepare;   /* a STMT_PREPARE waits for its OK with the statement id */
-    int dead[2];
-    uint64_t skip[2];
 } my_state;
 
 static const uint16_t my_ports[] = {3306, 3307, 33060, 0};
@@ -452,71 +451,44 @@ static void my_kd_init(kd_conn *c, void *st)
     s->client = ci && ci->client >= 0 ? ci->client : 0;
 }
 
-static size_t my_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
-                         unsigned flags)
+/* Framed mode: payload_length(3, little-endian) sequence_id(1) | payload. After a gap the
+ * client's commands can be recognised again; the server's packets cannot. */
+static int64_t my_kd_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    if (n < 4) return KD_FRAME_MORE;
+    kf_cur hc = kf_cur_make(p, n);
+    return 4 + (int64_t)my_le24(&hc);
+}
+
+static int my_kd_sync(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    my_state *s = st;
+    if (dir != s->client) return KD_SYNC_NEVER;
+    int r = my_is_command(p, n);
+    return r == 1 ? KD_SYNC_YES : r < 0 ? KD_SYNC_MORE : KD_SYNC_NO;
+}
+
+/* A packet, or the head of one too big to buffer (n < len: a large row or blob, counted whole). */
+static int my_kd_on_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t len,
+                          const kd_pref *f, const kd_pref *l)
 {
     my_state *s = st;
     s->conn = c;
-    if (s->dead[dir]) return n;
-    int from_client = dir == s->client;
-    size_t used = 0;
-    if (s->skip[dir]) {
-        size_t k = s->skip[dir] < n ? (size_t)s->skip[dir] : n;
-        s->skip[dir] -= k;
-        used = k;
+    uint8_t seq = p[3];
+    if (dir != s->client) {
+        my_server_packet(s, seq, p + 4, n - 4, len, f, l);
+        return KD_FRAME_OK;
     }
-    if (flags & KD_DATA_AFTER_GAP) {
-        /* resynchronise on a command packet (client) or give up on the direction (server) */
-        if (from_client) while (used < n && my_is_command(p + used, n - used) != 1) used++;
-        else { s->dead[dir] = 1; return n; }
-        kd_stat_add(c, KD_STAT_RESYNCS, 1);
+    my_client_packet(s, seq, p + 4, n - 4, len, f, l);
+    if (n == len && s->cur.active && s->cur.ssl && s->phase == 0) {
+        /* SSLRequest: TLS follows in both directions */
+        kd_upgrade u = {0};
+        u.from = "mysql"; u.token = "tls"; u.client = s->client;
+        u.req_first = *f; u.resp_last = *l; u.req_ts_ns = f->ts_ns;
+        my_emit(s);
+        return kd_conn_upgrade(c, "tls", &u) == 0 ? KD_FRAME_STOP : KD_FRAME_END;
     }
-    while (n - used >= 4) {
-        const uint8_t *m = p + used;
-        kf_cur hc = kf_cur_make(m, n - used);
-        size_t len = my_le24(&hc);
-        uint8_t seq = kf_u8(&hc);
-        size_t total = 4 + len;
-        kd_pref f, l;
-        if (n - used < total) {
-            if (total > (192u << 10)) {   /* large row / blob: account for it, skip the rest */
-                kd_stream_ref(c, dir, off + used, &f);
-                kd_stream_ref(c, dir, off + n - 1, &l);
-                if (from_client) my_client_packet(s, seq, m + 4, n - used - 4, total, &f, &l);
-                else my_server_packet(s, seq, m + 4, n - used - 4, total, &f, &l);
-                s->skip[dir] = total - (n - used);
-                return n;
-            }
-            break;
-        }
-        kd_stream_ref(c, dir, off + used, &f);
-        kd_stream_ref(c, dir, off + used + total - 1, &l);
-        if (from_client) {
-            my_client_packet(s, seq, m + 4, len, total, &f, &l);
-            if (s->cur.active && s->cur.ssl && s->phase == 0) {
-                /* SSLRequest: TLS follows in both directions */
-                kd_upgrade u = {0};
-                u.from = "mysql"; u.token = "tls"; u.client = s->client;
-                u.req_first = f; u.resp_last = l; u.req_ts_ns = f.ts_ns;
-                my_emit(s);
-                used += total;
-                if (kd_conn_upgrade(c, "tls", &u) == 0) return used;
-                s->dead[0] = s->dead[1] = 1;
-                return n;
-            }
-        } else {
-            my_server_packet(s, seq, m + 4, len, total, &f, &l);
-        }
-        used += total;
-    }
-    if (flags & KD_DATA_EOF) return n;
-    return used;
-}
-
-static void my_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
-{
-    my_state *s = st;
-    if (s->skip[dir] > len) s->skip[dir] -= len; else s->skip[dir] = 0;
+    return KD_FRAME_OK;
 }
 
 static void my_kd_close(kd_conn *c, void *st)
@@ -538,7 +510,7 @@ static void my_kd_destroy(kd_conn *c, void *st)
 const kd_dissector kd_proto_mysql = {
     .name = "mysql", .protocol = "MYSQL", .flag = "mysql", .l7_name = "MYSQL",
     .transports = KD_TRANSPORT_TCP, .ports = my_ports, .calls = 1, .state_size = sizeof(my_state),
-    .probe = my_kd_probe, .init = my_kd_init, .on_data = my_kd_data, .on_gap = my_kd_gap,
-    .on_close = my_kd_close, .destroy = my_kd_destroy,
+    .probe = my_kd_probe, .init = my_kd_init, .frame = my_kd_frame, .on_frame = my_kd_on_frame,
+    .frame_sync = my_kd_sync, .on_close = my_kd_close, .destroy = my_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */

@@ -23,8 +23,19 @@
 #define PG_CANCEL_CODE 80877102u
 #define PG_V3 196608u
 
-static int pg_front_type(uint8_t t) { return t && strchr("QPBEDSHCXpdcfF", t) != NULL; }
-static int pg_back_type(uint8_t t) { return t && strchr("RSKZTDCEN123nstIGHWdcAvV", t) != NULL; }
+/* Message types a frontend / backend sends: 1 front, 2 back (a table: checked once per message) */
+#define PG_F 1
+#define PG_B 2
+static const uint8_t pg_types[256] = {
+    ['Q'] = PG_F, ['P'] = PG_F, ['B'] = PG_F, ['E'] = PG_F | PG_B, ['D'] = PG_F | PG_B,
+    ['S'] = PG_F | PG_B, ['H'] = PG_F | PG_B, ['C'] = PG_F | PG_B, ['X'] = PG_F, ['p'] = PG_F,
+    ['d'] = PG_F | PG_B, ['c'] = PG_F | PG_B, ['f'] = PG_F, ['F'] = PG_F,
+    ['R'] = PG_B, ['K'] = PG_B, ['Z'] = PG_B, ['T'] = PG_B, ['N'] = PG_B, ['1'] = PG_B,
+    ['2'] = PG_B, ['3'] = PG_B, ['n'] = PG_B, ['s'] = PG_B, ['t'] = PG_B, ['I'] = PG_B,
+    ['G'] = PG_B, ['W'] = PG_B, ['A'] = PG_B, ['v'] = PG_B, ['V'] = PG_B,
+};
+static int pg_front_type(uint8_t t) { return pg_types[t] & PG_F; }
+static int pg_back_type(uint8_t t) { return pg_types[t] & PG_B; }
 
 /* The byte at p[i] of n bytes, read through a cursor (0 past the end). */
 static uint8_t pg_byte_at(const uint8_t *p, size_t n, size_t i)
@@ -132,6 +143,7 @@ typedef struct pg_call {
 typedef struct pg_stmt { char name[48]; char query[PG_QUERY_MAX]; size_t qlen; } pg_stmt;
 
 typedef struct pg_state {
+    kd_framer fr;               /* the engine's framed mode (first) */
     kd_conn *conn;
     int client;
     int startup_phase;          /* client still sends untyped startup messages */
@@ -143,8 +155,6 @@ typedef struct pg_state {
     pg_stmt *stmts;             /* named prepared statements (heap, lazily) */
     unsigned nstmts;
     char user[64], database[64];
-    int dead[2];
-    uint64_t skip[2];           /* rest of an oversized message to discard */
 } pg_state;
 
 static const uint16_t pg_ports[] = {5432, 0};
@@ -487,140 +497,112 @@ static void pg_kd_init(kd_conn *c, void *st)
     kd_ptab_init(&s->q, c, sizeof(pg_call), PG_QUEUE, pg_unanswered, NULL, s);
 }
 
-static size_t pg_kd_data(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t off,
-                         unsigned flags)
+/* Framed mode. The client's first messages are untyped (length | code | …: StartupMessage,
+ * SSLRequest, GSSENCRequest, CancelRequest); the server answers an SSLRequest with one byte;
+ * everything else is typed: type(1) | length(4, itself included) | body. */
+static int64_t pg_kd_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    pg_state *s = st;
+    int front = dir == s->client;
+    /* after SSLRequest the client waits for the one-byte answer; bytes it sends meanwhile
+     * (the ClientHello, seen first when the answer is delayed) belong to what follows it */
+    if (front && s->expect_ssl_answer) return KD_FRAME_MORE;
+    if (front && s->startup_phase) {
+        int r = pg_is_startup(p, n);
+        if (r == -1) return KD_FRAME_MORE;
+        if (r == 1) return kf_ld_be32(p);
+        s->startup_phase = 0;   /* typed from here on */
+    }
+    if (!front && s->expect_ssl_answer) return 1;
+    if (n < 5) return KD_FRAME_MORE;
+    uint8_t type = p[0];
+    uint32_t len = kf_ld_be32(p + 1);
+    if (len < 4 || len > PG_MAX_MSG || (front ? !pg_front_type(type) : !pg_back_type(type))) return KD_FRAME_BAD;
+    return 1 + (int64_t)len;
+}
+
+static int pg_kd_sync(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    pg_state *s = st;
+    int front = dir == s->client;
+    if (front) s->startup_phase = 0;
+    int r = pg_typed_ok(p, n, front);
+    return r == 1 ? KD_SYNC_YES : r < 0 ? KD_SYNC_MORE : KD_SYNC_NO;
+}
+
+/* A message, or the head of one too big to buffer (n < len: a big DataRow or CopyData, counted
+ * once whole, its body not read). */
+static int pg_kd_on_frame(kd_conn *c, void *st, int dir, const uint8_t *m, size_t n, uint64_t total,
+                          const kd_pref *fp, const kd_pref *lp)
 {
     pg_state *s = st;
     s->conn = c;
-    if (s->dead[dir]) return n;
     int front = dir == s->client;
-    size_t used = 0;
-    if (s->skip[dir]) {
-        size_t k = s->skip[dir] < n ? (size_t)s->skip[dir] : n;
-        s->skip[dir] -= k;
-        used = k;
+    kd_pref f = *fp, l = *lp;
+    if (front && s->startup_phase) {
+        kf_cur sc = kf_cur_make(m, n);
+        uint32_t len = kf_be32(&sc), code = kf_be32(&sc);
+        pg_call cancel, *call = code == PG_CANCEL_CODE ? &cancel : pg_push(s, f.ts_ns);
+        if (code == PG_SSL_CODE || code == PG_GSS_CODE) {
+            pg_call_init(call, code == PG_SSL_CODE ? PG_K_SSL : PG_K_GSS, &f, &l);
+            s->expect_ssl_answer = 1;
+        } else if (code == PG_CANCEL_CODE) {
+            pg_call_init(call, PG_K_CANCEL, &f, &l);   /* no answer comes: emit now */
+            call->req_size = len;
+            pg_emit(s, call);
+            return KD_FRAME_OK;
+        } else {
+            pg_call_init(call, PG_K_STARTUP, &f, &l);
+            /* parameters: key\0value\0 … \0 */
+            kf_cur pc = kf_cur_make(m + 8, len - 8);
+            while (kf_cur_left(&pc)) {
+                const uint8_t *k = pc.p;
+                const uint8_t *kz = memchr(k, 0, kf_cur_left(&pc));
+                if (!kz || kz == k) break;   /* the list's closing NUL */
+                kf_cur_skip(&pc, (size_t)(kz - k) + 1);
+                const uint8_t *v = pc.p;
+                size_t vleft = kf_cur_left(&pc);
+                const uint8_t *vz = vleft ? memchr(v, 0, vleft) : NULL;
+                if (!vz) break;
+                if (!strcmp((const char *)k, "user")) pg_copy(call->user, sizeof call->user, v, (size_t)(vz - v));
+                else if (!strcmp((const char *)k, "database")) pg_copy(call->database, sizeof call->database, v, (size_t)(vz - v));
+                else if (!strcmp((const char *)k, "application_name")) pg_copy(call->application, sizeof call->application, v, (size_t)(vz - v));
+                kf_cur_skip(&pc, (size_t)(vz - v) + 1);
+            }
+            snprintf(s->user, sizeof s->user, "%s", call->user);
+            snprintf(s->database, sizeof s->database, "%s", call->database);
+            if (!s->database[0]) snprintf(s->database, sizeof s->database, "%s", call->user);
+            s->startup_phase = 0;
+        }
+        pg_add_msg(call, '0', len, &l);
+        call->nmsgs = 0;
+        pg_pending(s);
+        return KD_FRAME_OK;
     }
-    if ((flags & KD_DATA_AFTER_GAP)) {
-        while (used < n && pg_typed_ok(p + used, n - used, front) != 1) used++;
-        kd_stat_add(c, KD_STAT_RESYNCS, 1);
-        if (front) s->startup_phase = 0;
+    if (!front && s->expect_ssl_answer) {
+        /* one byte: 'S' (TLS follows) or 'N' */
+        s->expect_ssl_answer = 0;
+        pg_call *call = kd_ptab_oldest(&s->q);
+        uint8_t answer = m[0];
+        if (call && (call->kind == PG_K_SSL || call->kind == PG_K_GSS)) {
+            call->has_resp = 1; call->rfirst = f; call->rlast = f;
+            call->resp_size = 1; call->ssl_answer = (char)answer;
+            pg_pop(s);
+        }
+        pg_pending(s);
+        if (answer == 'S' || answer == 'G') {
+            kd_upgrade u = {0};
+            u.from = "postgresql"; u.token = "tls"; u.client = s->client;
+            u.req_first = f; u.resp_last = f; u.req_ts_ns = f.ts_ns;
+            return kd_conn_upgrade(c, "tls", &u) == 0 ? KD_FRAME_STOP : KD_FRAME_END;
+        }
+        s->startup_phase = 1;   /* 'N': the client sends its StartupMessage next */
+        return KD_FRAME_OK;
     }
-    while (used < n) {
-        const uint8_t *m = p + used;
-        size_t left = n - used;
-        kd_pref f, l;
-        /* after SSLRequest the client waits for the one-byte answer; bytes it sends meanwhile
-         * (the ClientHello, seen first when the answer is delayed) belong to what follows it */
-        if (front && s->expect_ssl_answer && !(flags & KD_DATA_EOF)) return used;
-        if (front && s->startup_phase) {
-            int r = pg_is_startup(m, left);
-            if (r == -1) break;
-            if (r == 0) { s->startup_phase = 0; continue; }   /* typed from here on */
-            kf_cur sc = kf_cur_make(m, left);
-            uint32_t len = kf_be32(&sc), code = kf_be32(&sc);
-            kd_stream_ref(c, dir, off + used, &f);
-            kd_stream_ref(c, dir, off + used + len - 1, &l);
-            pg_call cancel, *call = code == PG_CANCEL_CODE ? &cancel : pg_push(s, f.ts_ns);
-            if (code == PG_SSL_CODE || code == PG_GSS_CODE) {
-                pg_call_init(call, code == PG_SSL_CODE ? PG_K_SSL : PG_K_GSS, &f, &l);
-                s->expect_ssl_answer = 1;
-            } else if (code == PG_CANCEL_CODE) {
-                pg_call_init(call, PG_K_CANCEL, &f, &l);   /* no answer comes: emit now */
-                call->req_size = len;
-                pg_emit(s, call);
-                used += len;
-                continue;
-            } else {
-                pg_call_init(call, PG_K_STARTUP, &f, &l);
-                /* parameters: key\0value\0 … \0 */
-                kf_cur pc = kf_cur_make(m + 8, len - 8);
-                while (kf_cur_left(&pc)) {
-                    const uint8_t *k = pc.p;
-                    const uint8_t *kz = memchr(k, 0, kf_cur_left(&pc));
-                    if (!kz || kz == k) break;   /* the list's closing NUL */
-                    kf_cur_skip(&pc, (size_t)(kz - k) + 1);
-                    const uint8_t *v = pc.p;
-                    size_t vleft = kf_cur_left(&pc);
-                    const uint8_t *vz = vleft ? memchr(v, 0, vleft) : NULL;
-                    if (!vz) break;
-                    if (!strcmp((const char *)k, "user")) pg_copy(call->user, sizeof call->user, v, (size_t)(vz - v));
-                    else if (!strcmp((const char *)k, "database")) pg_copy(call->database, sizeof call->database, v, (size_t)(vz - v));
-                    else if (!strcmp((const char *)k, "application_name")) pg_copy(call->application, sizeof call->application, v, (size_t)(vz - v));
-                    kf_cur_skip(&pc, (size_t)(vz - v) + 1);
-                }
-                snprintf(s->user, sizeof s->user, "%s", call->user);
-                snprintf(s->database, sizeof s->database, "%s", call->database);
-                if (!s->database[0]) snprintf(s->database, sizeof s->database, "%s", call->user);
-                s->startup_phase = 0;
-            }
-            pg_add_msg(call, '0', len, &l);
-            call->nmsgs = 0;
-            used += len;
-            pg_pending(s);
-            continue;
-        }
-        if (!front && s->expect_ssl_answer) {
-            /* one byte: 'S' (TLS follows) or 'N' */
-            s->expect_ssl_answer = 0;
-            kd_stream_ref(c, dir, off + used, &f);
-            pg_call *call = kd_ptab_oldest(&s->q);
-            kf_cur ac = kf_cur_make(m, left);
-            uint8_t answer = kf_u8(&ac);
-            used += 1;
-            if (call && (call->kind == PG_K_SSL || call->kind == PG_K_GSS)) {
-                call->has_resp = 1; call->rfirst = f; call->rlast = f;
-                call->resp_size = 1; call->ssl_answer = (char)answer;
-                pg_pop(s);
-            }
-            pg_pending(s);
-            if (answer == 'S' || answer == 'G') {
-                kd_upgrade u = {0};
-                u.from = "postgresql"; u.token = "tls"; u.client = s->client;
-                u.req_first = f; u.resp_last = f; u.req_ts_ns = f.ts_ns;
-                if (kd_conn_upgrade(c, "tls", &u) == 0) return used;
-                s->dead[0] = s->dead[1] = 1;
-                return n;
-            }
-            s->startup_phase = 1;   /* 'N': the client sends its StartupMessage next */
-            continue;
-        }
-        if (left < 5) break;
-        kf_cur hc = kf_cur_make(m, left);
-        uint8_t type = kf_u8(&hc);
-        uint32_t len = kf_be32(&hc);
-        if (len < 4 || len > PG_MAX_MSG || (front ? !pg_front_type(type) : !pg_back_type(type))) {
-            kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
-            s->dead[dir] = 1;
-            return n;
-        }
-        size_t total = 1 + (size_t)len;
-        if (left < total) {
-            /* big DataRow / CopyData: count it once whole; wait unless it cannot fit */
-            if (total > (192u << 10)) {
-                kd_stream_ref(c, dir, off + used, &f);
-                kd_stream_ref(c, dir, off + n - 1, &l);
-                if (front) pg_front(s, type, m + 5, 0, total, &f, &l);
-                else pg_back(s, type, m + 5, 0, total, &f, &l);
-                /* skip the rest of it as it arrives */
-                s->skip[dir] = total - left;
-                return n;
-            }
-            break;
-        }
-        kd_stream_ref(c, dir, off + used, &f);
-        kd_stream_ref(c, dir, off + used + total - 1, &l);
-        if (front) pg_front(s, type, m + 5, len - 4, total, &f, &l);
-        else pg_back(s, type, m + 5, len - 4, total, &f, &l);
-        used += total;
-    }
-    if (flags & KD_DATA_EOF) return n;
-    return used;
-}
-
-static void pg_kd_gap(kd_conn *c, void *st, int dir, uint64_t off, uint64_t len)
-{
-    pg_state *s = st;
-    if (s->skip[dir] > len) s->skip[dir] -= len; else s->skip[dir] = 0;
+    size_t blen = n == total ? (size_t)total - 5 : 0;
+    if (front) pg_front(s, m[0], m + 5, blen, total, &f, &l);
+    else pg_back(s, m[0], m + 5, blen, total, &f, &l);
+    return KD_FRAME_OK;
 }
 
 static void pg_kd_close(kd_conn *c, void *st)
@@ -648,7 +630,7 @@ static void pg_kd_destroy(kd_conn *c, void *st)
 const kd_dissector kd_proto_postgresql = {
     .name = "postgresql", .protocol = "POSTGRESQL", .flag = "postgresql", .l7_name = "POSTGRESQL",
     .transports = KD_TRANSPORT_TCP, .ports = pg_ports, .calls = 1, .state_size = sizeof(pg_state),
-    .probe = pg_kd_probe, .init = pg_kd_init, .on_data = pg_kd_data, .on_gap = pg_kd_gap,
-    .on_close = pg_kd_close, .destroy = pg_kd_destroy,
+    .probe = pg_kd_probe, .init = pg_kd_init, .frame = pg_kd_frame, .on_frame = pg_kd_on_frame,
+    .frame_sync = pg_kd_sync, .on_close = pg_kd_close, .destroy = pg_kd_destroy,
 };
 #endif /* KD_PARSE_ONLY */
