@@ -22,7 +22,7 @@
 #define H2_PREFACE_LEN 24
 #define H2_MAX_FRAME (1u << 24)
 #define H2_HDRBLOCK_MAX (256u << 10)
-#define H2_MAX_STREAMS 1024
+#define H2_MAX_STREAMS 1024   /* open streams kept per connection (pending-call table bound) */
 #define H2_FIELDS_MAX (64u << 10)
 
 enum { H2_DATA, H2_HEADERS, H2_PRIORITY, H2_RST, H2_SETTINGS, H2_PUSH, H2_PING, H2_GOAWAY,
@@ -113,7 +113,6 @@ typedef struct h2_stream {
     uint32_t rst_code;
     int grpc;
     long gmem;                  /* heap held by g[] */
-    struct h2_stream *next;
 } h2_stream;
 
 typedef struct h2_state {
@@ -130,8 +129,8 @@ typedef struct h2_state {
     uint8_t hb_flags[2], hb_type[2];
     int hb_active[2];
     kd_pref hb_ref[2];
-    h2_stream *streams;
-    int nstreams;
+    kd_ptab q;                  /* open streams (h2_stream *) by stream id, oldest first */
+    h2_stream *last;            /* the stream found last (frames of a stream come in runs) */
     uint32_t max_sid[2];        /* highest stream id opened, [0] even, [1] odd: ids are never
                                  * reused, so a lower unknown id is a closed stream */
     int gap[2];                 /* a gap was seen in this direction */
@@ -197,22 +196,24 @@ static void h2_body_free(h2_state *s, kd_http_body *b)
     if (b->mem != before) h2_mem(s, b->mem - before);
 }
 
-static h2_stream *h2_find(h2_state *s, uint32_t id, int create)
+/* The stream with this id; create: a new one, first seen at ts (a full table writes its oldest
+ * first, unanswered when no response was seen). */
+static h2_stream *h2_find(h2_state *s, uint32_t id, int create, int64_t ts)
 {
-    for (h2_stream *t = s->streams; t; t = t->next) if (t->id == id) return t;
-    if (!create || s->nstreams >= H2_MAX_STREAMS) return NULL;
+    if (s->last && s->last->id == id) return s->last;
+    h2_stream **e = kd_ptab_find(&s->q, -1, id);
+    if (e) return s->last = *e;
+    if (!create) return NULL;
     if (id <= s->max_sid[id & 1]) return NULL;   /* closed already: late frames are ignored */
     s->max_sid[id & 1] = id;
     h2_stream *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     h2_mem(s, (long)sizeof *t);
     t->id = id;
-    /* keep the list in stream-id order of creation (append) */
-    h2_stream **pp = &s->streams;
-    while (*pp) pp = &(*pp)->next;
-    *pp = t;
-    s->nstreams++;
-    return t;
+    e = kd_ptab_add(&s->q, s->client >= 0 ? s->client : 0, id, ts);
+    if (!e) { free(t); h2_mem(s, -(long)sizeof *t); return NULL; }
+    *e = t;
+    return s->last = t;
 }
 
 static void h2_stream_free(h2_state *s, h2_stream *t)
@@ -411,24 +412,31 @@ static void h2_emit(h2_state *s, h2_stream *t)
     kd_emit_end(s->conn);
 }
 
-static void h2_update_pending(h2_state *s)
-{
-    int64_t e = INT64_MAX;
-    for (h2_stream *t = s->streams; t; t = t->next) {
-        int64_t ts = t->has_req ? t->req_first.ts_ns : t->has_resp ? t->resp_first.ts_ns : INT64_MAX;
-        if (ts < e) e = ts;
-    }
-    kd_conn_pending(s->conn, e);
-}
-
+/* The stream is over: written, then freed (h2_release). */
 static void h2_finish(h2_state *s, h2_stream *t)
 {
     h2_emit(s, t);
-    h2_stream **pp = &s->streams;
-    while (*pp && *pp != t) pp = &(*pp)->next;
-    if (*pp) *pp = t->next;
-    s->nstreams--;
-    h2_stream_free(s, t);
+    h2_stream **e = kd_ptab_find(&s->q, -1, t->id);
+    if (e) kd_ptab_done(&s->q, e);
+}
+
+/* the pending-call table's callbacks: a stream written at close or when evicted (1: it had no
+ * response), and a stream's memory given back */
+static int h2_unanswered(kd_conn *c, void *st, void *item)
+{
+    h2_state *s = st;
+    h2_stream *t = *(h2_stream **)item;
+    s->conn = c;
+    h2_emit(s, t);
+    return t->has_req && !t->has_resp;
+}
+
+static void h2_release(kd_conn *c, void *st, void *item)
+{
+    h2_state *s = st;
+    s->conn = c;
+    if (s->last == *(h2_stream **)item) s->last = NULL;
+    h2_stream_free(s, *(h2_stream **)item);
 }
 
 static void h2_maybe_done(h2_state *s, h2_stream *t)
@@ -438,7 +446,6 @@ static void h2_maybe_done(h2_state *s, h2_stream *t)
     if ((t->reset == 2) || (t->reset == 1 && (t->resp_end || (!t->have_resp_hdrs && t->has_resp))) ||
         (t->req_end && t->resp_end) || (t->resp_end && !t->has_req))
         h2_finish(s, t);
-    h2_update_pending(s);
 }
 
 typedef struct h2_hctx { h2_state *s; h2_fields *f; int unknown; } h2_hctx;
@@ -467,7 +474,7 @@ static void h2_header_block(h2_state *s, int dir, uint32_t sid, uint8_t type, ui
     h2_mem(s, s->hp[dir].mem - before);
     tmp.wire = n;
     if (type == H2_PUSH) {
-        h2_stream *t = h2_find(s, promised, 1);
+        h2_stream *t = h2_find(s, promised, 1, first->ts_ns);
         if (t && !t->have_req_hdrs) {
             t->req = tmp; tmp.buf = NULL; tmp.cap = 0;
             t->have_req_hdrs = 1; t->has_req = 1; t->pushed = 1; t->req_end = 1;
@@ -475,10 +482,9 @@ static void h2_header_block(h2_state *s, int dir, uint32_t sid, uint8_t type, ui
             if (c.unknown) t->unknown = 1;
         }
         h2_fields_free(s, &tmp);
-        h2_update_pending(s);
         return;
     }
-    h2_stream *t = h2_find(s, sid, 1);
+    h2_stream *t = h2_find(s, sid, 1, first->ts_ns);
     if (!t) { h2_fields_free(s, &tmp); return; }
     if (c.unknown) t->unknown = 1;
     if (s->gap[dir]) t->after_gap = 1;
@@ -559,7 +565,7 @@ static void h2_frame(h2_state *s, int dir, const uint8_t *f, size_t flen, const 
         if (flags & H2F_PADDED) pad = kf_u8(&c);
         size_t dl = kf_cur_left(&c) >= pad ? kf_cur_left(&c) - pad : 0;
         const uint8_t *d = c.p;
-        h2_stream *t = h2_find(s, sid, 1);
+        h2_stream *t = h2_find(s, sid, 1, first->ts_ns);
         if (!t) break;
         if (s->client < 0) { s->client = (sid & 1) ? dir : dir ^ 1; from_client = dir == s->client; }
         if (from_client) {
@@ -609,7 +615,7 @@ static void h2_frame(h2_state *s, int dir, const uint8_t *f, size_t flen, const 
         }
         break;
     case H2_RST: {
-        h2_stream *t = h2_find(s, sid, 0);
+        h2_stream *t = h2_find(s, sid, 0, 0);
         if (!t) break;
         t->reset = from_client ? 1 : 2;
         t->rst_code = kf_be32(&c);
@@ -656,6 +662,7 @@ static void h2_kd_init(kd_conn *c, void *st)
     kd_hpack_init(&s->hp[0], 4096);
     kd_hpack_init(&s->hp[1], 4096);
     s->hp_init = 1;
+    kd_ptab_init(&s->q, c, sizeof(h2_stream *), H2_MAX_STREAMS, h2_unanswered, h2_release, s);
 }
 
 static void h2_kd_upgrade(kd_conn *c, void *st, const kd_upgrade *u)
@@ -664,7 +671,7 @@ static void h2_kd_upgrade(kd_conn *c, void *st, const kd_upgrade *u)
     s->conn = c;
     s->client = u->client;
     /* RFC 7540 §3.2: the upgraded request is stream 1; its response comes over HTTP/2 */
-    h2_stream *t = h2_find(s, 1, 1);
+    h2_stream *t = h2_find(s, 1, 1, u->req_first.ts_ns);
     if (!t) return;
     if (u->method) h2_fields_add(s, &t->req, ":method", 7, u->method, strlen(u->method));
     if (u->url) h2_fields_add(s, &t->req, ":path", 5, u->url, strlen(u->url));
@@ -672,7 +679,6 @@ static void h2_kd_upgrade(kd_conn *c, void *st, const kd_upgrade *u)
     t->have_req_hdrs = 1; t->has_req = 1; t->req_end = 1; t->upgraded = 1;
     t->req_first = u->req_first; t->req_last = u->req_first;
     s->started[u->client ^ 1] = 1;
-    h2_update_pending(s);
 }
 
 /* Framed mode: Length(24) Type(8) Flags(8) Stream(32) | payload, after the client's preface. */
@@ -739,19 +745,14 @@ static void h2_kd_close(kd_conn *c, void *st)
 {
     h2_state *s = st;
     s->conn = c;
-    while (s->streams) h2_finish(s, s->streams);
-    kd_conn_pending(c, INT64_MAX);
+    kd_ptab_flush(&s->q, -1);   /* open streams, oldest first: "unanswered" without a response */
 }
 
 static void h2_kd_destroy(kd_conn *c, void *st)
 {
     h2_state *s = st;
     s->conn = c;
-    while (s->streams) {
-        h2_stream *t = s->streams;
-        s->streams = t->next;
-        h2_stream_free(s, t);
-    }
+    kd_ptab_free(&s->q);   /* frees the streams left (h2_release) */
     for (int i = 0; i < 2; i++) {
         if (s->hp_init) kd_hpack_free(&s->hp[i]);
         free(s->hb[i]);

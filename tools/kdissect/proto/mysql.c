@@ -155,7 +155,6 @@ static size_t my_skip_query_attrs(const uint8_t *p, size_t len)
 #include "../dissector.h"
 
 typedef struct my_call {
-    int active;
     int handshake;
     uint8_t cmd;
     char query[MY_QUERY_MAX]; size_t qlen;
@@ -181,7 +180,8 @@ typedef struct my_state {
     kd_conn *conn;
     int client;
     int phase;                  /* 0 connection phase (handshake), 1 command phase */
-    my_call cur;
+    kd_ptab q;                  /* the call in progress (my_call): MySQL has one at a time */
+    my_call spare;              /* a call the table had no room for (no memory): not written */
     char user[64], db[64];
     char server_version[64];
     uint32_t caps;              /* client capabilities from the handshake response */
@@ -199,20 +199,22 @@ static void my_copy(char *dst, size_t cap, const uint8_t *p, size_t n)
     dst[n] = 0;
 }
 
-static void my_emit(my_state *s)
+/* COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response; COM_QUIT is answered by
+ * closing the connection */
+static int my_no_response(const my_call *c)
 {
-    my_call *c = &s->cur;
-    if (!c->active) return;
-    c->active = 0;
+    return !c->handshake && (c->cmd == 0x19 || c->cmd == 0x18 || c->cmd == 0x01);
+}
+
+static void my_write(my_state *s, my_call *c)
+{
     kd_call call = {0};
     call.req_dir = s->client;
     call.has_req = c->has_req;
     call.has_resp = c->has_resp;
     call.req_first = c->first; call.req_last = c->last;
     call.resp_first = c->rfirst; call.resp_last = c->rlast;
-    /* COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response; COM_QUIT is answered by
-     * closing the connection */
-    call.no_response = !c->handshake && (c->cmd == 0x19 || c->cmd == 0x18 || c->cmd == 0x01);
+    call.no_response = my_no_response(c);
     if (!call.has_req && !call.has_resp) return;
     kf_jw *w = kd_emit_begin(s->conn, &call);
     if (!w) return;
@@ -244,6 +246,34 @@ static void my_emit(my_state *s)
     kd_emit_end(s->conn);
 }
 
+/* the pending-call table's writer: returns 1 when the call went out without its response */
+static int my_unanswered(kd_conn *conn, void *st, void *item)
+{
+    my_state *s = st;
+    my_call *c = item;
+    s->conn = conn;
+    my_write(s, c);
+    return c->has_req && !c->has_resp && !my_no_response(c);
+}
+
+/* Writes the call in progress, if any (answered or not). */
+static void my_emit(my_state *s)
+{
+    my_call *c = kd_ptab_oldest(&s->q);
+    if (!c) return;
+    if (c->has_resp) { my_write(s, c); kd_ptab_done(&s->q, c); }
+    else kd_ptab_unanswered(&s->q, c);   /* counted in --stats unanswered unless none is due */
+}
+
+/* A new call in progress (the previous one written first), started at ts, zeroed. */
+static my_call *my_new(my_state *s, int64_t ts)
+{
+    my_emit(s);
+    my_call *c = kd_ptab_add(&s->q, s->client, 0, ts);
+    if (!c) { c = &s->spare; memset(c, 0, sizeof *c); }
+    return c;
+}
+
 static const char *my_stmt_query(my_state *s, uint32_t id, size_t *ql)
 {
     for (unsigned i = 0; i < s->nstmts; i++) if (s->stmts[i].id == id) { *ql = s->stmts[i].qlen; return s->stmts[i].query; }
@@ -253,12 +283,11 @@ static const char *my_stmt_query(my_state *s, uint32_t id, size_t *ql)
 static void my_client_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t len, size_t size,
                              const kd_pref *f, const kd_pref *l)
 {
-    my_call *c = &s->cur;
+    my_call *c = kd_ptab_oldest(&s->q);
     if (s->phase == 0) {
         /* connection phase: HandshakeResponse (seq 1) or auth data (later seqs) */
         if (seq == 1 && len >= 32) {
-            if (c->active && !c->handshake) my_emit(s);
-            if (!c->active) { memset(c, 0, sizeof *c); c->active = 1; c->handshake = 1; }
+            if (!c || !c->handshake) { c = my_new(s, f->ts_ns); c->handshake = 1; }
             if (!c->has_req) { c->has_req = 1; c->first = *f; }
             /* the greeting came first; the call's response is the authentication result */
             c->has_resp = 0; c->resp_size = 0; c->packets = 0;
@@ -288,17 +317,15 @@ static void my_client_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
             }
             return;
         }
-        if (c->active && c->handshake && seq > 1) { c->last = *l; c->req_size += size; return; }
+        if (c && c->handshake && seq > 1) { c->last = *l; c->req_size += size; return; }
         if (seq != 0) return;
         s->phase = 1;     /* a command: we missed the end of the handshake */
     }
     if (seq != 0) {       /* more data of the current command (e.g. LOAD DATA, long packets) */
-        if (c->active) { c->last = *l; c->req_size += size; }
+        if (c) { c->last = *l; c->req_size += size; }
         return;
     }
-    my_emit(s);
-    memset(c, 0, sizeof *c);
-    c->active = 1;
+    c = my_new(s, f->ts_ns);
     c->has_req = 1;
     c->first = *f; c->last = *l;
     c->req_size = size;
@@ -335,29 +362,25 @@ static void my_client_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
     if (c->cmd == 0x16) s->pending_prepare = 1;
     /* COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response; COM_QUIT may not */
     if (c->cmd == 0x19 || c->cmd == 0x18) my_emit(s);
-    kd_conn_pending(s->conn, c->active ? c->first.ts_ns : INT64_MAX);
 }
 
 static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t len, size_t size,
                              const kd_pref *f, const kd_pref *l)
 {
-    my_call *c = &s->cur;
+    my_call *c = kd_ptab_oldest(&s->q);
     kf_cur pc = kf_cur_make(p, len);
     uint8_t h = kf_u8(&pc);   /* the packet's first byte (0 when empty) */
     if (s->phase == 0 && seq == 0 && len > 1 && h == 0x0a) {   /* greeting */
         const uint8_t *z = memchr(p + 1, 0, len - 1);
         my_copy(s->server_version, sizeof s->server_version, p + 1, z ? (size_t)(z - p - 1) : len - 1);
-        if (c->active) my_emit(s);
-        memset(c, 0, sizeof *c);
-        c->active = 1; c->handshake = 1;
+        c = my_new(s, f->ts_ns);
+        c->handshake = 1;
         c->has_resp = 1; c->rfirst = *f; c->rlast = *l;
         c->packets = 1; c->resp_size = size;
-        kd_conn_pending(s->conn, f->ts_ns);
         return;
     }
-    if (!c->active) {
-        memset(c, 0, sizeof *c);
-        c->active = 1;
+    if (!c) {
+        c = my_new(s, f->ts_ns);
         if (s->phase == 0 && seq == 0 && len >= 3 && h == 0xff)
             c->handshake = 1;   /* ERR in place of the greeting: the server refused the host */
         else
@@ -384,7 +407,6 @@ static void my_server_packet(my_state *s, uint8_t seq, const uint8_t *p, size_t 
             s->phase = 1;
             /* the handshake's request is the client's response: timestamps from there */
             my_emit(s);
-            kd_conn_pending(s->conn, INT64_MAX);
         }
         return;
     }
@@ -449,6 +471,7 @@ static void my_kd_init(kd_conn *c, void *st)
     s->conn = c;
     const kd_conn_info *ci = kd_conn_get_info(c);
     s->client = ci && ci->client >= 0 ? ci->client : 0;
+    kd_ptab_init(&s->q, c, sizeof(my_call), 1, my_unanswered, NULL, s);
 }
 
 /* Framed mode: payload_length(3, little-endian) sequence_id(1) | payload. After a gap the
@@ -480,7 +503,8 @@ static int my_kd_on_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_
         return KD_FRAME_OK;
     }
     my_client_packet(s, seq, p + 4, n - 4, len, f, l);
-    if (n == len && s->cur.active && s->cur.ssl && s->phase == 0) {
+    my_call *cur = kd_ptab_oldest(&s->q);
+    if (n == len && cur && cur->ssl && s->phase == 0) {
         /* SSLRequest: TLS follows in both directions */
         kd_upgrade u = {0};
         u.from = "mysql"; u.token = "tls"; u.client = s->client;
@@ -495,13 +519,13 @@ static void my_kd_close(kd_conn *c, void *st)
 {
     my_state *s = st;
     s->conn = c;
-    my_emit(s);
-    kd_conn_pending(c, INT64_MAX);
+    my_emit(s);   /* a command whose response was not seen goes out "unanswered" */
 }
 
 static void my_kd_destroy(kd_conn *c, void *st)
 {
     my_state *s = st;
+    kd_ptab_free(&s->q);
     if (s->stmts) kd_conn_mem(c, -(long)(MY_STMTS * sizeof *s->stmts));
     free(s->stmts);
     s->stmts = NULL;
