@@ -59,8 +59,11 @@ td_start() {
   TD_PID=$!
   wait_for grep -q 'listening on' "$T/td.err"
 }
+# td_stop: once tcpdump has written every packet the kernel gave it (tests/l7live/tcpdump_drain.sh;
+# its ring is read late on a loaded machine, and SIGINT alone drops what it still holds)
+source "$KF_ROOT/tests/l7live/tcpdump_drain.sh"
 td_stop() {
-  kill -INT "$TD_PID"; wait "$TD_PID" || true; TD_PID=
+  tcpdump_drain "$TD_PID" "$T/td.err" "${1:-1}"; TD_PID=
 }
 
 # pkts FILE...: one line per packet (tcpdump's summary with the link header, then every byte in
@@ -82,6 +85,27 @@ same_packets() {
   echo "# packets: $na vs $nb" >&3
   [ "$na" -gt 0 ] || { echo "no packets captured" >&2; return 1; }
   diff "$T/a.txt" "$T/b.txt" >"$T/diff.txt" || { head -20 "$T/diff.txt" | cut -c1-160 >&2; return 1; }
+}
+
+# settled NS...: no TCP connection in these namespaces is under way (only LISTEN and TIME-WAIT
+# left): the last packet of each was taken in by its socket, so it has passed both captures' taps
+# (the TC hooks and AF_PACKET see a packet before its socket does). A fixed pause did not wait
+# for the teardown's last ACK on a loaded machine.
+settled() {
+  local ns
+  for ns in "$@"; do
+    [ -z "$(ip netns exec "$ns" ss -Htan state syn-sent state syn-recv state established state fin-wait-1 \
+      state fin-wait-2 state closing state last-ack state close-wait 2>/dev/null)" ] || return 1
+  done
+}
+
+# in_time_order FILES: each file's packets in nondecreasing time (tshark's epoch times, all of one
+# width, so a text sort checks them)
+in_time_order() {
+  local f
+  for f in $1; do
+    tshark -r "$f" -T fields -e frame.time_epoch 2>/dev/null | sort -c || { echo "$f: packets out of time order" >&2; return 1; }
+  done
 }
 
 segments() { ls "$STORE"/n1/*.pcapng 2>/dev/null | sort; }

@@ -20,6 +20,7 @@ get() { # N: N downloads of the 100 KB blob
   local i
   for i in $(seq "$1"); do ip netns exec "$NS2" curl -sf -o /dev/null http://10.77.0.1:8080/blob; done
 }
+closed() { [ "$(segments | wc -l)" -eq "$1" ]; }   # N: N segments closed (renamed from .part)
 store_bytes() { find "$STORE/n1" -name '*.pcapng*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
 seg_start() { # file -> start in ns from its name
   local b; b=$(basename "$1"); b=${b%%.pcapng*}
@@ -30,7 +31,7 @@ seg_start() { # file -> start in ns from its name
   td_start "$NS1" va
   ks_start "$NS1" -i va --segment-size 64K --segment-time 1h
   get 5
-  sleep 0.3
+  wait_for settled "$NS1" "$NS2"
   ks_stop; td_stop
   n=$(segments | wc -l)
   echo "# $n segments" >&3
@@ -103,8 +104,8 @@ seg_start() { # file -> start in ns from its name
 
 @test "store: kill -9, start again: the cut segment is repaired, earlier ones unchanged, stale TC filter removed" {
   ks_start "$NS1" -i va
-  get 2; kill -HUP "$KS_PID"; sleep 0.2
-  get 2; kill -HUP "$KS_PID"; sleep 0.2
+  get 2; kill -HUP "$KS_PID"; wait_for closed 1
+  get 2; kill -HUP "$KS_PID"; wait_for closed 2
   get 3
   sleep 1.5   # the .part is flushed every second
   kill -9 "$KS_PID"; wait "$KS_PID" 2>/dev/null || true; KS_PID=
@@ -178,9 +179,9 @@ seg_start() { # file -> start in ns from its name
   ks_start "$NS1" -i va --stats 1s
   get 1
   kill -HUP "$KS_PID"
-  sleep 0.3
+  wait_for closed 1
   get 1
-  sleep 1.2
+  wait_for grep -q 'stats: ' "$T/ks.err"
   run "$KF_BIN/ksnap" ls --json "$STORE"
   assert_success
   [ "$(jq '.nodes[0].capturing' <<<"$output")" = true ]
@@ -197,7 +198,7 @@ seg_start() { # file -> start in ns from its name
   STORE=$MNT/store
   ks_start "$NS1" -i va --segment-size 128K --retain-size 0
   get 25
-  sleep 0.3
+  wait_for settled "$NS1" "$NS2"
   kill -0 "$KS_PID"
   ks_stop
   grep -q 'disk full' "$T/ks.err" || { cat "$T/ks.err"; ls -la "$STORE/n1"; df "$MNT"; false; }
@@ -214,7 +215,7 @@ seg_start() { # file -> start in ns from its name
   KS_PID=$!
   wait_for grep -q ': capturing' "$T/ks.err"
   get 1
-  sleep 0.5
+  wait_for settled "$NS1" "$NS2"
   ks_stop
   [ "$(grep -c 'falling back to --backend pcap' "$T/ks.err")" -eq 1 ]
   run tsh -r "$(segments | head -1)" -Y 'tcp.port == 8080'
@@ -226,7 +227,7 @@ seg_start() { # file -> start in ns from its name
   STORE=$(mktemp -d /tmp/kf_user_store.XXXXXX); chmod 755 "$STORE"; USTORE=$STORE
   ks_start "$NS1" -i va --user nobody
   get 1
-  kill -HUP "$KS_PID"; sleep 0.3
+  kill -HUP "$KS_PID"; wait_for closed 1
   get 1
   pid=$(pgrep -f "ksnap capture --dir $STORE" | head -1)
   [ "$(stat -c %U /proc/$pid)" = nobody ]

@@ -159,7 +159,8 @@ epoch() { date -u -d "$1" +%s; }
   from=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   ip netns exec "$ns" "$KF_BIN/ksnap" capture --dir "$T/live" --node live-1 -i v0 >"$T/cap.log" 2>&1 &
   cpid=$!
-  sleep 1.5
+  # attached once its first segment is open (interfaces are attached before it opens)
+  for _ in $(seq 100); do compgen -G "$T/live/live-1/*.pcapng.part" >/dev/null && break; sleep 0.1; done
   ip netns exec "$ns" ping -c 5 -i 0.2 -I v0 10.201.0.2 >/dev/null 2>&1 || true
   sleep 1.5
   to=$(date -u -d '+5 sec' +%Y-%m-%dT%H:%M:%SZ)

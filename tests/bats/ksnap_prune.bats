@@ -53,7 +53,8 @@ setup() {
 
 @test "prune skips a node while a reader holds its lock, and says so" {
   flock -s "$S/n1/.lock" sleep 3 &
-  sleep 0.3
+  # held once an exclusive try fails
+  for _ in $(seq 100); do flock -n -x "$S/n1/.lock" true || break; sleep 0.1; done
   run "$KF_BIN/ksnap" prune --dir "$S" --retain-size 1 --retain-time 0
   assert_success
   assert_output --partial "n1: a reader holds the store; skipped this time"

@@ -21,7 +21,7 @@ l7_bg mariadbd --no-defaults --user=$U --datadir="$L7_TMP/data" --bind-address="
   --innodb-buffer-pool-size=16M --innodb-log-file-size=8M --skip-log-bin --skip-name-resolve \
   --ssl-cert="$L7_TMP/data/server.crt" --ssl-key="$L7_TMP/data/server.key"
 l7_wait_port $PORT 30
-sleep 0.5                               # the probe's connection is refused (1130): not in the capture
+l7_settled $PORT                        # the probe's connection is refused (1130): not in the capture
 db() { l7_run mariadb --no-defaults --skip-ssl -h "$L7_IP" -P $PORT "$@" >>"$L7_OUT/mariadb.log" 2>&1 || true; }
 # no account for TCP yet: the server greets with ERR 1130 (a capture of its own, mysql-refused.pcap)
 L7_PCAP=mysql-refused.pcap

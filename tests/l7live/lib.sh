@@ -59,6 +59,16 @@ l7_wait_port() { # port [seconds] : until something listens on L7_IP:port
   l7_die "nothing listens on $L7_IP:$1 after ${2:-20} s"
 }
 
+l7_settled() { # port : until no TCP connection to or from it is under way (only LISTEN, TIME-WAIT)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [ -z "$(ip netns exec "$L7_NS" ss -Htan state syn-sent state syn-recv state established state fin-wait-1 \
+      state fin-wait-2 state closing state last-ack state close-wait "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+  l7_die "connections on port $1 still open after 10 s"
+}
+
 L7_PCAP=$L7_PROTO.pcap
 l7_capture_start() { # filter : tcpdump on the namespace loopback into OUTDIR/$L7_PCAP (<proto>.pcap)
   ip netns exec "$L7_NS" tcpdump -i lo -n --immediate-mode -U -s 0 -B 16384 -w "$L7_OUT/$L7_PCAP" "$@" \

@@ -681,7 +681,8 @@ int cmd_capture(int argc, char **argv)
         if (c->stats_every && now_m - last_stats >= c->stats_every) { print_stats(c, now_m - last_stats); last_stats = now_m; }
     }
     /* detach first so nothing new comes, then drain what the ring still holds */
-    be->consume(c);   /* pcap: what its buffers hold */
+    if (be->drain) be->drain(c);   /* pcap: every block the kernel still holds */
+    else be->consume(c);
     for (size_t i = 0; i < c->nifs; i++) release(c, c->ifs[i]);
     write_capture_record(c);
     be->poll_drops(c);

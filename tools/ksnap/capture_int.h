@@ -151,6 +151,7 @@ typedef struct cap_backend {
     int (*consume)(cap_ctx *c);   /* read what is ready: 0 all, 1 more waiting, <0 error */
     void (*poll_drops)(cap_ctx *c);
     void (*fini)(cap_ctx *c);
+    void (*drain)(cap_ctx *c);    /* at stop, before detach: all the kernel still has (NULL: consume) */
 } cap_backend;
 extern const cap_backend cap_backend_ebpf, cap_backend_pcap;
 

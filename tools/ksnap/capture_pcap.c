@@ -2,12 +2,29 @@
  * allowed. Two handles per interface (pcap_setdirection in / out) so each packet keeps its
  * direction as the eBPF backend records it; loopback gets the inbound one only (libpcap itself
  * drops the outgoing copy there). -f is compiled on the live handle and runs in the kernel:
- * exactly tcpdump. */
+ * exactly tcpdump.
+ *
+ * Order: the kernel hands a handle's packets over in blocks (TPACKET_V3), a block once it is full
+ * or its timer (TOV_MS) has run out, for two periods at most (the timer retires a block it found
+ * open at its previous run). Read as they come, one handle's block would go into the segment
+ * before older packets of the other direction still in an open block. So packets are held in a
+ * heap by time stamp and written once HOLD_NS old (more than two periods and the time the kernel
+ * may take to hand a packet to the socket), or sooner when more than HOLD_MAX_BYTES wait.
+ * At stop, the handles are read for two periods and a margin more (DRAIN_NS), so every block the
+ * kernel had is retired and read, then everything held is written, in order. */
+#include <poll.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "capture_int.h"
+#include "kf_time.h"
 #include "kf_tool.h"
+
+#define TOV_MS 20
+#define HOLD_NS (120 * 1000000LL)
+#define DRAIN_NS (2 * TOV_MS * 1000000LL + 80 * 1000000LL)
+#define HOLD_MAX_BYTES (64u << 20)
 
 struct pcapbe_if {
     pcap_t *h[2];   /* 0 in, 1 out */
@@ -29,7 +46,7 @@ static pcap_t *open_dir(cap_ctx *c, cap_iface *ifc, pcap_direction_t d, char *er
     if (!p) { snprintf(err, errlen, "%s", eb); return NULL; }
     pcap_set_snaplen(p, (int)c->snaplen);
     pcap_set_promisc(p, 0);   /* the eBPF path sees what the interface accepts; so do we */
-    pcap_set_timeout(p, 100);
+    pcap_set_timeout(p, TOV_MS);   /* the block timer (see above) */
     pcap_set_buffer_size(p, c->ring_size ? (int)(c->ring_size / 2) : 16 << 20);
     pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
     int r = pcap_activate(p);
@@ -71,10 +88,69 @@ static int pc_attach(cap_ctx *c, cap_iface *ifc, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- the packets held back, a min-heap by (time stamp, arrival) ---- */
+typedef struct held {
+    int64_t ts;
+    uint64_t seq;
+    cap_iface *ifc;
+    int dir;
+    uint32_t caplen, origlen;
+    uint8_t data[];
+} held;
+static held **heap;
+static size_t nheap, heapcap;
+static uint64_t held_bytes, seqno;
+
+static int held_lt(const held *a, const held *b) { return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq); }
+
+static int heap_push(held *h)
+{
+    if (nheap == heapcap) {
+        size_t nc = heapcap ? heapcap * 2 : 1024;
+        held **nv = realloc(heap, nc * sizeof *nv);
+        if (!nv) return -1;
+        heap = nv;
+        heapcap = nc;
+    }
+    size_t i = nheap++;
+    while (i > 0 && held_lt(h, heap[(i - 1) / 2])) { heap[i] = heap[(i - 1) / 2]; i = (i - 1) / 2; }
+    heap[i] = h;
+    held_bytes += h->caplen;
+    return 0;
+}
+
+static held *heap_pop(void)
+{
+    held *top = heap[0], *last = heap[--nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l >= nheap) break;
+        m = l + 1 < nheap && held_lt(heap[l + 1], heap[l]) ? l + 1 : l;
+        if (!held_lt(heap[m], last)) break;
+        heap[i] = heap[m];
+        i = m;
+    }
+    if (nheap) heap[i] = last;
+    held_bytes -= top->caplen;
+    return top;
+}
+
+/* writes the held packets older than `before` (all: INT64_MAX), oldest first */
+static void release_held(cap_ctx *c, int64_t before)
+{
+    while (nheap && (heap[0]->ts < before || held_bytes > HOLD_MAX_BYTES)) {
+        held *h = heap_pop();
+        cap_deliver(c, h->ifc, h->ts, h->dir, h->data, h->caplen, h->origlen);
+        free(h);
+    }
+}
+
 static void pc_detach(cap_ctx *c, cap_iface *ifc)
 {
     struct pcapbe_if *b = ifc->be;
     if (!b) return;
+    release_held(c, INT64_MAX);   /* some may be this interface's, which may be forgotten next */
     for (int k = 0; k < 2; k++)
         if (b->h[k]) pcap_close(b->h[k]);
     free(b);
@@ -99,10 +175,20 @@ static void on_pkt(u_char *user, const struct pcap_pkthdr *h, const u_char *byte
 {
     struct pc_arg *a = (struct pc_arg *)user;
     int64_t ts = (int64_t)h->ts.tv_sec * 1000000000LL + h->ts.tv_usec;   /* ns precision set */
-    cap_deliver(g_ctx, a->ifc, ts, a->dir, bytes, h->caplen, h->len);
+    held *p = malloc(sizeof *p + h->caplen);
+    if (!p) {   /* written now, out of order, rather than lost */
+        cap_deliver(g_ctx, a->ifc, ts, a->dir, bytes, h->caplen, h->len);
+        return;
+    }
+    *p = (held){ .ts = ts, .seq = seqno++, .ifc = a->ifc, .dir = a->dir, .caplen = h->caplen, .origlen = h->len };
+    memcpy(p->data, bytes, h->caplen);
+    if (heap_push(p) != 0) {
+        cap_deliver(g_ctx, a->ifc, ts, a->dir, bytes, h->caplen, h->len);
+        free(p);
+    }
 }
 
-static int pc_consume(cap_ctx *c)
+static void read_all(cap_ctx *c)
 {
     for (size_t i = 0; i < c->nifs; i++) {
         cap_iface *ifc = c->ifs[i];
@@ -119,7 +205,37 @@ static int pc_consume(cap_ctx *c)
             }
         }
     }
+}
+
+static int pc_consume(cap_ctx *c)
+{
+    read_all(c);
+    release_held(c, kf_now_ns() - HOLD_NS);
     return 0;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * KF_NS_PER_SEC + t.tv_nsec;
+}
+
+/* at stop: every block the kernel still has, then all that is held, in order */
+static void pc_drain(cap_ctx *c)
+{
+    int64_t end = mono_ns() + DRAIN_NS;
+    for (;;) {
+        read_all(c);
+        int64_t left = end - mono_ns();
+        if (left <= 0) break;
+        int fds[510];
+        struct pollfd pf[510];
+        int n = pc_fds(c, fds, 510);
+        for (int i = 0; i < n; i++) pf[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+        poll(pf, (nfds_t)n, (int)(left / 1000000) + 1);
+    }
+    release_held(c, INT64_MAX);
 }
 
 static void pc_poll_drops(cap_ctx *c)
@@ -140,9 +256,15 @@ static void pc_poll_drops(cap_ctx *c)
     }
 }
 
-static void pc_fini(cap_ctx *c) { (void)c; }
+static void pc_fini(cap_ctx *c)
+{
+    release_held(c, INT64_MAX);   /* nothing is held by now (drain, detach); as a guard */
+    free(heap);
+    heap = NULL;
+    nheap = heapcap = 0;
+}
 
 const cap_backend cap_backend_pcap = {
     .name = "pcap", .init = pc_init, .attach = pc_attach, .detach = pc_detach, .fds = pc_fds,
-    .consume = pc_consume, .poll_drops = pc_poll_drops, .fini = pc_fini,
+    .consume = pc_consume, .poll_drops = pc_poll_drops, .fini = pc_fini, .drain = pc_drain,
 };
