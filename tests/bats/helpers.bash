@@ -72,7 +72,7 @@ kdissect_kept() { "$KF_BIN/kdissect" "$@" | keep_records; return "${PIPESTATUS[0
 
 # tshark_http_calls FILE [tshark options]: "METHOD PATH STATUS" per HTTP/1 and HTTP/2 call tshark
 # sees, sorted (HTTP/1: a response names its request's frame; HTTP/2: HEADERS frames, a response's
-# stream the last one listed in its packet)
+# stream the last one other than 0 listed in its packet: a WINDOW_UPDATE[0] may come after it)
 tshark_http_calls() {
   local ts=(tshark -r "$@")
   {
@@ -82,7 +82,7 @@ tshark_http_calls() {
       cut -d' ' -f2-
     "${ts[@]}" -Y 'http2.type == 1' -T fields -E separator='|' -e tcp.stream -e http2.streamid -e http2.headers.method \
       -e http2.headers.path -e http2.headers.status 2>/dev/null |
-      awk -F'|' '{ n = split($2, s, ","); k = $1 "/" s[n]
+      awk -F'|' '{ n = split($2, s, ","); while (n > 1 && s[n] == 0) n--; k = $1 "/" s[n]
                    if ($3 != "") { m[k] = $3; p[k] = $4 } if ($5 != "") st[k] = $5 }
                  END { for (k in m) print m[k], p[k], st[k] }'
   } | sort
