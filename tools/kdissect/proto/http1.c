@@ -526,15 +526,21 @@ static void response_done(kd_conn *c, h1_state *s, int dir, h1_msg *rs)
 
 /* ---------------------------------------------------------------- stream parsing */
 
-/* Finds the end of the head (after the blank line); 0 = need more, -1 = too long / bad */
+/* Finds the end of the head (after the blank line: LF LF or LF CR LF, the first LF ending the
+ * last field line), line by line through a cursor; 0 = need more, -1 = too long / bad */
 static long head_end(const uint8_t *p, size_t n)
 {
-    size_t lim = n < H1_MAX_HEAD ? n : H1_MAX_HEAD;
-    for (size_t i = 0; i + 1 < lim; i++) {
-        if (p[i] != '\n') continue;
-        if (p[i + 1] == '\n') return (long)(i + 2);
-        if (p[i + 1] == '\r' && i + 2 < lim && p[i + 2] == '\n') return (long)(i + 3);
-        if (p[i + 1] == '\r' && i + 2 >= lim) return n >= H1_MAX_HEAD ? -1 : 0;
+    kf_cur c = kf_cur_make(p, n < H1_MAX_HEAD ? n : H1_MAX_HEAD);
+    const uint8_t *nl;
+    while ((nl = memchr(c.p, '\n', kf_cur_left(&c)))) {
+        kf_cur_skip(&c, (size_t)(nl - c.p) + 1);   /* past the LF: the next line */
+        size_t left = kf_cur_left(&c);
+        if (!left) break;
+        if (c.p[0] == '\n') return (long)(c.p - p) + 1;
+        if (c.p[0] == '\r') {
+            if (left < 2) return n >= H1_MAX_HEAD ? -1 : 0;
+            if (c.p[1] == '\n') return (long)(c.p - p) + 2;
+        }
     }
     return n >= H1_MAX_HEAD ? -1 : 0;
 }
@@ -598,7 +604,9 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
         case ST_START: {
             if (!left) goto eof;
             /* skip stray CRLFs between messages */
-            if (q[0] == '\r' || q[0] == '\n') { i++; continue; }
+            kf_cur st = kf_cur_make(q, left);
+            uint8_t b = kf_u8(&st);
+            if (b == '\r' || b == '\n') { i++; continue; }
             h1_msg *last_rq = is_req ? h1_newest(s) : NULL;
             if (last_rq && last_rq->upgrade && last_rq->conn_upgrade) return i;  /* wait for 101 */
             if (last_rq && !strcmp(last_rq->method, "CONNECT")) return i;  /* tunnel or not: its answer says */
@@ -673,13 +681,15 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
         }
         case ST_CHUNK_SIZE: case ST_TRAILERS: {
             if (!left) goto eof;
-            const uint8_t *nl = memchr(q, '\n', left < 4096 ? left : 4096);
+            kf_cur cc = kf_cur_make(q, left < 4096 ? left : 4096);
+            const uint8_t *nl = memchr(cc.p, '\n', kf_cur_left(&cc));
             if (!nl) {
                 if (left >= 4096) { sd->state = ST_RESYNC; kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); if (sd->m) finish_msg(c, s, dir, is_req); sd->state = ST_RESYNC; continue; }
                 if (flags & KD_DATA_EOF) { i = n; goto eof; }
                 return i;
             }
             size_t ll = (size_t)(nl - q) + 1;
+            kf_cur line = kf_cur_sub(&cc, ll);   /* the chunk-size (or trailer) line, LF included */
             set_last(c, sd->m, dir, off + i + ll - 1);
             if (sd->state == ST_TRAILERS) {
                 i += ll;
@@ -689,7 +699,7 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
             char *endp;
             char tmp[32];
             size_t tl = ll < sizeof tmp ? ll : sizeof tmp - 1;
-            memcpy(tmp, q, tl); tmp[tl] = 0;
+            memcpy(tmp, kf_cur_take(&line, tl), tl); tmp[tl] = 0;   /* strtoull as before (0x, overflow) */
             unsigned long long sz = strtoull(tmp, &endp, 16);
             if (endp == tmp || !isxdigit((unsigned char)tmp[0])) {
                 kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
@@ -713,8 +723,10 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
         }
         case ST_CHUNK_CRLF: {
             if (!left) goto eof;
-            if (q[0] == '\r') { i++; continue; }
-            if (q[0] == '\n') { i++; sd->state = ST_CHUNK_SIZE; continue; }
+            kf_cur cr = kf_cur_make(q, left);
+            uint8_t b = kf_u8(&cr);
+            if (b == '\r') { i++; continue; }
+            if (b == '\n') { i++; sd->state = ST_CHUNK_SIZE; continue; }
             sd->state = ST_CHUNK_SIZE;   /* lenient: missing CRLF */
             continue;
         }
