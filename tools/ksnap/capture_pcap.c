@@ -9,7 +9,8 @@
  * open at its previous run). Read as they come, one handle's block would go into the segment
  * before older packets of the other direction still in an open block. So packets are held in a
  * heap by time stamp and written once HOLD_NS old (more than two periods and the time the kernel
- * may take to hand a packet to the socket), or sooner when more than HOLD_MAX_BYTES wait.
+ * may take to hand a packet to the socket), or sooner when more than HOLD_MAX_BYTES wait. "Old"
+ * is measured on the monotonic clock, so a step of the wall clock cannot keep packets held.
  * At stop, the handles are read for two periods and a margin more (DRAIN_NS), so every block the
  * kernel had is retired and read, then everything held is written, in order. */
 #include <poll.h>
@@ -91,6 +92,7 @@ static int pc_attach(cap_ctx *c, cap_iface *ifc, char *err, size_t errlen)
 /* ---- the packets held back, a min-heap by (time stamp, arrival) ---- */
 typedef struct held {
     int64_t ts;
+    int64_t due;        /* monotonic ns when it may be written */
     uint64_t seq;
     cap_iface *ifc;
     int dir;
@@ -100,6 +102,14 @@ typedef struct held {
 static held **heap;
 static size_t nheap, heapcap;
 static uint64_t held_bytes, seqno;
+static int64_t real_minus_mono;   /* at the current read */
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * KF_NS_PER_SEC + t.tv_nsec;
+}
 
 static int held_lt(const held *a, const held *b) { return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq); }
 
@@ -136,10 +146,10 @@ static held *heap_pop(void)
     return top;
 }
 
-/* writes the held packets older than `before` (all: INT64_MAX), oldest first */
-static void release_held(cap_ctx *c, int64_t before)
+/* writes the held packets due by `now` (monotonic; all: INT64_MAX), oldest first */
+static void release_held(cap_ctx *c, int64_t now)
 {
-    while (nheap && (heap[0]->ts < before || held_bytes > HOLD_MAX_BYTES)) {
+    while (nheap && (heap[0]->due <= now || held_bytes > HOLD_MAX_BYTES)) {
         held *h = heap_pop();
         cap_deliver(c, h->ifc, h->ts, h->dir, h->data, h->caplen, h->origlen);
         free(h);
@@ -180,7 +190,7 @@ static void on_pkt(u_char *user, const struct pcap_pkthdr *h, const u_char *byte
         cap_deliver(g_ctx, a->ifc, ts, a->dir, bytes, h->caplen, h->len);
         return;
     }
-    *p = (held){ .ts = ts, .seq = seqno++, .ifc = a->ifc, .dir = a->dir, .caplen = h->caplen, .origlen = h->len };
+    *p = (held){ .ts = ts, .due = ts - real_minus_mono + HOLD_NS, .seq = seqno++, .ifc = a->ifc, .dir = a->dir, .caplen = h->caplen, .origlen = h->len };
     memcpy(p->data, bytes, h->caplen);
     if (heap_push(p) != 0) {
         cap_deliver(g_ctx, a->ifc, ts, a->dir, bytes, h->caplen, h->len);
@@ -190,6 +200,7 @@ static void on_pkt(u_char *user, const struct pcap_pkthdr *h, const u_char *byte
 
 static void read_all(cap_ctx *c)
 {
+    real_minus_mono = kf_now_ns() - mono_ns();
     for (size_t i = 0; i < c->nifs; i++) {
         cap_iface *ifc = c->ifs[i];
         struct pcapbe_if *b = ifc->be;
@@ -210,15 +221,8 @@ static void read_all(cap_ctx *c)
 static int pc_consume(cap_ctx *c)
 {
     read_all(c);
-    release_held(c, kf_now_ns() - HOLD_NS);
+    release_held(c, mono_ns());
     return 0;
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * KF_NS_PER_SEC + t.tv_nsec;
 }
 
 /* at stop: every block the kernel still has, then all that is held, in order */
