@@ -2,6 +2,8 @@
  * parsing it relies on. Any bytes: no crash, no leak, every kept call is self-consistent. */
 #include <stdint.h>
 #include <stdlib.h>
+#include "../../tools/common/kf_tool.c"    /* kf_err, for kf_lines.c */
+#include "../../tools/common/kf_lines.c"   /* kx_calls_load reads through it */
 #include "../../tools/kexport/calls.c"
 #include "../../tools/kexport/select.c"
 
