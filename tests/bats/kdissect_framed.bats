@@ -49,6 +49,24 @@ unanswered_stat() { "$KF_BIN/kdissect" --no-conn --stats "$1" 2>&1 >/dev/null | 
   [ "$(unanswered_stat "$BATS_TEST_TMPDIR/h.pcap")" = 3 ]
 }
 
+@test "grpc: a response without grpc-status (a proxy's 404/503) gets the status a gRPC client maps it to (tshark as oracle of what was sent)" {
+  python3 "$MK" h2-grpc-status "$BATS_TEST_TMPDIR/g.pcap"
+  # tshark: stream, :status, grpc-status (empty when the response carried none)
+  want=$(tshark -n -r "$BATS_TEST_TMPDIR/g.pcap" -d tcp.port==50051,http2 -Y 'http2.type == 1 && tcp.srcport == 50051' -T fields -E aggregator=, \
+           -e http2.streamid -e http2.headers.status -e http2.header.name -e http2.header.value 2>/dev/null |
+         awk -F'\t' '{ split($1, id, ","); n = split($3, hn, ","); split($4, hv, ","); g = ""
+                       for (i = 1; i <= n; i++) if (hn[i] == "grpc-status") g = hv[i]
+                       if ($2 != "") st[id[1]] = $2; if (g != "") gs[id[1]] = g }
+                     END { for (k in st) print k, st[k], (k in gs ? gs[k] : "-") }' | sort -n)
+  [ "$want" = $'1 404 -\n3 503 -\n5 418 -\n7 200 5' ] || fail "tshark: [$want]"
+  got=$(kd "$BATS_TEST_TMPDIR/g.pcap" | jq -r '"\(.http2_stream_id) \(.status_code) \(.grpc_status) \(.protocol)"' | sort -n)
+  # gRPC's HTTP-to-gRPC mapping: 404 UNIMPLEMENTED (12), 503 UNAVAILABLE (14), others UNKNOWN (2);
+  # a grpc-status sent is taken as it is
+  [ "$got" = $'1 404 12 GRPC\n3 503 14 GRPC\n5 418 2 GRPC\n7 200 5 GRPC' ] || fail "kdissect: [$got]"
+  # so a filter for failed gRPC calls finds all four
+  [ "$(kd "$BATS_TEST_TMPDIR/g.pcap" | "$KF_BIN/kfl" 'grpc && grpc_status != 0' | wc -l)" -eq 4 ]
+}
+
 @test "framed mode: an oversize Kafka frame's head is parsed, its rest skipped, the next request found (tshark as oracle)" {
   python3 "$MK" kafka-big "$BATS_TEST_TMPDIR/k.pcap"
   # tshark reassembles both requests: api key, correlation id, topic, length

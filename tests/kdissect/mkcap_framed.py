@@ -10,6 +10,9 @@
                                          (RST_STREAM CANCEL) before any answer; stream 5 GET /c
                                          never answered; stream 7 a gRPC call (POST, DATA) never
                                          answered; then both sides close
+  mkcap_framed.py h2-grpc-status OUT     h2c on port 50051: four gRPC calls; three answered by an
+                                         intermediary without grpc-status (:status 404, 503, 418),
+                                         one by the server (200, trailers grpc-status 5)
   mkcap_framed.py kafka-big OUT          Kafka: a Produce request of 300 KiB (more than a framed
                                          protocol buffers whole: its head is parsed, the rest
                                          skipped) answered, then a Metadata request answered
@@ -94,6 +97,31 @@ def h2_unanswered(out):
     pcap(out, conv(C, S, 40000, 50051, talk, 1700000000000000))
 
 
+def h2_grpc_status(out):
+    """gRPC calls answered by an intermediary without grpc-status (404, 503, 418) and by the
+    server (200 + trailers grpc-status 5)"""
+    def call(path):
+        return (b'\x83\x86' + hpack_lit(4, path) + hpack_lit(1, b'svc:50051') +
+                b'\x0f\x10' + bytes([16]) + b'application/grpc' + b'\x00\x02te\x08trailers')
+    msg = b'\x0a\x05world'
+    def req(sid, path):
+        return h2_frame(1, 0x04, sid, call(path)) + h2_frame(0, 0x01, sid, b'\0' + struct.pack('!I', len(msg)) + msg)
+    grpc_ct = b'\x0f\x10' + bytes([16]) + b'application/grpc'
+    trailer = b'\x00' + bytes([11]) + b'grpc-status' + bytes([1]) + b'5'
+    talk = [(0, b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + h2_frame(4, 0, 0, b'')),
+            (1, h2_frame(4, 0, 0, b'') + h2_frame(4, 1, 0, b'')),
+            (0, h2_frame(4, 1, 0, b'')),
+            (0, req(1, b'/shop.Items/Get')),
+            (1, h2_frame(1, 0x05, 1, b'\x8d')),                        # :status 404, END_STREAM
+            (0, req(3, b'/shop.Items/List')),
+            (1, h2_frame(1, 0x05, 3, hpack_lit(8, b'503'))),            # :status 503
+            (0, req(5, b'/shop.Items/Brew')),
+            (1, h2_frame(1, 0x05, 5, hpack_lit(8, b'418'))),            # :status 418
+            (0, req(7, b'/shop.Items/Put')),
+            (1, h2_frame(1, 0x04, 7, b'\x88' + grpc_ct) + h2_frame(1, 0x05, 7, trailer))]
+    pcap(out, conv(C, S, 40000, 50051, talk, 1700000000000000))
+
+
 def kafka_big(out):
     def req(key, ver, corr, body):
         h = struct.pack('!hhi', key, ver, corr) + struct.pack('!h', 6) + b'client'
@@ -123,5 +151,5 @@ def pg_resync(out):
 
 if __name__ == '__main__':
     what, out = sys.argv[1], sys.argv[2]
-    {'mysql-unanswered': mysql_unanswered, 'h2-unanswered': h2_unanswered,
+    {'mysql-unanswered': mysql_unanswered, 'h2-unanswered': h2_unanswered, 'h2-grpc-status': h2_grpc_status,
      'kafka-big': kafka_big, 'pg-resync': pg_resync}[what](out)

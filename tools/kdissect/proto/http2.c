@@ -291,6 +291,22 @@ static void h2_write_query(kf_jw *w, const char *q)
     kd_hmap_free(&m);
 }
 
+/* A gRPC response without grpc-status (an intermediary answered: a proxy's 404 or 503): the
+ * status a gRPC client reports for its HTTP status (gRPC's doc/http-grpc-status-mapping.md).
+ * 200 stays 0 (the trailers may simply not be in the capture). */
+static int grpc_from_http(int http)
+{
+    switch (http) {
+    case 200: return 0;
+    case 400: return 13;                                    /* INTERNAL */
+    case 401: return 16;                                    /* UNAUTHENTICATED */
+    case 403: return 7;                                     /* PERMISSION_DENIED */
+    case 404: return 12;                                    /* UNIMPLEMENTED */
+    case 429: case 502: case 503: case 504: return 14;      /* UNAVAILABLE */
+    default: return 2;                                      /* UNKNOWN */
+    }
+}
+
 static void h2_emit(h2_state *s, h2_stream *t)
 {
     kd_call call = {0};
@@ -371,7 +387,7 @@ static void h2_emit(h2_state *s, h2_stream *t)
         const char *gs = h2_get(&t->trailers, "grpc-status");
         const char *gm = h2_get(&t->trailers, "grpc-message");
         if (!gs) { gs = h2_get(&t->resp, "grpc-status"); gm = h2_get(&t->resp, "grpc-message"); }
-        kf_jw_kint(w, "grpc_status", gs ? atoi(gs) : 0);
+        kf_jw_kint(w, "grpc_status", gs ? atoi(gs) : status ? grpc_from_http(atoi(status)) : 0);
         if (gm) {   /* grpc-message is percent-encoded (PROTOCOL-HTTP2.md) */
             char msg[1024];
             size_t ml = kd_http_pct(gm, strlen(gm), msg, sizeof msg, 0);
