@@ -351,8 +351,7 @@ void kf_jw_time(kf_jw *w, int64_t ns)
     if (jw_reserve(w, 48) < 0) return;
     char *o = w->buf + w->len;
     *o++ = '"';
-    kf_time_rfc3339(ns, o, 44);
-    o += strlen(o);
+    o += kf_time_rfc3339_put(ns, o);
     *o++ = '"';
     *o = '\0';
     w->len = (size_t)(o - w->buf);
@@ -388,6 +387,11 @@ void kf_jw_raw(kf_jw *w, const char *json, size_t n)
 {
     jw_sep(w);
     jw_put(w, json, n);
+}
+
+void kf_jw_append(kf_jw *w, const char *s, size_t n)
+{
+    jw_put(w, s, n);
 }
 
 /* ---- constant keys with their values (kf_json.h: hand-written for the benchmark) ---- */
@@ -475,8 +479,7 @@ void kf_jw_kc_time(kf_jw *w, const char *k, size_t kn, int64_t ns)
     char *o = jw_kc(w, k, kn, 48);
     if (!o) return;
     *o++ = '"';
-    kf_time_rfc3339(ns, o, 44);
-    o += strlen(o);
+    o += kf_time_rfc3339_put(ns, o);
     *o++ = '"';
     jw_end_at(w, o);
 }

@@ -46,6 +46,10 @@ void kf_jw_null(kf_jw *w);
 void kf_jw_time(kf_jw *w, int64_t ns);         /* RFC 3339 UTC with ns, as a string */
 void kf_jw_base64(kf_jw *w, const uint8_t *p, size_t n);
 void kf_jw_raw(kf_jw *w, const char *json, size_t n); /* an already-encoded JSON value */
+/* Appends bytes as they are, with no separator and no change of state: for a run of items this
+ * writer made earlier (from the same state, ending in it), e.g. ",\"a\":1,\"b\":{}" copied
+ * out of kf_jw_data() after a first item of the object. The caller keeps the text valid. */
+void kf_jw_append(kf_jw *w, const char *s, size_t n);
 /* key + value shorthands. Inline so that a constant key's length is known where it is written:
  * a key that is a string literal (a compile-time constant) is copied as it is, without being
  * looked at for escapes, together with its value in one call. Hand-written for the benchmark:

@@ -26,6 +26,8 @@ int kf_size_parse(const char *s, uint64_t *bytes);
 
 /* RFC 3339 UTC with nanoseconds: 2026-03-14T17:23:45.123456789Z. buf >= 32 bytes. */
 char *kf_time_rfc3339(int64_t ns, char *buf, size_t len);
+/* The same 30 characters into out (room for 30, not NUL-terminated); returns 30. */
+size_t kf_time_rfc3339_put(int64_t ns, char *out);
 /* Human: local time with UTC in parentheses: "2026-03-14 19:23:45 IST (17:23:45 UTC)";
  * with utc_only: "2026-03-14 17:23:45 UTC". Shows the date in the UTC part when it differs.
  * When the local zone is UTC itself (TZ=UTC, as in tests) the UTC-only form is used.

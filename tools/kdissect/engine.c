@@ -880,6 +880,7 @@ void kd_engine_free(kd_engine *e)
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup);
     free(e->files.v); free(e->files.slot); free(e->nodes.v); free(e->nodes.slot);
     kf_jw_free(&e->jw); kf_jw_free(&e->idw);
+    for (int i = 0; i < KD_ENVC_SLOTS; i++) free(e->envc[i].buf);
     if (e->dec) kf_decoder_free(e->dec);
     free(e);
 }

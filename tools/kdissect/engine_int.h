@@ -34,6 +34,8 @@
 #define KD_NAME_BUCKETS 1024         /* names learned from DNS: buckets, */
 #define KD_NAMES_MAX 65536           /* entries, */
 #define KD_NAME_LEN_MAX 255          /* and a name's length */
+#define KD_ENVC_SLOTS 256           /* connections whose envelope parts are kept rendered, */
+#define KD_ENVC_KEEP 8              /* a slot's hits that keep it against as many newcomers */
 #define KD_DUP_SLOTS (1u << 16)      /* duplicate check: direct-mapped slots, */
 #define KD_DUP_SLOTS_MIN 4096        /* at least, */
 #define KD_DUP_SHARE 16              /* and at most 1/16 of --max-memory */
@@ -170,6 +172,7 @@ typedef struct kd_name {
     struct kd_name *hnext;
     kf_addr ip;
     int64_t ts;
+    uint64_t serial;             /* which name this is, never reused (the envelope cache) */
     char name[];
 } kd_name;
 
@@ -218,10 +221,14 @@ struct kd_engine {
     kd_wname **wht; size_t nwnames;   /* KD_NAME_BUCKETS buckets when any */
     /* records */
     kd_rec **heap; size_t hn, hcap; size_t heap_bytes; uint64_t rec_seq, out_index;
-    struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes;   /* record chunks (engine_order.c) */
+    struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes, nspare;   /* record chunks (engine_order.c) */
     struct kd_run { FILE *f; kd_rec *head; char *buf; kd_rec *rec; size_t reccap; } *runs;   /* sorted runs spilled to temp files */
     size_t nruns, capruns;
     kf_jw jw, idw;
+    /* the envelope's per-connection parts as written last (engine_record.c envelope) */
+    struct kd_envslot { const kd_conn *c; uint64_t dns[2]; int64_t flow; uint32_t id, node;
+                        int side, client, capture, hits; size_t alen, tlen, cap; char *buf; } envc[KD_ENVC_SLOTS];
+    uint64_t name_serial;        /* the last kd_name's serial */
     kd_conn *emitting; const kd_call *call;
     char idprefix[24];
     int64_t now, emit_ts, out_ts;

@@ -4,11 +4,15 @@
 /* ------------------------------------------------------------------ record chunks */
 
 /* Records are cut from the current chunk in turn; a chunk counts its records still waiting and
- * is freed when the last one went out (one spare is kept). Records leave in time order, which
- * follows the order they were made closely, so a chunk does not outlive its records by much;
- * should chunks hold more than twice what the waiting records count, new records get a malloc
- * of their own until they do not. Hand-written for the benchmark (see engine_int.h). */
-typedef struct kd_rchunk { size_t live, used; } kd_rchunk;
+ * is freed when the last one went out. Records leave in time order, which follows the order
+ * they were made closely, so a chunk does not outlive its records by much; should chunks hold
+ * more than twice what the waiting records count, new records get a malloc of their own until
+ * they do not. Emptied chunks are kept for reuse, as many as the waiting records' share of
+ * --max-memory fills (they held that much a moment before): a spill empties all of them at
+ * once, and handing them back to libc, which gave the pages back to the kernel, made the next
+ * round fault every page in again (7 % of kdissect's time on bench/data/api-one.pcap).
+ * Hand-written for the benchmark (see engine_int.h). */
+typedef struct kd_rchunk { size_t live, used; struct kd_rchunk *next; } kd_rchunk;
 #define RCHUNK_HDR ((sizeof(kd_rchunk) + 15) & ~(size_t)15)
 
 kd_rec *kde_rec_alloc(kd_engine *e, size_t len)
@@ -20,7 +24,7 @@ kd_rec *kde_rec_alloc(kd_engine *e, size_t len)
             if (c && !c->live) c->used = RCHUNK_HDR;   /* all of it went out: start it again */
             else {
                 if (c) e->rcur = NULL;                  /* freed by its last record */
-                if ((c = e->rspare)) e->rspare = NULL;
+                if ((c = e->rspare)) { e->rspare = c->next; e->nspare--; e->rchunk_bytes += KD_RCHUNK; }
                 else if ((c = malloc(KD_RCHUNK))) e->rchunk_bytes += KD_RCHUNK;
                 if (c) { c->live = 0; c->used = RCHUNK_HDR; e->rcur = c; }
             }
@@ -44,16 +48,18 @@ void kde_rec_free(kd_engine *e, kd_rec *r)
     kd_rchunk *c = r->ch;
     if (!c) { free(r); return; }
     if (--c->live || c == e->rcur) return;
-    if (!e->rspare) { e->rspare = c; return; }
     e->rchunk_bytes -= KD_RCHUNK;
+    size_t keep = (size_t)(e->o.max_memory / KD_REORDER_SHARE) / KD_RCHUNK;
+    if (e->nspare < (keep ? keep : 1)) { c->next = e->rspare; e->rspare = c; e->nspare++; return; }
     free(c);
 }
 
 void kde_rec_arena_free(kd_engine *e)
 {
-    /* only the current and the spare chunk can be left once every record is freed */
+    /* only the current and the spare chunks can be left once every record is freed */
     if (e->rcur && !e->rcur->live) { free(e->rcur); e->rcur = NULL; }
-    free(e->rspare); e->rspare = NULL;
+    for (kd_rchunk *c = e->rspare, *nx; c; c = nx) { nx = c->next; free(c); }
+    e->rspare = NULL; e->nspare = 0;
 }
 
 /* ------------------------------------------------------------------ record heap */

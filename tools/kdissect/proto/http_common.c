@@ -12,10 +12,43 @@ static int hmap_find(const kd_hmap *m, const char *name, size_t nl, int fold)
 {
     for (int i = 0; i < m->n; i++) {
         const char *k = m->e[i].name;
-        if (strlen(k) != nl) continue;
+        if (m->e[i].nl != nl) continue;
         if (fold ? strncasecmp(k, name, nl) == 0 : memcmp(k, name, nl) == 0) return i;
     }
     return -1;
+}
+
+/* n bytes from the map's arena (never moved, freed with the map), or NULL */
+static char *hmap_alloc(kd_hmap *m, size_t n)
+{
+    if (!m->ab) { m->ab = m->ia; m->acap = sizeof m->ia; m->au = 0; }
+    if (m->acap - m->au < n) {
+        size_t hdr = sizeof(void *), bs = n + hdr > 4096 ? n + hdr : 4096;
+        char *b = malloc(bs);
+        if (!b) return NULL;
+        memcpy(b, &m->blocks, hdr);
+        m->blocks = b;
+        m->ab = b + hdr; m->acap = bs - hdr; m->au = 0;
+    }
+    char *p = m->ab + m->au;
+    m->au += n;
+    return p;
+}
+
+/* Appends a[0..al) and b[0..bl) to entry h's value (a malloc of its own from now on). */
+static void hent_append(kd_hent *h, const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t need = h->vl + al + bl + 1;
+    if (h->vcap < need) {
+        size_t nc = h->vcap ? h->vcap : 64;
+        while (nc < need) nc *= 2;
+        char *j = h->vcap ? realloc(h->value, nc) : malloc(nc);
+        if (!j) return;
+        if (!h->vcap) memcpy(j, h->value, h->vl);
+        h->value = j; h->vcap = nc;
+    }
+    memcpy(h->value + h->vl, a, al); memcpy(h->value + h->vl + al, b, bl);
+    h->vl += al + bl; h->value[h->vl] = 0;
 }
 
 /* Adds name = val; fold: names lower-cased and compared without case. A repeated name gets
@@ -26,27 +59,29 @@ static void hmap_add(kd_hmap *m, int max, int fold, const char *name, size_t nl,
     int i = hmap_find(m, name, nl, fold);
     if (i >= 0) {
         kd_hent *h = &m->e[i];
-        size_t sl = h->vl ? strlen(sep) : 0;   /* after an empty value: no separator */
-        char *j = realloc(h->value, h->vl + sl + vl + 1);
-        if (!j) return;
-        memcpy(j + h->vl, sep, sl); memcpy(j + h->vl + sl, val, vl);
-        h->vl += sl + vl; j[h->vl] = 0;
-        h->value = j;
+        hent_append(h, sep, h->vl ? strlen(sep) : 0, val, vl);   /* after an empty value: no separator */
         return;
     }
     if (m->n >= max) return;
+    if (!m->e) { m->e = m->ie; m->cap = KD_HMAP_INLINE; }
     if (m->n == m->cap) {
-        int nc = m->cap ? m->cap * 2 : 16;
-        kd_hent *ne = realloc(m->e, (size_t)nc * sizeof *ne);
+        int nc = m->cap * 2;
+        kd_hent *ne = m->e == m->ie ? malloc((size_t)nc * sizeof *ne) : realloc(m->e, (size_t)nc * sizeof *ne);
         if (!ne) return;
+        if (m->e == m->ie) memcpy(ne, m->ie, sizeof m->ie);
         m->e = ne; m->cap = nc;
     }
-    char *k = malloc(nl + 1), *v = malloc(vl + 1);
-    if (!k || !v) { free(k); free(v); return; }
-    for (size_t x = 0; x < nl; x++) k[x] = fold ? (char)tolower((unsigned char)name[x]) : name[x];
+    char *k = hmap_alloc(m, nl + 1 + vl + 1);
+    if (!k) return;
+    char *v = k + nl + 1;
+    if (fold) for (size_t x = 0; x < nl; x++) k[x] = (char)tolower((unsigned char)name[x]);
+    else memcpy(k, name, nl);
     k[nl] = 0;
     memcpy(v, val, vl); v[vl] = 0;
-    m->e[m->n++] = (kd_hent){ k, v, vl };
+    /* a name is what a C string of it holds (one with a NUL byte is cut there, as strlen cut it
+     * before): an incoming name with a NUL then never equals a kept one, as before */
+    const char *nul = memchr(k, 0, nl);
+    m->e[m->n++] = (kd_hent){ k, v, nul ? (size_t)(nul - k) : nl, vl, 0 };
 }
 
 void kd_http_header(kd_hmap *h, const char *name, size_t nl, const char *val, size_t vl)
@@ -58,12 +93,7 @@ void kd_http_header(kd_hmap *h, const char *name, size_t nl, const char *val, si
 void kd_http_header_fold(kd_hmap *h, const char *text, size_t n)
 {
     if (!h->n) return;
-    kd_hent *e = &h->e[h->n - 1];
-    char *j = realloc(e->value, e->vl + 1 + n + 1);
-    if (!j) return;
-    j[e->vl] = ' '; memcpy(j + e->vl + 1, text, n);
-    e->vl += 1 + n; j[e->vl] = 0;
-    e->value = j;
+    hent_append(&h->e[h->n - 1], " ", 1, text, n);
 }
 
 const char *kd_http_get(const kd_hmap *h, const char *lname)
@@ -136,7 +166,7 @@ void kd_hmap_write(kf_jw *w, const kd_hmap *m)
         /* escapes the name (escaping it here first doubled \ and "). A name with nothing to
          * escape (nearly all) is written as it is, with its value, in one call: the key's own
          * look at it was a third of this function on bench/data/api-one.pcap. */
-        size_t nl = strlen(m->e[i].name);
+        size_t nl = m->e[i].nl;
         if (kf_json_plain_len(m->e[i].name, nl) == nl) {
             kf_jw_kc_strn(w, m->e[i].name, nl, m->e[i].value, m->e[i].vl);
             continue;
@@ -157,7 +187,7 @@ char *kd_hmap_json(const kd_hmap *m)
     kf_jw_init(&w);
     size_t cap = 64, maxv = 0;
     for (int i = 0; i < m->n; i++) {
-        cap += strlen(m->e[i].name) + m->e[i].vl + 6;
+        cap += m->e[i].nl + m->e[i].vl + 6;
         if (m->e[i].vl > maxv) maxv = m->e[i].vl;
     }
     if (maxv < (1u << 20) && cap < (1u << 22) && (w.buf = malloc(cap + 6 * maxv))) {
@@ -171,9 +201,12 @@ char *kd_hmap_json(const kd_hmap *m)
 
 void kd_hmap_free(kd_hmap *m)
 {
-    for (int i = 0; i < m->n; i++) { free(m->e[i].name); free(m->e[i].value); }
-    free(m->e);
-    memset(m, 0, sizeof *m);
+    for (int i = 0; i < m->n; i++) if (m->e[i].vcap) free(m->e[i].value);
+    if (m->e != m->ie) free(m->e);
+    for (void *b = m->blocks, *nx; b; b = nx) { memcpy(&nx, b, sizeof nx); free(b); }
+    m->e = NULL; m->n = m->cap = 0;
+    m->ab = NULL; m->au = m->acap = 0;
+    m->blocks = NULL;
 }
 
 int kd_http_graphql(const char *target, const char *ctype, const uint8_t *body, size_t blen, int cut,
