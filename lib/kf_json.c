@@ -323,6 +323,11 @@ void kf_jw_uint(kf_jw *w, uint64_t v)
 void kf_jw_double(kf_jw *w, double v)
 {
     if (!isfinite(v)) { kf_jw_null(w); return; }
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
+        /* a whole number: what %.15g writes, without stdio (every conn record has one) */
+        kf_jw_int(w, (int64_t)v);
+        return;
+    }
     char b[40];
     /* shortest of %.15g / %.17g that reads back as the same double */
     int n = snprintf(b, sizeof b, "%.15g", v);
