@@ -67,6 +67,17 @@ unanswered_stat() { "$KF_BIN/kdissect" --no-conn --stats "$1" 2>&1 >/dev/null | 
   [ "$(kd "$BATS_TEST_TMPDIR/g.pcap" | "$KF_BIN/kfl" 'grpc && grpc_status != 0' | wc -l)" -eq 4 ]
 }
 
+@test "framed mode: DNS over TCP resynchronises after a bad length prefix (tshark as oracle)" {
+  python3 "$MK" dns-tcp-resync "$BATS_TEST_TMPDIR/d.pcap"
+  want=$(tshark -n -r "$BATS_TEST_TMPDIR/d.pcap" -Y 'dns.flags.response == 1' -T fields -e dns.qry.name -e dns.a 2>/dev/null | sort)
+  [ "$(echo "$want" | wc -l)" -eq 2 ]
+  got=$(kd "$BATS_TEST_TMPDIR/d.pcap" | jq -r 'select(.dns) | "\(.dns_questions[0])\t\(.dns_answers[0])"' | sort)
+  [ "$got" = "$want" ] || fail "got [$got], tshark [$want]"
+  st=$("$KF_BIN/kdissect" --no-conn --stats "$BATS_TEST_TMPDIR/d.pcap" 2>&1 >/dev/null)
+  echo "$st" | grep -qx 'parse_errors 1'
+  echo "$st" | grep -qx 'resyncs 1'
+}
+
 @test "framed mode: an oversize Kafka frame's head is parsed, its rest skipped, the next request found (tshark as oracle)" {
   python3 "$MK" kafka-big "$BATS_TEST_TMPDIR/k.pcap"
   # tshark reassembles both requests: api key, correlation id, topic, length

@@ -13,6 +13,8 @@
   mkcap_framed.py h2-grpc-status OUT     h2c on port 50051: four gRPC calls; three answered by an
                                          intermediary without grpc-status (:status 404, 503, 418),
                                          one by the server (200, trailers grpc-status 5)
+  mkcap_framed.py dns-tcp-resync OUT     DNS over TCP: a query answered, 5 bytes of garbage, a
+                                         second query answered
   mkcap_framed.py kafka-big OUT          Kafka: a Produce request of 300 KiB (more than a framed
                                          protocol buffers whole: its head is parsed, the rest
                                          skipped) answered, then a Metadata request answered
@@ -122,6 +124,20 @@ def h2_grpc_status(out):
     pcap(out, conv(C, S, 40000, 50051, talk, 1700000000000000))
 
 
+def dns_tcp_resync(out):
+    """DNS over TCP: a query answered, 5 bytes of garbage from the client (a length below a DNS
+    header's 12), then a second query answered"""
+    def msg(qid, flags, name, answer=b''):
+        q = b''.join(bytes([len(x)]) + x for x in name.split(b'.')) + b'\0' + struct.pack('!HH', 1, 1)
+        body = struct.pack('!HHHHHH', qid, flags, 1, 1 if answer else 0, 0, 0) + q + answer
+        return struct.pack('!H', len(body)) + body
+    a = lambda ip: b'\xc0\x0c' + struct.pack('!HHIH', 1, 1, 60, 4) + bytes(ip)
+    talk = [(0, msg(1, 0x0100, b'orders.shop')), (1, msg(1, 0x8180, b'orders.shop', a([10, 0, 0, 7]))),
+            (0, b'\x00\x03abc'),
+            (0, msg(2, 0x0100, b'cart.shop')), (1, msg(2, 0x8180, b'cart.shop', a([10, 0, 0, 8])))]
+    pcap(out, conv(C, S, 40000, 53, talk, 1700000000000000))
+
+
 def kafka_big(out):
     def req(key, ver, corr, body):
         h = struct.pack('!hhi', key, ver, corr) + struct.pack('!h', 6) + b'client'
@@ -152,4 +168,5 @@ def pg_resync(out):
 if __name__ == '__main__':
     what, out = sys.argv[1], sys.argv[2]
     {'mysql-unanswered': mysql_unanswered, 'h2-unanswered': h2_unanswered, 'h2-grpc-status': h2_grpc_status,
+     'dns-tcp-resync': dns_tcp_resync,
      'kafka-big': kafka_big, 'pg-resync': pg_resync}[what](out)

@@ -184,7 +184,7 @@ typedef struct kd_dissector {
 } kd_dissector;
 
 /* ---- Framed mode (engine_frame.c) ----
- * Kafka, MongoDB, PostgreSQL, MySQL, AMQP and HTTP/2 send frames whose header says how long they
+ * Kafka, MongoDB, PostgreSQL, MySQL, AMQP, HTTP/2 and DNS over TCP send frames whose header says how long they
  * are. Such a dissector says where a frame ends and what a frame means; the engine does the
  * rest: it buffers until a frame is whole, bounds oversize frames, skips what it does not keep,
  * and resynchronises after a gap or a bad frame. The dissector declares

@@ -32,9 +32,8 @@ typedef struct dns_q {      /* a query waiting for its answer (in the engine's p
 } dns_q;
 
 typedef struct dns_state {
+    kd_framer fr;          /* TCP: the engine's framed mode (first) */
     kd_ptab q;             /* dns_q by id */
-    /* TCP */
-    int tcp_resync[2];
 } dns_state;
 
 static const uint16_t dns_ports[] = { 53, 5353, 5355, 0 };
@@ -489,27 +488,28 @@ static void dns_datagram(kd_conn *c, void *stv, int dir, const uint8_t *p, size_
     dns_message(c, stv, dir, p, n, (uint32_t)n, ref, ref);
 }
 
-static size_t dns_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n, uint64_t off, unsigned flags)
+/* TCP (RFC 1035 4.2.2, RFC 7766): each message behind a two-byte length, in the engine's framed
+ * mode. A message is at least its 12-byte header and at most 65535 bytes (below KD_FRAME_MAX). */
+static int64_t dns_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
 {
-    dns_state *s = stv;
-    size_t i = 0;
-    if (flags & KD_DATA_AFTER_GAP) s->tcp_resync[dir] = 1;
-    while (n - i >= 2) {
-        size_t l = kf_ld_be16(p + i);
-        if (s->tcp_resync[dir]) {   /* after a gap: a length prefix followed by a sane header */
-            if (l >= 12 && n - i >= 2 + 12 && dns_plausible(p + i + 2, n - i - 2 < l ? n - i - 2 : l)) s->tcp_resync[dir] = 0;
-            else { i++; continue; }
-        }
-        if (l < 12) { kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1); s->tcp_resync[dir] = 1; i++; continue; }
-        if (n - i < 2 + l) break;
-        kd_pref first, last;
-        kd_stream_ref(c, dir, off + i, &first);
-        kd_stream_ref(c, dir, off + i + 2 + l - 1, &last);
-        dns_message(c, s, dir, p + i + 2, l, (uint32_t)l, &first, &last);
-        i += 2 + l;
-    }
-    if (flags & KD_DATA_EOF) return n;
-    return i;
+    if (n < 2) return KD_FRAME_MORE;
+    size_t l = kf_ld_be16(p);
+    return l < 12 ? KD_FRAME_BAD : 2 + (int64_t)l;
+}
+
+/* after a gap or a bad frame: a length prefix followed by a sane header */
+static int dns_sync(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n)
+{
+    if (n < 2 + 12) return KD_SYNC_MORE;
+    size_t l = kf_ld_be16(p);
+    return l >= 12 && dns_plausible(p + 2, n - 2 < l ? n - 2 : l) ? KD_SYNC_YES : KD_SYNC_NO;
+}
+
+static int dns_on_frame(kd_conn *c, void *st, int dir, const uint8_t *p, size_t n, uint64_t len,
+                        const kd_pref *first, const kd_pref *last)
+{
+    dns_message(c, st, dir, p + 2, n - 2, (uint32_t)(len - 2), first, last);
+    return KD_FRAME_OK;
 }
 
 static void dns_timer(kd_conn *c, void *stv, int64_t now)
@@ -541,6 +541,7 @@ const kd_dissector kd_proto_dns = {
     .name = "dns", .protocol = "DNS", .flag = "dns", .l7_name = "DNS",
     .transports = KD_TRANSPORT_TCP | KD_TRANSPORT_UDP, .ports = dns_ports,
     .state_size = sizeof(dns_state),
-    .probe = dns_probe, .init = dns_init, .on_data = dns_data, .on_datagram = dns_datagram,
+    .probe = dns_probe, .init = dns_init, .frame = dns_frame, .on_frame = dns_on_frame,
+    .frame_sync = dns_sync, .on_datagram = dns_datagram,
     .on_timer = dns_timer, .on_close = dns_close, .destroy = dns_destroy,
 };
