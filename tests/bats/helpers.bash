@@ -88,6 +88,24 @@ tshark_http_calls() {
   } | sort
 }
 
+# grpctls_capture W: the gRPC-over-TLS capture (tests/l7live/capture-grpctls.sh) into W/g and
+# tshark's decryption of it with the key log into W/oracle (3 calls, grpc-status 0, 5, 12)
+grpctls_capture() {
+  local w=$1
+  /usr/bin/python3 -c 'import grpc' 2>/dev/null || skip "python3-grpcio not installed"
+  KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-grpctls.sh" "$w/g" >"$w/capture.log" 2>&1 || fail "capture failed: $(cat "$w/capture.log")"
+  tshark_grpc_calls "$w/g/grpctls.pcap" 50443 -o "tls.keylog_file:$w/g/grpctls.keys" >"$w/oracle"
+  cat "$w/oracle" >&3
+  [ "$(wc -l <"$w/oracle")" -eq 3 ]
+  [ "$(cut -d' ' -f4 "$w/oracle" | tr '\n' ' ')" = "0 5 12 " ]
+}
+
+# grpc_calls_jq SELECT FILE: kdissect's gRPC calls in tshark_grpc_calls's form, sorted, of the
+# records SELECT (a jq condition) keeps
+grpc_calls_jq() {
+  jq -r "select($1) | \"\\(.method) \\(.path) \\(.status_code) \\(.grpc_status) \\(.grpc_request_messages) \\(.grpc_response_messages) \\(.grpc_message // \"\")\"" "$2" | sort
+}
+
 # tshark_grpc_calls FILE PORT [tshark options]: "METHOD PATH STATUS GRPC_STATUS REQ_MSGS RESP_MSGS
 # GRPC_MESSAGE" per gRPC call (HTTP/2 stream) tshark sees, sorted: grpc-status and grpc-message from
 # the response's HEADERS frames (headers or trailers), the message counts from tshark's gRPC

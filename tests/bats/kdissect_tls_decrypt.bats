@@ -139,17 +139,11 @@ ours() { jq -r 'select(.tls) | "\(.method) \(.url // .path) \(.status_code)"' | 
 # client (OpenSSL, SSLKEYLOGFILE) to a python3-grpcio server over TLS, three unary calls with
 # grpc-status 0, 5 and 12. The oracle is tshark with the key log (tshark_grpc_calls).
 @test "(a), (b) gRPC over TLS, --tls-keylog and DSB: method, path, status, grpc-status, message counts as tshark decrypts them" {
-  /usr/bin/python3 -c 'import grpc' 2>/dev/null || skip "python3-grpcio not installed"
-  KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-grpctls.sh" "$W/g" >"$W/capture.log" 2>&1 || fail "capture failed: $(cat "$W/capture.log")"
-  tshark_grpc_calls "$W/g/grpctls.pcap" 50443 -o "tls.keylog_file:$W/g/grpctls.keys" >"$W/oracle"
-  cat "$W/oracle" >&3
-  [ "$(wc -l <"$W/oracle")" -eq 3 ]
-  [ "$(cut -d' ' -f4 "$W/oracle" | tr '\n' ' ')" = "0 5 12 " ]
+  grpctls_capture "$W"
   [ -z "$(tshark_grpc_calls "$W/g/grpctls.pcap" 50443)" ]     # without keys tshark sees no call
   kdissect_kept --no-conn --stats --tls-keylog "$W/g/grpctls.keys" "$W/g/grpctls.pcap" >"$W/out" 2>"$W/stats"
   grep -qx 'tls_decrypted 3' "$W/stats"
-  jq -r 'select(.tls) | "\(.method) \(.path) \(.status_code) \(.grpc_status) \(.grpc_request_messages) \(.grpc_response_messages) \(.grpc_message // "")"' \
-    "$W/out" | sort >"$W/ours"
+  grpc_calls_jq '.tls' "$W/out" >"$W/ours"
   diff "$W/oracle" "$W/ours"
   # every call: protocol GRPC, service and method from the path, the connection's TLS fields
   [ "$(jq -s 'map(select(.tls and .protocol == "GRPC" and .grpc and .grpc_service == "kf.Shop"

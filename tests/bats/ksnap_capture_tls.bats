@@ -214,16 +214,10 @@ PY
 # python3-grpcio server, captured by tcpdump (with curl's key log) and by ksnap capture --tls.
 # The oracle is tshark with the key log on tcpdump's ciphertext; kdissect reads the store with no keys.
 @test "(c) gRPC over TLS, ksnap --tls store, no keys: kdissect's gRPC calls equal tshark's decryption with the key log" {
-  /usr/bin/python3 -c 'import grpc' 2>/dev/null || skip "python3-grpcio not installed"
-  KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-grpctls.sh" "$W/g" >"$W/capture.log" 2>&1 || fail "capture failed: $(cat "$W/capture.log")"
-  tshark_grpc_calls "$W/g/grpctls.pcap" 50443 -o "tls.keylog_file:$W/g/grpctls.keys" >"$W/oracle"
-  cat "$W/oracle" >&3
-  [ "$(wc -l <"$W/oracle")" -eq 3 ]
-  [ "$(cut -d' ' -f4 "$W/oracle" | tr '\n' ' ')" = "0 5 12 " ]
+  grpctls_capture "$W"
   "$KF_BIN/kdissect" --no-conn "$W/g/store" >"$W/out"
   record_fields "$W/out"
-  jq -r 'select(.capture_source == "ebpf_tls") | "\(.method) \(.path) \(.status_code) \(.grpc_status) \(.grpc_request_messages) \(.grpc_response_messages) \(.grpc_message // "")"' \
-    "$W/out" | sort >"$W/ours"
+  grpc_calls_jq '.capture_source == "ebpf_tls"' "$W/out" >"$W/ours"
   diff "$W/oracle" "$W/ours"
   [ "$(jq -s 'map(select(.capture_source == "ebpf_tls" and .tls == true and .protocol == "GRPC" and .grpc_service == "kf.Shop")) | length' "$W/out")" -eq 3 ]
   [ "$("$KF_BIN/kfl" 'tls && grpc && grpc_status == 5' <"$W/out" | jq -r .grpc_method)" = Missing ]

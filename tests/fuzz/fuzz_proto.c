@@ -32,52 +32,20 @@ static int fz_done(kd_conn *c)
     return n;
 }
 
+/* TCP and UDP: the fake engine's drivers (fe_fuzz_tcp, fe_fuzz_udp); a memory balance other
+ * than 0 fails */
 static int fz_tcp(const kd_dissector *d, const uint8_t *data, size_t size)
 {
-    kd_conn c;
-    int client = 0;
-    uint16_t port = d->ports ? d->ports[0] : 0;
-    if (size > 2 && d->probe) {   /* as fe_fuzz: the probe on the first piece names the client */
-        kd_conn_info ci = {0};
-        ci.transport = KD_TRANSPORT_TCP; ci.port[0] = 40000; ci.port[1] = port; ci.client = -1;
-        size_t n = data[1] < size - 2 ? data[1] : size - 2;
-        client = d->probe(&ci, data[0] & 1, data + 2, n) == KD_PROBE_SERVER ? (data[0] & 1) ^ 1 : data[0] & 1;
-    }
-    fe_open(&c, d, client, 40000, port);
-    size_t i = 0;
-    while (i + 2 <= size) {
-        uint8_t ctl = data[i], n = data[i + 1];
-        i += 2;
-        if (n > size - i) n = (uint8_t)(size - i);
-        int dir = ctl & 1;
-        if (ctl & 2) fe_gap(&c, dir, 100);
-        fe_data(&c, dir, data + i, n, (ctl & 4) ? KD_DATA_EOF : 0);
-        i += n;
-    }
-    return fz_done(&c);
+    int n = 0;
+    if (fe_fuzz_tcp(d, data, size, d->ports ? d->ports[0] : 0, &n) != 0) abort();
+    return n;
 }
 
 static int fz_udp(const kd_dissector *d, const uint8_t *data, size_t size)
 {
-    kd_conn c;
-    uint16_t port = d->ports ? d->ports[0] : 0;
-    fe_open(&c, d, 0, 40000, port);
-    c.ci.transport = KD_TRANSPORT_UDP;
-    c.ci.ipproto = 17;
-    kd_pref ref = {1000, 1, 0};
-    size_t i = 0;
-    while (i + 2 <= size) {
-        uint8_t ctl = data[i], n = data[i + 1];
-        i += 2;
-        if (n > size - i) n = (uint8_t)(size - i);
-        int dir = ctl & 1;
-        if ((ctl & 2) && d->probe) (void)d->probe(&c.ci, dir, data + i, n);
-        if (d->on_datagram) d->on_datagram(&c, c.st, dir, data + i, n, &ref);
-        if ((ctl & 4) && d->on_timer) d->on_timer(&c, c.st, ref.ts_ns + 20000000000LL);
-        ref.ts_ns += 1000; ref.frame++;
-        i += n;
-    }
-    return fz_done(&c);
+    int n = 0;
+    if (fe_fuzz_udp(d, data, size, d->ports ? d->ports[0] : 0, &n) != 0) abort();
+    return n;
 }
 
 static int fz_ip(const kd_dissector *d, const uint8_t *data, size_t size)

@@ -155,8 +155,11 @@ __attribute__((unused)) static long fe_close(kd_conn *c)
 __attribute__((unused)) static void fe_free(kd_conn *c) { free(c->out); c->out = NULL; }
 
 /* Fuzz input format: a sequence of [control byte][len byte][len bytes]: bit 0 of the control is
- * the direction, bit 1 a gap before the data, bit 2 EOF with it. Drives one connection. */
-__attribute__((unused)) static long fe_fuzz(const kd_dissector *d, const uint8_t *data, size_t size, uint16_t sport)
+ * the direction, bit 1 a gap before the data, bit 2 EOF with it. Drives one TCP connection (the
+ * probe on the first piece says which side is the client). Returns the kd_conn_mem balance;
+ * *nrec (when not NULL): the records written, those at close included. */
+__attribute__((unused)) static long fe_fuzz_tcp(const kd_dissector *d, const uint8_t *data, size_t size,
+                                                uint16_t sport, int *nrec)
 {
     kd_conn c;
     int client = 0;
@@ -179,6 +182,40 @@ __attribute__((unused)) static long fe_fuzz(const kd_dissector *d, const uint8_t
         i += n;
     }
     long mem = fe_close(&c);
+    if (nrec) *nrec = c.nrec;
+    fe_free(&c);
+    return mem;
+}
+
+__attribute__((unused)) static long fe_fuzz(const kd_dissector *d, const uint8_t *data, size_t size, uint16_t sport)
+{
+    return fe_fuzz_tcp(d, data, size, sport, NULL);
+}
+
+/* The same for UDP: [ctl][len][len bytes]…, each a datagram; ctl bit 0 the side, bit 1 probe the
+ * datagram first, bit 2 run the timer 20 s later. */
+__attribute__((unused)) static long fe_fuzz_udp(const kd_dissector *d, const uint8_t *data, size_t size,
+                                                uint16_t sport, int *nrec)
+{
+    kd_conn c;
+    fe_open(&c, d, 0, 40000, sport);
+    c.ci.transport = KD_TRANSPORT_UDP;
+    c.ci.ipproto = 17;
+    kd_pref ref = {1000, 1, 0};
+    size_t i = 0;
+    while (i + 2 <= size) {
+        uint8_t ctl = data[i], n = data[i + 1];
+        i += 2;
+        if (n > size - i) n = (uint8_t)(size - i);
+        int dir = ctl & 1;
+        if ((ctl & 2) && d->probe) (void)d->probe(&c.ci, dir, data + i, n);
+        if (d->on_datagram) d->on_datagram(&c, c.st, dir, data + i, n, &ref);
+        if ((ctl & 4) && d->on_timer) d->on_timer(&c, c.st, ref.ts_ns + 20000000000LL);
+        ref.ts_ns += 1000; ref.frame++;
+        i += n;
+    }
+    long mem = fe_close(&c);
+    if (nrec) *nrec = c.nrec;
     fe_free(&c);
     return mem;
 }
