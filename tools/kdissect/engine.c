@@ -2,6 +2,7 @@
  * suppression, probing and dissector calls, timers, expiry, lifecycle). Reassembly, record
  * writing and ordering live in engine_tcp.c, engine_record.c and engine_order.c (engine_int.h). */
 #include "engine_int.h"
+#include "kf_grow.h"
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -310,6 +311,14 @@ static void fev_init(kd_engine *e, kd_fev *v, int type)
     v->seq = e->ev_seq ? e->ev_seq : e->seen; v->phase = e->ev_phase ? e->ev_phase : KD_PH_PACKET;
     v->ka = e->ev_ka; v->kb = e->ev_kb;
 }
+/* moves what the connection added to its flow (counters, protocols) into the event */
+static void fev_take(kd_flow *f, kd_fev *v)
+{
+    v->l7 = f->l7;
+    memcpy(v->pkts, f->pkts, sizeof v->pkts); memcpy(v->bytes, f->bytes, sizeof v->bytes);
+    f->dirty = 0; f->l7 = 0;
+    memset(f->pkts, 0, sizeof f->pkts); memset(f->bytes, 0, sizeof f->bytes);
+}
 /* what the connection added to its flow since the last event: out, and start again */
 static void fev_delta(kd_engine *e, kd_conn *c)
 {
@@ -319,12 +328,10 @@ static void fev_delta(kd_engine *e, kd_conn *c)
     fev_init(e, &v, KD_FEV_DELTA);
     if (f->dirty) { v.seq = f->first_seq; v.phase = KD_PH_PACKET; v.ka = 0; v.kb = 0; }
     v.conn_id = c->id;
-    v.l7 = f->l7; v.dirty = f->dirty;
-    memcpy(v.pkts, f->pkts, sizeof v.pkts); memcpy(v.bytes, f->bytes, sizeof v.bytes);
+    v.dirty = f->dirty;
     v.first_ts = f->rec_start; v.first_seq = f->first_seq; v.first_ref = fref_out(e, &f->first_ref);
     v.last_ts = f->last_ts; v.last_seq = f->last_seq; v.last_ref = fref_out(e, &f->last_ref);
-    f->dirty = 0; f->l7 = 0;
-    memset(f->pkts, 0, sizeof f->pkts); memset(f->bytes, 0, sizeof f->bytes);
+    fev_take(f, &v);
     e->o.flow_sink(e->o.flow_arg, &v);
 }
 /* what the connection adds to its flow changed: it sends it at the next flow interval (a list,
@@ -332,12 +339,9 @@ static void fev_delta(kd_engine *e, kd_conn *c)
 void kde_fev_mark(kd_engine *e, kd_conn *c)
 {
     if (!e->o.flow_sink || c->dq_idx >= 0) return;
-    if (e->ndq == e->capdq) {
-        size_t nc = e->capdq ? e->capdq * 2 : 256;
-        kd_conn **nd = realloc(e->dq, nc * sizeof *nd);
-        if (!nd) return;   /* (then the close sends it: a flow interval may split elsewhere) */
-        e->dq = nd; e->capdq = nc;
-    }
+    kd_conn **nd = kf_grow(e->dq, &e->capdq, e->ndq + 1, sizeof *nd);
+    if (!nd) return;   /* (then the close sends it: a flow interval may split elsewhere) */
+    e->dq = nd;
     c->dq_idx = (int)e->ndq;
     e->dq[e->ndq++] = c;
 }
@@ -358,12 +362,9 @@ static void fev_attach(kd_engine *e, kd_conn *c)
     v.ipproto = f->ipproto; v.plain = (uint8_t)is_plain(c->capture); v.capture = c->capture;
     v.ca = f->ca; v.sa = f->sa; v.sport = f->sport;
     v.node = c->node_idx < e->nodes.n ? e->nodes.v[c->node_idx] : NULL;
-    v.l7 = f->l7;
-    memcpy(v.pkts, f->pkts, sizeof v.pkts); memcpy(v.bytes, f->bytes, sizeof v.bytes);
     v.first_ts = c->first_ts; v.first_ref = fref_out(e, &c->first_ref);
     v.last_ts = f->last_ts; v.last_ref = fref_out(e, &f->last_ref);
-    f->dirty = 0; f->l7 = 0;
-    memset(f->pkts, 0, sizeof f->pkts); memset(f->bytes, 0, sizeof f->bytes);
+    fev_take(f, &v);
     e->o.flow_sink(e->o.flow_arg, &v);
 }
 void kde_fev_name(kd_engine *e, const kf_addr *ip, const char *name, size_t len, int64_t ts)

@@ -1,7 +1,7 @@
 /* engine_frame.c — the framed mode for length-prefixed protocols (dissector.h, "Framed mode"):
  * buffering until a frame is whole, the head of an oversize frame and the skipping of its rest,
- * resynchronisation after a gap or a bad frame. Kafka, MongoDB, PostgreSQL, MySQL, AMQP and
- * HTTP/2 each had their own copy of this loop, with their own limits; these are the one copy.
+ * resynchronisation after a gap or a bad frame. Kafka, MongoDB, PostgreSQL, MySQL, AMQP, HTTP/2
+ * and DNS over TCP each had their own copy of this loop, with their own limits; this is the one.
  *
  * Like engine_pend.c it uses only the dissector API (kd_stream_ref, kd_stat_add), so the unit
  * tests' and fuzz targets' stand-in engine (tests/l7/fake_engine.h) links the same code. */

@@ -1,5 +1,6 @@
 /* engine_record.c — kdissect engine: record writing (names learned from DNS, envelope, conn and flow records) (see engine_int.h for the parts). */
 #include "engine_int.h"
+#include "kf_grow.h"
 
 /* ------------------------------------------------------------------ names learned from DNS */
 
@@ -293,7 +294,7 @@ static void write_conn_tuple(kd_engine *e, kf_jw *w, const kd_conn *c)
  * one-call connections passing through do not push out the busy ones). Not with metadata or names from a kexport export: what they say of
  * an address depends on the time. Hand-written for the benchmark: these fields were 11 % of
  * kdissect's time on bench/data/api-one.pcap. */
-static struct kd_envslot *envc_slot(kd_engine *e, const kd_conn *c, int srcside)
+static struct kd_envslot *envc_slot(kd_engine *e, const kd_conn *c)
 {
     if (e->o.meta || e->wht) return NULL;
     return &e->envc[kd_mix64(c->id) & (KD_ENVC_SLOTS - 1)];
@@ -309,12 +310,9 @@ static int envc_keep(struct kd_envslot *es, size_t at, const kf_jw *w, size_t fr
 {
     size_t n = w->len - from;
     if (kf_jw_failed(w)) return -1;
-    if (at + n > es->cap) {
-        size_t nc = (at + n) * 2;
-        char *nb = realloc(es->buf, nc);
-        if (!nb) return -1;
-        es->buf = nb; es->cap = nc;
-    }
+    char *nb = kf_grow(es->buf, &es->cap, at + n, 1);
+    if (!nb) return -1;
+    es->buf = nb;
     memcpy(es->buf + at, w->buf + from, n);
     return 0;
 }
@@ -333,7 +331,7 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     kf_jw_kstr(w, "protocol", protocol);
     if (flag) kf_jw_kbool(w, flag, 1);
     if (flag2) kf_jw_kbool(w, flag2, 1);
-    struct kd_envslot *es = cacheable ? envc_slot(e, c, srcside) : NULL;
+    struct kd_envslot *es = cacheable ? envc_slot(e, c) : NULL;
     const kd_name *n0 = es ? learned(e, &c->info.addr[srcside]) : NULL;
     const kd_name *n1 = es ? learned(e, &c->info.addr[!srcside]) : NULL;
     uint64_t dns0 = n0 ? n0->serial : 0, dns1 = n1 ? n1->serial : 0;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include "capture_int.h"
+#include "kf_grow.h"
 #include "kf_time.h"
 #include "kf_tool.h"
 
@@ -115,13 +116,9 @@ static int held_lt(const held *a, const held *b) { return a->ts < b->ts || (a->t
 
 static int heap_push(held *h)
 {
-    if (nheap == heapcap) {
-        size_t nc = heapcap ? heapcap * 2 : 1024;
-        held **nv = realloc(heap, nc * sizeof *nv);
-        if (!nv) return -1;
-        heap = nv;
-        heapcap = nc;
-    }
+    held **nv = kf_grow(heap, &heapcap, nheap + 1, sizeof *nv);
+    if (!nv) return -1;
+    heap = nv;
     size_t i = nheap++;
     while (i > 0 && held_lt(h, heap[(i - 1) / 2])) { heap[i] = heap[(i - 1) / 2]; i = (i - 1) / 2; }
     heap[i] = h;
