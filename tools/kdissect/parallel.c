@@ -100,12 +100,22 @@ typedef struct batch {
     uint8_t data[];
 } batch;
 
-/* spool chunk: records as [int64 ts][uint32 len][len bytes] */
+/* Spool chunk: the records from the front of buf, their index from its back (entry i at
+ * oc_ent(c, i)). The merge reads the index, dense and in order, and leaves the records to
+ * writev: reading a header in front of each record cost a cache miss per record on the merge
+ * thread (records are written on another core, ~1.5 KB apart). By connection the worker also
+ * notes where the record's flow id is and its connection: the merge writes the flow engine's
+ * id as a piece of its own, without reading or changing the record. */
+typedef struct oent { int64_t ts; uint32_t off, len, foff, cid; } oent;   /* foff: 0 = no flow id */
 typedef struct ochunk {
     struct ochunk *next;
-    size_t len, rd, cap;
+    size_t len, cap;                /* record bytes used; size of buf (a multiple of 8) */
+    uint32_t n, rd;                 /* index entries; the next one the merge takes */
     char buf[];
 } ochunk;
+static oent *oc_ent(ochunk *c, uint32_t i) { return (oent *)(void *)(c->buf + c->cap) - 1 - i; }
+/* the temp file of the merge: [int64 ts][uint32 len][uint32 foff][uint32 cid] then the record */
+#define SPHDR 20
 
 struct prun;
 
@@ -149,6 +159,7 @@ typedef struct shard {
     int64_t hts;
     const char *hrec;
     size_t hlen;
+    uint32_t hfoff, hcid;           /* where its flow id is (0: none), its connection */
     char *fbuf; size_t fcap;        /* head record read from the file */
 } shard;
 
@@ -162,8 +173,15 @@ typedef struct merger {
      * once written), and copies of records read back from temp files */
     struct iovec iov[MV_IOV];
     int niov;
-    char ids[MV_IOV / 2][64];
+    char ids[MV_IOV / 2][64];       /* "{"id":"..." of each record */
+    char fids[MV_IOV / 2][8];       /* and the flow engine's id in its flow_id */
     int nids;
+    /* ids are formatted by fixed-size copies (two small memcpy calls of variable length per
+     * record were a sixth of the merge thread's instructions): the head "{"id":"<prefix>-",
+     * then the next index in decimal, kept in ctr[cstart..23] (6 digits at least; ctr has room
+     * for a copy of 24 from any cstart) */
+    char head[32]; size_t headlen;
+    char ctr[48]; int cstart;
     struct { shard *s; ochunk *c; } rel[MV_IOV];
     int nrel;
     char *stage; size_t stagelen;
@@ -243,9 +261,57 @@ static int is_dns_answer(const pinfo *pi)
            (kd_dns_port(l->sport) || kd_dns_port(l->dport)) && (l->payload[2] & 0x80);
 }
 
+/* What the balancer reads of a packet: its addresses, ports (TCP, UDP), protocol and TCP flags.
+ * ip = 0: not IP (shard 0). */
+typedef struct bkey {
+    uint8_t ip, ipver, proto, tflags;
+    uint16_t sport, dport;
+    uint8_t src[16], dst[16];
+} bkey;
+
+static void bkey_of(const pinfo *pi, bkey *k)
+{
+    k->ip = (uint8_t)is_ip(pi);
+    if (!k->ip) return;
+    k->ipver = pi->l4.ipver; k->proto = pi->l4.proto; k->tflags = pi->l4.tcp.flags;
+    k->sport = pi->l4.sport; k->dport = pi->l4.dport;
+    memcpy(k->src, pi->l4.src.a, 16); memcpy(k->dst, pi->l4.dst.a, 16);
+}
+
+/* The key of a plain Ethernet / IPv4 (no options, not a fragment) / TCP frame with its whole
+ * TCP header, straight from the bytes: what bkey_of gives after kf_decode for such a frame
+ * (addresses, ports, flags: decode_ip4 and decode_l4 read them from the same places). 0: any
+ * other frame (kf_decode then). A reread worker walks every packet of the capture and dissects
+ * only its own: for the others this is all it needs (kf_decode and its zeroing of a kf_l4 were
+ * a third of that walk on bench/data/api-one.pcap, where most packets are such frames).
+ * Hand-written for that benchmark; every worker takes the same path for the same frame, so
+ * they agree on the split. */
+static int bkey_fast(const kf_pkt *p, bkey *k)
+{
+    const uint8_t *d = p->data;
+    if (p->linktype != KF_LT_EN10MB || p->caplen < 14 + 40 || d[12] != 0x08 || d[13] != 0x00 || d[14] != 0x45 ||
+        d[23] != 6 || ((d[20] << 8 | d[21]) & 0x3fff))
+        return 0;
+    uint32_t have = p->caplen - 14, tot = (uint32_t)(d[16] << 8 | d[17]);
+    if (tot == 0) tot = have;   /* (as decode_ip4: TSO) */
+    if (tot < 40) return 0;     /* no whole TCP header in the datagram: kf_decode says what */
+    const uint8_t *t = d + 34;
+    k->ip = 1; k->ipver = 4; k->proto = 6; k->tflags = t[13];
+    k->sport = (uint16_t)(t[0] << 8 | t[1]); k->dport = (uint16_t)(t[2] << 8 | t[3]);
+    memset(k->src, 0, 16); memset(k->dst, 0, 16);
+    memcpy(k->src, d + 26, 4); memcpy(k->dst, d + 30, 4);
+    return 1;
+}
+
 /* address pair -> shard. Pairs are of a class (TCP, or anything else) by their first packet:
  * a TCP conversation and a UDP one (DNS, say) usually carry very different volumes. */
 typedef struct pairent { uint64_t w[5]; uint32_t used; int16_t shard; uint8_t cls, ended; } pairent;
+/* By connection the table keeps every connection of the capture (tens of thousands on API
+ * traffic: megabytes), and each packet's look-up missed the cache (40 % of bal_pick's time on
+ * bench/data/api-one.pcap). A small direct-mapped copy of the entries used lately answers
+ * most packets: the few connections busy at a time. An entry's shard and class never change
+ * once made, so a copy is never stale. */
+#define BCACHE 512
 typedef struct balancer {
     pairent *t; size_t cap, n;
     int nsh;
@@ -254,6 +320,7 @@ typedef struct balancer {
     uint64_t cbytes[2], cpairs[2];   /* per class: bytes and pairs so far */
     pairent last;                    /* the previous packet's pair */
     size_t maxcap;                   /* table size limit (PAIRS_MAX, less on a small budget) */
+    pairent cache[BCACHE];           /* entries of the table used lately (used = 0: empty) */
 } balancer;
 #define PAIRS_MAX (1u << 18)
 #define PAIR_PRIOR (1u << 20)   /* bytes a new pair is assumed to carry at least */
@@ -285,47 +352,52 @@ static int pair_grow(balancer *b)
 
 /* The shard of this packet; counts its bytes. Depends only on the packets before it, so every
  * worker that walks the same packets computes the same split. */
-static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
+static int bal_pick(balancer *b, const bkey *pk, uint32_t bytes)
 {
     int n = b->nsh, k = 0, cls;
     uint64_t cost = (uint64_t)bytes + 64;   /* + the per-packet cost, in bytes */
-    if (!is_ip(pi) || n < 2) { b->load[0] += cost; return 0; }
+    if (!pk->ip || n < 2) { b->load[0] += cost; return 0; }
     /* the pair in a fixed order (the smaller address first, compared as big-endian bytes) */
     uint64_t sa[2], da[2], w[5];
-    memcpy(sa, pi->l4.src.a, 16); memcpy(da, pi->l4.dst.a, 16);
+    memcpy(sa, pk->src, 16); memcpy(da, pk->dst, 16);
     uint16_t sp = 0, dp = 0;
-    if (b->byconn && (pi->l4.proto == 6 || pi->l4.proto == 17)) { sp = pi->l4.sport; dp = pi->l4.dport; }
+    if (b->byconn && (pk->proto == 6 || pk->proto == 17)) { sp = pk->sport; dp = pk->dport; }
     int swap = sa[0] != da[0] ? __builtin_bswap64(sa[0]) > __builtin_bswap64(da[0])
              : sa[1] != da[1] ? __builtin_bswap64(sa[1]) > __builtin_bswap64(da[1]) : sp > dp;
     if (swap) { w[0] = da[0]; w[1] = da[1]; w[2] = sa[0]; w[3] = sa[1]; w[4] = (uint64_t)dp << 32 | (uint64_t)sp << 16; }
     else      { w[0] = sa[0]; w[1] = sa[1]; w[2] = da[0]; w[3] = da[1]; w[4] = (uint64_t)sp << 32 | (uint64_t)dp << 16; }
-    if (b->byconn) w[4] |= pi->l4.proto;   /* (by pair: every protocol of the pair together) */
-    w[1] ^= (uint64_t)pi->l4.ipver << 56;   /* keeps an IPv4 pair apart from the v4-mapped v6 one */
+    if (b->byconn) w[4] |= pk->proto;   /* (by pair: every protocol of the pair together) */
+    w[1] ^= (uint64_t)pk->ipver << 56;   /* keeps an IPv4 pair apart from the v4-mapped v6 one */
     /* by connection, a TCP connection's end (FIN, RST) or new start (SYN) on a known 5-tuple:
      * the shard counts the connections still open (a shard with fewer gets the next one) */
-    int edge = b->byconn && pi->l4.proto == 6 && (pi->l4.tcp.flags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN));
+    int edge = b->byconn && pk->proto == 6 && (pk->tflags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN));
     if (!edge && b->last.used && pair_eq(w, b->last.w)) {   /* runs of one conversation stop here */
         k = b->last.shard; cls = b->last.cls;
         goto done;
     }
     uint64_t h = pair_hash(w);
+    pairent *ce = &b->cache[h & (BCACHE - 1)];
+    if (!edge && ce->used && pair_eq(ce->w, w)) {
+        b->last = *ce; k = ce->shard; cls = ce->cls;
+        goto done;
+    }
     if (b->cap)
         for (size_t j = h & (b->cap - 1);; j = (j + 1) & (b->cap - 1)) {
             pairent *p = &b->t[j];
             if (!p->used) break;
             if (pair_eq(p->w, w)) {
                 if (edge) {
-                    int end = (pi->l4.tcp.flags & (KF_TCP_FIN | KF_TCP_RST)) != 0;
+                    int end = (pk->tflags & (KF_TCP_FIN | KF_TCP_RST)) != 0;
                     if (end && !p->ended) { p->ended = 1; b->pairs[p->cls][p->shard]--; }
-                    else if (!end && p->ended && !(pi->l4.tcp.flags & KF_TCP_ACK)) { p->ended = 0; b->pairs[p->cls][p->shard]++; }
+                    else if (!end && p->ended && !(pk->tflags & KF_TCP_ACK)) { p->ended = 0; b->pairs[p->cls][p->shard]++; }
                 }
-                b->last = *p; k = p->shard; cls = p->cls; goto done;
+                b->last = *p; *ce = *p; k = p->shard; cls = p->cls; goto done;
             }
         }
     /* A new pair: its future volume is unknown. Count each shard's pairs of this class at the
      * class's average so far (at least PAIR_PRIOR), plus what the shard carries: pairs that
      * start together spread out instead of following the first packets' bytes. */
-    cls = pi->l4.proto == 6 ? 0 : 1;
+    cls = pk->proto == 6 ? 0 : 1;
     uint64_t avg = b->cpairs[cls] ? b->cbytes[cls] / b->cpairs[cls] : 0;
     if (avg < PAIR_PRIOR) avg = PAIR_PRIOR;   /* until the capture shows more */
     for (int i = 1; i < n; i++) {
@@ -342,7 +414,7 @@ static int bal_pick(balancer *b, const pinfo *pi, uint32_t bytes)
     pairent *p = &b->t[j];
     memcpy(p->w, w, sizeof w); p->used = 1; p->shard = (int16_t)k; p->cls = (uint8_t)cls;
     b->n++;
-    b->last = *p;
+    b->last = *p; *ce = *p;
 done:
     b->load[k] += cost;
     b->cbytes[cls] += cost;
@@ -529,13 +601,42 @@ static size_t total_outstanding(const merger *m)
     return t;
 }
 
+/* By connection a record names its flow by its connection's id ("flow_id":"f-<8 hex>" in its
+ * first 512 bytes): where those 8 digits are (0: nowhere) and the id. The key's 'w' is found
+ * with memchr (memmem was 20 % of the merge thread's instructions); the first 'w' that is the
+ * key's is the first occurrence of the key, as memmem would find it. */
+static uint32_t flow_ref(const char *rec, size_t len, uint32_t *cid)
+{
+    static const char key[] = "\"flow_id\":\"f-";
+    enum { KL = sizeof key - 1, W = 4 };   /* key[W] == 'w' */
+    size_t lim = len < 512 ? len : 512;
+    if (lim < KL) return 0;
+    const char *p = rec + W, *end = rec + lim - KL + W + 1;   /* the 'w' of a key that fits */
+    while (p < end && (p = memchr(p, 'w', (size_t)(end - p)))) {
+        const char *k = p - W;
+        if (memcmp(k, key, KL) == 0) {
+            size_t off = (size_t)(k - rec) + KL;
+            if (off + 8 > len) return 0;
+            uint32_t v = 0;
+            for (int i = 0; i < 8; i++) {
+                char c = rec[off + (size_t)i];
+                v = v << 4 | (uint32_t)(c >= 'a' ? c - 'a' + 10 : c - '0');
+            }
+            *cid = v;
+            return (uint32_t)off;
+        }
+        p++;
+    }
+    return 0;
+}
+
 static int shard_out(void *arg, const char *buf, size_t len)
 {
     shard *s = arg;
     if (out_failed(s->run)) return -1;   /* nothing more is written: keep nothing */
     int64_t ts = kd_engine_out_ts(s->e);
-    size_t need = 12 + len;
-    if (s->wcur && s->wcur->len + need > s->wcur->cap) publish(s, INT64_MIN, 0);
+    size_t need = sizeof(oent) + len;
+    if (s->wcur && s->wcur->len + (s->wcur->n + 1) * sizeof(oent) + len > s->wcur->cap) publish(s, INT64_MIN, 0);
     if (!s->wcur && s->run->reread && !s->isfe) {
         /* Far ahead of the merge: if that is because another shard is behind us in the
          * capture, wait for it to catch up rather than have the merge write our records to its
@@ -557,18 +658,20 @@ static int shard_out(void *arg, const char *buf, size_t len)
         pthread_mutex_lock(&s->mu);
         if ((s->wcur = s->ofree)) { s->ofree = s->wcur->next; s->nofree--; }
         pthread_mutex_unlock(&s->mu);
-        if (s->wcur) { s->wcur->next = NULL; s->wcur->len = s->wcur->rd = 0; }
+        if (s->wcur) { s->wcur->next = NULL; s->wcur->len = 0; s->wcur->n = s->wcur->rd = 0; }
     }
     if (!s->wcur) {
-        size_t cap = need > OCHUNK ? need : OCHUNK;
+        size_t cap = need > OCHUNK ? (need + 7) & ~(size_t)7 : OCHUNK;
         s->wcur = malloc(sizeof *s->wcur + cap);
         if (!s->wcur) { s->wfailed = 1; return -1; }
-        s->wcur->next = NULL; s->wcur->len = s->wcur->rd = 0; s->wcur->cap = cap;
+        s->wcur->next = NULL; s->wcur->len = 0; s->wcur->n = s->wcur->rd = 0; s->wcur->cap = cap;
     }
-    char *p = s->wcur->buf + s->wcur->len;
-    uint32_t l = (uint32_t)len;
-    memcpy(p, &ts, 8); memcpy(p + 8, &l, 4); memcpy(p + 12, buf, len);
-    s->wcur->len += need;
+    ochunk *c = s->wcur;
+    oent *en = oc_ent(c, c->n++);
+    en->ts = ts; en->off = (uint32_t)c->len; en->len = (uint32_t)len; en->cid = 0;
+    en->foff = s->run->remote && !s->isfe ? flow_ref(buf, len, &en->cid) : 0;
+    memcpy(c->buf + c->len, buf, len);
+    c->len += len;
     return 0;
 }
 
@@ -634,23 +737,31 @@ static void *reread_worker(void *arg)
             } else
                 kd_source_workloads(src, &nrbs, &p, kd_workload_learn, s->e);   /* a kexport export's names */
             pinfo pi;
-            pkt_info(&p.pkt, &pi);
-            int k, whole = 0;   /* whole: pi is the datagram the fragments made */
-            if (pi.l4.fragment && fdec) {
-                pi.rc = kf_decode(fdec, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.ts_ns, &pi.l4);
-                whole = pi.rc != KF_DEC_HELD;
-                k = whole ? bal_pick(b, &pi, p.pkt.caplen) : -1;   /* held: nobody's yet */
-            } else
-                k = bal_pick(b, &pi, p.pkt.caplen);
+            bkey bk;
+            int k, whole = 0, fast = bkey_fast(&p.pkt, &bk);   /* whole: pi is the datagram the fragments made */
+            if (fast)
+                k = bal_pick(b, &bk, p.pkt.caplen);
+            else {
+                pkt_info(&p.pkt, &pi);
+                if (pi.l4.fragment && fdec) {
+                    pi.rc = kf_decode(fdec, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.ts_ns, &pi.l4);
+                    whole = pi.rc != KF_DEC_HELD;
+                    if (whole) bkey_of(&pi, &bk);
+                    k = whole ? bal_pick(b, &bk, p.pkt.caplen) : -1;   /* held: nobody's yet */
+                } else {
+                    bkey_of(&pi, &bk);
+                    k = bal_pick(b, &bk, p.pkt.caplen);
+                }
+            }
             n++;
-            if (k == s->idx && (!pi.l4.fragment || whole))   /* decoded once (a fragment: by the engine's reassembly) */
+            if (k == s->idx && !fast && (!pi.l4.fragment || whole))   /* decoded once (a fragment: by the engine's reassembly) */
                 kd_engine_packet_l4(s->e, p.pkt.ts_ns, pi.rc, &pi.l4, p.pkt.origlen, p.pkt.iface, p.file, p.node,
                                     p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
             else if (k == s->idx)
                 kd_engine_packet(s->e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
                                  p.pkt.iface, p.file, p.node, p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
             else {
-                if (x->dns_on && is_dns_answer(&pi)) {
+                if (!fast && x->dns_on && is_dns_answer(&pi)) {   /* (a fast one is TCP) */
                     learnctx lc = { s->e, p.pkt.ts_ns };
                     kd_dns_names(pi.l4.payload, pi.l4.paylen, learn_here, &lc);
                 }
@@ -845,10 +956,15 @@ static int take(merger *m, shard *s, int64_t *safe, int *finished)
         /* (workers wait at the budget; the slack covers the chunk each may still hand over) */
         if (s->spilling || m->mem + c->cap > m->budget + (size_t)m->n * 2 * OCHUNK) {
             if (!s->spf && !(s->spf = tmpfile())) { snprintf(m->err, sizeof m->err, "cannot create a temporary file"); return -1; }
-            if (fseeko(s->spf, (off_t)s->spw, SEEK_SET) != 0 || fwrite(c->buf, 1, c->len, s->spf) != c->len) {
-                snprintf(m->err, sizeof m->err, "cannot write a temporary file"); free(c); return -1;
+            int bad = fseeko(s->spf, (off_t)s->spw, SEEK_SET) != 0;
+            for (uint32_t i = 0; i < c->n && !bad; i++) {
+                const oent *en = oc_ent(c, i);
+                unsigned char hdr[SPHDR];
+                memcpy(hdr, &en->ts, 8); memcpy(hdr + 8, &en->len, 4); memcpy(hdr + 12, &en->foff, 4); memcpy(hdr + 16, &en->cid, 4);
+                if (fwrite(hdr, 1, SPHDR, s->spf) != SPHDR || fwrite(c->buf + en->off, 1, en->len, s->spf) != en->len) bad = 1;
+                s->spw += SPHDR + (uint64_t)en->len;
             }
-            s->spw += c->len;
+            if (bad) { snprintf(m->err, sizeof m->err, "cannot write a temporary file"); free(c); return -1; }
             s->spilling = 1;
             outstanding_sub(s, c->cap);
             free(c);
@@ -866,7 +982,7 @@ static int take(merger *m, shard *s, int64_t *safe, int *finished)
 static int load(merger *m, shard *s)
 {
     if (s->has) return 0;
-    while (s->mhead && s->mhead->rd >= s->mhead->len) {
+    while (s->mhead && s->mhead->rd >= s->mhead->n) {
         ochunk *c = s->mhead;
         s->mhead = c->next;
         if (!s->mhead) s->mtail = NULL;
@@ -876,25 +992,24 @@ static int load(merger *m, shard *s)
     }
     if (s->mhead) {
         ochunk *c = s->mhead;
-        uint32_t l;
-        memcpy(&s->hts, c->buf + c->rd, 8); memcpy(&l, c->buf + c->rd + 8, 4);
-        s->hrec = c->buf + c->rd + 12; s->hlen = l;
-        c->rd += 12 + (size_t)l;
+        const oent *en = oc_ent(c, c->rd++);
+        s->hts = en->ts; s->hrec = c->buf + en->off; s->hlen = en->len; s->hfoff = en->foff; s->hcid = en->cid;
         s->has = 1;
         return 0;
     }
     if (s->spilling && s->spr < s->spw) {
-        unsigned char hdr[12];
+        unsigned char hdr[SPHDR];
         uint32_t l;
-        if (fseeko(s->spf, (off_t)s->spr, SEEK_SET) != 0 || fread(hdr, 1, 12, s->spf) != 12) goto bad;
-        memcpy(&s->hts, hdr, 8); memcpy(&l, hdr + 8, 4);
+        if (fseeko(s->spf, (off_t)s->spr, SEEK_SET) != 0 || fread(hdr, 1, SPHDR, s->spf) != SPHDR) goto bad;
+        memcpy(&s->hts, hdr, 8); memcpy(&l, hdr + 8, 4); memcpy(&s->hfoff, hdr + 12, 4); memcpy(&s->hcid, hdr + 16, 4);
+        if (s->hfoff && (uint64_t)s->hfoff + 8 > l) goto bad;
         if (l > s->fcap) {
             char *nb = realloc(s->fbuf, l);
             if (!nb) { snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
             s->fbuf = nb; s->fcap = l;
         }
         if (fread(s->fbuf, 1, l, s->spf) != l) goto bad;
-        s->spr += 12 + (uint64_t)l;
+        s->spr += SPHDR + (uint64_t)l;
         s->hrec = s->fbuf; s->hlen = l;
         s->has = 1;
         if (s->spr == s->spw) { s->spr = s->spw = 0; s->spilling = 0; }   /* drained: memory again */
@@ -942,15 +1057,21 @@ static fmapent *fmap_put(fmap *mp, uint32_t cid)
 static void fmap_prune(fmap *mp, int64_t low)
 {
     if (mp->n < mp->prune_at || mp->n < 4096) return;
-    fmapent *old = mp->t;
-    size_t oc = mp->cap;
-    mp->t = NULL; mp->cap = mp->n = 0;
-    for (size_t i = 0; i < oc; i++)
-        if (old[i].used && (!old[i].closed || old[i].max_ts >= low)) {
-            fmapent *f = fmap_put(mp, old[i].cid);
-            if (f) *f = old[i];
-        }
-    free(old);
+    size_t keep = 0, nc = 4096;
+    for (size_t i = 0; i < mp->cap; i++)
+        if (mp->t[i].used && (!mp->t[i].closed || mp->t[i].max_ts >= low)) keep++;
+    while ((keep + 1) * 2 > nc) nc *= 2;   /* one table of the right size (not grown from 4096) */
+    fmapent *nt = calloc(nc, sizeof *nt);
+    if (!nt) return;   /* (kept as it is: pruning is only to bound it) */
+    for (size_t i = 0; i < mp->cap; i++) {
+        fmapent *o = &mp->t[i];
+        if (!o->used || (o->closed && o->max_ts < low)) continue;
+        size_t j = kd_mix64(o->cid) & (nc - 1);
+        while (nt[j].used) j = (j + 1) & (nc - 1);
+        nt[j] = *o;
+    }
+    free(mp->t);
+    mp->t = nt; mp->cap = nc; mp->n = keep;
     mp->prune_at = mp->n * 2;
 }
 
@@ -1055,24 +1176,13 @@ static int fe_step(merger *m)
 
 /* by connection: a shard's record names its flow by its connection's id: the flow engine's id
  * goes in its place. 0 when that is not known yet (the flow engine is behind). */
-static int patch_flow(merger *m, shard *s)
+static int patch_flow(merger *m, shard *s, uint32_t *fid)
 {
     prun *x = m->x;
-    if (!x || !x->remote || s->isfe) return 1;
-    static const char key[] = "\"flow_id\":\"f-";
-    size_t lim = s->hlen < 512 ? s->hlen : 512;
-    char *p = memmem(s->hrec, lim, key, sizeof key - 1);
-    if (!p || (size_t)(p - s->hrec) + sizeof key - 1 + 8 > s->hlen) return 1;
-    p += sizeof key - 1;
-    uint32_t cid = 0;
-    for (int i = 0; i < 8; i++) {
-        char c = p[i];
-        cid = cid << 4 | (uint32_t)(c >= 'a' ? c - 'a' + 10 : c - '0');
-    }
-    fmapent *f = fmap_find(&x->map, cid);
+    if (!x || !x->remote || s->isfe || !s->hfoff) return 1;
+    fmapent *f = fmap_find(&x->map, s->hcid);
     if (!f) return 0;
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) p[i] = hx[(f->fid >> (28 - 4 * i)) & 15];
+    *fid = f->fid;
     return 1;
 }
 
@@ -1093,12 +1203,12 @@ static int flush_out(merger *m)
 
 /* The head record goes out with its id: {"id":"<prefix>-<index in the output>", then the
  * record (the engines write it without one), in place in its chunk. */
-static int emit(merger *m, shard *s)
+static int emit(merger *m, shard *s, int patch, uint32_t fid)
 {
     const char *l = s->hrec;
-    size_t len = s->hlen;
+    size_t len = s->hlen, foff = s->hfoff;
     s->has = 0;
-    if (m->niov + 2 > MV_IOV && flush_out(m) != 0) return -1;
+    if (m->niov + 4 > MV_IOV && flush_out(m) != 0) return -1;
     int unstaged = 0;   /* read back from the temp file into a buffer the next record reuses */
     if (l == s->fbuf && len > 1) {
         if (m->stagelen + len > MV_STAGE && flush_out(m) != 0) return -1;
@@ -1108,19 +1218,26 @@ static int emit(merger *m, shard *s)
             m->stagelen += len;
         } else unstaged = 1;
     }
-    char *id = m->ids[m->nids++];
-    char dig[24];
-    int nd = 0;
-    for (uint64_t v = m->idx++; v || nd < 6; v /= 10) dig[nd++] = (char)('0' + v % 10);
-    size_t k = 0;
-    memcpy(id, "{\"id\":\"", 7); k = 7;
-    memcpy(id + k, m->idprefix, m->idlen); k += m->idlen;
-    id[k++] = '-';
-    while (nd) id[k++] = dig[--nd];
+    char *id = m->ids[m->nids], *f = m->fids[m->nids];
+    m->nids++;
+    size_t k = m->headlen, nd = 24 - (size_t)m->cstart;
+    memcpy(id, m->head, sizeof m->head);
+    memcpy(id + k, m->ctr + m->cstart, 24); k += nd;   /* (k + 24 <= 56: id has 64) */
     id[k++] = '"';
     if (len > 3) id[k++] = ',';
+    int i = 23;   /* the next index */
+    while (m->ctr[i] == '9') m->ctr[i--] = '0';
+    m->ctr[i]++;
+    if (i < m->cstart) m->cstart = i;
+    m->idx++;
     m->iov[m->niov].iov_base = id; m->iov[m->niov++].iov_len = k;
-    if (len > 1) { m->iov[m->niov].iov_base = (void *)(l + 1); m->iov[m->niov++].iov_len = len - 1; }
+    if (patch && foff > 1 && foff + 8 <= len) {   /* the record with the flow engine's id in place of its own */
+        static const char hx[] = "0123456789abcdef";
+        for (int j = 0; j < 8; j++) f[j] = hx[(fid >> (28 - 4 * j)) & 15];
+        m->iov[m->niov].iov_base = (void *)(l + 1); m->iov[m->niov++].iov_len = foff - 1;
+        m->iov[m->niov].iov_base = f; m->iov[m->niov++].iov_len = 8;
+        if (len > foff + 8) { m->iov[m->niov].iov_base = (void *)(l + foff + 8); m->iov[m->niov++].iov_len = len - foff - 8; }
+    } else if (len > 1) { m->iov[m->niov].iov_base = (void *)(l + 1); m->iov[m->niov++].iov_len = len - 1; }
     if (unstaged) return flush_out(m);   /* too big to stage: out now */
     return 0;
 }
@@ -1155,8 +1272,9 @@ static int merge(merger *m, int final)
                 /* nothing on hand: it may still write from safe[i] on */
                 if (safe[i] < t || (safe[i] == t && i < best)) ok = 0;
             }
-            if (!ok || !patch_flow(m, &m->sh[best])) break;
-            if (emit(m, &m->sh[best]) != 0 || load(m, &m->sh[best]) != 0) return -1;
+            uint32_t fid = 0;
+            if (!ok || !patch_flow(m, &m->sh[best], &fid)) break;
+            if (emit(m, &m->sh[best], m->sh[best].hfoff != 0, fid) != 0 || load(m, &m->sh[best]) != 0) return -1;
         }
         if (m->x && m->x->remote) {   /* what no record on its way can name any more */
             int64_t low = INT64_MAX;
@@ -1217,7 +1335,9 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
         }
         pinfo pi;
         pkt_info(&p.pkt, &pi);
-        int k = bal_pick(b, &pi, p.pkt.caplen);
+        bkey bk;
+        bkey_of(&pi, &bk);
+        int k = bal_pick(b, &bk, p.pkt.caplen);
         shard *s = &sh[k];
         item *it = slot(s, p.pkt.caplen);
         if (!it) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
@@ -1273,6 +1393,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     merger m;
     memset(&m, 0, sizeof m);
     m.sh = sh; m.n = jobs; m.outv = outv; m.out_arg = out_arg;
+    memset(m.ctr, '0', sizeof m.ctr); m.cstart = 24 - 6;
     m.stage = malloc(MV_STAGE);
     if (!m.stage) { free(sh); snprintf(err, errlen, "out of memory"); return -1; }
     m.budget = (size_t)(o->max_memory / 4);
@@ -1344,7 +1465,8 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         x.natural[i] = INT64_MIN;
         kd_engine_cap(s->e, INT64_MIN);   /* until every shard has said where it is */
         m.idprefix = kd_engine_id_prefix(s->e);
-        m.idlen = strlen(m.idprefix);
+        m.idlen = strlen(m.idprefix);   /* (at most 23: kd_engine's idprefix) */
+        m.headlen = (size_t)snprintf(m.head, sizeof m.head, "{\"id\":\"%s-", m.idprefix);
     }
     if (rc == 0 && x.remote) {   /* the flow engine: flows of every shard's connections */
         shard *s = &sh[jobs];
