@@ -148,6 +148,7 @@ typedef struct shard {
     kd_fev *wev; size_t nwev, capwev; uint32_t evidx;
     uint64_t wupto; int64_t wnat;
     kd_fev *pev; size_t npev, cappev;
+    kd_fev *qev; size_t nqev, capqev;   /* merge side: taken from pev, not applied yet */
     uint64_t ev_upto;
     struct { uint64_t upto; int64_t nat; } *hist; size_t nhist, caphist;
     /* merger side */
@@ -198,6 +199,7 @@ typedef struct merger {
 /* by connection: connection id (the flow_id its records carry) -> its flow in the flow engine */
 typedef struct fmapent { uint32_t cid, fid; void *flow; int64_t max_ts; uint8_t used, closed; } fmapent;
 typedef struct fmap { fmapent *t; size_t cap, n, prune_at; } fmap;
+#define FCACHE 4096
 
 /* what the workers of one run share */
 typedef struct prun {
@@ -215,11 +217,16 @@ typedef struct prun {
      * made by the flow engine, on the merge thread, from the shards' events */
     int byconn, remote;
     kd_engine *fe;
-    kd_fev *fpend; size_t nfpend, capfpend;   /* events taken, not applied yet */
+    kd_fev **sel; size_t capsel;     /* the events the flow engine applies in a turn, in order */
     uint64_t fe_upto;
     int fe_finishing, fe_done;
     int64_t fe_nat;
     fmap map;
+    /* connection id -> flow id of the connections whose records go out now: a direct-mapped
+     * copy of the map's (written on every ATTACH applied, so never stale while a record can
+     * name the connection); the map's look-up missed the cache on every record (a third of
+     * the merge thread's time on bench/data/api-one.pcap) */
+    struct { uint32_t cid, fid; } fcache[FCACHE];
     uint64_t max_memory, fe_mem;      /* --max-memory; what the flow engine holds (its last turn) */
     uint64_t attaches[MAX_SHARDS], fe_attaches;   /* flows joined by each shard's connections; applied */
     uint64_t memnow[MAX_SHARDS + 1], peak_sum;    /* each engine's accounted bytes (sampled), their sum's peak */
@@ -462,7 +469,11 @@ static void publish(shard *s, int64_t safe, int finished)
     if (finished) __atomic_store_n(&s->finished, 1, __ATOMIC_RELAXED);
     int evfail = 0;
     if (s->run->remote && !s->isfe) {   /* flow events: handed over, up to where this shard is */
-        if (s->nwev) {
+        if (s->nwev && !s->npev) {   /* the arrays change places: no copy */
+            kd_fev *t = s->pev; size_t tc = s->cappev;
+            s->pev = s->wev; s->cappev = s->capwev; s->npev = s->nwev;
+            s->wev = t; s->capwev = tc; s->nwev = 0;
+        } else if (s->nwev) {
             if (s->npev + s->nwev > s->cappev) {
                 size_t nc = s->cappev ? s->cappev : 256;
                 while (nc < s->npev + s->nwev) nc *= 2;
@@ -686,7 +697,7 @@ static void learn_here(void *arg, const kf_addr *ip, const char *name, size_t le
  * in a run) and the trim threshold set in kd_run_parallel keeps what it grew. Growing it once,
  * up front, by blocks under the mmap threshold, costs no memory until used. */
 #define ARENA_PREGROW (56u << 20)
-static size_t arena_pregrow_bytes = ARENA_PREGROW;   /* kd_run_parallel: at most the shard's budget / 2 */
+static size_t arena_pregrow_bytes = ARENA_PREGROW;   /* kd_run_parallel: at most the shard's budget */
 static void arena_pregrow(void)
 {
     enum { BLK = 120u << 10, N = ARENA_PREGROW / BLK };
@@ -1096,18 +1107,26 @@ static int fe_step(merger *m)
     shard *fs = &m->sh[x->jobs];
     uint64_t P = UINT64_MAX;
     int64_t natP = INT64_MAX;
+    size_t npend = 0;
     for (int i = 0; i < x->jobs; i++) {
         shard *s = &m->sh[i];
         pthread_mutex_lock(&s->mu);
-        if (s->npev && x->nfpend + s->npev > x->capfpend) {
-            size_t nc = x->capfpend ? x->capfpend : 1024;
-            while (nc < x->nfpend + s->npev) nc *= 2;
-            kd_fev *nv = realloc(x->fpend, nc * sizeof *nv);
-            if (!nv) { pthread_mutex_unlock(&s->mu); snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
-            x->fpend = nv; x->capfpend = nc;
+        if (s->npev && !s->nqev) {   /* the arrays change places (the shard gets an empty one back) */
+            kd_fev *t = s->qev; size_t tc = s->capqev;
+            s->qev = s->pev; s->capqev = s->cappev; s->nqev = s->npev;
+            s->pev = t; s->cappev = tc; s->npev = 0;
+        } else if (s->npev) {
+            if (s->nqev + s->npev > s->capqev) {
+                size_t nc = s->capqev ? s->capqev : 1024;
+                while (nc < s->nqev + s->npev) nc *= 2;
+                kd_fev *nv = realloc(s->qev, nc * sizeof *nv);
+                if (!nv) { pthread_mutex_unlock(&s->mu); snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
+                s->qev = nv; s->capqev = nc;
+            }
+            memcpy(s->qev + s->nqev, s->pev, s->npev * sizeof *s->pev);
+            s->nqev += s->npev; s->npev = 0;
         }
-        if (s->npev) memcpy(x->fpend + x->nfpend, s->pev, s->npev * sizeof *s->pev);
-        x->nfpend += s->npev; s->npev = 0;
+        npend += s->nqev;
         if (s->ev_upto < P) P = s->ev_upto;
         pthread_mutex_unlock(&s->mu);
     }
@@ -1125,9 +1144,18 @@ static int fe_step(merger *m)
         }
         /* every shard has sent all its events up to packet P: those, in order */
         size_t nsel = 0;
-        kd_fev **sel = malloc((x->nfpend ? x->nfpend : 1) * sizeof *sel);
-        if (!sel) { snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
-        for (size_t i = 0; i < x->nfpend; i++) if (x->fpend[i].seq <= P) sel[nsel++] = &x->fpend[i];
+        if (npend > x->capsel) {
+            size_t nc = x->capsel ? x->capsel : 1024;
+            while (nc < npend) nc *= 2;
+            kd_fev **nv = realloc(x->sel, nc * sizeof *nv);
+            if (!nv) { snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
+            x->sel = nv; x->capsel = nc;
+        }
+        kd_fev **sel = x->sel;
+        for (int j = 0; j < x->jobs; j++) {
+            shard *s = &m->sh[j];
+            for (size_t i = 0; i < s->nqev; i++) if (s->qev[i].seq <= P) sel[nsel++] = &s->qev[i];
+        }
         qsort(sel, nsel, sizeof *sel, fev_cmp);
         for (size_t i = 0; i < nsel; i++) {
             kd_fev *v = sel[i];
@@ -1137,6 +1165,7 @@ static int fe_step(merger *m)
                 if (!f) { free(sel); snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
                 f->closed = 0; f->flow = NULL;
                 kd_engine_flow_apply(x->fe, v, &f->flow, &f->fid);
+                if (v->conn_id != UINT32_MAX) { x->fcache[v->conn_id & (FCACHE - 1)].cid = v->conn_id; x->fcache[v->conn_id & (FCACHE - 1)].fid = f->fid; }
                 __atomic_add_fetch(&x->fe_attaches, 1, __ATOMIC_RELAXED);
             } else if (v->type == KD_FEV_DELTA || v->type == KD_FEV_CLOSE) {
                 if ((f = fmap_find(&x->map, v->conn_id))) {
@@ -1147,10 +1176,13 @@ static int fe_step(merger *m)
                 kd_engine_flow_apply(x->fe, v, NULL, NULL);
             if (v->type == KD_FEV_NAME || v->type == KD_FEV_WNAME) free(v->name);
         }
-        free(sel);
-        size_t k = 0;
-        for (size_t i = 0; i < x->nfpend; i++) if (x->fpend[i].seq > P) x->fpend[k++] = x->fpend[i];
-        x->nfpend = k;
+        for (int j = 0; j < x->jobs; j++) {   /* what is left, in the order sent */
+            shard *s = &m->sh[j];
+            size_t k = 0;
+            for (size_t i = 0; i < s->nqev; i++)
+                if (s->qev[i].seq > P) { if (k != i) s->qev[k] = s->qev[i]; k++; }
+            s->nqev = k;
+        }
         x->fe_upto = P;
         if (P == UINT64_MAX) { kd_engine_finish(x->fe); x->fe_finishing = 1; }
         x->fe_nat = natP;
@@ -1180,9 +1212,12 @@ static int patch_flow(merger *m, shard *s, uint32_t *fid)
 {
     prun *x = m->x;
     if (!x || !x->remote || s->isfe || !s->hfoff) return 1;
-    fmapent *f = fmap_find(&x->map, s->hcid);
+    uint32_t cid = s->hcid;
+    if (x->fcache[cid & (FCACHE - 1)].cid == cid && cid != UINT32_MAX) { *fid = x->fcache[cid & (FCACHE - 1)].fid; return 1; }
+    fmapent *f = fmap_find(&x->map, cid);
     if (!f) return 0;
     *fid = f->fid;
+    if (cid != UINT32_MAX) { x->fcache[cid & (FCACHE - 1)].cid = cid; x->fcache[cid & (FCACHE - 1)].fid = f->fid; }
     return 1;
 }
 
@@ -1401,6 +1436,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     pthread_cond_init(&m.cv, NULL);
     prun x;
     memset(&x, 0, sizeof x);
+    for (size_t i = 0; i < FCACHE; i++) x.fcache[i].cid = UINT32_MAX;   /* (no connection has that id in it) */
     x.m = &m; x.jobs = jobs;
     x.inputs = inputs; x.ninputs = ninputs;
     x.sopts = *sopts; x.sopts.no_meta = 1;   /* the metadata is loaded already (o->meta) */
@@ -1416,13 +1452,15 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
      * at a time (an mprotect each): a wide pad and no trimming took 10% off a -j 2 run. */
     /* Both scale with the budget: --max-memory bounds the whole process, and each arena may keep
      * up to its trim threshold free (at 16M, -j 8 took 260 MB with a fixed 32 MiB pad and 56 MiB
-     * pregrowth per worker). Together the arenas keep at most half the budget. */
+     * pregrowth per worker). Together the arenas keep at most half the budget. A worker's
+     * arena is grown up front to its share (to half of it, it went on a page at a time past
+     * that: 6,300 mprotect calls a -j 2 run on bench/data/api-one.pcap; now 750). */
     {
         uint64_t per = o->max_memory / (uint64_t)jobs;
         uint64_t pad = per / 8 < (32u << 20) ? per / 8 : (32u << 20);
         mallopt(M_TOP_PAD, (int)pad);
         mallopt(M_TRIM_THRESHOLD, (int)(pad * 4));
-        arena_pregrow_bytes = per / 2 < ARENA_PREGROW ? (size_t)(per / 2) : ARENA_PREGROW;
+        arena_pregrow_bytes = per < ARENA_PREGROW ? (size_t)per : ARENA_PREGROW;
         /* copy mode: packets queued for a shard take at most a quarter of its budget */
         uint64_t q = per / 4 / BATCH_BYTES;
         x.qmax = q < 2 ? 2 : q > QUEUE_MAX ? QUEUE_MAX : (int)q;
@@ -1512,7 +1550,8 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         shard *s = &sh[i];
         for (size_t k = 0; k < s->nwev; k++) if (s->wev[k].type == KD_FEV_NAME || s->wev[k].type == KD_FEV_WNAME) free(s->wev[k].name);
         for (size_t k = 0; k < s->npev; k++) if (s->pev[k].type == KD_FEV_NAME || s->pev[k].type == KD_FEV_WNAME) free(s->pev[k].name);
-        free(s->wev); free(s->pev); free(s->hist);
+        for (size_t k = 0; k < s->nqev; k++) if (s->qev[k].type == KD_FEV_NAME || s->qev[k].type == KD_FEV_WNAME) free(s->qev[k].name);
+        free(s->wev); free(s->pev); free(s->qev); free(s->hist);
         if (s->wfailed && rc == 0) { snprintf(err, errlen, "out of memory"); rc = -1; }
         if (s->e) {
             const kd_engine_stats *st = kd_engine_get_stats(s->e);
@@ -1535,8 +1574,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     }
     if (x.remote) agg->peak_memory = x.peak_sum;   /* (not the sum of peaks at different times) */
     for (int i = 0; i < m.nrel; i++) free(m.rel[i].c);   /* after a failed write */
-    for (size_t k = 0; k < x.nfpend; k++) if (x.fpend[k].type == KD_FEV_NAME || x.fpend[k].type == KD_FEV_WNAME) free(x.fpend[k].name);
-    free(x.fpend);
+    free(x.sel);
     free(x.map.t);
     free(m.stage);
     kf_mapshare_free(share);
