@@ -896,8 +896,7 @@ void kd_engine_free(kd_engine *e)
     free(e->wht);
     for (size_t i = 0; i < e->hn; i++) kde_rec_free(e, e->heap[i].r);
     kde_rec_arena_free(e);
-    for (size_t i = 0; i < e->nruns; i++) { free(e->runs[i].rec); fclose(e->runs[i].f); free(e->runs[i].buf); }
-    free(e->runs);
+    kde_order_free(e);
     free(e->dq);
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup); free(e->dring);
     free(e->files.v); free(e->files.slot); free(e->nodes.v); free(e->nodes.slot);

@@ -4,6 +4,7 @@
 #define KD_ENGINE_H
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/uio.h>
 #include "dissector.h"
 #include "kf_source.h"
 #include "kf_meta.h"
@@ -65,9 +66,15 @@ typedef struct kd_engine_opts {
 /* Output: called with complete NDJSON lines (one or more), in timestamp order. Returns 0, or
  * -1 to stop (write error). */
 typedef int (*kd_out_fn)(void *arg, const char *buf, size_t len);
+/* Output as pieces (optional, kd_engine_set_outv; same arg): iov[0..n) together are complete
+ * NDJSON lines in timestamp order (a record's id and the rest of it), n <= IOV_MAX; the
+ * function may change the iovecs. Returns 0, or -1 to stop. Not used with raw_out. Lets the
+ * caller writev records from where the engine keeps them (one copy less per record). */
+typedef int (*kd_outv_fn)(void *arg, struct iovec *iov, int n);
 
 void kd_engine_opts_default(kd_engine_opts *o);
 kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg);
+void kd_engine_set_outv(kd_engine *e, kd_outv_fn outv);
 /* One captured frame. file/node are interned by pointer value and must stay valid until
  * kd_engine_free (kf_source guarantees that for its names). iface = global interface id;
  * capture = how it was captured (enum kf_capture; unknown is written as af_packet). */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include "engine.h"
 #include "kf_json.h"
@@ -49,9 +50,12 @@
 #define KD_BUF_MIN 1024              /* stream buffers, */
 #define KD_NAMES_INTERN_MIN 16       /* interned file/node names (the hash table has twice as many slots) */
 #define KD_RUN_RECORD_MAX (1u << 30) /* a spilled record longer than this is corrupt */
-#define KD_SPILL_BUF_MAX (256u << 10) /* stdio buffer of a spill file: max_memory / 384, at most this */
+#define KD_SPILL_BUF_MAX (256u << 10) /* read block of a spilled run: max_memory / 384, at most this, */
 #define KD_SPILL_BUF_DIV 384
-#define KD_SPILL_BUF_MIN 4096
+#define KD_SPILL_BUF_MIN (16u << 10)  /* at least this (a longer record gets a block of its size) */
+#define KD_SPILL_IOV 1024            /* records per writev when spilling (IOV_MAX) */
+#define KD_OUT_RECS 512              /* records per delivery to the output (two pieces each), */
+#define KD_OUT_BYTES (1u << 20)      /* … or this many bytes */
 #define KD_REORDER_SHARE 3           /* waiting records may hold 1/3 of --max-memory … */
 #define KD_CONN_SHARE_NUM 2          /* … connections 2/3 before the oldest are evicted */
 #define KD_CONN_SHARE_DEN 3
@@ -164,9 +168,13 @@ struct kd_conn {
  * one malloc per record was 7 % of kdissect's time on bench/data/api-one.pcap, the records being
  * too big for glibc's per-thread cache); ch is their chunk, NULL for one of its own. */
 struct kd_rchunk;
-typedef struct kd_rec { int64_t ts; uint64_t seq; size_t len; struct kd_rchunk *ch; char data[]; } kd_rec;
+/* ts, seq, len and data follow each other without padding: that is also a record's form in a
+ * spill file (KD_REC_HDR bytes, then the text), which is written straight from here (writev) */
+typedef struct kd_rec { struct kd_rchunk *ch; int64_t ts; uint64_t seq; uint64_t len; char data[]; } kd_rec;
+#define KD_REC_HDR (3 * sizeof(uint64_t))
+_Static_assert(offsetof(kd_rec, data) == offsetof(kd_rec, ts) + KD_REC_HDR, "kd_rec: ts, seq, len, data contiguous");
 /* what a waiting record counts against --max-memory (as before the chunks: header and text) */
-#define KD_REC_BYTES(r) (3 * sizeof(uint64_t) + (r)->len)
+#define KD_REC_BYTES(r) (KD_REC_HDR + (r)->len)
 #define KD_RCHUNK (256u << 10)
 
 typedef struct kd_name {
@@ -200,6 +208,8 @@ struct kd_intern {
 struct kd_engine {
     kd_engine_opts o;
     kd_out_fn out; void *out_arg; int out_failed;
+    kd_outv_fn outv;             /* kd_engine_set_outv: output as pieces (engine_order.c) */
+    struct kd_outq *oq;          /* records on their way to the output (engine_order.c) */
     kf_decoder *dec;
     kd_engine_stats st;
     const kd_dissector *const *dis; size_t ndis;
@@ -228,7 +238,11 @@ struct kd_engine {
     struct kd_hslot { int64_t ts; uint64_t seq; kd_rec *r; } *heap;   /* keys beside the pointer: */
     size_t hn, hcap;             /* sifting reads no record (a cache miss each, 7 % of the time) */ size_t heap_bytes; uint64_t rec_seq, out_index;
     struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes, nspare;   /* record chunks (engine_order.c) */
-    struct kd_run { FILE *f; kd_rec *head; char *buf; kd_rec *rec; size_t reccap; } *runs;   /* sorted runs spilled to temp files */
+    /* sorted runs spilled to temp files (engine_order.c): read back a block at a time; the head,
+     * the run's next record, points into the block (loaded: 0 before the first block is read,
+     * when only its key is known, from the spill) */
+    struct kd_run { FILE *f; int fd, has, loaded, eof; int64_t ts; uint64_t seq, len; const char *data;
+                    char *blk; size_t bcap, bpos, bend; } *runs;
     size_t nruns, capruns;
     kf_jw jw, idw;
     /* the envelope's per-connection parts as written last (engine_record.c envelope) */
@@ -294,6 +308,7 @@ kd_rec *kde_rec_alloc(kd_engine *e, size_t len);
 void kde_rec_free(kd_engine *e, kd_rec *r);
 void kde_rec_arena_free(kd_engine *e);
 void kde_flush_ready(kd_engine *e, int all);
+void kde_order_free(kd_engine *e);
 /* engine_record.c */
 void kde_emit_flow(kd_engine *e, kd_flow *f, const kd_conn *any);
 void kde_emit_conn(kd_engine *e, kd_conn *c);

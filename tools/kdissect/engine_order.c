@@ -1,4 +1,6 @@
 /* engine_order.c — kdissect engine: reordering and spill of records (see engine_int.h for the parts). */
+#include <errno.h>
+#include <unistd.h>
 #include "engine_int.h"
 
 /* ------------------------------------------------------------------ record chunks */
@@ -64,10 +66,6 @@ void kde_rec_arena_free(kd_engine *e)
 
 /* ------------------------------------------------------------------ record heap */
 
-static int rec_less(const kd_rec *a, const kd_rec *b)
-{
-    return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
-}
 static int slot_less(const struct kd_hslot *a, const struct kd_hslot *b)
 {
     return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
@@ -114,19 +112,71 @@ static kd_rec *heap_pop(kd_engine *e)
     mem_add(e, -(long)KD_REC_BYTES(top));
     return top;
 }
-/* Writes one record with its id in front: {"id":"<prefix>-<index>", then the record without its
- * '{'. The id is formatted by hand (snprintf was 2 % of kdissect's time on
- * bench/data/api-one.pcap). Does not free r. */
-static void rec_output(kd_engine *e, kd_rec *r)
+/* ------------------------------------------------------------------ output */
+
+/* Records on their way out: each as two pieces, its id ({"id":"<prefix>-<index>", formatted
+ * here) and the record without its '{', pointing where the record is (its chunk, or a spilled
+ * run's read block). Delivered together, as iovecs to kd_outv_fn (main.c writev's them) or
+ * joined into one buffer for kd_out_fn; a waiting record is freed, and a read block reused, only
+ * after that. Hand-written for the benchmark: on bench/data/api-one.pcap almost every record is
+ * spilled and read back, and joining id and record (e->idw) and then copying both into main.c's
+ * output buffer were two copies of all 161 MB of output (kde_flush_ready 7 % of the time). */
+struct kd_outq {
+    int nrec, nfr;
+    size_t bytes;
+    struct iovec iov[2 * KD_OUT_RECS];
+    kd_rec *fr[KD_OUT_RECS];          /* waiting records to free once delivered */
+    char ids[KD_OUT_RECS][64];
+};
+
+void kd_engine_set_outv(kd_engine *e, kd_outv_fn outv) { e->outv = outv; }
+
+static void out_deliver(kd_engine *e)
 {
-    e->out_ts = r->ts;
-    if (e->out_failed) return;
-    if (e->o.raw_out) {   /* -j: the merge writes the id */
-        if (e->out(e->out_arg, r->data, r->len) != 0) e->out_failed = 1;
+    struct kd_outq *q = e->oq;
+    if (!q || !q->nrec) return;
+    if (!e->out_failed) {
+        if (e->outv) {
+            if (e->outv(e->out_arg, q->iov, 2 * q->nrec) != 0) e->out_failed = 1;
+        } else {
+            size_t need = q->bytes;
+            if (e->idw.cap < need) {
+                char *nb = realloc(e->idw.buf, need);
+                if (!nb) e->out_failed = 1;
+                else { e->idw.buf = nb; e->idw.cap = need; }
+            }
+            if (!e->out_failed) {
+                size_t k = 0;
+                for (int i = 0; i < 2 * q->nrec; i++) { memcpy(e->idw.buf + k, q->iov[i].iov_base, q->iov[i].iov_len); k += q->iov[i].iov_len; }
+                if (e->out(e->out_arg, e->idw.buf, k) != 0) e->out_failed = 1;
+            }
+        }
+    }
+    for (int i = 0; i < q->nfr; i++) kde_rec_free(e, q->fr[i]);
+    q->nrec = q->nfr = 0;
+    q->bytes = 0;
+}
+
+/* One record out (ts, its text): with its id in front, or, -j (raw_out), as it is: the merge
+ * writes the id. fr: the waiting record to free once out (NULL for a run's). The id is
+ * formatted by hand (snprintf was 2 % of kdissect's time on bench/data/api-one.pcap). */
+static void rec_output(kd_engine *e, int64_t ts, const char *data, size_t len, kd_rec *fr)
+{
+    e->out_ts = ts;
+    if (e->out_failed) { kde_rec_free(e, fr); return; }
+    if (e->o.raw_out) {
+        if (e->out(e->out_arg, data, len) != 0) e->out_failed = 1;
+        kde_rec_free(e, fr);
         return;
     }
-    char id[64], dig[24];
-    size_t k = 0, pl = strlen(e->idprefix);
+    struct kd_outq *q = e->oq;
+    if (!q) {
+        if (!(q = e->oq = malloc(sizeof *q))) { e->out_failed = 1; kde_rec_free(e, fr); return; }
+        q->nrec = q->nfr = 0; q->bytes = 0;
+    }
+    if (q->nrec && (q->nrec == KD_OUT_RECS || q->bytes + len > KD_OUT_BYTES)) out_deliver(e);
+    char *id = q->ids[q->nrec], dig[24];
+    size_t k, pl = strlen(e->idprefix);
     int nd = 0;
     for (uint64_t v = e->out_index++; v || nd < 6; v /= 10) dig[nd++] = (char)('0' + v % 10);
     memcpy(id, "{\"id\":\"", 7); k = 7;
@@ -134,17 +184,12 @@ static void rec_output(kd_engine *e, kd_rec *r)
     id[k++] = '-';
     while (nd) id[k++] = dig[--nd];
     id[k++] = '"';
-    if (r->len > 3) id[k++] = ',';
-    /* the output gets whole lines (engine.h): id and record joined in one buffer */
-    size_t need = k + r->len;
-    if (e->idw.cap < need) {
-        char *nb = realloc(e->idw.buf, need);
-        if (!nb) { e->out_failed = 1; return; }
-        e->idw.buf = nb; e->idw.cap = need;
-    }
-    memcpy(e->idw.buf, id, k);
-    memcpy(e->idw.buf + k, r->data + 1, r->len - 1);
-    if (e->out(e->out_arg, e->idw.buf, k + r->len - 1) != 0) e->out_failed = 1;
+    if (len > 3) id[k++] = ',';
+    q->iov[2 * q->nrec] = (struct iovec){ id, k };
+    q->iov[2 * q->nrec + 1] = (struct iovec){ (char *)data + 1, len - 1 };
+    q->nrec++;
+    q->bytes += k + len - 1;
+    if (fr) q->fr[q->nfr++] = fr;
 }
 
 static int64_t conn_min_pending(const kd_engine *e, const kd_conn *c)
@@ -154,34 +199,104 @@ static int64_t conn_min_pending(const kd_engine *e, const kd_conn *c)
     return m;
 }
 
-/* Outputs every record no connection can precede any more. */
-/* Spilled runs: when waiting records outgrow their budget they are written, sorted, to a temp
- * file; output merges the runs with the heap, so order holds with bounded memory. */
-/* The run's next record, into the run's own buffer (grown as needed, reused: one malloc per
- * record read back was 2 % of kdissect's time on bench/data/api-one.pcap); NULL at its end. */
-static kd_rec *run_read(struct kd_run *run)
+/* ------------------------------------------------------------------ spilled runs */
+
+/* When waiting records outgrow their budget they are written, sorted, to a temp file (a run);
+ * output merges the runs with the heap, so order holds with bounded memory. A run is read back
+ * a block at a time (read(2) into the run's block) and its head points into the block: no copy
+ * per record (before: stdio's buffer, then a per-run record buffer, 5 % of kdissect's time on
+ * bench/data/api-one.pcap, where a long keep-alive connection's conn record holds back nearly
+ * every record and 130 of 161 MB go through a spill). A record longer than the block gets a
+ * block of its size. Returns 1 with the head set, 0 at the run's end, -1 on a read error or a
+ * corrupt run. Refilling the block moves what the output may still point to: out_deliver first. */
+static int run_next(kd_engine *e, struct kd_run *run)
 {
-    FILE *f = run->f;
-    /* the header in one call, and without stdio's lock (a run belongs to one engine, one
-     * thread): four locked calls per record were most of this function */
-    uint64_t hdr[3];
-    if (fread_unlocked(hdr, sizeof hdr, 1, f) != 1) return NULL;
-    int64_t ts = (int64_t)hdr[0];
-    uint64_t seq = hdr[1], len = hdr[2];
-    if (len > KD_RUN_RECORD_MAX) return NULL;
-    if (!run->rec || run->reccap < len) {
-        size_t cap = len < 4096 ? 4096 : (size_t)len;
-        kd_rec *nr = realloc(run->rec, sizeof *nr + cap);
-        if (!nr) return NULL;
-        run->rec = nr; run->reccap = cap;
+    run->has = 0;
+    for (;;) {
+        size_t avail = run->bend - run->bpos;
+        if (avail >= KD_REC_HDR) {
+            uint64_t hdr[3];
+            memcpy(hdr, run->blk + run->bpos, sizeof hdr);
+            if (hdr[2] > KD_RUN_RECORD_MAX) return -1;
+            size_t need = KD_REC_HDR + (size_t)hdr[2];
+            if (avail >= need) {
+                run->ts = (int64_t)hdr[0]; run->seq = hdr[1]; run->len = hdr[2];
+                run->data = run->blk + run->bpos + KD_REC_HDR;
+                run->bpos += need;
+                run->has = 1;
+                return 1;
+            }
+            if (need > run->bcap) {   /* a record longer than the block */
+                out_deliver(e);
+                char *nb = malloc(need);
+                if (!nb) return -1;
+                memcpy(nb, run->blk + run->bpos, avail);
+                free(run->blk);
+                run->blk = nb; run->bcap = need; run->bpos = 0; run->bend = avail;
+            }
+        }
+        if (run->eof) return avail ? -1 : 0;   /* a record cut short: corrupt */
+        out_deliver(e);
+        if (run->bpos) {
+            memmove(run->blk, run->blk + run->bpos, avail);
+            run->bpos = 0; run->bend = avail;
+        }
+        ssize_t n = read(run->fd, run->blk + run->bend, run->bcap - run->bend);
+        if (n < 0) { if (errno == EINTR) continue; return -1; }
+        if (n == 0) run->eof = 1;
+        run->bend += (size_t)n;
     }
-    kd_rec *r = run->rec;
-    r->ts = ts; r->seq = seq; r->len = (size_t)len;
-    if (fread_unlocked(r->data, 1, (size_t)len, f) != len) return NULL;
-    return r;
 }
+
+/* the run's first block (its head's key came from the spill) */
+static int run_load(kd_engine *e, struct kd_run *run)
+{
+    size_t bsz = (size_t)(e->o.max_memory / KD_SPILL_BUF_DIV);
+    if (bsz > KD_SPILL_BUF_MAX) bsz = KD_SPILL_BUF_MAX;
+    if (bsz < KD_SPILL_BUF_MIN) bsz = KD_SPILL_BUF_MIN;
+    if (!(run->blk = malloc(bsz))) return -1;
+    run->bcap = bsz; run->bpos = run->bend = 0;
+    run->loaded = 1;
+    int64_t ts = run->ts;
+    uint64_t seq = run->seq;
+    if (run_next(e, run) != 1 || run->ts != ts || run->seq != seq) return -1;
+    return 0;
+}
+
+static void run_close(struct kd_run *run)
+{
+    if (run->f) fclose(run->f);
+    free(run->blk);
+    run->f = NULL; run->blk = NULL; run->has = 0;
+}
+
+void kde_order_free(kd_engine *e)
+{
+    for (size_t i = 0; i < e->nruns; i++) run_close(&e->runs[i]);
+    free(e->runs);
+    e->runs = NULL; e->nruns = e->capruns = 0;
+    free(e->oq);
+    e->oq = NULL;
+}
+
+/* n iovecs to fd, all of them */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) { if (errno == EINTR) continue; return -1; }
+        while (n > 0 && (size_t)w >= iov->iov_len) { w -= (ssize_t)iov->iov_len; iov++; n--; }
+        if (n > 0) { iov->iov_base = (char *)iov->iov_base + w; iov->iov_len -= (size_t)w; }
+    }
+    return 0;
+}
+
+/* Every waiting record, in order, to a new run: written with writev straight from the records
+ * (header and text are contiguous in a kd_rec), KD_SPILL_IOV at a time, then freed (before:
+ * fwrite copied each into stdio's buffer first). */
 static int spill(kd_engine *e)
 {
+    if (!e->hn) return 0;
     if (e->nruns == e->capruns) {
         size_t nc = e->capruns ? e->capruns * 2 : KD_RUNS_MIN;
         struct kd_run *nr = realloc(e->runs, nc * sizeof *nr);
@@ -190,25 +305,24 @@ static int spill(kd_engine *e)
     }
     FILE *f = tmpfile();
     if (!f) return -1;
-    /* glibc ignores setvbuf's size without a buffer (4 KiB writes then: a syscall each) */
-    size_t bsz = (size_t)(e->o.max_memory / KD_SPILL_BUF_DIV);
-    if (bsz > KD_SPILL_BUF_MAX) bsz = KD_SPILL_BUF_MAX;
-    char *buf = bsz >= KD_SPILL_BUF_MIN ? malloc(bsz) : NULL;
-    if (buf) setvbuf(f, buf, _IOFBF, bsz);
-    int ok = 1;
+    struct kd_run *run = &e->runs[e->nruns];
+    memset(run, 0, sizeof *run);
+    run->f = f; run->fd = fileno(f);
+    run->ts = e->heap[0].ts; run->seq = e->heap[0].seq;
+    struct iovec iov[KD_SPILL_IOV];
+    kd_rec *rs[KD_SPILL_IOV];
+    int n = 0, ok = 1;
     while (e->hn) {
         kd_rec *r = heap_pop(e);
-        uint64_t hdr[3] = { (uint64_t)r->ts, r->seq, r->len };   /* ts, seq, len: run_read */
-        if (fwrite_unlocked(hdr, sizeof hdr, 1, f) != 1 || fwrite_unlocked(r->data, 1, r->len, f) != r->len) ok = 0;
-        kde_rec_free(e, r);
+        iov[n] = (struct iovec){ &r->ts, KD_REC_HDR + (size_t)r->len };
+        rs[n++] = r;
+        if (n == KD_SPILL_IOV || !e->hn) {
+            if (ok && writev_all(run->fd, iov, n) != 0) ok = 0;
+            while (n) kde_rec_free(e, rs[--n]);
+        }
     }
-    if (fflush(f) != 0 || !ok) { fclose(f); free(buf); e->out_failed = 1; return -1; }
-    rewind(f);
-    e->runs[e->nruns].f = f;
-    e->runs[e->nruns].buf = buf;
-    e->runs[e->nruns].rec = NULL;
-    e->runs[e->nruns].reccap = 0;
-    e->runs[e->nruns].head = run_read(&e->runs[e->nruns]);
+    if (!ok || lseek(run->fd, 0, SEEK_SET) != 0) { fclose(f); run->f = NULL; e->out_failed = 1; return -1; }
+    run->has = 1;
     e->nruns++;
     e->st.spilled_runs++;
     return 0;
@@ -222,9 +336,9 @@ static void heap_over_budget(kd_engine *e)
     while (e->hn && e->heap_bytes > e->o.max_memory / KD_REORDER_SHARE) {
         e->st.reorder_forced++;
         kd_rec *r = heap_pop(e);
-        rec_output(e, r);
-        kde_rec_free(e, r);
+        rec_output(e, r->ts, r->data, (size_t)r->len, r);
     }
+    out_deliver(e);
 }
 
 /* Outputs every record no connection can precede any more (all: everything). */
@@ -255,17 +369,27 @@ void kde_flush_ready(kd_engine *e, int all)
     e->natural = w;
     if (w > e->cap) w = e->cap;   /* -j: what other shards cannot precede yet stays here */
     for (;;) {
-        kd_rec *best = e->hn ? e->heap[0].r : NULL;
+        int64_t bts = 0; uint64_t bseq = 0;
         size_t bi = (size_t)-1;
-        for (size_t i = 0; i < e->nruns; i++)
-            if (e->runs[i].head && (!best || rec_less(e->runs[i].head, best))) { best = e->runs[i].head; bi = i; }
-        if (!best || best->ts > w) break;
-        if (bi == (size_t)-1) { kd_rec *r = heap_pop(e); rec_output(e, r); kde_rec_free(e, r); }
-        else { rec_output(e, best); e->runs[bi].head = run_read(&e->runs[bi]); }
+        int have = 0;
+        if (e->hn) { bts = e->heap[0].ts; bseq = e->heap[0].seq; have = 1; }
+        for (size_t i = 0; i < e->nruns; i++) {
+            struct kd_run *run = &e->runs[i];
+            if (run->has && (!have || run->ts < bts || (run->ts == bts && run->seq < bseq))) {
+                bts = run->ts; bseq = run->seq; bi = i; have = 1;
+            }
+        }
+        if (!have || bts > w) break;
+        if (bi == (size_t)-1) { kd_rec *r = heap_pop(e); rec_output(e, r->ts, r->data, (size_t)r->len, r); continue; }
+        struct kd_run *run = &e->runs[bi];
+        if (!run->loaded && run_load(e, run) != 0) { e->out_failed = 1; run->has = 0; continue; }
+        rec_output(e, run->ts, run->data, (size_t)run->len, NULL);
+        if (run_next(e, run) < 0) e->out_failed = 1;
     }
-    /* drop exhausted runs */
+    out_deliver(e);
+    /* drop exhausted runs (nothing on its way out points into them now) */
     for (size_t i = 0; i < e->nruns;) {
-        if (!e->runs[i].head) { fclose(e->runs[i].f); free(e->runs[i].buf); free(e->runs[i].rec); e->runs[i] = e->runs[--e->nruns]; }
+        if (!e->runs[i].has) { run_close(&e->runs[i]); e->runs[i] = e->runs[--e->nruns]; }
         else i++;
     }
     /* bounded: a third of the memory budget for waiting records, the rest goes to disk. Not once
@@ -277,7 +401,6 @@ void kde_flush_ready(kd_engine *e, int all)
     w = e->natural;
     if (e->hn && e->heap[0].ts < w) w = e->heap[0].ts;
     for (size_t i = 0; i < e->nruns; i++)
-        if (e->runs[i].head && e->runs[i].head->ts < w) w = e->runs[i].head->ts;
+        if (e->runs[i].has && e->runs[i].ts < w) w = e->runs[i].ts;
     e->watermark = w;
 }
-

@@ -74,7 +74,8 @@ static int out_flush(outbuf *o)
     return o->failed ? -1 : 0;
 }
 
-/* -j: the merge's pieces go straight to standard output, from where the shards wrote them */
+/* The engine's records (-j 1: id and record, engine_order.c; -j: the merge's pieces) go
+ * straight to standard output, from where they are kept */
 static int out_writev(void *arg, struct iovec *iov, int n)
 {
     outbuf *o = arg;
@@ -282,6 +283,7 @@ int main(int argc, char **argv)
     if (!ob.buf) kf_die(KF_EXIT_ERR, "out of memory");
     kd_engine *e = kd_engine_new(&o, out_write, &ob);
     if (!e) kf_die(KF_EXIT_ERR, "out of memory");
+    kd_engine_set_outv(e, out_writev);   /* records writev'd from where the engine keeps them */
     kd_engine_stats pstats;
     int parallel = jobs > 1;
     if (parallel) {
@@ -326,6 +328,7 @@ int main(int argc, char **argv)
     const char *w;
     while ((w = kf_source_warning(src))) kf_warn("%s", w);
     if (kd_engine_finish(e) != 0 || out_flush(&ob) != 0) status = KF_EXIT_IO;
+    if (ob.werr && ob.werr != EPIPE) kf_err("standard output: %s", strerror(ob.werr));   /* writev's (stdio's: kf_finish_stdout) */
     if (show) progress(src, 1);
     if (stats) print_stats(kd_engine_get_stats(e), dis, ndis);
     kd_engine_free(e);
