@@ -312,12 +312,18 @@ static int bkey_fast(const kf_pkt *p, bkey *k)
 
 /* address pair -> shard. Pairs are of a class (TCP, or anything else) by their first packet:
  * a TCP conversation and a UDP one (DNS, say) usually carry very different volumes. */
-typedef struct pairent { uint64_t w[5]; uint32_t used; int16_t shard; uint8_t cls, ended; } pairent;
-/* By connection the table keeps every connection of the capture (tens of thousands on API
- * traffic: megabytes), and each packet's look-up missed the cache (40 % of bal_pick's time on
- * bench/data/api-one.pcap). A small direct-mapped copy of the entries used lately answers
- * most packets: the few connections busy at a time. An entry's shard and class never change
- * once made, so a copy is never stale. */
+/* An entry is known by the 64-bit hash of its pair (or connection): two that hash alike would
+ * share a shard (in every worker alike: only the balance would suffer). 16 bytes, not the 48
+ * of the whole key: by connection the table keeps every connection of the capture (tens of
+ * thousands on API traffic), and each packet's look-up missed the cache (40 % of bal_pick's
+ * time on bench/data/api-one.pcap). A small direct-mapped copy of the entries used lately
+ * answers most packets but a connection's first and last ones (its SYN, FIN, RST: the table's
+ * count of open connections: its flag "ended" is the copy's while it is in the cache, and
+ * goes back to the table entry it names by its slot when the copy is replaced), the few
+ * connections busy at a time: a connection costs the table a look-up when it starts and a
+ * write when it leaves the cache. An entry's shard and class never change once made. The
+ * table is at most half full (runs of linear probing for every new connection). */
+typedef struct pairent { uint64_t key; uint32_t slot; int16_t shard; uint8_t cls, used : 1, ended : 1; } pairent;
 #define BCACHE 512
 typedef struct balancer {
     pairent *t; size_t cap, n;
@@ -326,6 +332,7 @@ typedef struct balancer {
     uint64_t load[MAX_SHARDS], pairs[2][MAX_SHARDS];
     uint64_t cbytes[2], cpairs[2];   /* per class: bytes and pairs so far */
     pairent last;                    /* the previous packet's pair */
+    uint64_t lastw[5];               /* (its whole key) */
     size_t maxcap;                   /* table size limit (PAIRS_MAX, less on a small budget) */
     pairent cache[BCACHE];           /* entries of the table used lately (used = 0: empty) */
 } balancer;
@@ -342,18 +349,28 @@ static int pair_eq(const uint64_t a[5], const uint64_t b[5])
     return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
 }
 
+/* The cache's entry ce leaves it: what it knows goes back to the table. */
+static void bc_evict(balancer *b, pairent *ce)
+{
+    if (ce->used) b->t[ce->slot].ended = ce->ended;
+    ce->used = 0;
+}
+
 static int pair_grow(balancer *b)
 {
     size_t nc = b->cap ? b->cap * 2 : 4096;
     pairent *nt = calloc(nc, sizeof *nt);
     if (!nt) return -1;
+    for (size_t i = 0; i < BCACHE; i++) bc_evict(b, &b->cache[i]);   /* (their slots move) */
     for (size_t i = 0; i < b->cap; i++)
         if (b->t[i].used) {
-            size_t j = pair_hash(b->t[i].w) & (nc - 1);
+            size_t j = b->t[i].key & (nc - 1);
             while (nt[j].used) j = (j + 1) & (nc - 1);
             nt[j] = b->t[i];
+            nt[j].slot = (uint32_t)j;
         }
     free(b->t); b->t = nt; b->cap = nc;
+    b->last.used = 0;
     return 0;
 }
 
@@ -378,29 +395,30 @@ static int bal_pick(balancer *b, const bkey *pk, uint32_t bytes)
     /* by connection, a TCP connection's end (FIN, RST) or new start (SYN) on a known 5-tuple:
      * the shard counts the connections still open (a shard with fewer gets the next one) */
     int edge = b->byconn && pk->proto == 6 && (pk->tflags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN));
-    if (!edge && b->last.used && pair_eq(w, b->last.w)) {   /* runs of one conversation stop here */
+    if (!edge && b->last.used && pair_eq(w, b->lastw)) {   /* runs of one conversation stop here */
         k = b->last.shard; cls = b->last.cls;
         goto done;
     }
     uint64_t h = pair_hash(w);
-    pairent *ce = &b->cache[h & (BCACHE - 1)];
-    if (!edge && ce->used && pair_eq(ce->w, w)) {
-        b->last = *ce; k = ce->shard; cls = ce->cls;
-        goto done;
-    }
-    if (b->cap)
-        for (size_t j = h & (b->cap - 1);; j = (j + 1) & (b->cap - 1)) {
-            pairent *p = &b->t[j];
-            if (!p->used) break;
-            if (pair_eq(p->w, w)) {
-                if (edge) {
-                    int end = (pk->tflags & (KF_TCP_FIN | KF_TCP_RST)) != 0;
-                    if (end && !p->ended) { p->ended = 1; b->pairs[p->cls][p->shard]--; }
-                    else if (!end && p->ended && !(pk->tflags & KF_TCP_ACK)) { p->ended = 0; b->pairs[p->cls][p->shard]++; }
-                }
-                b->last = *p; *ce = *p; k = p->shard; cls = p->cls; goto done;
+    pairent *ce = &b->cache[(h >> 32) & (BCACHE - 1)];
+    memcpy(b->lastw, w, sizeof w);
+    pairent *p = NULL;
+    if (!ce->used || ce->key != h) {   /* into the cache from the table, if it is there */
+        if (b->cap)
+            for (size_t j = h & (b->cap - 1);; j = (j + 1) & (b->cap - 1)) {
+                if (!b->t[j].used) break;
+                if (b->t[j].key == h) { p = &b->t[j]; break; }
             }
+        if (p) { bc_evict(b, ce); *ce = *p; }
+    } else p = ce;
+    if (p) {
+        if (edge) {
+            int end = (pk->tflags & (KF_TCP_FIN | KF_TCP_RST)) != 0;
+            if (end && !ce->ended) { ce->ended = 1; b->pairs[ce->cls][ce->shard]--; }
+            else if (!end && ce->ended && !(pk->tflags & KF_TCP_ACK)) { ce->ended = 0; b->pairs[ce->cls][ce->shard]++; }
         }
+        b->last = *ce; k = ce->shard; cls = ce->cls; goto done;
+    }
     /* A new pair: its future volume is unknown. Count each shard's pairs of this class at the
      * class's average so far (at least PAIR_PRIOR), plus what the shard carries: pairs that
      * start together spread out instead of following the first packets' bytes. */
@@ -411,16 +429,18 @@ static int bal_pick(balancer *b, const bkey *pk, uint32_t bytes)
         uint64_t ei = b->load[i] + b->pairs[cls][i] * avg, ek = b->load[k] + b->pairs[cls][k] * avg;
         if (ei < ek || (ei == ek && b->pairs[cls][i] < b->pairs[cls][k])) k = i;
     }
-    if ((b->n + 1) * 4 > b->cap * 3 && (b->cap >= b->maxcap || pair_grow(b) != 0)) {
+    if ((b->n + 1) * 2 > b->cap && (b->cap >= b->maxcap || pair_grow(b) != 0)) {
         k = (int)(h % (uint64_t)n);   /* table full: by hash, not remembered */
+        b->last.used = 0;
         goto done;
     }
     b->pairs[cls][k]++; b->cpairs[cls]++;
     size_t j = h & (b->cap - 1);
     while (b->t[j].used) j = (j + 1) & (b->cap - 1);
-    pairent *p = &b->t[j];
-    memcpy(p->w, w, sizeof w); p->used = 1; p->shard = (int16_t)k; p->cls = (uint8_t)cls;
+    p = &b->t[j];
+    p->key = h; p->slot = (uint32_t)j; p->used = 1; p->shard = (int16_t)k; p->cls = (uint8_t)cls; p->ended = 0;
     b->n++;
+    bc_evict(b, ce);
     b->last = *p; *ce = *p;
 done:
     b->load[k] += cost;
@@ -1465,7 +1485,8 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         uint64_t q = per / 4 / BATCH_BYTES;
         x.qmax = q < 2 ? 2 : q > QUEUE_MAX ? QUEUE_MAX : (int)q;
         /* the balancer's pair table (one per reread worker): at most a quarter of a shard's
-         * budget (2^18 pairs, 10 MiB each, took 80 MB at -j 8 whatever the budget) */
+         * budget (2^18 pairs of 48 bytes, 10 MiB each, took 80 MB at -j 8 whatever the budget; 16
+         * bytes now) */
         x.pairs_max = PAIRS_MAX;
         while (x.pairs_max > 4096 && x.pairs_max * sizeof(pairent) > per / 4) x.pairs_max /= 2;
     }
