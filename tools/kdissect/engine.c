@@ -191,12 +191,26 @@ int kd_conn_dissector_enabled(const kd_conn *c, const kd_dissector *d) { return 
 
 static size_t conn_bucket(const kd_engine *e, uint64_t h) { return h & (e->htcap - 1); }
 
+/* One endpoint's part of the connection key's hash: the address's 16 bytes as two words (an
+ * FNV-1a byte loop over them was 2.4 % of kdissect's instructions on bench/data/api-one.pcap;
+ * the hash only places connections in the table, nothing is ordered by it). */
+static inline uint64_t ep_hash(const kf_addr *a, uint16_t port)
+{
+    uint64_t w0, w1;
+    memcpy(&w0, a->a, 8); memcpy(&w1, a->a + 8, 8);
+    return kd_mix64(w0 * 0x9E3779B97F4A7C15ULL ^ (w1 + port) * 0xC2B2AE3D27D4EB4FULL);
+}
 static uint64_t key_hash(uint8_t proto, const kf_addr *a, uint16_t pa, const kf_addr *b, uint16_t pb)
 {
     /* symmetric: both directions hash the same */
-    uint64_t ha = hash_bytes(KD_FNV_OFFSET, a->a, 16) ^ ((uint64_t)pa << 7);
-    uint64_t hb = hash_bytes(KD_FNV_OFFSET, b->a, 16) ^ ((uint64_t)pb << 7);
+    uint64_t ha = ep_hash(a, pa), hb = ep_hash(b, pb);
     return kd_mix64((ha ^ hb) + (ha < hb ? ha : hb) * 31 + proto);
+}
+/* kf_addr_eq, inlined for the table lookup (a call per compare) */
+static inline int addr_eq(const kf_addr *a, const kf_addr *b)
+{
+    if (a->family != b->family) return 0;
+    return a->family == 6 ? memcmp(a->a, b->a, 16) == 0 : memcmp(a->a, b->a, 4) == 0;
 }
 /* ksnap capture --tls stores OpenSSL's plaintext as TCP segments with the connection's real
  * addresses and ports (interface ebpf_tls, capture KF_CAP_EBPF_TLS), beside the same connection's
@@ -208,8 +222,8 @@ static int conn_match(const kd_conn *c, uint8_t proto, const kf_addr *s, uint16_
 {
     if (c->info.ipproto != proto) return 0;
     const kd_conn_info *ci = &c->info;
-    if (ci->port[0] == sp && ci->port[1] == dp && kf_addr_eq(&ci->addr[0], s) && kf_addr_eq(&ci->addr[1], d)) { *dir = 0; return 1; }
-    if (ci->port[1] == sp && ci->port[0] == dp && kf_addr_eq(&ci->addr[1], s) && kf_addr_eq(&ci->addr[0], d)) { *dir = 1; return 1; }
+    if (ci->port[0] == sp && ci->port[1] == dp && addr_eq(&ci->addr[0], s) && addr_eq(&ci->addr[1], d)) { *dir = 0; return 1; }
+    if (ci->port[1] == sp && ci->port[0] == dp && addr_eq(&ci->addr[1], s) && addr_eq(&ci->addr[0], d)) { *dir = 1; return 1; }
     return 0;
 }
 

@@ -68,6 +68,21 @@ void kde_buf_release(kd_engine *e, kd_conn *c, kd_dir *d)
     }
 }
 
+/* zero-copy: the payload is presented where it lies (nothing of dir is buffered); only what the
+ * dissector does not consume is kept */
+static void deliver_in_place(kd_engine *e, kd_conn *c, kd_dir *d, int dir, const uint8_t *p, size_t n, uint64_t off)
+{
+    unsigned fl = d->after_gap ? KD_DATA_AFTER_GAP : 0;
+    size_t k = kd_dissector_data(c->d, c, c->st, dir, p, n, off, fl);
+    if (k > n) k = n;
+    if (k) d->after_gap = 0;
+    d->boff = off + k;
+    kd_reflist_prune(&d->refs, d->boff);
+    if (k < n) buf_append(e, c, d, p + k, n - k);
+    if (c->up_d || c->reprobe) kde_apply_upgrade(e, c);
+    else if (d->blen >= KD_BUF_MAX) kde_run_dissector(e, c, dir, 0);
+}
+
 /* In-order TCP bytes [off, off+n) of dir, from the current packet. */
 static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, size_t n, uint64_t off)
 {
@@ -89,6 +104,29 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
         size_t take = n;
         if (d->blen + take > KD_PROBE_MAX) take = KD_PROBE_MAX > d->blen ? KD_PROBE_MAX - d->blen : 0;
         refs_push(e, c, d, off);
+        if (d->blen == 0) {
+            /* Nothing kept yet: probe the payload where it lies, and copy it only when no dissector
+             * takes it now. Copying every connection's first bytes into a buffer of its own cost a
+             * malloc and 1 KiB per connection, kept while closed connections linger: 10 MB of
+             * bench/data/api-one.pcap's peak (ab's short connections), faulted in page by page.
+             * The outcome is the buffered path's: the probe sees the same bytes, a chosen
+             * dissector gets them as in the zero-copy delivery below (what it leaves is kept). */
+            if (!kde_probe(e, c, dir, p, take, take >= KD_PROBE_MAX)) {
+                if (d->probe_no && c->dir[!dir].probe_no) {
+                    c->l7_state = 2;
+                    d->boff = off + take;   /* as if buffered and consumed */
+                    kd_reflist_prune(&d->refs, d->boff);
+                    kde_buf_consume(&c->dir[!dir], c->dir[!dir].blen);
+                } else {
+                    buf_append(e, c, d, p, take);
+                }
+                return;
+            }
+            if (kd_dissector_takes_data(c->d) && !c->up_d && !c->reprobe) deliver_in_place(e, c, d, dir, p, n, off);
+            else { buf_append(e, c, d, p, n); kde_run_dissector(e, c, dir, 0); }
+            if (c->dir[!dir].blen) kde_run_dissector(e, c, !dir, 0);
+            return;
+        }
         buf_append(e, c, d, p, take);
         if (!kde_probe(e, c, dir, d->buf, d->blen, d->blen >= KD_PROBE_MAX)) {
             /* neither side looks like anything we know: stop; else keep these bytes, the
@@ -110,16 +148,7 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
     }
     refs_push(e, c, d, off);
     if (d->blen == 0 && kd_dissector_takes_data(c->d) && !c->up_d && !c->reprobe) {
-        /* zero-copy: present the payload directly; keep only what is not consumed */
-        unsigned fl = d->after_gap ? KD_DATA_AFTER_GAP : 0;
-        size_t k = kd_dissector_data(c->d, c, c->st, dir, p, n, off, fl);
-        if (k > n) k = n;
-        if (k) d->after_gap = 0;
-        d->boff = off + k;
-        kd_reflist_prune(&d->refs, d->boff);
-        if (k < n) buf_append(e, c, d, p + k, n - k);
-        if (c->up_d || c->reprobe) kde_apply_upgrade(e, c);
-        else if (d->blen >= KD_BUF_MAX) kde_run_dissector(e, c, dir, 0);
+        deliver_in_place(e, c, d, dir, p, n, off);
         return;
     }
     buf_append(e, c, d, p, n);
