@@ -35,3 +35,15 @@ spilled() { awk '$1 == "spilled_runs" { print $2 }' "$1"; }
   KD -j 2 --body-limit 100000 "$TMP/s.pcap" > "$TMP/big"
   cmp "$TMP/small" "$TMP/big"
 }
+
+@test "kdissect: runs go to \$TMPDIR (docs/limits.md); none there: the oldest records go out early, counted" {
+  mkdir "$TMP/td"
+  TMPDIR=$TMP/td KD --max-memory 4M --body-limit 100000 --stats "$TMP/s.pcap" > "$TMP/o" 2> "$TMP/st"
+  [ "$(spilled "$TMP/st")" -ge 3 ]
+  python3 "$MK" check 240 < "$TMP/o"
+  # tmpfile() wrote to /tmp whatever $TMPDIR said
+  TMPDIR=$TMP/none KD --max-memory 4M --body-limit 100000 --stats "$TMP/s.pcap" > "$TMP/o" 2> "$TMP/st"
+  [ "$(spilled "$TMP/st")" -eq 0 ]
+  [ "$(awk '$1 == "reorder_forced" { print $2 }' "$TMP/st")" -gt 0 ]
+  [ "$(jq -r 'select(.http) | .path' "$TMP/o" | wc -l)" -eq 255 ]
+}

@@ -242,7 +242,7 @@ struct kd_engine {
     /* sorted runs spilled to temp files (engine_order.c): read back a block at a time; the head,
      * the run's next record, points into the block (loaded: 0 before the first block is read,
      * when only its key is known, from the spill) */
-    struct kd_run { FILE *f; int fd, has, loaded, eof; int64_t ts; uint64_t seq, len; const char *data;
+    struct kd_run { int fd, has, loaded, eof; int64_t ts; uint64_t seq, len; const char *data;
                     char *blk; size_t bcap, bpos, bend; } *runs;
     size_t nruns, capruns;
     kf_jw jw, idw;

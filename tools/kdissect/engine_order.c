@@ -1,6 +1,7 @@
 /* engine_order.c — kdissect engine: reordering and spill of records (see engine_int.h for the parts). */
 #include <errno.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include "engine_int.h"
 
 /* ------------------------------------------------------------------ record chunks */
@@ -269,9 +270,9 @@ static int run_load(kd_engine *e, struct kd_run *run)
 
 static void run_close(struct kd_run *run)
 {
-    if (run->f) fclose(run->f);
+    if (run->fd >= 0) close(run->fd);
     free(run->blk);
-    run->f = NULL; run->blk = NULL; run->has = 0;
+    run->fd = -1; run->blk = NULL; run->has = 0;
 }
 
 void kde_order_free(kd_engine *e)
@@ -281,6 +282,22 @@ void kde_order_free(kd_engine *e)
     e->runs = NULL; e->nruns = e->capruns = 0;
     free(e->oq);
     e->oq = NULL;
+}
+
+/* A run's file: unnamed (O_TMPFILE: gone by itself on any exit) in $TMPDIR, else /tmp, as
+ * docs/limits.md says (tmpfile(), used before, ignores $TMPDIR); where the file system has no
+ * O_TMPFILE, a mkstemp file unlinked at once. -1 when there is none: heap_over_budget then lets
+ * the oldest records out early (counted as reorder_forced). */
+static int spill_fd(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/kdissect-run.XXXXXX", dir) >= (int)sizeof path) return -1;
+    if ((fd = mkostemp(path, O_CLOEXEC)) >= 0) unlink(path);
+    return fd;
 }
 
 /* n iovecs to fd, all of them */
@@ -307,11 +324,11 @@ static int spill(kd_engine *e)
         if (!nr) return -1;
         e->runs = nr; e->capruns = nc;
     }
-    FILE *f = tmpfile();
-    if (!f) return -1;
+    int fd = spill_fd();
+    if (fd < 0) return -1;
     struct kd_run *run = &e->runs[e->nruns];
     memset(run, 0, sizeof *run);
-    run->f = f; run->fd = fileno(f);
+    run->fd = fd;
     run->ts = e->heap[0].ts; run->seq = e->heap[0].seq;
     /* every record goes: sorted at once, not popped one by one (heap_pop was 3 % of kdissect's
      * time on bench/data/api-one.pcap, most of it here; qsort is a third of that) */
@@ -331,7 +348,7 @@ static int spill(kd_engine *e)
             n = 0;
         }
     }
-    if (!ok || lseek(run->fd, 0, SEEK_SET) != 0) { fclose(f); run->f = NULL; e->out_failed = 1; return -1; }
+    if (!ok || lseek(fd, 0, SEEK_SET) != 0) { close(fd); e->out_failed = 1; return -1; }
     run->has = 1;
     e->nruns++;
     e->st.spilled_runs++;
