@@ -130,6 +130,9 @@ void kd_engine_free(kd_engine *e);
  * flow (set by ATTACH, used by DELTA/CLOSE); *flow_id: its id (ATTACH). TICK: the flow
  * intervals of packet seq at ts; FINAL: the capture's last time (then kd_engine_finish). */
 void kd_engine_flow_apply(kd_engine *e, const kd_fev *ev, void **flow, uint32_t *flow_id);
+/* An unnamed temporary file for spilled records, in $TMPDIR (else /tmp) as docs/limits.md
+ * says; -1 when there is none (engine_order.c; -j's merge spills through it too). */
+int kd_spill_fd(void);
 /* the latest packet time seen */
 int64_t kd_engine_now(const kd_engine *e);
 /* Bytes accounted now (flows, connections, buffers, waiting records), and a new --max-memory

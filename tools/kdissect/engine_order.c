@@ -288,7 +288,7 @@ void kde_order_free(kd_engine *e)
  * docs/limits.md says (tmpfile(), used before, ignores $TMPDIR); where the file system has no
  * O_TMPFILE, a mkstemp file unlinked at once. -1 when there is none: heap_over_budget then lets
  * the oldest records out early (counted as reorder_forced). */
-static int spill_fd(void)
+int kd_spill_fd(void)
 {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
@@ -324,7 +324,7 @@ static int spill(kd_engine *e)
         if (!nr) return -1;
         e->runs = nr; e->capruns = nc;
     }
-    int fd = spill_fd();
+    int fd = kd_spill_fd();
     if (fd < 0) return -1;
     struct kd_run *run = &e->runs[e->nruns];
     memset(run, 0, sizeof *run);

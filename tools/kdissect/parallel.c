@@ -986,7 +986,11 @@ static int take(merger *m, shard *s, int64_t *safe, int *finished)
         c->next = NULL;
         /* (workers wait at the budget; the slack covers the chunk each may still hand over) */
         if (s->spilling || m->mem + c->cap > m->budget + (size_t)m->n * 2 * OCHUNK) {
-            if (!s->spf && !(s->spf = tmpfile())) { snprintf(m->err, sizeof m->err, "cannot create a temporary file"); return -1; }
+            if (!s->spf) {   /* in $TMPDIR, as the engines' runs (tmpfile() ignores it), else as before */
+                int fd = kd_spill_fd();
+                if (fd >= 0 && !(s->spf = fdopen(fd, "w+b"))) close(fd);
+                if (!s->spf && !(s->spf = tmpfile())) { snprintf(m->err, sizeof m->err, "cannot create a temporary file"); return -1; }
+            }
             int bad = fseeko(s->spf, (off_t)s->spw, SEEK_SET) != 0;
             for (uint32_t i = 0; i < c->n && !bad; i++) {
                 const oent *en = oc_ent(c, i);
