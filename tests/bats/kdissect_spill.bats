@@ -47,3 +47,11 @@ spilled() { awk '$1 == "spilled_runs" { print $2 }' "$1"; }
   [ "$(awk '$1 == "reorder_forced" { print $2 }' "$TMP/st")" -gt 0 ]
   [ "$(jq -r 'select(.http) | .path' "$TMP/o" | wc -l)" -eq 255 ]
 }
+
+@test "kdissect: a run that cannot be written is an I/O error with one line (exit 3), not records lost quietly" {
+  # runs of ~1.3 MB at --max-memory 4M; files limited to 512 KiB (SIGXFSZ ignored: write fails EFBIG)
+  run bash -c "trap '' XFSZ; ulimit -f 512; '$KF_BIN/kdissect' --max-memory 4M --body-limit 100000 '$TMP/s.pcap' 2>&1 > /dev/null"
+  [ "$status" -eq 3 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"temporary file for waiting records"*"File too large"* ]]
+}

@@ -88,6 +88,9 @@ void kd_engine_packet_l4(kd_engine *e, int64_t ts_ns, int rc, kf_l4 *l4, uint32_
 /* End of input: closes every connection, emits everything, flushes output. Returns 0 / -1
  * (output callback failed). */
 int kd_engine_finish(kd_engine *e);
+/* errno of the first failure writing or reading back a run of waiting records spilled to a temp
+ * file ($TMPDIR), 0 if none (then the output lacks records and kd_engine_finish returned -1). */
+int kd_engine_spill_error(const kd_engine *e);
 /* -j shards. kd_engine_pass: packet number seq of the capture (1-based, over all shards)
  * went to another shard at ts: keep the clock and the housekeeping (expiry,
  * timers, flow intervals, releasing waiting records) at the packets one engine would.

@@ -211,6 +211,7 @@ struct kd_engine {
     kd_out_fn out; void *out_arg; int out_failed;
     kd_outv_fn outv;             /* kd_engine_set_outv: output as pieces (engine_order.c) */
     struct kd_outq *oq;          /* records on their way to the output (engine_order.c) */
+    int spill_err;               /* errno of the first failure writing or reading back a run */
     kf_decoder *dec;
     kd_engine_stats st;
     const kd_dissector *const *dis; size_t ndis;

@@ -222,7 +222,7 @@ static int run_next(kd_engine *e, struct kd_run *run)
         if (avail >= KD_REC_HDR) {
             uint64_t hdr[3];
             memcpy(hdr, run->blk + run->bpos, sizeof hdr);
-            if (hdr[2] > KD_RUN_RECORD_MAX) return -1;
+            if (hdr[2] > KD_RUN_RECORD_MAX) { errno = EIO; return -1; }
             size_t need = KD_REC_HDR + (size_t)hdr[2];
             if (avail >= need) {
                 run->ts = (int64_t)hdr[0]; run->seq = hdr[1]; run->len = hdr[2];
@@ -240,7 +240,7 @@ static int run_next(kd_engine *e, struct kd_run *run)
                 run->blk = nb; run->bcap = need; run->bpos = 0; run->bend = avail;
             }
         }
-        if (run->eof) return avail ? -1 : 0;   /* a record cut short: corrupt */
+        if (run->eof) { errno = EIO; return avail ? -1 : 0; }   /* a record cut short: corrupt */
         out_deliver(e);
         if (run->bpos) {
             memmove(run->blk, run->blk + run->bpos, avail);
@@ -264,8 +264,10 @@ static int run_load(kd_engine *e, struct kd_run *run)
     run->loaded = 1;
     int64_t ts = run->ts;
     uint64_t seq = run->seq;
-    if (run_next(e, run) != 1 || run->ts != ts || run->seq != seq) return -1;
-    return 0;
+    int rc = run_next(e, run);
+    if (rc == 1 && run->ts == ts && run->seq == seq) return 0;
+    if (rc >= 0) errno = EIO;
+    return -1;
 }
 
 static void run_close(struct kd_run *run)
@@ -299,6 +301,14 @@ int kd_spill_fd(void)
     if ((fd = mkostemp(path, O_CLOEXEC)) >= 0) unlink(path);
     return fd;
 }
+
+/* Writing or reading back a run failed (errno says why): the output is incomplete */
+static void spill_failed(kd_engine *e)
+{
+    if (!e->spill_err) e->spill_err = errno ? errno : EIO;
+    e->out_failed = 1;
+}
+int kd_engine_spill_error(const kd_engine *e) { return e->spill_err; }
 
 /* n iovecs to fd, all of them */
 static int writev_all(int fd, struct iovec *iov, int n)
@@ -338,17 +348,18 @@ static int spill(kd_engine *e)
     mem_add(e, -(long)e->heap_bytes);
     e->heap_bytes = 0;
     struct iovec iov[KD_SPILL_IOV];
-    int n = 0, ok = 1;
+    int n = 0, ok = 1, werr = 0;
     for (size_t k = 0; k < cnt; k++) {
         kd_rec *r = e->heap[k].r;
         iov[n++] = (struct iovec){ &r->ts, KD_REC_HDR + (size_t)r->len };
         if (n == KD_SPILL_IOV || k + 1 == cnt) {
-            if (ok && writev_all(run->fd, iov, n) != 0) ok = 0;
+            if (ok && writev_all(fd, iov, n) != 0) { ok = 0; werr = errno; }
             for (size_t j = k + 1 - (size_t)n; j <= k; j++) kde_rec_free(e, e->heap[j].r);
             n = 0;
         }
     }
-    if (!ok || lseek(fd, 0, SEEK_SET) != 0) { close(fd); e->out_failed = 1; return -1; }
+    if (!ok) errno = werr;
+    if (!ok || lseek(fd, 0, SEEK_SET) != 0) { spill_failed(e); close(fd); return -1; }
     run->has = 1;
     e->nruns++;
     e->st.spilled_runs++;
@@ -409,9 +420,9 @@ void kde_flush_ready(kd_engine *e, int all)
         if (!have || bts > w) break;
         if (bi == (size_t)-1) { kd_rec *r = heap_pop(e); rec_output(e, r->ts, r->data, (size_t)r->len, r); continue; }
         struct kd_run *run = &e->runs[bi];
-        if (!run->loaded && run_load(e, run) != 0) { e->out_failed = 1; run->has = 0; continue; }
+        if (!run->loaded && run_load(e, run) != 0) { spill_failed(e); run->has = 0; continue; }
         rec_output(e, run->ts, run->data, (size_t)run->len, NULL);
-        if (run_next(e, run) < 0) e->out_failed = 1;
+        if (run_next(e, run) < 0) spill_failed(e);
     }
     out_deliver(e);
     /* drop exhausted runs (nothing on its way out points into them now) */

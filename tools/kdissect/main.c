@@ -329,6 +329,7 @@ int main(int argc, char **argv)
     while ((w = kf_source_warning(src))) kf_warn("%s", w);
     if (kd_engine_finish(e) != 0 || out_flush(&ob) != 0) status = KF_EXIT_IO;
     if (ob.werr && ob.werr != EPIPE) kf_err("standard output: %s", strerror(ob.werr));   /* writev's (stdio's: kf_finish_stdout) */
+    if (kd_engine_spill_error(e)) kf_err("temporary file for waiting records ($TMPDIR): %s", strerror(kd_engine_spill_error(e)));
     if (show) progress(src, 1);
     if (stats) print_stats(kd_engine_get_stats(e), dis, ndis);
     kd_engine_free(e);
