@@ -122,7 +122,9 @@ static void tcp_deliver(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, siz
                 }
                 return;
             }
-            if (kd_dissector_takes_data(c->d) && !c->up_d && !c->reprobe) deliver_in_place(e, c, d, dir, p, n, off);
+            /* (activate leaves no dissector when its state cannot be allocated) */
+            if (c->l7_state == 1 && c->d && kd_dissector_takes_data(c->d) && !c->up_d && !c->reprobe)
+                deliver_in_place(e, c, d, dir, p, n, off);
             else { buf_append(e, c, d, p, n); kde_run_dissector(e, c, dir, 0); }
             if (c->dir[!dir].blen) kde_run_dissector(e, c, !dir, 0);
             return;
