@@ -505,6 +505,7 @@ static void conn_free(kd_engine *e, kd_conn *c)
     if (c->st) { if (c->d && c->d->destroy) c->d->destroy(c, c->st); free(c->st); }
     if (c->flow && e->o.flow_sink) { free(c->flow); mem_add(e, -(long)sizeof(kd_flow)); }   /* not closed (freed early) */
     fev_unmark(e, c);
+    free(c->envc);   /* counted in c->mem (engine_record.c envelope) */
     mem_add(e, -c->mem - (long)sizeof *c);
     free(c);
 }
@@ -915,7 +916,6 @@ void kd_engine_free(kd_engine *e)
     free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup); free(e->dring);
     free(e->files.v); free(e->files.slot); free(e->nodes.v); free(e->nodes.slot);
     kf_jw_free(&e->jw); kf_jw_free(&e->idw);
-    for (int i = 0; i < KD_ENVC_SLOTS; i++) free(e->envc[i].buf);
     if (e->dec) kf_decoder_free(e->dec);
     free(e);
 }

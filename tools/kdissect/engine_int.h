@@ -35,8 +35,6 @@
 #define KD_NAME_BUCKETS 1024         /* names learned from DNS: buckets, */
 #define KD_NAMES_MAX 65536           /* entries, */
 #define KD_NAME_LEN_MAX 255          /* and a name's length */
-#define KD_ENVC_SLOTS 256           /* connections whose envelope parts are kept rendered, */
-#define KD_ENVC_KEEP 8              /* a slot's hits that keep it against as many newcomers */
 #define KD_DUP_SLOTS (1u << 16)      /* duplicate check: direct-mapped slots, */
 #define KD_DUP_SLOTS_MIN 4096        /* at least, */
 #define KD_DUP_RING 1024             /* duplicate check: entries written to the table in one batch */
@@ -163,6 +161,7 @@ struct kd_conn {
     uint64_t first_seq, last_seq;    /* the capture's packet numbers of its first / last packet */
     int64_t max_rec_ts;              /* the latest timestamp of a record it made */
     int dq_idx;                      /* -j by connection: its place in the engine's dq, or -1 */
+    struct kd_envc *envc;            /* its envelope's parts as written last (engine_record.c), or NULL */
 };
 
 /* A record waiting for its turn. Small ones live in chunks of KD_RCHUNK bytes (engine_order.c:
@@ -247,9 +246,6 @@ struct kd_engine {
                     char *blk; size_t bcap, bpos, bend; } *runs;
     size_t nruns, capruns;
     kf_jw jw, idw;
-    /* the envelope's per-connection parts as written last (engine_record.c envelope) */
-    struct kd_envslot { const kd_conn *c; uint64_t dns[2]; int64_t flow; uint32_t id, node;
-                        int side, client, capture, hits; size_t alen, tlen, cap; char *buf; } envc[KD_ENVC_SLOTS];
     uint64_t name_serial;        /* the last kd_name's serial */
     kd_conn *emitting; const kd_call *call;
     char idprefix[24];

@@ -150,7 +150,7 @@ static void write_json_obj(kf_jw *w, const char *key, json_t *obj)
     if (!obj || !json_is_object(obj)) return;
     char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (!s) return;
-    kf_jw_key(w, key);
+    kf_jw_keyc(w, key, strlen(key));   /* one of our literal keys (no escaping) */
     kf_jw_raw(w, s, strlen(s));
     free(s);
 }
@@ -191,7 +191,7 @@ static void write_endpoint(kd_engine *e, kf_jw *w, const char *key, const kf_add
                            uint16_t port, const kd_side *s)
 {
     char ab[64];
-    kf_jw_key(w, key);
+    kf_jw_keyc(w, key, strlen(key));   /* one of our literal keys (no escaping) */
     kf_jw_obj_begin(w);
     kf_jw_kstr(w, "ip", kf_addr_str(ip, ab, sizeof ab));
     kf_jw_kint(w, "port", port);
@@ -288,40 +288,55 @@ static void write_conn_tuple(kd_engine *e, kf_jw *w, const kd_conn *c)
 
 /* The envelope cache: the run of fields from "stream" to "dns_resolutions" and the capture's
  * "conn" tuple are the same for every call of a connection as long as the names DNS taught for
- * its two addresses are the same (the same kd_name, known by its serial), so
- * they are written once and copied after that (by connection, in a small table: the connections
- * calls alternate between; a connection that had hits keeps its slot against a few newcomers, so
- * one-call connections passing through do not push out the busy ones). Not with metadata or names from a kexport export: what they say of
- * an address depends on the time. Hand-written for the benchmark: these fields were 11 % of
- * kdissect's time on bench/data/api-one.pcap. */
-static struct kd_envslot *envc_slot(kd_engine *e, const kd_conn *c)
+ * its two addresses are the same (the same kd_name, known by its serial), so they are written
+ * once and copied after that, kept by the connection (c->envc, counted in its memory, freed with
+ * it). Not with metadata or names from a kexport export: what they say of an address depends on
+ * the time. Hand-written for the benchmark: these fields were 11 % of kdissect's time on
+ * bench/data/api-one.pcap; a table of 256 slots shared by the connections (the cache before
+ * this one) missed on half the records there (wrk's connections took each other's slots, the
+ * conn record of a one-call connection found its slot taken), a miss costing about 6 000
+ * instructions more than a hit. */
+struct kd_envc {
+    uint64_t dns[2]; int64_t flow; uint32_t node;
+    int side, client, capture;
+    size_t alen, tlen, cap;     /* the two parts' lengths, buf's size */
+    char buf[];                 /* the part after the first fields, then the tuple */
+};
+static int envc_hit(const struct kd_envc *es, const kd_conn *c, int srcside, uint64_t d0, uint64_t d1)
 {
-    if (e->o.meta || e->wht) return NULL;
-    return &e->envc[kd_mix64(c->id) & (KD_ENVC_SLOTS - 1)];
-}
-static int envc_hit(const struct kd_envslot *es, const kd_conn *c, int srcside, uint64_t d0, uint64_t d1)
-{
-    return es && es->c == c && es->id == c->id && es->side == srcside && es->dns[0] == d0 && es->dns[1] == d1 &&
+    return es && es->side == srcside && es->dns[0] == d0 && es->dns[1] == d1 &&
            es->flow == (c->flow ? (int64_t)c->flow->id : -1) && es->node == c->node_idx &&
            es->capture == (int)c->capture && es->client == c->info.client;
 }
-/* Keeps w's text from `from` on at es->buf + at; 0 ok, -1 (the slot is left unused). */
-static int envc_keep(struct kd_envslot *es, size_t at, const kf_jw *w, size_t from)
+/* Keeps w's text [a0, a0 + alen) and [t0, t0 + tlen) as c's envelope parts (on no memory: not). */
+static void envc_keep(kd_conn *c, const kf_jw *w, size_t a0, size_t alen, size_t t0, size_t tlen, int srcside,
+                      uint64_t d0, uint64_t d1)
 {
-    size_t n = w->len - from;
-    if (kf_jw_failed(w)) return -1;
-    char *nb = kf_grow(es->buf, &es->cap, at + n, 1);
-    if (!nb) return -1;
-    es->buf = nb;
-    memcpy(es->buf + at, w->buf + from, n);
-    return 0;
+    if (kf_jw_failed(w)) return;
+    struct kd_envc *es = c->envc;
+    size_t need = alen + tlen;
+    if (!es || es->cap < need) {
+        size_t old = es ? sizeof *es + es->cap : 0;
+        struct kd_envc *n = realloc(es, sizeof *es + need);
+        if (!n) return;
+        es = c->envc = n;
+        es->cap = need;
+        kd_conn_mem(c, (long)(sizeof *es + need) - (long)old);
+    }
+    memcpy(es->buf, w->buf + a0, alen);
+    memcpy(es->buf + alen, w->buf + t0, tlen);
+    es->alen = alen; es->tlen = tlen;
+    es->side = srcside; es->dns[0] = d0; es->dns[1] = d1;
+    es->flow = c->flow ? (int64_t)c->flow->id : -1; es->node = c->node_idx;
+    es->capture = (int)c->capture; es->client = c->info.client;
 }
 
-/* Opens a record and writes the fields every record has. src = side `srcside`. cacheable: c is
- * a connection of the table (not a flow's stand-in), its parts may be kept (envc_slot). */
+/* Opens a record and writes the fields every record has. src = side `srcside`. cache: 0 c is a
+ * flow's stand-in; 1 c is a connection of the table, its parts may be kept (struct kd_envc) and
+ * used; 2 used if kept already (its last record: keeping them now is of no use). */
 static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_t elapsed_us,
                        const char *protocol, const char *flag, const char *flag2,
-                       const kd_pref *first, const kd_pref *last, int cacheable)
+                       const kd_pref *first, const kd_pref *last, int cache)
 {
     kf_jw *w = &e->jw;
     kf_jw_reset(w);
@@ -329,23 +344,22 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     kf_jw_ktime(w, "timestamp", ts);
     kf_jw_kint(w, "elapsed_time", elapsed_us);
     kf_jw_kstr(w, "protocol", protocol);
-    if (flag) kf_jw_kbool(w, flag, 1);
-    if (flag2) kf_jw_kbool(w, flag2, 1);
-    struct kd_envslot *es = cacheable ? envc_slot(e, c) : NULL;
-    const kd_name *n0 = es ? learned(e, &c->info.addr[srcside]) : NULL;
-    const kd_name *n1 = es ? learned(e, &c->info.addr[!srcside]) : NULL;
+    /* the flags are names from the dissector table (no escaping): as constant keys */
+    if (flag) kf_jw_kc_bool(w, flag, strlen(flag), 1);
+    if (flag2) kf_jw_kc_bool(w, flag2, strlen(flag2), 1);
+    if (e->o.meta || e->wht) cache = 0;
+    const kd_name *n0 = cache ? learned(e, &c->info.addr[srcside]) : NULL;
+    const kd_name *n1 = cache ? learned(e, &c->info.addr[!srcside]) : NULL;
     uint64_t dns0 = n0 ? n0->serial : 0, dns1 = n1 ? n1->serial : 0;
+    const struct kd_envc *es = cache ? c->envc : NULL;
     int hit = envc_hit(es, c, srcside, dns0, dns1);
     const char *node = node_name(e, c->node_idx);
     kd_side s[2];
-    size_t a0 = w->len;
+    size_t a0 = w->len, a1 = 0;
     if (hit) {
-        if (es->hits < KD_ENVC_KEEP) es->hits++;
         kf_jw_append(w, es->buf, es->alen);
         goto after_sides;
     }
-    if (es && es->c && es->c != c && es->hits > 0) { es->hits--; es = NULL; }   /* not this time */
-    if (es) { es->c = NULL; es->hits = 0; }   /* until both parts are kept */
     char id[16];
     size_t idn = hex_id(id, 'c', c->id);
     kf_jw_kstrn(w, "stream", id, idn);
@@ -382,10 +396,7 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
             kf_jw_arr_end(w);
         }
     }
-    if (es) {
-        if (envc_keep(es, 0, w, a0) == 0) es->alen = w->len - a0;
-        else es = NULL;
-    }
+    a1 = w->len;
 after_sides:
     if (e->o.meta) {
         const char *lists[3][2];
@@ -397,7 +408,7 @@ after_sides:
         }
         static const char *keys[3] = { "namespaces", "pods", "services" };
         for (int k = 0; k < 3; k++) {
-            kf_jw_key(w, keys[k]);
+            kf_jw_keyc(w, keys[k], strlen(keys[k]));
             kf_jw_arr_begin(w);
             for (int i = 0; i < 2; i++)
                 if (lists[k][i] && *lists[k][i] && !(i == 1 && lists[k][0] && strcmp(lists[k][0], lists[k][1]) == 0))
@@ -434,13 +445,7 @@ after_sides:
     else {
         size_t t0 = w->len;
         write_conn_tuple(e, w, c);
-        if (es && envc_keep(es, es->alen, w, t0) == 0) {
-            es->tlen = w->len - t0;
-            es->c = c; es->id = c->id; es->side = srcside;
-            es->dns[0] = dns0; es->dns[1] = dns1;
-            es->flow = c->flow ? (int64_t)c->flow->id : -1; es->node = c->node_idx;
-            es->capture = (int)c->capture; es->client = c->info.client;
-        }
+        if (cache == 1) envc_keep(c, w, a0, a1 - a0, t0, w->len - t0, srcside, dns0, dns1);
     }
     kf_jw_ktime(w, "conn_first_ts", c->first_ts);
     kf_jw_ktime(w, "conn_last_ts", c->last_ts);
@@ -513,7 +518,7 @@ void kd_emit_end(kd_conn *c)
 
 static void l7_list(kf_jw *w, const char *key, const kd_engine *e, uint32_t mask)
 {
-    kf_jw_key(w, key);
+    kf_jw_keyc(w, key, strlen(key));   /* one of our literal keys (no escaping) */
     kf_jw_arr_begin(w);
     for (size_t i = 0; i < e->ndis && i < KD_L7_BITS; i++)
         if (mask >> i & 1) kf_jw_str(w, e->dis[i]->l7_name ? e->dis[i]->l7_name : e->dis[i]->protocol);
@@ -553,7 +558,7 @@ void kde_emit_flow(kd_engine *e, kd_flow *f, const kd_conn *any)
     int local = local_side(e, &fc);
     kf_jw *w = envelope(e, &fc, 0, f->rec_start, kd_ts_diff(f->last_ts, f->rec_start) / 1000, tcp ? "TCP" : any->info.transport == KD_TRANSPORT_UDP ? "UDP" : "IP",
                         "flow", tcp ? "tcp_flow" : any->info.transport == KD_TRANSPORT_UDP ? "udp_flow" : NULL, &f->first_ref, &f->last_ref, 0);
-    kf_jw_kbool(w, tcp ? "tcp" : "udp", 1);
+    kf_jw_kc_bool(w, tcp ? "tcp" : "udp", 3, 1);
     kf_jw_kstr(w, "flow_state", f->active ? "open" : "closed");
     double dur = (double)kd_ts_diff(f->last_ts, f->rec_start) / 1e9;
     if (dur < 1.0) dur = 1.0;
@@ -584,8 +589,8 @@ void kde_emit_conn(kd_engine *e, kd_conn *c)
     if (!tcp && !udp) return;
     int cl = c->info.client >= 0 ? c->info.client : 0;
     kf_jw *w = envelope(e, c, cl, c->first_ts, kd_ts_diff(c->last_ts, c->first_ts) / 1000, tcp ? "TCP" : "UDP", "conn",
-                        tcp ? "tcp_conn" : "udp_conn", &c->first_ref, &c->last_ref, 1);
-    kf_jw_kbool(w, tcp ? "tcp" : "udp", 1);
+                        tcp ? "tcp_conn" : "udp_conn", &c->first_ref, &c->last_ref, 2);
+    kf_jw_kc_bool(w, tcp ? "tcp" : "udp", 3, 1);
     const char *state;
     if (tcp) {
         if (c->rst[0] || c->rst[1] || (c->fin[0] && c->fin[1])) state = "closed";
