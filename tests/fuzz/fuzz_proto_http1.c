@@ -2,7 +2,8 @@
  * string, body decoding, GraphQL detection). The input drives one connection through the fake
  * engine (tests/l7/fake_engine.h: [direction/gap/EOF byte][length][bytes]…); the shared layer's
  * parsers also get the whole input. Fails on any sanitizer report, on consuming more than given,
- * and on memory reported with kd_conn_mem that is not given back. Seeds (corpus/fuzz_proto_http1):
+ * on memory reported with kd_conn_mem that is not given back, and when kd_hmap_render's text
+ * differs from kd_hmap_json's. Seeds (corpus/fuzz_proto_http1):
  * requests with GraphQL bodies (application/graphql, JSON with a query, cut at the body limit),
  * chunked and gzip bodies, pipelining, CONNECT, Upgrade. */
 #include <stdint.h>
@@ -21,6 +22,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kd_http_query(&m, (const char *)data, size);
     kd_http_cookies(&m, (const char *)data, size, size & 1);
     char *j = kd_hmap_json(&m);
+    /* kd_hmap_render (http1's records) writes the text the writer does (http2's, kd_hmap_json) */
+    size_t max = kd_hmap_render_max(&m);
+    if (j && max != SIZE_MAX) {
+        char *r = malloc(max);
+        if (r) {
+            size_t n = kd_hmap_render(&m, r);
+            if (n != strlen(j) || memcmp(r, j, n) != 0 || n >= max) abort();
+            free(r);
+        }
+    }
     free(j);
     kd_hmap_free(&m);
     if (fe_fuzz(&kd_proto_http1, data, size, 80) != 0) abort();

@@ -52,6 +52,10 @@ void kd_http_cookies(kd_hmap *ck, const char *v, size_t vl, int set_cookie);
 void kd_http_query(kd_hmap *q, const char *qs, size_t n);
 /* Writes the map as a JSON object (the key, if any, written by the caller). */
 void kd_hmap_write(kf_jw *w, const kd_hmap *m);
+/* The same text into out (room for kd_hmap_render_max(m) bytes: SIZE_MAX means too big), with a
+ * NUL after it; returns its length. */
+size_t kd_hmap_render_max(const kd_hmap *m);
+size_t kd_hmap_render(const kd_hmap *m, char *out);
 /* The map as JSON object text (malloc'd), or NULL. */
 char *kd_hmap_json(const kd_hmap *m);
 void kd_hmap_free(kd_hmap *m);
