@@ -26,6 +26,12 @@ typedef struct kf_jw {
     uint64_t first;   /* bit per depth: next item is the first in its container */
     int after_key;
     int failed;
+    /* the last two times written by kf_jw_kc_time, as text (a record's five times repeat two
+     * of their values, e.g. timestamp and first_ts: formatting them again was 1 % of kdissect's
+     * instructions on bench/data/api-one.pcap); tc_valid: bit per slot */
+    int64_t tc_ns[2];
+    unsigned tc_valid, tc_next;
+    char tc_txt[2][32];
 } kf_jw;
 
 void kf_jw_init(kf_jw *w);
