@@ -299,9 +299,7 @@ static int parse_status_line(kd_conn *cn, h1_msg *m, const uint8_t *line, size_t
     return 0;
 }
 
-/* Parses the head (start line + fields) in p[0..hl), read line by line through a cursor.
- * Returns 0 ok, -1 malformed. */
-/* A map rendered into the state's writer, its text kept in m's arena (*len its length) */
+/* A map rendered into the state's scratch buffer, its text kept in m's arena (*len its length) */
 static char *keep_map(kd_conn *c, h1_state *s, h1_msg *m, const kd_hmap *h, size_t *len)
 {
     if (!h->n) {   /* most cookie maps */
@@ -325,16 +323,10 @@ static char *keep_map(kd_conn *c, h1_state *s, h1_msg *m, const kd_hmap *h, size
     return t;
 }
 
-static int parse_head(kd_conn *c, h1_state *s, h1_msg *m, const uint8_t *p, size_t hl)
+/* The header fields of a head (the cursor after its start line) into h: one entry per name
+ * whatever its case (a duplicate JSON key before), obs-fold lines continuing the last value. */
+static void head_map(kf_cur cur, kd_hmap *h)
 {
-    kf_cur cur = kf_cur_make(p, hl);
-    size_t ll;
-    int lf;
-    const uint8_t *line = h1_line(&cur, &ll, &lf);
-    if (!line || !lf) return -1;
-    if ((m->is_req ? parse_request_line(c, m, line, ll) : parse_status_line(c, m, line, ll)) != 0) return -1;
-    kd_hmap h, ck;
-    kd_hmap_init(&h); kd_hmap_init(&ck);
     int have_field = 0;
     size_t l;
     const uint8_t *q;
@@ -343,7 +335,7 @@ static int parse_head(kd_conn *c, h1_state *s, h1_msg *m, const uint8_t *p, size
         if ((q[0] == ' ' || q[0] == '\t') && have_field) {   /* obs-fold: continue the value */
             while (kf_cur_left(&fl) && (*fl.p == ' ' || *fl.p == '\t')) kf_cur_skip(&fl, 1);
             size_t k = kf_cur_left(&fl);
-            kd_http_header_fold(&h, (const char *)kf_cur_take(&fl, k), k);
+            kd_http_header_fold(h, (const char *)kf_cur_take(&fl, k), k);
             continue;
         }
         const uint8_t *colon = memchr(q, ':', l);
@@ -356,46 +348,229 @@ static int parse_head(kd_conn *c, h1_state *s, h1_msg *m, const uint8_t *p, size
         size_t vl = kf_cur_left(&fl);
         const uint8_t *v = kf_cur_take(&fl, vl);
         while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
-        /* one entry per name whatever its case (a duplicate JSON key before) */
-        kd_http_header(&h, (const char *)name, nlen, (const char *)(v ? v : q), vl);
+        kd_http_header(h, (const char *)name, nlen, (const char *)(v ? v : q), vl);
         have_field = 1;
     }
-    for (int i = 0; i < h.n; i++) {
-        const char *n = h.e[i].name, *v = h.e[i].value;
-        size_t nl = h.e[i].nl;
-        /* the name's length first: a strcmp for each name of this list was 2 % of kdissect's time
-         * on bench/data/api-one.pcap */
-#define NAME_IS(lit) (nl == sizeof lit - 1 && memcmp(n, lit, sizeof lit - 1) == 0)
-        if (NAME_IS("content-length")) {
-            /* repeated identical values are joined: take the first; invalid -> ignored */
-            char *endp;
-            unsigned long long cl = strtoull(v, &endp, 10);
-            if (endp != v && (*endp == 0 || *endp == ',') && v[0] != '-' && cl < (1ULL << 62)) { m->has_cl = 1; m->cl = cl; }
-        } else if (NAME_IS("transfer-encoding")) {
-            const char *last = strrchr(v, ',');
-            last = last ? last + 1 : v;
-            while (*last == ' ') last++;
-            if (strncasecmp(last, "chunked", 7) == 0) m->chunked = 1;
-        } else if (NAME_IS("content-encoding")) {
-            m->content_encoding = dupn(c, m, v, h.e[i].vl);
-        } else if (NAME_IS("connection")) {
-            if (has_token(v, "close")) m->conn_close = 1;
-            if (has_token(v, "upgrade")) m->conn_upgrade = 1;
-        } else if (NAME_IS("upgrade")) { m->upgrade = dupn(c, m, v, h.e[i].vl); }
-        else if (NAME_IS("content-type")) { m->content_type = dupn(c, m, v, h.e[i].vl); }
-        else if (NAME_IS("host")) { m->host = dupn(c, m, v, h.e[i].vl); }
-        else if (NAME_IS("sec-websocket-key")) { m->ws_key = dupn(c, m, v, h.e[i].vl); }
-        else if (NAME_IS("sec-websocket-protocol")) { m->ws_proto = dupn(c, m, v, h.e[i].vl); }
-        else if (NAME_IS("sec-websocket-extensions")) { m->ws_ext = dupn(c, m, v, h.e[i].vl); }
-        else if (NAME_IS("http2-settings")) { m->h2settings = dupn(c, m, v, h.e[i].vl); }
-        else if (NAME_IS("expect")) { if (has_token(v, "100-continue")) m->expect100 = 1; }
-        if (NAME_IS("cookie") && m->is_req) kd_http_cookies(&ck, v, h.e[i].vl, 0);
-        if (NAME_IS("set-cookie") && !m->is_req) kd_http_cookies(&ck, v, h.e[i].vl, 1);
+}
+
+enum { F_NONE, F_CL, F_TE, F_CE, F_CONN, F_UPG, F_CT, F_HOST, F_WSK, F_WSP, F_WSE, F_H2S, F_EXPECT, F_COOKIE, F_SETCOOKIE };
+
+/* Which of the fields a message keeps something of n[0..nl) (lower case) names */
+static int field_id(const char *n, size_t nl)
+{
+    /* the name's length first: a strcmp for each name of this list was 2 % of kdissect's time
+     * on bench/data/api-one.pcap */
+#define NAME_IS(lit) (memcmp(n, lit, sizeof lit - 1) == 0)
+    switch (nl) {
+    case 4: return NAME_IS("host") ? F_HOST : F_NONE;
+    case 6: return NAME_IS("expect") ? F_EXPECT : NAME_IS("cookie") ? F_COOKIE : F_NONE;
+    case 7: return NAME_IS("upgrade") ? F_UPG : F_NONE;
+    case 10: return NAME_IS("connection") ? F_CONN : NAME_IS("set-cookie") ? F_SETCOOKIE : F_NONE;
+    case 12: return NAME_IS("content-type") ? F_CT : F_NONE;
+    case 14: return NAME_IS("content-length") ? F_CL : NAME_IS("http2-settings") ? F_H2S : F_NONE;
+    case 16: return NAME_IS("content-encoding") ? F_CE : F_NONE;
+    case 17: return NAME_IS("transfer-encoding") ? F_TE : NAME_IS("sec-websocket-key") ? F_WSK : F_NONE;
+    case 22: return NAME_IS("sec-websocket-protocol") ? F_WSP : F_NONE;
+    case 24: return NAME_IS("sec-websocket-extensions") ? F_WSE : F_NONE;
     }
 #undef NAME_IS
-    m->headers_json = keep_map(c, s, m, &h, &m->hj_len);
+    return F_NONE;
+}
+
+/* What m keeps of one header field: its name n[0..nl) (lower case), its value raw[0..vl), and v
+ * the value as a C string or NULL (then a copy is cut from m's arena when needed, and kept). */
+static void head_field(kd_conn *c, h1_msg *m, kd_hmap *ck, const char *n, size_t nl, const char *raw, size_t vl,
+                       const char *v)
+{
+    int id = field_id(n, nl);
+    if (id == F_NONE) return;
+    if (id == F_COOKIE) { if (m->is_req) kd_http_cookies(ck, raw, vl, 0); return; }
+    if (id == F_SETCOOKIE) { if (!m->is_req) kd_http_cookies(ck, raw, vl, 1); return; }
+    char *kept = NULL;
+    if (!v) { if (!(kept = dupn(c, m, raw, vl))) return; v = kept; }
+#define KEEP() (kept ? kept : dupn(c, m, v, vl))
+    switch (id) {
+    case F_CL: {
+        /* repeated identical values are joined: take the first; invalid -> ignored */
+        char *endp;
+        unsigned long long cl = strtoull(v, &endp, 10);
+        if (endp != v && (*endp == 0 || *endp == ',') && v[0] != '-' && cl < (1ULL << 62)) { m->has_cl = 1; m->cl = cl; }
+        break;
+    }
+    case F_TE: {
+        const char *last = strrchr(v, ',');
+        last = last ? last + 1 : v;
+        while (*last == ' ') last++;
+        if (strncasecmp(last, "chunked", 7) == 0) m->chunked = 1;
+        break;
+    }
+    case F_CE: m->content_encoding = KEEP(); break;
+    case F_CONN:
+        if (has_token(v, "close")) m->conn_close = 1;
+        if (has_token(v, "upgrade")) m->conn_upgrade = 1;
+        break;
+    case F_UPG: m->upgrade = KEEP(); break;
+    case F_CT: m->content_type = KEEP(); break;
+    case F_HOST: m->host = KEEP(); break;
+    case F_WSK: m->ws_key = KEEP(); break;
+    case F_WSP: m->ws_proto = KEEP(); break;
+    case F_WSE: m->ws_ext = KEEP(); break;
+    case F_H2S: m->h2settings = KEEP(); break;
+    case F_EXPECT: if (has_token(v, "100-continue")) m->expect100 = 1; break;
+    }
+#undef KEEP
+}
+
+#define H1_FAST_FIELDS 64
+
+/* 8 bytes as a word: the high bit of each byte JSON escapes (< 0x20, >= 0x80, '"', '\\'); 0 when
+ * none (exact: a borrow comes only from a flagged byte) */
+static inline uint64_t name_special8(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    return ((((v - ones * 0x20) | (q - ones) | (b - ones)) & ~v) | v) & high;
+}
+/* The same word lower-cased as tolower does in the C locale (its bytes are < 0x80) */
+static inline uint64_t name_lower8(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t ge_a = v + ones * (0x80 - 'A'), gt_z = v + ones * (0x80 - 'Z' - 1);
+    return v | ((ge_a ^ gt_z) & high) >> 2;
+}
+/* n[0..nl) lower-cased into out (room for nl, and 8 when nl < 8); -1 when a byte would need JSON
+ * escaping. A word at a time (8 bytes, the last one overlapping; 4..7 as two 4-byte halves of a
+ * word): the byte loop was 4 % of kdissect's instructions on bench/data/api-one.pcap. */
+static int name_lower(const uint8_t *n, size_t nl, char *out)
+{
+    uint64_t v;
+    if (nl >= 8) {
+        size_t i = 0;
+        for (; i + 8 < nl; i += 8) {
+            memcpy(&v, n + i, 8);
+            if (name_special8(v)) return -1;
+            v = name_lower8(v);
+            memcpy(out + i, &v, 8);
+        }
+        memcpy(&v, n + nl - 8, 8);
+        if (name_special8(v)) return -1;
+        v = name_lower8(v);
+        memcpy(out + nl - 8, &v, 8);
+        return 0;
+    }
+    if (nl >= 4) {
+        uint32_t a, b;
+        memcpy(&a, n, 4); memcpy(&b, n + nl - 4, 4);
+        v = (uint64_t)a | (uint64_t)b << 32;
+        if (name_special8(v)) return -1;
+        v = name_lower8(v);
+        a = (uint32_t)v; b = (uint32_t)(v >> 32);
+        memcpy(out, &a, 4); memcpy(out + nl - 4, &b, 4);
+        return 0;
+    }
+    for (size_t x = 0; x < nl; x++) {
+        unsigned ch = n[x];
+        if (ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\') return -1;
+        out[x] = (char)(ch - 'A' < 26u ? ch + 32 : ch);
+    }
+    return 0;
+}
+
+/* The header fields of an ordinary head straight into m, without the map: the fields found in
+ * the head's bytes, their object rendered from there (names lower-cased as the map does).
+ * Ordinary: at most H1_FAST_FIELDS fields, no obs-fold, no name twice (without case), names of
+ * bytes JSON writes as they are. Returns -1 (m untouched) for any other head: the map's way.
+ * Hand-written for the benchmark: the map's copies (names lower-cased, values), its look-ups
+ * and its rendering entry by entry were 12 % of kdissect's instructions on
+ * bench/data/api-one.pcap (see the commit message). */
+static int head_fast(kd_conn *c, h1_state *s, h1_msg *m, kf_cur cur, kd_hmap *ck)
+{
+    struct { const uint8_t *n, *v; size_t nl, vl; const char *low; } f[H1_FAST_FIELDS];
+    int nf = 0, have_field = 0;
+    size_t l, bound = 3;
+    const uint8_t *q;
+#ifdef KF_FUZZ
+    kf_cur start = cur;
+#endif
+    while ((q = h1_line(&cur, &l, NULL)) && l) {
+        if ((q[0] == ' ' || q[0] == '\t') && have_field) return -1;   /* obs-fold */
+        const uint8_t *colon = memchr(q, ':', l);
+        if (!colon || colon == q) continue;
+        if (nf == H1_FAST_FIELDS) return -1;
+        size_t nlen = (size_t)(colon - q);
+        while (nlen && (q[nlen - 1] == ' ' || q[nlen - 1] == '\t')) nlen--;
+        const uint8_t *v = colon + 1, *e = q + l;
+        while (v < e && (*v == ' ' || *v == '\t')) v++;
+        size_t vl = (size_t)(e - v);
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+        f[nf].n = q; f[nf].nl = nlen; f[nf].v = v; f[nf].vl = vl;
+        for (int j = 0; j < nf; j++)
+            if (f[j].nl == nlen && strncasecmp((const char *)f[j].n, (const char *)q, nlen) == 0) return -1;
+        nf++;
+        bound += 6 * (nlen + vl) + 6;
+        have_field = 1;
+    }
+    if (bound > s->sccap) {
+        size_t nc = s->sccap ? s->sccap : 1024;
+        while (nc < bound) nc *= 2;
+        char *nb = realloc(s->sc, nc);
+        if (!nb) return -1;
+        kd_conn_mem(c, (long)nc - (long)s->sccap);
+        s->sc = nb; s->sccap = nc;
+    }
+    char *o = s->sc;
+    *o++ = '{';
+    for (int i = 0; i < nf; i++) {
+        if (i) *o++ = ',';
+        *o++ = '"';
+        f[i].low = o;
+        if (name_lower(f[i].n, f[i].nl, o) != 0) return -1;   /* escaped, or cut (NUL) */
+        o += f[i].nl;
+        memcpy(o, "\":\"", 3); o += 3;
+        o += kf_json_escape((const char *)f[i].v, f[i].vl, o, 6 * f[i].vl + 1);
+        *o++ = '"';
+    }
+    *o++ = '}';
+    size_t hj = (size_t)(o - s->sc);
+    for (int i = 0; i < nf; i++) head_field(c, m, ck, f[i].low, f[i].nl, (const char *)f[i].v, f[i].vl, NULL);
+    m->headers_json = dupn(c, m, s->sc, hj);
+    if (m->headers_json) m->hj_len = hj;
+#ifdef KF_FUZZ
+    {   /* the fuzz targets check it against the map's way: the same object */
+        kd_hmap h;
+        kd_hmap_init(&h);
+        head_map(start, &h);
+        char *j = kd_hmap_json(&h);
+        if (j && m->headers_json && (strlen(j) != m->hj_len || memcmp(j, m->headers_json, m->hj_len) != 0)) abort();
+        free(j);
+        kd_hmap_free(&h);
+    }
+#endif
+    return 0;
+}
+
+/* Parses the head (start line + fields) in p[0..hl), read line by line through a cursor.
+ * Returns 0 ok, -1 malformed. */
+static int parse_head(kd_conn *c, h1_state *s, h1_msg *m, const uint8_t *p, size_t hl)
+{
+    kf_cur cur = kf_cur_make(p, hl);
+    size_t ll;
+    int lf;
+    const uint8_t *line = h1_line(&cur, &ll, &lf);
+    if (!line || !lf) return -1;
+    if ((m->is_req ? parse_request_line(c, m, line, ll) : parse_status_line(c, m, line, ll)) != 0) return -1;
+    kd_hmap ck;
+    kd_hmap_init(&ck);
+    if (head_fast(c, s, m, cur, &ck) != 0) {
+        kd_hmap h;
+        kd_hmap_init(&h);
+        head_map(cur, &h);
+        for (int i = 0; i < h.n; i++)
+            head_field(c, m, &ck, h.e[i].name, h.e[i].nl, h.e[i].value, h.e[i].vl, h.e[i].value);
+        m->headers_json = keep_map(c, s, m, &h, &m->hj_len);
+        kd_hmap_free(&h);
+    }
     m->cookies_json = keep_map(c, s, m, &ck, &m->cj_len);
-    kd_hmap_free(&h);
     kd_hmap_free(&ck);
     if (m->is_req && m->url && m->path_len < m->url_len) {   /* a '?' */
         kd_hmap qs;
