@@ -28,6 +28,7 @@
 #define H1_MAX_QUEUE 256
 #define H1_ARENA 512            /* bytes of a message's text kept inside it (h1_msg.ai) */
 #define H1_ARENA_BLOCK 2048     /* the least a block of more text holds */
+#define H1_SCRATCH 8192         /* bytes on the stack a map is rendered into (more: a malloc) */
 
 enum { ST_START, ST_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF, ST_TRAILERS, ST_CLOSE, ST_RESYNC, ST_STOP };
 
@@ -77,7 +78,6 @@ typedef struct h1_state {
     h1_side side[2];     /* by direction */
     kd_ptab q;           /* requests waiting for their responses (h1_pend), in order, up to H1_MAX_QUEUE */
     int upgraded, tunnel;
-    char *sc; size_t sccap;   /* where a head's maps are rendered before their text is kept (keep_map) */
 } h1_state;
 
 static const uint16_t h1_ports[] = { 80, 8080, 8000, 8008, 8888, 3128, 0 };
@@ -309,17 +309,12 @@ static char *keep_map(kd_conn *c, h1_state *s, h1_msg *m, const kd_hmap *h, size
     }
     size_t need = kd_hmap_render_max(h);
     if (need == SIZE_MAX) return NULL;
-    if (need > s->sccap) {
-        size_t nc = s->sccap ? s->sccap : 1024;
-        while (nc < need) nc *= 2;
-        char *nb = realloc(s->sc, nc);
-        if (!nb) return NULL;
-        kd_conn_mem(c, (long)nc - (long)s->sccap);
-        s->sc = nb; s->sccap = nc;
-    }
-    size_t n = kd_hmap_render(h, s->sc);
-    char *t = dupn(c, m, s->sc, n);
+    char sb[H1_SCRATCH], *sc = need <= sizeof sb ? sb : malloc(need);
+    if (!sc) return NULL;
+    size_t n = kd_hmap_render(h, sc);
+    char *t = dupn(c, m, sc, n);
     if (t) *len = n;
+    if (sc != sb) free(sc);
     return t;
 }
 
@@ -510,31 +505,29 @@ static int head_fast(kd_conn *c, h1_state *s, h1_msg *m, kf_cur cur, kd_hmap *ck
         bound += 6 * (nlen + vl) + 6;
         have_field = 1;
     }
-    if (bound > s->sccap) {
-        size_t nc = s->sccap ? s->sccap : 1024;
-        while (nc < bound) nc *= 2;
-        char *nb = realloc(s->sc, nc);
-        if (!nb) return -1;
-        kd_conn_mem(c, (long)nc - (long)s->sccap);
-        s->sc = nb; s->sccap = nc;
-    }
-    char *o = s->sc;
+    char sb[H1_SCRATCH], *sc = bound <= sizeof sb ? sb : malloc(bound);
+    if (!sc) return -1;
+    char *o = sc;
     *o++ = '{';
     for (int i = 0; i < nf; i++) {
         if (i) *o++ = ',';
         *o++ = '"';
         f[i].low = o;
-        if (name_lower(f[i].n, f[i].nl, o) != 0) return -1;   /* escaped, or cut (NUL) */
+        if (name_lower(f[i].n, f[i].nl, o) != 0) {   /* escaped, or cut (NUL) */
+            if (sc != sb) free(sc);
+            return -1;
+        }
         o += f[i].nl;
         memcpy(o, "\":\"", 3); o += 3;
         o += kf_json_escape((const char *)f[i].v, f[i].vl, o, 6 * f[i].vl + 1);
         *o++ = '"';
     }
     *o++ = '}';
-    size_t hj = (size_t)(o - s->sc);
+    size_t hj = (size_t)(o - sc);
     for (int i = 0; i < nf; i++) head_field(c, m, ck, f[i].low, f[i].nl, (const char *)f[i].v, f[i].vl, NULL);
-    m->headers_json = dupn(c, m, s->sc, hj);
+    m->headers_json = dupn(c, m, sc, hj);
     if (m->headers_json) m->hj_len = hj;
+    if (sc != sb) free(sc);
 #ifdef KF_FUZZ
     {   /* the fuzz targets check it against the map's way: the same object */
         kd_hmap h;
@@ -1028,7 +1021,6 @@ static void h1_init(kd_conn *c, void *stv)
 {
     h1_state *s = stv;
     kd_ptab_init(&s->q, c, sizeof(h1_pend), H1_MAX_QUEUE, h1_unanswered, h1_release, s);
-    s->sc = NULL; s->sccap = 0;
 }
 
 static void h1_close(kd_conn *c, void *stv)
@@ -1050,8 +1042,6 @@ static void h1_destroy(kd_conn *c, void *stv)
     h1_state *s = stv;
     kd_ptab_free(&s->q);
     for (int d = 0; d < 2; d++) { msg_unref(c, s->side[d].m); s->side[d].m = NULL; }
-    kd_conn_mem(c, -(long)s->sccap);
-    free(s->sc); s->sc = NULL; s->sccap = 0;
 }
 
 const kd_dissector kd_proto_http1 = {
