@@ -30,6 +30,9 @@
   mkcap.py http-unanswered OUT HTTP/1: three pipelined requests answered in order; two pipelined, one
                                answered, then the FINs; a request whose response is lost in a gap,
                                then one answered after it; 300 pipelined requests never answered
+  mkcap.py back-in-time N OUT  N TCP connections (a SYN and a data segment each, never closed), each
+                               starting before the one above it: capture time goes backwards at
+                               every new connection, in pairs starting at the same instant
   mkcap.py gql-body N OUT      an HTTP/1 POST of an application/graphql body of N spaces and its
                                200 (a body of exactly --body-limit bytes was read past its end)
 """
@@ -139,6 +142,20 @@ def gaps(n, out, segs=1):
         for k in range(segs):
             for i in range(n):
                 yield t, eth(tcp(addr(i), SRV, 2000 + i % 60000, 80, 1001 + 1400 * k, 1, 0x18, b'x' * 1400)); t += 1
+    pcap(out, frames())
+
+
+def back_in_time(n, out):
+    """connection i (client addr(i), port 3000 + i % 60000, server SRV:5555) opens with a SYN at
+    T0 + 10 * (n // 2 - i // 2) us (connections 2k and 2k+1 at the same instant) and sends 8 bytes
+    1 us later; all stay open"""
+    def frames():
+        t0 = 1700000000000000
+        for i in range(n):
+            t = t0 + 10 * (n // 2 - i // 2)
+            c, sp = addr(i), 3000 + i % 60000
+            yield t, eth(tcp(c, SRV, sp, 5555, 1000, 0, 0x02))
+            yield t + 1, eth(tcp(c, SRV, sp, 5555, 1001, 0, 0x18, b'back in '))
     pcap(out, frames())
 
 
@@ -386,6 +403,8 @@ if __name__ == '__main__':
         http_lines(sys.argv[2])
     elif cmd == 'icmp-echo':
         icmp_echo(sys.argv[2])
+    elif cmd == 'back-in-time':
+        back_in_time(int(sys.argv[2]), sys.argv[3])
     elif cmd == 'gql-body':
         gql_body(int(sys.argv[2]), sys.argv[3])
     else:

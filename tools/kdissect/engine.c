@@ -151,6 +151,58 @@ void kd_conn_timer(kd_conn *c, int64_t ts)
     th_up(e, (size_t)c->timer_idx);
 }
 
+/* live connections: min-heap by (first_ts, ft_ord) — a new one with the same first_ts as
+ * others comes after them, as in the sorted list this replaces */
+static int ft_less(const kd_conn *a, const kd_conn *b)
+{
+    return a->first_ts < b->first_ts || (a->first_ts == b->first_ts && a->ft_ord < b->ft_ord);
+}
+static void ft_set(kd_engine *e, size_t i, kd_conn *c) { e->ft[i] = c; c->ft_idx = i; }
+static void ft_up(kd_engine *e, size_t i)
+{
+    kd_conn *c = e->ft[i];
+    while (i > 0 && ft_less(c, e->ft[(i - 1) / 2])) { ft_set(e, i, e->ft[(i - 1) / 2]); i = (i - 1) / 2; }
+    ft_set(e, i, c);
+}
+static void ft_down(kd_engine *e, size_t i)
+{
+    kd_conn *c = e->ft[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = l;
+        if (l >= e->ftn) break;
+        if (l + 1 < e->ftn && ft_less(e->ft[l + 1], e->ft[l])) m = l + 1;
+        if (!ft_less(e->ft[m], c)) break;
+        ft_set(e, i, e->ft[m]); i = m;
+    }
+    ft_set(e, i, c);
+}
+/* room for one more (conn_new, before the connection exists: ft_insert cannot fail) */
+static int ft_reserve(kd_engine *e)
+{
+    size_t old = e->ftcap;
+    kd_conn **n = kf_grow(e->ft, &e->ftcap, e->ftn + 1, sizeof *n);
+    if (!n) return -1;
+    e->ft = n;
+    mem_add(e, (long)((e->ftcap - old) * sizeof *n));
+    return 0;
+}
+static void ft_insert(kd_engine *e, kd_conn *c)
+{
+    c->ft_ord = e->ft_next++;
+    ft_set(e, e->ftn++, c);
+    ft_up(e, c->ft_idx);
+}
+static void ft_remove(kd_engine *e, kd_conn *c)
+{
+    if (c->ft_idx == SIZE_MAX) return;
+    size_t i = c->ft_idx;
+    c->ft_idx = SIZE_MAX;
+    if (i == --e->ftn) return;
+    kd_conn *m = e->ft[e->ftn];
+    ft_set(e, i, m);
+    ft_up(e, i); ft_down(e, m->ft_idx);
+}
+
 int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u)
 {
     kd_engine *e = c->e;
@@ -494,8 +546,7 @@ int kde_probe(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, size_t n, int
 
 static void conn_free(kd_engine *e, kd_conn *c)
 {
-    if (c->tprev) c->tprev->tnext = c->tnext; else if (e->thead == c) e->thead = c->tnext;
-    if (c->tnext) c->tnext->tprev = c->tprev; else if (e->ttail == c) e->ttail = c->tprev;
+    ft_remove(e, c);
     for (int i = 0; i < 2; i++) {
         kd_dir *d = &c->dir[i];
         for (kd_seg *s = d->ooo, *n; s; s = n) { n = s->next; free(s); }
@@ -542,6 +593,7 @@ static kd_conn *conn_new(kd_engine *e, const kf_l4 *l4, uint8_t transport, uint6
 {
     if (e->nconns + 1 > e->htcap / 2 * 1 + e->htcap / 4 && ht_grow(e) != 0) return NULL;
     if (!e->htcap && ht_grow(e) != 0) return NULL;
+    if (ft_reserve(e) != 0) return NULL;
     kd_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     mem_add(e, sizeof *c);
@@ -558,6 +610,7 @@ static kd_conn *conn_new(kd_engine *e, const kf_l4 *l4, uint8_t transport, uint6
     c->max_rec_ts = INT64_MIN;
     c->dq_idx = -1;
     c->timer_idx = -1;
+    c->ft_idx = SIZE_MAX;
     c->dir[0].wscale = c->dir[1].wscale = -1;
     c->hnext = e->ht[conn_bucket(e, h)];
     e->ht[conn_bucket(e, h)] = c;
@@ -747,13 +800,7 @@ static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t orig
         c->first_ts = ts; c->first_ref = cur; c->node_idx = nidx;
         c->first_seq = e->seen;
         c->capture = (int8_t)(capture > KF_CAP_UNKNOWN ? capture : KF_CAP_AF_PACKET);
-        /* into the first_ts list: at the tail unless the input went back in time */
-        kd_conn *t = e->ttail;
-        while (t && t->first_ts > ts) t = t->tprev;
-        c->tprev = t;
-        c->tnext = t ? t->tnext : e->thead;
-        if (c->tnext) c->tnext->tprev = c; else e->ttail = c;
-        if (t) t->tnext = c; else e->thead = c;
+        ft_insert(e, c);   /* by first_ts (room made by conn_new) */
         if (transport == KD_TRANSPORT_TCP && (l4->tcp.flags & (KF_TCP_SYN | KF_TCP_ACK)) == (KF_TCP_SYN | KF_TCP_ACK))
             c->info.client = 1;
     } else {
@@ -887,9 +934,10 @@ int kd_engine_finish(kd_engine *e)
 {
     e->finishing = 1;
     /* close connections oldest first (by first packet, then creation) for stable output */
-    while (e->thead) {
-        if (e->o.flow_sink) fev_ctx(e, KD_PH_FINISH, e->thead->first_ts, e->thead->first_seq, UINT64_MAX);
-        conn_close(e, e->thead);
+    while (e->ftn) {
+        kd_conn *c = e->ft[0];
+        if (e->o.flow_sink) fev_ctx(e, KD_PH_FINISH, c->first_ts, c->first_seq, UINT64_MAX);
+        conn_close(e, c);
     }
     for (int l = 0; l < LRU_N; l++) while (e->lru_head[l]) conn_close(e, e->lru_head[l]);   /* none left */
     if (!e->o.no_conn) flows_interval(e, e->now, 1);
@@ -913,7 +961,7 @@ void kd_engine_free(kd_engine *e)
     kde_rec_arena_free(e);
     kde_order_free(e);
     free(e->dq);
-    free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->dup); free(e->dring);
+    free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->ft); free(e->dup); free(e->dring);
     free(e->files.v); free(e->files.slot); free(e->nodes.v); free(e->nodes.slot);
     kf_jw_free(&e->jw); kf_jw_free(&e->idw);
     if (e->dec) kf_decoder_free(e->dec);

@@ -125,7 +125,8 @@ struct kd_conn {
     kd_conn_info info;
     kd_engine *e;
     struct kd_conn *hnext, *lprev, *lnext;
-    struct kd_conn *tprev, *tnext;   /* live connections by first_ts (the watermark's list) */
+    size_t ft_idx;               /* its place in the engine's first_ts heap (ft) */
+    uint64_t ft_ord;             /* … and its key's tie-break: the order connections were made */
     int lru;                     /* which list */
     uint64_t hash;
     uint32_t id;
@@ -217,7 +218,11 @@ struct kd_engine {
     /* conns */
     kd_conn **ht; size_t htcap, nconns;
     kd_conn *lru_head[LRU_N], *lru_tail[LRU_N];
-    kd_conn *thead, *ttail;      /* by first_ts, oldest first */
+    /* live connections by (first_ts, ft_ord), an indexed min-heap: ft[0] is the oldest, the
+     * watermark's. It was a list sorted on insert, walked back from the newest: when capture
+     * time goes backwards (mergecap -a, a crafted capture) each new connection walked over
+     * every live one, O(n^2) */
+    kd_conn **ft; size_t ftn, ftcap; uint64_t ft_next;
     int pending_early;           /* a connection waits on a record older than its first packet */
     uint32_t next_conn_id, next_flow_id;
     kd_flow **fht; size_t fhtcap, nflows;

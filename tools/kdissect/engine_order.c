@@ -387,7 +387,7 @@ void kde_flush_ready(kd_engine *e, int all)
         if (!e->o.no_conn && !e->pending_early) {
             /* every live connection still owes its conn record, stamped first_ts, and waits on
              * nothing older: the oldest first_ts is the minimum */
-            if (e->thead) w = e->thead->first_ts;
+            if (e->ftn) w = e->ft[0]->first_ts;
         } else {
             int early = 0;
             for (int l = 0; l < LRU_N; l++)
