@@ -69,6 +69,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include "parallel.h"
+#include "kf_grow.h"
 #include "kf_keylog.h"
 #include "kf_decode.h"
 #include "kf_tool.h"
@@ -472,6 +473,26 @@ static void shard_fev(void *arg, kd_fev *ev)
     s->nwev++;
 }
 
+/* Appends the events src holds to dst and empties src; when dst is empty the two arrays change
+ * places (no copy, and src gets an empty one back). -1: out of memory (nothing moved). Flow
+ * events go worker -> handed over (pev) -> merge (qev) this way. */
+static int fev_move(kd_fev **dv, size_t *dn, size_t *dcap, kd_fev **sv, size_t *sn, size_t *scap)
+{
+    if (!*sn) return 0;
+    if (!*dn) {
+        kd_fev *t = *dv; size_t tc = *dcap;
+        *dv = *sv; *dcap = *scap; *dn = *sn;
+        *sv = t; *scap = tc; *sn = 0;
+        return 0;
+    }
+    kd_fev *nv = kf_grow(*dv, dcap, *dn + *sn, sizeof *nv);
+    if (!nv) return -1;
+    *dv = nv;
+    memcpy(nv + *dn, *sv, *sn * sizeof *nv);
+    *dn += *sn; *sn = 0;
+    return 0;
+}
+
 static void publish(shard *s, int64_t safe, int finished)
 {
     merger *m = s->run->m;
@@ -489,25 +510,10 @@ static void publish(shard *s, int64_t safe, int finished)
     if (finished) __atomic_store_n(&s->finished, 1, __ATOMIC_RELAXED);
     int evfail = 0;
     if (s->run->remote && !s->isfe) {   /* flow events: handed over, up to where this shard is */
-        if (s->nwev && !s->npev) {   /* the arrays change places: no copy */
-            kd_fev *t = s->pev; size_t tc = s->cappev;
-            s->pev = s->wev; s->cappev = s->capwev; s->npev = s->nwev;
-            s->wev = t; s->capwev = tc; s->nwev = 0;
-        } else if (s->nwev) {
-            if (s->npev + s->nwev > s->cappev) {
-                size_t nc = s->cappev ? s->cappev : 256;
-                while (nc < s->npev + s->nwev) nc *= 2;
-                kd_fev *nv = realloc(s->pev, nc * sizeof *nv);
-                if (nv) { s->pev = nv; s->cappev = nc; } else evfail = 1;
-            }
-            if (!evfail) { memcpy(s->pev + s->npev, s->wev, s->nwev * sizeof *s->wev); s->npev += s->nwev; s->nwev = 0; }
-        }
+        if (fev_move(&s->pev, &s->npev, &s->cappev, &s->wev, &s->nwev, &s->capwev) < 0) evfail = 1;
         if (!evfail && s->wupto > s->ev_upto) {
-            if (s->nhist == s->caphist) {
-                size_t nc = s->caphist ? s->caphist * 2 : 16;
-                void *nh = realloc(s->hist, nc * sizeof *s->hist);
-                if (nh) { s->hist = nh; s->caphist = nc; } else evfail = 1;
-            }
+            void *nh = kf_grow(s->hist, &s->caphist, s->nhist + 1, sizeof *s->hist);
+            if (nh) s->hist = nh; else evfail = 1;
             if (!evfail) {
                 s->hist[s->nhist].upto = s->wupto; s->hist[s->nhist].nat = s->wnat; s->nhist++;
                 s->ev_upto = s->wupto;
@@ -1140,20 +1146,8 @@ static int fe_step(merger *m)
     for (int i = 0; i < x->jobs; i++) {
         shard *s = &m->sh[i];
         pthread_mutex_lock(&s->mu);
-        if (s->npev && !s->nqev) {   /* the arrays change places (the shard gets an empty one back) */
-            kd_fev *t = s->qev; size_t tc = s->capqev;
-            s->qev = s->pev; s->capqev = s->cappev; s->nqev = s->npev;
-            s->pev = t; s->cappev = tc; s->npev = 0;
-        } else if (s->npev) {
-            if (s->nqev + s->npev > s->capqev) {
-                size_t nc = s->capqev ? s->capqev : 1024;
-                while (nc < s->nqev + s->npev) nc *= 2;
-                kd_fev *nv = realloc(s->qev, nc * sizeof *nv);
-                if (!nv) { pthread_mutex_unlock(&s->mu); snprintf(m->err, sizeof m->err, "out of memory"); return -1; }
-                s->qev = nv; s->capqev = nc;
-            }
-            memcpy(s->qev + s->nqev, s->pev, s->npev * sizeof *s->pev);
-            s->nqev += s->npev; s->npev = 0;
+        if (fev_move(&s->qev, &s->nqev, &s->capqev, &s->pev, &s->npev, &s->cappev) < 0) {
+            pthread_mutex_unlock(&s->mu); snprintf(m->err, sizeof m->err, "out of memory"); return -1;
         }
         npend += s->nqev;
         if (s->ev_upto < P) P = s->ev_upto;
