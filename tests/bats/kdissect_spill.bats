@@ -55,3 +55,10 @@ spilled() { awk '$1 == "spilled_runs" { print $2 }' "$1"; }
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == *"temporary file for waiting records"*"File too large"* ]]
 }
+
+@test "kdissect -j 2: a shard's run that cannot be written is the same I/O error (it exited 0 with the records lost)" {
+  run bash -c "trap '' XFSZ; ulimit -f 512; '$KF_BIN/kdissect' -j 2 --max-memory 4M --body-limit 100000 '$TMP/s.pcap' 2>&1 > /dev/null"
+  [ "$status" -eq 3 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"temporary file for waiting records"*"File too large"* ]]
+}

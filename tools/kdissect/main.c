@@ -292,6 +292,7 @@ int main(int argc, char **argv)
         int prc = kd_run_parallel(src, inputs, ninputs, &so, &o, jobs, out_writev, &ob, &pstats, err, sizeof err);
         int st2 = KF_EXIT_OK;
         if (prc == -2) { kf_err("%s", err); st2 = KF_EXIT_ERR; }
+        else if (prc == -3) { kf_err("%s", err); st2 = KF_EXIT_IO; }   /* a shard's temp file */
         else if (prc != 0) { if (!ob.failed) kf_err("%s", err); st2 = ob.failed ? KF_EXIT_IO : KF_EXIT_ERR; }   /* a failed write: as -j 1 */
         if (ob.werr && ob.werr != EPIPE) kf_err("standard output: %s", strerror(ob.werr));
         const char *w2;

@@ -1577,6 +1577,10 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         for (size_t k = 0; k < s->nqev; k++) if (s->qev[k].type == KD_FEV_NAME || s->qev[k].type == KD_FEV_WNAME) free(s->qev[k].name);
         free(s->wev); free(s->pev); free(s->qev); free(s->hist);
         if (s->wfailed && rc == 0) { snprintf(err, errlen, "out of memory"); rc = -1; }
+        if (s->e && kd_engine_spill_error(s->e) && rc == 0) {   /* its waiting records are lost: as -j 1 */
+            snprintf(err, errlen, "temporary file for waiting records ($TMPDIR): %s", strerror(kd_engine_spill_error(s->e)));
+            rc = -3;
+        }
         if (s->e) {
             const kd_engine_stats *st = kd_engine_get_stats(s->e);
             const uint64_t *a = (const uint64_t *)st;

@@ -10,7 +10,8 @@ typedef int (*kd_outv_fn)(void *arg, struct iovec *iov, int n);
  * the pieces point into the shards' buffers, no copy on the way). src is the
  * source opened on inputs with sopts: read once here when the inputs are stdin or compressed;
  * uncompressed files and folders are read by every worker on its own (opened again). Stats of
- * all shards summed into agg. 0 ok, -1 failure (message in err), -2 input error. */
+ * all shards summed into agg. 0 ok, -1 failure (message in err), -2 input error, -3 a shard's
+ * temporary file for waiting records could not be written or read back (message in err). */
 int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, const kf_source_opts *sopts,
                     const kd_engine_opts *o, int jobs, kd_outv_fn outv, void *out_arg,
                     kd_engine_stats *agg, char *err, size_t errlen);
