@@ -154,6 +154,19 @@ __attribute__((unused)) static long fe_close(kd_conn *c)
 
 __attribute__((unused)) static void fe_free(kd_conn *c) { free(c->out); c->out = NULL; }
 
+/* The fuzz drivers' input, one piece at a time: [control byte][len byte][len bytes] (len cut to
+ * what is left). 1 and *ctl, *p, *n set while a piece remains at *i (moved past it); 0 at the end. */
+static inline int fe_piece(const uint8_t *data, size_t size, size_t *i, uint8_t *ctl, const uint8_t **p, uint8_t *n)
+{
+    if (*i + 2 > size) return 0;
+    *ctl = data[*i]; *n = data[*i + 1];
+    *i += 2;
+    if (*n > size - *i) *n = (uint8_t)(size - *i);
+    *p = data + *i;
+    *i += *n;
+    return 1;
+}
+
 /* Fuzz input format: a sequence of [control byte][len byte][len bytes]: bit 0 of the control is
  * the direction, bit 1 a gap before the data, bit 2 EOF with it. Drives one TCP connection (the
  * probe on the first piece says which side is the client). Returns the kd_conn_mem balance;
@@ -172,14 +185,12 @@ __attribute__((unused)) static long fe_fuzz_tcp(const kd_dissector *d, const uin
     }
     fe_open(&c, d, client, 40000, sport);
     size_t i = 0;
-    while (i + 2 <= size) {
-        uint8_t ctl = data[i], n = data[i + 1];
-        i += 2;
-        if (n > size - i) n = (uint8_t)(size - i);
+    uint8_t ctl, n;
+    const uint8_t *p;
+    while (fe_piece(data, size, &i, &ctl, &p, &n)) {
         int dir = ctl & 1;
         if (ctl & 2) fe_gap(&c, dir, 100);
-        fe_data(&c, dir, data + i, n, (ctl & 4) ? KD_DATA_EOF : 0);
-        i += n;
+        fe_data(&c, dir, p, n, (ctl & 4) ? KD_DATA_EOF : 0);
     }
     long mem = fe_close(&c);
     if (nrec) *nrec = c.nrec;
@@ -203,16 +214,14 @@ __attribute__((unused)) static long fe_fuzz_udp(const kd_dissector *d, const uin
     c.ci.ipproto = 17;
     kd_pref ref = {1000, 1, 0};
     size_t i = 0;
-    while (i + 2 <= size) {
-        uint8_t ctl = data[i], n = data[i + 1];
-        i += 2;
-        if (n > size - i) n = (uint8_t)(size - i);
+    uint8_t ctl, n;
+    const uint8_t *p;
+    while (fe_piece(data, size, &i, &ctl, &p, &n)) {
         int dir = ctl & 1;
-        if ((ctl & 2) && d->probe) (void)d->probe(&c.ci, dir, data + i, n);
-        if (d->on_datagram) d->on_datagram(&c, c.st, dir, data + i, n, &ref);
+        if ((ctl & 2) && d->probe) (void)d->probe(&c.ci, dir, p, n);
+        if (d->on_datagram) d->on_datagram(&c, c.st, dir, p, n, &ref);
         if ((ctl & 4) && d->on_timer) d->on_timer(&c, c.st, ref.ts_ns + 20000000000LL);
         ref.ts_ns += 1000; ref.frame++;
-        i += n;
     }
     long mem = fe_close(&c);
     if (nrec) *nrec = c.nrec;
