@@ -244,6 +244,7 @@ struct kd_engine {
     struct kd_hslot { int64_t ts; uint64_t seq; kd_rec *r; } *heap;   /* keys beside the pointer: */
     size_t hn, hcap;             /* sifting reads no record (a cache miss each, 7 % of the time) */ size_t heap_bytes; uint64_t rec_seq, out_index;
     struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes, nspare;   /* record chunks (engine_order.c) */
+    struct kd_rslab *rslabs;     /* ... and the slabs they are cut from */
     /* sorted runs spilled to temp files (engine_order.c): read back a block at a time; the head,
      * the run's next record, points into the block (loaded: 0 before the first block is read,
      * when only its key is known, from the spill) */
