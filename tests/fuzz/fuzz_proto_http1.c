@@ -3,7 +3,7 @@
  * engine (tests/l7/fake_engine.h: [direction/gap/EOF byte][length][bytes]…); the shared layer's
  * parsers also get the whole input. Fails on any sanitizer report, on consuming more than given,
  * on memory reported with kd_conn_mem that is not given back, and when kd_hmap_render's text
- * differs from kd_hmap_json's. Seeds (corpus/fuzz_proto_http1):
+ * (or kd_http_query_render's, for the query string) differs from kd_hmap_json's. Seeds (corpus/fuzz_proto_http1):
  * requests with GraphQL bodies (application/graphql, JSON with a query, cut at the body limit),
  * chunked and gzip bodies, pipelining, CONNECT, Upgrade. */
 #include <stdint.h>
@@ -34,6 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(j);
     kd_hmap_free(&m);
+    {   /* an ordinary query string's object rendered from its bytes is the map's text */
+        kd_hmap q = { 0 };
+        kd_http_query(&q, (const char *)data, size);
+        char *qj = kd_hmap_json(&q), *r = malloc(KD_HTTP_QUERY_RENDER_MAX(size));
+        size_t n = r ? kd_http_query_render((const char *)data, size, r) : SIZE_MAX;
+        if (qj && n != SIZE_MAX && (n != strlen(qj) || memcmp(r, qj, n) != 0)) abort();
+        free(r);
+        free(qj);
+        kd_hmap_free(&q);
+    }
     if (fe_fuzz(&kd_proto_http1, data, size, 80) != 0) abort();
     return 0;
 }

@@ -48,8 +48,7 @@ typedef struct h1_msg {
     char *reason;
     size_t reason_len;
     char *headers_json, *cookies_json;       /* rendered objects */
-    char *query_json;
-    size_t hj_len, cj_len, qj_len;
+    size_t hj_len, cj_len;
     uint64_t head_size;
     kd_http_body b;                /* the body (shared HTTP layer: size, decoding, limit) */
     int cut;                       /* a partial head or a body gap: counted as truncated */
@@ -565,13 +564,6 @@ static int parse_head(kd_conn *c, h1_state *s, h1_msg *m, const uint8_t *p, size
     }
     m->cookies_json = keep_map(c, s, m, &ck, &m->cj_len);
     kd_hmap_free(&ck);
-    if (m->is_req && m->url && m->path_len < m->url_len) {   /* a '?' */
-        kd_hmap qs;
-        kd_hmap_init(&qs);
-        kd_http_query(&qs, m->url + m->path_len + 1, m->url_len - m->path_len - 1);
-        m->query_json = keep_map(c, s, m, &qs, &m->qj_len);
-        kd_hmap_free(&qs);
-    }
     return 0;
 }
 
@@ -624,7 +616,10 @@ static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs
         kf_jw_kstrn(w, "url", url, rq->url_len);
         /* path: the url without query; absolute-form (proxies) keeps its scheme://host */
         kf_jw_kstrn(w, "path", url, rq->path_len);
-        if (rq->query_json) { kf_jw_key(w, "query_string"); kf_jw_raw(w, rq->query_json, rq->qj_len); }
+        if (rq->url && rq->path_len < rq->url_len) {   /* a '?' */
+            kf_jw_key(w, "query_string");
+            kd_http_query_write(w, url + rq->path_len + 1, rq->url_len - rq->path_len - 1);
+        }
         if (rq->host) kf_jw_kstr(w, "host", rq->host);
     }
     char ver[24];

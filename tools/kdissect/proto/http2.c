@@ -284,11 +284,8 @@ static void h2_grpc_dump_compressed(kf_jw *w, const uint8_t *p, size_t n, const 
 
 static void h2_write_query(kf_jw *w, const char *q)
 {
-    kd_hmap m = { 0 };
-    if (q) kd_http_query(&m, q, strlen(q));
     kf_jw_key(w, "query_string");
-    kd_hmap_write(w, &m);
-    kd_hmap_free(&m);
+    kd_http_query_write(w, q ? q : "", q ? strlen(q) : 0);
 }
 
 /* A gRPC response without grpc-status (an intermediary answered: a proxy's 404 or 503): the

@@ -50,6 +50,15 @@ void kd_http_cookies(kd_hmap *ck, const char *v, size_t vl, int set_cookie);
 /* A query string (without '?'): keys and values percent-decoded, '+' a space; a repeated key's
  * values joined with ","; a key without '=' has the value "". */
 void kd_http_query(kd_hmap *q, const char *qs, size_t n);
+/* Its object as kd_hmap_render writes the map (and a NUL) into out, room for
+ * KD_HTTP_QUERY_RENDER_MAX(n) bytes, straight from the bytes when the query string is ordinary
+ * (no '%', '+' or NUL, no key twice, at most KD_HTTP_MAX_QUERY keys, keys < 256 and values
+ * < 2048 bytes); returns its length, or SIZE_MAX (nothing meant) for any other. */
+#define KD_HTTP_QUERY_RENDER_MAX(n) (6 * (n) + 6 * KD_HTTP_MAX_QUERY + 3)
+size_t kd_http_query_render(const char *qs, size_t n, char *out);
+/* The object of a query string (the key written by the caller): rendered when ordinary, else
+ * through the map. */
+void kd_http_query_write(kf_jw *w, const char *qs, size_t n);
 /* Writes the map as a JSON object (the key, if any, written by the caller). */
 void kd_hmap_write(kf_jw *w, const kd_hmap *m);
 /* The same text into out (room for kd_hmap_render_max(m) bytes: SIZE_MAX means too big), with a
