@@ -289,7 +289,7 @@ int main(int argc, char **argv)
     if (parallel) {
         kd_engine_free(e);
         e = NULL;
-        int prc = kd_run_parallel(src, inputs, ninputs, &so, &o, jobs, out_writev, &ob, &pstats, err, sizeof err);
+        int prc = kd_run_parallel(src, inputs, ninputs, &o, jobs, out_writev, &ob, &pstats, err, sizeof err);
         int st2 = KF_EXIT_OK;
         if (prc == -2) { kf_err("%s", err); st2 = KF_EXIT_ERR; }
         else if (prc == -3) { kf_err("%s", err); st2 = KF_EXIT_IO; }   /* a shard's temp file */

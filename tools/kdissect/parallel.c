@@ -1,10 +1,10 @@
 /* parallel.c — kdissect -j N: N engines on N threads, each owning a share of the conversations,
  * and one merged output.
  *
- * Sharding, when every worker reads the input itself (below): by connection. Every packet of a
- * connection (its 5-tuple; other IP protocols: the address pair), its copies on other
- * interfaces and its IP fragments (each worker puts fragments together itself to find their
- * connection: they are few) land on one shard, so one busy client/server pair with many
+ * Sharding, when the workers read the input in turn (scan mode, below): by connection. Every
+ * packet of a connection (its 5-tuple; other IP protocols: the address pair), its copies on
+ * other interfaces and its IP fragments (put together by the reader to find their connection)
+ * land on one shard, so one busy client/server pair with many
  * connections (keep-alive clients, connection churn) spreads over the threads. A new
  * connection goes to the shard with the least expected load (bytes so far, plus each shard's
  * connections still open — no FIN or RST seen — at the average connection's bytes), so
@@ -26,11 +26,11 @@
  * before — a connection, its fragments, copies and flow on one shard, flows in the shards.
  *
  * Two ways to feed the shards:
- * - uncompressed capture files and store folders are read by every worker itself (through one
- *   mapping of each file, kf_mapshare; each walks every packet and dissects only its own): no
- *   copies, no hand-over between cores. Walking the packets that are not ours is what -j 2
- *   costs over -j 1 (~5% of a packet's work each); a single reader handing the packets out in
- *   place measured no faster (the hand-off and a third busy thread cost as much);
+ * - uncompressed capture files and store folders (scan mode): the workers read the source in
+ *   turn, a block of packets at a time, and each block is gone through by every worker (see
+ *   scan_fill). Before, every worker read the whole input itself (one shared mapping) and
+ *   picked out its own packets: that walk, done once per worker, was most of what -j 2 cost
+ *   over -j 1; a third thread reading and handing out had measured no faster;
  * - stdin, gzip and snapshots are read once, by this thread, which copies each packet into
  *   its shard's queue (decompressing twice would cost more than the copy).
  *
@@ -66,6 +66,7 @@
 #include <time.h>
 #include <malloc.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include "parallel.h"
@@ -130,7 +131,6 @@ typedef struct shard {
     int queued, done;
     batch *cur;                     /* copy mode, reader: being filled */
     kd_engine *e;
-    kf_source *src;                 /* reread mode: this worker's own */
     /* worker side of the spool */
     ochunk *wcur;
     int wfailed;
@@ -140,7 +140,7 @@ typedef struct shard {
     int finished;
     size_t outstanding;             /* bytes handed to the merge and not yet written or spilled */
     ochunk *ofree; int nofree;      /* chunks the merge is done with, for the worker to reuse */
-    uint64_t pos;                   /* reread mode: packets walked so far (UINT64_MAX: all) */
+    uint64_t pos;                   /* scan mode: packets gone through so far (UINT64_MAX: all) */
     pthread_cond_t cv_out;          /* the merge took some: a worker over its share may go on */
     int isfe;                       /* the flow engine's output (the merge thread writes it) */
     /* by connection: flow events. Worker side: made since the last release point; shared (under
@@ -205,16 +205,14 @@ typedef struct fmap { fmapent *t; size_t cap, n, prune_at; } fmap;
 /* what the workers of one run share */
 typedef struct prun {
     merger *m;
-    int jobs, dns_on, reread;
-    size_t pairs_max;               /* balancer table limit (every reread worker keeps one) */
+    int jobs, dns_on, scanned;
+    size_t pairs_max;               /* balancer table limit */
     int qmax;                       /* copy mode: batches queued per shard (QUEUE_MAX, less on a small budget) */
-    /* reread mode */
-    const char *const *inputs; size_t ninputs;
-    kf_source_opts sopts;
     struct kf_keylog *keys;         /* TLS secrets: the DSBs read are added to them */
+    struct scan *scan;              /* scan mode: the one pass over the input the workers share */
     pthread_mutex_t emu;
     int64_t natural[MAX_SHARDS + 1];   /* per shard (and the flow engine): no record yet to be made starts before this */
-    /* by connection (reread mode): connections are spread over the shards, and their flows are
+    /* by connection (scan mode): connections are spread over the shards, and their flows are
      * made by the flow engine, on the merge thread, from the shards' events */
     int byconn, remote;
     kd_engine *fe;
@@ -289,11 +287,10 @@ static void bkey_of(const pinfo *pi, bkey *k)
 /* The key of a plain Ethernet / IPv4 (no options, not a fragment) / TCP frame with its whole
  * TCP header, straight from the bytes: what bkey_of gives after kf_decode for such a frame
  * (addresses, ports, flags: decode_ip4 and decode_l4 read them from the same places). 0: any
- * other frame (kf_decode then). A reread worker walks every packet of the capture and dissects
- * only its own: for the others this is all it needs (kf_decode and its zeroing of a kf_l4 were
- * a third of that walk on bench/data/api-one.pcap, where most packets are such frames).
- * Hand-written for that benchmark; every worker takes the same path for the same frame, so
- * they agree on the split. */
+ * other frame (kf_decode then). Scan mode picks the shard of every packet of the capture and
+ * its owner decodes it again: for the shard this is all it needs (kf_decode and its zeroing of
+ * a kf_l4 were a third of that pick on bench/data/api-one.pcap, where most packets are such
+ * frames). Hand-written for that benchmark. */
 static int bkey_fast(const kf_pkt *p, bkey *k)
 {
     const uint8_t *d = p->data;
@@ -611,7 +608,7 @@ static void finish_shard(shard *s)
     publish(s, INT64_MAX, 1);
 }
 
-/* reread mode: is another unfinished shard well behind this one in the capture? (When this
+/* scan mode: is another unfinished shard well behind this one in the capture? (When this
  * one has walked all of it: is another one not done yet?) */
 static int others_behind(const shard *s)
 {
@@ -674,7 +671,7 @@ static int shard_out(void *arg, const char *buf, size_t len)
     int64_t ts = kd_engine_out_ts(s->e);
     size_t need = sizeof(oent) + len;
     if (s->wcur && s->wcur->len + (s->wcur->n + 1) * sizeof(oent) + len > s->wcur->cap) publish(s, INT64_MIN, 0);
-    if (!s->wcur && s->run->reread && !s->isfe) {
+    if (!s->wcur && s->run->scanned && !s->isfe) {
         /* Far ahead of the merge: if that is because another shard is behind us in the
          * capture, wait for it to catch up rather than have the merge write our records to its
          * temp file and read them back. A shard that is not behind but held back by an open
@@ -721,7 +718,12 @@ static void learn_here(void *arg, const kf_addr *ip, const char *name, size_t le
 
 /* A worker's malloc arena grows its heap a page range at a time (an mprotect each: thousands
  * in a run) and the trim threshold set in kd_run_parallel keeps what it grew. Growing it once,
- * up front, by blocks under the mmap threshold, costs no memory until used. */
+ * up front, by blocks under the mmap threshold, costs no memory until used.
+ * The range grown is then backed by transparent huge pages where the kernel allows them
+ * (MADV_HUGEPAGE; the system's setting is "madvise" on Debian): the first touch of each 4 KiB
+ * page was a page fault, 11k more a -j 2 run than at -j 1 on bench/data/api-one.pcap (two
+ * engines, two spools), about a tenth of its CPU time; with huge pages that run takes 15k
+ * faults instead of 29k, for a few MiB more RSS (partly used huge pages). */
 #define ARENA_PREGROW (56u << 20)
 static size_t arena_pregrow_bytes = ARENA_PREGROW;   /* kd_run_parallel: at most the shard's budget */
 static void arena_pregrow(void)
@@ -729,7 +731,18 @@ static void arena_pregrow(void)
     enum { BLK = 120u << 10, N = ARENA_PREGROW / BLK };
     void *b[N];
     int n = 0, want = (int)(arena_pregrow_bytes / BLK);
-    while (n < want && n < (int)N && (b[n] = malloc(BLK))) n++;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    while (n < want && n < (int)N && (b[n] = malloc(BLK))) {
+        if ((uintptr_t)b[n] < lo) lo = (uintptr_t)b[n];
+        if ((uintptr_t)b[n] + BLK > hi) hi = (uintptr_t)b[n] + BLK;
+        n++;
+    }
+#ifdef MADV_HUGEPAGE
+    /* (the blocks are the arena's heap, one after the other: the range is all mapped; a
+     * failure changes nothing but the speed) */
+    lo = (lo + 4095) & ~(uintptr_t)4095; hi &= ~(uintptr_t)4095;
+    if (n > 1 && hi > lo && hi - lo <= (uintptr_t)n * 2 * BLK) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#endif
     while (n) free(b[--n]);
 }
 
@@ -746,92 +759,295 @@ static void workload_here(void *arg, const kf_addr *ip, const char *name, size_t
     shard_fev(w->s, &v);
 }
 
-/* reread mode: this worker walks every packet itself and dissects its own */
-static void *reread_worker(void *arg)
+/* ------------------------------------------------------------------ scan mode */
+
+/* Scan mode (capture files and folders): the input is read once, in blocks of packets that the
+ * workers take in turn. Whichever worker first needs the next block reads it from the source,
+ * picks each packet's shard with the one balancer, puts IP fragments together, and copies the
+ * packets (and the names a kexport export gives) into the block; then every worker goes
+ * through the block, dissects its own packets and tells its engine the capture's time at the
+ * others (names from other shards' DNS answers too). So the balancing and the walk through the
+ * capture are done once, shared between the workers, instead of once by every worker (each
+ * walked every packet to find its own: on bench/data/api-one.pcap that walk was ~40 % of
+ * what -j 2 cost over -j 1). The copy costs less than the walk it saves, and it leaves the input
+ * with one reader: its mapping is given back right behind it, and what is read but not yet
+ * dissected is at most the ring of blocks (SCAN_SLOTS), however far apart the workers drift.
+ * A block's slot is refilled once every worker is done with it: a worker that far ahead
+ * waits. */
+#define SCAN_PKTS 2048             /* packets a block (about 300 KB of API traffic) */
+#define SCAN_BYTES (1u << 20)      /* and at most this much data, but for one big packet */
+#define SCAN_SLOTS 8
+enum { SE_PKT, SE_WNAME };
+enum { SF_DNS = 1, SF_L4 = 2 };
+typedef struct sent {
+    int64_t ts;
+    uint64_t seq;                   /* the packet's number in the capture; WNAME: the next one's */
+    uint64_t frame;
+    const char *file, *node;        /* (the source's: kept until it is closed) */
+    uint32_t caplen, origlen, iface, off;   /* off: the packet's bytes in the block (WNAME: its kf_addr then the name; caplen: the name's length) */
+    uint32_t l4off;                 /* SF_L4: where the decoded datagram is (a kf_l4, then its bytes) */
+    int linktype, capture, rc;
+    int16_t shard;                  /* -1: a fragment held, nobody's yet */
+    uint8_t kind, flags;
+} sent;
+typedef struct sblock {
+    sent *e; size_t n, cap;
+    uint8_t *data; size_t used, dcap;
+    int eof;                        /* the source ends after this block */
+} sblock;
+typedef struct scan {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int waiters;
+    kf_source *src;                 /* read by the worker holding the scan (scanning), one at a time */
+    balancer *b;
+    kf_decoder *fdec;               /* IP fragments put together to find their connection */
+    size_t dsbs, nrbs;
+    uint64_t n;                     /* packets read */
+    /* under mu */
+    int scanning, eof;
+    uint64_t ready;                 /* blocks 0 .. ready-1 are filled (block k in slot k % SCAN_SLOTS) */
+    uint64_t done[MAX_SHARDS];      /* blocks each worker went through (UINT64_MAX: it stopped) */
+    sblock slot[SCAN_SLOTS];
+} scan;
+
+/* room for len more bytes (aligned to 8) in the block's data: their offset, or -1 */
+static long sb_room(sblock *b, size_t len)
+{
+    size_t at = (b->used + 7) & ~(size_t)7;
+    if (at + len > b->dcap) {
+        size_t nc = b->dcap ? b->dcap : SCAN_BYTES;
+        while (nc < at + len) nc *= 2;
+        uint8_t *nd = realloc(b->data, nc);
+        if (!nd) return -1;
+        b->data = nd; b->dcap = nc;
+    }
+    b->used = at + len;
+    return (long)at;
+}
+static sent *sb_ent(sblock *b)
+{
+    if (b->n == b->cap) {   /* (SCAN_PKTS, and more for the names of a kexport export) */
+        sent *ne = kf_grow(b->e, &b->cap, b->n + (b->cap ? 1 : SCAN_PKTS + 64), sizeof *ne);
+        if (!ne) return NULL;
+        b->e = ne;
+    }
+    return &b->e[b->n++];
+}
+
+typedef struct wnctx { sblock *b; uint64_t seq; int failed; } wnctx;
+static void scan_wname(void *arg, const kf_addr *ip, const char *name, size_t len, int64_t from, const char *node)
+{
+    wnctx *w = arg;
+    sent *e = sb_ent(w->b);
+    long off = e ? sb_room(w->b, sizeof *ip + len) : -1;   /* (a name from a packet comment is the reader's: copied) */
+    if (off < 0) { w->failed = 1; if (e) w->b->n--; return; }
+    memcpy(w->b->data + off, ip, sizeof *ip);
+    memcpy(w->b->data + off + sizeof *ip, name, len);
+    memset(e, 0, sizeof *e);
+    e->kind = SE_WNAME; e->seq = w->seq; e->ts = from; e->caplen = (uint32_t)len; e->node = node;
+    e->off = (uint32_t)off;
+}
+
+/* The decoded datagram l4 (of a packet whose bytes are at pkt in the block) into the block: the
+ * kf_l4 and where its pointers point, as offsets into the block's data (into the packet's
+ * bytes, or into a copy of what they name elsewhere: a datagram put together from fragments). */
+typedef struct sl4 { kf_l4 l4; uint32_t o[3]; } sl4;   /* l3, payload, icmp_inner; UINT32_MAX: NULL */
+static long sb_put_l4(sblock *b, const kf_l4 *l4, uint32_t pkt, const uint8_t *pdata, uint32_t caplen)
+{
+    const uint8_t *ptr[3] = { l4->l3, l4->payload, l4->icmp_inner };
+    size_t len[3] = { l4->l3len, l4->paylen, l4->icmp_inner_len };
+    long off = sb_room(b, sizeof(sl4));
+    if (off < 0) return -1;
+    uint32_t o[3];
+    for (int i = 0; i < 3; i++) {
+        if (!ptr[i]) o[i] = UINT32_MAX;
+        else if (ptr[i] >= pdata && ptr[i] + len[i] <= pdata + caplen) o[i] = pkt + (uint32_t)(ptr[i] - pdata);
+        else {
+            long c = sb_room(b, len[i]);
+            if (c < 0) return -1;
+            memcpy(b->data + c, ptr[i], len[i]);
+            o[i] = (uint32_t)c;
+        }
+    }
+    sl4 *d = (sl4 *)(void *)(b->data + off);
+    d->l4 = *l4;
+    memcpy(d->o, o, sizeof o);
+    return off;
+}
+
+/* The decoded datagram of entry e, its pointers into the block. */
+static void sb_l4(const sblock *b, const sent *e, kf_l4 *l4)
+{
+    const sl4 *d = (const sl4 *)(const void *)(b->data + e->l4off);
+    *l4 = d->l4;
+    l4->l3 = d->o[0] == UINT32_MAX ? NULL : b->data + d->o[0];
+    l4->payload = d->o[1] == UINT32_MAX ? NULL : b->data + d->o[1];
+    l4->icmp_inner = d->o[2] == UINT32_MAX ? NULL : b->data + d->o[2];
+}
+
+/* Reads the next block from the source (the caller holds the scan). 0, or -1: out of memory. */
+static int scan_fill(prun *x, scan *sc, sblock *b)
+{
+    b->n = 0; b->used = 0; b->eof = 0;
+    kf_source *src = sc->src;
+    balancer *bal = sc->b;
+    kf_src_pkt p;
+    int r = 1;
+    while (b->n < SCAN_PKTS && b->used < SCAN_BYTES) {
+        if ((r = kf_source_next(src, &p)) != 1) break;
+        if (x->keys) kf_keylog_add_dsbs(x->keys, src, &sc->dsbs);
+        wnctx wc = { b, sc->n + 1, 0 };
+        kd_source_workloads(src, &sc->nrbs, &p, scan_wname, &wc);   /* a kexport export's names */
+        if (wc.failed) return -1;
+        pinfo pi;
+        bkey bk;
+        int k, whole = 0, fast = bkey_fast(&p.pkt, &bk);   /* whole: pi is the datagram the fragments made */
+        if (fast)
+            k = bal_pick(bal, &bk, p.pkt.caplen);
+        else {
+            pkt_info(&p.pkt, &pi);
+            if (pi.l4.fragment && sc->fdec) {
+                pi.rc = kf_decode(sc->fdec, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.ts_ns, &pi.l4);
+                whole = pi.rc != KF_DEC_HELD;
+                if (whole) bkey_of(&pi, &bk);
+                k = whole ? bal_pick(bal, &bk, p.pkt.caplen) : -1;   /* held: nobody's yet */
+            } else {
+                bkey_of(&pi, &bk);
+                k = bal_pick(bal, &bk, p.pkt.caplen);
+            }
+        }
+        sc->n++;
+        sent *e = sb_ent(b);
+        long off = e ? sb_room(b, p.pkt.caplen) : -1;
+        if (off < 0) return -1;
+        memcpy(b->data + off, p.pkt.data, p.pkt.caplen);
+        e->kind = SE_PKT; e->seq = sc->n; e->ts = p.pkt.ts_ns; e->frame = p.frame;
+        e->file = p.file; e->node = p.node;
+        e->caplen = p.pkt.caplen; e->origlen = p.pkt.origlen; e->iface = p.pkt.iface; e->off = (uint32_t)off;
+        e->linktype = p.pkt.linktype; e->capture = p.iface ? p.iface->capture : KF_CAP_UNKNOWN;
+        e->shard = (int16_t)k; e->flags = 0;
+        if (whole) {   /* the datagram as the fragments made it: its owner dissects it, the others may learn names from it */
+            long lo = sb_put_l4(b, &pi.l4, (uint32_t)off, p.pkt.data, p.pkt.caplen);
+            if (lo < 0) return -1;
+            e->l4off = (uint32_t)lo; e->rc = pi.rc; e->flags |= SF_L4;
+        }
+        if (!fast && x->dns_on && is_dns_answer(&pi)) e->flags |= SF_DNS;   /* (a fast one is TCP) */
+        const char *w;
+        while ((w = kf_source_warning(src))) kf_warn("%s", w);
+    }
+    if (r < 0) run_fail(x, -2, kf_source_error(src));
+    if (r != 1) b->eof = 1;
+    return 0;
+}
+
+/* The block this worker goes through next (its k-th): filled by another worker, or now by this
+ * one if nobody is at it and its slot is free. NULL: no more (the input ended, or the run
+ * stopped). */
+static sblock *scan_next(prun *x, scan *sc, uint64_t k)
+{
+    sblock *b = NULL;
+    pthread_mutex_lock(&sc->mu);
+    for (;;) {
+        if (k < sc->ready) { b = &sc->slot[k % SCAN_SLOTS]; break; }
+        if (sc->eof || out_failed(x)) break;
+        int free_slot = 1;   /* every worker is done with the block the slot held */
+        if (k >= SCAN_SLOTS)
+            for (int i = 0; i < x->jobs; i++) if (sc->done[i] < k - SCAN_SLOTS + 1) free_slot = 0;
+        if (!sc->scanning && free_slot) {
+            sc->scanning = 1;
+            pthread_mutex_unlock(&sc->mu);
+            sblock *nb = &sc->slot[k % SCAN_SLOTS];
+            int rc = scan_fill(x, sc, nb);
+            if (rc != 0) run_fail(x, -1, "out of memory");
+            pthread_mutex_lock(&sc->mu);
+            sc->scanning = 0;
+            if (rc == 0) sc->ready++;
+            if (rc != 0 || nb->eof) sc->eof = 1;
+            if (sc->waiters) pthread_cond_broadcast(&sc->cv);
+            continue;
+        }
+        sc->waiters++;
+        pthread_cond_wait(&sc->cv, &sc->mu);
+        sc->waiters--;
+    }
+    pthread_mutex_unlock(&sc->mu);
+    return b;
+}
+
+static void scan_done(scan *sc, int idx, uint64_t v)
+{
+    pthread_mutex_lock(&sc->mu);
+    sc->done[idx] = v;
+    if (sc->waiters) pthread_cond_broadcast(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
+}
+
+/* scan mode: this worker goes through every block and dissects its own packets */
+static void *scan_worker(void *arg)
 {
     shard *s = arg;
     arena_pregrow();
     prun *x = s->run;
-    char err[512];
-    kf_source *src = kf_source_open(x->inputs, x->ninputs, &x->sopts, err, sizeof err);
-    if (!src) run_fail(x, -2, err);
-    balancer *b = calloc(1, sizeof *b);
-    /* by connection: IP fragments are put together here (by every worker: they are few) to
-     * find their connection */
-    kf_decoder *fdec = x->byconn ? kf_decoder_new() : NULL;
-    if ((!b || (x->byconn && !fdec)) && src) { run_fail(x, -1, "out of memory"); kf_source_close(src); src = NULL; }
-    if (src) {
-        b->nsh = x->jobs; b->maxcap = x->pairs_max; b->byconn = x->byconn;
-        kf_src_pkt p;
-        int r;
-        uint64_t n = 0;
-        size_t dsbs = 0, nrbs = 0;
-        while ((r = kf_source_next(src, &p)) == 1) {
-            if (x->keys) kf_keylog_add_dsbs(x->keys, src, &dsbs);
-            if (x->remote && s->idx == 0) {
-                wlctx wc = { s, n + 1 };
-                kd_source_workloads(src, &nrbs, &p, workload_here, &wc);
-            } else
-                kd_source_workloads(src, &nrbs, &p, kd_workload_learn, s->e);   /* a kexport export's names */
-            pinfo pi;
-            bkey bk;
-            int k, whole = 0, fast = bkey_fast(&p.pkt, &bk);   /* whole: pi is the datagram the fragments made */
-            if (fast)
-                k = bal_pick(b, &bk, p.pkt.caplen);
-            else {
-                pkt_info(&p.pkt, &pi);
-                if (pi.l4.fragment && fdec) {
-                    pi.rc = kf_decode(fdec, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.ts_ns, &pi.l4);
-                    whole = pi.rc != KF_DEC_HELD;
-                    if (whole) bkey_of(&pi, &bk);
-                    k = whole ? bal_pick(b, &bk, p.pkt.caplen) : -1;   /* held: nobody's yet */
-                } else {
-                    bkey_of(&pi, &bk);
-                    k = bal_pick(b, &bk, p.pkt.caplen);
-                }
+    scan *sc = x->scan;
+    int stop = 0;
+    for (uint64_t k = 0; !stop; k++) {
+        sblock *b = scan_next(x, sc, k);
+        if (!b) break;
+        for (size_t i = 0; i < b->n && !stop; i++) {
+            const sent *e = &b->e[i];
+            if (e->kind == SE_WNAME) {
+                kf_addr ip;
+                memcpy(&ip, b->data + e->off, sizeof ip);
+                const char *name = (const char *)b->data + e->off + sizeof ip;
+                if (x->remote && s->idx == 0) {
+                    wlctx wc = { s, e->seq };
+                    workload_here(&wc, &ip, name, e->caplen, e->ts, e->node);
+                } else
+                    kd_workload_learn(s->e, &ip, name, e->caplen, e->ts, e->node);
+                continue;
             }
-            n++;
-            if (k == s->idx && !fast && (!pi.l4.fragment || whole))   /* decoded once (a fragment: by the engine's reassembly) */
-                kd_engine_packet_l4(s->e, p.pkt.ts_ns, pi.rc, &pi.l4, p.pkt.origlen, p.pkt.iface, p.file, p.node,
-                                    p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
-            else if (k == s->idx)
-                kd_engine_packet(s->e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
-                                 p.pkt.iface, p.file, p.node, p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
-            else {
-                if (!fast && x->dns_on && is_dns_answer(&pi)) {   /* (a fast one is TCP) */
-                    learnctx lc = { s->e, p.pkt.ts_ns };
+            uint64_t n = e->seq;
+            if (e->shard == s->idx) {
+                if (e->flags & SF_L4) {   /* put together from fragments */
+                    kf_l4 l4;
+                    sb_l4(b, e, &l4);
+                    kd_engine_packet_l4(s->e, e->ts, e->rc, &l4, e->origlen, e->iface, e->file, e->node, e->capture, e->frame);
+                } else
+                    kd_engine_packet(s->e, e->ts, e->linktype, b->data + e->off, e->caplen, e->origlen, e->iface,
+                                     e->file, e->node, e->capture, e->frame);
+            } else {
+                if (e->flags & SF_DNS) {   /* another shard's DNS answer: its names here too */
+                    pinfo pi;
+                    if (e->flags & SF_L4) { pi.rc = e->rc; sb_l4(b, e, &pi.l4); }
+                    else {
+                        kf_pkt pk;
+                        memset(&pk, 0, sizeof pk);
+                        pk.linktype = e->linktype; pk.data = b->data + e->off; pk.caplen = e->caplen; pk.ts_ns = e->ts;
+                        pkt_info(&pk, &pi);
+                    }
+                    learnctx lc = { s->e, e->ts };
                     kd_dns_names(pi.l4.payload, pi.l4.paylen, learn_here, &lc);
                 }
-                kd_engine_pass(s->e, p.pkt.ts_ns, n);
+                kd_engine_pass(s->e, e->ts, n);
             }
             if (n % RELEASE_PKTS == 0) {
                 if (x->remote && s->idx == 0) {   /* the flow engine's flow intervals at this packet */
                     kd_fev v;
                     memset(&v, 0, sizeof v);
-                    v.type = KD_FEV_TICK; v.seq = n; v.phase = KD_PH_TICK; v.first_ts = p.pkt.ts_ns;
+                    v.type = KD_FEV_TICK; v.seq = n; v.phase = KD_PH_TICK; v.first_ts = e->ts;
                     shard_fev(s, &v);
                 }
                 release_point(s, n);
             }
             if ((n & 1023) == 0) __atomic_store_n(&s->pos, n, __ATOMIC_RELAXED);
             if (x->remote && n % PASS_PKTS == 0) share_budget(s);
-            if (s->idx == 0) {
-                const char *w;
-                while ((w = kf_source_warning(src))) kf_warn("%s", w);
-            }
-            if (out_failed(x)) break;   /* output failed: stop reading */
+            if (out_failed(x)) stop = 1;   /* output failed: stop reading */
         }
-        if (r < 0) run_fail(x, -2, kf_source_error(src));
-        if (s->idx == 0) {
-            const char *w;
-            while ((w = kf_source_warning(src))) kf_warn("%s", w);
-        }
-        s->src = src;   /* closed after the engine: its records point at the source's names */
+        scan_done(sc, s->idx, stop ? UINT64_MAX : k + 1);
     }
-    if (b) free(b->t);
-    free(b);
-    if (fdec) kf_decoder_free(fdec);
-    __atomic_store_n(&s->pos, UINT64_MAX, __ATOMIC_RELAXED);   /* nobody waits for us now */
+    scan_done(sc, s->idx, UINT64_MAX);   /* nobody waits for us now */
+    __atomic_store_n(&s->pos, UINT64_MAX, __ATOMIC_RELAXED);
     finish_shard(s);
     return NULL;
 }
@@ -1354,8 +1570,9 @@ static int merge(merger *m, int final)
 
 /* ------------------------------------------------------------------ run */
 
-/* Can each worker read this input itself, cheaply? Uncompressed capture files and folders. */
-static int rereadable(const char *path)
+/* Scan mode (by connection) for uncompressed capture files and folders; stdin, gzip and
+ * snapshots stay in copy mode (by address pair), as they were. */
+static int scannable(const char *path)
 {
     struct stat st;
     if (strcmp(path, "-") == 0 || stat(path, &st) != 0) return 0;
@@ -1441,7 +1658,7 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
     return rc;
 }
 
-int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, const kf_source_opts *sopts,
+int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs,
                     const kd_engine_opts *o, int jobs, kd_outv_fn outv, void *out_arg,
                     kd_engine_stats *agg, char *err, size_t errlen)
 {
@@ -1461,8 +1678,6 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     memset(&x, 0, sizeof x);
     for (size_t i = 0; i < FCACHE; i++) x.fcache[i].cid = UINT32_MAX;   /* (no connection has that id in it) */
     x.m = &m; x.jobs = jobs;
-    x.inputs = inputs; x.ninputs = ninputs;
-    x.sopts = *sopts; x.sopts.no_meta = 1;   /* the metadata is loaded already (o->meta) */
     x.keys = o->d.tls_keys;
     pthread_mutex_init(&x.emu, NULL);
     {   /* names from DNS answers go to other shards only when the DNS dissector is on */
@@ -1487,28 +1702,36 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
         /* copy mode: packets queued for a shard take at most a quarter of its budget */
         uint64_t q = per / 4 / BATCH_BYTES;
         x.qmax = q < 2 ? 2 : q > QUEUE_MAX ? QUEUE_MAX : (int)q;
-        /* the balancer's pair table (one per reread worker): at most a quarter of a shard's
-         * budget (2^18 pairs of 48 bytes, 10 MiB each, took 80 MB at -j 8 whatever the budget; 16
-         * bytes now) */
+        /* the balancer's pair table: at most a quarter of a shard's budget (2^18 pairs of 48
+         * bytes, 10 MiB in each worker, took 80 MB at -j 8 whatever the budget; 16 bytes, one
+         * table now) */
         x.pairs_max = PAIRS_MAX;
         while (x.pairs_max > 4096 && x.pairs_max * sizeof(pairent) > per / 4) x.pairs_max /= 2;
     }
     const char *mb = getenv("KDISSECT_MERGE_BUDGET");   /* tests: make the merger spill early */
     if (mb && *mb) m.budget = (size_t)strtoull(mb, NULL, 10);
-    int reread = 1;
-    for (size_t i = 0; i < ninputs; i++) if (!rereadable(inputs[i])) reread = 0;
-    x.reread = reread;
+    int scanned = 1;
+    for (size_t i = 0; i < ninputs; i++) if (!scannable(inputs[i])) scanned = 0;
+    x.scanned = scanned;
     /* Read by every worker: connections (not address pairs) are spread, the flows are made by
      * the flow engine. Read once and handed out: by address pair, flows in the shards. */
-    x.byconn = reread && jobs > 1;
+    x.byconn = scanned && jobs > 1;
     x.remote = x.byconn && !o->no_conn;
     x.max_memory = o->max_memory;
     m.x = &x;
-    /* the workers map each file once between them: its pages are faulted in and given back
-     * once, not once per worker (that took ~10% more CPU at -j 2) */
-    kf_mapshare *share = reread ? kf_mapshare_new() : NULL;
-    x.sopts.share = share;
+    scan sc;   /* scan mode: the source, read in blocks by the workers in turn */
+    memset(&sc, 0, sizeof sc);
+    pthread_mutex_init(&sc.mu, NULL);
+    pthread_cond_init(&sc.cv, NULL);
+    sc.src = src;
+    if (scanned) {
+        x.scan = &sc;
+        sc.b = calloc(1, sizeof *sc.b);
+        sc.fdec = x.byconn ? kf_decoder_new() : NULL;
+        if (sc.b) { sc.b->nsh = jobs; sc.b->maxcap = x.pairs_max; sc.b->byconn = x.byconn; }
+    }
     int rc = 0;
+    if (scanned && (!sc.b || (x.byconn && !sc.fdec))) { snprintf(err, errlen, "out of memory"); rc = -1; }
     kd_engine_opts so = *o;
     so.max_memory = o->max_memory / (uint64_t)jobs;
     so.raw_out = 1;
@@ -1549,12 +1772,12 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     }
     int started = 0;
     for (; rc == 0 && started < jobs; started++)
-        if (pthread_create(&sh[started].th, NULL, reread ? reread_worker : queue_worker, &sh[started]) != 0) {
+        if (pthread_create(&sh[started].th, NULL, scanned ? scan_worker : queue_worker, &sh[started]) != 0) {
             snprintf(err, errlen, "cannot start worker %d", started); rc = -1; break;
         }
-    if (rc == 0 && !reread) rc = dispatch(src, &x, sh, jobs, err, errlen);
+    if (rc == 0 && !scanned) rc = dispatch(src, &x, sh, jobs, err, errlen);
     if (rc == -1) run_fail(&x, -1, err);   /* the workers keep nothing more */
-    if (!reread)
+    if (!scanned)
         for (int i = 0; i < started; i++) {
             if (rc == 0) push(&sh[i]);
             pthread_mutex_lock(&sh[i].mu);
@@ -1565,7 +1788,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     if (rc != -1 && started == jobs && merge(&m, 1) != 0) {
         snprintf(err, errlen, "%s", m.err);
         rc = -1;
-        run_fail(&x, -1, m.err);   /* reread workers stop reading */
+        run_fail(&x, -1, m.err);   /* scan mode workers stop reading */
     }
     for (int i = 0; i < started; i++) pthread_join(sh[i].th, NULL);
     if (rc == 0 && x.rc) { rc = x.rc; snprintf(err, errlen, "%s", x.err); }
@@ -1588,7 +1811,6 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
             for (size_t k = 0; k < sizeof *st / sizeof(uint64_t); k++) b[k] += a[k];
             kd_engine_free(s->e);
         }
-        if (s->src) kf_source_close(s->src);
         for (batch *b = s->head, *nx; b; b = nx) { nx = b->next; free(b); }
         for (batch *b = s->freel, *nx; b; b = nx) { nx = b->next; free(b); }
         free(s->cur);
@@ -1605,7 +1827,11 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs, c
     free(x.sel);
     free(x.map.t);
     free(m.stage);
-    kf_mapshare_free(share);
+    if (sc.b) free(sc.b->t);
+    free(sc.b);
+    if (sc.fdec) kf_decoder_free(sc.fdec);
+    for (int i = 0; i < SCAN_SLOTS; i++) { free(sc.slot[i].e); free(sc.slot[i].data); }
+    pthread_mutex_destroy(&sc.mu); pthread_cond_destroy(&sc.cv);
     pthread_mutex_destroy(&m.mu); pthread_cond_destroy(&m.cv);
     pthread_mutex_destroy(&x.emu);
     free(sh);
