@@ -62,3 +62,19 @@ spilled() { awk '$1 == "spilled_runs" { print $2 }' "$1"; }
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == *"temporary file for waiting records"*"File too large"* ]]
 }
+
+@test "kdissect: one temporary file per engine, its runs one after the other, from its start again once all were read back" {
+  # three keep-alive connections in turn (mkspill.py make N OUT 2), a pause between them: about
+  # 14 runs of ~1.4 MB wait for the first, 12 for the second. A file per run took 14 descriptors
+  # at once (with 12 allowed the records went out of order, reorder_forced, exit 0); one file
+  # that only grew would reach ~37 MB (the 24 MB limit: exit 3, "File too large")
+  python3 "$MK" make 1800 "$TMP/r.pcap" 2
+  # (the limits on kdissect alone: the output, 40 MB, goes through a pipe)
+  run bash -c "set -o pipefail; (trap '' XFSZ; ulimit -n 12; ulimit -f 24000; exec '$KF_BIN/kdissect' --max-memory 4M --body-limit 100000 --stats '$TMP/r.pcap' 2> '$TMP/st') | cat > '$TMP/o'"
+  assert_success
+  [ "$(spilled "$TMP/st")" -ge 20 ]
+  [ "$(awk '$1 == "reorder_forced" { print $2 }' "$TMP/st")" -eq 0 ]
+  run python3 "$MK" check 1800 2 < "$TMP/o"
+  assert_success
+  KD --body-limit 100000 "$TMP/r.pcap" | cmp - "$TMP/o"
+}

@@ -245,12 +245,14 @@ struct kd_engine {
     size_t hn, hcap;             /* sifting reads no record (a cache miss each, 7 % of the time) */ size_t heap_bytes; uint64_t rec_seq, out_index;
     struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes, nspare;   /* record chunks (engine_order.c) */
     struct kd_rslab *rslabs;     /* ... and the slabs they are cut from */
-    /* sorted runs spilled to temp files (engine_order.c): read back a block at a time; the head,
-     * the run's next record, points into the block (loaded: 0 before the first block is read,
-     * when only its key is known, from the spill) */
-    struct kd_run { int fd, has, loaded, eof; int64_t ts; uint64_t seq, len; const char *data;
-                    char *blk; size_t bcap, bpos, bend; } *runs;
+    /* sorted runs spilled to the engine's temp file, one after the other (engine_order.c): read
+     * back a block at a time from [roff, rend); the head, the run's next record, points into the
+     * block (loaded: 0 before the first block is read, when only its key is known, from the spill) */
+    struct kd_run { int has, loaded; int64_t ts; uint64_t seq, len; const char *data;
+                    uint64_t roff, rend; char *blk; size_t bcap, bpos, bend; } *runs;
     size_t nruns, capruns;
+    int spill_fd, spill_open;    /* the temp file (spill_open: spill_fd is it) */
+    uint64_t spill_end;          /* where the next run goes (0 again once every run was read) */
     kf_jw jw, idw;
     uint64_t name_serial;        /* the last kd_name's serial */
     kd_conn *emitting; const kd_call *call;

@@ -248,8 +248,12 @@ static int64_t conn_min_pending(const kd_engine *e, const kd_conn *c)
 /* ------------------------------------------------------------------ spilled runs */
 
 /* When waiting records outgrow their budget they are written, sorted, to a temp file (a run);
- * output merges the runs with the heap, so order holds with bounded memory. A run is read back
- * a block at a time (read(2) into the run's block) and its head points into the block: no copy
+ * output merges the runs with the heap, so order holds with bounded memory. The engine has one
+ * file: runs follow each other in it, and once every run was read back the next starts at its
+ * beginning again, over pages the page cache already holds (a file per run took a descriptor
+ * each: at --max-memory 4M, 117 on bench/data/api-one.pcap, and where the descriptors ran out
+ * the records went out of order, reorder_forced, exit 0). A run is read back a block at a time
+ * (pread(2) into the run's block) and its head points into the block: no copy
  * per record (before: stdio's buffer, then a per-run record buffer, 5 % of kdissect's time on
  * bench/data/api-one.pcap, where a long keep-alive connection's conn record holds back nearly
  * every record and 130 of 161 MB go through a spill). A record longer than the block gets a
@@ -281,15 +285,18 @@ static int run_next(kd_engine *e, struct kd_run *run)
                 run->blk = nb; run->bcap = need; run->bpos = 0; run->bend = avail;
             }
         }
-        if (run->eof) { errno = EIO; return avail ? -1 : 0; }   /* a record cut short: corrupt */
+        if (run->roff >= run->rend) { errno = EIO; return avail ? -1 : 0; }   /* a record cut short: corrupt */
         out_deliver(e);
         if (run->bpos) {
             memmove(run->blk, run->blk + run->bpos, avail);
             run->bpos = 0; run->bend = avail;
         }
-        ssize_t n = read(run->fd, run->blk + run->bend, run->bcap - run->bend);
+        size_t want = run->bcap - run->bend;
+        if (want > run->rend - run->roff) want = (size_t)(run->rend - run->roff);
+        ssize_t n = pread(e->spill_fd, run->blk + run->bend, want, (off_t)run->roff);
         if (n < 0) { if (errno == EINTR) continue; return -1; }
-        if (n == 0) run->eof = 1;
+        if (n == 0) { errno = EIO; return -1; }   /* the file is shorter than what was written */
+        run->roff += (uint64_t)n;
         run->bend += (size_t)n;
     }
 }
@@ -313,9 +320,8 @@ static int run_load(kd_engine *e, struct kd_run *run)
 
 static void run_close(struct kd_run *run)
 {
-    if (run->fd >= 0) close(run->fd);
     free(run->blk);
-    run->fd = -1; run->blk = NULL; run->has = 0;
+    run->blk = NULL; run->has = 0;
 }
 
 void kde_order_free(kd_engine *e)
@@ -323,11 +329,13 @@ void kde_order_free(kd_engine *e)
     for (size_t i = 0; i < e->nruns; i++) run_close(&e->runs[i]);
     free(e->runs);
     e->runs = NULL; e->nruns = e->capruns = 0;
+    if (e->spill_open) close(e->spill_fd);
+    e->spill_open = 0;
     free(e->oq);
     e->oq = NULL;
 }
 
-/* A run's file: unnamed (O_TMPFILE: gone by itself on any exit) in $TMPDIR, else /tmp, as
+/* A temp file for spilled runs: unnamed (O_TMPFILE: gone by itself on any exit) in $TMPDIR, else /tmp, as
  * docs/limits.md says (tmpfile(), used before, ignores $TMPDIR); where the file system has no
  * O_TMPFILE, a mkstemp file unlinked at once. -1 when there is none: heap_over_budget then lets
  * the oldest records out early (counted as reorder_forced). */
@@ -351,19 +359,20 @@ static void spill_failed(kd_engine *e)
 }
 int kd_engine_spill_error(const kd_engine *e) { return e->spill_err; }
 
-/* n iovecs to fd, all of them */
-static int writev_all(int fd, struct iovec *iov, int n)
+/* n iovecs to fd at *off, all of them; *off moves past them */
+static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t *off)
 {
     while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
+        ssize_t w = pwritev(fd, iov, n, (off_t)*off);
         if (w < 0) { if (errno == EINTR) continue; return -1; }
+        *off += (uint64_t)w;
         while (n > 0 && (size_t)w >= iov->iov_len) { w -= (ssize_t)iov->iov_len; iov++; n--; }
         if (n > 0) { iov->iov_base = (char *)iov->iov_base + w; iov->iov_len -= (size_t)w; }
     }
     return 0;
 }
 
-/* Every waiting record, in order, to a new run: written with writev straight from the records
+/* Every waiting record, in order, to a new run: written with pwritev straight from the records
  * (header and text are contiguous in a kd_rec), KD_SPILL_IOV at a time, then freed (before:
  * fwrite copied each into stdio's buffer first). */
 static int spill(kd_engine *e)
@@ -375,11 +384,15 @@ static int spill(kd_engine *e)
         if (!nr) return -1;
         e->runs = nr; e->capruns = nc;
     }
-    int fd = kd_spill_fd();
-    if (fd < 0) return -1;
+    if (!e->spill_open) {
+        if ((e->spill_fd = kd_spill_fd()) < 0) return -1;
+        e->spill_open = 1;
+        e->spill_end = 0;
+    }
+    if (!e->nruns) e->spill_end = 0;   /* every run was read back: the file is free again */
     struct kd_run *run = &e->runs[e->nruns];
     memset(run, 0, sizeof *run);
-    run->fd = fd;
+    run->roff = e->spill_end;
     run->ts = e->heap[0].ts; run->seq = e->heap[0].seq;
     /* every record goes: sorted at once, not popped one by one (heap_pop was 3 % of kdissect's
      * time on bench/data/api-one.pcap, most of it here; qsort is a third of that) */
@@ -394,13 +407,13 @@ static int spill(kd_engine *e)
         kd_rec *r = e->heap[k].r;
         iov[n++] = (struct iovec){ &r->ts, KD_REC_HDR + (size_t)r->len };
         if (n == KD_SPILL_IOV || k + 1 == cnt) {
-            if (ok && writev_all(fd, iov, n) != 0) { ok = 0; werr = errno; }
+            if (ok && pwritev_all(e->spill_fd, iov, n, &e->spill_end) != 0) { ok = 0; werr = errno; }
             for (size_t j = k + 1 - (size_t)n; j <= k; j++) kde_rec_free(e, e->heap[j].r);
             n = 0;
         }
     }
-    if (!ok) errno = werr;
-    if (!ok || lseek(fd, 0, SEEK_SET) != 0) { spill_failed(e); close(fd); return -1; }
+    if (!ok) { errno = werr; spill_failed(e); return -1; }
+    run->rend = e->spill_end;
     run->has = 1;
     e->nruns++;
     e->st.spilled_runs++;
