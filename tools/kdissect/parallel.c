@@ -941,23 +941,24 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
     return 0;
 }
 
-/* The block this worker goes through next (its k-th): filled by another worker, or now by this
- * one if nobody is at it and its slot is free. NULL: no more (the input ended, or the run
- * stopped). */
+/* The block this worker goes through next (its k-th), once it is filled: by another worker, or
+ * by this one. Whoever gets here while the block after its next one is not filled yet, nobody
+ * is filling one and that block's slot is free, fills it now, one block ahead: so a worker
+ * rarely waits for the other to finish filling the block it needs (in lockstep they would
+ * reach every block together). NULL: no more (the input ended, or the run stopped). */
 static sblock *scan_next(prun *x, scan *sc, uint64_t k)
 {
     sblock *b = NULL;
     pthread_mutex_lock(&sc->mu);
     for (;;) {
-        if (k < sc->ready) { b = &sc->slot[k % SCAN_SLOTS]; break; }
-        if (sc->eof || out_failed(x)) break;
-        int free_slot = 1;   /* every worker is done with the block the slot held */
-        if (k >= SCAN_SLOTS)
-            for (int i = 0; i < x->jobs; i++) if (sc->done[i] < k - SCAN_SLOTS + 1) free_slot = 0;
-        if (!sc->scanning && free_slot) {
+        uint64_t r = sc->ready;
+        int fill = !sc->scanning && !sc->eof && !out_failed(x) && r <= k + 1;
+        if (fill && r >= SCAN_SLOTS)   /* every worker is done with the block the slot held */
+            for (int i = 0; i < x->jobs; i++) if (sc->done[i] < r - SCAN_SLOTS + 1) fill = 0;
+        if (fill) {
             sc->scanning = 1;
             pthread_mutex_unlock(&sc->mu);
-            sblock *nb = &sc->slot[k % SCAN_SLOTS];
+            sblock *nb = &sc->slot[r % SCAN_SLOTS];
             int rc = scan_fill(x, sc, nb);
             if (rc != 0) run_fail(x, -1, "out of memory");
             pthread_mutex_lock(&sc->mu);
@@ -967,6 +968,8 @@ static sblock *scan_next(prun *x, scan *sc, uint64_t k)
             if (sc->waiters) pthread_cond_broadcast(&sc->cv);
             continue;
         }
+        if (k < sc->ready) { b = &sc->slot[k % SCAN_SLOTS]; break; }
+        if (sc->eof || out_failed(x)) break;
         sc->waiters++;
         pthread_cond_wait(&sc->cv, &sc->mu);
         sc->waiters--;
