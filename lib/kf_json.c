@@ -526,9 +526,15 @@ static const char jw_d2[201] =
     "8081828384858687888990919293949596979899";
 static char *jw_u64(char *o, uint64_t v)
 {
-    /* the number of digits first, then written from the end where they go (no copy) */
-    unsigned n = 1;
-    for (uint64_t t = 10; n < 20 && v >= t; t *= 10) n++;
+    /* the number of digits first (from the bits: 1233 / 4096 is just above log10(2)), then
+     * written from the end where they go (no copy) */
+    static const uint64_t p10[20] = {
+        1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000ull,
+        100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull, 1000000000000000ull,
+        10000000000000000ull, 100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+    };
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    unsigned n = t + ((v | 1) >= p10[t]);
     char *p = o + n;
     while (v >= 100) { unsigned r = (unsigned)(v % 100); v /= 100; p -= 2; memcpy(p, jw_d2 + 2 * r, 2); }
     if (v >= 10) { p -= 2; memcpy(p, jw_d2 + 2 * v, 2); }
@@ -581,6 +587,14 @@ void kf_jw_kc_time(kf_jw *w, const char *k, size_t kn, int64_t ns)
     }
     *o++ = '"';
     jw_end_at(w, o);
+}
+
+void kf_jw_kc_raw(kf_jw *w, const char *k, size_t kn, const char *json, size_t n)
+{
+    char *o = jw_kc(w, k, kn, n);
+    if (!o) return;
+    memcpy(o, json, n);
+    jw_end_at(w, o + n);
 }
 
 void kf_jw_newline(kf_jw *w)

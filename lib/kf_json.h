@@ -68,6 +68,7 @@ void kf_jw_kc_int(kf_jw *w, const char *k, size_t kn, int64_t v);
 void kf_jw_kc_uint(kf_jw *w, const char *k, size_t kn, uint64_t v);
 void kf_jw_kc_bool(kf_jw *w, const char *k, size_t kn, int v);
 void kf_jw_kc_time(kf_jw *w, const char *k, size_t kn, int64_t ns);
+void kf_jw_kc_raw(kf_jw *w, const char *k, size_t kn, const char *json, size_t n);   /* as kf_jw_raw */
 #define KF_JW_CONSTKEY(k, n) __builtin_constant_p(n)
 static inline void kf_jw_key(kf_jw *w, const char *k)
 {
@@ -104,6 +105,11 @@ static inline void kf_jw_ktime(kf_jw *w, const char *k, int64_t ns)
 {
     size_t kn = strlen(k);
     if (KF_JW_CONSTKEY(k, kn)) kf_jw_kc_time(w, k, kn, ns); else { kf_jw_keyn(w, k, kn); kf_jw_time(w, ns); }
+}
+static inline void kf_jw_kraw(kf_jw *w, const char *k, const char *json, size_t n)
+{
+    size_t kn = strlen(k);
+    if (KF_JW_CONSTKEY(k, kn)) kf_jw_kc_raw(w, k, kn, json, n); else { kf_jw_keyn(w, k, kn); kf_jw_raw(w, json, n); }
 }
 static inline void kf_jw_kdouble(kf_jw *w, const char *k, double v) { kf_jw_key(w, k); kf_jw_double(w, v); }
 void kf_jw_newline(kf_jw *w);                  /* ends the record: "\n", resets nesting state */

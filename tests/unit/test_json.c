@@ -106,6 +106,31 @@ int main(void)
     kf_jw_reset(&w);
     kf_jw_uint(&w, UINT64_MAX);
     T_EQ_STR(kf_jw_data(&w), "18446744073709551615", "largest uint");
+    {   /* an encoded value with its key: the text kf_jw_key + kf_jw_raw write */
+        kf_jw_reset(&w);
+        kf_jw_obj_begin(&w);
+        kf_jw_kraw(&w, "a", "{\"x\":1}", 7);
+        const char *k = getenv("KF_T_NOSUCH") ? "x" : "b\"";   /* not a constant: the escaping way */
+        kf_jw_kraw(&w, k, "[]", 2);
+        kf_jw_obj_end(&w);
+        T_EQ_STR(kf_jw_data(&w), "{\"a\":{\"x\":1},\"b\\\"\":[]}", "kraw: key and encoded value");
+    }
+    {   /* every number of digits at its edges, and powers of two, against printf's */
+        int good = 1;
+        char want[64];
+        for (int k = 0; k < 64 && good; k++) {
+            uint64_t p10 = 1;
+            for (int j = 0; j < k % 20; j++) p10 *= 10;
+            uint64_t vs[] = { p10 - 1, p10, p10 + 1, (uint64_t)1 << k, ((uint64_t)1 << k) - 1, UINT64_MAX - (uint64_t)k };
+            for (size_t x = 0; x < sizeof vs / sizeof vs[0]; x++) {
+                kf_jw_reset(&w);
+                kf_jw_kuint(&w, "n", vs[x]);
+                snprintf(want, sizeof want, "\"n\":%" PRIu64, vs[x]);
+                if (strcmp(kf_jw_data(&w), want) != 0) { good = 0; printf("#   got %s, want %s\n", kf_jw_data(&w), want); }
+            }
+        }
+        T_OK(good, "unsigned numbers at every digit count's edges as printf writes them");
+    }
 
     /* random byte strings (biased to UTF-8 lead/continuation bytes): always one valid line */
     {
