@@ -287,10 +287,10 @@ static void write_conn_tuple(kd_engine *e, kf_jw *w, const kd_conn *c)
 }
 
 /* The envelope cache: the run of fields from "stream" to "dns_resolutions" and the capture's
- * "conn" tuple are the same for every call of a connection as long as the names DNS taught for
- * its two addresses are the same (the same kd_name, known by its serial), so they are written
- * once and copied after that, kept by the connection (c->envc, counted in its memory, freed with
- * it). Not with metadata or names from a kexport export: what they say of an address depends on
+ * "conn" tuple with "conn_first_ts" are the same for every call of a connection as long as the
+ * names DNS taught for its two addresses are the same (the same kd_name, known by its serial),
+ * so they are written once and copied after that, kept by the connection (c->envc, counted in
+ * its memory, freed with it). Not with metadata or names from a kexport export: what they say of an address depends on
  * the time. Hand-written for the benchmark: these fields were 11 % of kdissect's time on
  * bench/data/api-one.pcap; a table of 256 slots shared by the connections (the cache before
  * this one) missed on half the records there (wrk's connections took each other's slots, the
@@ -445,9 +445,9 @@ after_sides:
     else {
         size_t t0 = w->len;
         write_conn_tuple(e, w, c);
+        kf_jw_ktime(w, "conn_first_ts", c->first_ts);   /* the connection's: kept with the tuple */
         if (cache == 1) envc_keep(c, w, a0, a1 - a0, t0, w->len - t0, srcside, dns0, dns1);
     }
-    kf_jw_ktime(w, "conn_first_ts", c->first_ts);
     kf_jw_ktime(w, "conn_last_ts", c->last_ts);
     kf_jw_obj_end(w);
     return w;

@@ -211,8 +211,9 @@ static int has_token(const char *v, const char *tok)
 }
 
 /* The next line of a head: its bytes without CR LF; the cursor moves past the LF (to the end
- * when there is none: *had_lf says which). NULL when nothing is left. */
-static const uint8_t *h1_line(kf_cur *c, size_t *len, int *had_lf)
+ * when there is none: *had_lf says which). NULL when nothing is left. Inline: the call per line
+ * was 1.4 % of kdissect's instructions on bench/data/api-one.pcap. */
+static inline const uint8_t *h1_line(kf_cur *c, size_t *len, int *had_lf)
 {
     size_t left = kf_cur_left(c);
     if (!left) return NULL;
@@ -583,8 +584,8 @@ static void write_side(kf_jw *w, const char *key, const h1_msg *m)
     kf_jw_keyc(w, key, strlen(key));   /* one of our literal keys (no escaping) */
     kf_jw_obj_begin(w);
     if (m) {
-        if (m->headers_json) { kf_jw_key(w, "headers"); kf_jw_raw(w, m->headers_json, m->hj_len); }
-        if (m->cookies_json) { kf_jw_key(w, "cookies"); kf_jw_raw(w, m->cookies_json, m->cj_len); }
+        if (m->headers_json) kf_jw_kraw(w, "headers", m->headers_json, m->hj_len);
+        if (m->cookies_json) kf_jw_kraw(w, "cookies", m->cookies_json, m->cj_len);
         kf_jw_kuint(w, "headers_size", m->head_size);
         if (m->incomplete) kf_jw_kbool(w, "incomplete", 1);
         kf_jw_kuint(w, "body_size", m->b.size);
