@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +43,6 @@
 #define STREAM_CHUNK (256u * 1024u)
 #define KF_RELEASE_STEP (16u << 20)   /* mmap mode: pages behind the reader are given back per 16 MiB */
 #define KF_RELEASE_KEEP (4u << 20)    /* ... keeping the last 4 MiB */
-#define KF_RELEASE_LAG (32u << 20)    /* shared mapping: at most this far behind the fastest reader */
 #ifndef PF_DIST
 #define PF_DIST 2048
 #endif
@@ -63,9 +61,6 @@ struct kf_reader {
     size_t len, pos;
     uint64_t abs0;          /* absolute stream offset of base[0] */
     void *map; size_t maplen;
-    struct kf_mapent *ment; size_t mslot;   /* mapping shared with other readers (kf_mapshare) */
-    struct kf_mapshare *ms;
-    size_t next_rel;        /* shared mapping: report the position again from here */
     int fd;                 /* owned fd (mmap'd or streamed file), -1 if none */
     /* stream */
     int src;                /* where raw bytes come from in stream mode */
@@ -423,86 +418,7 @@ static void *map_file(int fd, size_t len)
     return p;
 }
 
-/* One mapped file and where each reader of it is: pages behind the slowest reader are given
- * back once, for all of them. */
-typedef struct kf_mapent {
-    struct kf_mapent *next;
-    dev_t dev; ino_t ino;
-    uint8_t *map; size_t len;
-    int refs;
-    size_t released;            /* pages before this were given back ... */
-    size_t lo_released;         /* ... and, before this, again after a slow reader faulted them in */
-    size_t *pos; size_t npos, cappos;   /* per reader that opened it; SIZE_MAX once it closed */
-} kf_mapent;
-
-struct kf_mapshare { pthread_mutex_t mu; kf_mapent *head; };
-
-kf_mapshare *kf_mapshare_new(void)
-{
-    kf_mapshare *ms = calloc(1, sizeof *ms);
-    if (ms && pthread_mutex_init(&ms->mu, NULL) != 0) { free(ms); return NULL; }
-    return ms;
-}
-
-void kf_mapshare_free(kf_mapshare *ms)
-{
-    if (!ms) return;
-    for (kf_mapent *m = ms->head, *n; m; m = n) { n = m->next; munmap(m->map, m->len); free(m->pos); free(m); }
-    pthread_mutex_destroy(&ms->mu);
-    free(ms);
-}
-
-/* The mapping of fd's file (st) in ms, made if no reader has it; r becomes one of its readers.
- * 0, or -1 (errno). */
-static int mapshare_join(kf_mapshare *ms, kf_reader *r, int fd, const struct stat *st)
-{
-    int rc = -1;
-    pthread_mutex_lock(&ms->mu);
-    kf_mapent *m = ms->head;
-    while (m && !(m->dev == st->st_dev && m->ino == st->st_ino && m->len == (size_t)st->st_size)) m = m->next;
-    if (!m) {
-        uint8_t *p = map_file(fd, (size_t)st->st_size);
-        if (!p) goto out;
-        if (!(m = calloc(1, sizeof *m))) { munmap(p, (size_t)st->st_size); errno = ENOMEM; goto out; }
-        m->dev = st->st_dev; m->ino = st->st_ino; m->map = p; m->len = (size_t)st->st_size;
-        m->next = ms->head; ms->head = m;
-    }
-    size_t *np = kf_grow(m->pos, &m->cappos, m->npos + 1, sizeof *np);
-    if (!np) { errno = ENOMEM; if (!m->refs) { ms->head = m->next; munmap(m->map, m->len); free(m); } goto out; }
-    m->pos = np;
-    r->mslot = m->npos++;
-    m->pos[r->mslot] = 0;
-    m->refs++;
-    r->ment = m; r->ms = ms;
-    rc = 0;
-out:
-    pthread_mutex_unlock(&ms->mu);
-    return rc;
-}
-
-static void mapshare_leave(kf_reader *r)
-{
-    kf_mapshare *ms = r->ms;
-    kf_mapent *m = r->ment;
-    pthread_mutex_lock(&ms->mu);
-    m->pos[r->mslot] = SIZE_MAX;
-    if (--m->refs == 0) {   /* nobody reads it now: unmapped (a later reader maps it again) */
-        kf_mapent **pp = &ms->head;
-        while (*pp != m) pp = &(*pp)->next;
-        *pp = m->next;
-        munmap(m->map, m->len);
-        free(m->pos); free(m);
-    }
-    pthread_mutex_unlock(&ms->mu);
-    r->ment = NULL; r->ms = NULL;
-}
-
 kf_reader *kf_reader_open(const char *path, char *err, size_t errlen)
-{
-    return kf_reader_open_shared(path, NULL, err, errlen);
-}
-
-kf_reader *kf_reader_open_shared(const char *path, kf_mapshare *ms, char *err, size_t errlen)
 {
     if (strcmp(path, "-") == 0) return kf_reader_open_file(stdin, err, errlen);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -514,10 +430,7 @@ kf_reader *kf_reader_open_shared(const char *path, kf_mapshare *ms, char *err, s
         kf_reader *r = reader_new();
         if (!r) { close(fd); snprintf(err, errlen, "out of memory"); return NULL; }
         size_t len = (size_t)st.st_size;
-        if (ms) {   /* one mapping for every reader of the file in ms */
-            if (mapshare_join(ms, r, fd, &st) == 0) r->base = r->ment->map;
-            r->next_rel = KF_RELEASE_STEP;
-        } else if ((r->map = map_file(fd, len))) {
+        if ((r->map = map_file(fd, len))) {
             r->maplen = len;
             r->base = r->map;
         }
@@ -545,7 +458,6 @@ void kf_reader_close(kf_reader *r)
     if (!r) return;
     if (r->gz) inflateEnd(&r->zs);
     if (r->map) munmap(r->map, r->maplen);
-    if (r->ment) mapshare_leave(r);
     if (r->fd >= 0) close(r->fd);
     if (r->own_f && r->f) fclose(r->f);
     free(r->buf); free(r->zin);
@@ -1027,41 +939,8 @@ static int next_pcap(kf_reader *r, kf_pkt *pkt)
  * the process's RSS) until close. Pages well behind the read position are given back: for a
  * read-only private file mapping MADV_DONTNEED only drops them from this process, and a later
  * touch reads them again from the page cache, so no pointer handed out becomes invalid. */
-/* A shared mapping (kf_mapshare) is given back behind its slowest reader, but never holds more
- * than KF_RELEASE_LAG behind the fastest: a reader that far behind faults its pages in again. */
-static void release_shared(kf_reader *r)
-{
-    kf_mapent *m = r->ment;
-    r->next_rel = r->pos + KF_RELEASE_STEP;
-    if (r->base != m->map) return;   /* decompressing: the position is not in the mapping */
-    pthread_mutex_lock(&r->ms->mu);
-    m->pos[r->mslot] = r->pos;
-    size_t lo = SIZE_MAX;
-    for (size_t i = 0; i < m->npos; i++) if (m->pos[i] < lo) lo = m->pos[i];
-    /* behind every reader: all of it, pages a slow reader faulted in again included */
-    size_t a = lo > KF_RELEASE_KEEP ? (lo - KF_RELEASE_KEEP) & ~(size_t)4095 : 0;   /* lo <= r->pos */
-    if (a > m->lo_released) {
-        madvise(m->map + m->lo_released, a - m->lo_released, MADV_DONTNEED);
-        m->lo_released = a;
-        if (a > m->released) m->released = a;
-    }
-    /* far behind this reader: given back though a slow reader still comes (it faults them in) */
-    if (r->pos > KF_RELEASE_KEEP + KF_RELEASE_LAG) {
-        size_t b = (r->pos - KF_RELEASE_KEEP - KF_RELEASE_LAG) & ~(size_t)4095;
-        if (b > m->released) {
-            madvise(m->map + m->released, b - m->released, MADV_DONTNEED);
-            m->released = b;
-        }
-    }
-    pthread_mutex_unlock(&r->ms->mu);
-}
-
 static void release_behind(kf_reader *r)
 {
-    if (r->ment) {
-        if (r->pos >= r->next_rel) release_shared(r);
-        return;
-    }
     if (!r->map || r->base != r->map || r->pos < r->released + KF_RELEASE_STEP + KF_RELEASE_KEEP) return;
     size_t upto = (r->pos - KF_RELEASE_KEEP) & ~(size_t)4095;
     madvise((uint8_t *)r->map + r->released, upto - r->released, MADV_DONTNEED);
@@ -1079,7 +958,7 @@ static void release_behind(kf_reader *r)
 #define KF_POPULATE_STEP (2u << 20)
 static void populate_ahead(kf_reader *r)
 {
-    const uint8_t *map = r->ment ? r->ment->map : r->map;
+    const uint8_t *map = r->map;
     if (!map || r->base != map || r->no_populate || r->pos + KF_POPULATE_STEP / 2 < r->populated || r->populated >= r->len) return;
     size_t from = r->populated > r->pos ? r->populated : r->pos & ~(size_t)4095;
     size_t to = (r->pos + KF_POPULATE_STEP) & ~(size_t)4095;

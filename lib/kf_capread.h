@@ -92,14 +92,6 @@ typedef struct kf_reader kf_reader;
 /* Opens path ("-" = stdin). Returns NULL on failure with a message "<what went wrong>" in err
  * (the caller adds the tool and file name). */
 kf_reader *kf_reader_open(const char *path, char *err, size_t errlen);
-/* Readers of one file in several threads (kdissect -j) can share one mapping of it: its pages
- * are then faulted in and given back once for all of them, not once per reader. A share is
- * thread-safe; free it after the last reader that used it is closed. */
-typedef struct kf_mapshare kf_mapshare;
-kf_mapshare *kf_mapshare_new(void);
-void kf_mapshare_free(kf_mapshare *ms);
-/* kf_reader_open, with a mapping shared through ms (NULL: kf_reader_open). */
-kf_reader *kf_reader_open_shared(const char *path, kf_mapshare *ms, char *err, size_t errlen);
 /* Reads from a buffer the caller keeps alive until close (no copy). */
 kf_reader *kf_reader_open_mem(const void *buf, size_t len, char *err, size_t errlen);
 /* Reads from a stream (not mmap'd); the reader does not close f. */

@@ -293,7 +293,7 @@ static int lane_open_cur(kf_source *s, lane *l)
         if (lane_seek_member(s, l, f) < 0) return -1;
         l->r = kf_reader_open_file(l->sf, e, sizeof e);
         if (!l->r) { fclose(l->sf); l->sf = NULL; }
-    } else l->r = kf_reader_open_shared(f->path, s->o.share, e, sizeof e);
+    } else l->r = kf_reader_open(f->path, e, sizeof e);
     if (!l->r) { snprintf(s->err, sizeof s->err, "%s: %s", f->display, e); return -1; }
     if (!f->size) f->size = kf_reader_size(l->r);
     l->display = keep_str(s, f->display);

@@ -25,7 +25,6 @@ typedef struct kf_source_opts {
     const char *const *nodes;   /* only these nodes (NULL = all) */
     size_t nnodes;
     int no_meta;                /* do not load metadata from snapshots/stores */
-    kf_mapshare *share;         /* map files through this share (several sources, one file) */
 } kf_source_opts;
 
 /* How packets were captured (Kubeshark's capture_source). */

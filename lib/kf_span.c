@@ -38,7 +38,7 @@ static void widen(kf_span *sp, int64_t first, int64_t last)
 static int read_range(const char *in, kf_span *sp, char *err, size_t errlen)
 {
     const char *v[1] = { in };
-    kf_source_opts so = { KF_T_MIN, KF_T_MAX, NULL, 0, 1, NULL };
+    kf_source_opts so = { KF_T_MIN, KF_T_MAX, NULL, 0, 1 };
     kf_source *s = kf_source_open(v, 1, &so, err, errlen);
     if (!s) return -1;
     kf_src_pkt p;

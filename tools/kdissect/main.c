@@ -260,7 +260,7 @@ int main(int argc, char **argv)
     kf_source *meta_snap = NULL;    /* --meta X.ksnap: the snapshot's metadata, as kexport's */
     struct stat ms;
     if (meta_src && stat(meta_src, &ms) == 0 && S_ISREG(ms.st_mode) && kf_snap_detect(meta_src) == 1) {
-        kf_source_opts mo = { KF_T_MIN, KF_T_MAX, NULL, 0, 0, NULL };
+        kf_source_opts mo = { KF_T_MIN, KF_T_MAX, NULL, 0, 0 };
         const char *one[1] = { meta_src };
         if (!(meta_snap = kf_source_open(one, 1, &mo, err, sizeof err))) kf_die(KF_EXIT_ERR, "%s", err);
         if (!(o.meta = kf_source_meta(meta_snap))) kf_die(KF_EXIT_ERR, "%s: no metadata in this snapshot", meta_src);
