@@ -78,3 +78,23 @@ spilled() { awk '$1 == "spilled_runs" { print $2 }' "$1"; }
   assert_success
   KD --body-limit 100000 "$TMP/r.pcap" | cmp - "$TMP/o"
 }
+
+@test "kdissect: too many runs waiting at once are merged, smallest first, and the records come out the same" {
+  # (at most KD_RUNS_MAX, 64, wait at once: each holds a read block once loaded and output looks
+  # at every run's head for each record. KDISSECT_RUNS_MAX=4 makes this capture's ~26 runs of
+  # ~1.4 MB, about 14 at once, merge two at a time, over and over.)
+  python3 "$MK" make 1800 "$TMP/r.pcap" 2
+  KD --body-limit 100000 "$TMP/r.pcap" > "$TMP/big"
+  for j in 1 2; do
+    KDISSECT_RUNS_MAX=4 KD -j $j --max-memory 4M --body-limit 100000 --stats "$TMP/r.pcap" > "$TMP/o" 2> "$TMP/st"
+    echo "# -j $j: spilled $(spilled "$TMP/st"), merged $(awk '$1 == "merged_runs" { print $2 }' "$TMP/st")" >&3
+    [ "$(awk '$1 == "merged_runs" { print $2 }' "$TMP/st")" -ge 20 ]
+    [ "$(awk '$1 == "reorder_forced" { print $2 }' "$TMP/st")" -eq 0 ]
+    run python3 "$MK" check 1800 2 < "$TMP/o"
+    assert_success
+    if [ $j = 1 ]; then cmp "$TMP/big" "$TMP/o"; else KD -j 2 --body-limit 100000 "$TMP/r.pcap" | cmp - "$TMP/o"; fi
+  done
+  # without the test's setting nothing is merged here (a merge costs a rewrite of those runs)
+  KD --max-memory 4M --body-limit 100000 --stats "$TMP/r.pcap" 2> "$TMP/st" | cmp - "$TMP/big"
+  [ "$(awk '$1 == "merged_runs" { print $2 }' "$TMP/st")" -eq 0 ]
+}

@@ -150,6 +150,7 @@ typedef struct kd_engine_stats {
     uint64_t records, records_by_proto[32], conn_records, flow_records;
     uint64_t reorder_forced;    /* records flushed early (out of order): no temp file for a spill */
     uint64_t spilled_runs;      /* sorted runs of waiting records written to temp files */
+    uint64_t merged_runs;       /* runs merged into bigger ones (too many waiting at once) */
     uint64_t dstat[KD_STAT__N];
     uint64_t peak_memory;
 } kd_engine_stats;

@@ -44,6 +44,9 @@
 #define KD_HEAP_MIN 1024             /* first sizes of growing arrays: waiting records, */
 #define KD_TIMERS_MIN 256            /* timers, */
 #define KD_RUNS_MIN 8                /* spilled runs, */
+#define KD_RUNS_MAX 64               /* spilled runs waiting at once: at this many, */
+#define KD_RUNS_FANIN_DIV 4          /* the smallest quarter of them are merged into one (engine_order.c) */
+#define KD_MERGE_BUF (256u << 10)    /* write buffer of that merge */
 #define KD_REFS_MIN 2                /* packet references per direction (zero-copy delivery holds 1-2; 8 kept
                                       * 384 B more per lingering connection: 4 MB of api-one.pcap's peak), */
 #define KD_BUF_MIN 1024              /* stream buffers, */
@@ -249,8 +252,8 @@ struct kd_engine {
      * back a block at a time from [roff, rend); the head, the run's next record, points into the
      * block (loaded: 0 before the first block is read, when only its key is known, from the spill) */
     struct kd_run { int has, loaded; int64_t ts; uint64_t seq, len; const char *data;
-                    uint64_t roff, rend; char *blk; size_t bcap, bpos, bend; } *runs;
-    size_t nruns, capruns;
+                    uint64_t start, roff, rend; char *blk; size_t bcap, bpos, bend; } *runs;
+    size_t nruns, capruns, runs_max;   /* (runs_max: KD_RUNS_MAX, or a test's, read at the first spill) */
     int spill_fd, spill_open;    /* the temp file (spill_open: spill_fd is it) */
     uint64_t spill_end;          /* where the next run goes (0 again once every run was read) */
     kf_jw jw, idw;

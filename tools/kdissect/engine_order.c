@@ -372,6 +372,84 @@ static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t *off)
     return 0;
 }
 
+/* Too many runs waiting at once (KD_RUNS_MAX): the smallest quarter of them are merged into one
+ * new run at the file's end, and the file's pages under them given back (a hole punched;
+ * where the file system cannot, they stay until every run was read back). Each run waiting
+ * holds a read block once it is loaded, and output looks at every run's head for each record:
+ * a capture with a connection open from its start to its end (everything waits for its conn
+ * record) spilled a run per third of --max-memory, so the blocks grew past the budget and the
+ * work per record with the capture's length. Merging the smallest first keeps runs of like
+ * size together (each record is rewritten about log base 16 of the runs times). The
+ * order is (ts, seq) as everywhere, so the output is the same. 0, or -1 with errno. */
+static int merge_put(kd_engine *e, char *buf, size_t *used, const void *p, size_t n)
+{
+    if (*used + n > KD_MERGE_BUF) {
+        struct iovec v[2] = { { buf, *used }, { (void *)p, n } };
+        if (pwritev_all(e->spill_fd, v, 2, &e->spill_end) != 0) return -1;
+        *used = 0;
+        return 0;
+    }
+    memcpy(buf + *used, p, n);
+    *used += n;
+    return 0;
+}
+static int run_bytes_cmp(const void *a, const void *b)
+{
+    const struct kd_run *x = a, *y = b;
+    uint64_t p = x->rend - x->roff, q = y->rend - y->roff;
+    return p < q ? -1 : p > q;
+}
+static int merge_runs(kd_engine *e)
+{
+    out_deliver(e);   /* (nothing on its way out may point into a block read anew) */
+    qsort(e->runs, e->nruns, sizeof *e->runs, run_bytes_cmp);
+    size_t k = e->runs_max / KD_RUNS_FANIN_DIV < 2 ? 2 : e->runs_max / KD_RUNS_FANIN_DIV;   /* (<= nruns: called at runs_max >= 4) */
+    char *buf = malloc(KD_MERGE_BUF);
+    if (!buf) return -1;
+    struct kd_run m;
+    memset(&m, 0, sizeof m);
+    m.roff = e->spill_end;
+    size_t used = 0;
+    int rc = 0, first = 1;
+    for (size_t i = 0; i < k && rc == 0; i++)
+        if (e->runs[i].has && !e->runs[i].loaded && run_load(e, &e->runs[i]) != 0) rc = -1;
+    while (rc == 0) {
+        struct kd_run *b = NULL;
+        for (size_t i = 0; i < k; i++) {
+            struct kd_run *r = &e->runs[i];
+            if (r->has && (!b || r->ts < b->ts || (r->ts == b->ts && r->seq < b->seq))) b = r;
+        }
+        if (!b) break;
+        if (first) { m.ts = b->ts; m.seq = b->seq; first = 0; }
+        uint64_t hdr[3] = { (uint64_t)b->ts, b->seq, b->len };
+        if (merge_put(e, buf, &used, hdr, sizeof hdr) != 0 || merge_put(e, buf, &used, b->data, (size_t)b->len) != 0 ||
+            run_next(e, b) < 0) rc = -1;
+    }
+    if (rc == 0 && used) {
+        struct iovec v = { buf, used };
+        if (pwritev_all(e->spill_fd, &v, 1, &e->spill_end) != 0) rc = -1;
+    }
+    int err = errno;
+    free(buf);
+    if (rc != 0) { errno = err; return -1; }
+    for (size_t i = 0; i < k; i++) {
+        struct kd_run *r = &e->runs[i];
+#ifdef FALLOC_FL_PUNCH_HOLE
+        if (r->rend > r->start)
+            (void)fallocate(e->spill_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r->start, (off_t)(r->rend - r->start));
+#endif
+        run_close(r);
+    }
+    memmove(e->runs, e->runs + k, (e->nruns - k) * sizeof *e->runs);
+    e->nruns -= k;
+    if (!first) {
+        m.rend = e->spill_end; m.start = m.roff; m.has = 1;
+        e->runs[e->nruns++] = m;
+    }
+    e->st.merged_runs += k;
+    return 0;
+}
+
 /* Every waiting record, in order, to a new run: written with pwritev straight from the records
  * (header and text are contiguous in a kd_rec), KD_SPILL_IOV at a time, then freed (before:
  * fwrite copied each into stdio's buffer first). */
@@ -392,7 +470,7 @@ static int spill(kd_engine *e)
     if (!e->nruns) e->spill_end = 0;   /* every run was read back: the file is free again */
     struct kd_run *run = &e->runs[e->nruns];
     memset(run, 0, sizeof *run);
-    run->roff = e->spill_end;
+    run->roff = run->start = e->spill_end;
     run->ts = e->heap[0].ts; run->seq = e->heap[0].seq;
     /* every record goes: sorted at once, not popped one by one (heap_pop was 3 % of kdissect's
      * time on bench/data/api-one.pcap, most of it here; qsort is a third of that) */
@@ -417,6 +495,12 @@ static int spill(kd_engine *e)
     run->has = 1;
     e->nruns++;
     e->st.spilled_runs++;
+    if (!e->runs_max) {   /* tests: KDISSECT_RUNS_MAX makes a small capture merge its runs */
+        const char *v = getenv("KDISSECT_RUNS_MAX");
+        long n = v && *v ? strtol(v, NULL, 10) : 0;
+        e->runs_max = n >= 4 && n <= KD_RUNS_MAX ? (size_t)n : KD_RUNS_MAX;
+    }
+    if (e->nruns >= e->runs_max && merge_runs(e) != 0) { spill_failed(e); return -1; }
     return 0;
 }
 

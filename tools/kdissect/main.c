@@ -112,13 +112,13 @@ static void print_stats(const kd_engine_stats *s, const kd_dissector *const *dis
                 "\ndecode_errors %" PRIu64 "\nfragments_held %" PRIu64 "\ntcp_conns %" PRIu64 "\nudp_conns %" PRIu64
                 "\nother_conns %" PRIu64 "\nflows %" PRIu64 "\ngaps %" PRIu64 "\ngap_bytes %" PRIu64
                 "\nbuffer_overflows %" PRIu64 "\nooo_dropped_bytes %" PRIu64 "\nevicted_conns %" PRIu64
-                "\nrecords %" PRIu64 "\nconn_records %" PRIu64 "\nflow_records %" PRIu64 "\nreorder_forced %" PRIu64 "\nspilled_runs %" PRIu64
+                "\nrecords %" PRIu64 "\nconn_records %" PRIu64 "\nflow_records %" PRIu64 "\nreorder_forced %" PRIu64 "\nspilled_runs %" PRIu64 "\nmerged_runs %" PRIu64
                 "\ntruncated_bodies %" PRIu64 "\nparse_errors %" PRIu64 "\nresyncs %" PRIu64 "\nunanswered %" PRIu64
                 "\ntls_decrypted %" PRIu64 "\ntls_undecrypted %" PRIu64 "\npeak_memory %" PRIu64 "\n",
                 s->packets, s->bytes, s->duplicates, s->non_ip, s->decode_errors, s->held_fragments,
                 s->tcp_conns, s->udp_conns, s->other_conns, s->flows, s->gaps, s->gap_bytes,
                 s->buffer_overflows, s->ooo_dropped_bytes, s->evicted_conns, s->records, s->conn_records,
-                s->flow_records, s->reorder_forced, s->spilled_runs, s->dstat[KD_STAT_TRUNCATED_BODIES],
+                s->flow_records, s->reorder_forced, s->spilled_runs, s->merged_runs, s->dstat[KD_STAT_TRUNCATED_BODIES],
                 s->dstat[KD_STAT_PARSE_ERRORS], s->dstat[KD_STAT_RESYNCS], s->dstat[KD_STAT_UNANSWERED],
                 s->dstat[KD_STAT_TLS_DECRYPTED], s->dstat[KD_STAT_TLS_UNDECRYPTED], s->peak_memory);
         for (size_t i = 0; i < ndis && i < 31; i++)
