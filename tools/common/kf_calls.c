@@ -63,12 +63,22 @@ static void side(json_t *r, const char *k, char *b, size_t n)
 static const int W_PROTO = 10, W_SIDE = 30, W_REQ = 48, W_STATUS = 12, W_LAT = 10;
 static int w_time;
 
+/* The widest time of the local zone: a call's local and UTC dates differ part of the day (the
+ * UTC date is then shown too), and the zone's name may change with the season. Taken from the
+ * times of every half hour of a day now and half a year on; before, from the time now only,
+ * so the column was 11 characters wider at the hours the two dates differ than at the
+ * others (between 18:30 and 24:00 UTC in India), and a longer row did not fit. */
 static int time_width(void)
 {
     if (!w_time) {
         char b[96];
-        w_time = 0;
-        for (const char *p = kf_time_human(kf_now_ns(), 0, 3, b, sizeof b); *p; p++) w_time += ((unsigned char)*p & 0xC0) != 0x80;
+        int64_t now = kf_now_ns();
+        for (int k = 0; k < 96; k++) {
+            int64_t t = now + (k >= 48 ? (int64_t)182 * 86400 * KF_NS_PER_SEC : 0) + (int64_t)(k % 48) * 1800 * KF_NS_PER_SEC;
+            int w = 0;
+            for (const char *p = kf_time_human(t, 0, 3, b, sizeof b); *p; p++) w += ((unsigned char)*p & 0xC0) != 0x80;
+            if (w > w_time) w_time = w;
+        }
     }
     return w_time;
 }
