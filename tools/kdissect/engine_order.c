@@ -381,6 +381,11 @@ static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t *off)
  * work per record with the capture's length. Merging the smallest first keeps runs of like
  * size together (each record is rewritten about log base 16 of the runs times). The
  * order is (ts, seq) as everywhere, so the output is the same. 0, or -1 with errno. */
+/* run a's head goes out before run b's (b NULL: yes); the order of slot_less */
+static int run_first(const struct kd_run *a, const struct kd_run *b)
+{
+    return !b || a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
 static int merge_put(kd_engine *e, char *buf, size_t *used, const void *p, size_t n)
 {
     if (*used + n > KD_MERGE_BUF) {
@@ -417,7 +422,7 @@ static int merge_runs(kd_engine *e)
         struct kd_run *b = NULL;
         for (size_t i = 0; i < k; i++) {
             struct kd_run *r = &e->runs[i];
-            if (r->has && (!b || r->ts < b->ts || (r->ts == b->ts && r->seq < b->seq))) b = r;
+            if (r->has && run_first(r, b)) b = r;
         }
         if (!b) break;
         if (first) { m.ts = b->ts; m.seq = b->seq; first = 0; }
@@ -545,19 +550,15 @@ void kde_flush_ready(kd_engine *e, int all)
     e->natural = w;
     if (w > e->cap) w = e->cap;   /* -j: what other shards cannot precede yet stays here */
     for (;;) {
-        int64_t bts = 0; uint64_t bseq = 0;
-        size_t bi = (size_t)-1;
-        int have = 0;
-        if (e->hn) { bts = e->heap[0].ts; bseq = e->heap[0].seq; have = 1; }
-        for (size_t i = 0; i < e->nruns; i++) {
-            struct kd_run *run = &e->runs[i];
-            if (run->has && (!have || run->ts < bts || (run->ts == bts && run->seq < bseq))) {
-                bts = run->ts; bseq = run->seq; bi = i; have = 1;
-            }
+        struct kd_run *run = NULL;
+        for (size_t i = 0; i < e->nruns; i++)
+            if (e->runs[i].has && run_first(&e->runs[i], run)) run = &e->runs[i];
+        struct kd_run top = { .ts = e->hn ? e->heap[0].ts : 0, .seq = e->hn ? e->heap[0].seq : 0 };
+        if (e->hn && run_first(&top, run)) {   /* the heap's oldest */
+            if (top.ts > w) break;
+            kd_rec *r = heap_pop(e); rec_output(e, r->ts, r->data, (size_t)r->len, r); continue;
         }
-        if (!have || bts > w) break;
-        if (bi == (size_t)-1) { kd_rec *r = heap_pop(e); rec_output(e, r->ts, r->data, (size_t)r->len, r); continue; }
-        struct kd_run *run = &e->runs[bi];
+        if (!run || run->ts > w) break;
         if (!run->loaded && run_load(e, run) != 0) { spill_failed(e); run->has = 0; continue; }
         rec_output(e, run->ts, run->data, (size_t)run->len, NULL);
         if (run_next(e, run) < 0) spill_failed(e);
