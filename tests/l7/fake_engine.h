@@ -75,6 +75,8 @@ void kd_conn_timer(kd_conn *c, int64_t t) { c->timer = t; }
 #include "../../tools/kdissect/engine_frame.c"
 int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u) { (void)name; (void)u; c->upgraded = 1; return -1; }
 void kd_conn_mem(kd_conn *c, long d) { c->mem += d; }
+void *kd_conn_blk_get(kd_conn *c, size_t size) { (void)c; return malloc(size); }
+void kd_conn_blk_put(kd_conn *c, void *p, size_t size) { (void)c; (void)size; free(p); }
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *n, size_t l, int64_t t) { (void)c; (void)ip; (void)n; (void)l; (void)t; }
 void kd_stat_add(kd_conn *c, enum kd_stat w, uint64_t n) { c->stats[w] += n; }
 

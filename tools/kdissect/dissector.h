@@ -277,6 +277,12 @@ void kd_conn_timer(kd_conn *c, int64_t ts_ns);
 int kd_conn_upgrade(kd_conn *c, const char *name, const kd_upgrade *u);
 /* Heap bytes held beyond st (+ when allocating, - when freeing), for --max-memory. */
 void kd_conn_mem(kd_conn *c, long delta);
+/* A block of size bytes, uninitialised, from the engine's recycled blocks of that size or
+ * malloc (NULL: no memory); kd_conn_blk_put gives it back (to be recycled, or freed) with the
+ * same size. For blocks a dissector makes and frees often (HTTP/1 messages): cheaper than
+ * malloc/free. Count them with kd_conn_mem as any other heap. */
+void *kd_conn_blk_get(kd_conn *c, size_t size);
+void kd_conn_blk_put(kd_conn *c, void *p, size_t size);
 /* DNS: an answer mapping ip -> name seen at ts (feeds src.dns/dst.dns and src.name/dst.name). */
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns);
 /* proto/dns.c, for the -j dispatcher: the ip -> name pairs a DNS response message teaches. */

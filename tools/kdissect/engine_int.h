@@ -39,6 +39,8 @@
 #define KD_DUP_SLOTS_MIN 4096        /* at least, */
 #define KD_DUP_RING 1024             /* duplicate check: entries written to the table in one batch */
 #define KD_DUP_SHARE 16              /* and at most 1/16 of --max-memory */
+#define KD_POOLS 4                   /* recycled blocks (engine.c kde_blk_get): sizes, */
+#define KD_POOL_MAX 64               /* blocks kept of each */
 #define KD_SWEEP_EVERY 256           /* packets between expiry/timer sweeps */
 #define KD_RELEASE_EVERY 16384       /* packets between flow intervals and record releases */
 #define KD_HEAP_MIN 1024             /* first sizes of growing arrays: waiting records, */
@@ -238,6 +240,8 @@ struct kd_engine {
      * entries wait in a ring and go to the table in batches (engine.c is_duplicate) */
     struct dupent *dring; size_t dringn;
     int dup_multi, dup_seen; uint32_t dup_iface, dup_node;
+    /* freed blocks of a few sizes kept for the next of their size (engine.c kde_blk_get) */
+    struct kd_pool { size_t size; void *head; unsigned n; } pool[KD_POOLS];
     /* names */
     struct kd_intern files, nodes;
     /* dns names */
@@ -332,4 +336,6 @@ void kde_fev_mark(kd_engine *e, kd_conn *c);
 void kde_run_dissector(kd_engine *e, kd_conn *c, int dir, unsigned flags);
 void kde_apply_upgrade(kd_engine *e, kd_conn *c);
 int kde_probe(kd_engine *e, kd_conn *c, int dir, const uint8_t *p, size_t n, int final);
+void *kde_blk_get(kd_engine *e, size_t size);
+void kde_blk_put(kd_engine *e, void *p, size_t size);
 #endif

@@ -184,7 +184,7 @@ static char *dupn(kd_conn *c, h1_msg *m, const void *p, size_t n)
 
 static h1_msg *msg_new(kd_conn *c)
 {
-    h1_msg *m = malloc(sizeof *m);
+    h1_msg *m = kd_conn_blk_get(c, sizeof *m);
     if (!m) return NULL;
     memset(m, 0, offsetof(h1_msg, ai));
     m->ab = m->ai; m->acap = sizeof m->ai;
@@ -201,7 +201,7 @@ static void msg_free(kd_conn *c, h1_msg *m)
     kd_http_body_free(&m->b);
     kd_conn_mem(c, m->b.mem - before);
     kd_conn_mem(c, -(long)sizeof *m);
-    free(m);
+    kd_conn_blk_put(c, m, sizeof *m);
 }
 static void msg_unref(kd_conn *c, h1_msg *m)
 {
