@@ -4,7 +4,20 @@
 
 /* ------------------------------------------------------------------ names learned from DNS */
 
-static uint64_t addr_hash(const kf_addr *a) { return kd_mix64(hash_bytes(KD_FNV_OFFSET, a->a, a->family == 4 ? 4 : 16) ^ a->family); }
+/* An address's hash for the name tables: its bytes as words (IPv4: the first 4). The byte loop
+ * (FNV-1a) this replaces was 0.6 % of kdissect's instructions on bench/data/api-one.pcap (two
+ * look-ups per record); it only places names in buckets, nothing is ordered by it. */
+static uint64_t addr_hash(const kf_addr *a)
+{
+    if (a->family == 4) {
+        uint32_t v;
+        memcpy(&v, a->a, 4);
+        return kd_mix64(v * 0x9E3779B97F4A7C15ULL ^ 4);
+    }
+    uint64_t w0, w1;
+    memcpy(&w0, a->a, 8); memcpy(&w1, a->a + 8, 8);
+    return kd_mix64(w0 * 0x9E3779B97F4A7C15ULL ^ w1 * 0xC2B2AE3D27D4EB4FULL ^ a->family);
+}
 
 void kd_learn_name(kd_conn *c, const kf_addr *ip, const char *name, size_t len, int64_t ts_ns)
 {
