@@ -457,6 +457,13 @@ void kf_jw_append(kf_jw *w, const char *s, size_t n)
     jw_put(w, s, n);
 }
 
+void kf_jw_items(kf_jw *w, const char *s, size_t n)
+{
+    w->after_key = 0;   /* (items never follow a key) */
+    jw_sep(w);
+    jw_put(w, s, n);
+}
+
 /* ---- constant keys with their values (kf_json.h: hand-written for the benchmark) ---- */
 
 /* Separator, reservation for the key and `more` bytes of value, and "k": written as it is.

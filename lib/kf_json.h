@@ -56,6 +56,12 @@ void kf_jw_raw(kf_jw *w, const char *json, size_t n); /* an already-encoded JSON
  * writer made earlier (from the same state, ending in it), e.g. ",\"a\":1,\"b\":{}" copied
  * out of kf_jw_data() after a first item of the object. The caller keeps the text valid. */
 void kf_jw_append(kf_jw *w, const char *s, size_t n);
+/* Appends s[0..n), one or more whole items of a container (`"k":v,"k2":v2` in an object, `v,v2`
+ * in an array) as this writer wrote them earlier without the separator before the first, as
+ * the next items of the current container: the separator when they are not its first, then the
+ * state after an item. The caller keeps the text valid (e.g. copied out of kf_jw_data() from
+ * right after an item's separator, or an opening brace, to the end of an item). */
+void kf_jw_items(kf_jw *w, const char *s, size_t n);
 /* key + value shorthands. Inline so that a constant key's length is known where it is written:
  * a key that is a string literal (a compile-time constant) is copied as it is, without being
  * looked at for escapes, together with its value in one call. Hand-written for the benchmark:

@@ -257,6 +257,46 @@ int main(void)
     T_EQ_INT(kf_jw_len(&w), big + 2, "1 MiB string");
     free(s);
 
+    {   /* kf_jw_items: items copied out of an earlier record write what writing them again does */
+        kf_jw a, b;
+        kf_jw_init(&a); kf_jw_init(&b);
+        kf_jw_obj_begin(&a);
+        kf_jw_kstr(&a, "x", "1");
+        kf_jw_key(&a, "o"); kf_jw_obj_begin(&a);
+        size_t f0 = kf_jw_len(&a);
+        kf_jw_kstr(&a, "file", "f"); kf_jw_kstr(&a, "node", "n");
+        size_t f1 = kf_jw_len(&a);
+        kf_jw_kuint(&a, "k", 7);
+        kf_jw_obj_end(&a);
+        kf_jw_obj_end(&a);
+        char items[64];
+        memcpy(items, kf_jw_data(&a) + f0, f1 - f0);
+        /* again: as the first items of the object, then after one, then in an array */
+        kf_jw_obj_begin(&b);
+        kf_jw_kstr(&b, "x", "1");
+        kf_jw_key(&b, "o"); kf_jw_obj_begin(&b);
+        kf_jw_items(&b, items, f1 - f0);
+        kf_jw_kuint(&b, "k", 7);
+        kf_jw_obj_end(&b);
+        kf_jw_obj_end(&b);
+        T_OK(kf_jw_len(&a) == kf_jw_len(&b) && !memcmp(kf_jw_data(&a), kf_jw_data(&b), kf_jw_len(&a)),
+             "kf_jw_items as the first items: the same text");
+        kf_jw_reset(&b);
+        kf_jw_obj_begin(&b);
+        kf_jw_kuint(&b, "k", 7);
+        kf_jw_items(&b, items, f1 - f0);
+        kf_jw_kuint(&b, "z", 1);
+        kf_jw_obj_end(&b);
+        T_EQ_STR(kf_jw_data(&b), "{\"k\":7,\"file\":\"f\",\"node\":\"n\",\"z\":1}", "kf_jw_items after an item");
+        kf_jw_reset(&b);
+        kf_jw_arr_begin(&b);
+        kf_jw_items(&b, "1,2", 3);
+        kf_jw_items(&b, "3", 1);
+        kf_jw_arr_end(&b);
+        T_EQ_STR(kf_jw_data(&b), "[1,2,3]", "kf_jw_items in an array");
+        kf_jw_free(&a); kf_jw_free(&b);
+    }
+
     /* kf_json_escape */
     char out[16];
     size_t n = kf_json_escape("a\"\xff", 3, out, sizeof out);

@@ -299,10 +299,11 @@ static void write_conn_tuple(kd_engine *e, kf_jw *w, const kd_conn *c)
     kf_jw_obj_end(w);
 }
 
-/* The envelope cache: the run of fields from "stream" to "dns_resolutions" and the capture's
- * "conn" tuple with "conn_first_ts" are the same for every call of a connection as long as the
- * names DNS taught for its two addresses are the same (the same kd_name, known by its serial),
- * so they are written once and copied after that, kept by the connection (c->envc, counted in
+/* The envelope cache: the run of fields from "stream" to "dns_resolutions", the capture's "file"
+ * and "node" (while the record's first and last packets come from the same files as before) and
+ * the capture's "conn" tuple with "conn_first_ts" are the same for every call of a connection as
+ * long as the names DNS taught for its two addresses are the same (the same kd_name, known by its
+ * serial), so they are written once and copied after that, kept by the connection (c->envc, counted in
  * its memory, freed with it). Not with metadata or names from a kexport export: what they say of an address depends on
  * the time. Hand-written for the benchmark: these fields were 11 % of kdissect's time on
  * bench/data/api-one.pcap; a table of 256 slots shared by the connections (the cache before
@@ -310,24 +311,27 @@ static void write_conn_tuple(kd_engine *e, kf_jw *w, const kd_conn *c)
  * conn record of a one-call connection found its slot taken), a miss costing about 6 000
  * instructions more than a hit. */
 struct kd_envc {
-    uint64_t dns[2]; int64_t flow; uint32_t node;
+    uint64_t dns[2]; int64_t flow; uint32_t node, file[2];
     int side, client, capture;
-    size_t alen, tlen, cap;     /* the two parts' lengths, buf's size */
-    char buf[];                 /* the part after the first fields, then the tuple */
+    size_t alen, tlen, flen, cap;   /* the three parts' lengths, buf's size */
+    char buf[];                 /* the part after the first fields, the tuple, the capture's first items */
 };
-static int envc_hit(const struct kd_envc *es, const kd_conn *c, int srcside, uint64_t d0, uint64_t d1)
+static int envc_hit(const struct kd_envc *es, const kd_conn *c, int srcside, uint64_t d0, uint64_t d1,
+                    const kd_pref *first, const kd_pref *last)
 {
     return es && es->side == srcside && es->dns[0] == d0 && es->dns[1] == d1 &&
            es->flow == (c->flow ? (int64_t)c->flow->id : -1) && es->node == c->node_idx &&
-           es->capture == (int)c->capture && es->client == c->info.client;
+           es->capture == (int)c->capture && es->client == c->info.client &&
+           es->file[0] == first->file && es->file[1] == last->file;
 }
-/* Keeps w's text [a0, a0 + alen) and [t0, t0 + tlen) as c's envelope parts (on no memory: not). */
-static void envc_keep(kd_conn *c, const kf_jw *w, size_t a0, size_t alen, size_t t0, size_t tlen, int srcside,
-                      uint64_t d0, uint64_t d1)
+/* Keeps w's text [a0, a0 + alen), [t0, t0 + tlen) and [f0, f0 + flen) as c's envelope parts (on
+ * no memory: not). */
+static void envc_keep(kd_conn *c, const kf_jw *w, size_t a0, size_t alen, size_t t0, size_t tlen, size_t f0,
+                      size_t flen, int srcside, uint64_t d0, uint64_t d1, const kd_pref *first, const kd_pref *last)
 {
     if (kf_jw_failed(w)) return;
     struct kd_envc *es = c->envc;
-    size_t need = alen + tlen;
+    size_t need = alen + tlen + flen;
     if (!es || es->cap < need) {
         size_t old = es ? sizeof *es + es->cap : 0;
         struct kd_envc *n = realloc(es, sizeof *es + need);
@@ -338,7 +342,9 @@ static void envc_keep(kd_conn *c, const kf_jw *w, size_t a0, size_t alen, size_t
     }
     memcpy(es->buf, w->buf + a0, alen);
     memcpy(es->buf + alen, w->buf + t0, tlen);
-    es->alen = alen; es->tlen = tlen;
+    memcpy(es->buf + alen + tlen, w->buf + f0, flen);
+    es->alen = alen; es->tlen = tlen; es->flen = flen;
+    es->file[0] = first->file; es->file[1] = last->file;
     es->side = srcside; es->dns[0] = d0; es->dns[1] = d1;
     es->flow = c->flow ? (int64_t)c->flow->id : -1; es->node = c->node_idx;
     es->capture = (int)c->capture; es->client = c->info.client;
@@ -365,7 +371,7 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     const kd_name *n1 = cache ? learned(e, &c->info.addr[!srcside]) : NULL;
     uint64_t dns0 = n0 ? n0->serial : 0, dns1 = n1 ? n1->serial : 0;
     const struct kd_envc *es = cache ? c->envc : NULL;
-    int hit = envc_hit(es, c, srcside, dns0, dns1);
+    int hit = envc_hit(es, c, srcside, dns0, dns1, first, last);
     const char *node = node_name(e, c->node_idx);
     kd_side s[2];
     size_t a0 = w->len, a1 = 0;
@@ -447,9 +453,16 @@ after_sides:
     }
     kf_jw_key(w, "capture");
     kf_jw_obj_begin(w);
-    kf_jw_kstr(w, "file", file_name(e, first->file));
-    if (last->file != first->file) kf_jw_kstr(w, "last_file", file_name(e, last->file));
-    kf_jw_kstr(w, "node", node);
+    /* the capture's file(s) and node: the same for the connection's records while its files are
+     * (part of the cache's key), kept with the other parts */
+    size_t f0 = w->len;
+    if (hit) kf_jw_items(w, es->buf + es->alen + es->tlen, es->flen);
+    else {
+        kf_jw_kstr(w, "file", file_name(e, first->file));
+        if (last->file != first->file) kf_jw_kstr(w, "last_file", file_name(e, last->file));
+        kf_jw_kstr(w, "node", node);
+    }
+    size_t f1 = w->len;
     kf_jw_kuint(w, "first_frame", first->frame);
     kf_jw_kuint(w, "last_frame", last->frame);
     kf_jw_ktime(w, "first_ts", first->ts_ns);
@@ -459,7 +472,7 @@ after_sides:
         size_t t0 = w->len;
         write_conn_tuple(e, w, c);
         kf_jw_ktime(w, "conn_first_ts", c->first_ts);   /* the connection's: kept with the tuple */
-        if (cache == 1) envc_keep(c, w, a0, a1 - a0, t0, w->len - t0, srcside, dns0, dns1);
+        if (cache == 1) envc_keep(c, w, a0, a1 - a0, t0, w->len - t0, f0, f1 - f0, srcside, dns0, dns1, first, last);
     }
     kf_jw_ktime(w, "conn_last_ts", c->last_ts);
     kf_jw_obj_end(w);
