@@ -126,6 +126,8 @@ typedef struct kd_call {
     kd_pref resp_first, resp_last;  /* response's (when has_resp) */
     const char *protocol;       /* NULL = descriptor's .protocol; e.g. "GRPC" from http2.c */
     const char *flag;           /* NULL = descriptor's .flag; the engine writes "<flag>": true */
+                                /* (both, as the descriptor's: string literals, text that never
+                                 * changes; the engine keeps what it wrote by their address) */
     int no_response;            /* the request expects no response (CLIENT REPLY OFF, acks=0 …):
                                  * not "unanswered" (dissectors with .calls) */
 } kd_call;
@@ -135,8 +137,8 @@ typedef struct kd_call {
 
 typedef struct kd_dissector {
     const char *name;           /* -p name, lower case: "http1", "dns", "redis" … */
-    const char *protocol;       /* record "protocol": "HTTP", "DNS", "REDIS" … */
-    const char *flag;           /* record flag: "http", "dns", "redis" … */
+    const char *protocol;       /* record "protocol": "HTTP", "DNS", "REDIS" … (a literal) */
+    const char *flag;           /* record flag: "http", "dns", "redis" … (a literal) */
     const char *l7_name;        /* name in conn_l7_detected (NULL = protocol) */
     unsigned transports;        /* KD_TRANSPORT_* it handles */
     const uint16_t *ports;      /* hint ports, 0-terminated (NULL = none): probed first */

@@ -39,6 +39,7 @@
 #define KD_DUP_SLOTS_MIN 4096        /* at least, */
 #define KD_DUP_RING 1024             /* duplicate check: entries written to the table in one batch */
 #define KD_DUP_SHARE 16              /* and at most 1/16 of --max-memory */
+#define KD_PCACHE 4                  /* records' protocol and flags: texts kept (engine_record.c) */
 #define KD_POOLS 4                   /* recycled blocks (engine.c kde_blk_get): sizes, */
 #define KD_POOL_MAX 64               /* blocks kept of each */
 #define KD_SWEEP_EVERY 256           /* packets between expiry/timer sweeps */
@@ -261,6 +262,10 @@ struct kd_engine {
     int spill_fd, spill_open;    /* the temp file (spill_open: spill_fd is it) */
     uint64_t spill_end;          /* where the next run goes (0 again once every run was read) */
     kf_jw jw, idw;
+    /* the text of "protocol" and the flags as last written for a few (protocol, flag, flag2)
+     * addresses (string literals: engine_record.c envelope) */
+    struct kd_pcache { const char *p, *f, *f2; size_t len; char txt[88]; } pc[KD_PCACHE];
+    unsigned pc_next;
     uint64_t name_serial;        /* the last kd_name's serial */
     kd_conn *emitting; const kd_call *call;
     char idprefix[24];

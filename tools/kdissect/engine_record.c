@@ -362,10 +362,29 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
     kf_jw_obj_begin(w);
     kf_jw_ktime(w, "timestamp", ts);
     kf_jw_kint(w, "elapsed_time", elapsed_us);
-    kf_jw_kstr(w, "protocol", protocol);
-    /* the flags are names from the dissector table (no escaping): as constant keys */
-    if (flag) kf_jw_kc_bool(w, flag, strlen(flag), 1);
-    if (flag2) kf_jw_kc_bool(w, flag2, strlen(flag2), 1);
+    /* "protocol" and the flags: string literals (dissector.h), so their text is kept by address
+     * in a few slots of the engine and copied when the same three come again (every record
+     * wrote them through three calls, 1 % of kdissect's instructions on bench/data/api-one.pcap,
+     * where a short connection's conn record follows its HTTP one: two slots in turn) */
+    struct kd_pcache *pc = NULL;
+    for (int i = 0; i < KD_PCACHE; i++)
+        if (e->pc[i].len && e->pc[i].p == protocol && e->pc[i].f == flag && e->pc[i].f2 == flag2) { pc = &e->pc[i]; break; }
+    if (pc) kf_jw_items(w, pc->txt, pc->len);
+    else {
+        size_t p0 = w->len;
+        kf_jw_kstr(w, "protocol", protocol);
+        /* the flags are names from the dissector table (no escaping): as constant keys */
+        if (flag) kf_jw_kc_bool(w, flag, strlen(flag), 1);
+        if (flag2) kf_jw_kc_bool(w, flag2, strlen(flag2), 1);
+        if (p0 < w->len && w->buf[p0] == ',') p0++;   /* (after elapsed_time: always) */
+        pc = &e->pc[e->pc_next++ % KD_PCACHE];
+        pc->len = 0;
+        if (!kf_jw_failed(w) && w->len - p0 <= sizeof pc->txt && protocol) {
+            memcpy(pc->txt, w->buf + p0, w->len - p0);
+            pc->len = w->len - p0;
+            pc->p = protocol; pc->f = flag; pc->f2 = flag2;
+        }
+    }
     if (e->o.meta || e->wht) cache = 0;
     const kd_name *n0 = cache ? learned(e, &c->info.addr[srcside]) : NULL;
     const kd_name *n1 = cache ? learned(e, &c->info.addr[!srcside]) : NULL;
