@@ -589,6 +589,11 @@ static char *jw_u64(char *o, uint64_t v)
         100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull, 1000000000000000ull,
         10000000000000000ull, 100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
     };
+    if (v < 100) {   /* one or two digits (sizes, counts, zeros): half the numbers of a record */
+        if (v < 10) { *o = (char)('0' + v); return o + 1; }
+        memcpy(o, jw_d2 + 2 * v, 2);
+        return o + 2;
+    }
     unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
     unsigned n = t + ((v | 1) >= p10[t]);
     char *p = o + n;
