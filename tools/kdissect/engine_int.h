@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "kf_json.h"
 #include "kf_time.h"
+#include "kf_sort.h"
 
 #define KD_PROBE_MAX 4096u           /* bytes per direction kept while probing */
 #define KD_BUF_MAX (256u * 1024u)    /* unconsumed bytes per direction */
@@ -249,7 +250,7 @@ struct kd_engine {
     kd_name **nht; size_t nhtcap, nnames;
     kd_wname **wht; size_t nwnames;   /* KD_NAME_BUCKETS buckets when any */
     /* records */
-    struct kd_hslot { int64_t ts; uint64_t seq; kd_rec *r; } *heap;   /* keys beside the pointer: */
+    kf_tsseq *heap;              /* records waiting, each key beside its pointer (kf_sort.h): */
     size_t hn, hcap;             /* sifting reads no record (a cache miss each, 7 % of the time) */ size_t heap_bytes; uint64_t rec_seq, out_index;
     struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes, nspare;   /* record chunks (engine_order.c) */
     struct kd_rslab *rslabs;     /* ... and the slabs they are cut from */

@@ -108,7 +108,7 @@ void kde_rec_arena_free(kd_engine *e)
 
 /* ------------------------------------------------------------------ record heap */
 
-static int slot_less(const struct kd_hslot *a, const struct kd_hslot *b)
+static int slot_less(const kf_tsseq *a, const kf_tsseq *b)
 {
     return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
 }
@@ -116,16 +116,17 @@ static int slot_cmp(const void *a, const void *b)
 {
     return slot_less(a, b) ? -1 : slot_less(b, a);
 }
+
 static void heap_over_budget(kd_engine *e);
 void kde_heap_push(kd_engine *e, kd_rec *r)
 {
     if (e->hn == e->hcap) {
         size_t nc = e->hcap ? e->hcap * 2 : KD_HEAP_MIN;
-        struct kd_hslot *nh = realloc(e->heap, nc * sizeof *nh);
+        kf_tsseq *nh = realloc(e->heap, nc * sizeof *nh);
         if (!nh) { kde_rec_free(e, r); return; }
         e->heap = nh; e->hcap = nc;
     }
-    struct kd_hslot x = { r->ts, r->seq, r };
+    kf_tsseq x = { r->ts, r->seq, r };
     size_t i = e->hn++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -143,7 +144,7 @@ static kd_rec *heap_pop(kd_engine *e)
 {
     if (!e->hn) return NULL;
     kd_rec *top = e->heap[0].r;
-    struct kd_hslot last = e->heap[--e->hn];
+    kf_tsseq last = e->heap[--e->hn];
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, m = i;
@@ -515,9 +516,12 @@ static int spill(kd_engine *e)
     run->roff = run->start = e->spill_end;
     run->ts = e->heap[0].ts; run->seq = e->heap[0].seq;
     /* every record goes: sorted at once, not popped one by one (heap_pop was 3 % of kdissect's
-     * time on bench/data/api-one.pcap, most of it here; qsort is a third of that) */
+     * time on bench/data/api-one.pcap, most of it here) */
     size_t cnt = e->hn;
-    qsort(e->heap, cnt, sizeof *e->heap, slot_cmp);
+    kf_tsseq *tmp = malloc(cnt * sizeof *tmp);
+    if (tmp) kf_tsseq_sort(e->heap, tmp, cnt);
+    else qsort(e->heap, cnt, sizeof *e->heap, slot_cmp);   /* (no room for the radix sort's copy) */
+    free(tmp);
     e->hn = 0;
     mem_add(e, -(long)e->heap_bytes);
     e->heap_bytes = 0;
