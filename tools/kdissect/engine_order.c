@@ -422,6 +422,14 @@ static int run_first(const struct kd_run *a, const struct kd_run *b)
 {
     return !b || a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
 }
+/* the heap's oldest record goes out before run's head (run NULL: if there is one) */
+static int heap_first(const kd_engine *e, const struct kd_run *run)
+{
+    if (!e->hn) return 0;
+    if (!run) return 1;
+    kf_tsseq k = { run->ts, run->seq, NULL };
+    return slot_less(&e->heap[0], &k);
+}
 static int merge_put(kd_engine *e, char *buf, size_t *used, const void *p, size_t n)
 {
     if (*used + n > KD_MERGE_BUF) {
@@ -591,18 +599,27 @@ void kde_flush_ready(kd_engine *e, int all)
     e->natural = w;
     if (w > e->cap) w = e->cap;   /* -j: what other shards cannot precede yet stays here */
     for (;;) {
-        struct kd_run *run = NULL;
-        for (size_t i = 0; i < e->nruns; i++)
-            if (e->runs[i].has && run_first(&e->runs[i], run)) run = &e->runs[i];
-        struct kd_run top = { .ts = e->hn ? e->heap[0].ts : 0, .seq = e->hn ? e->heap[0].seq : 0 };
-        if (e->hn && run_first(&top, run)) {   /* the heap's oldest */
-            if (top.ts > w) break;
+        /* the run whose head goes out first, and the one after it */
+        struct kd_run *run = NULL, *next = NULL;
+        for (size_t i = 0; i < e->nruns; i++) {
+            struct kd_run *r = &e->runs[i];
+            if (!r->has) continue;
+            if (run_first(r, run)) { next = run; run = r; }
+            else if (run_first(r, next)) next = r;
+        }
+        if (heap_first(e, run)) {   /* the heap's oldest */
+            if (e->heap[0].ts > w) break;
             kd_rec *r = heap_pop(e); rec_output(e, r->ts, r->data, (size_t)r->len, r); continue;
         }
         if (!run || run->ts > w) break;
         if (!run->loaded && run_load(e, run) != 0) { spill_failed(e); run->has = 0; continue; }
-        rec_output(e, run->ts, run->data, (size_t)run->len, NULL);
-        if (run_next(e, run) < 0) spill_failed(e);
+        /* its records for as long as it stays first: runs seldom overlap much in time, and looking
+         * at every run's head for each record was 2 % of kdissect's instructions on
+         * bench/data/api-one.pcap (36 runs) */
+        do {
+            rec_output(e, run->ts, run->data, (size_t)run->len, NULL);
+            if (run_next(e, run) < 0) { spill_failed(e); break; }
+        } while (run->has && run->ts <= w && run_first(run, next) && !heap_first(e, run));
     }
     out_deliver(e);
     /* drop exhausted runs (nothing on its way out points into them now) */
