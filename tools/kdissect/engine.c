@@ -965,6 +965,7 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg)
     kf_jw_init(&e->idw);
     uint64_t h = hash_bytes(KD_FNV_OFFSET, o->id_seed ? o->id_seed : "", o->id_seed ? strlen(o->id_seed) : 0);
     snprintf(e->idprefix, sizeof e->idprefix, "%016" PRIx64, kd_mix64(h));
+    kd_idgen_init(&e->ids, e->idprefix);
     if (!e->dec || !e->dup || !e->dring || ht_grow(e) != 0) { kd_engine_free(e); return NULL; }
     return e;
 }

@@ -251,7 +251,8 @@ struct kd_engine {
     kd_wname **wht; size_t nwnames;   /* KD_NAME_BUCKETS buckets when any */
     /* records */
     kf_tsseq *heap;              /* records waiting, each key beside its pointer (kf_sort.h): */
-    size_t hn, hcap;             /* sifting reads no record (a cache miss each, 7 % of the time) */ size_t heap_bytes; uint64_t rec_seq, out_index;
+    size_t hn, hcap;             /* sifting reads no record (a cache miss each, 7 % of the time) */ size_t heap_bytes; uint64_t rec_seq;
+    kd_idgen ids;                /* the output's record ids */
     struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes, nspare;   /* record chunks (engine_order.c) */
     struct kd_rslab *rslabs;     /* ... and the slabs they are cut from */
     /* sorted runs spilled to the engine's temp file, one after the other (engine_order.c): read

@@ -205,8 +205,7 @@ static void out_deliver(kd_engine *e)
 }
 
 /* One record out (ts, its text): with its id in front, or, -j (raw_out), as it is: the merge
- * writes the id. fr: the waiting record to free once out (NULL for a run's). The id is
- * formatted by hand (snprintf was 2 % of kdissect's time on bench/data/api-one.pcap). */
+ * writes the id. fr: the waiting record to free once out (NULL for a run's). */
 static void rec_output(kd_engine *e, int64_t ts, const char *data, size_t len, kd_rec *fr)
 {
     e->out_ts = ts;
@@ -222,16 +221,8 @@ static void rec_output(kd_engine *e, int64_t ts, const char *data, size_t len, k
         q->nrec = q->nfr = 0; q->bytes = 0;
     }
     if (q->nrec && (q->nrec == KD_OUT_RECS || q->bytes + len > KD_OUT_BYTES)) out_deliver(e);
-    char *id = q->ids[q->nrec], dig[24];
-    size_t k, pl = strlen(e->idprefix);
-    int nd = 0;
-    for (uint64_t v = e->out_index++; v || nd < 6; v /= 10) dig[nd++] = (char)('0' + v % 10);
-    memcpy(id, "{\"id\":\"", 7); k = 7;
-    memcpy(id + k, e->idprefix, pl); k += pl;
-    id[k++] = '-';
-    while (nd) id[k++] = dig[--nd];
-    id[k++] = '"';
-    if (len > 3) id[k++] = ',';
+    char *id = q->ids[q->nrec];
+    size_t k = kd_idgen_next(&e->ids, id, len > 3);
     q->iov[2 * q->nrec] = (struct iovec){ id, k };
     q->iov[2 * q->nrec + 1] = (struct iovec){ (char *)data + 1, len - 1 };
     q->nrec++;
