@@ -6,10 +6,12 @@
  * other interfaces and its IP fragments (put together by the reader to find their connection)
  * land on one shard, so one busy client/server pair with many
  * connections (keep-alive clients, connection churn) spreads over the threads. A new
- * connection goes to the shard with the least expected load (bytes so far, plus each shard's
- * connections still open — no FIN or RST seen — at the average connection's bytes), so
- * connections that start together spread out; the choice depends only on the packets before,
- * so the same input always splits the same way.
+ * connection goes to the shard with the least expected load: bytes so far, plus a multiple of
+ * what each shard's open connections (no FIN or RST seen) carried in the packets that followed
+ * their first, up to a block or two ahead (the balancer places a block once the next one is
+ * read), so a long, busy connection weighs more than a short one from its start and
+ * connections that start together spread out; the choice depends only on the input, so the
+ * same input always splits the same way.
  * A flow record (client IP, server IP:port) sums over connections that are now on several
  * shards, so the shards keep no flows: each connection keeps what one engine would add to its
  * flow (packets, bytes, first and last packet, protocols) and sends it, with the moments its
@@ -321,7 +323,7 @@ static int bkey_fast(const kf_pkt *p, bkey *k)
  * connections busy at a time: a connection costs the table a look-up when it starts and a
  * write when it leaves the cache. An entry's shard and class never change once made. The
  * table is at most half full (runs of linear probing for every new connection). */
-typedef struct pairent { uint64_t key; uint32_t slot; int16_t shard; uint8_t cls, used : 1, ended : 1; } pairent;
+typedef struct pairent { uint64_t key; uint32_t slot, rate; int16_t shard; uint8_t cls, used : 1, ended : 1; } pairent;
 #define BCACHE 512
 typedef struct balancer {
     pairent *t; size_t cap, n;
@@ -329,6 +331,8 @@ typedef struct balancer {
     int byconn;                      /* key: the connection (addresses, ports, protocol), not the pair */
     uint64_t load[MAX_SHARDS], pairs[2][MAX_SHARDS];
     uint64_t cbytes[2], cpairs[2];   /* per class: bytes and pairs so far */
+    int ahead;                       /* scan mode: placed by what they carry next (bal_place) */
+    uint64_t rate[MAX_SHARDS];       /* (then) the rates of each shard's open connections */
     pairent last;                    /* the previous packet's pair */
     uint64_t lastw[5];               /* (its whole key) */
     size_t maxcap;                   /* table size limit (PAIRS_MAX, less on a small budget) */
@@ -336,6 +340,7 @@ typedef struct balancer {
 } balancer;
 #define PAIRS_MAX (1u << 18)
 #define PAIR_PRIOR (1u << 20)   /* bytes a new pair is assumed to carry at least */
+#define BAL_HORIZON 32          /* scan mode: an open connection's rate counts this many times */
 
 static uint64_t pair_hash(const uint64_t w[5])
 {
@@ -350,7 +355,7 @@ static int pair_eq(const uint64_t a[5], const uint64_t b[5])
 /* The cache's entry ce leaves it: what it knows goes back to the table. */
 static void bc_evict(balancer *b, pairent *ce)
 {
-    if (ce->used) b->t[ce->slot].ended = ce->ended;
+    if (ce->used) b->t[ce->slot] = *ce;   /* (its ended and rate change) */
     ce->used = 0;
 }
 
@@ -372,15 +377,17 @@ static int pair_grow(balancer *b)
     return 0;
 }
 
-/* The shard of this packet; counts its bytes. Depends only on the packets before it, so every
- * worker that walks the same packets computes the same split. */
-static int bal_pick(balancer *b, const bkey *pk, uint32_t bytes)
+/* A packet as bal_pick takes it: its pair's (connection's) key and hash, its cost in bytes. */
+typedef struct bin { uint64_t w[5], h, ahead; uint32_t cost; uint8_t ip, proto, tflags; } bin;
+
+static void bal_key(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
 {
-    int n = b->nsh, k = 0, cls;
-    uint64_t cost = (uint64_t)bytes + 64;   /* + the per-packet cost, in bytes */
-    if (!pk->ip || n < 2) { b->load[0] += cost; return 0; }
+    in->cost = bytes + 64;   /* + the per-packet cost, in bytes */
+    in->ip = pk->ip && b->nsh > 1;
+    if (!in->ip) return;
+    in->proto = pk->proto; in->tflags = pk->tflags;
     /* the pair in a fixed order (the smaller address first, compared as big-endian bytes) */
-    uint64_t sa[2], da[2], w[5];
+    uint64_t sa[2], da[2], *w = in->w;
     memcpy(sa, pk->src, 16); memcpy(da, pk->dst, 16);
     uint16_t sp = 0, dp = 0;
     if (b->byconn && (pk->proto == 6 || pk->proto == 17)) { sp = pk->sport; dp = pk->dport; }
@@ -390,16 +397,60 @@ static int bal_pick(balancer *b, const bkey *pk, uint32_t bytes)
     else      { w[0] = sa[0]; w[1] = sa[1]; w[2] = da[0]; w[3] = da[1]; w[4] = (uint64_t)sp << 32 | (uint64_t)dp << 16; }
     if (b->byconn) w[4] |= pk->proto;   /* (by pair: every protocol of the pair together) */
     w[1] ^= (uint64_t)pk->ipver << 56;   /* keeps an IPv4 pair apart from the v4-mapped v6 one */
+    in->h = pair_hash(w);
+}
+
+/* The shard for a new pair (connection) of class cls. */
+static int bal_place(const balancer *b, int cls)
+{
+    int k = 0, n = b->nsh;
+    if (b->ahead) {
+        /* Scan mode: the shard with the least load so far plus BAL_HORIZON times the bytes its
+         * open connections carried over the packets after their first, up to a block or two
+         * ahead (a rate each, taken off when it closes). Its own rate (ahead) tells a long, busy connection
+         * from a short one before it is placed: counted at a prior (below), the 8 wrk
+         * connections of bench/data/api-one.pcap, started among ab's short ones, fell 3 and 5
+         * and the second shard carried a third more to the end (the short ones, over by
+         * then, could not make up for it). */
+        for (int i = 1; i < n; i++) {
+            uint64_t ei = b->load[i] + b->rate[i] * BAL_HORIZON, ek = b->load[k] + b->rate[k] * BAL_HORIZON;
+            uint64_t pi = b->pairs[0][i] + b->pairs[1][i], pk = b->pairs[0][k] + b->pairs[1][k];
+            if (ei < ek || (ei == ek && pi < pk)) k = i;
+        }
+        return k;
+    }
+    /* Its future volume is unknown. Count each shard's pairs of this class at the class's
+     * average so far (at least PAIR_PRIOR), plus what the shard carries: pairs that start
+     * together spread out instead of following the first packets' bytes. */
+    uint64_t avg = b->cpairs[cls] ? b->cbytes[cls] / b->cpairs[cls] : 0;
+    if (avg < PAIR_PRIOR) avg = PAIR_PRIOR;   /* until the capture shows more */
+    for (int i = 1; i < n; i++) {
+        uint64_t ei = b->load[i] + b->pairs[cls][i] * avg, ek = b->load[k] + b->pairs[cls][k] * avg;
+        if (ei < ek || (ei == ek && b->pairs[cls][i] < b->pairs[cls][k])) k = i;
+    }
+    return k;
+}
+
+/* The shard of this packet; counts its bytes. ahead (scan mode): the bytes its connection
+ * carries in the packets after it, up to a block or two ahead. Depends only on the packets
+ * (before it, and those ahead), so every run on the same input computes the same split. */
+static int bal_pick(balancer *b, const bin *in, uint64_t ahead)
+{
+    int n = b->nsh, k = 0, cls;
+    uint64_t cost = in->cost;
+    if (!in->ip) { b->load[0] += cost; return 0; }
+    const uint64_t *w = in->w;
+    uint32_t rate = ahead > UINT32_MAX ? UINT32_MAX : (uint32_t)ahead;
     /* by connection, a TCP connection's end (FIN, RST) or new start (SYN) on a known 5-tuple:
      * the shard counts the connections still open (a shard with fewer gets the next one) */
-    int edge = b->byconn && pk->proto == 6 && (pk->tflags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN));
+    int edge = b->byconn && in->proto == 6 && (in->tflags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN));
     if (!edge && b->last.used && pair_eq(w, b->lastw)) {   /* runs of one conversation stop here */
         k = b->last.shard; cls = b->last.cls;
         goto done;
     }
-    uint64_t h = pair_hash(w);
+    uint64_t h = in->h;
     pairent *ce = &b->cache[(h >> 32) & (BCACHE - 1)];
-    memcpy(b->lastw, w, sizeof w);
+    memcpy(b->lastw, w, sizeof b->lastw);
     pairent *p = NULL;
     if (!ce->used || ce->key != h) {   /* into the cache from the table, if it is there */
         if (b->cap)
@@ -411,32 +462,28 @@ static int bal_pick(balancer *b, const bkey *pk, uint32_t bytes)
     } else p = ce;
     if (p) {
         if (edge) {
-            int end = (pk->tflags & (KF_TCP_FIN | KF_TCP_RST)) != 0;
-            if (end && !ce->ended) { ce->ended = 1; b->pairs[ce->cls][ce->shard]--; }
-            else if (!end && ce->ended && !(pk->tflags & KF_TCP_ACK)) { ce->ended = 0; b->pairs[ce->cls][ce->shard]++; }
+            int end = (in->tflags & (KF_TCP_FIN | KF_TCP_RST)) != 0;
+            if (end && !ce->ended) { ce->ended = 1; b->pairs[ce->cls][ce->shard]--; b->rate[ce->shard] -= ce->rate; }
+            else if (!end && ce->ended && !(in->tflags & KF_TCP_ACK)) {   /* a new connection on its tuple */
+                ce->ended = 0; b->pairs[ce->cls][ce->shard]++;
+                ce->rate = rate; b->rate[ce->shard] += rate;
+            }
         }
         b->last = *ce; k = ce->shard; cls = ce->cls; goto done;
     }
-    /* A new pair: its future volume is unknown. Count each shard's pairs of this class at the
-     * class's average so far (at least PAIR_PRIOR), plus what the shard carries: pairs that
-     * start together spread out instead of following the first packets' bytes. */
-    cls = pk->proto == 6 ? 0 : 1;
-    uint64_t avg = b->cpairs[cls] ? b->cbytes[cls] / b->cpairs[cls] : 0;
-    if (avg < PAIR_PRIOR) avg = PAIR_PRIOR;   /* until the capture shows more */
-    for (int i = 1; i < n; i++) {
-        uint64_t ei = b->load[i] + b->pairs[cls][i] * avg, ek = b->load[k] + b->pairs[cls][k] * avg;
-        if (ei < ek || (ei == ek && b->pairs[cls][i] < b->pairs[cls][k])) k = i;
-    }
+    cls = in->proto == 6 ? 0 : 1;
+    k = bal_place(b, cls);
     if ((b->n + 1) * 2 > b->cap && (b->cap >= b->maxcap || pair_grow(b) != 0)) {
         k = (int)(h % (uint64_t)n);   /* table full: by hash, not remembered */
         b->last.used = 0;
         goto done;
     }
     b->pairs[cls][k]++; b->cpairs[cls]++;
+    b->rate[k] += rate;
     size_t j = h & (b->cap - 1);
     while (b->t[j].used) j = (j + 1) & (b->cap - 1);
     p = &b->t[j];
-    p->key = h; p->slot = (uint32_t)j; p->used = 1; p->shard = (int16_t)k; p->cls = (uint8_t)cls; p->ended = 0;
+    p->key = h; p->slot = (uint32_t)j; p->used = 1; p->shard = (int16_t)k; p->cls = (uint8_t)cls; p->ended = 0; p->rate = rate;
     b->n++;
     bc_evict(b, ce);
     b->last = *p; *ce = *p;
@@ -778,6 +825,11 @@ static void workload_here(void *arg, const kf_addr *ip, const char *name, size_t
 #define SCAN_BYTES (1u << 20)      /* and at most this much data, but for one big packet */
 #define SCAN_SLOTS 8
 enum { SE_PKT, SE_WNAME };
+#define SH_PENDING (-2)
+/* The balancer places a block's packets once the next block is read: what a connection carries
+ * in the packets ahead (to the end of the next block) tells a long, busy one from a short one
+ * when it starts (bal_place). */
+#define AHEAD_BITS 14              /* the bytes ahead of each connection, counted in a table of 2^14 (2 blocks of SCAN_PKTS fill a quarter) */
 enum { SF_DNS = 1, SF_L4 = 2 };
 typedef struct sent {
     int64_t ts;
@@ -787,11 +839,12 @@ typedef struct sent {
     uint32_t caplen, origlen, iface, off;   /* off: the packet's bytes in the block (WNAME: its kf_addr then the name; caplen: the name's length) */
     uint32_t l4off;                 /* SF_L4: where the decoded datagram is (a kf_l4, then its bytes) */
     int linktype, capture, rc;
-    int16_t shard;                  /* -1: a fragment held, nobody's yet */
+    int16_t shard;                  /* -1: a fragment held, nobody's yet; SH_PENDING: not placed yet */
     uint8_t kind, flags;
 } sent;
 typedef struct sblock {
     sent *e; size_t n, cap;
+    bin *in; size_t incap;          /* entry i's packet as the balancer takes it (shard SH_PENDING) */
     uint8_t *data; size_t used, dcap;
     int eof;                        /* the source ends after this block */
 } sblock;
@@ -806,7 +859,10 @@ typedef struct scan {
     uint64_t n;                     /* packets read */
     /* under mu */
     int scanning, eof;
-    uint64_t ready;                 /* blocks 0 .. ready-1 are filled (block k in slot k % SCAN_SLOTS) */
+    uint64_t ready;                 /* blocks 0 .. ready-1 are filled and placed (block k in slot k % SCAN_SLOTS) */
+    uint64_t nread;                 /* blocks read (ready, or ready + 1: the last one waits to be placed) */
+    struct aent { uint64_t h, bytes; uint32_t gen; } *ahead;   /* bytes ahead by connection (AHEAD_BITS) */
+    uint32_t agen;
     uint64_t done[MAX_SHARDS];      /* blocks each worker went through (UINT64_MAX: it stopped) */
     sblock slot[SCAN_SLOTS];
 } scan;
@@ -886,7 +942,33 @@ static void sb_l4(const sblock *b, const sent *e, kf_l4 *l4)
     l4->icmp_inner = d->o[2] == UINT32_MAX ? NULL : b->data + d->o[2];
 }
 
-/* Reads the next block from the source (the caller holds the scan). 0, or -1: out of memory. */
+/* The shards of block a's packets, next: the block read after it (NULL: none). */
+static void scan_place(scan *sc, sblock *a, const sblock *next)
+{
+    struct aent *t = sc->ahead;
+    const size_t mask = ((size_t)1 << AHEAD_BITS) - 1;
+    if (++sc->agen == 0) { memset(t, 0, sizeof *t << AHEAD_BITS); sc->agen = 1; }
+    uint32_t gen = sc->agen;
+    for (int pass = 0; pass < 2; pass++) {   /* backwards: next, then a */
+        const sblock *b = pass ? a : next;
+        if (!b) continue;
+        for (size_t i = b->n; i-- > 0;) {
+            if (b->e[i].kind != SE_PKT || b->e[i].shard != SH_PENDING || !b->in[i].ip) continue;
+            bin *in = &b->in[i];
+            size_t j = in->h & mask;
+            while (t[j].gen == gen && t[j].h != in->h) j = (j + 1) & mask;
+            if (t[j].gen != gen) { t[j].gen = gen; t[j].h = in->h; t[j].bytes = 0; }
+            if (pass) in->ahead = t[j].bytes;
+            t[j].bytes += in->cost;
+        }
+    }
+    for (size_t i = 0; i < a->n; i++)
+        if (a->e[i].kind == SE_PKT && a->e[i].shard == SH_PENDING)
+            a->e[i].shard = (int16_t)bal_pick(sc->b, &a->in[i], a->in[i].ip ? a->in[i].ahead : 0);
+}
+
+/* Reads the next block from the source (the caller holds the scan); its packets wait to be
+ * placed (scan_place). 0, or -1: out of memory. */
 static int scan_fill(prun *x, scan *sc, sblock *b)
 {
     b->n = 0; b->used = 0; b->eof = 0;
@@ -902,25 +984,27 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
         if (wc.failed) return -1;
         pinfo pi;
         bkey bk;
-        int k, whole = 0, fast = bkey_fast(&p.pkt, &bk);   /* whole: pi is the datagram the fragments made */
-        if (fast)
-            k = bal_pick(bal, &bk, p.pkt.caplen);
-        else {
+        int k = SH_PENDING, whole = 0, fast = bkey_fast(&p.pkt, &bk);   /* whole: pi is the datagram the fragments made */
+        if (!fast) {
             pkt_info(&p.pkt, &pi);
             if (pi.l4.fragment && sc->fdec) {
                 pi.rc = kf_decode(sc->fdec, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.ts_ns, &pi.l4);
                 whole = pi.rc != KF_DEC_HELD;
                 if (whole) bkey_of(&pi, &bk);
-                k = whole ? bal_pick(bal, &bk, p.pkt.caplen) : -1;   /* held: nobody's yet */
-            } else {
+                else k = -1;   /* held: nobody's yet */
+            } else
                 bkey_of(&pi, &bk);
-                k = bal_pick(bal, &bk, p.pkt.caplen);
-            }
         }
         sc->n++;
         sent *e = sb_ent(b);
         long off = e ? sb_room(b, p.pkt.caplen) : -1;
         if (off < 0) return -1;
+        if (b->incap < b->cap) {
+            bin *ni = realloc(b->in, b->cap * sizeof *ni);
+            if (!ni) return -1;
+            b->in = ni; b->incap = b->cap;
+        }
+        if (k == SH_PENDING) bal_key(bal, &bk, p.pkt.caplen, &b->in[b->n - 1]);   /* placed by scan_place */
         memcpy(b->data + off, p.pkt.data, p.pkt.caplen);
         e->kind = SE_PKT; e->seq = sc->n; e->ts = p.pkt.ts_ns; e->frame = p.frame;
         e->file = p.file; e->node = p.node;
@@ -951,8 +1035,8 @@ static sblock *scan_next(prun *x, scan *sc, uint64_t k)
     sblock *b = NULL;
     pthread_mutex_lock(&sc->mu);
     for (;;) {
-        uint64_t r = sc->ready;
-        int fill = !sc->scanning && !sc->eof && !out_failed(x) && r <= k + 1;
+        uint64_t r = sc->nread;
+        int fill = !sc->scanning && !sc->eof && !out_failed(x) && sc->ready <= k + 1;
         if (fill && r >= SCAN_SLOTS)   /* every worker is done with the block the slot held */
             for (int i = 0; i < x->jobs; i++) if (sc->done[i] < r - SCAN_SLOTS + 1) fill = 0;
         if (fill) {
@@ -961,9 +1045,13 @@ static sblock *scan_next(prun *x, scan *sc, uint64_t k)
             sblock *nb = &sc->slot[r % SCAN_SLOTS];
             int rc = scan_fill(x, sc, nb);
             if (rc != 0) run_fail(x, -1, "out of memory");
+            else {   /* the block before is placed now; the last one too at the end */
+                if (r > 0) scan_place(sc, &sc->slot[(r - 1) % SCAN_SLOTS], nb);
+                if (nb->eof) scan_place(sc, nb, NULL);
+            }
             pthread_mutex_lock(&sc->mu);
             sc->scanning = 0;
-            if (rc == 0) sc->ready++;
+            if (rc == 0) { sc->nread++; if (r > 0) sc->ready++; if (nb->eof) sc->ready++; }
             if (rc != 0 || nb->eof) sc->eof = 1;
             if (sc->waiters) pthread_cond_broadcast(&sc->cv);
             continue;
@@ -1615,7 +1703,9 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
         pkt_info(&p.pkt, &pi);
         bkey bk;
         bkey_of(&pi, &bk);
-        int k = bal_pick(b, &bk, p.pkt.caplen);
+        bin in;
+        bal_key(b, &bk, p.pkt.caplen, &in);
+        int k = bal_pick(b, &in, 0);
         shard *s = &sh[k];
         item *it = slot(s, p.pkt.caplen);
         if (!it) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
@@ -1731,10 +1821,11 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs,
         x.scan = &sc;
         sc.b = calloc(1, sizeof *sc.b);
         sc.fdec = x.byconn ? kf_decoder_new() : NULL;
-        if (sc.b) { sc.b->nsh = jobs; sc.b->maxcap = x.pairs_max; sc.b->byconn = x.byconn; }
+        sc.ahead = calloc((size_t)1 << AHEAD_BITS, sizeof *sc.ahead);
+        if (sc.b) { sc.b->nsh = jobs; sc.b->maxcap = x.pairs_max; sc.b->byconn = x.byconn; sc.b->ahead = 1; }
     }
     int rc = 0;
-    if (scanned && (!sc.b || (x.byconn && !sc.fdec))) { snprintf(err, errlen, "out of memory"); rc = -1; }
+    if (scanned && (!sc.b || !sc.ahead || (x.byconn && !sc.fdec))) { snprintf(err, errlen, "out of memory"); rc = -1; }
     kd_engine_opts so = *o;
     so.max_memory = o->max_memory / (uint64_t)jobs;
     so.raw_out = 1;
@@ -1833,7 +1924,8 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs,
     if (sc.b) free(sc.b->t);
     free(sc.b);
     if (sc.fdec) kf_decoder_free(sc.fdec);
-    for (int i = 0; i < SCAN_SLOTS; i++) { free(sc.slot[i].e); free(sc.slot[i].data); }
+    for (int i = 0; i < SCAN_SLOTS; i++) { free(sc.slot[i].e); free(sc.slot[i].in); free(sc.slot[i].data); }
+    free(sc.ahead);
     pthread_mutex_destroy(&sc.mu); pthread_cond_destroy(&sc.cv);
     pthread_mutex_destroy(&m.mu); pthread_cond_destroy(&m.cv);
     pthread_mutex_destroy(&x.emu);
