@@ -334,7 +334,7 @@ typedef struct balancer {
     int ahead;                       /* scan mode: placed by what they carry next (bal_place) */
     uint64_t rate[MAX_SHARDS];       /* (then) the rates of each shard's open connections */
     pairent last;                    /* the previous packet's pair */
-    uint64_t lastw[5];               /* (its whole key) */
+    uint64_t lasth;                  /* (its hash) */
     size_t maxcap;                   /* table size limit (PAIRS_MAX, less on a small budget) */
     pairent cache[BCACHE];           /* entries of the table used lately (used = 0: empty) */
 } balancer;
@@ -346,10 +346,6 @@ static uint64_t pair_hash(const uint64_t w[5])
 {
     return kd_mix64(w[0] * 0x9E3779B97F4A7C15ULL ^ w[1] * 0xC2B2AE3D27D4EB4FULL ^
                  w[2] * 0x165667B19E3779F9ULL ^ w[3] * 0x27D4EB2F165667C5ULL ^ w[4] * 0x94D049BB133111EBULL);
-}
-static int pair_eq(const uint64_t a[5], const uint64_t b[5])
-{
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
 }
 
 /* The cache's entry ce leaves it: what it knows goes back to the table. */
@@ -378,7 +374,7 @@ static int pair_grow(balancer *b)
 }
 
 /* A packet as bal_pick takes it: its pair's (connection's) key and hash, its cost in bytes. */
-typedef struct bin { uint64_t w[5], h, ahead; uint32_t cost; uint8_t ip, proto, tflags; } bin;
+typedef struct bin { uint64_t h, ahead; uint32_t cost; uint8_t ip, proto, tflags, pending; } bin;
 
 static void bal_key(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
 {
@@ -387,7 +383,7 @@ static void bal_key(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
     if (!in->ip) return;
     in->proto = pk->proto; in->tflags = pk->tflags;
     /* the pair in a fixed order (the smaller address first, compared as big-endian bytes) */
-    uint64_t sa[2], da[2], *w = in->w;
+    uint64_t sa[2], da[2], w[5];
     memcpy(sa, pk->src, 16); memcpy(da, pk->dst, 16);
     uint16_t sp = 0, dp = 0;
     if (b->byconn && (pk->proto == 6 || pk->proto == 17)) { sp = pk->sport; dp = pk->dport; }
@@ -439,18 +435,17 @@ static int bal_pick(balancer *b, const bin *in, uint64_t ahead)
     int n = b->nsh, k = 0, cls;
     uint64_t cost = in->cost;
     if (!in->ip) { b->load[0] += cost; return 0; }
-    const uint64_t *w = in->w;
     uint32_t rate = ahead > UINT32_MAX ? UINT32_MAX : (uint32_t)ahead;
     /* by connection, a TCP connection's end (FIN, RST) or new start (SYN) on a known 5-tuple:
      * the shard counts the connections still open (a shard with fewer gets the next one) */
     int edge = b->byconn && in->proto == 6 && (in->tflags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN));
-    if (!edge && b->last.used && pair_eq(w, b->lastw)) {   /* runs of one conversation stop here */
+    if (!edge && b->last.used && in->h == b->lasth) {   /* runs of one conversation stop here */
         k = b->last.shard; cls = b->last.cls;
         goto done;
     }
     uint64_t h = in->h;
     pairent *ce = &b->cache[(h >> 32) & (BCACHE - 1)];
-    memcpy(b->lastw, w, sizeof b->lastw);
+    b->lasth = h;
     pairent *p = NULL;
     if (!ce->used || ce->key != h) {   /* into the cache from the table, if it is there */
         if (b->cap)
@@ -844,7 +839,7 @@ typedef struct sent {
 } sent;
 typedef struct sblock {
     sent *e; size_t n, cap;
-    bin *in; size_t incap;          /* entry i's packet as the balancer takes it (shard SH_PENDING) */
+    bin *in; size_t incap;          /* entry i's packet as the balancer takes it (pending: shard SH_PENDING) */
     uint8_t *data; size_t used, dcap;
     int eof;                        /* the source ends after this block */
 } sblock;
@@ -886,7 +881,11 @@ static sent *sb_ent(sblock *b)
         sent *ne = kf_grow(b->e, &b->cap, b->n + (b->cap ? 1 : SCAN_PKTS + 64), sizeof *ne);
         if (!ne) return NULL;
         b->e = ne;
+        bin *ni = realloc(b->in, b->cap * sizeof *ni);
+        if (!ni) { b->cap = b->incap; return NULL; }   /* (e keeps its room: only cap says less) */
+        b->in = ni; b->incap = b->cap;
     }
+    b->in[b->n].pending = 0;
     return &b->e[b->n++];
 }
 
@@ -954,16 +953,15 @@ static void scan_place(scan *sc, sblock *a, const sblock *next)
         sblock *b = pass ? a : (sblock *)next;
         if (!b) continue;
         for (size_t i = b->n; i-- > 0;) {
-            if (b->e[i].kind != SE_PKT || b->e[i].shard != SH_PENDING || !b->in[i].ip) continue;
             bin *in = &b->in[i];
+            if (!in->pending || !in->ip) continue;
             uint64_t *c = &t[in->h >> sh];
             in->ahead = *c;
             *c += in->cost;
         }
     }
     for (size_t i = 0; i < a->n; i++)
-        if (a->e[i].kind == SE_PKT && a->e[i].shard == SH_PENDING)
-            a->e[i].shard = (int16_t)bal_pick(sc->b, &a->in[i], a->in[i].ip ? a->in[i].ahead : 0);
+        if (a->in[i].pending) a->e[i].shard = (int16_t)bal_pick(sc->b, &a->in[i], a->in[i].ip ? a->in[i].ahead : 0);
 }
 
 /* Reads the next block from the source (the caller holds the scan); its packets wait to be
@@ -998,12 +996,11 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
         sent *e = sb_ent(b);
         long off = e ? sb_room(b, p.pkt.caplen) : -1;
         if (off < 0) return -1;
-        if (b->incap < b->cap) {
-            bin *ni = realloc(b->in, b->cap * sizeof *ni);
-            if (!ni) return -1;
-            b->in = ni; b->incap = b->cap;
+        if (k == SH_PENDING) {   /* placed by scan_place */
+            bin *in = &b->in[b->n - 1];
+            bal_key(bal, &bk, p.pkt.caplen, in);
+            in->pending = 1;
         }
-        if (k == SH_PENDING) bal_key(bal, &bk, p.pkt.caplen, &b->in[b->n - 1]);   /* placed by scan_place */
         memcpy(b->data + off, p.pkt.data, p.pkt.caplen);
         e->kind = SE_PKT; e->seq = sc->n; e->ts = p.pkt.ts_ns; e->frame = p.frame;
         e->file = p.file; e->node = p.node;
