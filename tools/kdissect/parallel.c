@@ -403,8 +403,8 @@ static int bal_place(const balancer *b, int cls)
     if (b->ahead) {
         /* Scan mode: the shard with the least load so far plus BAL_HORIZON times the bytes its
          * open connections carried over the packets after their first, up to a block or two
-         * ahead (a rate each, taken off when it closes). Its own rate (ahead) tells a long, busy connection
-         * from a short one before it is placed: counted at a prior (below), the 8 wrk
+         * ahead (a rate each, taken off when it closes): from its start a long, busy connection
+         * weighs on its shard more than a short one does. Counted at a prior (below), the 8 wrk
          * connections of bench/data/api-one.pcap, started among ab's short ones, fell 3 and 5
          * and the second shard carried a third more to the end (the short ones, over by
          * then, could not make up for it). */
