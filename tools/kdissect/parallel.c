@@ -824,7 +824,7 @@ enum { SE_PKT, SE_WNAME };
 /* The balancer places a block's packets once the next block is read: what a connection carries
  * in the packets ahead (to the end of the next block) tells a long, busy one from a short one
  * when it starts (bal_place). */
-#define AHEAD_BITS 14              /* the bytes ahead of each connection, counted in 2^14 slots (2 blocks of SCAN_PKTS fill a quarter at most) */
+#define AHEAD_BITS 14              /* the bytes ahead of each connection, counted in a table of 2^14 (2 blocks of SCAN_PKTS fill a quarter at most) */
 enum { SF_DNS = 1, SF_L4 = 2 };
 typedef struct sent {
     int64_t ts;
@@ -856,7 +856,8 @@ typedef struct scan {
     int scanning, eof;
     uint64_t ready;                 /* blocks 0 .. ready-1 are filled and placed (block k in slot k % SCAN_SLOTS) */
     uint64_t nread;                 /* blocks read (ready, or ready + 1: the last one waits to be placed) */
-    uint64_t *ahead;                /* bytes ahead by connection's hash (AHEAD_BITS; scan_place) */
+    struct aent { uint64_t h, bytes; uint32_t gen; } *ahead;   /* bytes ahead by connection (AHEAD_BITS; scan_place) */
+    uint32_t agen;
     uint64_t done[MAX_SHARDS];      /* blocks each worker went through (UINT64_MAX: it stopped) */
     sblock slot[SCAN_SLOTS];
 } scan;
@@ -943,21 +944,24 @@ static void sb_l4(const sblock *b, const sent *e, kf_l4 *l4)
 /* The shards of block a's packets, next: the block read after it (NULL: none). */
 static void scan_place(scan *sc, sblock *a, const sblock *next)
 {
-    /* Counted by a slice of the connection's hash, not its key: the few of a window that share
-     * one count each other's bytes too (that errs on the balance only, the same on every run;
-     * a table with keys cost twice the instructions, ~40 a packet) */
-    uint64_t *t = sc->ahead;
-    const unsigned sh = 64 - AHEAD_BITS;
-    memset(t, 0, sizeof *t << AHEAD_BITS);
+    /* (by connection, not by a slice of its hash without keys: the connections of a window
+     * that shared a count, and so their placement, put records of one instant out of capture
+     * order at -j 2 in kdissect_bounds.bats's back-in-time capture: see merge's tie-break) */
+    struct aent *t = sc->ahead;
+    const size_t mask = ((size_t)1 << AHEAD_BITS) - 1;
+    if (++sc->agen == 0) { memset(t, 0, sizeof *t << AHEAD_BITS); sc->agen = 1; }
+    uint32_t gen = sc->agen;
     for (int pass = 0; pass < 2; pass++) {   /* backwards: next, then a */
         sblock *b = pass ? a : (sblock *)next;
         if (!b) continue;
         for (size_t i = b->n; i-- > 0;) {
             bin *in = &b->in[i];
             if (!in->pending || !in->ip) continue;
-            uint64_t *c = &t[in->h >> sh];
-            in->ahead = *c;
-            *c += in->cost;
+            size_t j = in->h & mask;
+            while (t[j].gen == gen && t[j].h != in->h) j = (j + 1) & mask;
+            if (t[j].gen != gen) { t[j].gen = gen; t[j].h = in->h; t[j].bytes = 0; }
+            in->ahead = t[j].bytes;
+            t[j].bytes += in->cost;
         }
     }
     for (size_t i = 0; i < a->n; i++)
