@@ -114,10 +114,11 @@ int kd_engine_release(kd_engine *e);
 int64_t kd_engine_out_ts(const kd_engine *e);
 /* The part of every record id before "-<index>" (the same for every engine of one input). */
 const char *kd_engine_id_prefix(const kd_engine *e);
-/* Record ids as output writes them, {"id":"<prefix>-<index>", the index (6 digits at least)
- * counted in decimal in place, in ctr[cstart..23] (ctr has room for a copy of 24 from any
- * cstart): no division per record (the digits by division were 0.8 % of kdissect's
- * instructions on bench/data/api-one.pcap). Hand-written for the benchmark. */
+/* Record ids as output writes them (-j 1's engine, the -j merge), {"id":"<prefix>-<index>",
+ * the index (6 digits at least) counted in decimal in place, in ctr[cstart..23] (ctr has room
+ * for a copy of 24 from any cstart), and copied with fixed sizes: the digits by division were
+ * 0.8 % of kdissect's instructions on bench/data/api-one.pcap, two small memcpy calls of
+ * variable length a sixth of the merge thread's. Hand-written for the benchmark. */
 typedef struct kd_idgen { char head[32]; size_t headlen; char ctr[48]; int cstart; } kd_idgen;
 static inline void kd_idgen_init(kd_idgen *g, const char *prefix)
 {

@@ -180,17 +180,10 @@ typedef struct merger {
     char ids[MV_IOV / 2][64];       /* "{"id":"..." of each record */
     char fids[MV_IOV / 2][8];       /* and the flow engine's id in its flow_id */
     int nids;
-    /* ids are formatted by fixed-size copies (two small memcpy calls of variable length per
-     * record were a sixth of the merge thread's instructions): the head "{"id":"<prefix>-",
-     * then the next index in decimal, kept in ctr[cstart..23] (6 digits at least; ctr has room
-     * for a copy of 24 from any cstart) */
-    char head[32]; size_t headlen;
-    char ctr[48]; int cstart;
+    kd_idgen idg;                   /* ids are formatted by fixed-size copies (engine.h) */
     struct { shard *s; ochunk *c; } rel[MV_IOV];
     int nrel;
     char *stage; size_t stagelen;
-    uint64_t idx;
-    const char *idprefix; size_t idlen;
     size_t mem, budget;
     pthread_mutex_t mu;             /* publications */
     pthread_cond_t cv;
@@ -1585,16 +1578,7 @@ static int emit(merger *m, shard *s, int patch, uint32_t fid)
     }
     char *id = m->ids[m->nids], *f = m->fids[m->nids];
     m->nids++;
-    size_t k = m->headlen, nd = 24 - (size_t)m->cstart;
-    memcpy(id, m->head, sizeof m->head);
-    memcpy(id + k, m->ctr + m->cstart, 24); k += nd;   /* (k + 24 <= 56: id has 64) */
-    id[k++] = '"';
-    if (len > 3) id[k++] = ',';
-    int i = 23;   /* the next index */
-    while (m->ctr[i] == '9') m->ctr[i--] = '0';
-    m->ctr[i]++;
-    if (i < m->cstart) m->cstart = i;
-    m->idx++;
+    size_t k = kd_idgen_next(&m->idg, id, len > 3);
     m->iov[m->niov].iov_base = id; m->iov[m->niov++].iov_len = k;
     if (patch && foff > 1 && foff + 8 <= len) {   /* the record with the flow engine's id in place of its own */
         static const char hx[] = "0123456789abcdef";
@@ -1761,7 +1745,6 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs,
     merger m;
     memset(&m, 0, sizeof m);
     m.sh = sh; m.n = jobs; m.outv = outv; m.out_arg = out_arg;
-    memset(m.ctr, '0', sizeof m.ctr); m.cstart = 24 - 6;
     m.stage = malloc(MV_STAGE);
     if (!m.stage) { free(sh); snprintf(err, errlen, "out of memory"); return -1; }
     m.budget = (size_t)(o->max_memory / 4);
@@ -1843,9 +1826,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs,
         if (!s->e) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
         x.natural[i] = INT64_MIN;
         kd_engine_cap(s->e, INT64_MIN);   /* until every shard has said where it is */
-        m.idprefix = kd_engine_id_prefix(s->e);
-        m.idlen = strlen(m.idprefix);   /* (at most 23: kd_engine's idprefix) */
-        m.headlen = (size_t)snprintf(m.head, sizeof m.head, "{\"id\":\"%s-", m.idprefix);
+        kd_idgen_init(&m.idg, kd_engine_id_prefix(s->e));
     }
     if (rc == 0 && x.remote) {   /* the flow engine: flows of every shard's connections */
         shard *s = &sh[jobs];
