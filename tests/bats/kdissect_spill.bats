@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # kdissect's spilled runs (engine_order.c): when waiting records outgrow their share of
-# --max-memory they go, sorted, to a temp file, read back a window at a time (the file's pages
-# mapped, 16 KiB at --max-memory 4M; a longer record gets a window of its size). The capture
-# (tests/kdissect/mkspill.py) has one keep-alive connection open from the first packet to the last, so nearly every record
+# --max-memory they go, sorted, to temp files, read back a block at a time (16 KiB blocks at
+# --max-memory 4M; a longer record gets a block of its own). The capture (tests/kdissect/mkspill.py)
+# has one keep-alive connection open from the first packet to the last, so nearly every record
 # waits for its conn record and is spilled, with records from 200 bytes to 80 KB. Oracle: the
 # generator (Python) checks every call's path and body, the ids and the order; and the output
 # without spilling (default budget) must be the same bytes.
@@ -25,25 +25,6 @@ spilled() { awk '$1 == "spilled_runs" { print $2 }' "$1"; }
   KD --body-limit 100000 --stats "$TMP/s.pcap" > "$TMP/big" 2> "$TMP/st2"
   [ "$(spilled "$TMP/st2")" -eq 0 ]
   cmp "$TMP/small" "$TMP/big"
-}
-
-@test "kdissect: runs read back with pread(2) where the file cannot be mapped: the same records" {
-  # (the runs are mapped (mmap) a window at a time; KDISSECT_SPILL_READ=pread takes the path of a
-  # file system without mmap: blocks of 16 KiB here, a record up to 80 KB gets one of its size)
-  KDISSECT_SPILL_READ=pread KD --max-memory 4M --body-limit 100000 --stats "$TMP/s.pcap" > "$TMP/pr" 2> "$TMP/st"
-  [ "$(spilled "$TMP/st")" -ge 3 ]
-  if command -v strace > /dev/null; then   # each path is the one taken: pread(2) here, mmap(2) by default
-    ASAN_OPTIONS=detect_leaks=0 KDISSECT_SPILL_READ=pread strace -f -e trace=pread64 -o "$TMP/t1" "$KF_BIN/kdissect" --max-memory 4M --body-limit 100000 "$TMP/s.pcap" > /dev/null
-    ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=pread64 -o "$TMP/t2" "$KF_BIN/kdissect" --max-memory 4M --body-limit 100000 "$TMP/s.pcap" > /dev/null
-    local p1 p2; p1=$(grep -c 'pread64(' "$TMP/t1"); p2=$(grep -c 'pread64(' "$TMP/t2")   # (ld.so preads too)
-    echo "# pread64 calls: $p1 with KDISSECT_SPILL_READ=pread, $p2 mapped" >&3
-    [ "$p1" -ge $((p2 + 20)) ]
-    [ "$p2" -lt 10 ]
-  fi
-  run python3 "$MK" check 240 < "$TMP/pr"
-  assert_success
-  KD --max-memory 4M --body-limit 100000 "$TMP/s.pcap" | cmp - "$TMP/pr"
-  KD --body-limit 100000 "$TMP/s.pcap" | cmp - "$TMP/pr"
 }
 
 # the capture with its packets' times made coarse: each a multiple of $3 µs

@@ -258,11 +258,10 @@ struct kd_engine {
     /* sorted runs spilled to the engine's temp file, one after the other (engine_order.c): read
      * back a block at a time from [roff, rend); the head, the run's next record, points into the
      * block (loaded: 0 before the first block is read, when only its key is known, from the spill) */
-    struct kd_run { int has, loaded, mapped; int64_t ts; uint64_t seq, len; const char *data;
+    struct kd_run { int has, loaded; int64_t ts; uint64_t seq, len; const char *data;
                     uint64_t start, roff, rend; char *blk; size_t bcap, bpos, bend; } *runs;
     size_t nruns, capruns, runs_max;   /* (runs_max: KD_RUNS_MAX, or a test's, read at the first spill) */
     int spill_fd, spill_open;    /* the temp file (spill_open: spill_fd is it) */
-    int spill_pread;             /* runs read back with pread, not mapped (tests: KDISSECT_SPILL_READ=pread) */
     uint64_t spill_end;          /* where the next run goes (0 again once every run was read) */
     kf_jw jw, idw;
     /* the text of "protocol" and the flags as last written for a few (protocol, flag, flag2)

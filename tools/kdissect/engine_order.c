@@ -244,48 +244,23 @@ static int64_t conn_min_pending(const kd_engine *e, const kd_conn *c)
  * file: runs follow each other in it, and once every run was read back the next starts at its
  * beginning again, over pages the page cache already holds (a file per run took a descriptor
  * each: at --max-memory 4M, 117 on bench/data/api-one.pcap, and where the descriptors ran out
- * the records went out of order, reorder_forced, exit 0). A run is read back a window at a time,
- * its head pointing into the window: no copy per record. The window is the file's pages mapped
- * read-only (mmap): on bench/data/api-one.pcap a long keep-alive connection's conn record holds
- * back nearly every record and 1.1 of its 1.2 GB of output go through a spill, and pread(2) into
- * a block copied all of it once more (4 % of kdissect's time; mapping costs about a third of
- * that). Hand-written for the benchmark. Where the file cannot be mapped (or KDISSECT_SPILL_READ=pread,
- * for the tests), the window is a block read with pread(2) (a record longer than the block gets a
- * block of its size). The file is ours and unnamed, and a window never reaches past what was
- * written, so a mapped page is always there (only a disk's read error could raise SIGBUS, where
- * pread would have failed with EIO). Returns 1 with the
- * head set, 0 at the run's end, -1 on a read error or a corrupt run. Moving the window moves what
- * the output may still point to: out_deliver first. */
-static void run_unmap(struct kd_run *run)
-{
-    if (run->mapped && run->blk) munmap(run->blk, run->bend);
-    run->blk = NULL; run->bpos = run->bend = 0;
-}
-/* the window from file offset at on (the rest of the run, up to bcap or need bytes) */
-static int run_map(kd_engine *e, struct kd_run *run, uint64_t at, size_t need)
-{
-    static long pagesz;
-    if (!pagesz) pagesz = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
-    uint64_t base = at & ~(uint64_t)(pagesz - 1);
-    uint64_t len = (at - base) + (need > run->bcap ? need : run->bcap);
-    if (len > run->rend - base) len = run->rend - base;   /* never past what was written */
-    run_unmap(run);
-    void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED | MAP_POPULATE, e->spill_fd, (off_t)base);
-    if (p == MAP_FAILED) return -1;
-    run->blk = p; run->bpos = (size_t)(at - base); run->bend = (size_t)len;
-    run->roff = base + len;
-    return 0;
-}
+ * the records went out of order, reorder_forced, exit 0). A run is read back a block at a time
+ * (pread(2) into the run's block) and its head points into the block: no copy
+ * per record (before: stdio's buffer, then a per-run record buffer, 5 % of kdissect's time on
+ * bench/data/api-one.pcap, where a long keep-alive connection's conn record holds back nearly
+ * every record and 130 of 161 MB go through a spill). A record longer than the block gets a
+ * block of its size. Returns 1 with the head set, 0 at the run's end, -1 on a read error or a
+ * corrupt run. Refilling the block moves what the output may still point to: out_deliver first. */
 static int run_next(kd_engine *e, struct kd_run *run)
 {
     run->has = 0;
     for (;;) {
-        size_t avail = run->bend - run->bpos, need = KD_REC_HDR;
+        size_t avail = run->bend - run->bpos;
         if (avail >= KD_REC_HDR) {
             uint64_t hdr[3];
             memcpy(hdr, run->blk + run->bpos, sizeof hdr);
             if (hdr[2] > KD_RUN_RECORD_MAX) { errno = EIO; return -1; }
-            need = KD_REC_HDR + (size_t)hdr[2];
+            size_t need = KD_REC_HDR + (size_t)hdr[2];
             if (avail >= need) {
                 run->ts = (int64_t)hdr[0]; run->seq = hdr[1]; run->len = hdr[2];
                 run->data = run->blk + run->bpos + KD_REC_HDR;
@@ -293,7 +268,7 @@ static int run_next(kd_engine *e, struct kd_run *run)
                 run->has = 1;
                 return 1;
             }
-            if (!run->mapped && need > run->bcap) {   /* a record longer than the block */
+            if (need > run->bcap) {   /* a record longer than the block */
                 out_deliver(e);
                 char *nb = malloc(need);
                 if (!nb) return -1;
@@ -304,10 +279,6 @@ static int run_next(kd_engine *e, struct kd_run *run)
         }
         if (run->roff >= run->rend) { errno = EIO; return avail ? -1 : 0; }   /* a record cut short: corrupt */
         out_deliver(e);
-        if (run->mapped) {
-            if (run_map(e, run, run->roff - avail, need) != 0) return -1;
-            continue;
-        }
         if (run->bpos) {
             memmove(run->blk, run->blk + run->bpos, avail);
             run->bpos = 0; run->bend = avail;
@@ -322,20 +293,15 @@ static int run_next(kd_engine *e, struct kd_run *run)
     }
 }
 
-/* the run's first window (its head's key came from the spill) */
+/* the run's first block (its head's key came from the spill) */
 static int run_load(kd_engine *e, struct kd_run *run)
 {
     size_t bsz = (size_t)(e->o.max_memory / KD_SPILL_BUF_DIV);
     if (bsz > KD_SPILL_BUF_MAX) bsz = KD_SPILL_BUF_MAX;
     if (bsz < KD_SPILL_BUF_MIN) bsz = KD_SPILL_BUF_MIN;
-    run->bcap = bsz;
+    if (!(run->blk = malloc(bsz))) return -1;
+    run->bcap = bsz; run->bpos = run->bend = 0;
     run->loaded = 1;
-    run->mapped = !e->spill_pread;
-    if (!run->mapped || run_map(e, run, run->roff, KD_REC_HDR) != 0) {   /* not mappable: blocks read with pread */
-        run->mapped = 0;
-        if (!(run->blk = malloc(bsz))) return -1;
-        run->bpos = run->bend = 0;
-    }
     int64_t ts = run->ts;
     uint64_t seq = run->seq;
     int rc = run_next(e, run);
@@ -346,8 +312,7 @@ static int run_load(kd_engine *e, struct kd_run *run)
 
 static void run_close(struct kd_run *run)
 {
-    if (run->mapped) run_unmap(run);
-    else free(run->blk);
+    free(run->blk);
     run->blk = NULL; run->has = 0;
 }
 
@@ -474,11 +439,11 @@ static int merge_runs(kd_engine *e)
     if (rc != 0) { errno = err; return -1; }
     for (size_t i = 0; i < k; i++) {
         struct kd_run *r = &e->runs[i];
-        run_close(r);   /* (unmapped before its pages go) */
 #ifdef FALLOC_FL_PUNCH_HOLE
         if (r->rend > r->start)
             (void)fallocate(e->spill_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r->start, (off_t)(r->rend - r->start));
 #endif
+        run_close(r);
     }
     memmove(e->runs, e->runs + k, (e->nruns - k) * sizeof *e->runs);
     e->nruns -= k;
@@ -505,8 +470,6 @@ static int spill(kd_engine *e)
     if (!e->spill_open) {
         if ((e->spill_fd = kd_spill_fd()) < 0) return -1;
         e->spill_open = 1;
-        const char *rd = getenv("KDISSECT_SPILL_READ");   /* tests: the read path of a file that cannot be mapped */
-        e->spill_pread = rd && !strcmp(rd, "pread");
         e->spill_end = 0;
     }
     if (!e->nruns) e->spill_end = 0;   /* every run was read back: the file is free again */
