@@ -574,12 +574,9 @@ void kf_jw_kc_strn(kf_jw *w, const char *k, size_t kn, const char *v, size_t n)
     jw_end_at(w, o);
 }
 
-/* v in decimal at o (room for 20), two digits a step (a table of the hundred pairs): about ten
- * numbers per record, the digit loop was 2 % of kdissect's instructions on api-one.pcap */
-static const char jw_d2[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
+/* v in decimal at o (room for 20), two digits a step (kf_digits2, the table of the hundred
+ * pairs): about ten numbers per record, the digit loop was 2 % of kdissect's instructions on
+ * api-one.pcap */
 static char *jw_u64(char *o, uint64_t v)
 {
     /* the number of digits first (from the bits: 1233 / 4096 is just above log10(2)), then
@@ -591,14 +588,14 @@ static char *jw_u64(char *o, uint64_t v)
     };
     if (v < 100) {   /* one or two digits (sizes, counts, zeros): half the numbers of a record */
         if (v < 10) { *o = (char)('0' + v); return o + 1; }
-        memcpy(o, jw_d2 + 2 * v, 2);
+        memcpy(o, kf_digits2 + 2 * v, 2);
         return o + 2;
     }
     unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
     unsigned n = t + ((v | 1) >= p10[t]);
     char *p = o + n;
-    while (v >= 100) { unsigned r = (unsigned)(v % 100); v /= 100; p -= 2; memcpy(p, jw_d2 + 2 * r, 2); }
-    if (v >= 10) { p -= 2; memcpy(p, jw_d2 + 2 * v, 2); }
+    while (v >= 100) { unsigned r = (unsigned)(v % 100); v /= 100; p -= 2; memcpy(p, kf_digits2 + 2 * r, 2); }
+    if (v >= 10) { p -= 2; memcpy(p, kf_digits2 + 2 * v, 2); }
     else *--p = (char)('0' + v);
     return o + n;
 }

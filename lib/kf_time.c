@@ -80,7 +80,14 @@ static void ns_to_civil(int64_t ns, civil *c)
     c->s = (int)(sod % 60);
 }
 
-static char *put2(char *p, int v) { p[0] = (char)('0' + v / 10); p[1] = (char)('0' + v % 10); return p + 2; }
+const char kf_digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+/* v (0..99) as two digits, from the table of pairs (a division and a remainder by 10 for each
+ * digit of the fraction were 0.5 % of kdissect's instructions on bench/data/api-one.pcap, two
+ * new times a record) */
+static char *put2(char *p, int v) { memcpy(p, kf_digits2 + 2 * v, 2); return p + 2; }
 
 size_t kf_time_rfc3339_put(int64_t ns, char *out)
 {
@@ -109,19 +116,11 @@ size_t kf_time_rfc3339_put(int64_t ns, char *out)
         last_sec = sec;
     }
     memcpy(out, last_pre, 20);
-    /* the nine digits of the fraction two at a time from a table of the hundred pairs (a
-     * division and a remainder by 10 for each digit were 0.5 % of kdissect's instructions on
-     * bench/data/api-one.pcap, two new times a record) */
-    static const char d2[201] =
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-        "8081828384858687888990919293949596979899";
     uint32_t f = (uint32_t)frac, hi = f / 100000, lo = f % 100000;   /* 4 + 5 digits */
     char *p = out + 20;
-    memcpy(p, d2 + 2 * (hi / 100), 2); memcpy(p + 2, d2 + 2 * (hi % 100), 2);
-    p[4] = (char)('0' + lo / 10000);
-    memcpy(p + 5, d2 + 2 * (lo / 100 % 100), 2); memcpy(p + 7, d2 + 2 * (lo % 100), 2);
-    p[9] = 'Z';
+    p = put2(p, (int)(hi / 100)); p = put2(p, (int)(hi % 100));
+    *p++ = (char)('0' + lo / 10000); p = put2(p, (int)(lo / 100 % 100)); p = put2(p, (int)(lo % 100));
+    *p++ = 'Z';
     return 30;
 }
 

@@ -38,4 +38,6 @@ char *kf_duration_human(int64_t ns, char *buf, size_t len);
 /* Parses RFC 3339 (any zone, optional fraction) strictly; 0 ok, -1 bad. */
 int kf_time_parse_rfc3339(const char *s, size_t len, int64_t *ns);
 int64_t kf_now_ns(void);
+/* "00" "01" … "99": the hundred two-digit pairs, for writing numbers two digits at a time */
+extern const char kf_digits2[201];
 #endif
