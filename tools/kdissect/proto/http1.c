@@ -429,8 +429,6 @@ static void head_field(kd_conn *c, h1_msg *m, kd_hmap *ck, const char *n, size_t
     }
     case F_CE: m->content_encoding = KEEP(); break;
     case F_CONN: {
-        /* one walk of the list for both tokens (once per message: two walks were 0.7 % of
-         * kdissect's instructions on bench/data/api-one.pcap) */
         unsigned got = tokens(v, "close", "upgrade");
         if (got & 1) m->conn_close = 1;
         if (got & 2) m->conn_upgrade = 1;
