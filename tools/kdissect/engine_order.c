@@ -108,9 +108,14 @@ void kde_rec_arena_free(kd_engine *e)
 
 /* ------------------------------------------------------------------ record heap */
 
+/* records go out by time, then in the order they were made: the heap's slots, the runs' heads */
+static int key_less(int64_t ats, uint64_t aseq, int64_t bts, uint64_t bseq)
+{
+    return ats < bts || (ats == bts && aseq < bseq);
+}
 static int slot_less(const kf_tsseq *a, const kf_tsseq *b)
 {
-    return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+    return key_less(a->ts, a->seq, b->ts, b->seq);
 }
 static int slot_cmp(const void *a, const void *b)
 {
@@ -376,15 +381,14 @@ static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t *off)
 /* run a's head goes out before run b's (b NULL: yes); the order of slot_less */
 static int run_first(const struct kd_run *a, const struct kd_run *b)
 {
-    return !b || a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+    return !b || key_less(a->ts, a->seq, b->ts, b->seq);
 }
 /* the heap's oldest record goes out before run's head (run NULL: if there is one) */
 static int heap_first(const kd_engine *e, const struct kd_run *run)
 {
     if (!e->hn) return 0;
     if (!run) return 1;
-    kf_tsseq k = { run->ts, run->seq, NULL };
-    return slot_less(&e->heap[0], &k);
+    return key_less(e->heap[0].ts, e->heap[0].seq, run->ts, run->seq);
 }
 static int merge_put(kd_engine *e, char *buf, size_t *used, const void *p, size_t n)
 {
