@@ -23,11 +23,15 @@
 #include "http_common.h"
 #include "kf_json.h"
 #include "kf_cursor.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define H1_MAX_HEAD (64 * 1024)
 #define H1_MAX_QUEUE 256
 #define H1_ARENA 512            /* bytes of a message's text kept inside it (h1_msg.ai) */
 #define H1_ARENA_BLOCK 2048     /* the least a block of more text holds */
+#define H1_FAST_FIELDS 64      /* fields of a head head_fast takes (more: the map's way) */
 #define H1_SCRATCH 8192         /* bytes on the stack a map is rendered into (more: a malloc) */
 
 enum { ST_START, ST_CL, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF, ST_TRAILERS, ST_CLOSE, ST_RESYNC, ST_STOP };
@@ -128,6 +132,11 @@ static int known_method(const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Whether a message's method (NUL-terminated in h1_msg.method) is lit, a literal of fewer
+ * bytes than the array: its bytes and NUL compared inline (strcmp's call per response was
+ * 0.2 % of kdissect's instructions on bench/data/api-one.pcap) */
+#define METHOD_IS(method, lit) (memcmp((method), lit, sizeof lit) == 0)
+
 /* 1 = a request line, 2 = maybe (need more bytes), 0 = no */
 static int looks_request_line(const uint8_t *p, size_t n, int need_full)
 {
@@ -178,7 +187,20 @@ static char *dupn(kd_conn *c, h1_msg *m, const void *p, size_t n)
     }
     char *s = m->ab + m->au;
     m->au += n + 1;
-    memcpy(s, p, n); s[n] = 0;
+    /* a short one (a URL, a reason, a header's value: nearly all) copied inline, in words of 8,
+     * the last one overlapping: memcpy's call per string was 0.6 % of kdissect's instructions
+     * on bench/data/api-one.pcap */
+    const char *q = p;
+    if (n >= 8 && n <= 64) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) memcpy(s + i, q + i, 8);
+        memcpy(s + n - 8, q + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(s, q, 4); memcpy(s + n - 4, q + n - 4, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) s[i] = q[i];
+    } else memcpy(s, p, n);
+    s[n] = 0;
     return s;
 }
 
@@ -196,11 +218,12 @@ static void msg_free(kd_conn *c, h1_msg *m)
 {
     if (!m) return;
     for (void *b = m->blocks, *nx; b; b = nx) { memcpy(&nx, b, sizeof nx); free(b); }
-    kd_conn_mem(c, -m->amem);
     long before = m->b.mem;
     kd_http_body_free(&m->b);
-    kd_conn_mem(c, m->b.mem - before);
-    kd_conn_mem(c, -(long)sizeof *m);
+    /* what the message held, given back in one call (every part is a decrease, so the peak
+     * is the same as three calls' peak): three calls, each adding to the same two counters,
+     * were 2 % of kdissect's time on bench/data/api-one.pcap */
+    kd_conn_mem(c, -m->amem + (m->b.mem - before) - (long)sizeof *m);
     kd_conn_blk_put(c, m, sizeof *m);
 }
 static void msg_unref(kd_conn *c, h1_msg *m)
@@ -208,12 +231,11 @@ static void msg_unref(kd_conn *c, h1_msg *m)
     if (m && --m->refs <= 0) msg_free(c, m);
 }
 
-/* Which of the tokens t0 and t1 (NULL: none) a comma-separated list holds (RFC 9110 5.6.1: OWS
- * around each, case-insensitive): bit 0 t0, bit 1 t1. One walk of the list for Connection's
- * "close" and "upgrade" (two walks were 0.9 % of kdissect's instructions). */
-static unsigned tokens(const char *v, const char *t0, const char *t1)
+/* Which of the tokens t0 (l0 bytes) and t1 (l1 bytes; NULL: none) a comma-separated list holds
+ * (RFC 9110 5.6.1: OWS around each, case-insensitive): bit 0 t0, bit 1 t1. One walk of the list
+ * for Connection's "close" and "upgrade" (two walks were 0.9 % of kdissect's instructions). */
+static unsigned tokens(const char *v, const char *t0, size_t l0, const char *t1, size_t l1)
 {
-    size_t l0 = strlen(t0), l1 = t1 ? strlen(t1) : 0;
     unsigned got = 0;
     for (const char *p = v; *p;) {
         while (*p == ' ' || *p == ',' || *p == '\t') p++;
@@ -228,7 +250,7 @@ static unsigned tokens(const char *v, const char *t0, const char *t1)
     }
     return got;
 }
-static int has_token(const char *v, const char *tok) { return tokens(v, tok, NULL) & 1; }
+static int has_token(const char *v, const char *tok) { return tokens(v, tok, strlen(tok), NULL, 0) & 1; }
 
 /* The next line of a head: its bytes without CR LF; the cursor moves past the LF (to the end
  * when there is none: *had_lf says which). NULL when nothing is left. Inline: the call per line
@@ -245,6 +267,35 @@ static inline const uint8_t *h1_line(kf_cur *c, size_t *len, int *had_lf)
     if (l && s[l - 1] == '\r') l--;
     *len = l;
     return s;
+}
+
+/* The line ends of a head, found by head_end in one pass over the head (16 bytes a step) and
+ * used by parse_head, which then does not look for them again. Hand-written for the benchmark:
+ * it replaces a memchr per line in head_end and another in parse_head (eleven calls a head).
+ * Line i (0: the start line) ends at the LF nl[i]; n < 0: more than H1_LINES lines, not kept. */
+#define H1_LINES (H1_FAST_FIELDS + 2)
+typedef struct {
+    int n;
+    uint32_t nl[H1_LINES];
+} h1_lines;
+
+/* The first ':' of a field line q[0..l), the head's bytes going on to end: memchr's, with one
+ * compare of 16 bytes when they are there (a field's name is most often shorter: memchr's call
+ * per line was 1.5 % of kdissect's instructions on bench/data/api-one.pcap) */
+static inline const uint8_t *field_colon(const uint8_t *q, size_t l, const uint8_t *end)
+{
+#if defined(__SSE2__)
+    if (end - q >= 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)q), _mm_set1_epi8(':')));
+        if (l < 16) m &= (1u << l) - 1;
+        if (m) return q + __builtin_ctz(m);
+        if (l <= 16) return NULL;
+        const uint8_t *k = memchr(q + 16, ':', l - 16);
+        return k;
+    }
+#endif
+    (void)end;
+    return memchr(q, ':', l);
 }
 
 /* The request line "method SP target SP HTTP/x.y" (lenient: spaces repeated, version or
@@ -429,7 +480,7 @@ static void head_field(kd_conn *c, h1_msg *m, kd_hmap *ck, const char *n, size_t
     }
     case F_CE: m->content_encoding = KEEP(); break;
     case F_CONN: {
-        unsigned got = tokens(v, "close", "upgrade");
+        unsigned got = tokens(v, "close", sizeof "close" - 1, "upgrade", sizeof "upgrade" - 1);
         if (got & 1) m->conn_close = 1;
         if (got & 2) m->conn_upgrade = 1;
         break;
@@ -446,7 +497,6 @@ static void head_field(kd_conn *c, h1_msg *m, kd_hmap *ck, const char *n, size_t
 #undef KEEP
 }
 
-#define H1_FAST_FIELDS 64
 
 /* 8 bytes as a word: the high bit of each byte JSON escapes (< 0x20, >= 0x80, '"', '\\'); 0 when
  * none (exact: a borrow comes only from a flagged byte) */
@@ -508,18 +558,31 @@ static int name_lower(const uint8_t *n, size_t nl, char *out)
  * Hand-written for the benchmark: the map's copies (names lower-cased, values), its look-ups
  * and its rendering entry by entry were 12 % of kdissect's instructions on
  * bench/data/api-one.pcap (see the commit message). */
-static int head_fast(kd_conn *c, h1_state *s, h1_msg *m, kf_cur cur, kd_hmap *ck)
+static int head_fast(kd_conn *c, h1_state *s, h1_msg *m, kf_cur cur, kd_hmap *ck, const uint8_t *p,
+                     const h1_lines *L)
 {
     struct { const uint8_t *n, *v; size_t nl, vl; const char *low; } f[H1_FAST_FIELDS];
-    int nf = 0, have_field = 0;
+    int nf = 0, have_field = 0, j = 1;
     size_t l, bound = 3;
-    const uint8_t *q;
+    const uint8_t *q, *colon;
 #ifdef KF_FUZZ
     kf_cur start = cur;
 #endif
-    while ((q = h1_line(&cur, &l, NULL)) && l) {
+    for (;;) {
+        if (L) {   /* the lines head_end found: field line j */
+            if (j >= L->n) break;
+            size_t b = L->nl[j - 1] + 1;
+            q = p + b;
+            l = L->nl[j] - b;
+            if (l && q[l - 1] == '\r') l--;
+            colon = l ? field_colon(q, l, p + L->nl[L->n - 1] + 1) : NULL;
+            j++;
+        } else {
+            if (!(q = h1_line(&cur, &l, NULL))) break;
+            colon = l ? memchr(q, ':', l) : NULL;
+        }
+        if (!l) break;
         if ((q[0] == ' ' || q[0] == '\t') && have_field) return -1;   /* obs-fold */
-        const uint8_t *colon = memchr(q, ':', l);
         if (!colon || colon == q) continue;
         if (nf == H1_FAST_FIELDS) return -1;
         size_t nlen = (size_t)(colon - q);
@@ -574,17 +637,26 @@ static int head_fast(kd_conn *c, h1_state *s, h1_msg *m, kf_cur cur, kd_hmap *ck
 
 /* Parses the head (start line + fields) in p[0..hl), read line by line through a cursor.
  * Returns 0 ok, -1 malformed. */
-static int parse_head(kd_conn *c, h1_state *s, h1_msg *m, const uint8_t *p, size_t hl)
+static int parse_head(kd_conn *c, h1_state *s, h1_msg *m, const uint8_t *p, size_t hl, const h1_lines *L)
 {
     kf_cur cur = kf_cur_make(p, hl);
     size_t ll;
     int lf;
-    const uint8_t *line = h1_line(&cur, &ll, &lf);
-    if (!line || !lf) return -1;
+    const uint8_t *line;
+    if (L && L->n > 0) {   /* the start line ends at the first LF head_end found */
+        line = p;
+        ll = L->nl[0];
+        kf_cur_skip(&cur, ll + 1);
+        if (ll && line[ll - 1] == '\r') ll--;
+    } else {
+        L = NULL;
+        line = h1_line(&cur, &ll, &lf);
+        if (!line || !lf) return -1;
+    }
     if ((m->is_req ? parse_request_line(c, m, line, ll) : parse_status_line(c, m, line, ll)) != 0) return -1;
     kd_hmap ck;
     kd_hmap_init(&ck);
-    if (head_fast(c, s, m, cur, &ck) != 0) {
+    if (head_fast(c, s, m, cur, &ck, p, L) != 0) {
         kd_hmap h;
         kd_hmap_init(&h);
         head_map(cur, &h);
@@ -609,9 +681,9 @@ static void body_data(kd_conn *c, h1_msg *m, const uint8_t *p, size_t n)
 
 /* ---------------------------------------------------------------- records */
 
-static void write_side(kf_jw *w, const char *key, const h1_msg *m)
+static void write_side(kf_jw *w, const char *key, size_t kn, const h1_msg *m)
 {
-    kf_jw_keyc(w, key, strlen(key));   /* one of our literal keys (no escaping) */
+    kf_jw_keyc(w, key, kn);   /* one of our literal keys (no escaping) */
     kf_jw_obj_begin(w);
     if (m) {
         if (m->headers_json) kf_jw_kraw(w, "headers", m->headers_json, m->hj_len);
@@ -669,8 +741,8 @@ static void h1_emit(kd_conn *c, h1_state *s, int req_dir, h1_msg *rq, h1_msg *rs
         kf_jw_arr_end(w);
     }
     if (rq && rq->upgrade && rq->conn_upgrade) kf_jw_kstr(w, "upgrade", rq->upgrade);
-    write_side(w, "request", rq);
-    write_side(w, "response", rs);
+    write_side(w, "request", sizeof "request" - 1, rq);
+    write_side(w, "response", sizeof "response" - 1, rs);
     kf_jw_kuint(w, "request_headers_size", rq ? rq->head_size : 0);
     kf_jw_kuint(w, "request_body_size", rq ? rq->b.size : 0);
     kf_jw_kuint(w, "response_headers_size", rs ? rs->head_size : 0);
@@ -749,7 +821,7 @@ static void response_done(kd_conn *c, h1_state *s, int dir, h1_msg *rs)
         rq = s->side[cdir].m; rq->refs++;   /* answered before the request finished */
     }
     h1_emit(c, s, cdir, rq, rs);
-    if (rq && !strcmp(rq->method, "CONNECT") && rs->status >= 200 && rs->status < 300) {
+    if (rq && METHOD_IS(rq->method, "CONNECT") && rs->status >= 200 && rs->status < 300) {
         /* a tunnel: what follows is whatever the client speaks to the target (RFC 9110 9.3.6) */
         if (kd_conn_upgrade(c, NULL, NULL) == 0) s->upgraded = 1;
         else s->tunnel = 1;
@@ -791,23 +863,52 @@ static void response_done(kd_conn *c, h1_state *s, int dir, h1_msg *rs)
 
 /* ---------------------------------------------------------------- stream parsing */
 
-/* Finds the end of the head (after the blank line: LF LF or LF CR LF, the first LF ending the
- * last field line), line by line through a cursor; 0 = need more, -1 = too long / bad */
-static long head_end(const uint8_t *p, size_t n)
+/* An LF at k of p[0..lim) met by head_end: recorded in L; returns the head's length when the
+ * next line is the blank one, -1 when the bytes end first, else 0. */
+static inline long head_lf(h1_lines *L, const uint8_t *p, size_t k, size_t lim)
 {
-    kf_cur c = kf_cur_make(p, n < H1_MAX_HEAD ? n : H1_MAX_HEAD);
-    const uint8_t *nl;
-    while ((nl = memchr(c.p, '\n', kf_cur_left(&c)))) {
-        kf_cur_skip(&c, (size_t)(nl - c.p) + 1);   /* past the LF: the next line */
-        size_t left = kf_cur_left(&c);
-        if (!left) break;
-        if (c.p[0] == '\n') return (long)(c.p - p) + 1;
-        if (c.p[0] == '\r') {
-            if (left < 2) return n >= H1_MAX_HEAD ? -1 : 0;
-            if (c.p[1] == '\n') return (long)(c.p - p) + 2;
+    if (L->n >= 0) {
+        if (L->n < H1_LINES) L->nl[L->n++] = (uint32_t)k;
+        else L->n = -1;
+    }
+    size_t left = lim - k - 1;
+    if (!left) return -1;
+    if (p[k + 1] == '\n') return (long)k + 2;
+    if (p[k + 1] == '\r') {
+        if (left < 2) return -1;
+        if (p[k + 2] == '\n') return (long)k + 3;
+    }
+    return 0;
+}
+
+/* Finds the end of the head (after the blank line: LF LF or LF CR LF, the first LF ending the
+ * last field line); 0 = need more, -1 = too long / bad. Records the lines' LFs in *L (h1_lines),
+ * 16 bytes a step (the last 16 again for what is left). */
+static long head_end(const uint8_t *p, size_t n, h1_lines *L)
+{
+    size_t lim = n < H1_MAX_HEAD ? n : H1_MAX_HEAD, i = 0;
+    long more = n >= H1_MAX_HEAD ? -1 : 0, r;
+    L->n = 0;
+#if defined(__SSE2__)
+    if (lim >= 16) {
+        const __m128i lf = _mm_set1_epi8('\n');
+        for (;;) {
+            size_t at = i + 16 <= lim ? i : lim - 16;   /* the last block overlaps the one before */
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + at)), lf));
+            m &= ~0u << (i - at);   /* not again what was looked at */
+            while (m) {
+                size_t k = at + (unsigned)__builtin_ctz(m);
+                m &= m - 1;
+                if ((r = head_lf(L, p, k, lim))) return r > 0 ? r : more;
+            }
+            i = at + 16;
+            if (i >= lim) return more;
         }
     }
-    return n >= H1_MAX_HEAD ? -1 : 0;
+#endif
+    for (; i < lim; i++)
+        if (p[i] == '\n' && (r = head_lf(L, p, i, lim))) return r > 0 ? r : more;
+    return more;
 }
 
 /* Skips to the next line that starts a message of this direction's kind. */
@@ -874,8 +975,9 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
             if (b == '\r' || b == '\n') { i++; continue; }
             h1_msg *last_rq = is_req ? h1_newest(s) : NULL;
             if (last_rq && last_rq->upgrade && last_rq->conn_upgrade) return i;  /* wait for 101 */
-            if (last_rq && !strcmp(last_rq->method, "CONNECT")) return i;  /* tunnel or not: its answer says */
-            long he = head_end(q, left);
+            if (last_rq && METHOD_IS(last_rq->method, "CONNECT")) return i;  /* tunnel or not: its answer says */
+            h1_lines lines;
+            long he = head_end(q, left, &lines);
             int partial = 0;
             if (he == 0 && (flags & (KD_DATA_EOF | KD_DATA_GAP_NEXT)) &&
                 (is_req ? looks_request_line(q, left, 1) == 1 : looks_status_line(q, left) == 1)) {
@@ -892,7 +994,7 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
             kd_stream_ref(c, dir, off + i, &m->first);
             set_last(c, m, dir, off + i + (size_t)he - 1);
             m->head_size = (uint64_t)he;
-            if (parse_head(c, s, m, q, (size_t)he) != 0) {
+            if (parse_head(c, s, m, q, (size_t)he, partial ? NULL : &lines) != 0) {
                 msg_free(c, m);
                 kd_stat_add(c, KD_STAT_PARSE_ERRORS, 1);
                 sd->state = ST_RESYNC; i++; continue;
@@ -915,8 +1017,8 @@ static size_t h1_data(kd_conn *c, void *stv, int dir, const uint8_t *p, size_t n
                 /* which request does this answer? (HEAD, CONNECT need it) */
                 h1_msg *rq = h1_oldest(s);
                 int nobody = (m->status >= 100 && m->status < 200) || m->status == 204 || m->status == 304 ||
-                             (rq && !strcmp(rq->method, "HEAD")) ||
-                             (rq && !strcmp(rq->method, "CONNECT") && m->status >= 200 && m->status < 300);
+                             (rq && METHOD_IS(rq->method, "HEAD")) ||
+                             (rq && METHOD_IS(rq->method, "CONNECT") && m->status >= 200 && m->status < 300);
                 if (nobody) finish_msg(c, s, dir, 0);
                 else if (m->chunked) sd->state = ST_CHUNK_SIZE;
                 else if (m->has_cl) { if (m->cl) { sd->state = ST_CL; sd->remaining = m->cl; } else finish_msg(c, s, dir, 0); }
