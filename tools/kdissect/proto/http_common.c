@@ -331,11 +331,26 @@ void kd_hmap_free(kd_hmap *m)
     m->blocks = NULL;
 }
 
+/* Whether p[0..n) holds "query", "operationName" or a backslash: one walk, stopping only at a
+ * 'q', an 'o' or a backslash. Hand-written for the benchmark: it replaces two memmem and a
+ * memchr over each JSON request body (0.4 % of kdissect's instructions on api-one.pcap). */
+static int gql_may_name(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *k = p + i;
+        if (*k == '\\') return 1;
+        if (*k == 'q' && n - i >= 5 && memcmp(k, "query", 5) == 0) return 1;
+        if (*k == 'o' && n - i >= 13 && memcmp(k, "operationName", 13) == 0) return 1;
+    }
+    return 0;
+}
+
 int kd_http_graphql(const char *target, const char *ctype, const uint8_t *body, size_t blen, int cut,
                     char *op, size_t opn, char *type, size_t tn)
 {
     op[0] = type[0] = 0;
-    int hint = (target && strstr(target, "graphql")) || (ctype && strstr(ctype, "graphql"));
+    int ct_gql = ctype && strstr(ctype, "graphql");
+    int hint = (target && strstr(target, "graphql")) || ct_gql;
     const char *query = NULL;
     size_t qn = 0;
     char qbuf[512];
@@ -344,8 +359,7 @@ int kd_http_graphql(const char *target, const char *ctype, const uint8_t *body, 
      * string (written plainly or with an escape, hence the backslash) gives neither, and
      * parsing every JSON body with jansson was 2.5 % of kdissect's time on
      * bench/data/api-one.pcap. */
-    if (blen && body[0] == '{' && !cut &&
-        (memmem(body, blen, "query", 5) || memmem(body, blen, "operationName", 13) || memchr(body, '\\', blen))) {
+    if (blen && body[0] == '{' && !cut && gql_may_name(body, blen)) {
         j = json_loadb((const char *)body, blen, 0, NULL);
         if (j && json_is_object(j)) {
             json_t *q = json_object_get(j, "query");
@@ -354,7 +368,7 @@ int kd_http_graphql(const char *target, const char *ctype, const uint8_t *body, 
             if (json_is_string(on)) snprintf(op, opn, "%s", json_string_value(on));
         }
     }
-    if (!query && ctype && strstr(ctype, "application/graphql") && blen) { query = (const char *)body; qn = blen; }
+    if (!query && ct_gql && strstr(ctype, "application/graphql") && blen) { query = (const char *)body; qn = blen; }
     if (!query && target && hint) {
         const char *qp = strstr(target, "query=");
         if (qp) { qn = kd_http_pct(qp + 6, strcspn(qp + 6, "&"), qbuf, sizeof qbuf, 1); query = qbuf; }
