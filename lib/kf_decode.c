@@ -508,6 +508,8 @@ static void l4_zero(kf_l4 *out)
     typedef uint64_t v16 __attribute__((vector_size(16), aligned(1), may_alias));
     unsigned char *p = (unsigned char *)out;
     size_t i = 0;
+    /* unrolled: the loop's counting was two thirds of its instructions (one packet each) */
+#pragma GCC unroll 64
     for (; i + 16 <= sizeof *out; i += 16) *(v16 *)(p + i) = (v16){ 0, 0 };
     for (; i < sizeof *out; i++) p[i] = 0;
 }
