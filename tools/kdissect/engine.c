@@ -9,13 +9,17 @@
 /* word-at-a-time hash for the duplicate check (hot path) */
 static uint64_t hash_words(uint64_t h, const uint8_t *p, size_t n)
 {
-    while (n >= 8) {
+    size_t k = n / 8;
+    /* unrolled by four (the same hash, the same order): about twelve words a packet, the
+     * loop's counting was 0.65M of 504M instructions on /tmp/api80k.pcap */
+#pragma GCC unroll 4
+    for (size_t i = 0; i < k; i++) {
         uint64_t w;
-        memcpy(&w, p, 8);
+        memcpy(&w, p + 8 * i, 8);
         h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
         h ^= h >> 32;
-        p += 8; n -= 8;
     }
+    p += 8 * k; n -= 8 * k;
     uint64_t w = 0;
     memcpy(&w, p, n);
     return (h ^ w ^ n) * 0x9E3779B97F4A7C15ULL;
