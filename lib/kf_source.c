@@ -664,6 +664,10 @@ const char *kf_source_warning(kf_source *s)
 }
 
 size_t kf_source_iface_count(const kf_source *s) { return s->nifs; }
+int kf_source_one_iface(const kf_source *s)
+{
+    return s->nlanes == 1 && s->lanes[0].nfiles == 1 && s->lanes[0].r && kf_reader_format(s->lanes[0].r) == KF_FMT_PCAP;
+}
 static const char *const capture_names[] = { "af_packet", "ebpf", "ebpf_tls" };
 
 const char *kf_capture_name(int cap)

@@ -70,6 +70,9 @@ const char *kf_source_error(const kf_source *s);
  * or NULL. */
 const char *kf_source_warning(kf_source *s);
 size_t kf_source_iface_count(const kf_source *s);
+/* 1 when every packet the source gives comes from one interface: one input of one file, a
+ * classic pcap (gzip'd or not), which has no way to name a second one; 0 otherwise. */
+int kf_source_one_iface(const kf_source *s);
 const kf_src_iface *kf_source_iface(const kf_source *s, uint32_t id);
 /* Metadata from snapshots/stores among the inputs (NULL if none); finished, ready to look up. */
 kf_meta *kf_source_meta(kf_source *s);

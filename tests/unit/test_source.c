@@ -134,6 +134,18 @@ static void test_merge(void)
          (unsigned long long)total);
     T_OK(kf_source_warning(s) == NULL, "no warnings");
     T_OK(kf_source_meta(s) == NULL, "no metadata from plain files");
+    T_EQ_INT(kf_source_one_iface(s), 0, "a pcap and a pcapng: not one interface");
+    kf_source_close(s);
+    /* one interface: one classic pcap only (kdissect's duplicate check is off then) */
+    const char *one_a[] = { fa }, *one_b[] = { fb }, *two_a[] = { fa, fa };
+    s = kf_source_open(one_a, 1, NULL, err, sizeof err);
+    T_EQ_INT(s ? kf_source_one_iface(s) : -1, 1, "one classic pcap: one interface");
+    kf_source_close(s);
+    s = kf_source_open(one_b, 1, NULL, err, sizeof err);
+    T_EQ_INT(s ? kf_source_one_iface(s) : -1, 0, "one pcapng: not one interface (it may name more)");
+    kf_source_close(s);
+    s = kf_source_open(two_a, 2, NULL, err, sizeof err);
+    T_EQ_INT(s ? kf_source_one_iface(s) : -1, 0, "a classic pcap twice: two interfaces");
     kf_source_close(s);
 
     /* window and node filters */

@@ -963,14 +963,15 @@ kd_engine *kd_engine_new(const kd_engine_opts *o, kd_out_fn out, void *arg)
     size_t slots = KD_DUP_SLOTS;
     while (slots > KD_DUP_SLOTS_MIN && slots * sizeof *e->dup > o->max_memory / KD_DUP_SHARE) slots /= 2;
     e->dupmask = slots - 1;
-    e->dup = calloc(e->dupmask + 1, sizeof *e->dup);
-    e->dring = malloc(KD_DUP_RING * sizeof *e->dring);
+    int dups = o->dup_window_ns > 0;   /* (0: no duplicate check, no table) */
+    e->dup = dups ? calloc(e->dupmask + 1, sizeof *e->dup) : NULL;
+    e->dring = dups ? malloc(KD_DUP_RING * sizeof *e->dring) : NULL;
     kf_jw_init(&e->jw);
     kf_jw_init(&e->idw);
     uint64_t h = hash_bytes(KD_FNV_OFFSET, o->id_seed ? o->id_seed : "", o->id_seed ? strlen(o->id_seed) : 0);
     snprintf(e->idprefix, sizeof e->idprefix, "%016" PRIx64, kd_mix64(h));
     kd_idgen_init(&e->ids, e->idprefix);
-    if (!e->dec || !e->dup || !e->dring || ht_grow(e) != 0) { kd_engine_free(e); return NULL; }
+    if (!e->dec || (dups && (!e->dup || !e->dring)) || ht_grow(e) != 0) { kd_engine_free(e); return NULL; }
     return e;
 }
 

@@ -54,7 +54,7 @@ typedef struct kd_engine_opts {
     int no_conn;                /* --no-conn: no conn/flow records */
     uint64_t max_memory;        /* --max-memory: flows + buffers + reorder (default 96 MiB) */
     int64_t tcp_idle_ns, udp_idle_ns, closed_linger_ns;
-    int64_t dup_window_ns;      /* copies of one packet on several interfaces of a node */
+    int64_t dup_window_ns;      /* copies of one packet on several interfaces of a node (0: none looked for) */
     int64_t flow_interval_ns;   /* a flow record per active interval */
     const char *id_seed;        /* "name:size" of the first input: record ids hash it */
     kf_meta *meta;              /* borrowed; NULL = no Kubernetes context */
