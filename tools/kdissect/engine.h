@@ -96,9 +96,14 @@ int kd_engine_spill_error(const kd_engine *e);
 /* -j shards. kd_engine_pass: packet number seq of the capture (1-based, over all shards)
  * went to another shard at ts: keep the clock and the housekeeping (expiry,
  * timers, flow intervals, releasing waiting records) at the packets one engine would.
- * kd_engine_seq: the next kd_engine_packet is packet number seq + 1. */
+ * kd_engine_seq: the next kd_engine_packet is packet number seq + 1.
+ * kd_engine_skip: packets up to number seq, the latest at ts, went to other shards, and
+ * kd_engine_pass would have done nothing but count them and keep the time: none of them is a
+ * multiple of 256 (housekeeping), and since the engine's last packet or pass nothing changed
+ * its memory or its share of --max-memory (a pass checks them). */
 void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq);
 void kd_engine_seq(kd_engine *e, uint64_t seq);
+void kd_engine_skip(kd_engine *e, uint64_t seq, int64_t ts);
 /* The time before which this engine will emit no more records, as of its last release of
  * waiting records (every 16384 packets of the capture, or kd_engine_release). */
 int64_t kd_engine_watermark(const kd_engine *e);

@@ -389,6 +389,28 @@ static void bal_key(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
     in->h = pair_hash(w);
 }
 
+/* bal_key of a frame bkey_fast took (IPv4, TCP): in->h from a small direct-mapped cache by its
+ * addresses and ports, which are all the hash depends on. Hand-written for
+ * bench/data/api-one.pcap, where nearly every packet belongs to one of the few connections busy at
+ * a time: it replaces bal_key's ordering of the pair and its hashing (about 85 instructions a
+ * packet) for the packets of a connection seen lately. */
+typedef struct kcent { uint32_t w[3], used; uint64_t h; } kcent;
+#define KCACHE 1024
+static void bal_key_fast(const balancer *b, kcent *kc, const bkey *pk, uint32_t bytes, bin *in)
+{
+    uint32_t w0, w1, w2 = (uint32_t)pk->sport << 16 | pk->dport;
+    memcpy(&w0, pk->src, 4); memcpy(&w1, pk->dst, 4);
+    kcent *c = &kc[(w0 * 0x9E3779B1u ^ w1 * 0x85EBCA77u ^ w2 * 0xC2B2AE3Du) >> 22];   /* (KCACHE: 2^10) */
+    if (c->used && c->w[0] == w0 && c->w[1] == w1 && c->w[2] == w2 && b->nsh > 1) {
+        in->cost = bytes + 64; in->ip = 1; in->proto = pk->proto; in->tflags = pk->tflags;
+        in->h = c->h;
+        return;
+    }
+    bal_key(b, pk, bytes, in);
+    if (!in->ip) return;
+    c->w[0] = w0; c->w[1] = w1; c->w[2] = w2; c->used = 1; c->h = in->h;
+}
+
 /* The shard for a new pair (connection) of class cls. */
 static int bal_place(const balancer *b, int cls)
 {
@@ -479,6 +501,21 @@ done:
     b->load[k] += cost;
     b->cbytes[cls] += cost;
     return k;
+}
+
+/* bal_pick for a packet of a connection in the cache, but for its first and last ones (SYN,
+ * FIN, RST): what bal_pick does for it, inline, or -1: call bal_pick. (bal_pick would also make
+ * the entry its "last", a copy that only saves it a look-up and gives the same shard and class:
+ * an entry's never change.) For bench/data/api-one.pcap, where it is nearly every packet:
+ * the call and its copy of the entry were about two thirds of bal_pick's instructions. */
+static inline int bal_hit(balancer *b, const bin *in)
+{
+    if (!in->ip || (b->byconn && in->proto == 6 && (in->tflags & (KF_TCP_FIN | KF_TCP_RST | KF_TCP_SYN)))) return -1;
+    const pairent *ce = &b->cache[(in->h >> 32) & (BCACHE - 1)];
+    if (!ce->used || ce->key != in->h) return -1;
+    b->load[ce->shard] += in->cost;
+    b->cbytes[ce->cls] += in->cost;
+    return ce->shard;
 }
 
 /* ------------------------------------------------------------------ worker side */
@@ -801,7 +838,8 @@ static void workload_here(void *arg, const kf_addr *ip, const char *name, size_t
  * picks each packet's shard with the one balancer, puts IP fragments together, and copies the
  * packets (and the names a kexport export gives) into the block; then every worker goes
  * through the block, dissects its own packets and tells its engine the capture's time at the
- * others (names from other shards' DNS answers too). So the balancing and the walk through the
+ * others where that does something (names from other shards' DNS answers too; scan_place lists
+ * those entries for each worker). So the balancing and the walk through the
  * capture are done once, shared between the workers, instead of once by every worker (each
  * walked every packet to find its own: on bench/data/api-one.pcap that walk was ~40 % of
  * what -j 2 cost over -j 1). The copy costs less than the walk it saves, and it leaves the input
@@ -821,6 +859,7 @@ enum { SE_PKT, SE_WNAME };
 enum { SF_DNS = 1, SF_L4 = 2 };
 typedef struct sent {
     int64_t ts;
+    int64_t tsmax;                  /* the latest ts of the packets before this entry (INT64_MIN: none) */
     uint64_t seq;                   /* the packet's number in the capture; WNAME: the next one's */
     uint64_t frame;
     const char *file, *node;        /* (the source's: kept until it is closed) */
@@ -835,6 +874,8 @@ typedef struct sblock {
     bin *in; size_t incap;          /* entry i's packet as the balancer takes it (pending: shard SH_PENDING) */
     uint8_t *data; size_t used, dcap;
     int eof;                        /* the source ends after this block */
+    /* the entries each worker goes through (scan_place): shard k's at lst[k * lcap], nl[k] of them */
+    uint32_t *lst; size_t lcap, nl[MAX_SHARDS];
 } sblock;
 typedef struct scan {
     pthread_mutex_t mu;
@@ -845,6 +886,9 @@ typedef struct scan {
     kf_decoder *fdec;               /* IP fragments put together to find their connection */
     size_t dsbs, nrbs;
     uint64_t n;                     /* packets read */
+    int64_t tsmax;                  /* the latest ts of those (INT64_MIN: none) */
+    int carry;                      /* (scan_place) the next entry is everyone's */
+    kcent kc[KCACHE];               /* (scan_fill) the balancer's keys of connections seen lately */
     /* under mu */
     int scanning, eof;
     uint64_t ready;                 /* blocks 0 .. ready-1 are filled and placed (block k in slot k % SCAN_SLOTS) */
@@ -856,7 +900,7 @@ typedef struct scan {
 } scan;
 
 /* room for len more bytes (aligned to 8) in the block's data: their offset, or -1 */
-static long sb_room(sblock *b, size_t len)
+static inline long sb_room(sblock *b, size_t len)
 {
     size_t at = (b->used + 7) & ~(size_t)7;
     if (at + len > b->dcap) {
@@ -869,7 +913,7 @@ static long sb_room(sblock *b, size_t len)
     b->used = at + len;
     return (long)at;
 }
-static sent *sb_ent(sblock *b)
+static inline sent *sb_ent(sblock *b)
 {
     if (b->n == b->cap) {   /* (SCAN_PKTS, and more for the names of a kexport export) */
         sent *ne = kf_grow(b->e, &b->cap, b->n + (b->cap ? 1 : SCAN_PKTS + 64), sizeof *ne);
@@ -883,7 +927,7 @@ static sent *sb_ent(sblock *b)
     return &b->e[b->n++];
 }
 
-typedef struct wnctx { sblock *b; uint64_t seq; int failed; } wnctx;
+typedef struct wnctx { sblock *b; uint64_t seq; int64_t tsmax; int failed; } wnctx;
 static void scan_wname(void *arg, const kf_addr *ip, const char *name, size_t len, int64_t from, const char *node)
 {
     wnctx *w = arg;
@@ -894,6 +938,7 @@ static void scan_wname(void *arg, const kf_addr *ip, const char *name, size_t le
     memcpy(w->b->data + off + sizeof *ip, name, len);
     memset(e, 0, sizeof *e);
     e->kind = SE_WNAME; e->seq = w->seq; e->ts = from; e->caplen = (uint32_t)len; e->node = node;
+    e->tsmax = w->tsmax;
     e->off = (uint32_t)off;
 }
 
@@ -934,8 +979,18 @@ static void sb_l4(const sblock *b, const sent *e, kf_l4 *l4)
     l4->icmp_inner = d->o[2] == UINT32_MAX ? NULL : b->data + d->o[2];
 }
 
-/* The shards of block a's packets, next: the block read after it (NULL: none). */
-static void scan_place(scan *sc, sblock *a, const sblock *next)
+/* The shards of block a's packets, next: the block read after it (NULL: none); and the entries
+ * of a each worker goes through (lst). 0, or -1: out of memory.
+ * A worker needs its own packets, and of the others' only those where its engine does more
+ * than count the packet and keep the latest time (kd_engine_skip does that for a run of them
+ * at once): every PASS_PKTS-th packet (housekeeping, release points), DNS answers (names),
+ * a kexport export's names, and the packet after a housekeeping packet or a name from an
+ * export (its engine checks there whether it holds more than its share of --max-memory, which
+ * what came before may have changed; elsewhere nothing changed it since the last check). Each
+ * worker went through every entry of every block (~80 bytes each, written on the other
+ * core) and called kd_engine_pass for every other shard's packet: on bench/data/api-one.pcap
+ * that walk was about an eighth of what -j 2 cost over -j 1. */
+static int scan_place(scan *sc, sblock *a, const sblock *next)
 {
     /* (by connection, not by a slice of its hash without keys: the connections of a window
      * that shared a count, and so their placement, put records of one instant out of capture
@@ -957,8 +1012,28 @@ static void scan_place(scan *sc, sblock *a, const sblock *next)
             t[j].bytes += in->cost;
         }
     }
-    for (size_t i = 0; i < a->n; i++)
-        if (a->in[i].pending) a->e[i].shard = (int16_t)bal_pick(sc->b, &a->in[i], a->in[i].ip ? a->in[i].ahead : 0);
+    int nsh = sc->b->nsh;
+    if (a->lcap < a->n) {
+        uint32_t *nl = malloc((size_t)nsh * a->n * sizeof *nl);
+        if (!nl) return -1;
+        free(a->lst); a->lst = nl; a->lcap = a->n;
+    }
+    for (int k = 0; k < nsh; k++) a->nl[k] = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        sent *e = &a->e[i];
+        const bin *in = &a->in[i];
+        if (in->pending) {
+            int k = bal_hit(sc->b, in);
+            e->shard = (int16_t)(k >= 0 ? k : bal_pick(sc->b, in, in->ip ? in->ahead : 0));
+        }
+        int pass = e->kind == SE_PKT && e->seq % PASS_PKTS == 0;
+        if (sc->carry || pass || e->kind == SE_WNAME || (e->flags & SF_DNS))
+            for (int k = 0; k < nsh; k++) a->lst[(size_t)k * a->lcap + a->nl[k]++] = (uint32_t)i;
+        else if (e->shard >= 0)
+            a->lst[(size_t)e->shard * a->lcap + a->nl[e->shard]++] = (uint32_t)i;
+        sc->carry = pass || e->kind == SE_WNAME;
+    }
+    return 0;
 }
 
 /* Reads the next block from the source (the caller holds the scan); its packets wait to be
@@ -973,7 +1048,7 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
     while (b->n < SCAN_PKTS && b->used < SCAN_BYTES) {
         if ((r = kf_source_next(src, &p)) != 1) break;
         if (x->keys) kf_keylog_add_dsbs(x->keys, src, &sc->dsbs);
-        wnctx wc = { b, sc->n + 1, 0 };
+        wnctx wc = { b, sc->n + 1, sc->tsmax, 0 };
         kd_source_workloads(src, &sc->nrbs, &p, scan_wname, &wc);   /* a kexport export's names */
         if (wc.failed) return -1;
         pinfo pi;
@@ -995,11 +1070,14 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
         if (off < 0) return -1;
         if (k == SH_PENDING) {   /* placed by scan_place */
             bin *in = &b->in[b->n - 1];
-            bal_key(bal, &bk, p.pkt.caplen, in);
+            if (fast) bal_key_fast(bal, sc->kc, &bk, p.pkt.caplen, in);
+            else bal_key(bal, &bk, p.pkt.caplen, in);
             in->pending = 1;
         }
         memcpy(b->data + off, p.pkt.data, p.pkt.caplen);
         e->kind = SE_PKT; e->seq = sc->n; e->ts = p.pkt.ts_ns; e->frame = p.frame;
+        e->tsmax = sc->tsmax;
+        if (p.pkt.ts_ns > sc->tsmax) sc->tsmax = p.pkt.ts_ns;
         e->file = p.file; e->node = p.node;
         e->caplen = p.pkt.caplen; e->origlen = p.pkt.origlen; e->iface = p.pkt.iface; e->off = (uint32_t)off;
         e->linktype = p.pkt.linktype; e->capture = p.iface ? p.iface->capture : KF_CAP_UNKNOWN;
@@ -1037,11 +1115,10 @@ static sblock *scan_next(prun *x, scan *sc, uint64_t k)
             pthread_mutex_unlock(&sc->mu);
             sblock *nb = &sc->slot[r % SCAN_SLOTS];
             int rc = scan_fill(x, sc, nb);
+            /* the block before is placed now; the last one too at the end */
+            if (rc == 0 && r > 0) rc = scan_place(sc, &sc->slot[(r - 1) % SCAN_SLOTS], nb);
+            if (rc == 0 && nb->eof) rc = scan_place(sc, nb, NULL);
             if (rc != 0) run_fail(x, -1, "out of memory");
-            else {   /* the block before is placed now; the last one too at the end */
-                if (r > 0) scan_place(sc, &sc->slot[(r - 1) % SCAN_SLOTS], nb);
-                if (nb->eof) scan_place(sc, nb, NULL);
-            }
             pthread_mutex_lock(&sc->mu);
             sc->scanning = 0;
             if (rc == 0) { sc->nread++; if (r > 0) sc->ready++; if (nb->eof) sc->ready++; }
@@ -1067,7 +1144,8 @@ static void scan_done(scan *sc, int idx, uint64_t v)
     pthread_mutex_unlock(&sc->mu);
 }
 
-/* scan mode: this worker goes through every block and dissects its own packets */
+/* scan mode: this worker goes through every block, dissects its own packets and passes the
+ * others' on to its engine where that does something there (scan_place) */
 static void *scan_worker(void *arg)
 {
     shard *s = arg;
@@ -1075,11 +1153,15 @@ static void *scan_worker(void *arg)
     prun *x = s->run;
     scan *sc = x->scan;
     int stop = 0;
+    uint64_t last = 0;   /* the packet its engine has reached */
     for (uint64_t k = 0; !stop; k++) {
         sblock *b = scan_next(x, sc, k);
         if (!b) break;
-        for (size_t i = 0; i < b->n && !stop; i++) {
-            const sent *e = &b->e[i];
+        const uint32_t *lst = b->lst + (size_t)s->idx * b->lcap;
+        size_t nl = b->nl[s->idx];
+        for (size_t li = 0; li < nl && !stop; li++) {
+            const sent *e = &b->e[lst[li]];
+            if (e->seq - 1 > last) kd_engine_skip(s->e, e->seq - 1, e->tsmax);   /* the packets between */
             if (e->kind == SE_WNAME) {
                 kf_addr ip;
                 memcpy(&ip, b->data + e->off, sizeof ip);
@@ -1091,7 +1173,7 @@ static void *scan_worker(void *arg)
                     kd_workload_learn(s->e, &ip, name, e->caplen, e->ts, e->node);
                 continue;
             }
-            uint64_t n = e->seq;
+            uint64_t n = last = e->seq;
             if (e->shard == s->idx) {
                 if (e->flags & SF_L4) {   /* put together from fragments */
                     kf_l4 l4;
@@ -1129,6 +1211,13 @@ static void *scan_worker(void *arg)
             if (out_failed(x)) stop = 1;   /* output failed: stop reading */
         }
         scan_done(sc, s->idx, stop ? UINT64_MAX : k + 1);
+    }
+    if (!stop) {   /* the packets after its last one */
+        pthread_mutex_lock(&sc->mu);
+        uint64_t n = sc->n;
+        int64_t tsmax = sc->tsmax;
+        pthread_mutex_unlock(&sc->mu);
+        if (n > last) kd_engine_skip(s->e, n, tsmax);
     }
     scan_done(sc, s->idx, UINT64_MAX);   /* nobody waits for us now */
     __atomic_store_n(&s->pos, UINT64_MAX, __ATOMIC_RELAXED);
@@ -1800,6 +1889,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs,
     pthread_mutex_init(&sc.mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
     sc.src = src;
+    sc.tsmax = INT64_MIN;
     if (scanned) {
         x.scan = &sc;
         sc.b = calloc(1, sizeof *sc.b);
@@ -1905,7 +1995,7 @@ int kd_run_parallel(kf_source *src, const char *const *inputs, size_t ninputs,
     if (sc.b) free(sc.b->t);
     free(sc.b);
     if (sc.fdec) kf_decoder_free(sc.fdec);
-    for (int i = 0; i < SCAN_SLOTS; i++) { free(sc.slot[i].e); free(sc.slot[i].in); free(sc.slot[i].data); }
+    for (int i = 0; i < SCAN_SLOTS; i++) { free(sc.slot[i].e); free(sc.slot[i].in); free(sc.slot[i].data); free(sc.slot[i].lst); }
     free(sc.ahead);
     pthread_mutex_destroy(&sc.mu); pthread_cond_destroy(&sc.cv);
     pthread_mutex_destroy(&m.mu); pthread_cond_destroy(&m.cv);
