@@ -874,8 +874,9 @@ typedef struct sblock {
     bin *in; size_t incap;          /* entry i's packet as the balancer takes it (pending: shard SH_PENDING) */
     uint8_t *data; size_t used, dcap;
     int eof;                        /* the source ends after this block */
-    /* the entries each worker goes through (scan_place): shard k's at lst[k * lcap], nl[k] of them */
-    uint32_t *lst; size_t lcap, nl[MAX_SHARDS];
+    /* the entries each worker goes through (scan_place): shard k's at lst[k * lcap], nl[k] of
+     * them; each with where its bytes are in data (the worker prefetches them) */
+    struct lent { uint32_t i, off; } *lst; size_t lcap, nl[MAX_SHARDS];
 } sblock;
 typedef struct scan {
     pthread_mutex_t mu;
@@ -1014,7 +1015,7 @@ static int scan_place(scan *sc, sblock *a, const sblock *next)
     }
     int nsh = sc->b->nsh;
     if (a->lcap < a->n) {
-        uint32_t *nl = malloc((size_t)nsh * a->n * sizeof *nl);
+        struct lent *nl = malloc((size_t)nsh * a->n * sizeof *nl);
         if (!nl) return -1;
         free(a->lst); a->lst = nl; a->lcap = a->n;
     }
@@ -1028,9 +1029,9 @@ static int scan_place(scan *sc, sblock *a, const sblock *next)
         }
         int pass = e->kind == SE_PKT && e->seq % PASS_PKTS == 0;
         if (sc->carry || pass || e->kind == SE_WNAME || (e->flags & SF_DNS))
-            for (int k = 0; k < nsh; k++) a->lst[(size_t)k * a->lcap + a->nl[k]++] = (uint32_t)i;
+            for (int k = 0; k < nsh; k++) a->lst[(size_t)k * a->lcap + a->nl[k]++] = (struct lent){ (uint32_t)i, e->off };
         else if (e->shard >= 0)
-            a->lst[(size_t)e->shard * a->lcap + a->nl[e->shard]++] = (uint32_t)i;
+            a->lst[(size_t)e->shard * a->lcap + a->nl[e->shard]++] = (struct lent){ (uint32_t)i, e->off };
         sc->carry = pass || e->kind == SE_WNAME;
     }
     return 0;
@@ -1157,10 +1158,20 @@ static void *scan_worker(void *arg)
     for (uint64_t k = 0; !stop; k++) {
         sblock *b = scan_next(x, sc, k);
         if (!b) break;
-        const uint32_t *lst = b->lst + (size_t)s->idx * b->lcap;
+        const struct lent *lst = b->lst + (size_t)s->idx * b->lcap;
         size_t nl = b->nl[s->idx];
         for (size_t li = 0; li < nl && !stop; li++) {
-            const sent *e = &b->e[lst[li]];
+            const sent *e = &b->e[lst[li].i];
+            /* The block was written on the other core, or long enough ago to have left this
+             * one's caches: the entries and packets this worker takes next are fetched while it
+             * dissects this one (kf_decode and the entry's fields waited on them) */
+            if (li + 2 < nl) {
+                const uint8_t *d = b->data + lst[li + 2].off;
+                __builtin_prefetch(&b->e[lst[li + 2].i]);
+                __builtin_prefetch(d);
+                __builtin_prefetch(d + 64);
+                __builtin_prefetch(d + 128);
+            }
             if (e->seq - 1 > last) kd_engine_skip(s->e, e->seq - 1, e->tsmax);   /* the packets between */
             if (e->kind == SE_WNAME) {
                 kf_addr ip;
