@@ -367,7 +367,7 @@ static int pair_grow(balancer *b)
 }
 
 /* A packet as bal_pick takes it: its pair's (connection's) key and hash, its cost in bytes. */
-typedef struct bin { uint64_t h, ahead; uint32_t cost; uint8_t ip, proto, tflags, pending; } bin;
+typedef struct bin { uint64_t h, ahead; uint32_t cost, off; uint8_t ip, proto, tflags, fl; } bin;
 
 static void bal_key(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
 {
@@ -855,8 +855,12 @@ enum { SE_PKT, SE_WNAME };
 /* The balancer places a block's packets once the next block is read: what a connection carries
  * in the packets ahead (to the end of the next block) tells a long, busy one from a short one
  * when it starts (bal_place). */
-#define AHEAD_BITS 14              /* the bytes ahead of each connection, counted in a table of 2^14 (2 blocks of SCAN_PKTS fill a quarter at most) */
+#define AHEAD_BITS 13              /* the bytes ahead of each connection, counted in a table of 2^13 (2 blocks of SCAN_PKTS fill half at most) */
 enum { SF_DNS = 1, SF_L4 = 2 };
+/* bin.fl (scan mode): the balancer places the entry (else: not a packet, or a fragment held);
+ * every worker takes it (scan_place); and the one after it */
+enum { BF_PENDING = 1, BF_ALL = 2, BF_NEXT = 4 };
+#define LE_OWN 0x80000000u         /* lent.i: the worker's own packet */
 typedef struct sent {
     int64_t ts;
     int64_t tsmax;                  /* the latest ts of the packets before this entry (INT64_MIN: none) */
@@ -866,16 +870,16 @@ typedef struct sent {
     uint32_t caplen, origlen, iface, off;   /* off: the packet's bytes in the block (WNAME: its kf_addr then the name; caplen: the name's length) */
     uint32_t l4off;                 /* SF_L4: where the decoded datagram is (a kf_l4, then its bytes) */
     int linktype, capture, rc;
-    int16_t shard;                  /* -1: a fragment held, nobody's yet; SH_PENDING: not placed yet */
     uint8_t kind, flags;
 } sent;
 typedef struct sblock {
     sent *e; size_t n, cap;
-    bin *in; size_t incap;          /* entry i's packet as the balancer takes it (pending: shard SH_PENDING) */
+    bin *in; size_t incap;          /* entry i as the balancer and scan_place take it */
     uint8_t *data; size_t used, dcap;
     int eof;                        /* the source ends after this block */
     /* the entries each worker goes through (scan_place): shard k's at lst[k * lcap], nl[k] of
-     * them; each with where its bytes are in data (the worker prefetches them) */
+     * them; each with where its bytes are in data (the worker prefetches them); i | LE_OWN: the
+     * worker's own packet */
     struct lent { uint32_t i, off; } *lst; size_t lcap, nl[MAX_SHARDS];
 } sblock;
 typedef struct scan {
@@ -894,7 +898,7 @@ typedef struct scan {
     int scanning, eof;
     uint64_t ready;                 /* blocks 0 .. ready-1 are filled and placed (block k in slot k % SCAN_SLOTS) */
     uint64_t nread;                 /* blocks read (ready, or ready + 1: the last one waits to be placed) */
-    struct aent { uint64_t h, bytes; uint32_t gen; } *ahead;   /* bytes ahead by connection (AHEAD_BITS; scan_place) */
+    struct aent { uint64_t h; uint32_t bytes, gen; } *ahead;   /* bytes ahead by connection, up to UINT32_MAX (AHEAD_BITS; scan_place) */
     uint32_t agen;
     uint64_t done[MAX_SHARDS];      /* blocks each worker went through (UINT64_MAX: it stopped) */
     sblock slot[SCAN_SLOTS];
@@ -924,7 +928,7 @@ static inline sent *sb_ent(sblock *b)
         if (!ni) { b->cap = b->incap; return NULL; }   /* (e keeps its room: only cap says less) */
         b->in = ni; b->incap = b->cap;
     }
-    b->in[b->n].pending = 0;
+    b->in[b->n].fl = 0;
     return &b->e[b->n++];
 }
 
@@ -940,6 +944,7 @@ static void scan_wname(void *arg, const kf_addr *ip, const char *name, size_t le
     memset(e, 0, sizeof *e);
     e->kind = SE_WNAME; e->seq = w->seq; e->ts = from; e->caplen = (uint32_t)len; e->node = node;
     e->tsmax = w->tsmax;
+    w->b->in[w->b->n - 1].fl = BF_ALL | BF_NEXT;
     e->off = (uint32_t)off;
 }
 
@@ -1005,12 +1010,13 @@ static int scan_place(scan *sc, sblock *a, const sblock *next)
         if (!b) continue;
         for (size_t i = b->n; i-- > 0;) {
             bin *in = &b->in[i];
-            if (!in->pending || !in->ip) continue;
+            if (!(in->fl & BF_PENDING) || !in->ip) continue;
             size_t j = in->h & mask;
             while (t[j].gen == gen && t[j].h != in->h) j = (j + 1) & mask;
             if (t[j].gen != gen) { t[j].gen = gen; t[j].h = in->h; t[j].bytes = 0; }
             in->ahead = t[j].bytes;
-            t[j].bytes += in->cost;
+            /* (bal_pick takes at most UINT32_MAX: the sum stops there) */
+            t[j].bytes = t[j].bytes + in->cost < t[j].bytes ? UINT32_MAX : t[j].bytes + in->cost;
         }
     }
     int nsh = sc->b->nsh;
@@ -1020,19 +1026,19 @@ static int scan_place(scan *sc, sblock *a, const sblock *next)
         free(a->lst); a->lst = nl; a->lcap = a->n;
     }
     for (int k = 0; k < nsh; k++) a->nl[k] = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        sent *e = &a->e[i];
+    for (size_t i = 0; i < a->n; i++) {   /* (from the bins only: the entries may be in the other core's cache) */
         const bin *in = &a->in[i];
-        if (in->pending) {
-            int k = bal_hit(sc->b, in);
-            e->shard = (int16_t)(k >= 0 ? k : bal_pick(sc->b, in, in->ip ? in->ahead : 0));
+        int k = -1;   /* a held fragment, a name: nobody's */
+        if (in->fl & BF_PENDING) {
+            k = bal_hit(sc->b, in);
+            if (k < 0) k = bal_pick(sc->b, in, in->ip ? in->ahead : 0);
         }
-        int pass = e->kind == SE_PKT && e->seq % PASS_PKTS == 0;
-        if (sc->carry || pass || e->kind == SE_WNAME || (e->flags & SF_DNS))
-            for (int k = 0; k < nsh; k++) a->lst[(size_t)k * a->lcap + a->nl[k]++] = (struct lent){ (uint32_t)i, e->off };
-        else if (e->shard >= 0)
-            a->lst[(size_t)e->shard * a->lcap + a->nl[e->shard]++] = (struct lent){ (uint32_t)i, e->off };
-        sc->carry = pass || e->kind == SE_WNAME;
+        if (sc->carry || (in->fl & BF_ALL))
+            for (int j = 0; j < nsh; j++)
+                a->lst[(size_t)j * a->lcap + a->nl[j]++] = (struct lent){ (uint32_t)i | (j == k ? LE_OWN : 0), in->off };
+        else if (k >= 0)
+            a->lst[(size_t)k * a->lcap + a->nl[k]++] = (struct lent){ (uint32_t)i | LE_OWN, in->off };
+        sc->carry = (in->fl & BF_NEXT) != 0;
     }
     return 0;
 }
@@ -1069,12 +1075,14 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
         sent *e = sb_ent(b);
         long off = e ? sb_room(b, p.pkt.caplen) : -1;
         if (off < 0) return -1;
+        bin *in = &b->in[b->n - 1];
         if (k == SH_PENDING) {   /* placed by scan_place */
-            bin *in = &b->in[b->n - 1];
             if (fast) bal_key_fast(bal, sc->kc, &bk, p.pkt.caplen, in);
             else bal_key(bal, &bk, p.pkt.caplen, in);
-            in->pending = 1;
+            in->fl = BF_PENDING;
         }
+        in->off = (uint32_t)off;
+        if (sc->n % PASS_PKTS == 0) in->fl |= BF_ALL | BF_NEXT;
         memcpy(b->data + off, p.pkt.data, p.pkt.caplen);
         e->kind = SE_PKT; e->seq = sc->n; e->ts = p.pkt.ts_ns; e->frame = p.frame;
         e->tsmax = sc->tsmax;
@@ -1082,13 +1090,13 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
         e->file = p.file; e->node = p.node;
         e->caplen = p.pkt.caplen; e->origlen = p.pkt.origlen; e->iface = p.pkt.iface; e->off = (uint32_t)off;
         e->linktype = p.pkt.linktype; e->capture = p.iface ? p.iface->capture : KF_CAP_UNKNOWN;
-        e->shard = (int16_t)k; e->flags = 0;
+        e->flags = 0;
         if (whole) {   /* the datagram as the fragments made it: its owner dissects it, the others may learn names from it */
             long lo = sb_put_l4(b, &pi.l4, (uint32_t)off, p.pkt.data, p.pkt.caplen);
             if (lo < 0) return -1;
             e->l4off = (uint32_t)lo; e->rc = pi.rc; e->flags |= SF_L4;
         }
-        if (!fast && x->dns_on && is_dns_answer(&pi)) e->flags |= SF_DNS;   /* (a fast one is TCP) */
+        if (!fast && x->dns_on && is_dns_answer(&pi)) { e->flags |= SF_DNS; in->fl |= BF_ALL; }   /* (a fast one is TCP) */
         const char *w;
         while ((w = kf_source_warning(src))) kf_warn("%s", w);
     }
@@ -1161,13 +1169,13 @@ static void *scan_worker(void *arg)
         const struct lent *lst = b->lst + (size_t)s->idx * b->lcap;
         size_t nl = b->nl[s->idx];
         for (size_t li = 0; li < nl && !stop; li++) {
-            const sent *e = &b->e[lst[li].i];
+            const sent *e = &b->e[lst[li].i & ~LE_OWN];
             /* The block was written on the other core, or long enough ago to have left this
              * one's caches: the entries and packets this worker takes next are fetched while it
              * dissects this one (kf_decode and the entry's fields waited on them) */
             if (li + 2 < nl) {
                 const uint8_t *d = b->data + lst[li + 2].off;
-                __builtin_prefetch(&b->e[lst[li + 2].i]);
+                __builtin_prefetch(&b->e[lst[li + 2].i & ~LE_OWN]);
                 __builtin_prefetch(d);
                 __builtin_prefetch(d + 64);
                 __builtin_prefetch(d + 128);
@@ -1185,7 +1193,7 @@ static void *scan_worker(void *arg)
                 continue;
             }
             uint64_t n = last = e->seq;
-            if (e->shard == s->idx) {
+            if (lst[li].i & LE_OWN) {
                 if (e->flags & SF_L4) {   /* put together from fragments */
                     kf_l4 l4;
                     sb_l4(b, e, &l4);
