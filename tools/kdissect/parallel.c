@@ -1231,13 +1231,10 @@ static void *scan_worker(void *arg)
         }
         scan_done(sc, s->idx, stop ? UINT64_MAX : k + 1);
     }
-    if (!stop) {   /* the packets after its last one */
-        pthread_mutex_lock(&sc->mu);
-        uint64_t n = sc->n;
-        int64_t tsmax = sc->tsmax;
-        pthread_mutex_unlock(&sc->mu);
-        if (n > last) kd_engine_skip(s->e, n, tsmax);
-    }
+    /* the packets after its last one (once the input is read: n and tsmax are the reader's) */
+    pthread_mutex_lock(&sc->mu);
+    if (!stop && sc->eof && !sc->scanning && sc->n > last) kd_engine_skip(s->e, sc->n, sc->tsmax);
+    pthread_mutex_unlock(&sc->mu);
     scan_done(sc, s->idx, UINT64_MAX);   /* nobody waits for us now */
     __atomic_store_n(&s->pos, UINT64_MAX, __ATOMIC_RELAXED);
     finish_shard(s);
