@@ -10,6 +10,7 @@
 #include "dissector.h"
 #include "kf_source.h"
 #include "kf_meta.h"
+#include "kf_keylog.h"
 
 /* 64-bit finaliser (MurmurHash3's fmix64) for the engine's and the -j balancer's hash tables. */
 static inline uint64_t kd_mix64(uint64_t x)
@@ -158,7 +159,22 @@ void kd_engine_learn_workload(kd_engine *e, const kf_addr *ip, const char *name,
  * packet's "IP reused" comment (p may be NULL) — each handed to fn as to kd_engine_learn_workload. */
 typedef void (*kd_workload_fn)(void *arg, const kf_addr *ip, const char *name, size_t len, int64_t from_ns,
                                const char *node);
-void kd_source_workloads(const kf_source *src, size_t *taken, const kf_src_pkt *p, kd_workload_fn fn, void *arg);
+void kd_source_workloads_take(const kf_source *src, size_t *taken, const kf_src_pkt *p, kd_workload_fn fn, void *arg);
+/* ... called (every packet) only when there can be something for it: an NRB entry not taken yet,
+ * or a comment on a packet of an export's interface. The call for nothing, every packet, was 1 %
+ * of kdissect's instructions on bench/data/api-one.pcap. */
+static inline void kd_source_workloads(const kf_source *src, size_t *taken, const kf_src_pkt *p, kd_workload_fn fn,
+                                       void *arg)
+{
+    if (kf_source_nrb_count(src) > *taken || (p && p->pkt.comment && p->iface && p->iface->workload_names))
+        kd_source_workloads_take(src, taken, p, fn, arg);
+}
+/* The TLS key log DSBs the source read since *taken, into keys (NULL: none kept), as
+ * kf_keylog_add_dsbs, called only when there is one (same reason). */
+static inline void kd_source_dsbs(kf_keylog *keys, kf_source *src, size_t *taken)
+{
+    if (keys && kf_source_dsb_count(src) > *taken) kf_keylog_add_dsbs(keys, src, taken);
+}
 /* kd_workload_fn into an engine (arg = the kd_engine) */
 void kd_workload_learn(void *engine, const kf_addr *ip, const char *name, size_t len, int64_t from_ns,
                        const char *node);

@@ -119,7 +119,7 @@ void kd_workload_learn(void *e, const kf_addr *ip, const char *name, size_t len,
     kd_engine_learn_workload(e, ip, name, len, from, node);
 }
 
-void kd_source_workloads(const kf_source *src, size_t *taken, const kf_src_pkt *p, kd_workload_fn fn, void *arg)
+void kd_source_workloads_take(const kf_source *src, size_t *taken, const kf_src_pkt *p, kd_workload_fn fn, void *arg)
 {
     for (size_t n = kf_source_nrb_count(src); *taken < n; (*taken)++) {
         const kf_src_nrb *r = kf_source_nrb(src, *taken);

@@ -317,11 +317,8 @@ int main(int argc, char **argv)
     time_t last = 0;
     size_t dsbs = 0, nrbs = 0;
     while ((rc = kf_source_next(src, &p)) == 1) {
-        /* only when there is something new for them (their calls for nothing, every packet,
-         * were 1 % of kdissect's instructions on bench/data/api-one.pcap) */
-        if (kf_source_dsb_count(src) > dsbs) kf_keylog_add_dsbs(keys, src, &dsbs);
-        if (kf_source_nrb_count(src) > nrbs || (p.pkt.comment && p.iface && p.iface->workload_names))
-            kd_source_workloads(src, &nrbs, &p, kd_workload_learn, e);   /* a kexport export's names */
+        kd_source_dsbs(keys, src, &dsbs);
+        kd_source_workloads(src, &nrbs, &p, kd_workload_learn, e);   /* a kexport export's names */
         kd_engine_packet(e, p.pkt.ts_ns, p.pkt.linktype, p.pkt.data, p.pkt.caplen, p.pkt.origlen,
                          p.pkt.iface, p.file, p.node, p.iface ? p.iface->capture : KF_CAP_UNKNOWN, p.frame);
         if (show && (++n & 4095) == 0) {

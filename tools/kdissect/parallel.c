@@ -369,12 +369,19 @@ static int pair_grow(balancer *b)
 /* A packet as bal_pick takes it: its pair's (connection's) key and hash, its cost in bytes. */
 typedef struct bin { uint64_t h, ahead; uint32_t cost, off; uint8_t ip, proto, tflags, fl; } bin;
 
-static void bal_key(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
+/* in's cost and flags; whether it is placed by its pair (in->ip) */
+static inline int bal_in(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
 {
     in->cost = bytes + 64;   /* + the per-packet cost, in bytes */
     in->ip = pk->ip && b->nsh > 1;
-    if (!in->ip) return;
+    if (!in->ip) return 0;
     in->proto = pk->proto; in->tflags = pk->tflags;
+    return 1;
+}
+
+static void bal_key(const balancer *b, const bkey *pk, uint32_t bytes, bin *in)
+{
+    if (!bal_in(b, pk, bytes, in)) return;
     /* the pair in a fixed order (the smaller address first, compared as big-endian bytes) */
     uint64_t sa[2], da[2], w[5];
     memcpy(sa, pk->src, 16); memcpy(da, pk->dst, 16);
@@ -401,9 +408,8 @@ static void bal_key_fast(const balancer *b, kcent *kc, const bkey *pk, uint32_t 
     uint32_t w0, w1, w2 = (uint32_t)pk->sport << 16 | pk->dport;
     memcpy(&w0, pk->src, 4); memcpy(&w1, pk->dst, 4);
     kcent *c = &kc[(w0 * 0x9E3779B1u ^ w1 * 0x85EBCA77u ^ w2 * 0xC2B2AE3Du) >> 22];   /* (KCACHE: 2^10) */
-    if (c->used && c->w[0] == w0 && c->w[1] == w1 && c->w[2] == w2 && b->nsh > 1) {
-        in->cost = bytes + 64; in->ip = 1; in->proto = pk->proto; in->tflags = pk->tflags;
-        in->h = c->h;
+    if (c->used && c->w[0] == w0 && c->w[1] == w1 && c->w[2] == w2) {
+        if (bal_in(b, pk, bytes, in)) in->h = c->h;
         return;
     }
     bal_key(b, pk, bytes, in);
@@ -1054,7 +1060,7 @@ static int scan_fill(prun *x, scan *sc, sblock *b)
     int r = 1;
     while (b->n < SCAN_PKTS && b->used < SCAN_BYTES) {
         if ((r = kf_source_next(src, &p)) != 1) break;
-        if (x->keys) kf_keylog_add_dsbs(x->keys, src, &sc->dsbs);
+        kd_source_dsbs(x->keys, src, &sc->dsbs);
         wnctx wc = { b, sc->n + 1, sc->tsmax, 0 };
         kd_source_workloads(src, &sc->nrbs, &p, scan_wname, &wc);   /* a kexport export's names */
         if (wc.failed) return -1;
@@ -1782,7 +1788,7 @@ static int dispatch(kf_source *src, prun *x, shard *sh, int jobs, char *err, siz
     int last_owner = -1;
     size_t dsbs = 0, nrbs = 0;
     while ((r = kf_source_next(src, &p)) == 1) {
-        if (x->keys) kf_keylog_add_dsbs(x->keys, src, &dsbs);
+        kd_source_dsbs(x->keys, src, &dsbs);
         {   /* a kexport export's names, to every shard before this packet */
             namectx wc = { sh, jobs, -1, 0, 0 };
             kd_source_workloads(src, &nrbs, &p, workload_to_all, &wc);
