@@ -173,6 +173,28 @@ static inline uint32_t swar_special4(uint32_t v)
 }
 #endif
 
+#ifdef KF_JW_SSE2
+/* The bytes of the 16-byte block x from byte cur on, each '"' and '\\' among them (the bits of mq)
+ * after a backslash, at o; returns the end. Stores run up to 16 bytes past it. */
+static inline __attribute__((always_inline)) char *quote_runs(char *o, __m128i x, unsigned cur, unsigned mq)
+{
+    unsigned char blk[32];   /* the block, then zeros: runs are read from here */
+    _mm_storeu_si128((__m128i *)blk, x);
+    _mm_storeu_si128((__m128i *)(blk + 16), _mm_setzero_si128());
+    while (mq) {
+        unsigned k = (unsigned)__builtin_ctz(mq);
+        _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + cur)));
+        o += k - cur;
+        *o++ = '\\';
+        *o++ = (char)blk[k];
+        cur = k + 1;
+        mq &= mq - 1;
+    }
+    _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + cur)));
+    return o + 16 - cur;
+}
+#endif
+
 /* Escaping s[0..n) into out (which has room for 6*n bytes), returning the bytes written, is
  * escape_into below; this is its general loop, from s[i] on (s[0..i) went out as they are).
  * Hand-written fast path: runs of bytes that need no escaping (nearly all of an HTTP record)
@@ -201,25 +223,7 @@ static __attribute__((noinline)) size_t escape_from(const unsigned char *s, size
             unsigned mq = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
                                                                    _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
             if (!(ms | mq)) { _mm_storeu_si128((__m128i *)o, x); o += 16; i += 16; continue; }
-            if (!ms) {
-                unsigned char blk[32];   /* the block, then zeros: runs are read from here */
-                _mm_storeu_si128((__m128i *)blk, x);
-                _mm_storeu_si128((__m128i *)(blk + 16), _mm_setzero_si128());
-                unsigned cur = 0;
-                while (mq) {
-                    unsigned k = (unsigned)__builtin_ctz(mq);
-                    _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + cur)));
-                    o += k - cur;
-                    *o++ = '\\';
-                    *o++ = (char)blk[k];
-                    cur = k + 1;
-                    mq &= mq - 1;
-                }
-                _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + cur)));
-                o += 16 - cur;
-                i += 16;
-                continue;
-            }
+            if (!ms) { o = quote_runs(o, x, 0, mq); i += 16; continue; }
             /* a control byte or one >= 0x80 in it: the bytes before the first byte to look at
              * as they are, that byte by the byte code below */
             unsigned k = (unsigned)__builtin_ctz(ms | mq);
@@ -239,27 +243,16 @@ static __attribute__((noinline)) size_t escape_from(const unsigned char *s, size
             unsigned ms = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20))) >> skip << skip;
             unsigned mq = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
                                                                    _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')))) >> skip << skip;
-            unsigned char blk[32];   /* the block, then zeros: runs are read from here */
-            _mm_storeu_si128((__m128i *)blk, x);
-            _mm_storeu_si128((__m128i *)(blk + 16), _mm_setzero_si128());
-            unsigned cur = skip;
             if (ms) {   /* the bytes before the first to look at as they are, that one below */
+                unsigned char blk[32];   /* (the block, then zeros: not past the string's end) */
+                _mm_storeu_si128((__m128i *)blk, x);
+                _mm_storeu_si128((__m128i *)(blk + 16), _mm_setzero_si128());
                 unsigned k = (unsigned)__builtin_ctz(ms | mq);
-                _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + cur)));
-                o += k - cur; i = at + k;
+                _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + skip)));
+                o += k - skip; i = at + k;
                 goto one_byte;
             }
-            while (mq) {
-                unsigned k = (unsigned)__builtin_ctz(mq);
-                _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + cur)));
-                o += k - cur;
-                *o++ = '\\';
-                *o++ = (char)blk[k];
-                cur = k + 1;
-                mq &= mq - 1;
-            }
-            _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)(blk + cur)));
-            o += 16 - cur;
+            o = quote_runs(o, x, skip, mq);
             i = n;
             continue;
         }
