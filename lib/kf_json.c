@@ -19,12 +19,32 @@ void kf_jw_init(kf_jw *w)
 
 void kf_jw_free(kf_jw *w)
 {
-    free(w->buf);
+    free(w->ext ? w->own : w->buf);
     kf_jw_init(w);
+}
+
+static void jw_empty(kf_jw *w)
+{
+    w->len = 0;
+    w->buf[0] = '\0';
+    w->depth = 0;
+    w->first = 1;
+    w->after_key = 0;
+    w->failed = 0;
+}
+
+void kf_jw_reset_into(kf_jw *w, char *mem, size_t cap)
+{
+    if (!w->ext) { w->own = w->buf; w->own_cap = w->cap; }
+    w->ext = 1;
+    w->buf = mem;
+    w->cap = cap;
+    jw_empty(w);
 }
 
 void kf_jw_reset(kf_jw *w)
 {
+    if (w->ext) { w->buf = w->own; w->cap = w->own_cap; w->ext = 0; }
     w->len = 0;
     if (w->buf) w->buf[0] = '\0';
     w->depth = 0;
@@ -42,6 +62,17 @@ static int jw_grow(kf_jw *w, size_t n)
     if (n > SIZE_MAX / 2 - w->len) { w->failed = 1; return -1; }
     size_t need = w->len + n + 1;
     if (need <= w->cap) return 0;
+    if (w->ext) {   /* outgrew the caller's memory: on in the own buffer */
+        size_t cap = w->own_cap ? w->own_cap : 256;
+        while (cap < need) cap *= 2;
+        char *nb = cap > w->own_cap ? realloc(w->own, cap) : w->own;
+        if (!nb) { w->failed = 1; return -1; }
+        memcpy(nb, w->buf, w->len + 1);
+        w->buf = nb;
+        w->cap = cap;
+        w->ext = 0;
+        return 0;
+    }
     size_t cap = w->cap ? w->cap : 256;
     while (cap < need) cap *= 2;
     char *nb = realloc(w->buf, cap);

@@ -54,10 +54,18 @@ static kd_rchunk *rslab_new(kd_engine *e)
     return c;
 }
 
+/* a record goes into a chunk when it takes at most this much and the chunks are not far more
+ * than the waiting records hold */
+#define RCHUNK_MAXREC ((KD_RCHUNK - RCHUNK_HDR) / 8)
+static int rchunk_ok(const kd_engine *e)
+{
+    return e->rchunk_bytes <= 2 * e->heap_bytes + 4 * KD_RCHUNK;
+}
+
 kd_rec *kde_rec_alloc(kd_engine *e, size_t len)
 {
     size_t need = (sizeof(kd_rec) + len + 15) & ~(size_t)15;
-    if (need <= (KD_RCHUNK - RCHUNK_HDR) / 8 && e->rchunk_bytes <= 2 * e->heap_bytes + 4 * KD_RCHUNK) {
+    if (need <= RCHUNK_MAXREC && rchunk_ok(e)) {
         kd_rchunk *c = e->rcur;
         if (!c || KD_RCHUNK - c->used < need) {
             if (c && !c->live) c->used = RCHUNK_HDR;   /* all of it went out: start it again */
@@ -80,6 +88,32 @@ kd_rec *kde_rec_alloc(kd_engine *e, size_t len)
     }
     kd_rec *r = malloc(sizeof *r + len);
     if (r) r->ch = NULL;
+    return r;
+}
+
+char *kde_rec_room(kd_engine *e, size_t *cap)
+{
+    kd_rchunk *c = e->rcur;
+    if (!c || !rchunk_ok(e)) return NULL;
+    /* a text of n bytes and its NUL in room: offsetof + n + 1 <= room, so its kd_rec rounded up
+     * to 16 fits too (room is a multiple of 16: used is) and takes at most RCHUNK_MAXREC */
+    size_t room = KD_RCHUNK - c->used, max = RCHUNK_MAXREC & ~(size_t)15;
+    if (room > max) room = max;
+    if (room < offsetof(kd_rec, data) + 512) return NULL;   /* nearly full: a record would not fit */
+    *cap = room - offsetof(kd_rec, data);
+    return (char *)c + c->used + offsetof(kd_rec, data);
+}
+
+kd_rec *kde_rec_placed(kd_engine *e, const char *text, size_t len)
+{
+    kd_rchunk *c = e->rcur;
+    if (!c || text != (char *)c + c->used + offsetof(kd_rec, data) || !rchunk_ok(e)) return NULL;
+    size_t need = (sizeof(kd_rec) + len + 15) & ~(size_t)15;
+    if (need > RCHUNK_MAXREC || need > KD_RCHUNK - c->used) return NULL;
+    kd_rec *r = (kd_rec *)((char *)c + c->used);   /* where kde_rec_alloc would have cut it */
+    c->used += need;
+    c->live++;
+    r->ch = c;
     return r;
 }
 

@@ -358,7 +358,11 @@ static kf_jw *envelope(kd_engine *e, kd_conn *c, int srcside, int64_t ts, int64_
                        const kd_pref *first, const kd_pref *last, int cache)
 {
     kf_jw *w = &e->jw;
-    kf_jw_reset(w);
+    /* written where the record will wait, when there is room (finish_record) */
+    size_t room;
+    char *at = kde_rec_room(e, &room);
+    if (at) kf_jw_reset_into(w, at, room);
+    else kf_jw_reset(w);
     kf_jw_obj_begin(w);
     kf_jw_ktime(w, "timestamp", ts);
     kf_jw_kint(w, "elapsed_time", elapsed_us);
@@ -504,10 +508,12 @@ static void finish_record(kd_engine *e, int64_t ts)
     kf_jw_obj_end(w);
     kf_jw_newline(w);
     if (kf_jw_failed(w)) return;
-    kd_rec *r = kde_rec_alloc(e, w->len);
-    if (!r) return;
+    kd_rec *r = kf_jw_in_ext(w) ? kde_rec_placed(e, w->buf, w->len) : NULL;
+    if (!r) {
+        if (!(r = kde_rec_alloc(e, w->len))) return;
+        memcpy(r->data, w->buf, w->len);
+    }
     r->ts = ts; r->seq = e->rec_seq++; r->len = w->len;
-    memcpy(r->data, w->buf, w->len);
     kde_heap_push(e, r);
     e->st.records++;
 }
