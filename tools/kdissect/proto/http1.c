@@ -210,6 +210,7 @@ static h1_msg *msg_new(kd_conn *c)
     if (!m) return NULL;
     memset(m, 0, offsetof(h1_msg, ai));
     m->ab = m->ai; m->acap = sizeof m->ai;
+    m->b.blk = c;
     kd_conn_mem(c, sizeof *m);
     return m;
 }

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <jansson.h>
 #include <zlib.h>
+#include "../dissector.h"
 #include "http_common.h"
 #include "gql.h"
 
@@ -416,10 +417,11 @@ static void body_keep(kd_http_body *b, const uint8_t *p, size_t n, size_t limit)
     if (b->len >= limit) { if (n) b->truncated = 1; return; }
     if (n > limit - b->len) { n = limit - b->len; b->truncated = 1; }
     if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
+        size_t nc = b->cap ? b->cap : KD_HTTP_BODY_BLK;
         while (nc < b->len + n) nc *= 2;
         if (nc > limit) nc = limit;
-        uint8_t *nb = realloc(b->buf, nc);
+        /* (any block of KD_HTTP_BODY_BLK bytes, recycled or not, is malloc's: realloc grows it) */
+        uint8_t *nb = !b->cap && nc == KD_HTTP_BODY_BLK && b->blk ? kd_conn_blk_get(b->blk, nc) : realloc(b->buf, nc);
         if (!nb) return;
         b->mem += (long)(nc - b->cap);
         b->buf = nb; b->cap = nc;
@@ -526,7 +528,8 @@ void kd_http_body_write(kf_jw *w, const kd_http_body *b)
 void kd_http_body_free(kd_http_body *b)
 {
     body_zend(b);
-    free(b->buf);
+    if (b->blk && b->cap == KD_HTTP_BODY_BLK) kd_conn_blk_put(b->blk, b->buf, KD_HTTP_BODY_BLK);
+    else free(b->buf);
     b->mem -= (long)b->cap;
     b->buf = NULL; b->len = b->cap = 0;
 }
