@@ -511,7 +511,9 @@ static void finish_record(kd_engine *e, int64_t ts)
     kd_rec *r = kf_jw_in_ext(w) ? kde_rec_placed(e, w->buf, w->len) : NULL;
     if (!r) {
         if (!(r = kde_rec_alloc(e, w->len))) return;
-        memcpy(r->data, w->buf, w->len);
+        /* memmove: the text may still be in the chunk kde_rec_alloc cuts from (not placed because
+         * the budget changed meanwhile: not seen, but then the two may overlap) */
+        memmove(r->data, w->buf, w->len);
     }
     r->ts = ts; r->seq = e->rec_seq++; r->len = w->len;
     kde_heap_push(e, r);
