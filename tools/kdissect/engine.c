@@ -1033,7 +1033,7 @@ void kd_engine_free(kd_engine *e)
     kde_rec_arena_free(e);
     kde_order_free(e);
     free(e->dq);
-    free(e->heap); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->ft); free(e->dup); free(e->dring);
+    free(e->heap); free(e->stmp); free(e->ht); free(e->fht); free(e->nht); free(e->th); free(e->ft); free(e->dup); free(e->dring);
     free(e->files.v); free(e->files.slot); free(e->nodes.v); free(e->nodes.slot);
     kf_jw_free(&e->jw); kf_jw_free(&e->idw);
     if (e->dec) kf_decoder_free(e->dec);

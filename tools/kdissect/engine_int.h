@@ -252,6 +252,7 @@ struct kd_engine {
     /* records */
     kf_tsseq *heap;              /* records waiting, each key beside its pointer (kf_sort.h): */
     size_t hn, hcap;             /* sifting reads no record (a cache miss each, 7 % of the time) */ size_t heap_bytes; uint64_t rec_seq;
+    kf_tsseq *stmp; size_t stmpcap;   /* the spill's radix sort copy of the heap (engine_order.c), kept */
     kd_idgen ids;                /* the output's record ids */
     struct kd_rchunk *rcur, *rspare; size_t rchunk_bytes, nspare;   /* record chunks (engine_order.c) */
     struct kd_rslab *rslabs;     /* ... and the slabs they are cut from */

@@ -518,10 +518,13 @@ static int spill(kd_engine *e)
     /* every record goes: sorted at once, not popped one by one (heap_pop was 3 % of kdissect's
      * time on bench/data/api-one.pcap, most of it here) */
     size_t cnt = e->hn;
-    kf_tsseq *tmp = malloc(cnt * sizeof *tmp);
-    if (tmp) kf_tsseq_sort(e->heap, tmp, cnt);
+    if (e->stmpcap < cnt) {   /* the sort's copy, as big as the heap, kept for the next spill: a
+                               * malloc each time came back as fresh pages, page faults each */
+        kf_tsseq *t = realloc(e->stmp, e->hcap * sizeof *t);
+        if (t) { e->stmp = t; e->stmpcap = e->hcap; }
+    }
+    if (e->stmpcap >= cnt) kf_tsseq_sort(e->heap, e->stmp, cnt);
     else qsort(e->heap, cnt, sizeof *e->heap, slot_cmp);   /* (no room for the radix sort's copy) */
-    free(tmp);
     e->hn = 0;
     mem_add(e, -(long)e->heap_bytes);
     e->heap_bytes = 0;
