@@ -26,7 +26,7 @@ void kf_jw_free(kf_jw *w)
 static void jw_empty(kf_jw *w)
 {
     w->len = 0;
-    w->buf[0] = '\0';
+    if (w->buf) w->buf[0] = '\0';
     w->depth = 0;
     w->first = 1;
     w->after_key = 0;
@@ -45,12 +45,7 @@ void kf_jw_reset_into(kf_jw *w, char *mem, size_t cap)
 void kf_jw_reset(kf_jw *w)
 {
     if (w->ext) { w->buf = w->own; w->cap = w->own_cap; w->ext = 0; }
-    w->len = 0;
-    if (w->buf) w->buf[0] = '\0';
-    w->depth = 0;
-    w->first = 1;
-    w->after_key = 0;
-    w->failed = 0;
+    jw_empty(w);
 }
 
 /* Makes room for n more bytes plus a terminating NUL; 0 ok, -1 (sticky) on failure.
