@@ -814,20 +814,19 @@ void kd_engine_packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t o
     cadence(e, ts);
 }
 
-void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq)
-{
-    e->seen = seq;
-    if (ts > e->now) e->now = ts;
-    cadence(e, ts);
-}
-
-void kd_engine_seq(kd_engine *e, uint64_t seq) { e->seen = seq; }
-
 void kd_engine_skip(kd_engine *e, uint64_t seq, int64_t ts)
 {
     e->seen = seq;
     if (ts > e->now) e->now = ts;
 }
+
+void kd_engine_pass(kd_engine *e, int64_t ts, uint64_t seq)
+{
+    kd_engine_skip(e, seq, ts);
+    cadence(e, ts);
+}
+
+void kd_engine_seq(kd_engine *e, uint64_t seq) { e->seen = seq; }
 
 /* The frame decoded (rc, *l4: kf_decode's; *l4 may be changed). */
 static void packet_l4(kd_engine *e, int64_t ts, int rc, kf_l4 *l4, uint32_t origlen, uint32_t iface,
