@@ -89,15 +89,28 @@ tshark_http_calls() {
 }
 
 # grpctls_capture W: the gRPC-over-TLS capture (tests/l7live/capture-grpctls.sh) into W/g and
-# tshark's decryption of it with the key log into W/oracle (3 calls, grpc-status 0, 5, 12)
+# tshark's decryption of it with the key log into W/oracle (3 calls, grpc-status 0, 5, 12).
+# The three calls happened (the script checks curl's answers), so an oracle without them is the
+# live capture's fault, not the code under test's: CI saw it twice (unexplained; 0 in 180 runs here).
+# Then what tshark saw is shown (# lines: its calls, the key log's connections, the capture's TCP
+# connections and packets) and the capture is taken once more; a second such miss fails the test.
 grpctls_capture() {
-  local w=$1
+  local w=$1 try
   /usr/bin/python3 -c 'import grpc' 2>/dev/null || skip "python3-grpcio not installed"
-  KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-grpctls.sh" "$w/g" >"$w/capture.log" 2>&1 || fail "capture failed: $(cat "$w/capture.log")"
-  tshark_grpc_calls "$w/g/grpctls.pcap" 50443 -o "tls.keylog_file:$w/g/grpctls.keys" >"$w/oracle"
-  cat "$w/oracle" >&3
-  [ "$(wc -l <"$w/oracle")" -eq 3 ]
-  [ "$(cut -d' ' -f4 "$w/oracle" | tr '\n' ' ')" = "0 5 12 " ]
+  for try in 1 2; do
+    rm -rf "$w/g"
+    KF_BIN=$KF_BIN "$KF_ROOT/tests/l7live/capture-grpctls.sh" "$w/g" >"$w/capture.log" 2>&1 || fail "capture failed: $(cat "$w/capture.log")"
+    tshark_grpc_calls "$w/g/grpctls.pcap" 50443 -o "tls.keylog_file:$w/g/grpctls.keys" >"$w/oracle"
+    cat "$w/oracle" >&3
+    [ "$(wc -l <"$w/oracle")" -eq 3 ] && [ "$(cut -d' ' -f4 "$w/oracle" | tr '\n' ' ')" = "0 5 12 " ] && return 0
+    printf '# capture %d: tshark decrypted %s call(s), want 3 with grpc-status 0 5 12: %s\n' "$try" \
+      "$(wc -l <"$w/oracle")" "$(tr '\n' ';' <"$w/oracle")" >&3
+    printf '# key log: %s connections; capture: %s TCP connections, %s packets; capture log: %s\n' \
+      "$(grep -c '^CLIENT_TRAFFIC_SECRET_0 ' "$w/g/grpctls.keys")" \
+      "$(tshark -n -r "$w/g/grpctls.pcap" -T fields -e tcp.stream 2>/dev/null | sort -u | wc -l)" \
+      "$(tshark -n -r "$w/g/grpctls.pcap" 2>/dev/null | wc -l)" "$(tr '\n' ';' <"$w/capture.log")" >&3
+  done
+  fail "tshark's decryption of two captures in a row lacked the 3 gRPC calls (see the # lines above)"
 }
 
 # grpc_calls_jq SELECT FILE: kdissect's gRPC calls in tshark_grpc_calls's form, sorted, of the
