@@ -3,13 +3,14 @@
 #   . "$(dirname "$0")/lib.sh"; kf_bench_init NAME
 # sets ROOT (the checkout; the script runs from there), KF_BIN (default $ROOT/bin), DATA
 # ($ROOT/bench/data, created: inputs are made once and reused), WORK (a temp dir removed on exit),
-# TZ=UTC LC_ALL=C, and checks /usr/bin/time (Debian package 'time').
+# TZ=UTC LC_ALL=C, and checks python3 (bench/rusage.py times the runs).
 #
 # The machine is shared (other builds, nice-19 fuzzers): compare CPU time (user + system), not
 # wall time; a benchmark that prints wall times also prints kf_load_note.
 #
 #   kf_time OUT CMD...      one run of CMD (stdout to /dev/null unless redirected by the caller
-#                           through kf_time_to), "wall user sys maxrss_kb" into OUT
+#                           through kf_time_to), "wall user sys maxrss_kb" into OUT (seconds to the
+#                           microsecond: bench/rusage.py; GNU time's hundredths are 5 % of 0.2 s)
 #   kf_time_to OUT STDOUT CMD...  the same, CMD's stdout into STDOUT
 #   kf_measure CMD...       best (least CPU) of KF_BENCH_RUNS runs (default 3): "wall cpu maxrss_kb"
 #   kf_per N SECONDS        N / SECONDS, rounded
@@ -26,7 +27,7 @@ kf_bench_init() {
   DATA=$ROOT/bench/data
   export TZ=UTC LC_ALL=C
   mkdir -p "$DATA"
-  [ -x /usr/bin/time ] || { echo "$KF_BENCH_NAME: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
+  command -v python3 >/dev/null || { echo "$KF_BENCH_NAME: needs python3 (bench/rusage.py times the runs)" >&2; exit 2; }
   WORK=$(mktemp -d)
   trap 'rm -rf "$WORK"' EXIT
 }
@@ -40,15 +41,15 @@ kf_need() {
 
 kf_warm() { cat "$@" > /dev/null; }
 
-kf_time() { local out=$1; shift; /usr/bin/time -f '%e %U %S %M' -o "$out" "$@" > /dev/null; }
-kf_time_to() { local out=$1 so=$2; shift 2; /usr/bin/time -f '%e %U %S %M' -o "$out" "$@" > "$so"; }
+kf_time() { local out=$1; shift; "$ROOT/bench/rusage.py" "$out" "$@" > /dev/null; }
+kf_time_to() { local out=$1 so=$2; shift 2; "$ROOT/bench/rusage.py" "$out" "$@" > "$so"; }
 
 kf_measure() {
   local best="" i out runs=${KF_BENCH_RUNS:-3}
   for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -o "$WORK/.time" -f "%e %U %S %M" "$@" > /dev/null 2>/dev/null || true
+    "$ROOT/bench/rusage.py" "$WORK/.time" "$@" > /dev/null 2>/dev/null || true
     out=$(tail -1 "$WORK/.time")
-    out=$(awk '{ printf "%s %.3f %s", $1, $2 + $3, $4 }' <<< "$out")
+    out=$(awk '{ printf "%.3f %.3f %s", $1, $2 + $3, $4 }' <<< "$out")
     if [ -z "$best" ] || awk -v a="$(cut -d' ' -f2 <<< "$out")" -v b="$(cut -d' ' -f2 <<< "$best")" 'BEGIN { exit !(a < b) }'; then best=$out; fi
   done
   echo "$best"
