@@ -10,6 +10,8 @@ import signal
 import sys
 import time
 
+if len(sys.argv) < 3:
+    sys.exit("usage: rusage.py OUT CMD...")
 out, cmd = sys.argv[1], sys.argv[2:]
 t0 = time.monotonic()
 pid = os.fork()
