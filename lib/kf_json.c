@@ -57,21 +57,14 @@ static int jw_grow(kf_jw *w, size_t n)
     if (n > SIZE_MAX / 2 - w->len) { w->failed = 1; return -1; }
     size_t need = w->len + n + 1;
     if (need <= w->cap) return 0;
-    if (w->ext) {   /* outgrew the caller's memory: on in the own buffer */
-        size_t cap = w->own_cap ? w->own_cap : 256;
-        while (cap < need) cap *= 2;
-        char *nb = cap > w->own_cap ? realloc(w->own, cap) : w->own;
-        if (!nb) { w->failed = 1; return -1; }
-        memcpy(nb, w->buf, w->len + 1);
-        w->buf = nb;
-        w->cap = cap;
-        w->ext = 0;
-        return 0;
-    }
-    size_t cap = w->cap ? w->cap : 256;
+    /* the own buffer grows (writing into the caller's memory, it may be big enough already) */
+    char *own = w->ext ? w->own : w->buf;
+    size_t have = w->ext ? w->own_cap : w->cap;
+    size_t cap = have ? have : 256;
     while (cap < need) cap *= 2;
-    char *nb = realloc(w->buf, cap);
+    char *nb = cap > have ? realloc(own, cap) : own;
     if (!nb) { w->failed = 1; return -1; }
+    if (w->ext) { memcpy(nb, w->buf, w->len + 1); w->ext = 0; }   /* outgrew the caller's memory: on in the own buffer */
     w->buf = nb;
     w->cap = cap;
     return 0;

@@ -307,6 +307,35 @@ int main(void)
     T_EQ_STR(out, "abc", "truncation keeps whole escapes");
     T_EQ_INT(kf_json_escape("\xc3\xa9", 2, NULL, 0), 2, "length only");
 
+    /* kf_jw_reset_into: the text in the caller's memory while it fits, then in the writer's own
+     * buffer (grown, or already big enough), the caller's bytes past it untouched. (A string
+     * asks for room for its worst-case escaping: 6 bytes a byte.) */
+    char mem[160];
+    memset(mem, '#', sizeof mem);
+    kf_jw_reset_into(&w, mem, 64);
+    kf_jw_obj_begin(&w);
+    kf_jw_kstr(&w, "k", "short");
+    T_OK(kf_jw_in_ext(&w) && kf_jw_data(&w) == mem, "a text that fits stays in the caller's memory");
+    T_EQ_STR(mem, "{\"k\":\"short\"", "... written there");
+    kf_jw_kstr(&w, "long", "a value that cannot fit in 64 bytes");
+    kf_jw_obj_end(&w);
+    T_OK(!kf_jw_in_ext(&w) && kf_jw_data(&w) != mem, "outgrown: on in the writer's own buffer");
+    T_EQ_STR(kf_jw_data(&w), "{\"k\":\"short\",\"long\":\"a value that cannot fit in 64 bytes\"}",
+             "... with the text written before");
+    T_OK(mem[64] == '#' && mem[159] == '#', "nothing written past the caller's room");
+    for (int round = 0; round < 2; round++) {   /* the own buffer is big enough now; then after a reset */
+        kf_jw_reset_into(&w, mem, 8);
+        kf_jw_obj_begin(&w);
+        kf_jw_kint(&w, "number", 123456789);
+        kf_jw_obj_end(&w);
+        T_OK(!kf_jw_in_ext(&w), "outgrown again (round %d)", round);
+        T_EQ_STR(kf_jw_data(&w), "{\"number\":123456789}", "the text whole (round %d)", round);
+        kf_jw_reset(&w);
+        T_OK(!kf_jw_in_ext(&w) && kf_jw_data(&w) != mem && !*kf_jw_data(&w), "reset: the own buffer, empty");
+    }
+    kf_jw_reset_into(&w, mem, sizeof mem);   /* freed while in the caller's memory: the own buffer goes */
+    kf_jw_kstr(&w, "x", "y");
+
     kf_jw_free(&w);
     T_DONE();
 }
