@@ -61,10 +61,23 @@ static int rchunk_ok(const kd_engine *e)
 {
     return e->rchunk_bytes <= 2 * e->heap_bytes + 4 * KD_RCHUNK;
 }
+/* what a record of len bytes of text takes in a chunk */
+static size_t rec_need(size_t len) { return (sizeof(kd_rec) + len + 15) & ~(size_t)15; }
+/* where chunk c's next record goes */
+static kd_rec *rchunk_next(kd_rchunk *c) { return (kd_rec *)(void *)((char *)c + c->used); }
+/* the next record of chunk c, of need bytes (rec_need), which fit */
+static kd_rec *rchunk_cut(kd_rchunk *c, size_t need)
+{
+    kd_rec *r = rchunk_next(c);
+    c->used += need;
+    c->live++;
+    r->ch = c;
+    return r;
+}
 
 kd_rec *kde_rec_alloc(kd_engine *e, size_t len)
 {
-    size_t need = (sizeof(kd_rec) + len + 15) & ~(size_t)15;
+    size_t need = rec_need(len);
     if (need <= RCHUNK_MAXREC && rchunk_ok(e)) {
         kd_rchunk *c = e->rcur;
         if (!c || KD_RCHUNK - c->used < need) {
@@ -78,13 +91,7 @@ kd_rec *kde_rec_alloc(kd_engine *e, size_t len)
                 if (c) { c->live = 0; c->used = RCHUNK_HDR; e->rcur = c; }
             }
         }
-        if (c) {
-            kd_rec *r = (kd_rec *)((char *)c + c->used);
-            c->used += need;
-            c->live++;
-            r->ch = c;
-            return r;
-        }
+        if (c) return rchunk_cut(c, need);
     }
     kd_rec *r = malloc(sizeof *r + len);
     if (r) r->ch = NULL;
@@ -101,20 +108,16 @@ char *kde_rec_room(kd_engine *e, size_t *cap)
     if (room > max) room = max;
     if (room < offsetof(kd_rec, data) + 512) return NULL;   /* nearly full: a record would not fit */
     *cap = room - offsetof(kd_rec, data);
-    return (char *)c + c->used + offsetof(kd_rec, data);
+    return rchunk_next(c)->data;
 }
 
 kd_rec *kde_rec_placed(kd_engine *e, const char *text, size_t len)
 {
     kd_rchunk *c = e->rcur;
-    if (!c || text != (char *)c + c->used + offsetof(kd_rec, data) || !rchunk_ok(e)) return NULL;
-    size_t need = (sizeof(kd_rec) + len + 15) & ~(size_t)15;
+    if (!c || text != rchunk_next(c)->data || !rchunk_ok(e)) return NULL;
+    size_t need = rec_need(len);
     if (need > RCHUNK_MAXREC || need > KD_RCHUNK - c->used) return NULL;
-    kd_rec *r = (kd_rec *)((char *)c + c->used);   /* where kde_rec_alloc would have cut it */
-    c->used += need;
-    c->live++;
-    r->ch = c;
-    return r;
+    return rchunk_cut(c, need);   /* where kde_rec_alloc would have cut it */
 }
 
 void kde_rec_free(kd_engine *e, kd_rec *r)
